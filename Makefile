@@ -1,0 +1,56 @@
+# The course's commands. Each target creates the virtual environment first if it is missing
+# (or if requirements.txt / pyproject.toml changed since it was made); a second run reuses it.
+PYTHON_SYS ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SUBMISSIONS ?= submissions
+OUT ?= grades
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export MPLBACKEND := Agg
+
+.PHONY: help setup run test check grade bench exercises references lint clean
+
+help:
+	@echo "make run      set up, run every lesson, write outputs/index.html"
+	@echo "make test     set up, run the test suite"
+	@echo "make check    grade your own exercises/ against the reference (self-study)"
+	@echo "make grade SUBMISSIONS=dir [OUT=dir]   grade a class"
+	@echo "make bench    run the benchmarks, write bench/RESULTS.md"
+	@echo "make exercises   regenerate exercises/ from solutions/"
+	@echo "make references  re-record the reference outputs from solutions/"
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m attnviz.course
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+check: $(STAMP)
+	$(PY) -m attnviz.grading check exercises
+
+grade: $(STAMP)
+	$(PY) -m attnviz.grading grade $(SUBMISSIONS) --out $(OUT)
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+exercises: $(STAMP)
+	$(PY) -m attnviz.exercises generate
+
+references: $(STAMP)
+	$(PY) -m attnviz.grading record
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+clean:
+	rm -rf outputs grades
