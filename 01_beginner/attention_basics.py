@@ -1,0 +1,234 @@
+"""Lesson 1.1 — Attention basics: where the weights come from and how to draw one honest heatmap.
+
+The idea
+--------
+Self-attention lets every token build its new representation as a weighted average of all tokens.
+For one head, with the token representations projected to queries ``Q``, keys ``K`` and values ``V``
+(each ``n × d_k``, one row per token)::
+
+    A = softmax(Q Kᵀ / √d_k)          # (n, n): row i = how much token i attends to each token j
+    Attention(Q, K, V) = A V
+
+``A[i, j]`` is the weight query token *i* puts on key token *j*. Every row of ``A`` is a probability
+distribution over the keys — non-negative and summing to 1 — and that is what we draw: rows are queries
+(who is looking), columns are keys (what is looked at). Multi-head attention runs ``h`` such heads in
+parallel on smaller projections, so a model gives one matrix per layer *and head*: ``(L, H, n, n)``
+for one sentence (Vaswani et al. 2017, "Attention Is All You Need").
+
+Where the weights come from — three real sources, three traps
+-------------------------------------------------------------
+1. **A ``transformers`` model** returns them with ``output_attentions=True`` as a tuple over layers of
+   ``(batch, heads, query, key)`` tensors — but only under *eager* attention. The default SDPA kernel
+   (and flash attention) computes ``softmax(QKᵀ/√d)V`` in one fused step that never materialises ``A``;
+   asked for the weights, current ``transformers`` just warns and returns an **empty tuple**. We load
+   with ``attn_implementation="eager"`` and fail loudly if the tuple is still empty.
+2. **``torch.nn.MultiheadAttention``** returns ``(output, weights)``, but its default
+   ``average_attn_weights=True`` averages the heads *silently*: you get ``(batch, q, k)`` and cannot
+   tell. Pass ``need_weights=True, average_attn_weights=False`` (our recorder hooks do it for you).
+3. **Keras-style arrays** ``(batch, heads, target, source)``: choose the example (batch) and the head —
+   or average heads on purpose — before drawing; keep the target (query) axis as rows.
+
+And one trap in drawing: do **not** min-max rescale a softmax matrix to fill the colour map (see
+``self_attention_heatmap.py``); colour it on a fixed 0–1 scale so colour means probability.
+
+Run it
+------
+    python 01_beginner/attention_basics.py                         # MiniLM, offline
+    python 01_beginner/attention_basics.py --text "Time flies like an arrow" --layer 0 --head 3
+
+Usage from Python::
+
+    from beginner.attention_basics import AttentionModel, AttentionVisualizer
+    model = AttentionModel()
+    weights = model.get_attention_weights("The cat sat on the mat")   # (layers, heads, query, key)
+    tokens = model.tokens("The cat sat on the mat")
+    AttentionVisualizer().plot_attention_heatmap(weights[-1, 0], tokens=tokens, save_path="heatmap.png")
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from attnviz.cli import lesson_parser, run_lesson
+from attnviz.extract import MultiheadAttentionRecorder, from_keras, transformer_attentions
+from attnviz.models import encode_texts, load_model
+from attnviz.outputs import LessonOutputs
+from attnviz.plotting import heatmap_html, show_heatmaps
+from attnviz.validate import check_attention, check_index, check_tokens
+
+DEFAULT_TEXT = "The cat sat on the mat because it was tired."
+
+
+class AttentionModel:
+    """A ``transformers`` model wrapped for attention extraction (the offline MiniLM by default).
+
+    ``get_attention_weights(text)`` runs one forward pass with eager attention and returns every
+    layer's and head's weights as numpy ``(L, H, Q, K)``; ``tokens(text)`` the matching token strings.
+    """
+
+    def __init__(self, model: str | None = None, device=None, kind: str = "encoder"):
+        self.loaded = load_model(model, kind=kind, device=device)
+        self.model, self.tokenizer = self.loaded.model, self.loaded.tokenizer
+        self.name = self.loaded.name
+
+    def encode(self, text):
+        """Tokenize (with a warning if the text is longer than the model takes) and move to the device."""
+        return encode_texts(self.tokenizer, text, self.model).to(self.loaded.device)
+
+    def get_attention_weights(self, text: str) -> np.ndarray:
+        """All attention weights for one text: numpy ``(layers, heads, query, key)``."""
+        import torch
+
+        inputs = self.encode(text)
+        with torch.no_grad():
+            attention = transformer_attentions(self.model, inputs)  # (L, B=1, H, Q, K)
+        return attention[:, 0].cpu().numpy()  # (L, H, Q, K)
+
+    def get_batch_attention(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[list[str]]]:
+        """A padded batch: weights ``(L, B, H, Q, K)``, the attention mask ``(B, T)`` and tokens per text."""
+        import torch
+
+        inputs = self.encode(texts)
+        with torch.no_grad():
+            attention = transformer_attentions(self.model, inputs)  # (L, B, H, Q, K)
+        mask = inputs["attention_mask"].cpu().numpy()
+        tokens = [self.tokenizer.convert_ids_to_tokens(ids) for ids in inputs["input_ids"].cpu().tolist()]
+        return attention.cpu().numpy(), mask, tokens
+
+    def tokens(self, text: str) -> list[str]:
+        """The token strings, one per query position (special tokens included)."""
+        ids = self.encode(text)["input_ids"][0].tolist()
+        return self.tokenizer.convert_ids_to_tokens(ids)
+
+
+class AttentionVisualizer:
+    """Draws attention matrices as labelled heatmaps on a stated colour scale."""
+
+    def __init__(self, cmap: str = "viridis", scale: str = "fixed"):
+        self.cmap, self.scale = cmap, scale
+
+    def select_matrix(self, attention_weights, *, head: int | None = None, batch: int | None = None,
+                      average_heads: bool = False) -> tuple[np.ndarray, str]:
+        """Reduce ``(Q, K)``, ``(H, Q, K)`` or ``(B, H, Q, K)`` to one ``(Q, K)`` matrix and a description."""
+        arr = check_attention(attention_weights, "QK|HQK|BHQK", name="attention_weights")
+        what = []
+        if arr.ndim == 4:  # (B, H, Q, K): pick the example first
+            if batch is None:
+                raise ValueError(f"batch: attention_weights has a batch axis of size {arr.shape[0]} "
+                                 f"(shape {arr.shape}); pass batch=<index> to choose an example")
+            b = check_index(batch, arr.shape[0], name="batch")
+            arr, what = arr[b], [f"example {b}"]  # (H, Q, K)
+        if arr.ndim == 3:  # (H, Q, K): one head, or the mean over heads — never silently
+            if average_heads:
+                arr, what = arr.mean(0), what + [f"mean of {arr.shape[0]} heads"]  # (Q, K)
+            elif head is not None:
+                h = check_index(head, arr.shape[0], name="head")
+                arr, what = arr[h], what + [f"head {h}"]  # (Q, K)
+            else:
+                raise ValueError(f"head: attention_weights has {arr.shape[0]} heads (shape {arr.shape}); "
+                                 "pass head=<index> or average_heads=True")
+        return arr, ", ".join(what)
+
+    def plot_attention_heatmap(self, attention_weights, tokens, save_path=None, *, head: int | None = None,
+                               batch: int | None = None, average_heads: bool = False, title: str | None = None,
+                               key_tokens=None, annotate: bool | None = None):
+        """Draw one attention matrix with query tokens as rows and key tokens as columns.
+
+        ``attention_weights`` is ``(Q, K)``, or ``(H, Q, K)`` with ``head=`` or ``average_heads=True``, or
+        ``(B, H, Q, K)`` with ``batch=`` as well. ``key_tokens`` defaults to ``tokens`` (self-attention).
+        Returns the matplotlib ``Figure``; saves it when ``save_path`` is given.
+        """
+        matrix, what = self.select_matrix(attention_weights, head=head, batch=batch, average_heads=average_heads)
+        tokens = check_tokens(tokens, matrix.shape[0], name="tokens", axis="query (rows)")
+        key_tokens = tokens if key_tokens is None else key_tokens
+        key_tokens = check_tokens(key_tokens, matrix.shape[1], name="key_tokens", axis="key (columns)")
+        title = title or ("Attention weights" + (f" ({what})" if what else ""))
+        fig = show_heatmaps(matrix, xlabels=key_tokens, ylabels=tokens, titles=[title], scale=self.scale,
+                            cmap=self.cmap, annotate=max(matrix.shape) <= 12 if annotate is None else annotate)
+        if save_path is not None:
+            fig.savefig(save_path, dpi=130, bbox_inches="tight")
+        return fig
+
+
+def softmax(scores: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Numerically stable softmax: subtracting the row maximum changes nothing but avoids overflow."""
+    shifted = scores - scores.max(axis=axis, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=axis, keepdims=True)
+
+
+def toy_attention(seed: int = 0, n: int = 5, d_k: int = 4) -> np.ndarray:
+    """``softmax(QKᵀ/√d_k)`` for random Q, K: the formula, by hand, on a 5-token toy."""
+    rng = np.random.default_rng(seed)
+    queries, keys = rng.normal(size=(n, d_k)), rng.normal(size=(n, d_k))  # (n, d_k) each
+    return softmax(queries @ keys.T / np.sqrt(d_k))  # (n, n), rows sum to 1
+
+
+def multihead_module_attention(seed: int = 0, n: int = 6, d_model: int = 16, heads: int = 4) -> dict:
+    """Per-head vs silently averaged weights from ``torch.nn.MultiheadAttention``."""
+    import torch
+
+    torch.manual_seed(seed)
+    mha = torch.nn.MultiheadAttention(d_model, heads, batch_first=True).eval()
+    x = torch.randn(1, n, d_model)  # (B, T, d_model)
+    with torch.no_grad():
+        _, averaged = mha(x, x, x)  # default: need_weights=True, average_attn_weights=True -> (B, Q, K)
+        with MultiheadAttentionRecorder(mha) as recorder:
+            mha(x, x, x)
+    per_head = recorder.stacked()[0, 0]  # (L, B, H, Q, K) -> (H, Q, K)
+    return {"per_head": per_head, "averaged": averaged[0].numpy()}
+
+
+def main(argv=None):
+    parser = lesson_parser(__doc__, text=DEFAULT_TEXT, layer=-1, head=0)
+    args = parser.parse_args(argv)
+    out = LessonOutputs(__file__, args.out)
+    viz = AttentionVisualizer()
+
+    # 1. The formula on a toy: rows sum to 1.
+    toy = toy_attention()
+    labels = [f"t{i}" for i in range(toy.shape[0])]
+    fig = viz.plot_attention_heatmap(toy, labels, title="softmax(QKᵀ/√d_k) for random Q, K")
+    out.save_figure(fig, "toy_softmax", "The formula by hand: softmax(QKᵀ/√d_k) on 5 random tokens. "
+                    "Each row is a probability distribution over the keys (it sums to 1).")
+
+    # 2. A real model: every layer and head, then one chosen head and the head average.
+    model = AttentionModel(args.model, device=args.device)
+    weights = model.get_attention_weights(args.text)  # (L, H, Q, K)
+    tokens = model.tokens(args.text)
+    layer = check_index(args.layer, weights.shape[0], name="layer")
+    print(f"{model.name}: attention of shape {weights.shape} = (layers, heads, query, key) for {len(tokens)} tokens")
+    fig = viz.plot_attention_heatmap(weights[layer], tokens, head=args.head,
+                                     title=f"{model.name} — layer {layer}, head {args.head}")
+    out.save_figure(fig, "one_head", f"Layer {layer}, head {args.head} of {model.name}: rows are query "
+                    "tokens, columns key tokens, colour is the weight on a fixed 0–1 scale.")
+    fig = viz.plot_attention_heatmap(weights[layer], tokens, average_heads=True,
+                                     title=f"{model.name} — layer {layer}, mean over {weights.shape[1]} heads")
+    out.save_figure(fig, "head_average", "The same layer averaged over its heads: smoother, and the sharp "
+                    "single-head patterns blur — averaging is a choice, state it.")
+    heatmap_html(weights[layer, args.head], xlabels=tokens, ylabels=tokens, path=out.path("one_head.html"),
+                 title=f"{model.name} — layer {layer}, head {args.head} (hover for query, key, weight)")
+    out.register("one_head.html", "Interactive version: hover a cell for query token, key token and weight.")
+
+    # 3. nn.MultiheadAttention: per-head weights vs the silent average.
+    mha = multihead_module_attention()
+    grid = np.concatenate([mha["per_head"], mha["averaged"][None]])  # (H + 1, Q, K)
+    titles = [f"head {h}" for h in range(mha["per_head"].shape[0])] + ["default output (averaged!)"]
+    fig = show_heatmaps(grid, titles=titles, suptitle="torch.nn.MultiheadAttention: average_attn_weights=False "
+                        "keeps the heads; the default silently averages them")
+    out.save_figure(fig, "multihead_module", "nn.MultiheadAttention: the per-head weights (hooked with "
+                    "average_attn_weights=False) next to the default return value, their silent mean.")
+
+    # 4. A Keras-style (batch, heads, target, source) array: select example and head explicitly.
+    rng = np.random.default_rng(1)
+    keras_scores = softmax(rng.normal(size=(2, 3, 4, 6)) * 2)  # (batch, heads, target, source)
+    canonical = from_keras(keras_scores)  # (1, B, H, Q, K)
+    fig = viz.plot_attention_heatmap(canonical[0], [f"tgt{i}" for i in range(4)], batch=1, head=2,
+                                     key_tokens=[f"src{j}" for j in range(6)],
+                                     title="Keras-style array: example 1, head 2 (target × source)")
+    out.save_figure(fig, "keras_style", "A Keras-style (batch, heads, target, source) array: pick the example "
+                    "and the head, keep targets (queries) as rows; rows sum to 1 over the source.")
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_lesson(main))

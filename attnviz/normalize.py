@@ -1,0 +1,85 @@
+"""Small, shared operations on attention arrays: fusing heads, masking padding, choosing a display scale.
+
+Display scales — the honest ways to colour a softmax matrix
+-----------------------------------------------------------
+Each row of an attention matrix is a probability distribution. Two scales keep that meaning:
+
+``"fixed"``  colour 0 … 1 for every matrix: a cell's colour *is* its probability, comparable across
+             heads, layers and models. The default.
+``"row"``    divide each row by its own maximum: shows where each query looks even when its weights are
+             spread thin; the colour bar says "fraction of the row's maximum", not probability.
+
+What the course does *not* do is the common min-max rescaling ``(A - A.min()) / (A.max() - A.min())``
+of the whole matrix. It stretches every matrix to fill the colour map, so a head whose weights are all
+near 1/n (no preference at all) looks as decisive as a head that puts 0.99 on one key, and two figures
+with the same colours can hold very different numbers. ``display_scale(..., "minmax")`` exists only so the
+beginner lesson can show that failure next to the honest scales.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from attnviz.validate import to_numpy
+
+HEAD_FUSIONS = ("mean", "max", "min")
+SCALES = ("fixed", "row", "minmax")
+
+
+def fuse_heads(attention, method: str = "mean", axis: int = -3) -> np.ndarray:
+    """Combine the heads axis (default: the third from the end, as in ``(..., H, Q, K)``).
+
+    ``mean`` keeps rows stochastic; ``max`` and ``min`` do not (the rollout lesson renormalises).
+    """
+    if method not in HEAD_FUSIONS:
+        raise ValueError(f"head_fusion: got {method!r}; expected one of {', '.join(HEAD_FUSIONS)}")
+    arr = to_numpy(attention)
+    return {"mean": np.mean, "max": np.max, "min": np.min}[method](arr, axis=axis)
+
+
+def key_padding_mask(attention_mask) -> np.ndarray:
+    """A tokenizer's ``attention_mask`` (1 = real token, 0 = padding) as a boolean array ``(B, K)``."""
+    return to_numpy(attention_mask, "attention_mask").astype(bool)
+
+
+def mask_padding(attention, attention_mask) -> np.ndarray:
+    """Zero the rows *and* columns of padding positions in ``(..., B, H, Q, K)`` attention.
+
+    A model already gives padding keys (columns) zero weight, but padding *queries* (rows) still hold a
+    distribution over the real keys — noise that a heatmap would show as if it meant something.
+    ``attention_mask`` is ``(B, T)`` (or ``(T,)`` for one example) with 1 for real tokens.
+    """
+    arr = to_numpy(attention)
+    mask = key_padding_mask(attention_mask)
+    if mask.ndim == 1:
+        keep = mask[:, None] & mask[None, :]  # (Q, K)
+    else:
+        keep = (mask[:, :, None] & mask[:, None, :])[:, None]  # (B, 1, Q, K), shared by the heads
+    return arr * keep
+
+
+def row_normalize(matrix, eps: float = 1e-12) -> np.ndarray:
+    """Rescale each row to sum to 1 (rows that are all zero stay zero)."""
+    arr = to_numpy(matrix)
+    sums = arr.sum(-1, keepdims=True)
+    return np.where(sums > eps, arr / np.maximum(sums, eps), 0.0)
+
+
+def display_scale(matrix, scale: str = "fixed") -> tuple[np.ndarray, float, float, str]:
+    """Prepare a matrix for colouring; returns ``(values, vmin, vmax, colour-bar label)``.
+
+    See the module docstring for why ``"fixed"`` is the default and ``"minmax"`` is a warning example.
+    """
+    arr = to_numpy(matrix)
+    if scale == "fixed":
+        return arr, 0.0, 1.0, "attention weight (probability, fixed 0–1 scale)"
+    if scale == "row":
+        row_max = arr.max(-1, keepdims=True)
+        return np.divide(arr, row_max, out=np.zeros_like(arr), where=row_max > 0), 0.0, 1.0, (
+            "fraction of the row's maximum (per-row scale)"
+        )
+    if scale == "minmax":
+        lo, hi = float(arr.min()), float(arr.max())
+        span = hi - lo if hi > lo else 1.0
+        return (arr - lo) / span, 0.0, 1.0, "min-max rescaled (misleading: not a probability)"
+    raise ValueError(f"scale: got {scale!r}; expected one of {', '.join(SCALES)}")

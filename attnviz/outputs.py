@@ -1,0 +1,74 @@
+"""Where a lesson's files go, and the captions the gallery shows for them.
+
+Run with no ``--out``, a lesson writes under ``outputs/<tier>/<script>/`` in the repository (for example
+``outputs/01_beginner/attention_basics/``). Every file is registered with a caption in that folder's
+``manifest.json``, together with the command that made it; ``make run`` builds ``outputs/index.html``
+from those manifests, so a new lesson joins the gallery just by saving its figures through here.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from attnviz import OUTPUTS_DIR, REPO_ROOT
+
+MANIFEST = "manifest.json"
+
+
+def _command_line(script: Path) -> str:
+    try:
+        shown = script.resolve().relative_to(REPO_ROOT)
+    except ValueError:
+        shown = script
+    return " ".join(["python", shlex.quote(str(shown)), *map(shlex.quote, sys.argv[1:])])
+
+
+class LessonOutputs:
+    """The output folder of one lesson run; ``save_figure`` / ``register`` record captions.
+
+    ``LessonOutputs(__file__, args.out)`` inside a lesson's ``main()``. Creating it starts a fresh
+    manifest, so re-running a lesson does not list old figures twice.
+    """
+
+    def __init__(self, script_file, out=None, *, quiet: bool = False):
+        script = Path(script_file)
+        self.tier, self.script = script.resolve().parent.name, script.stem
+        self.directory = Path(out) if out else OUTPUTS_DIR / self.tier / self.script
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.command = _command_line(script)
+        self.quiet = quiet
+        self.entries: list[dict] = []
+        self._write_manifest()
+
+    def path(self, name: str) -> Path:
+        """The full path for a file called ``name`` in this lesson's folder."""
+        return self.directory / name
+
+    def register(self, name: str, caption: str) -> Path:
+        """Record a file already written into the folder (HTML, GIF, CSV) with its caption."""
+        path = self.path(name)
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: registered as an output but it was never written")
+        self.entries = [e for e in self.entries if e["file"] != name]
+        self.entries.append({"file": name, "caption": caption, "command": self.command})
+        self._write_manifest()
+        if not self.quiet:
+            print(f"wrote {path}")
+        return path
+
+    def save_figure(self, fig, name: str, caption: str, dpi: int = 130) -> Path:
+        """Save a matplotlib figure as PNG, close it, and record its caption."""
+        import matplotlib.pyplot as plt
+
+        if not name.endswith(".png"):
+            name += ".png"
+        fig.savefig(self.path(name), dpi=dpi, bbox_inches="tight")
+        plt.close(fig)
+        return self.register(name, caption)
+
+    def _write_manifest(self) -> None:
+        data = {"tier": self.tier, "script": self.script, "command": self.command, "files": self.entries}
+        (self.directory / MANIFEST).write_text(json.dumps(data, indent=1))

@@ -1,0 +1,208 @@
+"""The one heatmap primitive behind every matrix figure in the course, and its interactive twin.
+
+:func:`show_heatmaps` takes a grid of matrices ``(rows, cols, Q, K)`` and draws them with one shared
+colour bar on a stated scale — a single head, a head grid, the layers × heads overview and
+cross-attention are all calls to it, so every figure reads the same way: rows are queries (who is
+looking), columns are keys (what is looked at), colour is the weight on a scale the colour bar names.
+
+:func:`heatmap_html` writes the same matrix as a plotly HTML page whose hover shows query token, key
+token and weight, with plotly.js embedded so the file opens offline.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use(os.environ.get("MPLBACKEND", "Agg"))
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from attnviz.normalize import display_scale  # noqa: E402
+from attnviz.validate import check_tokens, to_numpy  # noqa: E402
+
+DEFAULT_CMAP = "viridis"  # perceptually uniform and readable in greyscale and by colour-blind readers
+MAX_TICK_LABELS = 64  # beyond this, label every n-th token so the labels stay legible
+
+
+def _as_grid(matrices) -> np.ndarray:
+    arr = to_numpy(matrices, "matrices")
+    if arr.ndim == 2:
+        return arr[None, None]  # (1, 1, Q, K)
+    if arr.ndim == 3:
+        return arr[None]  # (1, n, Q, K): one row of panels
+    if arr.ndim == 4:
+        return arr  # (rows, cols, Q, K)
+    raise ValueError(f"matrices: expected 2 to 4 dimensions (rows, cols, query, key), got shape {arr.shape}")
+
+
+def _set_token_ticks(ax, labels: Sequence[str] | None, n: int, axis: str, show: bool) -> None:
+    setter_ticks, setter_labels = (ax.set_xticks, ax.set_xticklabels) if axis == "x" else (ax.set_yticks, ax.set_yticklabels)
+    if labels is None or not show:
+        setter_ticks([])
+        return
+    step = max(1, int(np.ceil(n / MAX_TICK_LABELS)))
+    positions = np.arange(0, n, step)
+    setter_ticks(positions)
+    if axis == "x":
+        setter_labels([labels[i] for i in positions], rotation=90, fontsize=8)
+    else:
+        setter_labels([labels[i] for i in positions], fontsize=8)
+
+
+def show_heatmaps(
+    matrices,
+    *,
+    xlabels: Sequence[str] | None = None,
+    ylabels: Sequence[str] | None = None,
+    titles=None,
+    xlabel: str = "key (attended to)",
+    ylabel: str = "query (attending)",
+    scale: str = "fixed",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    colorbar_label: str | None = None,
+    cmap: str = DEFAULT_CMAP,
+    suptitle: str | None = None,
+    panel_size: float | None = None,
+    tick_labels: bool | None = None,
+    annotate: bool = False,
+):
+    """Draw ``(Q, K)``, ``(n, Q, K)`` or ``(rows, cols, Q, K)`` matrices as one grid with one colour bar.
+
+    Args:
+        matrices: the weights; every panel shares the colour scale.
+        xlabels / ylabels: key / query token strings (one per column / row of each matrix).
+        titles: one title per panel, as a flat list or a ``(rows, cols)`` nested list.
+        scale: ``"fixed"`` (0–1 probability), ``"row"`` (per-row maximum) or ``"minmax"`` (the misleading
+            one, for the lesson that shows why) — see :mod:`attnviz.normalize`. ``vmin``/``vmax`` override
+            the scale's limits for quantities that are not probabilities (scores, distances).
+        tick_labels: draw token labels on every panel (default: only when the grid is small).
+        annotate: write each value in its cell (for small teaching matrices).
+
+    Returns:
+        The matplotlib ``Figure``. Each panel holds one ``AxesImage`` whose data is the displayed matrix.
+    """
+    grid = _as_grid(matrices)  # (rows, cols, Q, K)
+    n_rows, n_cols, n_q, n_k = grid.shape
+    if xlabels is not None:
+        xlabels = check_tokens(xlabels, n_k, name="xlabels", axis="key (columns)")
+    if ylabels is not None:
+        ylabels = check_tokens(ylabels, n_q, name="ylabels", axis="query (rows)")
+    shown, lo, hi, label = display_scale(grid, scale)
+    lo = lo if vmin is None else vmin
+    hi = hi if vmax is None else vmax
+    label = colorbar_label or label
+    if tick_labels is None:
+        tick_labels = n_rows * n_cols <= 4 and max(n_q, n_k) <= 2 * MAX_TICK_LABELS
+    if panel_size is None:
+        panel_size = max(2.0, min(0.22 * max(n_q, n_k) + 1.5, 9.0)) if tick_labels else 1.6
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(panel_size * n_cols + 1.4, panel_size * n_rows + 0.9), squeeze=False,
+        constrained_layout=True,
+    )
+    flat_titles = _flatten_titles(titles, n_rows, n_cols)
+    image = None
+    for r in range(n_rows):
+        for c in range(n_cols):
+            ax = axes[r, c]
+            image = ax.imshow(shown[r, c], cmap=cmap, vmin=lo, vmax=hi, aspect="auto", interpolation="nearest")
+            _set_token_ticks(ax, xlabels, n_k, "x", tick_labels or r == n_rows - 1 and n_rows * n_cols == 1)
+            _set_token_ticks(ax, ylabels, n_q, "y", tick_labels or c == 0 and n_rows * n_cols == 1)
+            if flat_titles is not None:
+                ax.set_title(flat_titles[r * n_cols + c], fontsize=9 if n_rows * n_cols > 1 else 11)
+            if annotate:
+                for (i, j), v in np.ndenumerate(grid[r, c]):
+                    ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
+                            color="white" if (v - lo) < 0.6 * (hi - lo) else "black")
+            if r == n_rows - 1 and (tick_labels or n_rows * n_cols == 1):
+                ax.set_xlabel(xlabel)
+            if c == 0 and (tick_labels or n_rows * n_cols == 1):
+                ax.set_ylabel(ylabel)
+    if n_rows * n_cols > 1 and not tick_labels:
+        fig.supxlabel(xlabel, fontsize=9)
+        fig.supylabel(ylabel, fontsize=9)
+    cbar = fig.colorbar(image, ax=axes, shrink=0.8 if n_rows > 1 else 1.0, pad=0.01)
+    cbar.set_label(label)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+def _flatten_titles(titles, n_rows: int, n_cols: int):
+    if titles is None:
+        return None
+    if isinstance(titles, str):
+        titles = [titles]
+    flat = [t for row in titles for t in (row if isinstance(row, list | tuple) else [row])]
+    if len(flat) != n_rows * n_cols:
+        raise ValueError(f"titles: got {len(flat)} titles for {n_rows} × {n_cols} panels")
+    return flat
+
+
+def describe_figure(fig) -> dict:
+    """The data a test (or grader) compares instead of pixels: per panel, the image array, tick
+    labels, colour limits and title, plus the colour-bar label."""
+    panels = []
+    for ax in fig.axes:
+        if not ax.images:
+            continue
+        im = ax.images[0]
+        panels.append({
+            "data": np.asarray(im.get_array(), dtype=float),
+            "xticklabels": [t.get_text() for t in ax.get_xticklabels()],
+            "yticklabels": [t.get_text() for t in ax.get_yticklabels()],
+            "clim": tuple(float(v) for v in im.get_clim()),
+            "title": ax.get_title(),
+            "cmap": im.get_cmap().name,
+        })
+    colorbar_labels = [ax.get_ylabel() for ax in fig.axes if not ax.images and ax.get_label() == "<colorbar>"]
+    return {"panels": panels, "colorbar_label": colorbar_labels[0] if colorbar_labels else "",
+            "suptitle": fig._suptitle.get_text() if fig._suptitle else ""}
+
+
+def heatmap_html(
+    matrix,
+    *,
+    xlabels: Sequence[str],
+    ylabels: Sequence[str],
+    title: str,
+    path,
+    zmin: float = 0.0,
+    zmax: float = 1.0,
+    colorbar_title: str = "weight",
+    x_title: str = "key (attended to)",
+    y_title: str = "query (attending)",
+):
+    """Write an interactive heatmap: hover shows query token, key token and weight; plotly.js is
+    embedded (``include_plotlyjs=True``) so the page works offline. Returns the path.
+
+    Token strings repeat ("the" twice), and plotly merges repeated category labels, so the axes are
+    numeric positions with the tokens as tick text and as hover data.
+    """
+    import plotly.graph_objects as go
+
+    arr = to_numpy(matrix, "matrix")
+    if arr.ndim != 2:
+        raise ValueError(f"matrix: expected 2 dimensions (query, key), got shape {arr.shape}")
+    xlabels = check_tokens(xlabels, arr.shape[1], name="xlabels", axis="key (columns)")
+    ylabels = check_tokens(ylabels, arr.shape[0], name="ylabels", axis="query (rows)")
+    hover = np.empty(arr.shape + (2,), dtype=object)  # (Q, K, 2): query token, key token per cell
+    hover[..., 0] = np.array(ylabels, dtype=object)[:, None]
+    hover[..., 1] = np.array(xlabels, dtype=object)[None, :]
+    fig = go.Figure(go.Heatmap(
+        z=arr, x=np.arange(arr.shape[1]), y=np.arange(arr.shape[0]), zmin=zmin, zmax=zmax,
+        colorscale="Viridis", customdata=hover, colorbar={"title": {"text": colorbar_title}},
+        hovertemplate="query %{y}: %{customdata[0]}<br>key %{x}: %{customdata[1]}<br>weight %{z:.4f}<extra></extra>",
+    ))
+    step = max(1, int(np.ceil(max(arr.shape) / MAX_TICK_LABELS)))
+    fig.update_xaxes(title=x_title, tickmode="array", tickvals=list(range(0, arr.shape[1], step)),
+                     ticktext=xlabels[::step], tickangle=-90)
+    fig.update_yaxes(title=y_title, tickmode="array", tickvals=list(range(0, arr.shape[0], step)),
+                     ticktext=ylabels[::step], autorange="reversed")
+    side = int(min(1100, 300 + 14 * max(arr.shape)))
+    fig.update_layout(title=title, width=side + 120, height=side)
+    fig.write_html(str(path), include_plotlyjs=True, full_html=True)
+    return path

@@ -1,0 +1,76 @@
+"""What the four training scripts share: seeding, the learning-rate schedule, sizes, the model card.
+
+Deterministic training on a CPU needs three things: every random source seeded (Python, NumPy, torch),
+the same number of threads (the order of floating-point sums depends on it), and deterministic kernels.
+:func:`seed_everything` does all three.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+TRAIN_THREADS = 2  # the course promises "retrains on 2 CPU cores"
+
+
+def seed_everything(seed: int, threads: int = TRAIN_THREADS) -> None:
+    """Seed Python, NumPy and torch, fix the thread count and ask torch for deterministic kernels."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def warmup_cosine(step: int, total_steps: int, warmup_steps: int) -> float:
+    """Learning-rate multiplier: linear warm-up to 1, then a cosine down to 0.05."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def folder_size(folder: Path) -> int:
+    """Bytes of every file in ``folder`` (not recursive; the model folders are flat)."""
+    return sum(f.stat().st_size for f in Path(folder).iterdir() if f.is_file())
+
+
+def weights_size(folder: Path) -> int:
+    """Bytes of the weight files (``*.safetensors``) in ``folder``."""
+    return sum(f.stat().st_size for f in Path(folder).glob("*.safetensors"))
+
+
+def human_bytes(n: int) -> str:
+    return f"{n / 1024:.0f} KiB" if n < 1024**2 else f"{n / 1024**2:.2f} MiB"
+
+
+class Timer:
+    """``with Timer() as t: ...`` then ``t.seconds``."""
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.start
+
+
+def machine_description() -> str:
+    return f"{torch.get_num_threads()} CPU threads, torch {torch.__version__}, {os.uname().machine}"
+
+
+def write_card(folder: Path, title: str, body: str) -> Path:
+    """Write ``folder/README.md``: a title line, then the body (Markdown)."""
+    path = Path(folder) / "README.md"
+    path.write_text(f"# {title}\n\n{body.strip()}\n", encoding="utf-8")
+    return path

@@ -1,0 +1,186 @@
+"""The canonical attention layout and the one validator every function calls on its input.
+
+Every library hands attention back in its own layout:
+
+- ``transformers``: a tuple over layers of ``(batch, heads, query, key)`` tensors;
+- ``torch.nn.MultiheadAttention``: ``(batch, heads, target, source)`` — or ``(batch, target, source)``
+  when the heads were silently averaged (``average_attn_weights=True``, the default);
+- Keras ``MultiHeadAttention(return_attention_scores=True)``: ``(batch, heads, target, source)``.
+
+The course stores all of them in one canonical layout, named once here::
+
+    (L, B, H, Q, K) = (layers, batch, heads, query, key)
+
+A row ``A[l, b, h, q, :]`` is the softmax distribution of query ``q`` over the keys, so it sums to 1.
+``layout`` strings below spell a subset of those letters, e.g. ``"HQK"`` for one layer of one example.
+
+Bad input fails here, early, with a message that names the argument, what it got and what was
+expected (specification §7) — not three calls later as a matplotlib error about an empty image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+CANONICAL = "LBHQK"
+AXIS_NAMES = {"L": "layers", "B": "batch", "H": "heads", "Q": "query", "K": "key"}
+
+
+def to_numpy(x, name: str = "attention") -> np.ndarray:
+    """Convert a torch tensor, numpy array or nested list to a float64 numpy array.
+
+    Raises ``TypeError`` for anything that is not array-like (a string, a dict, None).
+    """
+    if x is None or isinstance(x, str | bytes | dict):
+        raise TypeError(f"{name}: expected an array or tensor, got {type(x).__name__}")
+    if hasattr(x, "detach"):  # a torch tensor: leave the autograd graph and the GPU
+        x = x.detach().to("cpu").float().numpy()
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name}: expected a numeric array, could not convert {type(x).__name__} ({err})") from None
+    return arr
+
+
+def describe_layout(layout: str) -> str:
+    """``"HQK"`` -> ``"(heads, query, key)"``."""
+    return "(" + ", ".join(AXIS_NAMES[c] for c in layout) + ")"
+
+
+def check_attention(
+    attention,
+    layout: str = "QK",
+    *,
+    name: str = "attention",
+    stochastic: bool = True,
+    square: bool = False,
+    atol: float = 1e-3,
+    key_mask=None,
+) -> np.ndarray:
+    """Validate an attention array and return it as float64 numpy.
+
+    Args:
+        attention: array-like in ``layout``.
+        layout: letters of ``"LBHQK"`` naming each axis, in order (``"QK"``, ``"HQK"``, ``"LHQK"``, ...).
+            Several layouts may be accepted, separated by ``|``: ``"QK|HQK"`` accepts either.
+        name: the argument's name, used in every error message.
+        stochastic: require every row (last axis) to sum to 1 — true of softmax attention.
+            Rows that are all zero are allowed (they are masked padding queries).
+        square: require ``query == key`` (self-attention).
+        key_mask: optional boolean/0-1 array of shape ``(K,)`` or ``(B, K)``; keys where it is 0 must
+            carry no weight, and rows are checked to sum to 1 over the kept keys only.
+
+    Raises:
+        TypeError: not an array.
+        ValueError: empty, wrong number of dimensions, NaN/Inf, negative weights, rows not summing to 1,
+            or a non-square matrix where self-attention was required.
+    """
+    arr = to_numpy(attention, name)
+    layouts = layout.split("|")
+    if arr.size == 0:
+        raise ValueError(f"{name}: got an empty array of shape {arr.shape}; expected {_expected(layouts)}")
+    matching = [lay for lay in layouts if len(lay) == arr.ndim]
+    if not matching:
+        raise ValueError(
+            f"{name}: got {arr.ndim} dimensions, shape {arr.shape}; expected {_expected(layouts)}"
+        )
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.isfinite(arr).sum())
+        raise ValueError(f"{name}: contains {bad} NaN or Inf values (shape {arr.shape}); attention must be finite")
+    if (arr < -1e-6).any():
+        raise ValueError(
+            f"{name}: contains negative weights (min {arr.min():.4g}); attention probabilities are >= 0 "
+            "(did you pass pre-softmax scores instead of probabilities?)"
+        )
+    if square and arr.shape[-1] != arr.shape[-2]:
+        raise ValueError(
+            f"{name}: self-attention must be square (query == key), got shape {arr.shape} "
+            f"with {arr.shape[-2]} queries and {arr.shape[-1]} keys"
+        )
+    if stochastic:
+        sums = arr.sum(-1)
+        if key_mask is not None:
+            mask = np.asarray(key_mask).astype(bool)
+            leaked = np.abs(arr * ~_broadcast_key_mask(mask, arr)).max()
+            if leaked > atol:
+                raise ValueError(f"{name}: puts weight {leaked:.3g} on masked (padding) keys; expected 0")
+        ok = np.isclose(sums, 1.0, atol=atol) | np.isclose(sums, 0.0, atol=atol)
+        if not ok.all():
+            worst = sums.flat[np.argmax(np.abs(sums - 1.0).ravel())]
+            raise ValueError(
+                f"{name}: rows must sum to 1 (softmax over the keys, the last axis), but a row sums to "
+                f"{worst:.4g}. Was it rescaled (min-max?), or is the layout {describe_layout(matching[0])} transposed?"
+            )
+    return arr
+
+
+def _broadcast_key_mask(mask: np.ndarray, arr: np.ndarray) -> np.ndarray:
+    """Reshape a ``(K,)`` or ``(B, K)`` key mask so it broadcasts against ``(..., B?, H, Q, K)``."""
+    if mask.ndim == 1:
+        return mask
+    # (B, K) -> (B, 1, 1, K): one mask per example, shared by heads and queries
+    return mask[:, None, None, :] if arr.ndim >= 4 else mask[:, None, :]
+
+
+def _expected(layouts: Sequence[str]) -> str:
+    return " or ".join(f"{len(lay)} dimensions {describe_layout(lay)}" for lay in layouts)
+
+
+def check_tokens(tokens, length: int, *, name: str = "tokens", axis: str = "sequence") -> list[str]:
+    """Tokens must be a list of strings, one per position along ``axis``."""
+    if tokens is None:
+        raise TypeError(f"{name}: expected a list of {length} strings, got None")
+    if isinstance(tokens, str):
+        raise TypeError(f"{name}: expected a list of strings, got one string {tokens[:30]!r}; split it into tokens")
+    tokens = [str(t) for t in tokens]
+    if len(tokens) != length:
+        raise ValueError(
+            f"{name}: got {len(tokens)} tokens but the attention has {length} positions along the {axis} axis"
+        )
+    return tokens
+
+
+def check_index(index: int, size: int, *, name: str) -> int:
+    """A layer/head/batch index, negative counting from the end as in Python; returns it non-negative."""
+    if isinstance(index, bool) or not isinstance(index, int | np.integer):
+        raise TypeError(f"{name}: expected an integer index, got {type(index).__name__}")
+    if not -size <= index < size:
+        raise ValueError(f"{name}: index {index} is out of range; there are {size} (valid: 0..{size - 1} or -{size}..-1)")
+    return int(index) % size
+
+
+def check_cross_attention(attention, source_len: int, target_len: int, *, name: str = "cross_attention") -> np.ndarray:
+    """Cross-attention is ``(..., target, source)``; catch the transposed ``(source, target)`` mistake."""
+    arr = to_numpy(attention, name)
+    if arr.ndim < 2:
+        raise ValueError(f"{name}: expected at least 2 dimensions (..., target, source), got shape {arr.shape}")
+    q, k = arr.shape[-2:]
+    if (q, k) == (source_len, target_len) and source_len != target_len:
+        raise ValueError(
+            f"{name}: shape {arr.shape} ends in (source={source_len}, target={target_len}); cross-attention rows are "
+            f"target (query) positions, so expected (..., {target_len}, {source_len}) — transpose the last two axes"
+        )
+    if (q, k) != (target_len, source_len):
+        raise ValueError(
+            f"{name}: shape {arr.shape} does not end in (target={target_len}, source={source_len})"
+        )
+    if arr.ndim > len(CANONICAL):
+        raise ValueError(f"{name}: got {arr.ndim} dimensions, shape {arr.shape}; expected at most 5 {describe_layout(CANONICAL)}")
+    return check_attention(arr, CANONICAL[-arr.ndim:], name=name)
+
+
+def to_canonical(attention, layout: str, *, name: str = "attention") -> np.ndarray:
+    """Insert the missing axes so ``attention`` has the full ``(L, B, H, Q, K)`` layout.
+
+    ``layout`` names the axes the array has, in canonical order (a subset of ``"LBHQK"`` that ends in
+    ``"QK"``). Missing axes get size 1. The array is validated first.
+    """
+    arr = check_attention(attention, layout, name=name)
+    if "".join(c for c in CANONICAL if c in layout) != layout:
+        raise ValueError(f"layout: {layout!r} must list its axes in the canonical order {CANONICAL!r}")
+    for position, axis in enumerate(CANONICAL):
+        if axis not in layout:
+            arr = np.expand_dims(arr, position)
+    return arr  # (L, B, H, Q, K)

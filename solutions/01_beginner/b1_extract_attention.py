@@ -1,0 +1,88 @@
+"""Reference solution — Exercise B1: extract and visualise attention from a pre-trained model.
+
+Work through the functions in order; each docstring gives the shapes. Check your work with
+``make check`` (or ``pytest tests/test_exercises.py --submission exercises -k b1``).
+
+Background: ``01_beginner/attention_basics.py``.
+"""
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+
+def extract_attention(model, tokenizer, text: str) -> np.ndarray:
+    """Every attention weight of ``model`` for ``text``, as numpy ``(layers, heads, query, key)``.
+
+    The model was loaded with ``attn_implementation="eager"``. Tokenize ``text`` (one sequence, no
+    padding), run the model with ``output_attentions=True`` under ``torch.no_grad()``, and stack the
+    per-layer tensors ``(batch=1, heads, query, key)`` into one array without the batch axis.
+    """
+    # BEGIN SOLUTION
+    inputs = tokenizer(text, return_tensors="pt")
+    with torch.no_grad():
+        outputs = model(**inputs, output_attentions=True)
+    stacked = torch.stack(outputs.attentions)  # (L, B=1, H, Q, K)
+    return stacked[:, 0].numpy()  # (L, H, Q, K)
+    # END SOLUTION
+
+
+def attention_from_scores(queries: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Scaled dot-product attention weights ``softmax(Q Kᵀ / √d_k)`` for each head.
+
+    Args:
+        queries: ``(heads, query_len, d_k)``.
+        keys: ``(heads, key_len, d_k)``.
+    Returns:
+        ``(heads, query_len, key_len)``; every row (last axis) sums to 1. Subtract each row's maximum
+        before ``exp`` so large scores do not overflow.
+    """
+    # BEGIN SOLUTION
+    d_k = queries.shape[-1]
+    scores = queries @ keys.transpose(0, 2, 1) / np.sqrt(d_k)  # (H, Q, K)
+    scores = scores - scores.max(-1, keepdims=True)
+    weights = np.exp(scores)
+    return weights / weights.sum(-1, keepdims=True)
+    # END SOLUTION
+
+
+def select_head(attention: np.ndarray, layer: int, head: int) -> np.ndarray:
+    """The ``(query, key)`` matrix of one layer and head from ``(layers, heads, query, key)``.
+
+    Negative indices count from the end, as in Python. Raise ``ValueError`` naming the argument when an
+    index is out of range (``IndexError`` is not enough: say which index and how many there are).
+    """
+    # BEGIN SOLUTION
+    n_layers, n_heads = attention.shape[:2]
+    if not -n_layers <= layer < n_layers:
+        raise ValueError(f"layer: {layer} is out of range for {n_layers} layers")
+    if not -n_heads <= head < n_heads:
+        raise ValueError(f"head: {head} is out of range for {n_heads} heads")
+    return attention[layer, head]
+    # END SOLUTION
+
+
+def plot_heatmap(matrix: np.ndarray, tokens: list[str], title: str = "attention"):
+    """A heatmap of one ``(query, key)`` matrix: returns the matplotlib Figure.
+
+    Requirements the tests check: the image shows ``matrix`` itself (no rescaling — colour is
+    probability, so use a fixed scale ``vmin=0, vmax=1``), x tick labels are the key tokens and y tick
+    labels the query tokens (one tick per token), a colour bar, and a perceptually uniform colour map
+    (``viridis``).
+    """
+    # BEGIN SOLUTION
+    fig, ax = plt.subplots(figsize=(6, 5))
+    image = ax.imshow(matrix, cmap="viridis", vmin=0.0, vmax=1.0)
+    ax.set_xticks(range(len(tokens)))
+    ax.set_xticklabels(tokens, rotation=90)
+    ax.set_yticks(range(len(tokens)))
+    ax.set_yticklabels(tokens)
+    ax.set_xlabel("key")
+    ax.set_ylabel("query")
+    ax.set_title(title)
+    fig.colorbar(image, ax=ax, label="attention weight")
+    return fig
+    # END SOLUTION
