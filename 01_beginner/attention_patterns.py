@@ -1,0 +1,259 @@
+"""Lesson 1.3 — The common attention patterns: generate them, then find them in real heads.
+
+The idea
+--------
+Heads of trained transformers fall into a handful of recognisable shapes (Clark et al. 2019, "What Does
+BERT Look At?"; Voita et al. 2019, "Analyzing Multi-Head Self-Attention"; Olsson et al. 2022,
+"In-context Learning and Induction Heads"). Each is a rule for where query ``i`` puts its weight:
+
+==================  =========================================  ==========================================
+pattern             query ``i`` attends to                      what it is good for
+==================  =========================================  ==========================================
+diagonal / local    itself and its neighbours ``i-1, i, i+1``   local context, like a convolution
+vertical stripe     one shared key (often ``[SEP]`` or ``.``)   broadcast; also a "no-op" parking place
+block / segment     the tokens of its own segment               keeping sentences or fields apart
+beginning-of-seq    the first token (``[CLS]``/BOS)             a default sink when nothing else fits
+previous token      ``i-1`` only                                 building bigrams; half of an induction circuit
+induction           the token *after* the previous occurrence   copying: "A B … A → B" (in-context learning)
+                    of its own token
+==================  =========================================  ==========================================
+
+Each rule defines a *support*: a 0/1 mask ``M`` with ``M[i, j] = 1`` where the pattern puts weight.
+:func:`make_pattern` turns a support into an ideal attention matrix (rows normalised to sum to 1), the
+pictures the outline draws. To score a real head ``A`` against a pattern we ask how much of each row's
+weight falls on the support, and correct for chance — a head that attends uniformly puts
+``|support_i| / n_i`` of its weight there by luck alone (``n_i`` = keys query ``i`` can see)::
+
+    mass_i  = Σ_j A[i, j] · M[i, j]
+    score   = mean_i (mass_i − chance_i) / (1 − chance_i)      over rows where the pattern is defined
+
+A score of 1 means all weight on the pattern, 0 means no better than uniform. Without the chance
+correction a wide pattern (a block) would always beat a narrow one (the previous token) that it
+contains. Each head gets the label of its best pattern, or "mixed" when no score reaches
+``threshold`` — and many heads *are* mixed: the table is a first look, not a verdict.
+
+Run it
+------
+    python 01_beginner/attention_patterns.py            # MiniLM and the tiny GPT-2, offline
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from attnviz.cli import lesson_parser, run_lesson
+from attnviz.models import ModelLoadError
+from attnviz.outputs import LessonOutputs
+from attnviz.plotting import show_heatmaps
+from attnviz.validate import check_attention, check_tokens
+from beginner.attention_basics import AttentionModel
+
+PATTERNS = ("diagonal", "vertical_stripe", "block", "bos", "previous_token", "induction")
+DEFAULT_TEXT = "The cat sat on the mat. The dog sat on the rug. The cat sat on the mat."
+SEPARATORS = {".", "[SEP]", "[CLS]", "<s>", "</s>", ",", ";", "?", "!"}
+
+
+def segment_ids(tokens: list[str]) -> np.ndarray:
+    """Segment index of each token: a new segment starts after each separator (``.``, ``[SEP]``...)."""
+    ids, current = [], 0
+    for tok in tokens:
+        ids.append(current)
+        if tok in SEPARATORS:
+            current += 1
+    return np.array(ids)
+
+
+def pattern_support(name: str, tokens: list[str], *, causal: bool = False, stripe_column: int | None = None):
+    """The 0/1 support ``M`` ``(n, n)`` of a pattern and the boolean rows ``(n,)`` where it is defined.
+
+    ``tokens`` matter for ``block`` (segments) and ``induction`` (repeated tokens); ``stripe_column`` is
+    the key of a vertical stripe (default: the last token). ``causal`` removes keys after the query.
+    """
+    n = len(tokens)
+    i, j = np.indices((n, n))  # i: query index, j: key index, both (n, n)
+    valid = np.ones(n, dtype=bool)
+    if name == "diagonal":
+        support = np.abs(i - j) <= 1
+    elif name == "vertical_stripe":
+        column = n - 1 if stripe_column is None else stripe_column
+        support = j == column
+        if causal:
+            valid = np.arange(n) >= column
+    elif name == "block":
+        seg = segment_ids(tokens)
+        support = seg[i] == seg[j]
+    elif name == "bos":
+        support = j == 0
+    elif name == "previous_token":
+        support = j == i - 1
+        valid = np.arange(n) >= 1
+    elif name == "induction":
+        support = np.zeros((n, n), dtype=bool)
+        for q in range(n):  # key = the token after each earlier occurrence of the query's own token
+            for earlier in range(q - 1):
+                if tokens[earlier] == tokens[q]:
+                    support[q, earlier + 1] = True
+        valid = support.any(1)
+    else:
+        raise ValueError(f"name: got {name!r}; expected one of {', '.join(PATTERNS)}")
+    if causal:
+        support = support & (j <= i)
+    return support, valid & support.any(1)
+
+
+def make_pattern(name: str, n: int, *, tokens: list[str] | None = None, causal: bool = False) -> np.ndarray:
+    """An ideal ``(n, n)`` attention matrix of a pattern: the support, rows normalised to sum to 1.
+
+    Rows where the pattern is undefined (the first token has no previous token) attend to themselves.
+    """
+    tokens = tokens or [f"t{k}" for k in range(n)]
+    check_tokens(tokens, n, name="tokens")
+    support, valid = pattern_support(name, tokens, causal=causal)
+    matrix = support.astype(float)
+    matrix[~valid] = 0.0
+    matrix[~valid, np.flatnonzero(~valid)] = 1.0  # undefined rows: all weight on the query itself
+    return matrix / matrix.sum(1, keepdims=True)
+
+
+def pattern_score(attention, support: np.ndarray, valid: np.ndarray, causal: bool = False) -> float:
+    """Chance-corrected mass on the support, averaged over valid rows (see the module docstring)."""
+    A = check_attention(attention, "QK", name="attention", square=True)
+    n = A.shape[0]
+    if not valid.any():
+        return float("nan")
+    visible = np.arange(1, n + 1) if causal else np.full(n, n)  # keys each query can see, (n,)
+    mass = (A * support).sum(1)  # (n,)
+    chance = support.sum(1) / visible  # (n,)
+    lift = (mass - chance) / np.maximum(1.0 - chance, 1e-9)
+    return float(lift[valid].mean())
+
+
+def score_head(attention, tokens: list[str], *, causal: bool = False) -> dict[str, float]:
+    """Scores of one head ``(n, n)`` against every pattern (NaN where a pattern is undefined)."""
+    A = check_attention(attention, "QK", name="attention", square=True)
+    tokens = check_tokens(tokens, A.shape[0], name="tokens")
+    # the stripe sits on the key that receives most attention overall, leaving out the first token (BOS's)
+    column_mass = A.mean(0)  # (n,)
+    stripe = int(np.argmax(column_mass[1:]) + 1) if len(tokens) > 1 else 0
+    scores = {}
+    for name in PATTERNS:
+        support, valid = pattern_support(name, tokens, causal=causal, stripe_column=stripe)
+        scores[name] = pattern_score(A, support, valid, causal)
+    return scores
+
+
+def label_heads(attention, tokens: list[str], *, causal: bool = False, threshold: float = 0.4):
+    """Label every head of ``(L, H, n, n)`` attention by its best-matching pattern.
+
+    Returns ``(labels, scores)``: ``labels`` an ``(L, H)`` array of pattern names (or ``"mixed"``),
+    ``scores`` an ``(L, H, len(PATTERNS))`` array.
+    """
+    A = check_attention(attention, "LHQK", name="attention", square=True)
+    n_layers, n_heads = A.shape[:2]
+    scores = np.array([[list(score_head(A[l, h], tokens, causal=causal).values()) for h in range(n_heads)]
+                       for l in range(n_layers)])  # (L, H, P)
+    best = np.nanargmax(np.nan_to_num(scores, nan=-np.inf), axis=-1)  # (L, H)
+    best_score = np.take_along_axis(np.nan_to_num(scores, nan=-np.inf), best[..., None], -1)[..., 0]
+    labels = np.where(best_score >= threshold, np.array(PATTERNS, dtype=object)[best], "mixed")
+    return labels, scores
+
+
+def plot_label_map(labels, scores, title: str):
+    """The layer × head map: colour is the best pattern's score, text is its name."""
+    best = np.nanmax(np.nan_to_num(scores, nan=-1.0), axis=-1)  # (L, H)
+    n_layers, n_heads = labels.shape
+    fig = show_heatmaps(best, xlabels=[f"h{h}" for h in range(n_heads)], ylabels=[f"L{l}" for l in range(n_layers)],
+                        xlabel="head", ylabel="layer", titles=[title], vmin=0.0, vmax=1.0, tick_labels=True,
+                        colorbar_label="best pattern score (0 = chance, 1 = all weight on the pattern)",
+                        panel_size=max(3.5, 0.5 * n_heads))
+    ax = fig.axes[0]
+    short = {"diagonal": "diag", "vertical_stripe": "stripe", "block": "block", "bos": "BOS",
+             "previous_token": "prev", "induction": "induct", "mixed": "mixed"}
+    for (l, h), label in np.ndenumerate(labels):
+        ax.text(h, l, short[label], ha="center", va="center", fontsize=7,
+                color="white" if best[l, h] < 0.6 else "black")
+    return fig
+
+
+def repeated_random_tokens(tokenizer, length: int, seed: int = 0) -> list[str]:
+    """A random token sequence followed by an exact repeat: the test bed of induction heads."""
+    rng = np.random.default_rng(seed)
+    special = set(tokenizer.all_special_ids)
+    candidates = [i for i in range(len(tokenizer)) if i not in special]
+    first_half = rng.choice(candidates, size=length, replace=False).tolist()
+    return tokenizer.convert_ids_to_tokens(first_half + first_half)
+
+
+def gpt2_attention(model_name: str | None, device, half: int = 12):
+    """The tiny GPT-2's attention ``(L, H, n, n)`` and tokens on a repeated random sequence."""
+    import torch
+
+    from attnviz.extract import transformer_attentions
+    from attnviz.models import load_model
+
+    loaded = load_model(model_name, kind="causal-lm", device=device)
+    tokens = repeated_random_tokens(loaded.tokenizer, half)
+    bos = loaded.tokenizer.bos_token
+    if bos is not None:  # the model was trained with a BOS token in front
+        tokens = [bos] + tokens
+    ids = torch.tensor([loaded.tokenizer.convert_tokens_to_ids(tokens)], device=loaded.device)
+    with torch.no_grad():
+        attention = transformer_attentions(loaded.model, {"input_ids": ids})  # (L, B=1, H, n, n)
+    return attention[:, 0].cpu().numpy(), tokens, loaded.name
+
+
+def main(argv=None):
+    parser = lesson_parser(__doc__, text=DEFAULT_TEXT)
+    parser.add_argument("--causal-model", default=None, help="a decoder-only model (default: tiny-gpt2-induction)")
+    parser.add_argument("--threshold", type=float, default=0.4, help="minimum score for a label (default 0.4)")
+    args = parser.parse_args(argv)
+    out = LessonOutputs(__file__, args.out)
+
+    # 1. The ideal patterns, drawn from their generators.
+    toks = ["[CLS]", "the", "cat", "sat", ".", "the", "cat", "ran", ".", "[SEP]"]
+    ideal = np.stack([make_pattern(name, len(toks), tokens=toks) for name in PATTERNS])  # (P, n, n)
+    fig = show_heatmaps(ideal[None], titles=list(PATTERNS), xlabels=toks, ylabels=toks, tick_labels=True,
+                        panel_size=2.6, suptitle="The six common patterns, as ideal attention matrices")
+    out.save_figure(fig, "ideal_patterns", "Generators for the six patterns on a 10-token example with two "
+                    "segments and a repeated phrase (induction: 'cat' attends to what followed the earlier 'cat').")
+
+    # 2. Label every head of the pre-trained encoder.
+    encoder = AttentionModel(args.model, device=args.device)
+    weights = encoder.get_attention_weights(args.text)  # (L, H, n, n)
+    tokens = encoder.tokens(args.text)
+    labels, scores = label_heads(weights, tokens, threshold=args.threshold)
+    fig = plot_label_map(labels, scores, f"{encoder.name}: best pattern of each head")
+    out.save_figure(fig, "encoder_pattern_map", f"Every head of {encoder.name} labelled by its best pattern on "
+                    f"“{args.text}”. Colour is the chance-corrected score; 'mixed' means no score ≥ {args.threshold}.")
+    counts = {name: int((labels == name).sum()) for name in (*PATTERNS, "mixed")}
+    print(f"{encoder.name} head labels: {counts}")
+    examples = [tuple(np.argwhere(labels == name)[0]) for name in PATTERNS if (labels == name).any()]
+    if examples:
+        fig = show_heatmaps(np.stack([weights[l, h] for l, h in examples])[None], xlabels=tokens, ylabels=tokens,
+                            titles=[f"L{l} h{h}: {labels[l, h]}" for l, h in examples], tick_labels=False,
+                            panel_size=2.8, suptitle=f"One example head per pattern found in {encoder.name}")
+        out.save_figure(fig, "encoder_examples", "The first head carrying each label, so the label can be checked "
+                        "against the picture.")
+
+    # 3. The tiny GPT-2 trained on repeated random sequences: previous-token and induction heads.
+    try:
+        gpt_weights, gpt_tokens, gpt_name = gpt2_attention(args.causal_model, args.device)
+    except ModelLoadError as err:
+        print(f"skipping the decoder: {err}")
+        return
+    gpt_labels, gpt_scores = label_heads(gpt_weights, gpt_tokens, causal=True, threshold=args.threshold)
+    fig = plot_label_map(gpt_labels, gpt_scores, f"{gpt_name}: best pattern of each head")
+    out.save_figure(fig, "decoder_pattern_map", f"{gpt_name} on a random sequence repeated twice: the scorer finds "
+                    "the previous-token and induction heads the training task needs.")
+    print(f"{gpt_name} head labels: {gpt_labels.tolist()}")
+    n_layers, n_heads = gpt_weights.shape[:2]
+    fig = show_heatmaps(gpt_weights, titles=[[f"L{l} h{h}: {gpt_labels[l, h]}" for h in range(n_heads)]
+                                             for l in range(n_layers)],
+                        xlabels=gpt_tokens, ylabels=gpt_tokens, panel_size=2.6,
+                        suptitle=f"{gpt_name}: every head on a repeated random sequence")
+    out.save_figure(fig, "decoder_heads", "All heads of the tiny GPT-2. The induction head's weight runs along an "
+                    "off-diagonal in the second half: each token looks at the token after its first occurrence.")
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_lesson(main))
