@@ -19,18 +19,21 @@ induction           the token *after* the previous occurrence   copying: "A B �
 ==================  =========================================  ==========================================
 
 Each rule defines a *support*: a 0/1 mask ``M`` with ``M[i, j] = 1`` where the pattern puts weight.
-:func:`make_pattern` turns a support into an ideal attention matrix (rows normalised to sum to 1), the
-pictures the outline draws. To score a real head ``A`` against a pattern we ask how much of each row's
-weight falls on the support, and correct for chance — a head that attends uniformly puts
-``|support_i| / n_i`` of its weight there by luck alone (``n_i`` = keys query ``i`` can see)::
+Spreading each row's weight evenly over its support gives the pattern's ideal attention matrix ``P``
+(:func:`make_pattern` — the pictures the outline draws). To score a real head ``A`` we ask how much of
+each row's distribution *overlaps* the ideal one, and correct for chance::
 
-    mass_i  = Σ_j A[i, j] · M[i, j]
-    score   = mean_i (mass_i − chance_i) / (1 − chance_i)      over rows where the pattern is defined
+    overlap_i = Σ_j min(A[i, j], P[i, j])            (= 1 − total-variation distance of the two rows)
+    chance_i  = Σ_j min(1/n_i, P[i, j])              (the overlap of uniform attention over n_i keys)
+    score     = mean_i (overlap_i − chance_i) / (1 − chance_i)      over rows where the pattern is defined
 
-A score of 1 means all weight on the pattern, 0 means no better than uniform. Without the chance
-correction a wide pattern (a block) would always beat a narrow one (the previous token) that it
-contains. Each head gets the label of its best pattern, or "mixed" when no score reaches
-``threshold`` — and many heads *are* mixed: the table is a first look, not a verdict.
+A score of 1 means the head *is* the pattern, 0 means no better than uniform. Both corrections matter.
+Without the chance term a wide pattern (a block) would always beat a narrow one. And using the overlap
+with the ideal distribution rather than the raw mass on the support keeps nested patterns apart: a
+previous-token head puts all its mass inside the diagonal band too, but its overlap with the band's
+ideal (1/3 on each of three keys) is only 1/3. Each head gets the label of its best pattern, or
+"mixed" when no score reaches ``threshold`` — and many heads *are* mixed: the map is a first look,
+not a verdict.
 
 Run it
 ------
@@ -116,15 +119,16 @@ def make_pattern(name: str, n: int, *, tokens: list[str] | None = None, causal: 
 
 
 def pattern_score(attention, support: np.ndarray, valid: np.ndarray, causal: bool = False) -> float:
-    """Chance-corrected mass on the support, averaged over valid rows (see the module docstring)."""
+    """Chance-corrected overlap with the pattern's ideal rows, averaged over valid rows (module docstring)."""
     A = check_attention(attention, "QK", name="attention", square=True)
     n = A.shape[0]
     if not valid.any():
         return float("nan")
+    ideal = support / np.maximum(support.sum(1, keepdims=True), 1)  # (n, n): each row uniform on its support
     visible = np.arange(1, n + 1) if causal else np.full(n, n)  # keys each query can see, (n,)
-    mass = (A * support).sum(1)  # (n,)
-    chance = support.sum(1) / visible  # (n,)
-    lift = (mass - chance) / np.maximum(1.0 - chance, 1e-9)
+    overlap = np.minimum(A, ideal).sum(1)  # (n,)
+    chance = np.minimum(1.0 / visible[:, None], ideal).sum(1)  # (n,)
+    lift = (overlap - chance) / np.maximum(1.0 - chance, 1e-9)
     return float(lift[valid].mean())
 
 

@@ -134,6 +134,9 @@ def load_model(name_or_path: str | os.PathLike | None = None, kind: str = "encod
     else:
         source, name = name_or_path, str(name_or_path)
     device = resolve_device(device)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # no "Loading weights" bar for a model that loads in a second
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

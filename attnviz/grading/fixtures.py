@@ -56,3 +56,35 @@ def capture_heatmap(fig, panel: int = 0) -> dict:
     p = panels[panel]
     return {"data": p["data"], "xticklabels": p["xticklabels"], "yticklabels": p["yticklabels"],
             "clim": np.asarray(p["clim"]), "cmap": p["cmap"]}
+
+
+@lru_cache(maxsize=None)
+def minilm_batch(texts: tuple[str, ...]):
+    """MiniLM on a padded batch: weights ``(L, B, H, T, T)``, attention mask ``(B, T)``, tokens per text."""
+    import torch
+
+    from attnviz.extract import transformer_attentions
+
+    model, tokenizer = minilm()
+    inputs = tokenizer(list(texts), return_tensors="pt", padding=True)
+    with torch.no_grad():
+        attention = transformer_attentions(model, inputs)  # (L, B, H, T, T)
+    tokens = [tokenizer.convert_ids_to_tokens(ids) for ids in inputs["input_ids"].tolist()]
+    return attention.numpy().astype(np.float64), inputs["attention_mask"].numpy(), tokens
+
+
+def all_panels(fig) -> dict:
+    """``capture_heatmap`` for every image panel of a figure: ``{"panel0/data": ..., ...}`` plus a count."""
+    import matplotlib.pyplot as plt
+
+    from attnviz.plotting import describe_figure
+
+    if not hasattr(fig, "axes"):
+        raise TypeError(f"expected a matplotlib Figure, got {type(fig).__name__}")
+    panels = describe_figure(fig)["panels"]
+    plt.close(fig)
+    out = {"n_panels": len(panels)}
+    for k, p in enumerate(panels):
+        out[f"panel{k}"] = {"data": p["data"], "xticklabels": p["xticklabels"], "yticklabels": p["yticklabels"],
+                            "clim": np.asarray(p["clim"]), "title": p["title"], "cmap": p["cmap"]}
+    return out

@@ -1,0 +1,198 @@
+"""The shared utils against independent references: the formula recomputed by hand, the §7 errors."""
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+
+matplotlib.use("Agg")
+
+from attnviz.extract import (  # noqa: E402
+    MultiheadAttentionRecorder,
+    NoAttentionWeightsError,
+    from_keras,
+    transformer_attentions,
+)
+from attnviz.grading.fixtures import minilm  # noqa: E402
+from attnviz.models import ModelLoadError, encode_texts, load_model  # noqa: E402
+from attnviz.normalize import display_scale, fuse_heads, mask_padding, row_normalize  # noqa: E402
+from attnviz.plotting import describe_figure, heatmap_html, show_heatmaps  # noqa: E402
+from attnviz.validate import (  # noqa: E402
+    check_attention,
+    check_cross_attention,
+    check_index,
+    check_tokens,
+    to_canonical,
+)
+
+
+def _softmax(x, axis=-1):
+    e = np.exp(x - x.max(axis, keepdims=True))
+    return e / e.sum(axis, keepdims=True)
+
+
+# ------------------------------------------------------------------------------------------ extraction
+@pytest.mark.parametrize("layer", [0, 3])
+def test_minilm_weights_equal_softmax_of_queries_and_keys(layer):
+    """softmax(QKᵀ/√d) recomputed from the layer's input hidden state and its own projections."""
+    model, tokenizer = minilm()
+    inputs = tokenizer("Attention weights can be checked by hand.", return_tensors="pt")
+    with torch.no_grad():
+        out = model(**inputs, output_attentions=True, output_hidden_states=True)
+        extracted = transformer_attentions(model, inputs)[layer, 0].numpy()  # (H, Q, K)
+        hidden = out.hidden_states[layer][0]  # input of this layer, (T, 384)
+        self_attn = model.encoder.layer[layer].attention.self
+        q = self_attn.query(hidden).numpy()  # (T, 384)
+        k = self_attn.key(hidden).numpy()
+    heads = model.config.num_attention_heads
+    d = q.shape[-1] // heads
+    q = q.reshape(-1, heads, d).transpose(1, 0, 2)  # (H, T, d)
+    k = k.reshape(-1, heads, d).transpose(1, 0, 2)
+    by_hand = _softmax(q @ k.transpose(0, 2, 1) / np.sqrt(d))  # (H, T, T)
+    np.testing.assert_allclose(extracted, by_hand, atol=1e-5)
+    np.testing.assert_allclose(extracted.sum(-1), 1.0, atol=1e-5)
+
+
+def test_padding_columns_are_zero_and_real_rows_sum_to_one():
+    model, tokenizer = minilm()
+    inputs = tokenizer(["A much longer sentence than the other one.", "Short."], return_tensors="pt", padding=True)
+    with torch.no_grad():
+        attention = transformer_attentions(model, inputs).numpy()  # (L, B, H, T, T)
+    mask = inputs["attention_mask"].numpy().astype(bool)
+    assert not mask[1].all(), "the short sentence must be padded"
+    assert np.abs(attention[:, 1, :, :, ~mask[1]]).max() < 1e-6  # padding keys get no weight
+    np.testing.assert_allclose(attention[:, 1, :, mask[1], :].sum(-1), 1.0, atol=1e-5)
+    masked = mask_padding(attention, inputs["attention_mask"].numpy())
+    assert np.abs(masked[:, 1, :, ~mask[1], :]).max() == 0.0  # padding queries zeroed by the helper
+    check_attention(attention, "LBHQK", key_mask=mask)  # the validator accepts it with the key mask
+
+
+def test_sdpa_model_gives_a_clear_error_not_an_empty_tuple():
+    from transformers import AutoModel
+
+    from attnviz.models import default_encoder_path
+
+    model = AutoModel.from_pretrained(default_encoder_path(), attn_implementation="sdpa").eval()
+    _, tokenizer = minilm()
+    inputs = tokenizer("hello", return_tensors="pt")
+    with pytest.raises(NoAttentionWeightsError, match="eager"):
+        transformer_attentions(model, inputs, force_eager=False)
+    assert transformer_attentions(model, inputs).shape[0] == 6  # forcing eager fixes it
+
+
+def test_multihead_attention_recorder_keeps_each_head():
+    torch.manual_seed(0)
+    d_model, heads, n = 8, 2, 5
+    mha = torch.nn.MultiheadAttention(d_model, heads, batch_first=True).eval()
+    x = torch.randn(1, n, d_model)
+    with torch.no_grad(), MultiheadAttentionRecorder(mha) as rec:
+        mha(x, x, x)
+    recorded = rec.stacked()  # (1, 1, H, Q, K)
+    assert recorded.shape == (1, 1, heads, n, n)
+    w_q, w_k, _ = mha.in_proj_weight.detach().chunk(3)
+    b_q, b_k, _ = mha.in_proj_bias.detach().chunk(3)
+    q = (x[0] @ w_q.T + b_q).reshape(n, heads, -1).transpose(0, 1).numpy()  # (H, n, d)
+    k = (x[0] @ w_k.T + b_k).reshape(n, heads, -1).transpose(0, 1).numpy()
+    by_hand = _softmax(q @ k.transpose(0, 2, 1) / np.sqrt(d_model // heads))
+    np.testing.assert_allclose(recorded[0, 0], by_hand, atol=1e-5)
+    with torch.no_grad():
+        _, averaged = mha(x, x, x)  # the default silently averages heads
+    np.testing.assert_allclose(averaged[0].numpy(), by_hand.mean(0), atol=1e-5)
+
+
+def test_keras_layout_and_its_transpose():
+    scores = _softmax(np.random.default_rng(0).normal(size=(2, 3, 4, 6)))  # (B, H, target, source)
+    canonical = from_keras(scores)
+    assert canonical.shape == (1, 2, 3, 4, 6)
+    with pytest.raises(ValueError, match="rows must sum to 1"):
+        from_keras(scores.swapaxes(-1, -2))  # (B, H, source, target): rows no longer distributions
+
+
+# ------------------------------------------------------------------------------------------ validation
+@pytest.mark.parametrize(("bad", "layout", "kind", "words"), [
+    (np.ones((2, 2, 2)) / 2, "QK", ValueError, ["attention", "3 dimensions", "(query, key)"]),
+    (np.array([[np.nan, 1.0], [0.5, 0.5]]), "QK", ValueError, ["attention", "NaN"]),
+    (np.array([[1.5, -0.5], [0.5, 0.5]]), "QK", ValueError, ["attention", "negative"]),
+    (np.array([[0.3, 0.3], [0.5, 0.5]]), "QK", ValueError, ["attention", "sum to 1", "0.6"]),
+    (np.zeros((0, 0)), "QK", ValueError, ["attention", "empty"]),
+    ("not an array", "QK", TypeError, ["attention", "str"]),
+])
+def test_validator_errors_name_argument_value_and_expectation(bad, layout, kind, words):
+    with pytest.raises(kind) as info:
+        check_attention(bad, layout)
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_other_validators():
+    with pytest.raises(ValueError, match=r"tokens: got 2 tokens but the attention has 3"):
+        check_tokens(["a", "b"], 3)
+    with pytest.raises(TypeError, match="one string"):
+        check_tokens("a b c", 3)
+    with pytest.raises(ValueError, match=r"head: index 12 is out of range; there are 12"):
+        check_index(12, 12, name="head")
+    assert check_index(-1, 6, name="layer") == 5
+    with pytest.raises(ValueError, match="transpose"):
+        check_cross_attention(np.full((7, 4), 0.25).T, source_len=7, target_len=4)
+    with pytest.raises(ValueError, match="square"):
+        check_attention(np.full((3, 4), 0.25), "QK", square=True)
+    assert to_canonical(np.full((2, 3, 3), 1 / 3), "HQK").shape == (1, 1, 2, 3, 3)
+
+
+# ------------------------------------------------------------------------------------- normalisation
+def test_fusion_scales_and_row_normalisation_by_hand():
+    a = np.array([[[0.2, 0.8], [0.5, 0.5]], [[0.6, 0.4], [0.1, 0.9]]])  # (H=2, 2, 2)
+    np.testing.assert_allclose(fuse_heads(a, "mean"), [[0.4, 0.6], [0.3, 0.7]])
+    np.testing.assert_allclose(fuse_heads(a, "max"), [[0.6, 0.8], [0.5, 0.9]])
+    np.testing.assert_allclose(fuse_heads(a, "min"), [[0.2, 0.4], [0.1, 0.5]])
+    with pytest.raises(ValueError, match="head_fusion"):
+        fuse_heads(a, "median")
+    np.testing.assert_allclose(row_normalize([[1.0, 3.0], [0.0, 0.0]]), [[0.25, 0.75], [0.0, 0.0]])
+    m = np.array([[0.2, 0.3, 0.5], [0.3, 0.3, 0.4]])
+    shown, lo, hi, label = display_scale(m, "fixed")
+    assert (lo, hi) == (0.0, 1.0) and np.array_equal(shown, m) and "probability" in label
+    np.testing.assert_allclose(display_scale(m, "row")[0], [[0.4, 0.6, 1.0], [0.75, 0.75, 1.0]])
+    np.testing.assert_allclose(display_scale(m, "minmax")[0], [[0.0, 1 / 3, 1.0], [1 / 3, 1 / 3, 2 / 3]])
+
+
+# ------------------------------------------------------------------------------------------- plotting
+def test_heatmap_figure_holds_the_matrix_tokens_and_fixed_scale():
+    m = _softmax(np.random.default_rng(1).normal(size=(4, 4)))
+    tokens = ["[CLS]", "a", "b", "[SEP]"]
+    fig = show_heatmaps(m, xlabels=tokens, ylabels=tokens, titles=["t"])
+    info = describe_figure(fig)
+    (panel,) = info["panels"]
+    np.testing.assert_array_equal(panel["data"], m)
+    assert panel["xticklabels"] == tokens and panel["yticklabels"] == tokens
+    assert panel["clim"] == (0.0, 1.0) and panel["cmap"] == "viridis"
+    assert "0–1" in info["colorbar_label"]
+    grid = show_heatmaps(np.stack([[m, m.T], [m, m]]))
+    assert len(describe_figure(grid)["panels"]) == 4
+    with pytest.raises(ValueError, match="xlabels: got 3 tokens"):
+        show_heatmaps(m, xlabels=tokens[:3])
+
+
+def test_heatmap_html_is_offline_and_carries_hover_tokens(tmp_path):
+    m = np.full((3, 3), 1 / 3)
+    path = heatmap_html(m, xlabels=["the", "cat", "the"], ylabels=["the", "cat", "the"], title="t",
+                        path=tmp_path / "h.html")
+    text = path.read_text()
+    assert '<script src="http' not in text and len(text) > 1_000_000  # plotly.js embedded, no CDN
+    assert "query %{y}: %{customdata[0]}" in text and '"cat"' in text
+
+
+# ------------------------------------------------------------------------------------------- loading
+def test_unloadable_model_is_one_line_naming_the_default(tmp_path):
+    with pytest.raises(ModelLoadError) as info:
+        load_model(str(tmp_path / "no-such-model"))
+    message = str(info.value)
+    assert "\n" not in message and "all-MiniLM-L6-v2" in message and "offline" in message
+
+
+def test_long_text_is_truncated_with_a_warning():
+    _, tokenizer = minilm()
+    with pytest.warns(UserWarning, match="truncated to the first 16"):
+        enc = encode_texts(tokenizer, "word " * 40, limit=16)
+    assert enc["input_ids"].shape[1] == 16
+    with pytest.raises(ValueError, match="empty"):
+        encode_texts(tokenizer, "   ")
