@@ -38,26 +38,39 @@ def lesson_files(tier_dir: str, package: str) -> list[Path]:
     return listed + sorted(p for name, p in present.items() if name not in order)
 
 
-def run_lessons(only: list[str] | None = None, timeout: float = 600) -> list[dict]:
-    results = []
+def _run_one(path: Path, timeout: float) -> tuple[str, str, float]:
     env = dict(os.environ, HF_HUB_OFFLINE="1", MPLBACKEND="Agg", PYTHONWARNINGS="ignore")
-    all_lessons = [(tier, path) for tier, package, _ in TIERS for path in lesson_files(tier, package)]
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run([sys.executable, str(path)], cwd=REPO_ROOT, env=env, capture_output=True,
+                              text=True, timeout=timeout)
+        status = "ok" if proc.returncode == 0 else f"failed (exit {proc.returncode})"
+        detail = proc.stderr.strip().splitlines()[-1] if proc.returncode and proc.stderr.strip() else ""
+    except subprocess.TimeoutExpired:
+        status, detail = f"timed out after {timeout:.0f} s", ""
+    return status, detail, time.perf_counter() - start
+
+
+def run_lessons(only: list[str] | None = None, timeout: float = 600, jobs: int = 2) -> list[dict]:
+    """Run the lessons, ``jobs`` at a time (each is its own process), printing a line as each ends.
+
+    Lessons are independent (each reads only the shipped models and writes its own folder), so running
+    two at once on a 2-core machine roughly halves the wall time.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    lessons = [(tier, path) for tier, package, _ in TIERS for path in lesson_files(tier, package)]
     if only:
-        all_lessons = [(t, p) for t, p in all_lessons if f"{t}/{p.stem}" in only or p.stem in only]
-    for index, (tier, path) in enumerate(all_lessons, 1):
-        label = f"{tier}/{path.name}"
-        print(f"[{index}/{len(all_lessons)}] {label} ...", end=" ", flush=True)
-        start = time.perf_counter()
-        try:
-            proc = subprocess.run([sys.executable, str(path)], cwd=REPO_ROOT, env=env, capture_output=True,
-                                  text=True, timeout=timeout)
-            status = "ok" if proc.returncode == 0 else f"failed (exit {proc.returncode})"
-            detail = proc.stderr.strip().splitlines()[-1] if proc.returncode and proc.stderr.strip() else ""
-        except subprocess.TimeoutExpired:
-            status, detail = f"timed out after {timeout:.0f} s", ""
-        seconds = time.perf_counter() - start
-        print(f"{status} in {seconds:.1f} s" + (f": {detail}" if detail else ""), flush=True)
-        results.append({"lesson": label, "status": status, "seconds": seconds})
+        lessons = [(t, p) for t, p in lessons if f"{t}/{p.stem}" in only or p.stem in only]
+    print(f"running {len(lessons)} lessons, {jobs} at a time", flush=True)
+    results = []
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [(f"{tier}/{path.name}", pool.submit(_run_one, path, timeout)) for tier, path in lessons]
+        for index, (label, future) in enumerate(futures, 1):  # report in course order
+            status, detail, seconds = future.result()
+            print(f"[{index}/{len(lessons)}] {label}: {status} in {seconds:.1f} s" + (f" — {detail}" if detail else ""),
+                  flush=True)
+            results.append({"lesson": label, "status": status, "seconds": seconds})
     return results
 
 
@@ -123,9 +136,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Run every lesson in order and build outputs/index.html.")
     parser.add_argument("--only", nargs="*", help="run only these lessons (tier/script or script)")
     parser.add_argument("--gallery-only", action="store_true", help="rebuild the gallery from existing outputs")
+    parser.add_argument("--jobs", type=int, default=2, help="lessons run at once (default 2)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    results = [] if args.gallery_only else run_lessons(args.only)
+    results = [] if args.gallery_only else run_lessons(args.only, jobs=args.jobs)
     index = build_gallery()
     failed = [r for r in results if r["status"] != "ok"]
     print(f"{len(results) - len(failed)}/{len(results)} lessons ran in {time.perf_counter() - start:.0f} s")

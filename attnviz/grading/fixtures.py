@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
 
-@lru_cache(maxsize=None)
+@cache
 def minilm():
     """The offline pre-trained encoder (all-MiniLM-L6-v2) and its tokenizer, eager attention, CPU."""
     from attnviz.models import load_model
@@ -16,7 +16,7 @@ def minilm():
     return loaded.model, loaded.tokenizer
 
 
-@lru_cache(maxsize=None)
+@cache
 def minilm_attention(text: str) -> tuple[np.ndarray, tuple[str, ...]]:
     """Reference-free inputs for later exercises: MiniLM weights ``(L, H, Q, K)`` and tokens of ``text``."""
     import torch
@@ -58,7 +58,7 @@ def capture_heatmap(fig, panel: int = 0) -> dict:
             "clim": np.asarray(p["clim"]), "cmap": p["cmap"]}
 
 
-@lru_cache(maxsize=None)
+@cache
 def minilm_batch(texts: tuple[str, ...]):
     """MiniLM on a padded batch: weights ``(L, B, H, T, T)``, attention mask ``(B, T)``, tokens per text."""
     import torch
