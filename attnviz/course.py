@@ -76,7 +76,7 @@ def run_lessons(only: list[str] | None = None, timeout: float = 600, jobs: int =
 
 def build_gallery(out_dir: Path = OUTPUTS_DIR) -> Path:
     """Write ``index.html``: every registered figure, grouped by tier and lesson, captioned."""
-    sections = []
+    sections, contents = [], []
     for tier, package, title in TIERS:
         lessons = []
         for path in lesson_files(tier, package):
@@ -89,6 +89,8 @@ def build_gallery(out_dir: Path = OUTPUTS_DIR) -> Path:
             for entry in manifest["files"]:
                 rel = f"{tier}/{path.stem}/{entry['file']}"
                 cards.append(_card(rel, entry))
+            contents.append(f'<li><a href="#{tier}-{path.stem}">{tier}/{html.escape(path.name)}</a> '
+                            f"({len(cards)} files)</li>")
             lessons.append(
                 f'<section class="lesson" id="{tier}-{path.stem}"><h3>{html.escape(path.name)}</h3>'
                 f"<p>{html.escape(doc_line)}</p><div class=cards>{''.join(cards)}</div></section>"
@@ -104,6 +106,7 @@ body{{font-family:system-ui,sans-serif;margin:2rem;max-width:1400px;color:#222}}
 figcaption{{font-size:.9rem;margin:.4rem 0}} h3{{margin-bottom:.2rem}}
 </style></head><body><h1>Attention visualization — every figure of the course</h1>
 <p>Written by <code>make run</code>. Each figure names the command that made it; run it yourself to change the inputs.</p>
+<ul class=toc>{"".join(contents)}</ul>
 {body}</body></html>"""
     index = out_dir / "index.html"
     out_dir.mkdir(parents=True, exist_ok=True)
