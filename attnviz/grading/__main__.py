@@ -104,7 +104,7 @@ def _record(parser: argparse.ArgumentParser, ids: list[str]) -> int:
     try:
         exercises = [core.get_exercise(i) for i in ids]
     except KeyError as err:
-        parser.error(str(err).strip("'\""))
+        parser.error(err.args[0])
     done = record(exercises or None)
     for exercise_id in done:
         print(f"recorded {core.reference_path(core.get_exercise(exercise_id))}.npz/.json")

@@ -197,11 +197,14 @@ def load_module(path: Path, name: str | None = None):
     return module
 
 
-def _error_line(err: BaseException) -> str:
+def error_line(err: BaseException) -> str:
+    """One line for a student's exception: its type, message and the student's file and line."""
+    if isinstance(err, SyntaxError):  # the location is the error's own, not a frame of the importer
+        return f"SyntaxError: {err.msg} ({Path(err.filename or '?').name}, line {err.lineno})"
     frames = traceback.extract_tb(err.__traceback__)
     where = ""
     for frame in reversed(frames):
-        if "attnviz" not in frame.filename.replace("\\", "/").split("/")[-3:-1]:
+        if "attnviz" not in frame.filename.replace("\\", "/").split("/")[-3:-1] and not frame.filename.startswith("<"):
             where = f" ({Path(frame.filename).name}, line {frame.lineno})"
             break
     return f"{type(err).__name__}: {str(err)[:300]}{where}"
@@ -214,7 +217,7 @@ def run_case(case: Case, module) -> tuple[str, dict | str]:
     except NotImplementedError as err:
         return "not_attempted", f"not attempted yet ({str(err)[:200]})"
     except Exception as err:  # noqa: BLE001 - a student's bug is a result, not a crash of the grader
-        return "error", _error_line(err)
+        return "error", error_line(err)
     if not isinstance(outputs, dict):
         return "error", f"case {case.name} produced {type(outputs).__name__}, not a dict"
     try:
@@ -225,6 +228,9 @@ def run_case(case: Case, module) -> tuple[str, dict | str]:
 
 def evaluate(case: Case, outputs: dict, reference: dict | None, exercise_id: str = "") -> CaseResult:
     """Compare a case's outputs with its reference; attach the hint of a matching known mistake."""
+    if reference is None and any(not isinstance(c, Property) for c in case.checks):
+        return CaseResult(exercise_id, case.name, "error", 0, case.points,
+                          "no recorded reference for this test: the instructor must run `make references`", outputs)
     expected = (reference or {}).get("expected", {})
     problems = [p for check in case.checks if (p := check(outputs, expected))]
     if not problems:
@@ -268,7 +274,9 @@ def save_values(path: Path, values: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {k: v for k, v in values.items() if isinstance(v, np.ndarray)}
     others = {k: v for k, v in values.items() if not isinstance(v, np.ndarray)}
-    np.savez_compressed(path.with_suffix(".npz"), **arrays)
+    # keys get a prefix so that none can clash with savez's own argument names (``file``)
+    with open(path.with_suffix(".npz"), "wb") as handle:
+        np.savez_compressed(handle, **{f"v/{k}": v for k, v in arrays.items()})
     path.with_suffix(".json").write_text(json.dumps(others, indent=0, sort_keys=True))
 
 
@@ -277,7 +285,7 @@ def load_values(path: Path) -> dict:
     values = {}
     if path.with_suffix(".npz").exists():
         with np.load(path.with_suffix(".npz"), allow_pickle=False) as data:
-            values.update({k: data[k] for k in data.files})
+            values.update({k.removeprefix("v/"): data[k] for k in data.files})
     if path.with_suffix(".json").exists():
         values.update(json.loads(path.with_suffix(".json").read_text()))
     return values
@@ -332,7 +340,7 @@ def check_module(exercise: Exercise, path: Path, reference: dict | None = None) 
     except NotImplementedError as err:
         return [CaseResult(exercise.id, c.name, "not_attempted", 0, c.points, str(err)) for c in exercise.cases]
     except BaseException as err:  # noqa: BLE001 - SyntaxError, ImportError, SystemExit at import ...
-        msg = f"the file does not import: {_error_line(err)}"
+        msg = f"the file does not import: {error_line(err)}"
         return [CaseResult(exercise.id, c.name, "error", 0, c.points, msg) for c in exercise.cases]
     results = []
     for case in exercise.cases:

@@ -232,6 +232,10 @@ class _StudentRun:
                       enumerate((e, c) for e in grader.exercises for c in e.cases)]
         self.outcome: dict[int, tuple[str, str]] = {}  # index -> (status, message); "ok" = outputs saved
         self.notes: list[str] = []
+        # What the current worker is doing, and since when (time.monotonic()): ("startup",),
+        # ("import", exercise id), ("case", exercise id, case name) or ("between", exercise id).
+        self.activity: tuple = ("startup",)
+        self.since = 0.0
         self.pristine, self.results = student_dir / "submission", student_dir / "results"
         for path in (self.pristine, self.results):
             path.mkdir(parents=True, exist_ok=True)
@@ -545,7 +549,12 @@ def _check_layout(*folders: Path) -> None:
 def grade_class(submissions, out, *, limits: Limits | None = None, jobs: int = 1, case_files=None,
                 preload=None, hide=(), progress: bool = True, echo: bool = True) -> ClassResult:
     """Grade every student folder of ``submissions`` (hidden folders ignored); write ``out/grades.csv``,
-    ``out/reports/<student>.md`` and ``out/summary.md``; print the summary (``echo``)."""
+    ``out/reports/<student>.md`` and ``out/summary.md``; print the summary (``echo``).
+
+    ``case_files``: grade only the exercises these case files define (default: all of them).
+    ``preload``: modules each worker imports before the guard (default :data:`DEFAULT_PRELOAD`).
+    ``hide``: more folders the students' processes may not read, besides the solutions, the references,
+    ``.git``, the submissions, ``out`` and the work folders."""
     limits = limits or Limits()
     submissions, out = Path(submissions).resolve(), Path(out).resolve()
     _check_layout(submissions, out)
