@@ -1,0 +1,257 @@
+"""Attention flow (``03_advanced/attention_flow.py``) against networkx, hand-computed cases, and bad input.
+
+The reference is written here, plainly: the layered graph of Abnar & Zuidema (2020) built edge by edge and
+``networkx.maximum_flow_value`` for every pair — never the lesson's own helpers.
+"""
+
+import networkx as nx
+import numpy as np
+import pytest
+import torch
+
+from advanced.attention_flow import (
+    AttentionFlow,
+    attention_gradients,
+    cut_upper_bounds,
+    gradient_weighted_flow,
+    residual_capacities,
+)
+
+
+def softmax_heads(seed, n_layers, n_heads, n, sharpness):
+    rng = np.random.default_rng(seed)
+    scores = rng.normal(size=(n_layers, n_heads, n, n)) * sharpness
+    weights = np.exp(scores - scores.max(-1, keepdims=True))
+    return weights / weights.sum(-1, keepdims=True)  # (L, H, Q, K)
+
+
+def reference_capacities(weights):
+    """Head mean, 0.5·A + 0.5·I, rows renormalised — written out by hand."""
+    n = weights.shape[-1]
+    fused = weights.mean(1)
+    hat = 0.5 * fused + 0.5 * np.eye(n)
+    return hat / hat.sum(-1, keepdims=True)  # (L, Q, K)
+
+
+def networkx_flow(caps):
+    """Max-flow from token i at the top (layer L) to token j at the input (layer 0), per pair."""
+    n_layers, n = caps.shape[:2]
+    graph = nx.DiGraph()
+    for layer in range(1, n_layers + 1):
+        for i in range(n):
+            for j in range(n):
+                graph.add_edge(f"{layer}:{i}", f"{layer - 1}:{j}", capacity=float(caps[layer - 1, i, j]))
+    return np.array([[nx.maximum_flow_value(graph, f"{n_layers}:{i}", f"0:{j}") for j in range(n)] for i in range(n)])
+
+
+CASES = [  # (seed, layers, heads, tokens, sharpness): up to 10 tokens × 4 layers, smooth to very sharp
+    (0, 1, 2, 5, 2.0), (1, 2, 3, 7, 4.0), (2, 3, 2, 9, 2.0), (3, 3, 1, 10, 8.0),
+    (4, 4, 3, 8, 1.0), (5, 4, 1, 10, 4.0), (6, 4, 2, 10, 16.0), (7, 3, 4, 6, 0.3),
+]
+
+
+@pytest.mark.parametrize(("seed", "n_layers", "n_heads", "n", "sharpness"), CASES)
+def test_flow_equals_networkx_max_flow(seed, n_layers, n_heads, n, sharpness):
+    weights = softmax_heads(seed, n_layers, n_heads, n, sharpness)
+    flow, info = AttentionFlow().compute_flow(list(weights), return_info=True)
+    expected = networkx_flow(reference_capacities(weights))
+    np.testing.assert_allclose(flow, expected, atol=1e-6, rtol=0)
+    assert info.error_bound <= 1e-6 and info.pairs == n * n
+
+
+def test_refinement_path_equals_networkx():
+    """A tolerance so tight that no cut certifies a pair: every pair is solved on the residual network."""
+    weights = softmax_heads(11, 4, 1, 9, 6.0)
+    flow, info = AttentionFlow(tolerance=1e-15).compute_flow(list(weights), return_info=True)
+    assert info.refined > 0
+    np.testing.assert_allclose(flow, networkx_flow(reference_capacities(weights)), atol=1e-9, rtol=0)
+    assert info.error_bound < 1e-9
+
+
+def test_pruned_lower_bound_path_on_a_larger_network():
+    """More than 32 tokens: the solver first tries a pruned subgraph. Checked against networkx on a few pairs."""
+    weights = softmax_heads(12, 3, 4, 36, 1.0)
+    flow = AttentionFlow().compute_flow(list(weights))
+    caps = reference_capacities(weights)
+    graph = nx.DiGraph()
+    for layer in range(1, 4):
+        for i in range(36):
+            for j in range(36):
+                graph.add_edge((layer, i), (layer - 1, j), capacity=float(caps[layer - 1, i, j]))
+    for i, j in [(0, 0), (5, 17), (35, 2), (20, 20)]:
+        assert abs(flow[i, j] - nx.maximum_flow_value(graph, (3, i), (0, j))) < 1e-6
+
+
+def test_parallel_workers_give_the_same_flow():
+    weights = softmax_heads(13, 4, 2, 10, 6.0)
+    serial = AttentionFlow(workers=1).compute_flow(list(weights))
+    parallel = AttentionFlow(workers=2).compute_flow(list(weights))
+    np.testing.assert_array_equal(parallel, serial)
+    np.testing.assert_allclose(parallel, networkx_flow(reference_capacities(weights)), atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_flow_never_exceeds_the_smallest_layer_cut(seed):
+    weights = softmax_heads(seed, 4, 2, 8, 3.0)
+    caps = reference_capacities(weights)
+    flow = AttentionFlow().compute_flow(list(weights))
+    # cutting every edge between two layers disconnects i from j: top layer row i, input layer column j, or a
+    # whole middle layer (capacity n, never the smallest)
+    layer_cuts = np.minimum(caps[-1].sum(-1)[:, None], caps[0].sum(0)[None, :])  # (i, j)
+    assert (flow <= layer_cuts + 1e-9).all()
+    assert (flow > 0).all()
+
+
+def test_one_layer_flow_is_the_capacity_matrix():
+    weights = softmax_heads(3, 1, 4, 6, 2.0)
+    np.testing.assert_allclose(AttentionFlow().compute_flow(list(weights)), reference_capacities(weights)[0], atol=1e-12)
+
+
+def test_two_layers_by_hand():
+    """Three tokens, one middle layer: every path i -> k -> j is its own, so F = Σ_k min(top[i, k], bottom[k, j])."""
+    bottom = np.array([[0.6, 0.3, 0.1], [0.2, 0.5, 0.3], [0.25, 0.25, 0.5]])
+    top = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.3, 0.3, 0.4]])
+    flow = AttentionFlow().flow_from_capacities(np.stack([bottom, top]))
+    # F[0, 0] = min(.7,.6) + min(.2,.2) + min(.1,.25) = .6 + .2 + .1 ; F[2, 1] = min(.3,.3)+min(.3,.5)+min(.4,.25)
+    assert flow[0, 0] == pytest.approx(0.9)
+    assert flow[2, 1] == pytest.approx(0.85)
+    np.testing.assert_allclose(flow, networkx_flow(np.stack([bottom, top])), atol=1e-12)
+
+
+def test_normalize_gives_rows_summing_to_one():
+    weights = softmax_heads(5, 3, 2, 7, 2.0)
+    raw = AttentionFlow().compute_flow(list(weights))
+    normalized = AttentionFlow().compute_flow(list(weights), normalize=True)
+    np.testing.assert_allclose(normalized.sum(-1), 1.0, atol=1e-12)
+    np.testing.assert_allclose(normalized, raw / raw.sum(-1, keepdims=True), atol=1e-12)
+    assert not np.allclose(raw.sum(-1), 1.0)  # the raw flow is not a distribution
+
+
+def test_tensor_and_array_inputs_agree():
+    weights = softmax_heads(6, 3, 2, 6, 2.0)
+    from_list = AttentionFlow().compute_flow([torch.tensor(w) for w in weights])
+    from_array = AttentionFlow().compute_flow(weights)
+    np.testing.assert_allclose(from_list, from_array, atol=1e-12)
+
+
+def test_padding_mask_gives_the_unpadded_flow():
+    weights = softmax_heads(8, 3, 2, 5, 2.0)  # 5 real tokens
+    padded = np.zeros((3, 2, 7, 7))
+    padded[..., :5, :5] = weights
+    padded[..., 5:, :] = 1 / 7  # padding rows still hold a distribution
+    flow = AttentionFlow().compute_flow(list(padded), attention_mask=[1, 1, 1, 1, 1, 0, 0])
+    np.testing.assert_allclose(flow[:5, :5], AttentionFlow().compute_flow(list(weights)), atol=1e-9)
+    assert (flow[5:] == 0).all() and (flow[:, 5:] == 0).all()
+
+
+def test_cut_upper_bounds_are_valid_and_usually_tight():
+    weights = softmax_heads(9, 4, 3, 8, 1.0)
+    caps = reference_capacities(weights)
+    expected = networkx_flow(caps)
+    bounds = cut_upper_bounds(caps)
+    assert (bounds >= expected - 1e-12).all()
+    assert np.isclose(bounds, expected, atol=1e-9).mean() > 0.9
+
+
+def test_residual_capacities_of_gradient_maps():
+    maps = np.array([[[2.0, 0.0], [0.0, 0.0]]])  # one layer; the second row is all zero
+    caps = residual_capacities(maps)
+    np.testing.assert_allclose(caps[0], [[1.0, 0.0], [0.0, 1.0]])  # zero row: the residual alone
+    flow = AttentionFlow().compute_flow_fused(np.stack([maps[0], [[1.0, 3.0], [1.0, 1.0]]]))
+    assert flow.shape == (2, 2) and (flow >= 0).all()
+
+
+# ------------------------------------------------------------------------------ gradient-weighted flow
+@pytest.fixture(scope="module")
+def tiny_bert():
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=40, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=32, attn_implementation="eager")
+    return BertModel(config).double().eval()
+
+
+def test_gradient_with_respect_to_attention_matches_finite_differences(tiny_bert, monkeypatch):
+    """∂y/∂A from retain_grad() against a central difference that nudges one attention probability."""
+    import transformers.models.bert.modeling_bert as bert
+
+    inputs = {"input_ids": torch.tensor([[3, 7, 11, 5, 9]]), "attention_mask": torch.ones(1, 5, dtype=torch.long)}
+
+    def target(outputs):
+        return outputs.last_hidden_state[:, 0, :3].sum(-1)  # (B,)
+
+    attention, grads = attention_gradients(tiny_bert, inputs, target)
+    assert attention.shape == grads.shape == (2, 1, 2, 5, 5)
+    original = bert.eager_attention_forward
+    nudge = {}
+
+    def nudged(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+        weights = torch.softmax(torch.matmul(query, key.transpose(2, 3)) * scaling
+                                + (attention_mask if attention_mask is not None else 0), dim=-1)
+        if module is nudge.get("module"):
+            weights = weights + nudge["delta"]
+        return torch.matmul(weights, value).transpose(1, 2).contiguous(), weights
+
+    monkeypatch.setattr(bert, "eager_attention_forward", nudged)
+    eps = 1e-6
+    for layer, head, q, k in [(0, 1, 2, 3), (1, 0, 0, 4), (1, 1, 4, 0)]:
+        nudge["module"] = tiny_bert.encoder.layer[layer].attention.self
+        values = []
+        for sign in (1, -1):
+            delta = torch.zeros(1, 2, 5, 5, dtype=torch.float64)
+            delta[0, head, q, k] = sign * eps
+            nudge["delta"] = delta
+            with torch.no_grad():
+                values.append(float(target(tiny_bert(**inputs))[0]))
+        assert grads[layer, 0, head, q, k] == pytest.approx((values[0] - values[1]) / (2 * eps), rel=1e-5, abs=1e-9)
+    monkeypatch.setattr(bert, "eager_attention_forward", original)
+
+
+def test_gradient_weighted_flow_is_the_head_mean_of_a_times_abs_gradient():
+    rng = np.random.default_rng(0)
+    attention = softmax_heads(1, 2, 3, 4, 1.0)
+    grads = rng.normal(size=attention.shape)
+    maps = gradient_weighted_flow(attention, grads)
+    by_hand = np.zeros((2, 4, 4))
+    for layer in range(2):
+        for head in range(3):
+            by_hand[layer] += attention[layer, head] * np.abs(grads[layer, head]) / 3
+    np.testing.assert_allclose(maps, by_hand, atol=1e-12)
+
+
+# ------------------------------------------------------------------------------------------ bad input (§7)
+@pytest.mark.parametrize(("bad", "error", "words"), [
+    ([], ValueError, "empty list"),
+    ("attention", TypeError, "attention_layers"),
+    (np.full((2, 2, 3, 3), 1 / 3)[0], ValueError, "wrap it in a list"),
+    ([np.full((2, 3, 3), 1 / 3), np.full((2, 4, 4), 1 / 4)], ValueError, "differs from layer 0"),
+    ([np.full((3, 3), 1 / 3)], ValueError, "expected 3 dimensions"),
+    ([np.full((2, 3, 4), 1 / 4)], ValueError, "square"),
+    ([np.where(np.eye(3) > 0, np.nan, 0.5)[None]], ValueError, "NaN"),
+    ([np.array([[[1.2, -0.2], [0.5, 0.5]]])], ValueError, "negative"),
+    ([np.full((1, 3, 3), 0.5)], ValueError, "sum to 1"),
+])
+def test_bad_attention_is_rejected_with_a_clear_message(bad, error, words):
+    with pytest.raises(error, match=words):
+        AttentionFlow().compute_flow(bad)
+
+
+def test_bad_options_and_masks_are_rejected():
+    weights = list(softmax_heads(0, 2, 2, 4, 1.0))
+    with pytest.raises(ValueError, match="head_fusion"):
+        AttentionFlow(head_fusion="median")
+    with pytest.raises(ValueError, match="tolerance"):
+        AttentionFlow(tolerance=0.1)
+    with pytest.raises(ValueError, match="workers"):
+        AttentionFlow(workers=0)
+    with pytest.raises(ValueError, match=r"attention_mask: got shape \(3,\); expected \(4,\)"):
+        AttentionFlow().compute_flow(weights, attention_mask=[1, 1, 0])
+    with pytest.raises(ValueError, match="no real token"):
+        AttentionFlow().compute_flow(weights, attention_mask=[0, 0, 0, 0])
+    with pytest.raises(ValueError, match="capacities"):
+        AttentionFlow().flow_from_capacities(np.full((2, 3, 3), 0.5))  # rows sum to 1.5
+    with pytest.raises(ValueError, match="gradients: shape"):
+        gradient_weighted_flow(softmax_heads(0, 2, 2, 4, 1.0), np.zeros((2, 2, 4, 3)))
+    with pytest.raises(TypeError, match="target"):
+        attention_gradients(None, {}, target="logit")

@@ -1,0 +1,139 @@
+"""Gradient-weighted attention (Chefer et al. 2021, ``03_advanced/gradient_attention.py``).
+
+References are written here by hand: the per-head clamp and mean on a 2 × 2 case, the accumulation
+``R ← R + Ā·R`` as explicit loops, and properties the method must have on tiny random models (class
+specificity, causal structure of a next-token gradient).
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from advanced.gradient_attention import (
+    attention_gradients,
+    chefer_layer_maps,
+    chefer_relevance,
+    class_logit,
+    explain,
+    induction_sequence,
+    next_token_logit,
+    relevance_row,
+)
+
+
+def test_layer_map_clamps_each_head_before_the_mean():
+    attention = np.array([[[[0.5, 0.5], [1.0, 0.0]],  # head 0
+                           [[0.2, 0.8], [0.4, 0.6]]]])  # head 1; (L=1, H=2, 2, 2)
+    grads = np.array([[[[2.0, -1.0], [1.0, 3.0]],
+                       [[-4.0, 1.0], [0.5, -1.0]]]])
+    # head 0: ∇A⊙A = [[1, -.5], [1, 0]] -> [[1, 0], [1, 0]] ; head 1: [[-.8, .8], [.2, -.6]] -> [[0, .8], [.2, 0]]
+    expected = np.array([[[0.5, 0.4], [0.6, 0.0]]])
+    np.testing.assert_allclose(chefer_layer_maps(attention, grads), expected, atol=1e-12)
+    # averaging first and clamping afterwards would give [[0.1, 0.15], [0.6, 0]]: a different map
+    assert not np.allclose(np.clip((attention * grads).mean(1), 0, None), expected)
+
+
+def test_relevance_accumulates_r_plus_a_r_in_layer_order():
+    rng = np.random.default_rng(0)
+    attention = rng.dirichlet(np.ones(4), size=(3, 2, 4))  # (L, H, Q, K), rows sum to 1
+    grads = rng.normal(size=attention.shape)
+    maps = np.maximum(attention * grads, 0).mean(1)  # (L, Q, K)
+    relevance = np.eye(4)
+    for layer in range(3):  # R ← R + Ā_l · R, first layer first, as explicit sums
+        update = np.zeros((4, 4))
+        for q in range(4):
+            for k in range(4):
+                update[q, k] = sum(maps[layer, q, m] * relevance[m, k] for m in range(4))
+        relevance = relevance + update
+    np.testing.assert_allclose(chefer_relevance(attention, grads), relevance, atol=1e-12)
+    partial = chefer_relevance(attention, grads, cumulative=True)
+    assert partial.shape == (3, 4, 4)
+    np.testing.assert_allclose(partial[-1], relevance, atol=1e-12)
+    reversed_order = np.eye(4)
+    for layer in (2, 1, 0):
+        reversed_order = reversed_order + maps[layer] @ reversed_order
+    assert not np.allclose(reversed_order, relevance)  # the order matters
+
+
+def test_batched_relevance_matches_one_example_at_a_time():
+    rng = np.random.default_rng(1)
+    attention = rng.dirichlet(np.ones(5), size=(2, 3, 2, 5))  # (L, B, H, Q, K)
+    grads = rng.normal(size=attention.shape)
+    batched = chefer_relevance(attention, grads)
+    assert batched.shape == (3, 5, 5)
+    for b in range(3):
+        np.testing.assert_allclose(batched[b], chefer_relevance(attention[:, b], grads[:, b]), atol=1e-12)
+
+
+def test_relevance_row_drops_the_identity():
+    relevance = np.array([[1.5, 0.2, 0.1], [0.3, 1.1, 0.0], [0.0, 0.4, 1.2]])
+    np.testing.assert_allclose(relevance_row(relevance, 0), [0.5, 0.2, 0.1])
+    np.testing.assert_allclose(relevance_row(relevance, -1), [0.0, 0.4, 0.2])
+    np.testing.assert_allclose(relevance_row(relevance, "mean", attention_mask=[1, 1, 0]), [0.4, 0.15, 0.0])
+
+
+@pytest.fixture(scope="module")
+def tiny_vit():
+    from transformers import ViTConfig, ViTForImageClassification
+
+    torch.manual_seed(0)
+    config = ViTConfig(image_size=16, patch_size=4, num_channels=3, hidden_size=16, num_hidden_layers=2,
+                       num_attention_heads=2, intermediate_size=32, num_labels=3, attn_implementation="eager")
+    return ViTForImageClassification(config).eval()
+
+
+def test_vit_relevance_is_class_specific_and_rollout_is_not(tiny_vit):
+    pixels = torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    first = explain(tiny_vit, {"pixel_values": pixels}, class_logit(0))
+    second = explain(tiny_vit, {"pixel_values": pixels}, class_logit(2))
+    np.testing.assert_allclose(first["attention"], second["attention"])  # the attention does not know the class
+    assert first["relevance"].shape == (17, 17)  # [CLS] + 4 × 4 patches
+    assert not np.allclose(relevance_row(first["relevance"], 0), relevance_row(second["relevance"], 0))
+    assert (first["maps"] >= 0).all()
+
+
+def test_next_token_gradient_reaches_only_the_last_row_of_the_last_layer():
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(n_layer=2, n_head=2, n_embd=16, vocab_size=50, n_positions=32,
+                                       attn_implementation="eager")).eval()
+    ids = torch.tensor([[5, 9, 13, 7, 5, 9]])
+    attention, grads = attention_gradients(model, {"input_ids": ids}, next_token_logit(13))
+    assert grads.shape == (2, 1, 2, 6, 6)
+    # y reads only the last position of the last layer, so no other query row there affects it
+    assert np.abs(grads[-1, 0, :, :-1, :]).max() == 0
+    assert np.abs(grads[-1, 0, :, -1, :]).max() > 0
+    # causal attention: weights above the diagonal are zero, and so are the maps built from them
+    maps = chefer_layer_maps(attention[:, 0], grads[:, 0])
+    assert np.abs(np.triu(maps, 1)).max() == 0
+
+
+def test_induction_sequence_repeats_its_start():
+    ids, expected, where = induction_sequence(range(4, 50), half=10, repeat=4, seed=3, bos_id=0)
+    assert len(ids) == 15 and ids[0] == 0 and list(ids[11:]) == list(ids[1:5])
+    assert expected == ids[where] == ids[5] and where == 5  # the token after the earlier x_4
+    assert len(set(ids[1:11].tolist())) == 10 and ids[1:].min() >= 4
+    with pytest.raises(ValueError, match="repeat"):
+        induction_sequence(range(10), half=4, repeat=4)
+
+
+def test_bad_input_is_rejected():
+    rng = np.random.default_rng(0)
+    attention = rng.dirichlet(np.ones(3), size=(2, 2, 3))  # (L, H, Q, K)
+    with pytest.raises(ValueError, match="gradients: shape"):
+        chefer_layer_maps(attention, np.zeros((2, 2, 3, 4)))
+    with pytest.raises(ValueError, match="gradients: contains NaN"):
+        chefer_layer_maps(attention, np.full(attention.shape, np.nan))
+    with pytest.raises(ValueError, match="attention: got 2 dimensions"):
+        chefer_relevance(attention[0, 0], attention[0, 0])
+    with pytest.raises(ValueError, match="negative"):
+        chefer_layer_maps(-attention, attention)
+    with pytest.raises(ValueError, match="row: got 'max'"):
+        relevance_row(np.eye(3), "max")
+    with pytest.raises(ValueError, match=r"attention_mask: got shape \(2,\)"):
+        relevance_row(np.eye(3), "mean", attention_mask=[1, 1])
+    with pytest.raises(ValueError, match="row: index 5 is out of range"):
+        relevance_row(np.eye(3), 5)
+    with pytest.raises(ValueError, match="kind"):
+        attention_gradients(torch.nn.Linear(2, 2), {}, class_logit(), kind="sideways")
