@@ -1,0 +1,551 @@
+"""Lesson 3.4 — Vision Transformer attention: where the [CLS] token looks in an image.
+
+The idea
+--------
+A Vision Transformer (Dosovitskiy et al. 2021, "An Image is Worth 16x16 Words") cuts an image of
+``S × S`` pixels into ``P × P`` patches — a grid of ``g × g`` with ``g = S / P`` (224 / 16 = 14) — flattens
+each patch into a token, and puts a learned ``[CLS]`` token in front: ``N = 1 + g²`` tokens. The
+classifier reads only the ``[CLS]`` token's final state, so the row of ``[CLS]`` in each attention
+matrix is the natural thing to look at::
+
+    a_{l,h} = A[l, h, 0, 1:]            # (g²,)   what [CLS] takes from each patch, in layer l, head h
+    M_{l,h} = reshape(a_{l,h}, (g, g))  # (g, g)  back onto the patch grid, row-major like the patches
+
+and ``M`` drawn over the image (each cell covers its ``P × P`` patch) shows where that head looked.
+Nearest-neighbour upsampling is the honest choice: a patch has one weight, and bilinear smoothing would
+suggest detail finer than a patch that the model never had.
+
+One layer is not enough: in layer ``l`` the "patches" are already mixtures of patches. **Rollout**
+(Abnar & Zuidema 2020; ``02_intermediate/attention_rollout.py``, imported here, not re-implemented)
+multiplies the head-averaged, residual-corrected layers, ``R = Â_L ⋯ Â_1``, and its ``[CLS]`` row
+``R[0, 1:]`` says how much of each input patch reaches the classifier through attention.
+
+Is the map right? On the course's tiny ViT the answer can be measured: its images are synthetic
+(shapes on a textured background) and the label depends on one object at a known place, shipped with
+its mask. The **pointing game** (Zhang et al. 2018, "Top-down Neural Attention by Excitation
+Backprop") counts a hit when the map's maximum falls on the object: here, when the highest-scoring
+patch overlaps the object's mask. Compare the score with *chance* — the share of patches that overlap
+the object, i.e. the score of a map that picks a patch at random — or a small object and a high score
+say nothing. And compare it with the *same architecture with random weights* (the model-randomisation
+check of Adebayo et al. 2018, "Sanity Checks for Saliency Maps"): a bright, solid target stands out
+in the patch embeddings even of an untrained network, so a map that points at it only as often as the
+random network does shows the image, not what the classifier learned.
+
+Pitfalls
+--------
+* ``patch_size`` must be the model's: a map reshaped with the wrong grid is a scrambled picture that
+  still looks like something. It is checked against ``model.config.patch_size``.
+* Some ViTs have more than one special token (DeiT's distillation token, "register" tokens): the
+  patches are the *last* ``g²`` tokens; the prefix count is ``N - g²``.
+* ``[CLS]`` keeps much of its attention on itself and the special tokens: the map shows the share that
+  goes to patches, on a scale from 0 to the largest weight shown, as the colour bar says — not 0–1.
+* Big ViTs put large attention on a few background patches that carry global information ("Vision
+  Transformers Need Registers", Darcet et al. 2024): a bright spot in the sky is not the object.
+* Attention is where information is *read*, not proof that it *mattered* (Jain & Wallace 2019); the
+  gradient lessons ask that question.
+
+Run it
+------
+    python 03_advanced/vit_attention.py                          # the tiny ViT: one test image, then the
+                                                                  # pointing game on all 200
+    python 03_advanced/vit_attention.py --image photo.jpg --model google/vit-base-patch16-224 --head 3
+
+Usage from Python::
+
+    from advanced.vit_attention import ViTAttentionVisualizer
+    fig = ViTAttentionVisualizer().visualize_patch_attention(model, image, patch_size=16, head_idx=0, layer_idx=-1)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from attnviz import DATA_DIR
+from attnviz.cli import lesson_parser, run_lesson
+from attnviz.extract import transformer_attentions
+from attnviz.models import load_model
+from attnviz.outputs import LessonOutputs
+from attnviz.training.shapes import load_test_set, patch_mask
+from attnviz.validate import check_attention, check_index
+from intermediate.attention_rollout import AttentionRollout
+
+TEST_SET = DATA_DIR / "images" / "shapes_test"  # the tiny ViT's test images, labels and target masks
+OVERLAY_CMAP = "inferno"  # perceptually uniform; dark = little attention, so the image shows through
+OVERLAY_ALPHA = 0.6
+
+
+@dataclass
+class PatchAttention:
+    """One image through a ViT: every attention weight and what is needed to put it back on the image."""
+
+    attention: np.ndarray  # (L, H, N, N), N = n_prefix + grid[0] * grid[1]
+    image: np.ndarray  # (S, S, 3) floats in [0, 1]: the image exactly as the model saw it
+    grid: tuple[int, int]  # (g_h, g_w) patches
+    patch_size: int
+    n_prefix: int  # special tokens in front of the patches ([CLS], maybe a distillation token)
+    logits: np.ndarray | None = None  # (num_labels,) for a classifier
+
+    @property
+    def predicted(self) -> int | None:
+        return None if self.logits is None else int(np.argmax(self.logits))
+
+
+# ------------------------------------------------------------------------ from attention to a grid
+def cls_patch_maps(attention, grid: tuple[int, int], n_prefix: int = 1) -> np.ndarray:
+    """The ``[CLS]`` row of every layer and head, reshaped onto the patch grid.
+
+    ``attention`` is ``(L, H, N, N)`` (or ``(H, N, N)``) with ``N = n_prefix + g_h · g_w``. Returns
+    ``(L, H, g_h, g_w)`` (or ``(H, g_h, g_w)``): entry ``[.., i, j]`` is the weight ``[CLS]`` puts on the
+    patch in row ``i``, column ``j`` (the patches are numbered row by row, as the model cuts them).
+    """
+    arr = check_attention(attention, "HQK|LHQK", name="attention", square=True)
+    g_h, g_w = grid
+    if arr.shape[-1] != n_prefix + g_h * g_w:
+        raise ValueError(f"attention: {arr.shape[-1]} tokens do not match {n_prefix} special token(s) + a "
+                         f"{g_h} × {g_w} patch grid = {n_prefix + g_h * g_w}; is the patch size right?")
+    cls_row = arr[..., 0, n_prefix:]  # (..., g_h · g_w): [CLS] (query 0) over the patch keys
+    return cls_row.reshape(*arr.shape[:-2], g_h, g_w)  # (..., g_h, g_w)
+
+
+def rollout_map(attention, grid: tuple[int, int], n_prefix: int = 1, *, head_fusion: str = "mean",
+                discard_ratio: float = 0.0) -> np.ndarray:
+    """The ``[CLS]`` row of the attention rollout (computed by the rollout lesson), on the patch grid.
+
+    ``attention`` is ``(L, H, N, N)``; returns ``(g_h, g_w)``: the share of each input patch in the
+    ``[CLS]`` position at the top layer.
+    """
+    arr = check_attention(attention, "LHQK", name="attention", square=True)
+    rolled = AttentionRollout().compute_rollout(arr, discard_ratio=discard_ratio, head_fusion=head_fusion,
+                                                add_residual=True)  # (N, N)
+    return cls_patch_maps(rolled[None], grid, n_prefix)[0]  # (g_h, g_w)
+
+
+def pointing_hits(maps, object_masks) -> tuple[np.ndarray, np.ndarray]:
+    """The pointing game on patch maps: ``(hits, chance)``, one entry per image.
+
+    ``maps`` is ``(n, g_h, g_w)``; ``object_masks`` ``(n, S_h, S_w)`` pixel masks of the object. An image is
+    a hit when the map's highest patch overlaps the object; its chance level is the share of patches that
+    overlap the object (the expected hit rate of a patch picked at random).
+    """
+    maps = np.asarray(maps, dtype=float)
+    if maps.ndim != 3:
+        raise ValueError(f"maps: expected (images, grid_h, grid_w), got shape {maps.shape}")
+    if len(object_masks) != len(maps):
+        raise ValueError(f"object_masks: got {len(object_masks)} masks for {len(maps)} maps")
+    masks = np.asarray(object_masks).astype(bool)  # (n, S_h, S_w)
+    g_h, g_w = maps.shape[1:]
+    if masks.ndim != 3 or masks.shape[1] % g_h or masks.shape[2] % g_w or masks.shape[1] // g_h != masks.shape[2] // g_w:
+        raise ValueError(f"object_masks: shape {masks.shape} cannot be cut into a {g_h} × {g_w} grid of square patches")
+    on_object = patch_mask(masks, masks.shape[1] // g_h)  # (n, g_h, g_w): patches that touch the object
+    best = maps.reshape(len(maps), -1).argmax(1)  # (n,) the highest patch, row-major
+    hits = on_object.reshape(len(maps), -1)[np.arange(len(maps)), best]  # (n,)
+    return hits, on_object.reshape(len(maps), -1).mean(1)
+
+
+# ------------------------------------------------------------------------------- the visualizer
+class ViTAttentionVisualizer:
+    """CLS-to-patch attention of a ``transformers`` ViT, drawn over the image; per head, per layer and rolled out.
+
+    ``model`` (in every method) is a ``ViTForImageClassification`` / ``ViTModel`` — or any model with the
+    same patch-embedding layout — or ``None`` for the course's tiny ViT. ``processor`` is its image
+    processor; without one, the image is resized to ``config.image_size`` and normalised with mean and
+    standard deviation 0.5 (ViT's convention).
+    """
+
+    def __init__(self, model=None, processor=None, device=None, cmap: str = OVERLAY_CMAP):
+        self.model, self.processor, self.device, self.cmap = model, processor, device, cmap
+
+    # ------------------------------------------------------------------------------------ inputs
+    def _model(self, model):
+        """The model to use: the argument, the constructor's, or the tiny ViT (loaded once)."""
+        if model is not None:
+            return model
+        if self.model is None:
+            loaded = load_model(None, kind="vit", device=self.device)
+            self.model, self.processor = loaded.model, loaded.processor
+        return self.model
+
+    @staticmethod
+    def check_patch_size(model, patch_size) -> int:
+        """``patch_size`` must be the model's (``None`` means: take it from the config)."""
+        config = model.config
+        actual = getattr(config, "patch_size", None)
+        if isinstance(actual, list | tuple):
+            actual = actual[0] if len(set(actual)) == 1 else tuple(actual)
+        if not isinstance(actual, int):
+            raise ValueError(f"model: its config has no square patch_size (got {actual!r}); expected a ViT-style model")
+        if patch_size is None:
+            return actual
+        if isinstance(patch_size, bool) or not isinstance(patch_size, int | np.integer):
+            raise TypeError(f"patch_size: expected an integer number of pixels, got {type(patch_size).__name__}")
+        if patch_size != actual:
+            size = _image_size(config)
+            raise ValueError(f"patch_size: got {patch_size}, but the model's config has patch_size={actual} "
+                             f"(a {size // actual} × {size // actual} grid on {size}-pixel images); pass "
+                             f"patch_size={actual} or None")
+        return int(patch_size)
+
+    def preprocess(self, image, model, processor=None):
+        """``image`` (a PIL image, a path, an ``(H, W, 3)`` array, or ready ``pixel_values``) -> a
+        ``(1, 3, S, S)`` tensor of pixel values, checked against the model's image size."""
+        import torch
+
+        size = _image_size(model.config)
+        channels = getattr(model.config, "num_channels", 3)
+        processor = processor if processor is not None else (self.processor if model is self.model else None)
+        if isinstance(image, torch.Tensor):  # already preprocessed pixel values
+            pixels = image if image.dim() == 4 else image.unsqueeze(0)
+            if tuple(pixels.shape[1:]) != (channels, size, size):
+                raise ValueError(f"image: pixel values of shape {tuple(image.shape)}; the model expects "
+                                 f"({channels}, {size}, {size}) — resize the image or pass it as a PIL image")
+            return pixels.float()
+        pil = _as_pil(image)
+        if processor is not None:
+            pixels = processor(images=pil, return_tensors="pt")["pixel_values"]
+            if tuple(pixels.shape[-2:]) != (size, size):
+                raise ValueError(f"image: the processor made {tuple(pixels.shape[-2:])} pixels; the model expects "
+                                 f"{size} × {size}")
+            return pixels.float()
+        from PIL import Image
+
+        resized = np.asarray(pil.convert("RGB").resize((size, size), Image.BILINEAR), dtype=np.float32) / 255.0
+        pixels = (resized - 0.5) / 0.5  # (S, S, 3), ViT's default normalisation
+        return torch.from_numpy(pixels).permute(2, 0, 1)[None]  # (1, 3, S, S)
+
+    def attend(self, model=None, image=None, patch_size=None, processor=None) -> PatchAttention:
+        """Run one image through the model; every attention weight, with the grid it lives on."""
+        import torch
+
+        model = self._model(model)
+        patch_size = self.check_patch_size(model, patch_size)
+        if image is None:  # the first shipped test image, when the course's data is there
+            image = TEST_SET / "000.png"
+            if not image.exists():
+                raise ValueError("image: got None and no shipped test image; pass a PIL image, a path or pixel values")
+        pixels = self.preprocess(image, model, processor).to(next(model.parameters()).device)
+        size = _image_size(model.config)
+        grid = (size // patch_size, size // patch_size)
+        with torch.no_grad():
+            attention = transformer_attentions(model, {"pixel_values": pixels})[:, 0]  # (L, H, N, N)
+            logits = getattr(model(pixel_values=pixels), "logits", None)
+        attention = attention.float().cpu().numpy()
+        n_prefix = attention.shape[-1] - grid[0] * grid[1]
+        if n_prefix < 1:
+            raise ValueError(f"model: {attention.shape[-1]} tokens for a {grid[0]} × {grid[1]} grid leaves no [CLS] "
+                             "token; is the patch size right?")
+        mean, std = _normalisation(processor if processor is not None else
+                                   (self.processor if model is self.model else None))
+        shown = pixels[0].permute(1, 2, 0).float().cpu().numpy() * std + mean  # (S, S, 3) back to [0, 1]
+        return PatchAttention(attention, np.clip(shown, 0, 1), grid, patch_size, n_prefix,
+                              None if logits is None else logits[0].float().cpu().numpy())
+
+    def attend_batch(self, model=None, images=(), patch_size=None, processor=None, batch_size: int = 64):
+        """Many images at once: ``(attention (L, B, H, N, N), logits (B, C) or None, grid, n_prefix)``."""
+        import torch
+
+        model = self._model(model)
+        patch_size = self.check_patch_size(model, patch_size)
+        size = _image_size(model.config)
+        grid = (size // patch_size, size // patch_size)
+        device = next(model.parameters()).device
+        attention, logits = [], []
+        for start in range(0, len(images), batch_size):
+            chunk = [self.preprocess(image, model, processor) for image in images[start:start + batch_size]]
+            pixels = torch.cat(chunk).to(device)  # (b, 3, S, S)
+            with torch.no_grad():
+                attention.append(transformer_attentions(model, {"pixel_values": pixels}).float().cpu().numpy())
+                out = getattr(model(pixel_values=pixels), "logits", None)
+            if out is not None:
+                logits.append(out.float().cpu().numpy())
+        if not attention:
+            raise ValueError("images: got none; expected at least one image")
+        stacked = np.concatenate(attention, axis=1)  # (L, B, H, N, N)
+        return stacked, (np.concatenate(logits) if logits else None), grid, stacked.shape[-1] - grid[0] * grid[1]
+
+    def pointing_game(self, model=None, images=(), object_masks=(), patch_size=None, processor=None) -> dict:
+        """The pointing game of every map this lesson draws, on a labelled test set.
+
+        ``images`` are PIL images (or paths), ``object_masks`` their ``(S, S)`` object masks at the model's
+        input size. Returns ``{"methods": {name: hit rate}, "hits": {name: (B,) bool}, "chance": float,
+        "per_image_chance": (B,), "logits": (B, C) or None}`` for ``"layer l (mean of heads)"`` of every
+        layer, ``"last layer, best head"`` and ``"rollout"``.
+        """
+        attention, logits, grid, n_prefix = self.attend_batch(model, images, patch_size, processor)
+        n_layers = attention.shape[0]
+        maps = cls_patch_maps(attention.mean(2), grid, n_prefix)  # (L, B, g_h, g_w): head-mean map per layer
+        rolled = AttentionRollout().compute_rollout(attention, add_residual=True)  # (B, N, N)
+        rollout_maps = rolled[:, 0, n_prefix:].reshape(-1, *grid)  # (B, g_h, g_w)
+        hits, chance = {}, None
+        for layer in range(n_layers):
+            hits[f"layer {layer} (mean of heads)"], chance = pointing_hits(maps[layer], object_masks)
+        last = cls_patch_maps(attention[-1], grid, n_prefix)  # (B, H, g_h, g_w): every head of the last layer
+        per_head = [pointing_hits(last[:, h], object_masks)[0] for h in range(attention.shape[2])]
+        best = int(np.argmax([h.mean() for h in per_head]))
+        hits[f"last layer, best head ({best})"] = per_head[best]
+        hits["rollout"], _ = pointing_hits(rollout_maps, object_masks)
+        return {"methods": {name: float(h.mean()) for name, h in hits.items()}, "hits": hits,
+                "chance": float(chance.mean()), "per_image_chance": chance, "logits": logits,
+                "rollout_maps": rollout_maps}
+
+    # ------------------------------------------------------------------------------------ figures
+    def visualize_patch_attention(self, model=None, image=None, patch_size: int | None = None, head_idx: int = 0,
+                                  layer_idx: int = -1, processor=None, save_path=None, class_names=None):
+        """The image; the CLS-to-patch attention of one head, of the mean over the layer's heads, and the
+        rollout of all layers, each drawn over the image. Returns the matplotlib ``Figure``.
+
+        ``patch_size`` is checked against the model's config (``None`` takes it from there);
+        ``layer_idx`` and ``head_idx`` count from 0, negative from the end.
+        """
+        result = self.attend(model, image, patch_size, processor)
+        n_layers, n_heads = result.attention.shape[:2]
+        layer = check_index(layer_idx, n_layers, name="layer_idx")
+        head = check_index(head_idx, n_heads, name="head_idx")
+        maps = cls_patch_maps(result.attention[layer], result.grid, result.n_prefix)  # (H, g_h, g_w)
+        rolled = rollout_map(result.attention, result.grid, result.n_prefix)  # (g_h, g_w)
+        panels = [(maps[head], f"layer {layer}, head {head}"),
+                  (maps.mean(0), f"layer {layer}, mean of {n_heads} heads"),
+                  (rolled, f"rollout of {n_layers} layers")]
+        fig = self._overlay_figure(result, panels, class_names=class_names)
+        if save_path is not None:
+            fig.savefig(save_path, dpi=130, bbox_inches="tight")
+        return fig
+
+    def plot_head_grid(self, model=None, image=None, layer_idx: int = -1, patch_size: int | None = None,
+                       processor=None, class_names=None):
+        """Every head of one layer over the image, on one shared colour scale. Returns the ``Figure``."""
+        result = self.attend(model, image, patch_size, processor)
+        layer = check_index(layer_idx, result.attention.shape[0], name="layer_idx")
+        maps = cls_patch_maps(result.attention[layer], result.grid, result.n_prefix)  # (H, g_h, g_w)
+        panels = [(m, f"head {h}") for h, m in enumerate(maps)]
+        return self._overlay_figure(result, panels, shared_scale=True, show_image=False, class_names=class_names,
+                                    suptitle=f"Layer {layer}: where [CLS] looks, head by head (one shared scale)")
+
+    def _overlay_figure(self, result: PatchAttention, panels, *, shared_scale: bool = False, show_image: bool = True,
+                        class_names=None, suptitle: str | None = None):
+        import matplotlib.pyplot as plt
+
+        n = len(panels) + int(show_image)
+        cols = n if n <= 5 else (4 if show_image else 6)
+        rows = int(np.ceil(n / cols))
+        fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols + 0.6, 3.4 * rows + 0.5), squeeze=False,
+                                 constrained_layout=True)
+        size = result.image.shape[0]
+        extent = (0, size, size, 0)  # every cell of the map covers its patch exactly
+        top = max(float(m.max()) for m, _ in panels)
+        index = 0
+        if show_image:
+            ax = axes.flat[0]
+            ax.imshow(result.image, extent=extent)
+            for k in range(1, result.grid[0]):  # the patch grid, so the reader sees what a "token" is
+                ax.axhline(k * result.patch_size, color="white", lw=0.4, alpha=0.6)
+                ax.axvline(k * result.patch_size, color="white", lw=0.4, alpha=0.6)
+            ax.set_title(f"input, {result.grid[0]} × {result.grid[1]} patches of {result.patch_size} px", fontsize=9)
+            index = 1
+        for data, title in panels:
+            ax = axes.flat[index]
+            index += 1
+            hi = top if shared_scale else float(data.max())
+            ax.imshow(result.image, extent=extent)
+            image = ax.imshow(data, extent=extent, cmap=self.cmap, vmin=0.0, vmax=hi, alpha=OVERLAY_ALPHA,
+                              interpolation="nearest")
+            ax.set_title(title, fontsize=9)
+            if not shared_scale:
+                bar = fig.colorbar(image, ax=ax, shrink=0.8, pad=0.02)
+                bar.set_label("rollout share" if title.startswith("rollout") else "CLS → patch weight", fontsize=8)
+        for ax in axes.flat:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        for ax in list(axes.flat)[index:]:
+            ax.axis("off")
+        if shared_scale:
+            bar = fig.colorbar(image, ax=axes, shrink=0.7, pad=0.01)
+            bar.set_label(f"CLS → patch weight (0 to the largest, {top:.2f})")
+        label = ""
+        if result.predicted is not None:
+            name = class_names[result.predicted] if class_names else f"class {result.predicted}"
+            label = f" — predicted: {name}"
+        fig.suptitle((suptitle or "Where the [CLS] token looks (weights on patches; colour scale 0 to each "
+                      "map's maximum)") + label, fontsize=10)
+        return fig
+
+
+def _image_size(config) -> int:
+    size = getattr(config, "image_size", None)
+    if isinstance(size, list | tuple):
+        if len(set(size)) != 1:
+            raise ValueError(f"model: non-square image_size {size} is not supported")
+        size = size[0]
+    if not isinstance(size, int):
+        raise ValueError(f"model: its config has no image_size (got {size!r}); expected a ViT-style model")
+    return size
+
+
+def _normalisation(processor) -> tuple[np.ndarray, np.ndarray]:
+    mean = getattr(processor, "image_mean", None) or [0.5, 0.5, 0.5]
+    std = getattr(processor, "image_std", None) or [0.5, 0.5, 0.5]
+    if getattr(processor, "do_normalize", True) is False:
+        mean, std = [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]
+    return np.asarray(mean, dtype=np.float32), np.asarray(std, dtype=np.float32)
+
+
+def _as_pil(image):
+    from PIL import Image
+
+    if isinstance(image, Image.Image):
+        return image.convert("RGB")
+    if isinstance(image, str | Path):
+        path = Path(image)
+        if not path.is_file():
+            raise FileNotFoundError(f"image: {path} does not exist")
+        return Image.open(path).convert("RGB")
+    if isinstance(image, np.ndarray):
+        if image.ndim != 3 or image.shape[-1] not in (3, 4):
+            raise ValueError(f"image: an array must be (height, width, 3) RGB, got shape {image.shape}")
+        arr = image[..., :3]
+        if arr.dtype != np.uint8:
+            arr = (np.clip(arr, 0, 1) * 255).round().astype(np.uint8)
+        return Image.fromarray(arr)
+    raise TypeError(f"image: expected a PIL image, a path or an (H, W, 3) array, got {type(image).__name__}")
+
+
+# ------------------------------------------------------------------------------------ the lesson
+
+
+def randomised_copy(model, seed: int = 2024):
+    """The same architecture with fresh random weights — the model-randomisation sanity check (Adebayo et
+    al. 2018, "Sanity Checks for Saliency Maps"): a map that scores as well on it explains nothing."""
+    import torch
+
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    copy = type(model)(model.config).eval().to(next(model.parameters()).device)
+    torch.random.set_rng_state(state)
+    return copy
+
+
+def _pointing_figure(trained: dict, randomised: dict, n_images: int):
+    import matplotlib.pyplot as plt
+
+    names = [n for n in trained["methods"] if not n.startswith("last layer, best head")]
+    best = next(n for n in trained["methods"] if n.startswith("last layer, best head"))
+    y = np.arange(len(names) + 1)
+    fig, ax = plt.subplots(figsize=(9, 0.55 * len(y) + 1.8), constrained_layout=True)
+    for offset, result, label, colour in ((-0.2, trained, "trained model", "#1f77b4"),
+                                          (0.2, randomised, "same model, random weights", "#aaaaaa")):
+        other_best = next(n for n in result["methods"] if n.startswith("last layer, best head"))
+        rates = [100 * result["methods"][n] for n in names] + [100 * result["methods"][other_best]]
+        ax.barh(y + offset, rates, height=0.4, color=colour, label=label)
+        for yy, rate in zip(y + offset, rates):
+            ax.text(rate + 0.8, yy, f"{rate:.0f}%", va="center", fontsize=8)
+    ax.axvline(100 * trained["chance"], color="#d62728", ls="--", lw=1.2,
+               label=f"chance: a random patch ({100 * trained['chance']:.0f}%)")
+    ax.set_yticks(y, names + [best.replace("last layer, best head", "last layer, best head*")])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 108)
+    ax.set_xlabel("pointing game: images whose strongest patch touches the target (%)")
+    ax.set_title(f"Does [CLS] look at the object? {n_images} shipped test images "
+                 "(*best head chosen on this set: optimistic)", fontsize=10)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, fontsize=8, frameon=False)
+    return fig
+
+
+def _examples_figure(images, masks, rollout_maps, hits, labels, predictions, class_names, patch: int):
+    import matplotlib.pyplot as plt
+
+    n = len(images)
+    fig, axes = plt.subplots(2, n, figsize=(2.2 * n, 4.8), constrained_layout=True, squeeze=False)
+    size = images.shape[1]
+    for i in range(n):
+        axes[0, i].imshow(images[i])
+        axes[0, i].contour(masks[i], levels=[0.5], colors="white", linewidths=0.8)
+        axes[0, i].set_title(f"{class_names[labels[i]]}\n(predicted {class_names[predictions[i]]})", fontsize=8)
+        axes[1, i].imshow(images[i], extent=(0, size, size, 0))
+        axes[1, i].imshow(rollout_maps[i], cmap=OVERLAY_CMAP, alpha=OVERLAY_ALPHA, interpolation="nearest",
+                          extent=(0, size, size, 0), vmin=0, vmax=float(rollout_maps[i].max()))
+        row, col = divmod(int(rollout_maps[i].argmax()), rollout_maps[i].shape[1])
+        axes[1, i].add_patch(plt.Rectangle((col * patch, row * patch), patch, patch, fill=False, color="cyan", lw=1.5))
+        axes[1, i].set_title("hit" if hits[i] else "miss", fontsize=9, color="#2ca02c" if hits[i] else "#d62728")
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0, 0].set_ylabel("image, target outlined", fontsize=8)
+    axes[1, 0].set_ylabel("rollout (0 to its max);\nbox: strongest patch", fontsize=8)
+    fig.suptitle("The pointing game, image by image", fontsize=10)
+    return fig
+
+
+def main(argv=None):
+    parser = lesson_parser(__doc__, model_kind="vit", image="", layer=-1, head=0)
+    parser.add_argument("--patch-size", type=int, default=None,
+                        help="must equal the model's config (default: read from it)")
+    parser.add_argument("--test-set", default=str(TEST_SET),
+                        help="folder with NNN.png, labels.csv and masks.npz for the pointing game (default: the shipped one)")
+    args = parser.parse_args(argv)
+    out = LessonOutputs(__file__, args.out)
+    loaded = load_model(args.model, kind="vit", device=args.device)
+    viz = ViTAttentionVisualizer(loaded.model, loaded.processor)
+    model = loaded.model
+    class_names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    test_folder = Path(args.test_set)
+    have_test_set = (test_folder / "labels.csv").exists()
+    paths, data = load_test_set(test_folder) if have_test_set else ([], None)
+    image = args.image or (paths[0] if paths else None)
+    if image is None:
+        raise FileNotFoundError(f"--image: none given and no test set in {test_folder}")
+    patch = viz.check_patch_size(model, args.patch_size)
+
+    # 1. One image: a head, the mean of the layer's heads, and the rollout.
+    fig = viz.visualize_patch_attention(model, image, patch_size=patch, head_idx=args.head, layer_idx=args.layer,
+                                        class_names=class_names)
+    out.save_figure(fig, "patch_attention", f"{loaded.name}: the [CLS] token's attention to each patch, drawn over "
+                    "the image — one head, the mean of the layer's heads, and the rollout of all layers.")
+    # 2. Every head of the layer, on one scale.
+    fig = viz.plot_head_grid(model, image, layer_idx=args.layer, patch_size=patch, class_names=class_names)
+    out.save_figure(fig, "head_grid", "Every head of one layer on one shared scale: some heads find the object, "
+                    "others spread out or look at clutter.")
+    # 3. Layer by layer.
+    result = viz.attend(model, image, patch)
+    panels = [(cls_patch_maps(result.attention[layer], result.grid, result.n_prefix).mean(0),
+               f"layer {layer} (mean of heads)") for layer in range(result.attention.shape[0])]
+    panels.append((rollout_map(result.attention, result.grid, result.n_prefix), "rollout"))
+    fig = viz._overlay_figure(result, panels, class_names=class_names,
+                              suptitle="Depth: the [CLS] map of each layer (mean of heads) and the rollout")
+    out.save_figure(fig, "by_layer", "How the [CLS] map changes with depth; each panel on its own 0-to-max scale.")
+    if data is None:
+        print(f"no test set in {test_folder}: skipping the pointing game")
+        return
+
+    # 4. The pointing game on the shipped test set, against chance.
+    from PIL import Image
+
+    images = [Image.fromarray(a) for a in data.images]  # (64, 64, 3) uint8 each
+    game = viz.pointing_game(model, images, data.masks, patch_size=patch)
+    baseline = viz.pointing_game(randomised_copy(model), images, data.masks, patch_size=patch, processor=loaded.processor)
+    accuracy = float((game["logits"].argmax(1) == data.labels).mean()) if game["logits"] is not None else float("nan")
+    print(f"{len(images)} test images, accuracy {100 * accuracy:.1f}%; pointing game (chance "
+          f"{100 * game['chance']:.1f}%), trained / random weights:")
+    for (name, rate), other in zip(game["methods"].items(), baseline["methods"].values()):
+        print(f"  {name:32s} {100 * rate:5.1f}%   {100 * other:5.1f}%")
+    fig = _pointing_figure(game, baseline, len(images))
+    out.save_figure(fig, "pointing_game", f"Pointing game on {len(images)} test images (classification accuracy "
+                    f"{100 * accuracy:.0f}%): how often each map's strongest patch touches the target, for the "
+                    "trained model and for the same architecture with random weights, against the chance of a "
+                    "random patch.")
+    with open(out.path("pointing_game.csv"), "w", encoding="utf-8") as f:
+        f.write("method,hit_rate,hit_rate_random_weights,chance,images\n")
+        for (name, rate), other in zip(game["methods"].items(), baseline["methods"].values()):
+            f.write(f'"{name}",{rate:.4f},{other:.4f},{game["chance"]:.4f},{len(images)}\n')
+    out.register("pointing_game.csv", "The pointing-game scores as a table.")
+    show = np.arange(8)
+    predictions = game["logits"].argmax(1) if game["logits"] is not None else data.labels
+    fig = _examples_figure(data.images[show], data.masks[show], game["rollout_maps"][show], game["hits"]["rollout"][show],
+                           data.labels[show], predictions[show], class_names, patch)
+    out.save_figure(fig, "pointing_examples", "Eight test images: the target outlined, the rollout over it and its "
+                    "strongest patch (box); hit when the box touches the target.")
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_lesson(main))

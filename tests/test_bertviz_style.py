@@ -1,0 +1,267 @@
+"""The interactive views without a browser: what the page stores, checked against plain references.
+
+The browser side (drawing, hover, click, speed) is in ``test_browser.py``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+
+import numpy as np
+import pytest
+
+from advanced.bertviz_style import (
+    MAX_LINKS,
+    THRESHOLD,
+    collect_sets,
+    dense_json_bytes,
+    densify,
+    display_tokens,
+    encode_sets,
+    head_view,
+    main,
+    model_view,
+    read_page_data,
+    sparsify,
+)
+from attnviz.cli import run_lesson
+
+
+def softmax_rows(seed, shape, sharpness=3.0, causal=False):
+    rng = np.random.default_rng(seed)
+    scores = rng.normal(size=shape) * sharpness
+    if causal:
+        scores = np.where(np.tril(np.ones(shape[-2:], dtype=bool)), scores, -np.inf)
+    e = np.exp(scores - scores.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def reference_links(attention, threshold, max_links):
+    """The stored links, by a plain loop: per row, the keys with weight >= threshold (and a non-zero
+    8-bit value), strongest first, at most max_links, then listed by key position."""
+    n_layers, n_heads, n_q, n_k = attention.shape
+    counts, keys, weights, mass = [], [], [], []
+    for layer in range(n_layers):
+        for head in range(n_heads):
+            for q in range(n_q):
+                row = attention[layer, head, q]
+                order = sorted(range(n_k), key=lambda k: -row[k])[:max_links]
+                kept = sorted(k for k in order if row[k] >= threshold and round(row[k] * 255) >= 1)
+                counts.append(len(kept))
+                keys += kept
+                weights += [min(255, int(np.rint(row[k] * 255))) for k in kept]
+                mass.append(sum(row[k] for k in kept))
+    return np.array(counts), np.array(keys), np.array(weights), np.array(mass).reshape(n_layers, n_heads, n_q)
+
+
+# ------------------------------------------------------------------------------------ sparsify
+@pytest.mark.parametrize(("threshold", "max_links"), [(THRESHOLD, MAX_LINKS), (0.05, 3), (0.0, 40)])
+def test_sparsify_matches_a_plain_loop(threshold, max_links):
+    attention = softmax_rows(0, (2, 3, 7, 40))  # (L, H, Q, K)
+    sparse = sparsify(attention, threshold, max_links)
+    counts, keys, weights, mass = reference_links(attention, threshold, max_links)
+    np.testing.assert_array_equal(sparse["counts"], counts)
+    np.testing.assert_array_equal(sparse["keys"], keys)
+    np.testing.assert_array_equal(sparse["weights"], weights)
+    np.testing.assert_allclose(sparse["kept_mass"], mass, atol=1e-6)
+
+
+def test_round_trip_error_is_at_most_half_an_8bit_step():
+    attention = softmax_rows(1, (2, 2, 9, 9))
+    sparse = sparsify(attention, 0.0, 255)  # keep everything
+    dense = densify(sparse["counts"], sparse["keys"], sparse["weights"], attention.shape)
+    assert np.abs(dense - attention).max() <= 1 / 510 + 1e-9
+    sparse = sparsify(attention, 0.1, 255)
+    dense = densify(sparse["counts"], sparse["keys"], sparse["weights"], attention.shape)
+    dropped = attention < 0.1
+    assert np.all(dense[dropped] == 0), "dropped links read back as 0"
+    assert np.abs(dense - attention)[~dropped].max() <= 1 / 510 + 1e-9
+
+
+def test_a_hand_computed_row():
+    row = np.array([[[[0.5, 0.3, 0.15, 0.05]]]])  # (L=1, H=1, Q=1, K=4)
+    sparse = sparsify(row, threshold=0.1, max_links=2)
+    assert sparse["counts"].tolist() == [2]
+    assert sparse["keys"].tolist() == [0, 1]  # 0.15 is above the threshold but beyond the 2 strongest
+    assert sparse["weights"].tolist() == [128, 76]  # round(127.5) = 128 (round half to even), round(76.5) = 76
+    assert sparse["kept_mass"].item() == pytest.approx(0.8)
+
+
+# ------------------------------------------------------------------------------------ the page
+def test_page_carries_the_attention_and_tokens_it_was_given():
+    attention = softmax_rows(2, (3, 4, 6, 6))
+    tokens = ["[CLS]", "the", "cat", "sat", ".", "[SEP]"]
+    page = head_view(attention, tokens, layer=-1, heads=[1, 3], title="t")
+    data = read_page_data(page.html)
+    assert data["mode"] == "head" and data["threshold"] == THRESHOLD and data["max_links"] == MAX_LINKS
+    assert data["layer"] == 2 and data["heads"] == [1, 3]
+    view = data["views"]["self"]
+    assert view["query_tokens"] == tokens and view["key_tokens"] == tokens
+    kept = attention >= THRESHOLD
+    assert np.abs(view["attention"] - np.where(kept, attention, 0)).max() <= 1 / 510 + 1e-9
+    np.testing.assert_allclose(view["kept_mass"], np.where(kept, attention, 0).sum(-1).mean(-1), atol=1e-4)
+    assert model_view(attention, tokens).html.count('"mode":"model"') == 1
+
+
+def test_page_is_self_contained():
+    page = head_view(softmax_rows(3, (1, 2, 4, 4)), list("abcd")).html
+    assert re.search(r"https?://", page) is None, "the page must not fetch anything"
+    assert re.search(r"<(script|link|img|iframe)[^>]+(src|href)=\"(?!data:)", page) is None
+    assert "<style>" in page and "DecompressionStream" in page
+
+
+def test_tokens_cannot_break_out_of_the_data_script():
+    tokens = ["</script><script>alert(1)</script>", "<!--", "a&b", "Ġthe"]
+    page = head_view(softmax_rows(4, (1, 1, 4, 4)), tokens).html
+    assert page.count("</script>") == 2, "only the data script and the code script end"
+    assert read_page_data(page)["views"]["self"]["query_tokens"] == display_tokens(tokens)
+
+
+def test_display_tokens():
+    assert display_tokens(["Ġthe", "▁cat", " ", "##s", "\n"]) == [" the", " cat", "␣", "##s", "␣"]
+
+
+def test_jupyter_display_embeds_the_whole_page():
+    view = head_view(softmax_rows(5, (1, 1, 3, 3)), ["x", "y", "z"])
+    frame = view._repr_html_()
+    srcdoc = re.search(r'srcdoc="([^"]*)"', frame).group(1)
+    assert html.unescape(srcdoc) == view.html
+
+
+def test_encoder_decoder_kinds():
+    enc = softmax_rows(6, (2, 2, 5, 5))
+    dec = softmax_rows(7, (2, 2, 3, 3), causal=True)
+    cross = softmax_rows(8, (2, 2, 3, 5))  # (L, H, target, source)
+    src, tgt = list("abcde"), list("xyz")
+    sets = collect_sets(encoder_attention=enc, decoder_attention=dec, cross_attention=cross, encoder_tokens=src,
+                        decoder_tokens=tgt)
+    assert [s.id for s in sets] == ["encoder", "decoder", "cross"]
+    assert sets[2].query_tokens == tgt and sets[2].key_tokens == src
+    data = read_page_data(head_view(encoder_attention=enc, decoder_attention=dec, cross_attention=cross,
+                                    encoder_tokens=src, decoder_tokens=tgt).html)
+    assert list(data["views"]) == ["encoder", "decoder", "cross"]
+    assert data["views"]["cross"]["attention"].shape == (2, 2, 3, 5)
+    decoder = data["views"]["decoder"]["attention"]
+    assert np.all(np.triu(decoder, k=1) == 0), "a causal decoder stores no link to a later token"
+
+
+def test_transformers_tuple_and_batch_of_one_are_accepted():
+    attention = softmax_rows(9, (2, 3, 4, 4))
+    as_tuple = tuple(attention[:, None][layer] for layer in range(2))  # one (1, H, Q, K) per layer
+    for given in (as_tuple, attention[:, None]):
+        view = read_page_data(head_view(given, list("abcd")).html)["views"]["self"]
+        assert view["attention"].shape == (2, 3, 4, 4)
+
+
+def test_budget_raises_the_threshold_and_the_page_says_so():
+    sets = collect_sets(softmax_rows(10, (2, 4, 64, 64), sharpness=1.0), [str(i) for i in range(64)])
+    with pytest.warns(UserWarning, match="raising the threshold"):
+        views, used = encode_sets(sets, THRESHOLD, MAX_LINKS, budget=4000)
+    assert used > THRESHOLD
+    assert sum(len(v[k]) for v in views for k in ("counts", "keys", "weights")) <= 4000
+
+
+def test_dense_json_bytes_is_the_length_of_the_json_text():
+    attention = softmax_rows(11, (2, 3, 5, 5)).astype(np.float32)
+    assert dense_json_bytes(attention) == len(json.dumps(attention.tolist()))
+    estimate = dense_json_bytes(softmax_rows(12, (4, 4, 20, 20)), sample_heads=8)
+    exact = len(json.dumps(softmax_rows(12, (4, 4, 20, 20)).astype(np.float32).tolist()))
+    assert abs(estimate - exact) / exact < 0.02
+
+
+# ------------------------------------------------------------------------------------ bad input
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"attention": np.ones((2, 4, 4)) / 4, "tokens": list("abcd")}, "attention: got 3 dimensions"),
+    ({"attention": softmax_rows(0, (1, 2, 4, 4)), "tokens": list("abc")}, "tokens: got 3 tokens"),
+    ({"attention": softmax_rows(0, (1, 2, 4, 5)), "tokens": list("abcd")}, "must be square"),
+    ({"attention": np.full((1, 1, 2, 2), np.nan), "tokens": list("ab")}, "NaN"),
+    ({"attention": softmax_rows(0, (1, 2, 2, 4, 4)), "tokens": list("abcd")}, "batch of 2"),
+    ({"attention": softmax_rows(0, (1, 1, 3, 3)) * 2, "tokens": list("abc")}, "rows must sum to 1"),
+    ({"attention": softmax_rows(0, (1, 1, 3, 3)), "tokens": list("abc"), "threshold": 1.5}, "threshold"),
+    ({"attention": softmax_rows(0, (1, 1, 3, 3)), "tokens": list("abc"), "max_links": 300}, "max_links"),
+    ({"attention": softmax_rows(0, (1, 1, 3, 3)), "tokens": list("abc"), "layer": 1}, "layer: index 1"),
+    ({"attention": softmax_rows(0, (1, 1, 3, 3)), "tokens": list("abc"), "view": "cross"}, "view: got 'cross'"),
+    ({"encoder_attention": softmax_rows(0, (1, 1, 3, 3)), "encoder_tokens": list("abc"),
+      "decoder_tokens": list("xy"), "cross_attention": softmax_rows(0, (1, 1, 3, 2))}, "transpose"),
+    ({"cross_attention": softmax_rows(0, (1, 1, 2, 3))}, "needs encoder_tokens"),
+    ({}, "nothing to show"),
+])
+def test_bad_input_is_named(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        head_view(**kwargs)
+
+
+def test_tokens_as_one_string_is_a_type_error():
+    with pytest.raises(TypeError, match="tokens: expected a list of strings"):
+        head_view(softmax_rows(0, (1, 1, 3, 3)), "abc")
+
+
+# ------------------------------------------------------------------------------- the command line
+@pytest.fixture(scope="module")
+def minilm_reference():
+    """MiniLM's attention for a text, straight from transformers (not through the lesson's code)."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    from attnviz.models import default_encoder_path
+
+    path = default_encoder_path()
+    model = AutoModel.from_pretrained(path, attn_implementation="eager").eval()
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    text = "Attention heads read different things."
+    inputs = tokenizer(text, return_tensors="pt")
+    with torch.no_grad():
+        attention = torch.stack(model(**inputs, output_attentions=True).attentions)[:, 0].numpy()
+    return text, attention, tokenizer.convert_ids_to_tokens(inputs["input_ids"][0])
+
+
+def test_cli_writes_both_views_of_the_text_file(tmp_path, minilm_reference):
+    text, attention, tokens = minilm_reference
+    source = tmp_path / "input.txt"
+    source.write_text(text + "\n")
+    assert run_lesson(main, ["--text-file", str(source), "--out", str(tmp_path / "views")]) == 0
+    written = sorted(p.name for p in (tmp_path / "views").iterdir())
+    assert written == ["head_view.html", "manifest.json", "model_view.html"]
+    for name, mode in (("head_view.html", "head"), ("model_view.html", "model")):
+        data = read_page_data((tmp_path / "views" / name).read_text())
+        assert data["mode"] == mode
+        view = data["views"]["self"]
+        assert view["query_tokens"] == display_tokens(tokens)
+        stored = np.where(attention >= THRESHOLD, attention, 0)
+        assert np.abs(view["attention"] - stored).max() <= 1 / 510 + 1e-6
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    assert run_lesson(main, ["--text-file", str(tmp_path / "missing.txt"), "--out", str(tmp_path)]) == 2
+    assert "--text-file:" in capsys.readouterr().err
+    assert run_lesson(main, ["--threshold", "2", "--out", str(tmp_path)]) == 2
+    assert "threshold: got 2.0" in capsys.readouterr().err
+
+
+def test_encoder_decoder_model_gives_three_kinds_matching_a_direct_call():
+    """A randomly initialised tiny BART (with the MiniLM tokenizer) through attention_from_model."""
+    import torch
+    from transformers import AutoTokenizer, BartConfig, BartForConditionalGeneration
+
+    from advanced.bertviz_style import attention_from_model
+    from attnviz.models import LoadedModel, default_encoder_path
+
+    tokenizer = AutoTokenizer.from_pretrained(default_encoder_path())
+    torch.manual_seed(0)
+    config = BartConfig(vocab_size=tokenizer.vocab_size, d_model=16, encoder_layers=2, decoder_layers=2,
+                        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32,
+                        decoder_ffn_dim=32, max_position_embeddings=64, decoder_start_token_id=tokenizer.cls_token_id,
+                        pad_token_id=tokenizer.pad_token_id, attn_implementation="eager")
+    model = BartForConditionalGeneration(config).eval()
+    loaded = LoadedModel(model, tokenizer, "random-bart", "seq2seq", torch.device("cpu"))
+    got = attention_from_model(loaded, "twenty first of may", target="2026 05 21")
+    inputs = tokenizer("twenty first of may", return_tensors="pt")
+    decoder_ids = torch.tensor([[tokenizer.cls_token_id] + tokenizer(text_target="2026 05 21")["input_ids"][:-1]])
+    with torch.no_grad():
+        out = model(**inputs, decoder_input_ids=decoder_ids, output_attentions=True)
+    np.testing.assert_allclose(got["cross_attention"], torch.stack(out.cross_attentions)[:, 0].numpy(), atol=1e-6)
+    np.testing.assert_allclose(got["encoder_attention"], torch.stack(out.encoder_attentions)[:, 0].numpy(), atol=1e-6)
+    assert got["decoder_tokens"] == tokenizer.convert_ids_to_tokens(decoder_ids[0])
+    assert got["cross_attention"].shape == (2, 2, len(got["decoder_tokens"]), len(got["encoder_tokens"]))
