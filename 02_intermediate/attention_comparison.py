@@ -1,0 +1,332 @@
+"""Lesson 2.3 — How attention changes with depth: four numbers per head, layer by layer, two models.
+
+The idea
+--------
+Heatmaps of 72 heads are hard to compare by eye. Four summary statistics of each head — each a mean over
+the real query rows ``i`` of one row ``p = A[i, :]`` (a distribution over the keys ``j``) — make the trend
+with depth visible and put two models on one chart:
+
+* **mean attention distance** ``Σ_j p_j · |i − j|`` — how far (in tokens) a query looks on average. Local
+  heads score ~1, broad ones ~n/3. (Dosovitskiy et al. 2021 used the same measure, in pixels, to show
+  that ViT heads look locally in early layers and globally in late ones.)
+* **entropy** ``H(p) = −Σ_j p_j log p_j`` in nats, with ``0 · log 0 = 0`` (the limit; ``log 0`` itself
+  is ``-inf`` and ``0 · -inf`` is NaN in floating point — the classic bug). 0 for a head that puts all
+  weight on one key, ``log n`` for uniform attention over ``n`` keys. Because ``n`` differs between
+  sentences (and between rows of a causal model, where query ``i`` sees only ``i + 1`` keys) we also report
+  the **entropy fraction** ``H / log n_i`` in ``[0, 1]``.
+* **mass on special tokens** ``Σ_{j special} p_j`` — ``[CLS]``, ``[SEP]``, BOS. Clark et al. (2019, "What
+  Does BERT Look At?") found BERT's middle and late heads park most of their weight on ``[SEP]`` and
+  punctuation, which they read as a "no-op"; Kovaleva et al. (2019, "Revealing the Dark Secrets of BERT")
+  found such vertical patterns in most heads.
+* **diagonal mass** ``p_i`` — attention to the query itself.
+
+What to expect (MiniLM on the default sentences — run it and check): the mean distance grows steadily
+with depth; the *first* layer is the broadest (highest entropy), apart from a few sharp positional heads
+(one reads exactly the previous token) — Clark et al. found the same broad attention in BERT's lowest layers;
+the middle layers are the sharpest and park about half their weight on ``[CLS]``/``[SEP]``; the last
+layer spreads out again, onto content words. A decoder-only model differs by construction — its causal
+mask lets query ``i`` see only keys ``0…i`` — so compare its *fractions*, not raw entropies, with the
+encoder's. In the tiny GPT-2 on a repeated random sequence, layer 1 looks twice as far and is much
+sharper than layer 0: its induction heads jump back half the sequence to one exact token (Olsson et al.
+2022, "In-context Learning and Induction Heads").
+
+Padding: every statistic takes the tokenizer's ``attention_mask``; padding queries are left out of the
+means and padding keys are ignored, so a padded batch gives the same numbers as each sentence alone.
+
+This lesson is also where the basic entropy lives: :func:`attention_entropy` is imported by
+``03_advanced/attention_entropy.py`` (head specialisation, importance and pruning) and by exercise I4.
+
+Run it
+------
+    python 02_intermediate/attention_comparison.py
+
+writes ``attention_by_head.csv`` and ``attention_by_layer.csv`` (pandas) beside its figures.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from attnviz.cli import lesson_parser, run_lesson
+from attnviz.models import ModelLoadError
+from attnviz.outputs import LessonOutputs
+from attnviz.plotting import show_heatmaps
+from attnviz.validate import check_attention, to_numpy
+
+STATISTICS = ("distance", "entropy", "entropy_fraction", "special_mass", "diagonal_mass")
+LABELS = {
+    "distance": "mean attention distance (tokens)",
+    "entropy": "entropy (nats)",
+    "entropy_fraction": "entropy / log(keys seen)",
+    "special_mass": "mass on special tokens",
+    "diagonal_mass": "mass on the query itself",
+}
+DEFAULT_SENTENCES = [
+    "The cat sat on the mat because it was tired.",
+    "Attention is not explanation, but it is a useful first look at what a model reads.",
+    "The keys to the old cabinet are on the kitchen table.",
+    "She gave the book to her brother after she had read it twice.",
+]
+
+
+# ------------------------------------------------------------------------------------------- entropy
+def attention_entropy(weights, mask=None, *, per: str = "row") -> np.ndarray:
+    """Shannon entropy of attention rows, in nats, with ``0 · log 0 = 0``.
+
+    Args:
+        weights: attention ``(..., Q, K)`` whose rows sum to 1 — ``(Q, K)``, ``(H, Q, K)``, ``(B, H, Q, K)``,
+            ``(L, B, H, Q, K)`` …
+        mask: optional key mask, 1 = real token, 0 = padding: ``(K,)`` for any layout, or ``(B, K)`` when the
+            weights are ``(B, Q, K)`` or ``(..., B, H, Q, K)``. Masked keys are ignored: their weight is
+            dropped and each row renormalised over the real keys (a model gives them 0 already). For
+            self-attention (``Q == K``) the mask also marks the padding *query* rows.
+        per: ``"row"`` (default) returns one entropy per query row, shape ``(..., Q)``; padding query rows
+            are NaN so that they can never pass for a perfectly focused (zero-entropy) row.
+            ``"head"`` returns the mean over the real query rows, shape ``(...)`` — one number per head.
+
+    Returns:
+        Entropies in nats: 0 when a row puts all its weight on one key, ``log n`` when it is uniform over
+        ``n`` keys. Divide by ``np.log(n)`` for a fraction.
+    """
+    if per not in ("row", "head"):
+        raise ValueError(f"per: got {per!r}; expected 'row' (one value per query) or 'head' (mean over queries)")
+    arr = check_attention(weights, "QK|HQK|BHQK|LBHQK", name="weights")
+    keys, queries = _masks(mask, arr)  # broadcastable to (..., Q, K) and (..., Q)
+    if keys is not None:
+        arr = arr * keys
+        sums = arr.sum(-1, keepdims=True)
+        arr = np.divide(arr, sums, out=np.zeros_like(arr), where=sums > 0)  # renormalise over real keys
+    plogp = np.where(arr > 0, arr * np.log(np.where(arr > 0, arr, 1.0)), 0.0)  # 0·log 0 = 0, never NaN
+    entropy = -plogp.sum(-1)  # (..., Q)
+    if queries is not None:
+        entropy = np.where(queries, entropy, np.nan)
+    if per == "row":
+        return entropy
+    return np.nanmean(entropy, axis=-1)  # (...) mean over real queries
+
+
+def _masks(mask, arr: np.ndarray):
+    """A tokenizer-style mask -> (key mask ``(..., 1, K)``, query mask ``(..., Q)``) broadcastable to ``arr``."""
+    if mask is None:
+        return None, None
+    m = to_numpy(mask, "mask")
+    n_q, n_k = arr.shape[-2:]
+    if m.ndim == 1:
+        if m.shape[0] != n_k:
+            raise ValueError(f"mask: got {m.shape[0]} positions but the attention has {n_k} keys (shape {arr.shape})")
+        lead = m  # (K,)
+    elif m.ndim == 2:
+        batch_axis = -3 if arr.ndim == 3 else -4  # (B, Q, K) or (..., B, H, Q, K)
+        if arr.ndim < 3 or m.shape != (arr.shape[batch_axis], n_k):
+            raise ValueError(f"mask: got shape {m.shape}; for attention of shape {arr.shape} expected ({n_k},) or "
+                             f"(batch, {n_k}) with the batch axis of (B, Q, K) / (..., B, H, Q, K)")
+        lead = m[:, None, :] if arr.ndim >= 4 else m  # (B, 1, K) broadcasts over heads, or (B, K)
+    else:
+        raise ValueError(f"mask: expected (K,) or (B, K) with 1 for real tokens, got shape {m.shape}")
+    if not np.isin(m, (0, 1)).all():
+        raise ValueError("mask: expected only 0 (padding) and 1 (real token) values")
+    lead = lead.astype(bool)
+    keys = lead[..., None, :]  # (…, 1, K)
+    queries = lead if n_q == n_k else None  # (…, Q): self-attention only
+    return keys, queries
+
+
+# ----------------------------------------------------------------------------------- depth statistics
+def row_statistics(attention, attention_mask=None, special=None, causal: bool = False) -> dict[str, np.ndarray]:
+    """The five per-row statistics of self-attention ``(L, B, H, Q, K)``; each value ``(L, B, H, Q)``.
+
+    ``attention_mask`` ``(B, K)`` marks real tokens; ``special`` ``(B, K)`` marks special tokens
+    (``[CLS]``, ``[SEP]``, BOS). ``causal`` says query ``i`` may only see keys ``0 … i`` (for the entropy
+    fraction). Padding query rows are NaN.
+    """
+    arr = check_attention(attention, "LBHQK", name="attention", square=True)
+    n_batch, n = arr.shape[1], arr.shape[-1]
+    real = np.ones((n_batch, n), bool) if attention_mask is None else to_numpy(attention_mask, "attention_mask") > 0
+    special = np.zeros((n_batch, n), bool) if special is None else to_numpy(special, "special") > 0
+    for name, m in (("attention_mask", real), ("special", special)):
+        if m.shape != (n_batch, n):
+            raise ValueError(f"{name}: got shape {m.shape}; expected (batch, tokens) = ({n_batch}, {n})")
+    queries, keys = np.indices((n, n))  # (Q, K) each
+    entropy = attention_entropy(arr, real)  # (L, B, H, Q), NaN on padding rows
+    seen = real[:, None, :] & ((keys <= queries) if causal else True)  # (B, Q, K) keys each query may see
+    n_seen = seen.sum(-1)  # (B, Q)
+    log_n = np.log(np.maximum(n_seen, 1)).astype(float)
+    fraction = np.divide(entropy, log_n[None, :, None], out=np.full_like(entropy, np.nan),
+                         where=(n_seen > 1)[None, :, None])  # a row with one visible key has no fraction
+    stats = {
+        "distance": (arr * np.abs(queries - keys)).sum(-1),  # Σ_k A[q, k] · |q − k|
+        "entropy": entropy,
+        "entropy_fraction": fraction,
+        "special_mass": (arr * special[:, None, None, :]).sum(-1),  # Σ over special keys
+        "diagonal_mass": np.diagonal(arr, axis1=-2, axis2=-1),  # A[q, q]
+    }
+    padding_rows = ~real[None, :, None, :]  # (1, B, 1, Q)
+    return {name: np.where(padding_rows, np.nan, value) for name, value in stats.items()}
+
+
+def depth_statistics(attention, attention_mask=None, special=None, causal: bool = False, model: str = "model"):
+    """Per layer and head, the mean of each statistic over all real query rows of the batch.
+
+    ``attention`` is ``(L, B, H, Q, K)`` (or ``(L, H, Q, K)`` for one sentence). Returns a pandas
+    ``DataFrame`` with one row per head: ``model, layer, head, depth`` (layer / (L − 1), so models of
+    different depth share an axis) and the columns of :data:`STATISTICS`.
+    """
+    import pandas as pd
+
+    arr = check_attention(attention, "LHQK|LBHQK", name="attention", square=True)
+    if arr.ndim == 4:
+        arr = arr[:, None]  # (L, B=1, H, Q, K)
+        attention_mask = None if attention_mask is None else np.atleast_2d(to_numpy(attention_mask))
+        special = None if special is None else np.atleast_2d(to_numpy(special))
+    rows = row_statistics(arr, attention_mask, special, causal)
+    n_layers, _, n_heads = arr.shape[:3]
+    means = {name: np.nanmean(value, axis=(1, 3)) for name, value in rows.items()}  # (L, H) each
+    layer, head = np.indices((n_layers, n_heads))
+    return pd.DataFrame({
+        "model": model,
+        "layer": layer.ravel(),
+        "head": head.ravel(),
+        "depth": layer.ravel() / max(n_layers - 1, 1),
+        **{name: means[name].ravel() for name in STATISTICS},
+    })
+
+
+def layer_summary(table):
+    """Mean over heads per model and layer (the table drawn as a figure)."""
+    return table.groupby(["model", "layer"], sort=False)[list(STATISTICS)].mean().round(3).reset_index()
+
+
+# --------------------------------------------------------------------------------------------- figures
+def plot_depth_trends(table):
+    """Each statistic against relative depth: one line per model (mean over heads), one dot per head."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 3, figsize=(12.5, 7.0), constrained_layout=True)
+    axes, spare = axes.ravel()[: len(STATISTICS)], axes.ravel()[len(STATISTICS):]
+    for (model, group), marker, colour in zip(table.groupby("model", sort=False), "os^", ("#1b9e77", "#d95f02", "#7570b3")):
+        per_layer = group.groupby("layer")
+        for ax, name in zip(axes, STATISTICS):
+            ax.scatter(group["depth"], group[name], s=9, alpha=0.35, color=colour, marker=marker)
+            ax.plot(per_layer["depth"].first(), per_layer[name].mean(), color=colour, marker=marker, label=model)
+    for ax, name in zip(axes, STATISTICS):
+        ax.set_xlabel("relative depth (first layer 0 … last layer 1)")
+        ax.set_title(LABELS[name], fontsize=10)
+        if name.endswith(("mass", "fraction")):
+            ax.set_ylim(-0.02, 1.02)
+    handles, labels = axes[0].get_legend_handles_labels()
+    for ax in spare:
+        ax.axis("off")
+    spare[0].legend(handles, labels, loc="center", title="model (line = mean over heads)")
+    fig.suptitle("How attention changes with depth (lines: mean over heads; dots: single heads)")
+    return fig
+
+
+def plot_table(summary, title: str):
+    """A pandas table as a matplotlib figure (for the gallery)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(1.35 * len(summary.columns) + 1, 0.32 * len(summary) + 1.0))
+    ax.axis("off")
+    cells = [[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row] for row in summary.itertuples(index=False)]
+    table = ax.table(cellText=cells, colLabels=[c.replace("_", " ") for c in summary.columns], loc="center")
+    table.auto_set_font_size(False)
+    table.set_fontsize(8)
+    table.auto_set_column_width(col=list(range(len(summary.columns))))
+    table.scale(1, 1.25)
+    ax.set_title(title)
+    return fig
+
+
+def early_vs_late(attention, tokens, name: str, n_heads_shown: int = 6):
+    """First and last layer side by side: ``n_heads_shown`` heads of each, rows = layers."""
+    arr = check_attention(attention, "LHQK", name="attention")
+    shown = min(n_heads_shown, arr.shape[1])
+    grid = arr[[0, -1], :shown]  # (2, heads shown, Q, K)
+    last = arr.shape[0] - 1
+    titles = [[f"layer 0, head {h}" for h in range(shown)], [f"layer {last}, head {h}" for h in range(shown)]]
+    return show_heatmaps(grid, titles=titles, xlabels=tokens, ylabels=tokens, panel_size=2.3,
+                         suptitle=f"{name}: first layer (top) vs last layer (bottom)")
+
+
+# ------------------------------------------------------------------------------------------------ lesson
+def encoder_batch(model_name, device, sentences):
+    """MiniLM (or ``--model``) on a padded batch: attention ``(L, B, H, Q, K)``, mask, special, tokens, name."""
+    from beginner.attention_basics import AttentionModel
+
+    model = AttentionModel(model_name, device=device)
+    weights, mask, tokens = model.get_batch_attention(sentences)  # (L, B, H, Q, K), (B, T)
+    special_ids = set(model.tokenizer.all_special_tokens)
+    special = np.array([[tok in special_ids for tok in row] for row in tokens]) & (mask > 0)
+    return weights, mask, special, tokens, Path(model.name).name
+
+
+def decoder_batch(model_name, device, n_sequences: int = 4, half: int = 12):
+    """The tiny GPT-2 on ``n_sequences`` random sequences repeated twice (BOS in front when it has one)."""
+    import torch
+
+    from attnviz.extract import transformer_attentions
+    from attnviz.models import load_model
+    from beginner.attention_patterns import repeated_random_tokens
+
+    loaded = load_model(model_name, kind="causal-lm", device=device)
+    tok = loaded.tokenizer
+    sequences = []
+    for seed in range(n_sequences):
+        tokens = repeated_random_tokens(tok, half, seed=seed)
+        sequences.append(([tok.bos_token] if tok.bos_token is not None else []) + tokens)
+    ids = torch.tensor([tok.convert_tokens_to_ids(s) for s in sequences], device=loaded.device)  # (B, T)
+    with torch.no_grad():
+        weights = transformer_attentions(loaded.model, {"input_ids": ids}).cpu().numpy()  # (L, B, H, T, T)
+    special = np.isin(ids.cpu().numpy(), list(tok.all_special_ids))  # (B, T)
+    return weights, np.ones(ids.shape, dtype=int), special, sequences, Path(loaded.name).name
+
+
+def main(argv=None):
+    parser = lesson_parser(__doc__)
+    parser.add_argument("--causal-model", default=None, help="a decoder-only model (default: tiny-gpt2-induction)")
+    args = parser.parse_args(argv)
+    out = LessonOutputs(__file__, args.out)
+    import pandas as pd
+
+    tables = []
+    weights, mask, special, tokens, name = encoder_batch(args.model, args.device, DEFAULT_SENTENCES)
+    tables.append(depth_statistics(weights, mask, special, causal=False, model=name))
+    n_real = int(mask[0].sum())
+    fig = early_vs_late(weights[:, 0, :, :n_real, :n_real], tokens[0][:n_real], name)
+    out.save_figure(fig, "early_vs_late_encoder", f"{name}: six heads of the first layer above six of the last. "
+                    "Early: broad rows plus a few sharp positional heads (head 2 reads exactly the previous token). Late: "
+                    "vertical stripes — every query reads the same few tokens.")
+    try:
+        dec = decoder_batch(args.causal_model, args.device)
+    except ModelLoadError as err:
+        print(f"skipping the decoder: {err}")
+        dec = None
+    if dec is not None:
+        d_weights, d_mask, d_special, d_tokens, d_name = dec
+        tables.append(depth_statistics(d_weights, d_mask, d_special, causal=True, model=d_name))
+        fig = early_vs_late(d_weights[:, 0], d_tokens[0], d_name)
+        out.save_figure(fig, "early_vs_late_decoder", f"{d_name} on a random sequence repeated twice: first layer "
+                        "(top) vs last layer (bottom). The causal mask leaves the upper triangle empty; layer 0 holds a "
+                        "previous-token head (a sharp sub-diagonal), and in layer 1 the induction heads read, in the "
+                        "repeated half, the token after each token's first occurrence (the long off-diagonal).")
+
+    table = pd.concat(tables, ignore_index=True)
+    summary = layer_summary(table)
+    table.round(4).to_csv(out.path("attention_by_head.csv"), index=False)
+    out.register("attention_by_head.csv", "Per model, layer and head: mean attention distance, entropy, entropy "
+                 "fraction, special-token mass and diagonal mass (means over real query rows).")
+    summary.to_csv(out.path("attention_by_layer.csv"), index=False)
+    out.register("attention_by_layer.csv", "The same statistics averaged over the heads of each layer.")
+    print(summary.to_string(index=False))
+
+    fig = plot_depth_trends(table)
+    out.save_figure(fig, "depth_trends", "Each statistic against relative depth for both models: the line is the "
+                    "mean over heads, the dots single heads. The spread of the dots is the heads' specialisation.")
+    fig = plot_table(summary, "Attention statistics per layer (mean over heads)")
+    out.save_figure(fig, "layer_table", "attention_by_layer.csv as a table: the numbers behind the trend lines.")
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_lesson(main))

@@ -1,0 +1,372 @@
+"""Lesson 2.4 — Cross-attention: which source tokens each output token reads, in a transformer and an RNN.
+
+The idea
+--------
+An encoder-decoder translates a source sequence (``S`` tokens) into a target (``T`` tokens). Besides
+self-attention, every decoder layer has **cross-attention**: the queries come from the decoder (one per
+output position), the keys and values from the encoder's final states (one per source token)::
+
+    C = softmax(Q_dec K_encᵀ / √d_k)          # (T, S): row t is a distribution over the source
+
+so a model gives ``(L, H, T, S)`` for one sentence pair — **target rows, source columns**. Transposing it
+to ``(S, T)`` is the most common mistake (rows would no longer sum to 1); the validators catch it.
+
+Row ``t`` is the attention used while *predicting* output token ``t``: with teacher forcing the decoder
+reads ``<s> y_1 … y_{T-1}`` and its row ``t`` predicts ``y_t`` — so rows are labelled by the tokens they
+produce, not by the tokens they read (an off-by-one that is easy to get wrong).
+
+The **alignment** a cross-attention map implies is, for each output token, the source token with the
+largest weight: ``align(t) = argmax_s C[t, s]``. Bahdanau, Cho & Bengio (2015, "Neural Machine Translation
+by Jointly Learning to Align and Translate") introduced attention exactly to learn such soft alignments
+— in an RNN, whose attention is the same picture with ``L = H = 1``.
+
+The course's models translate written dates into ISO dates (``"the 21st of November, 2026"`` →
+``"2026-11-21"``), where the right alignment is *known*: the year digits must read ``2026``, the month
+digits ``November``, the day digits ``21st``. So we can score the picture: the share of output digits
+whose alignment lands inside their field's source span (``attnviz.training.dates``). Layers and heads
+differ: in the tiny BART the first decoder layer's head mean aligns about nine digits in ten, the second
+only three in four — its heads park the dashes on ``<s>``/``</s>`` and spread over whole fields — which is
+why we score every layer before trusting one map. Fuse the heads *before* the argmax: the argmax of the
+mean is not the mean of the heads' argmaxes. (And a good alignment still does not prove the model *uses*
+those tokens: Jain & Wallace 2019.)
+
+Then the RNN with Bahdanau attention, three ways (the outline's three pictures):
+
+1. the heatmap of its ``(T, S)`` weights;
+2. an animated GIF, one frame per decoding step, revealing where the decoder looks as it writes;
+3. a bar chart of one output token's row — the easiest way to read one distribution exactly.
+
+Run it
+------
+    python 02_intermediate/cross_attention_viz.py                                 # tiny BART + GRU, offline
+    python 02_intermediate/cross_attention_viz.py --text "March 3, 1999" --step 6
+    python 02_intermediate/cross_attention_viz.py --model Helsinki-NLP/opus-mt-en-de --text "The cat sat."
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from attnviz.cli import lesson_parser, run_lesson
+from attnviz.outputs import LessonOutputs
+from attnviz.plotting import heatmap_html, show_heatmaps
+from attnviz.validate import check_attention, check_cross_attention, check_index, check_tokens
+
+DEFAULT_TEXT = "the 21st of November, 2026"
+
+
+class CrossAttention(NamedTuple):
+    """Cross-attention of a batch of source/target pairs."""
+
+    weights: np.ndarray  # (L, B, H, T, S): decoder layer, example, head, output position, source token
+    source_tokens: list[list[str]]  # per example, S labels (padding included)
+    target_tokens: list[list[str]]  # per example, T labels: row t is the token *predicted* at step t
+    source_mask: np.ndarray  # (B, S) 1 = real source token
+    target_mask: np.ndarray  # (B, T) 1 = real output row
+    outputs: list[str]  # the decoded target strings
+
+
+# ---------------------------------------------------------------------------------------- extraction
+def cross_attentions(model, tokenizer, sources, targets=None, max_new_tokens: int = 32) -> CrossAttention:
+    """Teacher-forced cross-attention of an encoder-decoder on ``sources``.
+
+    With ``targets=None`` the model first translates greedily and we teacher-force its own output (so
+    the rows are exactly the steps of its generation); with ``targets`` we teacher-force those strings.
+    Either way the decoder reads ``[start] y_1 … y_{T-1}`` and row ``t`` is the attention that predicted
+    ``y_t`` (the last row predicts ``</s>``).
+    """
+    import torch
+
+    from attnviz.extract import transformer_attentions
+
+    if isinstance(sources, str):
+        sources = [sources]
+    if not sources or not all(isinstance(t, str) and t.strip() for t in sources):
+        raise ValueError(f"sources: expected a non-empty list of non-empty strings, got {sources!r:.80}")
+    if isinstance(targets, str):
+        targets = [targets]
+    if targets is not None and len(targets) != len(sources):
+        raise ValueError(f"targets: got {len(targets)} targets for {len(sources)} sources")
+    device = next(model.parameters()).device
+    batch = tokenizer(list(sources), return_tensors="pt", padding=True).to(device)  # input_ids (B, S)
+    start = model.config.decoder_start_token_id
+    eos, pad = model.config.eos_token_id, model.config.pad_token_id
+    if targets is None:
+        with torch.no_grad():
+            generated = model.generate(**batch, max_new_tokens=max_new_tokens, num_beams=1, do_sample=False)
+        sequences = [_cut_at_eos(row.tolist(), eos, pad) for row in generated.cpu()]  # [start, y1, …, </s>]
+    else:
+        sequences = [[start, *tokenizer(t, add_special_tokens=False)["input_ids"], eos] for t in targets]
+    longest = max(len(s) for s in sequences)
+    decoder_ids = torch.full((len(sequences), longest - 1), pad, dtype=torch.long)  # (B, T) inputs
+    decoder_mask = torch.zeros_like(decoder_ids)
+    for row, seq in enumerate(sequences):
+        decoder_ids[row, : len(seq) - 1] = torch.tensor(seq[:-1])  # [start] y_1 … y_{T-1}
+        decoder_mask[row, : len(seq) - 1] = 1
+    inputs = {**batch, "decoder_input_ids": decoder_ids.to(device), "decoder_attention_mask": decoder_mask.to(device)}
+    with torch.no_grad():
+        weights = transformer_attentions(model, inputs, kind="cross").cpu().numpy()  # (L, B, H, T, S)
+    source_mask = batch["attention_mask"].cpu().numpy()
+    weights = weights * decoder_mask.numpy()[None, :, None, :, None]  # padding output rows -> 0
+    source_tokens = [tokenizer.convert_ids_to_tokens(ids) for ids in batch["input_ids"].cpu().tolist()]
+    target_tokens = [tokenizer.convert_ids_to_tokens(seq[1:]) + [""] * (longest - len(seq)) for seq in sequences]
+    outputs = [tokenizer.decode(seq, skip_special_tokens=True) for seq in sequences]
+    return CrossAttention(weights, source_tokens, target_tokens, source_mask, decoder_mask.numpy(), outputs)
+
+
+def _cut_at_eos(ids: list[int], eos: int, pad: int) -> list[int]:
+    """A generated row up to and including its first ``</s>`` after the start token (padding dropped)."""
+    for i in range(1, len(ids)):
+        if ids[i] == eos:
+            return ids[: i + 1]
+    return [t for t in ids if t != pad] or ids
+
+
+def implied_alignment(cross) -> np.ndarray:
+    """For every output row, the source token with the largest weight: ``(..., T, S) -> (..., T)``.
+
+    Pass one head, or the mean over a layer's heads (fuse first: the argmax of a mean is not the mean of
+    argmaxes).
+    """
+    arr = check_attention(cross, "QK|HQK|BHQK|LBHQK", name="cross")
+    return arr.argmax(-1)
+
+
+def alignment_hits(alignment, token_spans, target_positions) -> np.ndarray:
+    """Does each output digit align inside its field? ``alignment`` ``(B, T)`` -> bool ``(B, digits)``.
+
+    ``token_spans[b][field] = (start, end)`` are source token positions; ``target_positions[field]`` the
+    output rows of that field's digits (year 0–3, month 5–6, day 8–9 in ``YYYY-MM-DD``).
+    """
+    hits = []
+    for b, spans in enumerate(token_spans):
+        row = []
+        for field, rows in target_positions.items():
+            start, end = spans[field]
+            row += [start <= alignment[b, t] < end for t in rows]
+        hits.append(row)
+    return np.array(hits, dtype=bool)
+
+
+def date_alignment_by_layer(model, tokenizer, n_dates: int = 200, seed: int = 12345) -> dict[int, float]:
+    """Per decoder layer: share of output digits whose head-mean cross-attention peaks in their field.
+
+    Teacher-forced on the reference ISO dates of ``n_dates`` fresh dates (spans from the tokenizer's
+    offsets, so any fast tokenizer works on the source side).
+    """
+    from attnviz.training.dates import TARGET_POSITIONS, make_examples, token_spans_from_offsets
+
+    examples = make_examples(n_dates, seed)
+    cross = cross_attentions(model, tokenizer, [e.source for e in examples], [e.target for e in examples])
+    offsets = tokenizer([e.source for e in examples], padding=True, return_offsets_mapping=True)["offset_mapping"]
+    spans = [token_spans_from_offsets(e.char_spans, o) for e, o in zip(examples, offsets)]
+    rates = {}
+    for layer, layer_weights in enumerate(cross.weights):  # (B, H, T, S)
+        alignment = implied_alignment(layer_weights.mean(1))  # head mean, then argmax: (B, T)
+        rates[layer] = float(alignment_hits(alignment, spans, TARGET_POSITIONS).mean())
+    return rates
+
+
+# ------------------------------------------------------------------------------------------- drawing
+def plot_alignment(cross, source_tokens, target_tokens, *, title: str = "Implied alignment", min_weight: float = 0.1):
+    """The alignment drawn on the two token rows: source on top, output below, one line per weight.
+
+    ``cross`` is one ``(T, S)`` map. Each line's opacity and width follow its weight (weights below
+    ``min_weight`` are left out); the thick line of each output token goes to its argmax.
+    """
+    import matplotlib.pyplot as plt
+
+    n_t, n_s = len(target_tokens), len(source_tokens)
+    arr = check_cross_attention(cross, source_len=n_s, target_len=n_t, name="cross")
+    if arr.ndim != 2:
+        raise ValueError(f"cross: expected one (target, source) map, got shape {arr.shape}")
+    source_tokens = check_tokens(source_tokens, n_s, name="source_tokens", axis="source (columns)")
+    target_tokens = check_tokens(target_tokens, n_t, name="target_tokens", axis="target (rows)")
+    width = max(n_s, n_t)
+    xs, xt = np.linspace(0, width - 1, n_s), np.linspace(0, width - 1, n_t)  # spread both rows evenly
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.38 * width), 3.4), constrained_layout=True)
+    cmap = plt.get_cmap("viridis")
+    best = arr.argmax(-1)
+    for t in range(n_t):
+        for s in np.flatnonzero(arr[t] >= min_weight):
+            w = float(arr[t, s])
+            ax.plot([xt[t], xs[s]], [0, 1], color=cmap(0.15 + 0.7 * w), alpha=min(1.0, 0.25 + w),
+                    lw=(3.0 if s == best[t] else 0.6) * (0.4 + w), solid_capstyle="round")
+    for x, tok in zip(xs, source_tokens):
+        ax.text(x, 1.04, _show(tok), ha="center", va="bottom", fontsize=9, family="monospace")
+    for x, tok in zip(xt, target_tokens):
+        ax.text(x, -0.04, _show(tok), ha="center", va="top", fontsize=10, family="monospace", weight="bold")
+    ax.text(-1.2, 1.04, "source", ha="right", va="bottom", fontsize=9, style="italic")
+    ax.text(-1.2, -0.04, "output", ha="right", va="top", fontsize=9, style="italic")
+    ax.set_xlim(-3.5, width + 0.5)
+    ax.set_ylim(-0.25, 1.25)
+    ax.axis("off")
+    ax.set_title(title)
+    return fig
+
+
+def _show(token: str) -> str:
+    """Make spaces and the tokenizers' space markers visible in a label."""
+    return "␣" if token.strip() == "" and token != "" else token.replace("Ġ", "␣").replace("▁", "␣")
+
+
+def plot_cross_heads(weights, source_tokens, target_tokens, name: str):
+    """All layers × heads of one pair, ``(L, H, T, S)``, on one 0–1 scale."""
+    arr = check_cross_attention(weights, source_len=len(source_tokens), target_len=len(target_tokens), name="weights")
+    titles = [[f"layer {layer}, head {head}" for head in range(arr.shape[1])] for layer in range(arr.shape[0])]
+    return show_heatmaps(arr, xlabels=[_show(t) for t in source_tokens], ylabels=[_show(t) for t in target_tokens],
+                         titles=titles, xlabel="source token (encoder)", ylabel="output token (decoder)",
+                         tick_labels=True, panel_size=2.9, suptitle=f"{name}: cross-attention of every layer and head")
+
+
+# ------------------------------------------------------------------------------------- the RNN, 3 ways
+def plot_rnn_heatmap(attention, source_tokens, output_tokens, title: str = "GRU + Bahdanau attention"):
+    """Way 1: the ``(T, S)`` heatmap of an RNN's attention."""
+    arr = check_cross_attention(attention, source_len=len(source_tokens), target_len=len(output_tokens),
+                                name="attention")
+    return show_heatmaps(arr, xlabels=[_show(t) for t in source_tokens], ylabels=[_show(t) for t in output_tokens],
+                         titles=[title], xlabel="source token", ylabel="output token (decoding step)")
+
+
+def animation_frames(attention) -> np.ndarray:
+    """The matrices of the animation: frame ``t`` shows rows ``0 … t`` and hides later steps (NaN).
+
+    ``(T, S) -> (T, T, S)`` — one frame per decoding step.
+    """
+    arr = check_attention(attention, "QK", name="attention")
+    n_steps = arr.shape[0]
+    frames = np.repeat(arr[None], n_steps, axis=0)  # (frames, T, S)
+    later = np.arange(n_steps)[None, :] > np.arange(n_steps)[:, None]  # (frame, row): not decoded yet
+    frames[later] = np.nan
+    return frames
+
+
+def attention_gif(attention, source_tokens, output_tokens, path, seconds_per_step: float = 0.6):
+    """Way 2: an animated GIF with one frame per decoding step; returns the number of frames.
+
+    Frame ``t`` draws the rows decoded so far (later rows blank) with the current row framed, and the
+    output written so far in the title.
+    """
+    import imageio.v2 as imageio
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    arr = check_cross_attention(attention, source_len=len(source_tokens), target_len=len(output_tokens),
+                                name="attention")
+    frames = animation_frames(arr)  # (T, T, S)
+    images = []
+    for t, frame in enumerate(frames):
+        fig = show_heatmaps(frame, xlabels=[_show(s) for s in source_tokens],
+                            ylabels=[_show(o) if i <= t else "·" for i, o in enumerate(output_tokens)],  # not yet written
+                            xlabel="source token",
+                            ylabel="output token (decoding step)", panel_size=5.0,
+                            titles=[f"step {t + 1}/{len(frames)}: output so far "
+                                    f"'{''.join(o for o in output_tokens[: t + 1] if not o.startswith('<'))}'"])
+        fig.axes[0].add_patch(Rectangle((-0.5, t - 0.5), arr.shape[1], 1, fill=False, ec="red", lw=2))
+        fig.set_size_inches(7.5, 6.0)
+        fig.canvas.draw()
+        images.append(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy())  # (h, w, 3)
+        plt.close(fig)
+    imageio.mimsave(path, images, duration=seconds_per_step * 1000, loop=0)
+    return len(images)
+
+
+def plot_step_bars(attention, source_tokens, output_tokens, step: int):
+    """Way 3: a seaborn bar chart of one output token's attention row (bars in source order)."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    import seaborn as sns
+
+    arr = check_cross_attention(attention, source_len=len(source_tokens), target_len=len(output_tokens),
+                                name="attention")
+    step = check_index(step, arr.shape[0], name="step")
+    table = pd.DataFrame({"position": np.arange(arr.shape[1]), "weight": arr[step]})  # one bar per position
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.32 * arr.shape[1]), 3.4), constrained_layout=True)
+    sns.barplot(data=table, x="position", y="weight", color=sns.color_palette("viridis", 3)[1], errorbar=None, ax=ax)
+    ax.set_xticks(range(arr.shape[1]), [_show(t) for t in source_tokens], fontsize=9, family="monospace")
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("source token")
+    ax.set_ylabel("attention weight (probability)")
+    ax.set_title(f"Where output token {step} ('{output_tokens[step]}') looks")
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------ lesson
+def main(argv=None):
+    parser = lesson_parser(__doc__, model_kind="seq2seq", text=DEFAULT_TEXT, layer=None, head=None)
+    parser.add_argument("--layer", type=int, default=None,
+                        help="decoder layer to draw the alignment from (default: the best-aligned layer for the "
+                             "date models, else the last)")
+    parser.add_argument("--rnn-model", default="gru-attention-dates",
+                        help="GRU + Bahdanau checkpoint folder or course model name (default: gru-attention-dates)")
+    parser.add_argument("--step", type=int, default=None,
+                        help="output step shown as a bar chart (default: 5, the first month digit of a date)")
+    args = parser.parse_args(argv)
+    out = LessonOutputs(__file__, args.out)
+
+    from attnviz.models import load_model
+
+    loaded = load_model(args.model, kind="seq2seq", device=args.device)
+    model, tokenizer = loaded.model, loaded.tokenizer
+    cross = cross_attentions(model, tokenizer, [args.text])
+    n_s, n_t = int(cross.source_mask[0].sum()), int(cross.target_mask[0].sum())
+    weights = cross.weights[:, 0, :, :n_t, :n_s]  # (L, H, T, S)
+    src, tgt = cross.source_tokens[0][:n_s], cross.target_tokens[0][:n_t]
+    print(f"{loaded.name}: '{args.text}' -> '{cross.outputs[0]}'; cross-attention {weights.shape} (L, H, T, S)")
+
+    # 1. Every layer and head; then the head mean of each layer.
+    fig = plot_cross_heads(weights, src, tgt, loaded.name)
+    out.save_figure(fig, "cross_heads", "Cross-attention of every decoder layer and head: rows are the output tokens "
+                    "(the token each row predicts), columns the source tokens; each row sums to 1.")
+    layer_means = weights.mean(1)  # (L, T, S)
+    fig = show_heatmaps(layer_means[None], xlabels=[_show(t) for t in src], ylabels=[_show(t) for t in tgt],
+                        titles=[f"layer {layer}, mean of heads" for layer in range(len(layer_means))],
+                        xlabel="source token (encoder)", ylabel="output token (decoder)", tick_labels=True,
+                        panel_size=3.6, suptitle=f"{loaded.name}: head-mean cross-attention per layer")
+    out.save_figure(fig, "cross_layer_means", "Each decoder layer's heads averaged: the layer that aligns output "
+                    "digits with their source field shows a clean staircase.")
+
+    # 2. How well does each layer align with the known right answer? (the date models only)
+    rates = None
+    if Path(loaded.name).name == "tiny-bart-dates":  # the known right alignment of the date model
+        rates = date_alignment_by_layer(model, tokenizer)
+        print("share of output digits aligned inside their field, per decoder layer: "
+              + ", ".join(f"layer {layer}: {rate:.1%}" for layer, rate in rates.items()))
+    if args.layer is not None:
+        layer = check_index(args.layer, weights.shape[0], name="layer")
+    else:
+        layer = max(rates, key=rates.get) if rates else weights.shape[0] - 1
+    score = f" — aligns {rates[layer]:.0%} of digits on 200 fresh dates" if rates else ""
+    fig = plot_alignment(layer_means[layer], src, tgt, title=f"{loaded.name}, layer {layer} (head mean){score}")
+    out.save_figure(fig, "alignment", f"The alignment implied by layer {layer}'s cross-attention, drawn on the two "
+                    "token rows: thick line = each output token's most-attended source token.")
+    heatmap_html(layer_means[layer], xlabels=[_show(t) for t in src], ylabels=[_show(t) for t in tgt],
+                 path=out.path("cross_attention.html"), x_title="source token", y_title="output token",
+                 title=f"{loaded.name}: layer {layer} cross-attention, head mean (hover: output, source, weight)")
+    out.register("cross_attention.html", "Interactive cross-attention: hover for output token, source token, weight.")
+
+    # 3. The RNN with Bahdanau attention, three ways.
+    from attnviz.gru_attention import GRUAttentionSeq2Seq
+
+    rnn = GRUAttentionSeq2Seq.from_pretrained(args.rnn_model)
+    result = rnn.translate(args.text)
+    print(f"GRU: '{args.text}' -> '{result.output}'; attention {result.attention.shape} (T, S)")
+    fig = plot_rnn_heatmap(result.attention, result.source_tokens, result.output_tokens,
+                           title=f"GRU + Bahdanau attention: '{args.text}' → '{result.output}'")
+    out.save_figure(fig, "rnn_heatmap", "Way 1 — the RNN's attention as a heatmap: one row per decoding step, one "
+                    "column per source character.")
+    n_frames = attention_gif(result.attention, result.source_tokens, result.output_tokens, out.path("rnn_steps.gif"))
+    out.register("rnn_steps.gif", f"Way 2 — an animation with one frame per decoding step ({n_frames} steps): the "
+                 "red frame marks the step being written, later rows are still blank.")
+    n_steps = result.attention.shape[0]
+    step = check_index(args.step if args.step is not None else min(5, n_steps - 1), n_steps, name="step")
+    fig = plot_step_bars(result.attention, result.source_tokens, result.output_tokens, step)
+    out.save_figure(fig, "rnn_step_bars", f"Way 3 — one output token's attention row as bars (step {step}, "
+                    f"'{result.output_tokens[step]}'): exact weights, in source order.")
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_lesson(main))

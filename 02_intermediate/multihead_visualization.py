@@ -1,0 +1,356 @@
+"""Lesson 2.1 — Many heads: every head of a layer, every layer of a model, and which heads repeat each other.
+
+The idea
+--------
+Multi-head attention runs ``H`` attention functions side by side on smaller projections (Vaswani et al.
+2017)::
+
+    MultiHead(X) = Concat(head_1, …, head_H) W^O,     head_h = softmax(Q_h K_hᵀ / √d_k) V_h
+
+so one layer has ``H`` matrices ``(H, Q, K)`` and a model ``(L, H, Q, K)``. Averaging them hides what the
+heads do: some look at the previous token, some at ``[SEP]``, some at the same word elsewhere (Clark et
+al. 2019, "What Does BERT Look At?"). So we look at all of them — one grid per layer, and a layers × heads
+overview of the whole model with one shared colour scale.
+
+Are all those heads needed? Voita et al. (2019, "Analyzing Multi-Head Self-Attention") and Michel et al.
+(2019, "Are Sixteen Heads Really Better than One?") pruned most heads of trained models with little loss:
+many heads are *redundant*. A cheap way to spot candidates is to compare heads' attention directly. Each
+row of a head is a probability distribution, so compare rows with the **Jensen–Shannon divergence**
+(base 2, so it lies in ``[0, 1]``)::
+
+    M = (p + q) / 2
+    JSD(p, q) = ½ KL(p ‖ M) + ½ KL(q ‖ M),      KL(p ‖ M) = Σ_k p_k log₂(p_k / M_k)   with 0·log 0 = 0
+
+``√JSD`` is a true metric, the **Jensen–Shannon distance**. The distance between heads ``h`` and ``g`` is
+its mean over the (real) query rows: ``D[h, g] = mean_q √JSD(A_h[q], A_g[q])`` — 0 for identical
+attention, 1 for attention on disjoint keys. Unlike KL it is symmetric and finite when one head puts zero
+weight where the other does not.
+
+Two warnings it gives:
+
+* **Redundant heads** — pairs with ``D < redundant_threshold`` (default 0.15; in MiniLM the median pair is
+  ≈ 0.45 and the closest ≈ 0.14) attend almost identically on this input: candidates for pruning.
+* **Attention collapse** — (a) *across heads*: a layer whose heads are all alike (mean pairwise ``D`` below
+  ``collapse_threshold``, default 0.1) has spent ``H`` heads on one pattern; (b) *across queries*: a head
+  whose rows are all the same distribution (mean distance of each row to the head's average row below the
+  threshold) sends every token to the same keys — a vertical stripe, and a sign of rank collapse (Dong et
+  al. 2021, "Attention is Not All You Need"). Both happen in badly trained or over-deep models.
+
+These are *descriptive* on one input: confirm redundancy by pruning (``03_advanced/attention_entropy.py``
+measures head importance and the pruning curve).
+
+Run it
+------
+    python 02_intermediate/multihead_visualization.py
+    python 02_intermediate/multihead_visualization.py --text "The keys to the cabinet are on the table" --layer 2
+
+Usage from Python::
+
+    from beginner.attention_basics import AttentionModel
+    from intermediate.multihead_visualization import MultiHeadVisualizer
+    model = AttentionModel(); weights = model.get_attention_weights(text); tokens = model.tokens(text)
+    MultiHeadVisualizer(num_heads=12).plot_all_heads(weights[5], tokens=tokens, layer_name="Layer 6")   # (heads, q, k)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from attnviz.cli import lesson_parser, run_lesson
+from attnviz.outputs import LessonOutputs
+from attnviz.plotting import show_heatmaps
+from attnviz.validate import check_attention, check_index, check_tokens, to_numpy
+
+DEFAULT_TEXT = "The cat sat on the mat because it was tired."
+REDUNDANT_THRESHOLD = 0.15
+COLLAPSE_THRESHOLD = 0.10
+
+
+# ----------------------------------------------------------------------------------------- similarity
+def jensen_shannon_distance(p, q, axis: int = -1) -> np.ndarray:
+    """``√JSD(p, q)`` in base 2 (in ``[0, 1]``) between distributions along ``axis``; broadcasts.
+
+    ``0·log 0 = 0``: keys where a distribution is 0 add nothing (``np.where`` instead of ``log(0)``).
+    """
+    p, q = np.broadcast_arrays(to_numpy(p, "p"), to_numpy(q, "q"))
+    m = 0.5 * (p + q)
+
+    def kl_to_m(x):  # Σ x log₂(x / m), only where x > 0 (then m > 0 too)
+        positive = x > 0
+        ratio = np.divide(x, m, out=np.ones_like(x), where=positive)
+        return np.sum(np.where(positive, x * np.log2(ratio), 0.0), axis=axis)
+
+    jsd = 0.5 * kl_to_m(p) + 0.5 * kl_to_m(q)
+    return np.sqrt(np.clip(jsd, 0.0, 1.0))  # clip rounding error (-1e-17) before the square root
+
+
+def head_distances(attention, attention_mask=None) -> np.ndarray:
+    """Mean Jensen–Shannon distance between every pair of heads: ``(N, N)``, 0 on the diagonal.
+
+    Args:
+        attention: ``(N, Q, K)`` heads (of one layer), or ``(L, H, Q, K)`` — then all ``N = L·H`` heads of
+            the model, in the order layer 0 heads 0…H-1, layer 1 …
+        attention_mask: optional ``(K,)`` with 1 for real tokens: padding query rows are left out of the
+            mean (padding keys carry no weight in a model's attention anyway).
+    """
+    arr = check_attention(attention, "HQK|LHQK", name="attention")
+    heads = arr.reshape(-1, *arr.shape[-2:])  # (N, Q, K)
+    rows = _real_rows(attention_mask, heads.shape[1], heads.shape[2])  # (Q,) bool
+    heads = heads[:, rows]  # (N, Q_real, K)
+    n = heads.shape[0]
+    distances = np.zeros((n, n))
+    for h in range(n):  # one head against all others at once: (N, Q_real) row distances
+        distances[h] = jensen_shannon_distance(heads[h][None], heads).mean(-1)
+    np.fill_diagonal(distances, 0.0)
+    return (distances + distances.T) / 2  # exactly symmetric
+
+
+def row_collapse(attention, attention_mask=None) -> np.ndarray:
+    """Per head, the mean distance of each (real) row to the head's average row: ``(...)`` for ``(..., Q, K)``.
+
+    Near 0: every query attends to the same keys (a vertical stripe) — collapse across queries.
+    """
+    arr = check_attention(attention, "QK|HQK|LHQK", name="attention")
+    rows = _real_rows(attention_mask, arr.shape[-2], arr.shape[-1])
+    arr = arr[..., rows, :]  # (..., Q_real, K)
+    mean_row = arr.mean(-2, keepdims=True)  # (..., 1, K)
+    return jensen_shannon_distance(arr, mean_row).mean(-1)  # (...)
+
+
+def redundant_heads(distances, threshold: float = REDUNDANT_THRESHOLD, num_heads: int | None = None) -> list[tuple]:
+    """Pairs of heads closer than ``threshold``: ``[(i, j, distance), …]`` with ``i < j``, closest first.
+
+    With ``num_heads`` the indices are returned as ``(layer, head)`` pairs of a flattened ``(L, H)`` model.
+    """
+    dist = to_numpy(distances, "distances")
+    if dist.ndim != 2 or dist.shape[0] != dist.shape[1]:
+        raise ValueError(f"distances: expected a square (heads, heads) matrix, got shape {dist.shape}")
+    i, j = np.triu_indices(dist.shape[0], k=1)
+    close = dist[i, j] < threshold
+    pairs = sorted(zip(i[close].tolist(), j[close].tolist(), dist[i, j][close].tolist()), key=lambda t: t[2])
+    if num_heads:
+        return [(divmod(a, num_heads), divmod(b, num_heads), d) for a, b, d in pairs]
+    return pairs
+
+
+def layer_collapse(attention, threshold: float = COLLAPSE_THRESHOLD, attention_mask=None) -> dict:
+    """Collapse diagnostics for ``(L, H, Q, K)``.
+
+    Returns a dict with ``mean_distance`` ``(L,)`` (mean pairwise head distance per layer),
+    ``collapsed_layers`` (layers below ``threshold``), ``row_collapse`` ``(L, H)`` and ``collapsed_heads``
+    (``(layer, head)`` whose rows are all alike).
+    """
+    arr = check_attention(attention, "LHQK", name="attention")
+    n_heads = arr.shape[1]
+    off_diagonal = ~np.eye(n_heads, dtype=bool)
+    mean_distance = np.array([head_distances(layer, attention_mask)[off_diagonal].mean() if n_heads > 1 else 0.0
+                              for layer in arr])  # (L,)
+    rows = row_collapse(arr, attention_mask)  # (L, H)
+    return {
+        "mean_distance": mean_distance,
+        "collapsed_layers": [int(i) for i in np.flatnonzero(mean_distance < threshold)],
+        "row_collapse": rows,
+        "collapsed_heads": [tuple(int(v) for v in ij) for ij in np.argwhere(rows < threshold)],
+    }
+
+
+def _real_rows(attention_mask, n_queries: int, n_keys: int) -> np.ndarray:
+    if attention_mask is None:
+        return np.ones(n_queries, dtype=bool)
+    mask = to_numpy(attention_mask, "attention_mask")
+    if mask.shape != (n_keys,) or n_queries != n_keys:
+        raise ValueError(f"attention_mask: got shape {mask.shape}; expected ({n_keys},) for self-attention "
+                         f"of {n_queries} queries × {n_keys} keys, 1 = real token")
+    if not mask.any():
+        raise ValueError("attention_mask: has no real token (all zeros)")
+    return mask.astype(bool)
+
+
+def grid_shape(n: int) -> tuple[int, int]:
+    """Rows × columns for ``n`` panels: the most square grid that holds them exactly (12 -> 3 × 4)."""
+    rows = max(r for r in range(1, int(np.sqrt(n)) + 1) if n % r == 0)
+    return rows, n // rows
+
+
+# ------------------------------------------------------------------------------------------- drawing
+class MultiHeadVisualizer:
+    """Heatmaps of many heads at once, all on one colour scale (``"fixed"`` 0–1 by default)."""
+
+    def __init__(self, num_heads: int = 12, cmap: str = "viridis", scale: str = "fixed"):
+        if isinstance(num_heads, bool) or not isinstance(num_heads, int | np.integer) or num_heads < 1:
+            raise ValueError(f"num_heads: expected a positive integer, got {num_heads!r}")
+        self.num_heads, self.cmap, self.scale = int(num_heads), cmap, scale
+
+    def plot_all_heads(self, attention_weights, tokens, layer_name: str = "Layer", save_path=None, key_tokens=None):
+        """One panel per head of a layer, ``(heads, query, key)``, in a near-square grid; returns the Figure."""
+        arr = check_attention(attention_weights, "HQK", name="attention_weights")
+        if arr.shape[0] != self.num_heads:
+            raise ValueError(f"attention_weights: has {arr.shape[0]} heads (shape {arr.shape}) but the visualizer "
+                             f"was made with num_heads={self.num_heads}")
+        tokens = check_tokens(tokens, arr.shape[1], name="tokens", axis="query (rows)")
+        key_tokens = tokens if key_tokens is None else check_tokens(key_tokens, arr.shape[2], name="key_tokens",
+                                                                   axis="key (columns)")
+        rows, cols = grid_shape(self.num_heads)
+        grid = arr.reshape(rows, cols, *arr.shape[1:])  # (rows, cols, Q, K)
+        fig = show_heatmaps(grid, xlabels=key_tokens, ylabels=tokens, scale=self.scale, cmap=self.cmap,
+                            titles=[f"head {h}" for h in range(self.num_heads)],
+                            tick_labels=max(arr.shape[1:]) <= 24, panel_size=_panel(arr.shape[1]),
+                            suptitle=f"{layer_name}: all {self.num_heads} heads")
+        if save_path is not None:
+            fig.savefig(save_path, dpi=130, bbox_inches="tight")
+        return fig
+
+    def plot_model_overview(self, attention, tokens=None, model_name: str = "model", save_path=None):
+        """The layers × heads grid of a whole model ``(L, H, Q, K)`` with one colour bar."""
+        arr = check_attention(attention, "LHQK", name="attention")
+        if arr.shape[1] != self.num_heads:
+            raise ValueError(f"attention: has {arr.shape[1]} heads per layer but num_heads={self.num_heads}")
+        if tokens is not None:
+            tokens = check_tokens(tokens, arr.shape[2], name="tokens", axis="query (rows)")
+        n_layers = arr.shape[0]
+        titles = [[f"L{layer} H{head}" for head in range(self.num_heads)] for layer in range(n_layers)]
+        fig = show_heatmaps(arr, titles=titles, scale=self.scale, cmap=self.cmap, panel_size=1.15,
+                            suptitle=f"{model_name}: {n_layers} layers (rows) × {self.num_heads} heads (columns)")
+        if save_path is not None:
+            fig.savefig(save_path, dpi=110, bbox_inches="tight")
+        return fig
+
+    def plot_head_similarity(self, distances, labels=None, title: str = "Head similarity", layer_size=None):
+        """The ``(N, N)`` Jensen–Shannon distance matrix; lines every ``layer_size`` heads."""
+        dist = to_numpy(distances, "distances")
+        if dist.ndim != 2 or dist.shape[0] != dist.shape[1]:
+            raise ValueError(f"distances: expected a square (heads, heads) matrix, got shape {dist.shape}")
+        if labels is not None:
+            labels = check_tokens(labels, dist.shape[0], name="labels", axis="head")
+        fig = show_heatmaps(dist, xlabels=labels, ylabels=labels, vmin=0.0, vmax=1.0, cmap="magma",
+                            colorbar_label="mean Jensen–Shannon distance (base 2): 0 = identical",
+                            xlabel="head", ylabel="head", titles=[title], tick_labels=labels is not None,
+                            panel_size=min(9.0, 2.5 + 0.11 * dist.shape[0]))
+        if layer_size and layer_size < dist.shape[0]:
+            ax = fig.axes[0]
+            for edge in np.arange(layer_size, dist.shape[0], layer_size) - 0.5:
+                ax.axhline(edge, color="white", lw=0.8)
+                ax.axvline(edge, color="white", lw=0.8)
+        return fig
+
+
+def _panel(n_tokens: int) -> float:
+    return float(np.clip(0.16 * n_tokens + 1.2, 1.8, 4.5))
+
+
+def overview_html(attention, tokens, path, title: str):
+    """All ``(L, H, Q, K)`` heads tiled in one interactive heatmap; hover names layer, head, query, key, weight.
+
+    One plotly heatmap with a NaN gap between tiles is far lighter than ``L·H`` subplots. plotly.js is
+    embedded, so the page opens offline.
+    """
+    import plotly.graph_objects as go
+
+    arr = check_attention(attention, "LHQK", name="attention")
+    n_layers, n_heads, n_q, n_k = arr.shape
+    tokens = check_tokens(tokens, n_q, name="tokens", axis="query")
+    tiled = np.full((n_layers * (n_q + 1) - 1, n_heads * (n_k + 1) - 1), np.nan)  # one blank row/column between tiles
+    hover = np.full(tiled.shape, "", dtype=object)
+    for layer in range(n_layers):
+        for head in range(n_heads):
+            r0, c0 = layer * (n_q + 1), head * (n_k + 1)
+            tiled[r0:r0 + n_q, c0:c0 + n_k] = arr[layer, head]  # (Q, K) tile
+            for q in range(n_q):
+                for k in range(n_k):
+                    hover[r0 + q, c0 + k] = f"layer {layer}, head {head}<br>query {q}: {tokens[q]}<br>key {k}: {tokens[k]}"
+    fig = go.Figure(go.Heatmap(z=tiled, zmin=0, zmax=1, colorscale="Viridis", text=hover, hoverongaps=False,
+                               hovertemplate="%{text}<br>weight %{z:.4f}<extra></extra>",
+                               colorbar={"title": {"text": "weight"}}))
+    fig.update_xaxes(title="heads →", tickmode="array", tickvals=[h * (n_k + 1) + n_k / 2 for h in range(n_heads)],
+                     ticktext=[f"H{h}" for h in range(n_heads)])
+    fig.update_yaxes(title="layers ↓", tickmode="array", tickvals=[i * (n_q + 1) + n_q / 2 for i in range(n_layers)],
+                     ticktext=[f"L{i}" for i in range(n_layers)], autorange="reversed")
+    fig.update_layout(title=title, width=min(1600, 200 + 8 * tiled.shape[1]), height=min(1200, 160 + 8 * tiled.shape[0]))
+    fig.write_html(str(path), include_plotlyjs=True, full_html=True)
+    return path
+
+
+def collapsed_layer_demo(layer, seed: int = 0, noise: float = 0.05) -> np.ndarray:
+    """A synthetic collapsed layer: every head a slightly perturbed copy of head 0 of ``layer`` ``(H, Q, K)``."""
+    arr = check_attention(layer, "HQK", name="layer")
+    rng = np.random.default_rng(seed)
+    copies = arr[:1] * np.exp(noise * rng.normal(size=arr.shape))  # (H, Q, K), multiplicative noise
+    return copies / copies.sum(-1, keepdims=True)
+
+
+# ------------------------------------------------------------------------------------------------ lesson
+def main(argv=None):
+    parser = lesson_parser(__doc__, text=DEFAULT_TEXT, layer=-1)
+    parser.add_argument("--redundant-threshold", type=float, default=REDUNDANT_THRESHOLD,
+                        help=f"head pairs closer than this are flagged (default {REDUNDANT_THRESHOLD})")
+    args = parser.parse_args(argv)
+    out = LessonOutputs(__file__, args.out)
+
+    from beginner.attention_basics import AttentionModel
+
+    model = AttentionModel(args.model, device=args.device)
+    weights = model.get_attention_weights(args.text)  # (L, H, Q, K)
+    tokens = model.tokens(args.text)
+    n_layers, n_heads = weights.shape[:2]
+    layer = check_index(args.layer, n_layers, name="layer")
+    viz = MultiHeadVisualizer(num_heads=n_heads)
+
+    # 1. All heads of one layer.
+    fig = viz.plot_all_heads(weights[layer], tokens=tokens, layer_name=f"{model.name}, layer {layer} (layers count from 0)")
+    out.save_figure(fig, "all_heads", f"Every head of layer {layer}: the same tokens, {n_heads} different "
+                    "patterns (previous token, [SEP], broadcast …) that the head average would blur together.")
+
+    # 2. The whole model, and its interactive twin.
+    fig = viz.plot_model_overview(weights, tokens, model_name=model.name)
+    out.save_figure(fig, "model_overview", f"All {n_layers * n_heads} heads of {model.name}, one shared 0–1 "
+                    "scale: diagonal and previous-token heads low down, [CLS] stripes in the middle, stripes on content "
+                    "words at the top.")
+    if len(tokens) <= 64:  # one hover label per cell: keep the page small (03_advanced/bertviz_style.py scales)
+        overview_html(weights, tokens, out.path("model_overview.html"),
+                      title=f"{model.name}: every layer and head (hover: layer, head, query, key, weight)")
+        out.register("model_overview.html", "Interactive overview: hover any cell for layer, head, query token, "
+                     "key token and weight.")
+
+    # 3. Which heads repeat each other?
+    distances = head_distances(weights)  # (L·H, L·H)
+    labels = [f"L{i}H{h}" for i in range(n_layers) for h in range(n_heads)]
+    pairs = redundant_heads(distances, args.redundant_threshold, num_heads=n_heads)
+    off = distances[~np.eye(len(labels), dtype=bool)]
+    print(f"head distances: median {np.median(off):.3f}, closest pair {off.min():.3f}; "
+          f"{len(pairs)} pair(s) below {args.redundant_threshold}:")
+    for (l1, h1), (l2, h2), d in pairs[:10]:
+        print(f"  L{l1}H{h1} ~ L{l2}H{h2}: {d:.3f}")
+    fig = viz.plot_head_similarity(distances, labels, layer_size=n_heads,
+                                   title=f"{model.name}: Jensen–Shannon distance between all heads")
+    out.save_figure(fig, "head_similarity", f"Mean Jensen–Shannon distance between every pair of heads (dark = "
+                    f"alike; white lines separate layers). {len(pairs)} pair(s) below {args.redundant_threshold} "
+                    "are flagged as redundant on this input.")
+
+    # 4. Collapse: across heads (per layer) and across queries (per head).
+    report = layer_collapse(weights)
+    fake = weights.copy()
+    fake[layer] = collapsed_layer_demo(weights[layer])  # a layer whose heads all copy one head
+    fake_report = layer_collapse(fake)
+    print(f"mean head distance per layer: {np.round(report['mean_distance'], 3).tolist()}; collapsed layers "
+          f"{report['collapsed_layers']} (synthetic copy: {fake_report['collapsed_layers']})")
+    pair = np.stack([head_distances(weights[layer]), head_distances(fake[layer])])  # (2, H, H)
+    fig = show_heatmaps(pair, vmin=0, vmax=1, cmap="magma", xlabel="head", ylabel="head",
+                        colorbar_label="mean Jensen–Shannon distance (base 2)",
+                        xlabels=[str(h) for h in range(n_heads)], ylabels=[str(h) for h in range(n_heads)],
+                        tick_labels=True, panel_size=3.6,
+                        titles=[f"real layer {layer}: mean {report['mean_distance'][layer]:.2f}",
+                                f"collapsed copy: mean {fake_report['mean_distance'][layer]:.2f} (flagged)"],
+                        suptitle="Attention collapse across heads: all heads alike")
+    out.save_figure(fig, "collapse_demo", "Head-to-head distances of a real layer vs a synthetic collapsed layer "
+                    "(every head a noisy copy of one head): the collapsed layer is dark everywhere and is flagged.")
+    fig = show_heatmaps(report["row_collapse"], vmin=0, vmax=1, cmap="magma", xlabel="head", ylabel="layer",
+                        xlabels=[str(h) for h in range(n_heads)], ylabels=[str(i) for i in range(n_layers)],
+                        tick_labels=True, panel_size=5.0, annotate=True,
+                        colorbar_label="mean distance of a row to the head's mean row",
+                        titles=[f"{model.name}: collapse across queries (low = every token reads the same keys)"])
+    out.save_figure(fig, "row_collapse", "Per head, how different the rows are from each other. Values near 0 "
+                    "mean a vertical stripe: every query reads the same keys (often [CLS] or [SEP]).")
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_lesson(main))

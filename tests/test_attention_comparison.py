@@ -1,0 +1,123 @@
+"""Depth statistics and the basic entropy, against hand-computed cases, SciPy and plain loops."""
+
+import numpy as np
+import pytest
+from scipy.stats import entropy as scipy_entropy
+
+from attnviz.grading.fixtures import random_attention
+from intermediate.attention_comparison import (
+    STATISTICS,
+    attention_entropy,
+    depth_statistics,
+    layer_summary,
+    row_statistics,
+)
+
+
+def test_entropy_by_hand_with_zeros():
+    rows = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [1 / 3, 1 / 3, 1 / 3]])
+    got = attention_entropy(rows)
+    np.testing.assert_allclose(got, [0.0, np.log(2), np.log(3)], atol=1e-12)  # nats; 0·log 0 = 0, no NaN
+    assert attention_entropy(rows, per="head") == pytest.approx((np.log(2) + np.log(3)) / 3)
+
+
+def test_entropy_matches_scipy_on_random_rows():
+    attention = random_attention(0, (2, 3, 4, 6))  # (L, H, Q, K)
+    want = scipy_entropy(attention, axis=-1)  # natural log
+    np.testing.assert_allclose(attention_entropy(attention), want, atol=1e-12)
+    np.testing.assert_allclose(attention_entropy(attention, per="head"), want.mean(-1), atol=1e-12)
+
+
+def test_entropy_masks_padding_keys_and_rows():
+    real = random_attention(1, (3, 4, 4))  # (H, Q, K) of a 4-token sentence
+    padded = np.zeros((3, 6, 6))
+    padded[:, :4, :4] = real
+    padded[:, 4:, :] = 1 / 6  # padding queries: junk rows
+    mask = np.array([1, 1, 1, 1, 0, 0])
+    rows = attention_entropy(padded, mask)
+    np.testing.assert_allclose(rows[:, :4], scipy_entropy(real, axis=-1), atol=1e-12)
+    assert np.isnan(rows[:, 4:]).all()  # padding rows are NaN, never "perfectly focused"
+    np.testing.assert_allclose(attention_entropy(padded, mask, per="head"), scipy_entropy(real, axis=-1).mean(-1))
+    # weight on a masked key is dropped and the row renormalised over the real keys
+    leaky = np.array([[0.25, 0.25, 0.5]])
+    assert attention_entropy(leaky, [1, 1, 0])[0] == pytest.approx(np.log(2))
+
+
+def test_entropy_batch_mask_in_canonical_layout():
+    attention = random_attention(2, (2, 3, 2, 5, 5))  # (L, B, H, Q, K)
+    mask = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 1, 1, 1, 0]])
+    got = attention_entropy(attention, mask, per="head")  # (L, B, H)
+    for b in range(3):
+        n = mask[b].sum()
+        trimmed = attention[:, b, :, :n, :n] / attention[:, b, :, :n, :n].sum(-1, keepdims=True)
+        np.testing.assert_allclose(got[:, b], scipy_entropy(trimmed, axis=-1).mean(-1), atol=1e-12)
+
+
+def loop_statistics(a, special):
+    """distance, special mass, diagonal mass of one (Q, K) matrix, by loops."""
+    n = a.shape[0]
+    dist = [sum(a[i, j] * abs(i - j) for j in range(n)) for i in range(n)]
+    spec = [sum(a[i, j] for j in range(n) if special[j]) for i in range(n)]
+    diag = [a[i, i] for i in range(n)]
+    return np.mean(dist), np.mean(spec), np.mean(diag)
+
+
+def test_depth_statistics_equal_loops_and_padding_changes_nothing():
+    lengths, total = [5, 3], 5
+    examples = [random_attention(10 + i, (2, 3, n, n)) for i, n in enumerate(lengths)]  # (L, H, n, n)
+    batch = np.zeros((2, 2, 3, total, total))  # (L, B, H, Q, K)
+    for b, (e, n) in enumerate(zip(examples, lengths)):
+        batch[:, b, :, :n, :n] = e
+        batch[:, b, :, n:, :] = 1 / total
+    mask = np.array([[1] * n + [0] * (total - n) for n in lengths])
+    special = np.zeros((2, total), bool)
+    special[:, 0] = True
+    special[0, 4] = special[1, 2] = True  # [CLS] ... [SEP]
+    table = depth_statistics(batch, mask, special, model="toy")
+    assert list(table.columns) == ["model", "layer", "head", "depth", *STATISTICS] and len(table) == 6
+    for layer in range(2):
+        for head in range(3):
+            per_example = [loop_statistics(examples[b][layer, head], special[b]) for b in range(2)]
+            # mean over all real query rows of the batch: weight each example by its number of rows
+            want = np.average(per_example, axis=0, weights=lengths)
+            row = table[(table["layer"] == layer) & (table["head"] == head)].iloc[0]
+            np.testing.assert_allclose([row.distance, row.special_mass, row.diagonal_mass], want, atol=1e-12)
+    alone = depth_statistics(examples[1], None, special[1, :3], model="toy")  # the short one, unpadded
+    padded_only = depth_statistics(batch[:, 1:], mask[1:], special[1:], model="toy")
+    np.testing.assert_allclose(padded_only[list(STATISTICS)].to_numpy(), alone[list(STATISTICS)].to_numpy(),
+                               atol=1e-12)
+    summary = layer_summary(table)
+    assert summary.shape[0] == 2
+    np.testing.assert_allclose(summary.distance, table.groupby("layer").distance.mean().round(3))
+
+
+def test_causal_entropy_fraction_of_uniform_rows_is_one():
+    n = 6
+    causal = np.tril(np.ones((n, n)))
+    causal /= causal.sum(-1, keepdims=True)  # row i uniform over keys 0..i
+    stats = row_statistics(causal[None, None, None])  # (L, B, H, Q)
+    assert not np.allclose(stats["entropy_fraction"][0, 0, 0, 1:], 1.0)  # divided by log n: wrong for causal
+    stats = row_statistics(causal[None, None, None], causal=True)
+    fraction = stats["entropy_fraction"][0, 0, 0]
+    assert np.isnan(fraction[0])  # one visible key: no fraction
+    np.testing.assert_allclose(fraction[1:], 1.0)
+    np.testing.assert_allclose(stats["distance"][0, 0, 0], [np.mean(range(i + 1)) for i in range(n)])
+
+
+@pytest.mark.parametrize(("call", "error", "words"), [
+    (lambda a: attention_entropy(a, per="layer"), ValueError, "per"),
+    (lambda a: attention_entropy(a, [1, 1]), ValueError, "mask"),
+    (lambda a: attention_entropy(a, [[1, 1, 1, 1]]), ValueError, "mask"),
+    (lambda a: attention_entropy(a, [1, 2, 1, 1]), ValueError, "mask"),
+    (lambda a: attention_entropy(a * np.nan), ValueError, "NaN"),
+    (lambda a: attention_entropy(a * 2), ValueError, "sum to 1"),
+    (lambda a: attention_entropy(a[0, 0, 0]), ValueError, "dimensions"),
+    (lambda a: attention_entropy("weights"), TypeError, "weights"),
+    (lambda a: depth_statistics(a[..., :3]), ValueError, "square"),
+    (lambda a: depth_statistics(a, special=np.ones((2, 3))), ValueError, "special"),
+])
+def test_errors(call, error, words):
+    attention = random_attention(3, (2, 3, 4, 4))  # (L, H, Q, K)
+    with pytest.raises(error) as info:
+        call(attention)
+    assert words in str(info.value)

@@ -1,0 +1,222 @@
+"""Attention rollout against a plainly written loop, on random row-stochastic inputs."""
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from attnviz.grading.fixtures import random_attention
+from attnviz.plotting import describe_figure
+from intermediate.attention_rollout import AttentionRollout, discard_lowest
+
+
+def loop_rollout(layers, head_fusion="mean", discard_ratio=0.0, add_residual=True):
+    """The definition, one layer, head, row and entry at a time (no vectorisation to share bugs with)."""
+    n_heads, n, _ = layers[0].shape
+    result = None
+    for layer in layers:
+        fused = np.zeros((n, n))
+        for i in range(n):
+            for j in range(n):
+                values = [layer[h][i][j] for h in range(n_heads)]
+                fused[i][j] = {"mean": sum(values) / n_heads, "max": max(values), "min": min(values)}[head_fusion]
+        if discard_ratio > 0:
+            off = sorted((fused[i][j], i, j) for i in range(n) for j in range(n) if i != j)
+            for _value, i, j in off[: int(discard_ratio * n * (n - 1))]:
+                fused[i][j] = 0.0
+        if add_residual:
+            for i in range(n):
+                for j in range(n):
+                    fused[i][j] = 0.5 * fused[i][j] + (0.5 if i == j else 0.0)
+        for i in range(n):
+            total = sum(fused[i])
+            for j in range(n):
+                fused[i][j] = fused[i][j] / total
+        if result is None:
+            result = fused
+        else:  # result <- fused @ result, by hand
+            new = np.zeros((n, n))
+            for i in range(n):
+                for j in range(n):
+                    new[i][j] = sum(fused[i][m] * result[m][j] for m in range(n))
+            result = new
+    return result
+
+
+SETTINGS = list(itertools.product(["mean", "max", "min"], [True, False], [0.0, 0.1, 0.5]))
+
+
+@pytest.mark.parametrize(("fusion", "residual", "ratio"), SETTINGS)
+def test_rollout_equals_plain_loop(fusion, residual, ratio):
+    layers = random_attention(11, (3, 4, 6, 6))  # (L, H, Q, K)
+    got = AttentionRollout().compute_rollout(list(layers), discard_ratio=ratio, head_fusion=fusion,
+                                             add_residual=residual)
+    want = loop_rollout(layers, fusion, ratio, residual)
+    np.testing.assert_allclose(got, want, atol=1e-12)
+    np.testing.assert_allclose(got.sum(-1), 1.0, atol=1e-12)
+
+
+def test_api_line_and_input_forms():
+    layers = random_attention(2, (4, 3, 5, 5))  # (L, H, Q, K)
+    rollout = AttentionRollout()
+    r = rollout.compute_rollout(list(layers), discard_ratio=0.1)
+    assert r.shape == (5, 5)
+    np.testing.assert_allclose(rollout.compute_rollout(layers, discard_ratio=0.1), r)  # array instead of list
+    np.testing.assert_allclose(rollout.compute_rollout(torch.tensor(layers), discard_ratio=0.1), r)
+    np.testing.assert_allclose(r, loop_rollout(layers, "mean", 0.1, True), atol=1e-12)
+    fig = rollout.visualize(r, list("abcde"))
+    panel = describe_figure(fig)["panels"][0]
+    np.testing.assert_allclose(panel["data"], r)
+    assert panel["xticklabels"] == list("abcde") and panel["clim"] == (0.0, 1.0)
+
+
+def test_constructor_defaults_are_used_and_overridden():
+    layers = random_attention(4, (3, 2, 5, 5))
+    sharp = AttentionRollout(head_fusion="max", discard_ratio=0.5, add_residual=False)
+    np.testing.assert_allclose(sharp.compute_rollout(layers), loop_rollout(layers, "max", 0.5, False), atol=1e-12)
+    np.testing.assert_allclose(sharp.compute_rollout(layers, head_fusion="mean", discard_ratio=0.0, add_residual=True),
+                               loop_rollout(layers, "mean", 0.0, True), atol=1e-12)
+
+
+def test_two_by_two_by_hand():
+    # One head per layer. Â = 0.5·A + 0.5·I, rows already sum to 1.
+    a1 = np.array([[1.0, 0.0], [1.0, 0.0]])  # layer 1: everyone reads token 0
+    a2 = np.array([[0.0, 1.0], [0.0, 1.0]])  # layer 2: everyone reads position 1
+    h1 = np.array([[1.0, 0.0], [0.5, 0.5]])
+    h2 = np.array([[0.5, 0.5], [0.0, 1.0]])
+    r = AttentionRollout().compute_rollout([a1[None], a2[None]])
+    np.testing.assert_allclose(r, h2 @ h1)  # [[0.75, 0.25], [0.5, 0.5]]
+    np.testing.assert_allclose(r, [[0.75, 0.25], [0.5, 0.5]])
+    assert not np.allclose(r, h1 @ h2)  # the wrong order is different
+
+
+def test_batch_equals_one_sample_at_a_time():
+    batch = random_attention(5, (3, 4, 2, 7, 7))  # (L, B, H, Q, K)
+    rollout = AttentionRollout()
+    for kwargs in [{}, {"head_fusion": "max", "discard_ratio": 0.3}, {"add_residual": False, "head_fusion": "min"}]:
+        together = rollout.compute_rollout(batch, **kwargs)
+        assert together.shape == (4, 7, 7)
+        for b in range(4):
+            np.testing.assert_allclose(together[b], rollout.compute_rollout(batch[:, b], **kwargs), atol=1e-12)
+    # transformers' own form: a tuple of (B, H, Q, K) tensors, one per layer
+    as_tuple = tuple(torch.tensor(layer) for layer in batch)
+    np.testing.assert_allclose(rollout.compute_rollout(as_tuple), rollout.compute_rollout(batch), atol=1e-12)
+
+
+def _pad(example, total, rng):
+    """Embed (L, H, n, n) attention in (L, H, total, total): padding keys get no weight, padding rows noise."""
+    n_layers, n_heads, n, _ = example.shape
+    padded = random_attention(int(rng.integers(1000)), (n_layers, n_heads, total, total))
+    padded[..., :n, :] = 0.0
+    padded[..., :n, :n] = example
+    return padded
+
+
+@pytest.mark.parametrize(("fusion", "ratio", "residual"), [("mean", 0.0, True), ("max", 0.2, True), ("min", 0.4, False)])
+def test_padding_mask_gives_the_unpadded_rollout(fusion, ratio, residual):
+    rng = np.random.default_rng(0)
+    lengths, total = [5, 8, 3], 8
+    examples = [random_attention(10 + i, (3, 2, n, n)) for i, n in enumerate(lengths)]
+    batch = np.stack([_pad(e, total, rng) for e in examples], axis=1)  # (L, B, H, Q, K)
+    mask = np.array([[1] * n + [0] * (total - n) for n in lengths])
+    rollout = AttentionRollout(head_fusion=fusion, discard_ratio=ratio, add_residual=residual)
+    padded = rollout.compute_rollout(batch, attention_mask=mask)
+    for b, (example, n) in enumerate(zip(examples, lengths)):
+        np.testing.assert_allclose(padded[b, :n, :n], loop_rollout(example, fusion, ratio, residual), atol=1e-12)
+        assert np.all(padded[b, n:] == 0) and np.all(padded[b, :, n:] == 0)
+
+
+def test_padding_keys_with_weight_are_dropped_and_rows_renormalised():
+    layers = random_attention(3, (2, 2, 5, 5))  # padding keys carry weight here
+    mask = np.array([1, 1, 1, 1, 0])
+    got = AttentionRollout().compute_rollout(layers, attention_mask=mask)
+    trimmed = layers[..., :4, :4] / layers[..., :4, :4].sum(-1, keepdims=True)
+    np.testing.assert_allclose(got[:4, :4], loop_rollout(trimmed), atol=1e-12)
+
+
+def test_rollout_by_layer_and_fused_entry_point():
+    layers = random_attention(8, (4, 3, 6, 6))
+    rollout = AttentionRollout()
+    partial = rollout.rollout_by_layer(layers)
+    assert partial.shape == (4, 6, 6)
+    for depth in range(4):
+        np.testing.assert_allclose(partial[depth], loop_rollout(layers[: depth + 1]), atol=1e-12)
+    # already-fused, non-stochastic maps (e.g. gradient-weighted) go through rollout_fused
+    fused = np.abs(np.random.default_rng(1).normal(size=(4, 6, 6)))
+    got = rollout.rollout_fused(fused)
+    want = loop_rollout(fused[:, None] / 1.0, "mean", 0.0, True)  # one "head" per layer
+    np.testing.assert_allclose(got, want, atol=1e-12)
+
+
+def test_discard_keeps_diagonal_and_drops_the_right_count():
+    m = random_attention(6, (1, 1, 6, 6))  # (L, B, Q, K)
+    out = discard_lowest(m, 0.5)
+    assert np.all(np.diag(out[0, 0]) == np.diag(m[0, 0]))
+    assert int((out[0, 0] == 0).sum()) == 15  # floor(0.5 · 30) off-diagonal entries
+    kept = out[0, 0][~np.eye(6, dtype=bool) & (out[0, 0] > 0)]
+    dropped = m[0, 0][~np.eye(6, dtype=bool) & (out[0, 0] == 0)]
+    assert kept.min() > dropped.max()
+
+
+def test_real_model_rows_sum_to_one_and_speed():
+    import time
+
+    layers = random_attention(1, (12, 12, 512, 512)).astype(np.float32)  # the 12 × 12 × 512 target
+    rollout = AttentionRollout()
+    start = time.perf_counter()
+    r = rollout.compute_rollout(layers, discard_ratio=0.1)
+    seconds = time.perf_counter() - start
+    np.testing.assert_allclose(r.sum(-1), 1.0, atol=1e-9)
+    assert seconds < 5.0, f"rollout of 12 × 12 × 512 took {seconds:.2f} s; it should be well under a second"
+
+
+# ------------------------------------------------------------------------------------------ §7 errors
+GOOD = random_attention(0, (2, 2, 4, 4))
+
+
+@pytest.mark.parametrize(("bad", "kwargs", "error", "words"), [
+    ([], {}, ValueError, "empty"),
+    (GOOD[0], {}, ValueError, "wrap it in a list"),
+    (np.ones((2, 2, 4)), {}, ValueError, "dimensions"),
+    ([GOOD[0], GOOD[1][:, :3, :3]], {}, ValueError, "attention_layers[1]"),
+    (np.where(np.eye(4, dtype=bool), np.nan, GOOD), {}, ValueError, "NaN"),
+    (GOOD - 0.5, {}, ValueError, "negative"),
+    (GOOD * 2, {}, ValueError, "sum to 1"),
+    (random_attention(0, (2, 2, 4, 5)), {}, ValueError, "square"),
+    ("attention", {}, TypeError, "attention_layers"),
+    (GOOD, {"head_fusion": "median"}, ValueError, "head_fusion"),
+    (GOOD, {"discard_ratio": 1.0}, ValueError, "discard_ratio"),
+    (GOOD, {"discard_ratio": "0.1"}, TypeError, "discard_ratio"),
+    (GOOD, {"attention_mask": [1, 1, 0]}, ValueError, "attention_mask"),
+    (GOOD, {"attention_mask": [0, 0, 0, 0]}, ValueError, "no real token"),
+    (GOOD, {"attention_mask": [2, 1, 1, 1]}, ValueError, "attention_mask"),
+])
+def test_bad_input_errors(bad, kwargs, error, words):
+    with pytest.raises(error, match=None) as info:
+        AttentionRollout().compute_rollout(bad, **kwargs)
+    assert words in str(info.value)
+
+
+def test_visualize_errors():
+    rollout = AttentionRollout()
+    r = rollout.compute_rollout(GOOD)
+    with pytest.raises(ValueError, match="tokens"):
+        rollout.visualize(r, ["a", "b"])
+    with pytest.raises(ValueError, match="batch"):
+        rollout.visualize(np.stack([r, r]), list("abcd"))
+    with pytest.raises(ValueError, match="batch"):
+        rollout.visualize(np.stack([r, r]), list("abcd"), batch=5)
+    with pytest.raises(ValueError, match="sum to 1"):
+        rollout.visualize(r * 3, list("abcd"))
+
+
+def test_exercise_i1_reference_agrees_with_the_lesson():
+    from attnviz.grading.core import SOLUTIONS_DIR, load_module
+
+    solution = load_module(SOLUTIONS_DIR / "02_intermediate/i1_rollout_from_scratch.py", "i1_solution_for_rollout_test")
+    layers = random_attention(9, (3, 4, 7, 7))
+    for fusion, ratio in [("mean", 0.0), ("max", 0.25), ("min", 0.5)]:
+        np.testing.assert_allclose(solution.rollout(layers, fusion, ratio),
+                                   AttentionRollout().compute_rollout(layers, discard_ratio=ratio, head_fusion=fusion),
+                                   atol=1e-12)

@@ -1,0 +1,112 @@
+"""Multi-head grids and head similarity, checked against SciPy's Jensen–Shannon distance and by hand."""
+
+import numpy as np
+import pytest
+from scipy.spatial.distance import jensenshannon
+
+from attnviz.grading.fixtures import minilm_attention, random_attention
+from attnviz.plotting import describe_figure
+from intermediate.multihead_visualization import (
+    MultiHeadVisualizer,
+    grid_shape,
+    head_distances,
+    jensen_shannon_distance,
+    layer_collapse,
+    redundant_heads,
+    row_collapse,
+)
+
+
+def test_js_distance_matches_scipy_and_handles_zeros():
+    p = random_attention(0, (5, 7))
+    q = random_attention(1, (5, 7))
+    p[:, 0] = 0.0  # zeros where the other is not: 0·log 0 = 0, no NaN
+    p /= p.sum(-1, keepdims=True)
+    got = jensen_shannon_distance(p, q)
+    want = [jensenshannon(p[i], q[i], base=2) for i in range(5)]
+    np.testing.assert_allclose(got, want, atol=1e-10)
+    assert jensen_shannon_distance([1.0, 0.0], [0.0, 1.0]) == pytest.approx(1.0)  # disjoint supports
+    assert jensen_shannon_distance([0.5, 0.5], [0.5, 0.5]) == pytest.approx(0.0)
+
+
+def test_head_distances_equal_a_loop_with_scipy():
+    attention = random_attention(3, (2, 3, 5, 5))  # (L, H, Q, K)
+    got = head_distances(attention)
+    flat = attention.reshape(6, 5, 5)
+    want = np.array([[np.mean([jensenshannon(flat[a, q], flat[b, q], base=2) for q in range(5)])
+                      for b in range(6)] for a in range(6)])
+    np.testing.assert_allclose(got, want, atol=1e-10)
+    np.testing.assert_allclose(head_distances(attention[1]), want[3:, 3:], atol=1e-10)  # one layer (H, Q, K)
+
+
+def test_padding_rows_are_left_out():
+    attention = random_attention(4, (3, 5, 5))
+    mask = np.array([1, 1, 1, 0, 0])
+    got = head_distances(attention, attention_mask=mask)
+    want = np.array([[np.mean([jensenshannon(attention[a, q], attention[b, q], base=2) for q in range(3)])
+                      for b in range(3)] for a in range(3)])
+    np.testing.assert_allclose(got, want, atol=1e-10)
+
+
+def test_redundant_pair_and_collapse_are_flagged():
+    layer = random_attention(5, (4, 6, 6), sharpness=3.0)  # (H, Q, K) distinct heads
+    layer[3] = layer[1]  # head 3 repeats head 1
+    pairs = redundant_heads(head_distances(layer), threshold=0.05)
+    assert [(i, j) for i, j, _ in pairs] == [(1, 3)]
+    model = np.stack([random_attention(6, (4, 6, 6), sharpness=3.0), np.repeat(layer[:1], 4, axis=0)])  # (L, H, Q, K)
+    report = layer_collapse(model)
+    assert report["collapsed_layers"] == [1]
+    assert report["mean_distance"][1] == pytest.approx(0.0, abs=1e-12) and report["mean_distance"][0] > 0.3
+    as_layer_head = redundant_heads(head_distances(model), threshold=0.05, num_heads=4)
+    assert ((1, 0), (1, 1), 0.0) in [(a, b, round(d, 9)) for a, b, d in as_layer_head]
+
+
+def test_row_collapse_finds_a_vertical_stripe():
+    stripe = np.tile([0.7, 0.1, 0.1, 0.1], (4, 1))  # every query reads key 0
+    diagonal = np.eye(4) * 0.9 + 0.025
+    got = row_collapse(np.stack([stripe, diagonal]))
+    assert got[0] == pytest.approx(0.0, abs=1e-12)
+    mean_row = diagonal.mean(0)
+    assert got[1] == pytest.approx(np.mean([jensenshannon(r, mean_row, base=2) for r in diagonal]))
+
+
+def test_api_line_on_minilm():
+    weights, tokens = minilm_attention("The cat sat on the mat because it was tired.")  # (L, H, Q, K)
+    fig = MultiHeadVisualizer(num_heads=12).plot_all_heads(weights[5], tokens=tokens, layer_name="Layer 6")
+    info = describe_figure(fig)
+    assert len(info["panels"]) == 12 and info["suptitle"].startswith("Layer 6")
+    for h, panel in enumerate(info["panels"]):  # row-major 3 × 4 grid, head h in panel h
+        np.testing.assert_allclose(panel["data"], weights[5, h])
+        assert panel["title"] == f"head {h}" and panel["clim"] == (0.0, 1.0)
+    assert info["panels"][0]["xticklabels"] == list(tokens)
+
+
+def test_model_overview_holds_every_head():
+    attention = random_attention(7, (2, 4, 5, 5))
+    info = describe_figure(MultiHeadVisualizer(num_heads=4).plot_model_overview(attention))
+    assert len(info["panels"]) == 8
+    np.testing.assert_allclose(info["panels"][5]["data"], attention[1, 1])
+    assert info["panels"][5]["title"] == "L1 H1"
+
+
+def test_grid_shape():
+    assert grid_shape(12) == (3, 4) and grid_shape(8) == (2, 4) and grid_shape(7) == (1, 7) and grid_shape(16) == (4, 4)
+
+
+@pytest.mark.parametrize(("call", "error", "words"), [
+    (lambda v, a: v.plot_all_heads(a[:3], list("abcde")), ValueError, "num_heads=4"),
+    (lambda v, a: v.plot_all_heads(a, list("abc")), ValueError, "tokens"),
+    (lambda v, a: v.plot_all_heads(a[0, 0], list("abcde")), ValueError, "dimensions"),
+    (lambda v, a: v.plot_all_heads(a * np.nan, list("abcde")), ValueError, "NaN"),
+    (lambda v, a: v.plot_all_heads(a - 1, list("abcde")), ValueError, "negative"),
+    (lambda v, a: v.plot_all_heads(a, "abcde"), TypeError, "tokens"),
+    (lambda v, a: v.plot_model_overview(a), ValueError, "dimensions"),
+    (lambda v, a: head_distances(a, attention_mask=[1, 1]), ValueError, "attention_mask"),
+    (lambda v, a: redundant_heads(np.ones((3, 4))), ValueError, "distances"),
+    (lambda v, a: MultiHeadVisualizer(num_heads=0), ValueError, "num_heads"),
+])
+def test_errors(call, error, words):
+    attention = random_attention(8, (4, 5, 5))
+    with pytest.raises(error) as info:
+        call(MultiHeadVisualizer(num_heads=4), attention)
+    assert words in str(info.value)
