@@ -159,3 +159,133 @@ def gru_attention_alignment(model, examples: Sequence[DateExample], batch_size: 
         _, attention = model(source.to(model.device), target[:, :-1].to(model.device), lengths)  # (B, 11, S)
         hits.append(alignment_hits(attention.cpu().numpy(), [e.token_spans for e in chunk]))
     return float(np.concatenate(hits).mean())
+
+
+# ----------------------------------------------------------------------------------------------------
+# GPT-2: induction and previous-token heads
+# ----------------------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def causal_attentions(model, input_ids: torch.Tensor) -> np.ndarray:
+    """Self-attention of a causal LM as ``(L, B, H, T, T)`` (needs ``attn_implementation="eager"``)."""
+    out = model(input_ids=input_ids.to(model.device), output_attentions=True)
+    if not out.attentions or out.attentions[0] is None:
+        raise RuntimeError("the model returned no attentions: load it with attn_implementation='eager'")
+    return torch.stack(out.attentions).float().cpu().numpy()  # (L, B, H, T, T)
+
+
+def induction_head_scores(
+    model, half: int = 16, n_sequences: int = 100, seed: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Score every head on fresh repeated sequences ``<bos> x_1 … x_h x_1 … x_h`` (see ``training.repeats``).
+
+    Returns ``(induction, previous_token)``, each ``(L, H)``: the mean attention, over sequences and the
+    second-half query positions ``i = h+1 … 2h``, from ``i`` to ``i − h + 1`` (induction) and to ``i − 1``
+    (previous token).
+    """
+    from attnviz.training.repeats import repeated_sequences, second_half_positions
+
+    ids = repeated_sequences(n_sequences, half, np.random.default_rng(seed))  # (B, 1 + 2h)
+    attention = causal_attentions(model, ids)  # (L, B, H, T, T)
+    queries = np.array(second_half_positions(half))  # (h,) positions i
+    induction = attention[..., queries, queries - half + 1]  # (L, B, H, h): A[i, i − h + 1] for each i
+    previous = attention[..., queries, queries - 1]  # (L, B, H, h): A[i, i − 1]
+    return induction.mean(axis=(1, 3)), previous.mean(axis=(1, 3))  # (L, H) each
+
+
+def find_induction_heads(model, half: int = 16, n_sequences: int = 100, seed: int = 1) -> dict:
+    """The best induction head and the best previous-token head, with every head's scores.
+
+    Returns ``{"induction": (layer, head, score), "previous_token": (layer, head, score),
+    "induction_scores": (L, H) list, "previous_token_scores": (L, H) list}``.
+    """
+    induction, previous = induction_head_scores(model, half, n_sequences, seed)
+    best = {}
+    for name, scores in (("induction", induction), ("previous_token", previous)):
+        layer, head = np.unravel_index(scores.argmax(), scores.shape)
+        best[name] = (int(layer), int(head), float(scores[layer, head]))
+    return best | {"induction_scores": induction.tolist(), "previous_token_scores": previous.tolist()}
+
+
+@torch.no_grad()
+def induction_copy_accuracy(model, half: int = 16, n_sequences: int = 100, seed: int = 1) -> float:
+    """Share of predictable second-half tokens predicted right (greedy, next-token).
+
+    The token at position ``i + 1`` is predictable from position ``i`` for ``i = h+1 … 2h−1`` (it repeats
+    the token at ``i − h + 1``); the first second-half token is not (the model cannot know where the
+    first half ends).
+    """
+    from attnviz.training.repeats import repeated_sequences
+
+    ids = repeated_sequences(n_sequences, half, np.random.default_rng(seed))  # (B, 1 + 2h)
+    logits = model(input_ids=ids.to(model.device)).logits.cpu()  # (B, T, V)
+    queries = torch.arange(half + 1, 2 * half)  # i = h+1 … 2h−1
+    predicted = logits[:, queries].argmax(-1)  # (B, h−1): prediction for position i + 1
+    return float((predicted == ids[:, queries + 1]).float().mean())
+
+
+# ----------------------------------------------------------------------------------------------------
+# ViT: accuracy and the pointing game of attention rollout
+# ----------------------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def vit_forward(model, processor, images: np.ndarray, batch_size: int = 200):
+    """Run the ViT on ``images`` (N, 64, 64, 3) uint8 through its image processor.
+
+    Returns ``(logits (N, classes), attentions (L, N, H, 1+P, 1+P))`` as NumPy arrays.
+    """
+    all_logits, all_attentions = [], []
+    for start in range(0, len(images), batch_size):
+        chunk = list(images[start : start + batch_size])
+        pixels = processor(images=chunk, return_tensors="pt")["pixel_values"].to(model.device)  # (b, 3, 64, 64)
+        out = model(pixel_values=pixels, output_attentions=True)
+        if not out.attentions or out.attentions[0] is None:
+            raise RuntimeError("the model returned no attentions: load it with attn_implementation='eager'")
+        all_logits.append(out.logits.float().cpu().numpy())
+        all_attentions.append(torch.stack(out.attentions).float().cpu().numpy())  # (L, b, H, T, T)
+    return np.concatenate(all_logits), np.concatenate(all_attentions, axis=1)
+
+
+def attention_rollout(attentions: np.ndarray) -> np.ndarray:
+    """Attention rollout (Abnar & Zuidema, 2020) of ``(L, B, H, T, T)`` attentions -> ``(B, T, T)``.
+
+    Per layer: mean over heads, add the residual connection as ``0.5·A + 0.5·I``, renormalise rows;
+    then multiply the layers, last layer on the left: ``R = Ã_L · … · Ã_1``.
+    """
+    n_layers, batch, _, tokens, _ = attentions.shape
+    rollout = np.broadcast_to(np.eye(tokens), (batch, tokens, tokens)).copy()  # (B, T, T)
+    for layer in range(n_layers):
+        mixed = 0.5 * attentions[layer].mean(axis=1) + 0.5 * np.eye(tokens)  # (B, T, T)
+        mixed /= mixed.sum(axis=-1, keepdims=True)
+        rollout = mixed @ rollout  # this layer on the left of everything below it
+    return rollout
+
+
+def pointing_game(attentions: np.ndarray, masks: np.ndarray, patch_size: int = 8) -> np.ndarray:
+    """Does the CLS rollout peak on a patch that overlaps the target? ``(N,)`` bool.
+
+    ``attentions`` (L, N, H, 1+P, 1+P) with token 0 = [CLS]; ``masks`` (N, height, width) target pixels.
+    """
+    from attnviz.training.shapes import patch_mask
+
+    cls_to_patches = attention_rollout(attentions)[:, 0, 1:]  # (N, P): CLS row, patch columns
+    on_target = patch_mask(masks, patch_size).reshape(len(masks), -1)  # (N, P), patches in row-major order
+    peak = cls_to_patches.argmax(axis=-1)  # (N,)
+    return on_target[np.arange(len(masks)), peak]
+
+
+def vit_scores(model, processor, images: np.ndarray, labels: np.ndarray, masks: np.ndarray) -> dict[str, float]:
+    """``{"accuracy": …, "pointing_game": …, "pointing_game_correct": …}`` on one set of images.
+
+    ``pointing_game_correct`` is the pointing-game rate on the correctly classified images only.
+    """
+    logits, attentions = vit_forward(model, processor, images)
+    correct = logits.argmax(-1) == labels
+    hits = pointing_game(attentions, masks, model.config.patch_size)
+    return {
+        "accuracy": float(correct.mean()),
+        "pointing_game": float(hits.mean()),
+        "pointing_game_correct": float(hits[correct].mean()) if correct.any() else float("nan"),
+    }
