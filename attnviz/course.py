@@ -39,7 +39,8 @@ def lesson_files(tier_dir: str, package: str) -> list[Path]:
 
 
 def _run_one(path: Path, timeout: float) -> tuple[str, str, float]:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", MPLBACKEND="Agg", PYTHONWARNINGS="ignore")
+    # two lessons run at once on two cores: one thread each, or their BLAS threads fight over the cores
+    env = dict(os.environ, HF_HUB_OFFLINE="1", MPLBACKEND="Agg", PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
     start = time.perf_counter()
     try:
         proc = subprocess.run([sys.executable, str(path)], cwd=REPO_ROOT, env=env, capture_output=True,

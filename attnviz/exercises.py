@@ -30,8 +30,8 @@ from attnviz.grading.core import EXERCISES_DIR, SOLUTIONS_DIR
 BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION\s*$")
 END = re.compile(r"^\s*# END SOLUTION\s*$")
 DEF = re.compile(r"^\s*def (?P<name>\w+)\(")
-HEADER = '"""Reference solution'
-STUB_HEADER = '"""Exercise'
+HEADER = '"""Reference solution — '  # a solution's first line: """Reference solution — Exercise B1: ...
+STUB_HEADER = '"""'  # the student's copy starts """Exercise B1: ...
 
 
 def strip_solutions(source: str, filename: str = "<solution>") -> str:

@@ -130,7 +130,8 @@ class BahdanauAttention(nn.Module):
     def __init__(self, query_size: int, key_size: int, attention_size: int):
         super().__init__()
         self.query_layer = nn.Linear(query_size, attention_size, bias=False)  # W
-        self.key_layer = nn.Linear(key_size, attention_size, bias=True)  # U (and the bias of the hidden layer)
+        # U, with the bias of the hidden layer (one bias is enough: W·s and U·h_j are added)
+        self.key_layer = nn.Linear(key_size, attention_size, bias=True)
         self.score_layer = nn.Linear(attention_size, 1, bias=False)  # v
 
     def forward(self, query, keys, projected_keys, source_mask):
@@ -169,7 +170,9 @@ class GRUAttentionSeq2Seq(nn.Module):
         """``source_ids`` (B, S), ``lengths`` (B,) -> annotations (B, S, 2H), initial state (B, H), mask (B, S)."""
         source_mask = source_ids != self.vocab.pad_id  # (B, S)
         embedded = self.embedding(source_ids)  # (B, S, E)
-        packed = nn.utils.rnn.pack_padded_sequence(embedded, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        packed = nn.utils.rnn.pack_padded_sequence(
+            embedded, lengths.cpu(), batch_first=True, enforce_sorted=False
+        )
         annotations, _ = self.encoder(packed)
         annotations, _ = nn.utils.rnn.pad_packed_sequence(
             annotations, batch_first=True, total_length=source_ids.shape[1]
@@ -197,7 +200,9 @@ class GRUAttentionSeq2Seq(nn.Module):
         projected = self.attention.key_layer(annotations)  # (B, S, A): U·h_j, the same at every step
         all_logits, all_weights = [], []
         for t in range(target_in_ids.shape[1]):
-            logits, state, weights = self.decode_step(target_in_ids[:, t], state, annotations, projected, source_mask)
+            logits, state, weights = self.decode_step(
+                target_in_ids[:, t], state, annotations, projected, source_mask
+            )
             all_logits.append(logits)
             all_weights.append(weights)
         return torch.stack(all_logits, dim=1), torch.stack(all_weights, dim=1)  # (B, T, V), (B, T, S)
@@ -214,7 +219,9 @@ class GRUAttentionSeq2Seq(nn.Module):
             lengths = (source_ids != self.vocab.pad_id).sum(1)
         annotations, state, source_mask = self.encode(source_ids, lengths)
         projected = self.attention.key_layer(annotations)
-        previous = torch.full((source_ids.shape[0],), self.vocab.bos_id, dtype=torch.long, device=source_ids.device)
+        previous = torch.full(
+            (source_ids.shape[0],), self.vocab.bos_id, dtype=torch.long, device=source_ids.device
+        )
         finished = torch.zeros_like(previous, dtype=torch.bool)
         output_ids, attention = [], []
         for _ in range(max_length):
@@ -235,7 +242,7 @@ class GRUAttentionSeq2Seq(nn.Module):
         output_ids, attention = self.generate(source_ids.to(self.device), lengths)
         self.train(was_training)
         results = []
-        for row, text in enumerate(texts):
+        for row in range(len(texts)):
             ids = output_ids[row].tolist()
             steps = ids.index(self.vocab.eos_id) + 1 if self.vocab.eos_id in ids else len(ids)  # keep </s>
             source_len = int(lengths[row])
@@ -262,7 +269,9 @@ class GRUAttentionSeq2Seq(nn.Module):
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "config.json").write_text(json.dumps(asdict(self.config), indent=2) + "\n", encoding="utf-8")
+        (folder / "config.json").write_text(
+            json.dumps(asdict(self.config), indent=2) + "\n", encoding="utf-8"
+        )
         save_file({k: v.contiguous() for k, v in self.state_dict().items()}, folder / "model.safetensors")
         self.vocab.save(folder / "vocab.json")
 

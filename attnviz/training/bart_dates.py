@@ -17,6 +17,7 @@ memorise: it has to learn the mapping.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,8 +27,17 @@ from tqdm.auto import tqdm
 
 from attnviz import MODELS_DIR
 from attnviz.training import common
-from attnviz.training.dates import CARD_SEED, CHARACTERS, FORMATS, TRAIN_SEED, DateExample, example_stream
+from attnviz.training.dates import (
+    CARD_SEED,
+    CHARACTERS,
+    FORMATS,
+    TRAIN_SEED,
+    DateExample,
+    example_stream,
+    render,
+)
 
+EXAMPLE_DATE = dt.date(2026, 11, 21)
 NAME = "tiny-bart-dates"
 SPECIAL_TOKENS = ("<s>", "<pad>", "</s>", "<unk>")  # ids 0, 1, 2, 3 — BART's own convention
 BOS_ID, PAD_ID, EOS_ID, UNK_ID = 0, 1, 2, 3
@@ -155,7 +165,9 @@ def train_model(cfg: BartDatesConfig, progress: bool = True):
     return model, tokenizer, losses
 
 
-def train_and_save(out_dir: Path | None = None, cfg: BartDatesConfig | None = None, progress: bool = True) -> dict:
+def train_and_save(
+    out_dir: Path | None = None, cfg: BartDatesConfig | None = None, progress: bool = True
+) -> dict:
     """Train, save with ``save_pretrained``, reload, measure and write the model card. Returns the figures."""
     from transformers import AutoTokenizer, BartForConditionalGeneration
 
@@ -194,7 +206,8 @@ def write_model_card(out_dir: Path, f: dict) -> None:
     cfg = f["config"]
     best_layer = max(f["alignment_by_layer"], key=f["alignment_by_layer"].get)
     formats = "\n".join(
-        f"| `{FORMATS[name]}` | {acc:.1%} |" for name, acc in f["exact_match_by_format"].items()
+        f"| `{FORMATS[name]}` | `{render(EXAMPLE_DATE, name).source}` | {acc:.1%} |"
+        for name, acc in f["exact_match_by_format"].items()
     )
     layers = "\n".join(f"| {layer} | {rate:.1%} |" for layer, rate in f["alignment_by_layer"].items())
     body = f"""
@@ -205,14 +218,14 @@ dates, so that its cross-attention has a known right answer. Part of the attenti
 |---|---|
 | task | written date (years 1900–2099) → `YYYY-MM-DD` |
 | example | `the 21st of November, 2026` → `2026-11-21` |
-| architecture | BART, {cfg['layers']} encoder + {cfg['layers']} decoder layers, d_model {cfg['d_model']}, {cfg['heads']} heads, FFN {cfg['ffn_dim']} |
+| architecture | BART, {cfg["layers"]} encoder + {cfg["layers"]} decoder layers, d_model {cfg["d_model"]}, {cfg["heads"]} heads, FFN {cfg["ffn_dim"]} |
 | tokenizer | character level (`tokenizers` WordLevel over single characters), `<s>`=0 `<pad>`=1 `</s>`=2 `<unk>`=3 |
-| parameters | {f['parameters']:,} |
-| weights file | {common.human_bytes(f['weights_bytes'])} (`model.safetensors`) |
-| training | {cfg['steps']} steps × {cfg['batch_size']} fresh dates, AdamW lr {cfg['lr']}, seed {cfg['seed']} |
-| training time | {f['train_seconds']:.0f} s on {common.TRAIN_THREADS} CPU thread(s) |
-| final training loss | {f['final_loss']:.4f} |
-| **exact match** | **{f['exact_match']:.1%}** on 1,000 fresh dates (seed {CARD_SEED}, not the training seed) |
+| parameters | {f["parameters"]:,} |
+| weights file | {common.human_bytes(f["weights_bytes"])} (`model.safetensors`) |
+| training | {cfg["steps"]} steps × {cfg["batch_size"]} fresh dates, AdamW lr {cfg["lr"]}, seed {cfg["seed"]} |
+| training time | {f["train_seconds"]:.0f} s on {common.TRAIN_THREADS} CPU thread(s) |
+| final training loss | {f["final_loss"]:.4f} |
+| **exact match** | **{f["exact_match"]:.1%}** on 1,000 fresh dates (seed {CARD_SEED}, not the training seed) |
 
 Retrain (deterministic, seeded): `python -m attnviz.training {NAME}`
 
@@ -236,8 +249,8 @@ token span.
 
 ## Accuracy by input format
 
-| format | exact match |
-|---|---|
+| format | example | exact match |
+|---|---|---|
 {formats}
 
 ## Cross-attention alignment

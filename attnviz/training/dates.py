@@ -43,7 +43,15 @@ MONTHS = (
     "July", "August", "September", "October", "November", "December",
 )  # fmt: skip
 MONTH_ABBREVIATIONS = tuple(name[:3] for name in MONTHS)  # "Jan" ... "Dec"
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")  # date.weekday() order
+WEEKDAYS = (
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+)  # date.weekday() order
 
 FIRST_DATE = dt.date(1900, 1, 1)
 LAST_DATE = dt.date(2099, 12, 31)

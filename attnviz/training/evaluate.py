@@ -18,7 +18,13 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from attnviz.training.dates import FIELDS, TARGET_POSITIONS, DateExample, make_examples, token_spans_from_offsets
+from attnviz.training.dates import (
+    FIELDS,
+    TARGET_POSITIONS,
+    DateExample,
+    make_examples,
+    token_spans_from_offsets,
+)
 
 # ----------------------------------------------------------------------------------------------------
 # Dates: shared
@@ -99,7 +105,9 @@ def bart_cross_attentions(model, tokenizer, examples: Sequence[DateExample]):
     ``token_spans[b]`` maps each field to its source token span (from the tokenizer's offsets, so this
     works for any fast tokenizer on the source side).
     """
-    source = tokenizer([e.source for e in examples], padding=True, return_offsets_mapping=True, return_tensors="pt")
+    source = tokenizer(
+        [e.source for e in examples], padding=True, return_offsets_mapping=True, return_tensors="pt"
+    )
     target = tokenizer([e.target for e in examples], return_tensors="pt")["input_ids"]  # (B, 12) <s> … </s>
     out = model(
         input_ids=source["input_ids"].to(model.device),
@@ -110,7 +118,10 @@ def bart_cross_attentions(model, tokenizer, examples: Sequence[DateExample]):
     if not out.cross_attentions or out.cross_attentions[0] is None:
         raise RuntimeError("the model returned no cross-attentions: load it with attn_implementation='eager'")
     attentions = torch.stack(out.cross_attentions).float().cpu().numpy()  # (L, B, H, T, S)
-    spans = [token_spans_from_offsets(e.char_spans, offsets.tolist()) for e, offsets in zip(examples, source["offset_mapping"])]
+    spans = [
+        token_spans_from_offsets(e.char_spans, offsets.tolist())
+        for e, offsets in zip(examples, source["offset_mapping"])
+    ]
     return attentions, spans
 
 
@@ -239,7 +250,8 @@ def vit_forward(model, processor, images: np.ndarray, batch_size: int = 200):
     all_logits, all_attentions = [], []
     for start in range(0, len(images), batch_size):
         chunk = list(images[start : start + batch_size])
-        pixels = processor(images=chunk, return_tensors="pt")["pixel_values"].to(model.device)  # (b, 3, 64, 64)
+        pixels = processor(images=chunk, return_tensors="pt")["pixel_values"]  # (b, 3, 64, 64)
+        pixels = pixels.to(model.device)
         out = model(pixel_values=pixels, output_attentions=True)
         if not out.attentions or out.attentions[0] is None:
             raise RuntimeError("the model returned no attentions: load it with attn_implementation='eager'")
@@ -276,7 +288,9 @@ def pointing_game(attentions: np.ndarray, masks: np.ndarray, patch_size: int = 8
     return on_target[np.arange(len(masks)), peak]
 
 
-def vit_scores(model, processor, images: np.ndarray, labels: np.ndarray, masks: np.ndarray) -> dict[str, float]:
+def vit_scores(
+    model, processor, images: np.ndarray, labels: np.ndarray, masks: np.ndarray
+) -> dict[str, float]:
     """``{"accuracy": …, "pointing_game": …, "pointing_game_correct": …}`` on one set of images.
 
     ``pointing_game_correct`` is the pointing-game rate on the correctly classified images only.

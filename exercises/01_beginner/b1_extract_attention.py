@@ -1,4 +1,4 @@
-"""Exercise — Exercise B1: extract and visualise attention from a pre-trained model.
+"""Exercise B1: extract and visualise attention from a pre-trained model.
 
 Work through the functions in order; each docstring gives the shapes. Check your work with
 ``make check`` (or ``pytest tests/test_exercises.py --submission exercises -k b1``).

@@ -1,4 +1,4 @@
-"""Exercise — Exercise B2: attention heatmaps for different sentences.
+"""Exercise B2: attention heatmaps for different sentences.
 
 Sentences of different lengths go through the model as one padded batch. You will mask the padding,
 crop each sentence back to its real tokens, and draw the sentences side by side on one honest scale.

@@ -1,4 +1,4 @@
-"""Exercise — Exercise B3: identify the common attention patterns.
+"""Exercise B3: identify the common attention patterns.
 
 You will build the supports of three patterns, score a head against a pattern *corrected for chance*,
 and label every head of a model.

@@ -1,4 +1,4 @@
-"""Exercise — Exercise B4: compare attention in early and late layers.
+"""Exercise B4: compare attention in early and late layers.
 
 Two numbers per head summarise where it looks: how far away (mean attention distance) and how much it
 parks on the first token. Compute them for every layer and head, then compare the first and last layers.

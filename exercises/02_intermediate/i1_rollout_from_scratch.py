@@ -1,4 +1,4 @@
-"""Exercise — Exercise I1: attention rollout from scratch.
+"""Exercise I1: attention rollout from scratch.
 
 Attention rollout (Abnar & Zuidema 2020) follows information from the input tokens up through every
 layer. For attention ``(layers, heads, query, key)`` of one sentence:

@@ -1,4 +1,4 @@
-"""Exercise — Exercise I2: multi-head pattern analysis.
+"""Exercise I2: multi-head pattern analysis.
 
 Every layer of the pre-trained encoder has 12 heads. Do they all do something different? Analyse them:
 

@@ -1,4 +1,4 @@
-"""Exercise — Exercise I3: cross-attention of the translation model.
+"""Exercise I3: cross-attention of the translation model.
 
 The course's tiny BART translates written dates into ISO dates: ``"the 21st of November, 2026"`` →
 ``"2026-11-21"``. Its tokenizer is character-level: the source ``<s> t h e ␣ 2 1 s t … 6 </s>`` has one

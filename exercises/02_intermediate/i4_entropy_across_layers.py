@@ -1,4 +1,4 @@
-"""Exercise — Exercise I4: attention entropy across layers.
+"""Exercise I4: attention entropy across layers.
 
 The entropy of an attention row ``p`` (a distribution over the keys) measures how spread out it is::
 

@@ -1,4 +1,4 @@
-"""Exercise — Exercise A1: attention flow with gradient integration.
+"""Exercise A1: attention flow with gradient integration.
 
 Build attention flow (Abnar & Zuidema 2020) from its definition, then replace the attention weights by
 gradient-weighted ones, ``A ⊙ |∂y/∂A|``, and send those through the same network. Small inputs only:

@@ -1,4 +1,4 @@
-"""Exercise — Exercise A2: an interactive attention dashboard in one HTML file.
+"""Exercise A2: an interactive attention dashboard in one HTML file.
 
 Build a small head view: a page that shows, for a chosen layer and head, a line from every query token
 (left column) to each of its strongest key tokens (right column), with the line's opacity equal to the

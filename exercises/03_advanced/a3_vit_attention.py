@@ -1,4 +1,4 @@
-"""Exercise — Exercise A3: Vision Transformer attention on image classification.
+"""Exercise A3: Vision Transformer attention on image classification.
 
 A ViT classifies an image from its ``[CLS]`` token, so the ``[CLS]`` row of each attention matrix says
 which patches it read. With the course's tiny ViT (``data/models/tiny-vit-shapes``: synthetic images

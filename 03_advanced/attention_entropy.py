@@ -1,0 +1,740 @@
+"""Lesson 3.5 — Attention entropy and head importance: which heads are sharp, which matter, and which can go.
+
+Entropy: how spread out is one row?
+-----------------------------------
+Row ``q`` of an attention matrix is a probability distribution over the keys, so Shannon's entropy
+measures how spread out it is::
+
+    H(A[q]) = − Σ_k A[q, k] · log A[q, k]          (nats; 0 · log 0 = 0, the limit of p log p)
+
+``H = 0`` when the query puts all its weight on one key (a *focused* head); ``H = log n`` when it spreads it
+evenly over the ``n`` keys it is allowed to see (an *averaging* head). Two details decide whether the
+number means anything:
+
+* **Count only what the query could see.** Padding keys have weight 0 and add nothing, but padding
+  *queries* still hold a distribution over the real keys — rows of noise. In a causal model query ``q``
+  sees ``q + 1`` keys, so its entropy is at most ``log(q + 1)``: a late row *looks* more uncertain than an
+  early one just because it has more keys. Averages are therefore taken over real query rows only, and
+* **compare as a fraction of the maximum**, ``H(A[q]) / log n_q`` with ``n_q`` the number of keys query
+  ``q`` may attend to — 0 is one key, 1 is uniform — so rows, sentences and models of different lengths
+  become comparable. Rows with ``n_q = 1`` (the first token of a causal model) have no choice at all;
+  their fraction is undefined and they are left out of it.
+
+The per-row entropy and its fraction of ``log n_q`` come from ``02_intermediate/attention_comparison.py``
+(``attention_entropy``, ``row_statistics``); this lesson pools them per head over many inputs, checks that
+no weight sits where the query cannot see, and asks what the numbers say about the heads.
+
+Head specialisation
+-------------------
+Voita et al. (2019, "Analyzing Multi-Head Self-Attention: Specialized Heads Do the Heavy Lifting, the Rest
+Can Be Pruned") found that the heads a model really needs are *specialised*: confident (their mean
+maximum weight, ``E_q max_k A[q, k]``, is high) and doing one recognisable job (previous token, a rare
+word, a syntactic relation). Here a head counts as specialised when it is sharp (relative entropy low)
+*and* consistent: its relative entropy hardly changes from one input to the next. A head that is sharp on
+one sentence and flat on the next is input-dependent; a head near 1 everywhere is averaging.
+
+Head importance (Michel et al. 2019)
+------------------------------------
+"Are Sixteen Heads Really Better than One?" gives every head ``h`` a gate ``ξ_h`` that multiplies its
+output (``ξ_h = 1``: the model as trained, ``ξ_h = 0``: the head removed) and scores it by how much the loss
+cares about that gate, at the trained model::
+
+    I_h = E_x | ∂L(x) / ∂ξ_h |            at ξ = 1 (every head on)
+
+averaged over examples, absolute *per example* (signs cancel otherwise), and then divided by the ℓ2 norm
+of its layer's scores so that layers are comparable. Multiplying head ``h``'s *probabilities* by ``ξ_h`` is
+the same as multiplying its output, because the output ``A_h V_h`` is linear in ``A_h`` — so the gate sits
+on the attention probabilities, where we can reach it.
+
+Reaching it in ``transformers`` 5: the ``head_mask`` argument that BERT, GPT-2 and ViT used to take is
+gone. Instead every attention module calls a function looked up by name in ``AttentionInterface``; we
+register our own, :func:`probed_attention_forward` — eager attention (``softmax(QKᵀ·scale + mask) V``)
+with one extra step: the probabilities pass through a small module, :class:`AttentionProbe`, that
+multiplies head ``h`` by ``ξ_h`` (and remembers the probabilities). One trap: a name registered only with
+``AttentionInterface`` gets *no attention mask* — the model builds masks through a second registry,
+``AttentionMaskInterface``, and skips the mask for names it does not know: GPT-2 would see the future
+and BERT the padding. :func:`register_probed_attention` registers both. The same probes carry the hook
+that ``integrated_attention.py`` needs.
+
+Pruning: the curve importance predicts, and the one we measure
+---------------------------------------------------------------
+Remove heads one at a time (set ``ξ_h = 0``), least important first, and measure the loss (tiny GPT-2)
+or the accuracy (tiny ViT) on held-out data. A first-order Taylor expansion in ``ξ`` predicts that
+curve from the same gradients: ``L(ξ) ≈ L(1) + Σ_h ∂L/∂ξ_h · (ξ_h − 1)``, i.e. removing a set ``S`` changes the
+loss by ``− Σ_{h∈S} ∂L/∂ξ_h``. The prediction is good while few heads are gone and fails as the
+interactions between heads grow. Removing heads in a *random* order is the baseline that shows
+whether the ranking knows anything.
+
+What our models show (the lesson prints what it measures; these numbers are from the shipped models)
+-----------------------------------------------------------------------------------------------------
+* **MiniLM** (four padded sentences): mean relative entropy per layer 0.76, 0.44, 0.47, 0.59, 0.53,
+  0.66 — the first layer averages, layers 1–2 are the sharpest — with one striking exception, layer 0
+  head 2, at 0.0005: it always puts everything on one key. Averaging the padding rows in by mistake would
+  move a head's entropy by up to 0.13 nats.
+* **Tiny GPT-2**: importance picks out the induction circuit the model card describes: the
+  previous-token head 0.2 (0.99 of its layer's norm) and the four induction heads of layer 1 (0.37–0.61
+  each); the other layer-0 heads score ≤ 0.13. Importance and Voita's confidence agree almost perfectly
+  (Spearman +0.98): here the sharp, consistent heads *are* the ones the loss needs. Pruning: the four
+  least important heads go for free (loss 0.001 → 0.005 nats), while four random heads cost 5.0 nats and
+  the four most important 6.0. The first-order Taylor prediction stays at ≈ 0.001 all the way: the four
+  induction heads are redundant, so the gradient of any one of them is ≈ 0 — until the last one goes and
+  the loss jumps to 6. A linear prediction cannot see that cliff; Michel et al. also found that, past a
+  point, performance falls sharply as more heads go — use the scores to *rank* heads, not to add up.
+* **Tiny ViT** (accuracy 97 % on its 200 test images, chance 25 %): with half of its 8 heads removed,
+  77 % in importance order, 69 % on average in random orders, 56 % most important first.
+
+Run it
+------
+    python 03_advanced/attention_entropy.py
+    python 03_advanced/attention_entropy.py --random-orders 10
+
+Usage from Python::
+
+    from advanced.attention_entropy import AttentionProbes, head_entropy, head_importance
+    rel = head_entropy(weights, attention_mask, relative=True)     # (L, H) fraction of log n
+    with AttentionProbes(model) as probes:                          # every head gets a gate ξ_h = 1
+        probes.set_head_mask(mask)                                  # (L, H) zeros remove heads
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable
+
+import numpy as np
+import torch
+
+from attnviz.cli import lesson_parser, run_lesson
+from attnviz.outputs import LessonOutputs
+from attnviz.plotting import show_heatmaps
+from attnviz.validate import check_attention, check_index, to_numpy
+from intermediate.attention_comparison import attention_entropy, row_statistics
+
+PROBED_ATTENTION = "attnviz_probed"  # the name our attention function is registered under
+DEFAULT_TEXTS = [
+    "The cat sat on the mat because it was tired.",
+    "Attention is not explanation, but it is a good place to start.",
+    "She gave him the book that he had asked for.",
+    "Heads that always look at the previous word are easy to spot.",
+]
+
+
+# ============================================================================ 1. entropy, masked
+def _as_batch(attention, name: str = "attention") -> tuple[np.ndarray, str]:
+    """``(H, Q, K)``, ``(L, H, Q, K)`` or ``(L, B, H, Q, K)`` -> ``(L, B, H, Q, K)`` and the layout it had."""
+    arr = check_attention(attention, "HQK|LHQK|LBHQK", name=name, square=True)
+    layout = {3: "HQK", 4: "LHQK", 5: "LBHQK"}[arr.ndim]
+    if arr.ndim == 3:
+        arr = arr[None, None]  # (1, 1, H, Q, K)
+    elif arr.ndim == 4:
+        arr = arr[:, None]  # (L, 1, H, Q, K)
+    return arr, layout
+
+
+def _real_tokens(attention_mask, n_batch: int, n: int) -> np.ndarray:
+    """A tokenizer mask ``(K,)`` or ``(B, K)`` (or ``None``) -> boolean ``(B, K)`` of the real tokens."""
+    if attention_mask is None:
+        return np.ones((n_batch, n), dtype=bool)
+    mask = to_numpy(attention_mask, "attention_mask")
+    if mask.ndim == 1:
+        mask = np.broadcast_to(mask, (n_batch, mask.shape[0]))  # one mask for every example
+    if mask.shape != (n_batch, n):
+        raise ValueError(f"attention_mask: got shape {tuple(to_numpy(attention_mask).shape)}; expected ({n},) or "
+                         f"({n_batch}, {n}) with 1 for real tokens and 0 for padding")
+    if not np.isin(mask, (0, 1)).all():
+        raise ValueError("attention_mask: expected only 0 (padding) and 1 (real token) values")
+    return mask.astype(bool)
+
+
+def _check_visible(arr: np.ndarray, real: np.ndarray, causal: bool) -> None:
+    """No weight may sit on a key the query cannot see (padding, or the future of a causal model)."""
+    n = arr.shape[-1]
+    visible = real[:, None, :] & (np.tril(np.ones((n, n), dtype=bool)) if causal else True)  # (B, Q, K)
+    leaked = np.abs(arr * ~visible[None, :, None]).max()
+    if leaked > 1e-3:
+        what = "future keys (is the model really causal?)" if causal else "padding keys (is the mask right?)"
+        raise ValueError(f"attention: puts weight {leaked:.3g} on {what}; expected 0 there")
+
+
+def head_entropy(attention, attention_mask=None, *, causal: bool = False, relative: bool = False,
+                 per_example: bool = False) -> np.ndarray:
+    """Mean entropy of each head over the real query rows.
+
+    Args:
+        attention: ``(H, Q, K)``, ``(L, H, Q, K)`` (one example) or ``(L, B, H, Q, K)`` (a padded batch).
+        attention_mask: ``(K,)`` or ``(B, K)``; padding query rows are left out of the mean.
+        causal: the model is decoder-only (query ``q`` sees ``q + 1`` keys).
+        relative: return ``H / log n_q`` (0 = one key, 1 = uniform) instead of nats; rows with a
+            single visible key are left out (their fraction is 0/0).
+        per_example: keep the batch axis (a mean per example) instead of pooling all rows.
+
+    Returns:
+        ``(H,)``, ``(L, H)``, or with ``per_example`` ``(L, B, H)``.
+    """
+    arr, layout = _as_batch(attention)  # (L, B, H, Q, K)
+    real = _real_tokens(attention_mask, arr.shape[1], arr.shape[-1])  # (B, K)
+    _check_visible(arr, real, causal)
+    rows = row_statistics(arr, real.astype(int), causal=causal)  # per-row statistics of the comparison lesson
+    values = rows["entropy_fraction" if relative else "entropy"]  # (L, B, H, Q), NaN where a row does not count
+    if np.isnan(values).all():
+        raise ValueError("attention: no query row can be averaged (every row is padding or sees a single key)")
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an example with no countable row gives NaN, on purpose
+        if per_example:
+            return np.nanmean(values, axis=-1)  # (L, B, H)
+        pooled = np.nanmean(values, axis=(1, 3))  # (L, H): every countable row of every example
+    return pooled[0] if layout == "HQK" else pooled
+
+
+def head_confidence(attention, attention_mask=None) -> np.ndarray:
+    """Voita et al.'s confidence: the mean over real query rows of the row's largest weight.
+
+    Same inputs as :func:`head_entropy`; returns ``(H,)`` or ``(L, H)``.
+    """
+    arr, layout = _as_batch(attention)  # (L, B, H, Q, K)
+    real = _real_tokens(attention_mask, arr.shape[1], arr.shape[-1])  # (B, Q): self-attention, rows = tokens
+    top = arr.max(-1)  # (L, B, H, Q)
+    weights = np.broadcast_to(real[None, :, None, :], top.shape).astype(float)
+    pooled = (top * weights).sum((1, 3)) / weights.sum((1, 3))  # (L, H)
+    return pooled[0] if layout == "HQK" else pooled
+
+
+def specialisation(relative_per_example: np.ndarray, sharp: float = 0.45, consistent: float = 0.1,
+                   broad: float = 0.8) -> dict:
+    """Label each head from its relative entropy on several inputs ``(L, B, H)``.
+
+    Returns ``{"mean": (L, H), "spread": (L, H), "label": (L, H) strings}`` where ``spread`` is the standard
+    deviation across inputs and the label is ``"specialised"`` (mean < ``sharp`` and spread < ``consistent``),
+    ``"averaging"`` (mean > ``broad``), ``"input-dependent"`` (spread ≥ ``consistent``) or ``"mixed"``.
+    """
+    arr = to_numpy(relative_per_example, "relative_per_example")
+    if arr.ndim != 3:
+        raise ValueError(f"relative_per_example: got shape {arr.shape}; expected (layers, examples, heads) from "
+                         "head_entropy(..., relative=True, per_example=True)")
+    mean, spread = np.nanmean(arr, axis=1), np.nanstd(arr, axis=1)  # (L, H)
+    label = np.full(mean.shape, "mixed", dtype=object)
+    label[spread >= consistent] = "input-dependent"
+    label[(mean < sharp) & (spread < consistent)] = "specialised"
+    label[mean > broad] = "averaging"
+    return {"mean": mean, "spread": spread, "label": label}
+
+
+# ============================================================================ 2. probes on the attention probabilities
+class AttentionProbe(torch.nn.Module):
+    """Sits on one attention module's probabilities ``(B, H, Q, K)``: gates heads and records them.
+
+    ``head_mask`` ``(H,)`` — or ``(B, H)`` for one gate per example — multiplies head ``h``'s probabilities
+    (``None``: all heads on). ``scale`` ``(B,)`` multiplies the whole matrix (``integrated_attention.py``
+    uses it as the ``α`` of ``α·A``). ``last`` holds the probabilities of the latest call, after the gates.
+    """
+
+    def __init__(self, num_heads: int, name: str = ""):
+        super().__init__()
+        self.num_heads, self.name = int(num_heads), name
+        self.head_mask: torch.Tensor | None = None
+        self.scale: torch.Tensor | None = None
+        self.last: torch.Tensor | None = None
+        self.calls = 0
+
+    def forward(self, probs: torch.Tensor) -> torch.Tensor:  # (B, H, Q, K) -> (B, H, Q, K)
+        if self.head_mask is not None:
+            gate = self.head_mask.to(probs)
+            gate = gate.view(1, -1, 1, 1) if gate.dim() == 1 else gate.view(gate.shape[0], -1, 1, 1)  # (B|1, H, 1, 1)
+            probs = probs * gate
+        if self.scale is not None:
+            probs = probs * self.scale.to(probs).view(-1, 1, 1, 1)  # (B, 1, 1, 1)
+        self.last, self.calls = probs, self.calls + 1
+        return probs
+
+
+def probed_attention_forward(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+    """Eager attention with the probabilities routed through ``module.attention_probe``.
+
+    ``query`` ``(B, H, Q, d)``, ``key``/``value`` ``(B, H_kv, K, d)``, ``attention_mask`` an additive
+    ``(B, 1, Q, K)`` float mask (0 = keep, very negative = drop) or ``None``. Returns ``(output, probs)``
+    with output ``(B, Q, H, d)`` — the contract every ``AttentionInterface`` function follows.
+    """
+    if scaling is None:
+        scaling = query.shape[-1] ** -0.5
+    if key.shape[1] != query.shape[1]:  # grouped-query attention: share each key/value head
+        key = key.repeat_interleave(query.shape[1] // key.shape[1], dim=1)
+        value = value.repeat_interleave(query.shape[1] // value.shape[1], dim=1)
+    scores = torch.matmul(query, key.transpose(-1, -2)) * scaling  # (B, H, Q, K)
+    if attention_mask is not None:
+        scores = scores + attention_mask[..., : key.shape[-2]]
+    probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)  # (B, H, Q, K)
+    probe = getattr(module, "attention_probe", None)
+    if probe is not None:
+        probs = probe(probs)
+    probs = torch.nn.functional.dropout(probs, p=dropout, training=module.training)
+    output = torch.matmul(probs, value).transpose(1, 2).contiguous()  # (B, H, Q, d) -> (B, Q, H, d)
+    return output, probs
+
+
+def register_probed_attention() -> str:
+    """Register :func:`probed_attention_forward` under ``PROBED_ATTENTION`` — and its mask function.
+
+    Without the second registration the model would build no attention mask for the new name (no causal
+    mask for GPT-2, no padding mask for BERT): ``AttentionMaskInterface`` must know it too.
+    """
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, eager_mask
+
+    AttentionInterface.register(PROBED_ATTENTION, probed_attention_forward)
+    AttentionMaskInterface.register(PROBED_ATTENTION, eager_mask)
+    return PROBED_ATTENTION
+
+
+def attention_modules(model) -> list[tuple[str, torch.nn.Module]]:
+    """The modules that call the attention function, in forward order (encoder before decoder).
+
+    Every attention module of a current ``transformers`` model keeps its ``config`` and the ``scaling`` it
+    passes to the attention function; that is how we recognise them.
+    """
+    found = [(name, m) for name, m in model.named_modules()
+             if hasattr(m, "scaling") and hasattr(m, "config") and not isinstance(m, AttentionProbe)]
+    if not found:
+        raise TypeError(f"model: {type(model).__name__} has no attention module that uses transformers' "
+                        "AttentionInterface (needs transformers >= 5 and a model with eager attention)")
+    return found
+
+
+def _num_heads(module) -> int:
+    for attr in ("num_heads", "num_attention_heads"):
+        if isinstance(getattr(module, attr, None), int):
+            return getattr(module, attr)
+    return int(module.config.num_attention_heads)
+
+
+class AttentionProbes:
+    """Put an :class:`AttentionProbe` on every attention module of a ``transformers`` model.
+
+    Use it as a context manager; on exit the probes are removed and the model's own attention
+    implementation is restored::
+
+        with AttentionProbes(model) as probes:
+            model(**inputs)
+            probes.attentions()          # (L, B, H, Q, K), in the graph
+            probes.set_head_mask(mask)   # (L, H): 0 removes a head
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self.names, self.probes = [], []
+        self._previous = None
+
+    def __enter__(self) -> AttentionProbes:
+        modules = attention_modules(self.model)  # TypeError first if this is not a transformers model
+        self._previous = self.model.config._attn_implementation
+        register_probed_attention()
+        self.model.set_attn_implementation(PROBED_ATTENTION)
+        for name, module in modules:
+            probe = AttentionProbe(_num_heads(module), name)
+            module.attention_probe = probe
+            self.names.append(name)
+            self.probes.append(probe)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for _, module in attention_modules(self.model):
+            if "attention_probe" in module._modules:
+                del module._modules["attention_probe"]
+        self.model.set_attn_implementation(self._previous or "eager")
+
+    def __len__(self) -> int:
+        return len(self.probes)
+
+    @property
+    def num_heads(self) -> int:
+        return self.probes[0].num_heads
+
+    def set_head_mask(self, mask) -> None:
+        """Gate every head: ``mask`` is ``(L, H)`` (or ``(L, B, H)``, one gate per example), ``None`` = all on.
+
+        A tensor that requires grad keeps the gradient path: ``∂L/∂mask`` is Michel et al.'s score.
+        """
+        if mask is None:
+            for probe in self.probes:
+                probe.head_mask = None
+            return
+        mask = mask if isinstance(mask, torch.Tensor) else torch.as_tensor(to_numpy(mask, "mask"), dtype=torch.float32)
+        if mask.dim() not in (2, 3) or mask.shape[0] != len(self) or mask.shape[-1] != self.num_heads:
+            raise ValueError(f"mask: got shape {tuple(mask.shape)}; expected ({len(self)}, {self.num_heads}) "
+                             f"(layers, heads) or ({len(self)}, batch, {self.num_heads})")
+        for probe, row in zip(self.probes, mask):
+            probe.head_mask = row  # (H,) or (B, H)
+
+    def attentions(self) -> torch.Tensor:
+        """The probabilities of the latest forward pass, stacked ``(L, B, H, Q, K)`` (still in the graph)."""
+        missing = [p.name for p in self.probes if p.last is None]
+        if missing:
+            raise RuntimeError(f"no forward pass went through {missing[0]}: run the model inside `with AttentionProbes`")
+        return torch.stack([p.last for p in self.probes])  # (L, B, H, Q, K)
+
+
+# ============================================================================ 3. head importance and pruning
+LossFn = Callable[[torch.nn.Module, dict], torch.Tensor]
+
+
+def head_importance(model, batches: Iterable[dict], loss_fn: LossFn, *, normalize: bool = True) -> dict:
+    """Michel et al. (2019) head importance ``E_x |∂L(x)/∂ξ_h|`` at ``ξ = 1``.
+
+    Args:
+        model: a ``transformers`` model (any architecture whose attention uses ``AttentionInterface``).
+        batches: an iterable of model-input dicts.
+        loss_fn: ``loss_fn(model, batch) -> (B,)`` one loss per example (not their mean).
+        normalize: divide each layer's scores by their ℓ2 norm (the paper's choice).
+
+    Returns:
+        ``{"importance": (L, H), "gradient": (L, H), "loss": float}`` — importance (normalised or not), the mean
+        *signed* gradient ``E_x ∂L/∂ξ_h`` (what the Taylor prediction of pruning uses) and the mean loss.
+    """
+    total_abs, total_signed, total_loss, count = None, None, 0.0, 0
+    with AttentionProbes(model) as probes:
+        for batch in batches:
+            n = _batch_size(batch)
+            gates = torch.ones(len(probes), n, probes.num_heads, device=_batch_device(batch),
+                               requires_grad=True)  # (L, B, H): ξ per example
+            probes.set_head_mask(gates)
+            losses = loss_fn(model, batch)  # (B,)
+            if losses.dim() != 1 or losses.shape[0] != n:
+                raise ValueError(f"loss_fn: returned shape {tuple(losses.shape)}; expected ({n},), one loss per example")
+            (grad,) = torch.autograd.grad(losses.sum(), gates)  # (L, B, H): per-example ∂L_b/∂ξ
+            total_abs = grad.abs().sum(1) if total_abs is None else total_abs + grad.abs().sum(1)  # (L, H)
+            total_signed = grad.sum(1) if total_signed is None else total_signed + grad.sum(1)
+            total_loss += float(losses.detach().sum())
+            count += n
+    if count == 0:
+        raise ValueError("batches: got no examples")
+    importance = (total_abs / count).cpu().numpy()  # (L, H)
+    if normalize:
+        norms = np.linalg.norm(importance, axis=1, keepdims=True)  # (L, 1)
+        importance = np.divide(importance, norms, out=np.zeros_like(importance), where=norms > 0)
+    return {"importance": importance, "gradient": (total_signed / count).cpu().numpy(), "loss": total_loss / count}
+
+
+def _batch_size(batch: dict) -> int:
+    first = next(v for v in batch.values() if isinstance(v, torch.Tensor))
+    return int(first.shape[0])
+
+
+def _batch_device(batch: dict) -> torch.device:
+    return next(v for v in batch.values() if isinstance(v, torch.Tensor)).device
+
+
+def to_device(batches: list[dict], device) -> list[dict]:
+    """Every tensor of every batch moved to ``device`` (the model's)."""
+    return [{k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in b.items()} for b in batches]
+
+
+def pruning_order(importance, strategy: str = "importance", seed: int = 0) -> np.ndarray:
+    """The order ``(L·H, 2)`` of (layer, head) pairs to remove.
+
+    ``"importance"``: least important first (Michel et al.); ``"reverse"``: most important first;
+    ``"random"``: a seeded random permutation.
+    """
+    scores = to_numpy(importance, "importance")
+    if scores.ndim != 2:
+        raise ValueError(f"importance: got shape {scores.shape}; expected (layers, heads)")
+    flat = scores.ravel()
+    if strategy == "importance":
+        order = np.argsort(flat, kind="stable")
+    elif strategy == "reverse":
+        order = np.argsort(-flat, kind="stable")
+    elif strategy == "random":
+        order = np.random.default_rng(seed).permutation(flat.size)
+    else:
+        raise ValueError(f"strategy: got {strategy!r}; expected 'importance', 'reverse' or 'random'")
+    return np.stack(np.unravel_index(order, scores.shape), axis=1)  # (L·H, 2)
+
+
+def pruning_curve(model, order, evaluate: Callable[[torch.nn.Module], float], steps=None) -> np.ndarray:
+    """Remove heads in ``order`` and measure after each: ``evaluate(model)`` for 0, 1, …, L·H heads removed.
+
+    ``order`` is ``(n, 2)`` (layer, head) pairs; ``steps`` optionally lists which counts to measure
+    (default: every count). Returns ``(len(steps),)``.
+    """
+    order = np.asarray(order, dtype=int)
+    with AttentionProbes(model) as probes:
+        if order.ndim != 2 or order.shape[1] != 2:
+            raise ValueError(f"order: got shape {order.shape}; expected (n, 2) pairs of (layer, head)")
+        for layer, head in order:
+            check_index(int(layer), len(probes), name="layer")
+            check_index(int(head), probes.num_heads, name="head")
+        steps = range(len(order) + 1) if steps is None else steps
+        results = []
+        for k in steps:
+            mask = torch.ones(len(probes), probes.num_heads)  # (L, H)
+            for layer, head in order[:k]:
+                mask[layer, head] = 0.0
+            probes.set_head_mask(mask)
+            with torch.no_grad():
+                results.append(float(evaluate(model)))
+    return np.asarray(results)
+
+
+def predicted_curve(base_loss: float, gradient, order) -> np.ndarray:
+    """First-order Taylor prediction of the loss as heads are removed: ``L(1) − Σ_{h removed} ∂L/∂ξ_h``."""
+    grad = to_numpy(gradient, "gradient")
+    order = np.asarray(order, dtype=int)
+    removed = grad[order[:, 0], order[:, 1]]  # (n,)
+    return base_loss - np.concatenate([[0.0], np.cumsum(removed)])  # (n + 1,)
+
+
+# ============================================================================ 4. the shipped models' tasks
+def gpt2_batches(n_sequences: int = 64, half: int | None = None, batch_size: int = 32, seed: int = 1000) -> list[dict]:
+    """Held-out repeated random sequences for the tiny GPT-2: ``<bos>``, ``half`` random tokens, the same again.
+
+    The generator is the one the model was trained with (:mod:`attnviz.training.repeats`), with a seed that
+    training did not use; ``half`` defaults to the model card's evaluation length.
+    """
+    from attnviz.training.repeats import EVAL_HALF, repeated_sequences
+
+    ids = repeated_sequences(n_sequences, half or EVAL_HALF, np.random.default_rng(seed))  # (N, 1 + 2·half)
+    return [{"input_ids": ids[start:start + batch_size]} for start in range(0, n_sequences, batch_size)]
+
+
+def gpt2_loss(model, batch: dict) -> torch.Tensor:
+    """Per-example next-token loss over the predictable tokens, positions ``h + 2 … 2h``: ``(B,)``.
+
+    (The first token of the repeat cannot be predicted — nothing says the sequence is about to repeat —
+    so, as in the model card, it is left out.)
+    """
+    ids = batch["input_ids"]  # (B, 1 + 2h)
+    logits = model(input_ids=ids).logits  # (B, T, V)
+    nll = torch.nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2), ids[:, 1:], reduction="none")  # (B, T-1)
+    half = (ids.shape[1] - 1) // 2
+    return nll[:, half + 1:].mean(-1)  # nll[:, j] is the loss of token j + 1: tokens h+2 … 2h
+
+
+def vit_batches(processor, n_images: int | None = None, batch_size: int = 100, seed: int | None = None) -> list[dict]:
+    """Labelled images of the tiny ViT's shapes task: the shipped test set (default), or ``n_images`` fresh
+    ones drawn with ``seed`` from the generator the model was trained on."""
+    from attnviz.training.shapes import load_test_set, make_images
+
+    data = load_test_set()[1] if n_images is None else make_images(n_images, seed)
+    batches = []
+    for start in range(0, len(data.labels), batch_size):
+        pixels = processor(images=list(data.images[start:start + batch_size]), return_tensors="pt")["pixel_values"]
+        batches.append({"pixel_values": pixels, "labels": torch.as_tensor(data.labels[start:start + batch_size])})
+    return batches
+
+
+def vit_loss(model, batch: dict) -> torch.Tensor:
+    logits = model(pixel_values=batch["pixel_values"]).logits  # (B, classes)
+    return torch.nn.functional.cross_entropy(logits, batch["labels"], reduction="none")  # (B,)
+
+
+def vit_accuracy(batches: list[dict]) -> Callable[[torch.nn.Module], float]:
+    def evaluate(model) -> float:
+        correct = sum(int((model(pixel_values=b["pixel_values"]).logits.argmax(-1) == b["labels"]).sum())
+                      for b in batches)
+        return correct / sum(len(b["labels"]) for b in batches)
+    return evaluate
+
+
+def mean_loss(batches: list[dict], loss_fn: LossFn) -> Callable[[torch.nn.Module], float]:
+    def evaluate(model) -> float:
+        total = sum(float(loss_fn(model, b).sum()) for b in batches)
+        return total / sum(_batch_size(b) for b in batches)
+    return evaluate
+
+
+# ============================================================================ 5. the lesson
+def _heatmap(values, title, colorbar_label, vmax):
+    arr = np.asarray(values, dtype=float)  # (L, H)
+    return show_heatmaps(arr, xlabels=[str(h) for h in range(arr.shape[1])],
+                         ylabels=[str(layer) for layer in range(arr.shape[0])], titles=[title], xlabel="head",
+                         ylabel="layer", vmin=0.0, vmax=vmax, colorbar_label=colorbar_label,
+                         annotate=arr.size <= 80, tick_labels=True)
+
+
+def _pruning_figure(title, ylabel, curves: dict, n_heads: int, predicted=None, random_curves=None,
+                    log: bool = False, chance: float | None = None):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.0, 4.2), constrained_layout=True)
+    x = np.arange(n_heads + 1)
+    shown = (lambda v: np.where(np.asarray(v) > 0, v, np.nan)) if log else np.asarray  # log axes need values > 0
+    if random_curves is not None:
+        lo, hi = np.min(random_curves, 0), np.max(random_curves, 0)
+        ax.fill_between(x, shown(lo), shown(hi), color="0.8", label=f"random orders (range of {len(random_curves)})")
+        ax.plot(x, shown(np.mean(random_curves, 0)), color="0.45", lw=1.5, label="random orders (mean)")
+    styles = {"least important first (measured)": "C0", "most important first (measured)": "C3"}
+    for name, curve in curves.items():
+        ax.plot(x, shown(curve), marker="o", ms=3, color=styles.get(name), label=name)
+    if predicted is not None:
+        ax.plot(x, shown(predicted), ls="--", color="C0", label="least important first (first-order Taylor prediction)")
+    if chance is not None:
+        ax.axhline(chance, color="0.3", ls=":", lw=1, label=f"chance ({chance:.0%})")
+    if log:
+        ax.set_yscale("log")
+        floor = min(np.nanmin(shown(c)) for c in curves.values())
+        ax.set_ylim(bottom=0.3 * floor)  # a Taylor prediction far below the measured curves would squash them
+    ax.set_xlabel("heads removed")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def main(argv=None):
+    parser = lesson_parser(__doc__, model_kind=None)
+    parser.add_argument("--encoder", default=None, help="encoder for the entropy part (default: the offline MiniLM)")
+    parser.add_argument("--causal-model", default=None, help="decoder-only model (default: tiny-gpt2-induction)")
+    parser.add_argument("--vit-model", default=None, help="image classifier (default: tiny-vit-shapes)")
+    parser.add_argument("--random-orders", type=int, default=5, help="random pruning orders to compare (default: 5)")
+    args = parser.parse_args(argv)
+    if args.random_orders < 1:
+        raise ValueError(f"--random-orders: got {args.random_orders}; expected at least 1")
+    out = LessonOutputs(__file__, args.out)
+    torch.manual_seed(0)
+    torch.set_num_threads(1)  # tiny models: one thread is as fast, and a busy second core cannot stall it
+    import matplotlib.pyplot as plt
+
+    from attnviz.models import load_model
+    from beginner.attention_basics import AttentionModel
+
+    # 1. Entropy of every MiniLM head on a padded batch: masked, as a fraction of log n_q.
+    encoder = AttentionModel(args.encoder, device=args.device)
+    weights, mask, _ = encoder.get_batch_attention(DEFAULT_TEXTS)  # (L, B, H, Q, K), (B, T)
+    nats = head_entropy(weights, mask)  # (L, H)
+    relative = head_entropy(weights, mask, relative=True)  # (L, H)
+    unmasked = attention_entropy(weights).mean((1, 3))  # (L, H): padding rows included — the mistake
+    print(f"{encoder.name}: mean head entropy {nats.mean():.3f} nats = {relative.mean():.2f} of log n; "
+          f"counting padding rows would shift it by {np.abs(unmasked - nats).max():.3f} nats at worst")
+    by_layer = relative.mean(1)  # (L,)
+    fig = _heatmap(relative, f"{encoder.name}: entropy / log n_q, mean over the real rows of "
+                   f"{len(DEFAULT_TEXTS)} padded sentences", "fraction of the maximum entropy (0 = one key, 1 = uniform)",
+                   1.0)
+    out.save_figure(fig, "encoder_entropy", f"Relative entropy of every MiniLM head (masked: padding rows and keys "
+                    f"left out). Layer {int(np.argmax(by_layer))} is the broadest on average ({by_layer.max():.2f}), "
+                    f"layer {int(np.argmin(by_layer))} the sharpest ({by_layer.min():.2f}); the sharpest single head is "
+                    f"{'.'.join(map(str, np.unravel_index(np.argmin(relative), relative.shape)))} (layer.head).")
+
+    # 2. The causal model: entropy grows with position just because there are more keys.
+    gpt = load_model(args.causal_model, kind="causal-lm", device=args.device)
+    batches = to_device(gpt2_batches(), gpt.device)
+    with AttentionProbes(gpt.model) as probes, torch.no_grad():
+        gpt.model(**batches[0])
+        causal_weights = probes.attentions().cpu().numpy()  # (L, B, H, Q, K)
+    entropy = attention_entropy(causal_weights)  # (L, B, H, Q): nats per row
+    rel_gpt = head_entropy(causal_weights, causal=True, relative=True)  # (L, H)
+    sharpest = np.unravel_index(np.argmin(rel_gpt), rel_gpt.shape)
+    broadest = np.unravel_index(np.argmax(rel_gpt), rel_gpt.shape)
+    fig, ax = plt.subplots(figsize=(7.0, 4.0), constrained_layout=True)
+    positions = np.arange(entropy.shape[-1])
+    ax.plot(positions, np.log(positions + 1), "k--", label="log(q + 1): uniform over the visible keys")
+    for (layer, head), colour in ((broadest, "C1"), (sharpest, "C0")):
+        ax.plot(positions, entropy[layer, :, head].mean(0), color=colour,
+                label=f"layer {layer}, head {head} (relative entropy {rel_gpt[layer, head]:.2f})")
+    repeat = 1 + (entropy.shape[-1] - 1) // 2  # <bos>, half tokens, then the repeat
+    ax.axvline(repeat, color="0.6", lw=0.8)
+    ax.text(repeat + 0.3, 0.1, "repeat starts", fontsize=8, color="0.4")
+    ax.set_xlabel("query position q")
+    ax.set_ylabel("entropy (nats)")
+    ax.set_title(f"{gpt.name}: a causal row can only be as uncertain as log(q + 1)")
+    ax.legend(fontsize=8)
+    out.save_figure(fig, "causal_entropy_by_position", "Entropy of two tiny-GPT-2 heads by query position, mean "
+                    "over sequences, against log(q+1): raw nats grow with position for any head, which is why the "
+                    "relative entropy divides each row by its own log n.")
+
+    # 3. Michel et al. importance and specialisation on the tiny GPT-2.
+    scores = head_importance(gpt.model, batches, gpt2_loss)
+    importance = scores["importance"]  # (L, H)
+    per_example = head_entropy(causal_weights, causal=True, relative=True, per_example=True)  # (L, B, H)
+    spec = specialisation(per_example)
+    confidence = head_confidence(causal_weights)  # (L, H)
+    from scipy.stats import spearmanr
+
+    rho_conf = spearmanr(confidence.ravel(), importance.ravel())[0]
+    rho_ent = spearmanr(rel_gpt.ravel(), importance.ravel())[0]
+    print(f"{gpt.name}: Spearman(importance, confidence) = {rho_conf:+.2f}, (importance, relative entropy) = "
+          f"{rho_ent:+.2f}")
+    fig = _heatmap(importance, f"{gpt.name}: head importance E|∂L/∂ξ_h| (Michel et al.)",
+                   "importance, ℓ2-normalised per layer", 1.0)
+    out.save_figure(fig, "gpt2_head_importance", "Michel et al. head importance of the tiny GPT-2 on held-out "
+                    "repeated sequences: |∂loss/∂ξ_h| per example, averaged, each layer divided by its ℓ2 norm.")
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), constrained_layout=True)
+    colours = {"specialised": "C0", "averaging": "C1", "input-dependent": "C3", "mixed": "C7"}
+    for label, colour in colours.items():
+        chosen = spec["label"] == label
+        if chosen.any():
+            ax.scatter(spec["mean"][chosen], importance[chosen], c=colour, label=label, s=40)
+    for (layer, head), value in np.ndenumerate(importance):
+        ax.annotate(f"{layer}.{head}", (spec["mean"][layer, head], value), fontsize=7, xytext=(3, 2),
+                    textcoords="offset points")
+    ax.set_xlabel("relative entropy (mean over sequences; 0 = one key, 1 = uniform)")
+    ax.set_ylabel("importance (ℓ2-normalised per layer)")
+    ax.set_title(f"Specialised heads and importance (Spearman with confidence {rho_conf:+.2f})")
+    ax.legend(fontsize=8)
+    out.save_figure(fig, "gpt2_specialisation", "Each tiny-GPT-2 head (label layer.head): relative entropy against "
+                    "Michel importance, coloured by specialisation (sharp and consistent across inputs, averaging, "
+                    "input-dependent). The heads the loss needs are the sharp, consistent ones.")
+
+    # 4. Pruning the tiny GPT-2: predicted vs measured vs random.
+    n_heads = importance.size
+    evaluate = mean_loss(to_device(gpt2_batches(seed=2000), gpt.device), gpt2_loss)  # fresh sequences: importance was measured on others
+    by_importance = pruning_order(importance)
+    measured = pruning_curve(gpt.model, by_importance, evaluate)
+    reverse = pruning_curve(gpt.model, pruning_order(importance, "reverse"), evaluate)
+    randoms = np.stack([pruning_curve(gpt.model, pruning_order(importance, "random", seed=s), evaluate)
+                        for s in range(args.random_orders)])
+    predicted = predicted_curve(measured[0], scores["gradient"], by_importance)  # anchored at the intact loss
+    half = n_heads // 2
+    print(f"{gpt.name} pruning, loss with {half}/{n_heads} heads removed: by importance {measured[half]:.3f} "
+          f"(Taylor prediction {predicted[half]:.3f}), random {randoms[:, half].mean():.3f}, most important first "
+          f"{reverse[half]:.3f}; intact {measured[0]:.3f}")
+    fig = _pruning_figure(f"{gpt.name}: loss as heads are removed", "loss on held-out repeated sequences (nats, log scale)",
+                          {"least important first (measured)": measured, "most important first (measured)": reverse},
+                          n_heads, predicted, randoms, log=True)
+    cliff = int(np.argmax(measured > 10 * measured[0]))  # the first count where the loss has grown tenfold
+    out.save_figure(fig, "gpt2_pruning_curve", f"Loss of the tiny GPT-2 (log scale) as heads are removed: least "
+                    f"important first (measured, and the first-order Taylor prediction from the same gradients), most "
+                    f"important first, and in {args.random_orders} random orders. In importance order the first "
+                    f"{max(cliff - 1, 0)} heads go almost for free; the Taylor prediction never sees the cliff, because "
+                    "redundant heads cover for each other until the last one goes.")
+
+    # 5. Pruning the tiny ViT: accuracy.
+    vit = load_model(args.vit_model, kind="vit", device=args.device)
+    vit_data = to_device(vit_batches(vit.processor), vit.device)  # the shipped test set: pruning is measured here
+    fresh = to_device(vit_batches(vit.processor, 200, seed=4321), vit.device)  # importance: on other images
+    vit_scores = head_importance(vit.model, fresh, vit_loss)
+    vit_order = pruning_order(vit_scores["importance"])
+    accuracy = vit_accuracy(vit_data)
+    vit_measured = pruning_curve(vit.model, vit_order, accuracy)
+    vit_reverse = pruning_curve(vit.model, pruning_order(vit_scores["importance"], "reverse"), accuracy)
+    vit_random = np.stack([pruning_curve(vit.model, pruning_order(vit_scores["importance"], "random", seed=s), accuracy)
+                           for s in range(args.random_orders)])
+    n_vit = vit_scores["importance"].size
+    print(f"{vit.name} pruning, accuracy with {n_vit // 2}/{n_vit} heads removed: by importance "
+          f"{vit_measured[n_vit // 2]:.2f}, random {vit_random[:, n_vit // 2].mean():.2f}, most important first "
+          f"{vit_reverse[n_vit // 2]:.2f}; intact {vit_measured[0]:.2f}")
+    fig = _pruning_figure(f"{vit.name}: accuracy as heads are removed", "accuracy on held-out images",
+                          {"least important first (measured)": vit_measured,
+                           "most important first (measured)": vit_reverse}, n_vit, None, vit_random,
+                          chance=1 / vit.model.config.num_labels)
+    out.save_figure(fig, "vit_pruning_curve", f"Accuracy of the tiny ViT on its 200 shipped test images as heads are "
+                    f"removed in order of Michel importance (measured on 200 other images), in reverse, and in "
+                    f"{args.random_orders} random orders. With half the heads gone: {vit_measured[n_vit // 2]:.0%} by "
+                    f"importance, {vit_random[:, n_vit // 2].mean():.0%} at random, {vit_reverse[n_vit // 2]:.0%} most "
+                    "important first.")
+    fig = _heatmap(vit_scores["importance"], f"{vit.name}: head importance", "importance, ℓ2-normalised per layer", 1.0)
+    out.save_figure(fig, "vit_head_importance", "Michel et al. head importance of the tiny ViT (cross-entropy on "
+                    "held-out images).")
+
+    # 6. The table: every tiny-GPT-2 head.
+    import pandas as pd
+
+    gpt_nats = head_entropy(causal_weights, causal=True)  # (L, H)
+    rows = [{"layer": layer, "head": head, "entropy_nats": float(gpt_nats[layer, head]),
+             "relative_entropy": float(rel_gpt[layer, head]), "confidence": float(confidence[layer, head]),
+             "spread_across_inputs": float(spec["spread"][layer, head]), "specialisation": spec["label"][layer, head],
+             "importance": float(importance[layer, head])} for layer, head in np.ndindex(importance.shape)]
+    pd.DataFrame(rows).round(4).to_csv(out.path("gpt2_heads.csv"), index=False)
+    out.register("gpt2_heads.csv", "Every tiny-GPT-2 head: entropy (nats and relative), confidence, spread across "
+                 "inputs, specialisation label and Michel importance.")
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_lesson(main))

@@ -1,0 +1,248 @@
+"""Lesson 3.5 — entropy, head gates through AttentionInterface, Michel et al. importance, pruning.
+
+Each test compares with an independent reference: entropy by hand with ``math.log``; head gates against
+zeroing (or scaling) the head's slice of the output projection, which never touches our attention
+function; importance against finite differences of that scaling.
+"""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from advanced.attention_entropy import (
+    PROBED_ATTENTION,
+    AttentionProbes,
+    head_confidence,
+    head_entropy,
+    head_importance,
+    predicted_curve,
+    pruning_curve,
+    pruning_order,
+    specialisation,
+)
+
+A3 = np.array([[1.0, 0.0, 0.0],
+               [0.5, 0.5, 0.0],
+               [0.2, 0.3, 0.5]])
+
+
+def _h(*ps):
+    return -sum(p * math.log(p) for p in ps if p > 0)
+
+
+# --------------------------------------------------------------------------------------------- entropy
+def test_entropy_of_3x3_by_hand_with_zero_log_zero():
+    rows = [_h(1.0), _h(0.5, 0.5), _h(0.2, 0.3, 0.5)]
+    got = head_entropy(A3[None])  # (H=1,)
+    assert got.shape == (1,)
+    assert got[0] == pytest.approx(sum(rows) / 3, abs=1e-12)
+    assert np.isfinite(got).all()  # 0 · log 0 must be 0, not NaN
+
+
+def test_relative_entropy_divides_each_row_by_log_of_the_keys_it_sees():
+    # causal: row 0 sees 1 key (left out), row 1 sees 2, row 2 sees 3
+    want = (_h(0.5, 0.5) / math.log(2) + _h(0.2, 0.3, 0.5) / math.log(3)) / 2
+    assert head_entropy(A3[None], causal=True, relative=True)[0] == pytest.approx(want, abs=1e-12)
+    # not causal: every row sees 3 keys
+    want_all = sum([_h(1.0), _h(0.5, 0.5), _h(0.2, 0.3, 0.5)]) / 3 / math.log(3)
+    assert head_entropy(A3[None], relative=True)[0] == pytest.approx(want_all, abs=1e-12)
+
+
+def test_uniform_rows_are_one_and_one_hot_rows_zero():
+    n = 6
+    uniform = np.tril(np.ones((n, n)))
+    uniform /= uniform.sum(-1, keepdims=True)  # causal uniform
+    one_hot = np.eye(n)
+    got = head_entropy(np.stack([uniform, one_hot]), causal=True, relative=True)
+    np.testing.assert_allclose(got, [1.0, 0.0], atol=1e-12)
+
+
+def test_padding_rows_and_keys_do_not_count():
+    rng = np.random.default_rng(0)
+    real = rng.dirichlet(np.ones(3), size=(2, 3))  # (H, Q=3, K=3)
+    padded = np.zeros((2, 4, 4))
+    padded[:, :3, :3] = real
+    padded[:, 3, :3] = [0.98, 0.01, 0.01]  # a padding query: a sharp row of noise
+    mask = np.array([1, 1, 1, 0])
+    np.testing.assert_allclose(head_entropy(padded, mask), head_entropy(real), atol=1e-12)
+    np.testing.assert_allclose(head_entropy(padded, mask, relative=True), head_entropy(real, relative=True), atol=1e-12)
+    # batch version: (L=1, B=2, H, Q, K), the second example unpadded
+    batch = np.stack([padded, np.pad(real, ((0, 0), (0, 1), (0, 1)))])[None]
+    batch[0, 1, :, 3, 3] = 1.0  # its 4th token is real there and attends to itself
+    per_example = head_entropy(batch, np.array([[1, 1, 1, 0], [1, 1, 1, 1]]), per_example=True)  # (1, 2, H)
+    np.testing.assert_allclose(per_example[0, 0], head_entropy(real), atol=1e-12)
+    want = head_entropy(real) * 3 / 4  # three rows as before plus one zero-entropy row
+    np.testing.assert_allclose(per_example[0, 1], want, atol=1e-12)
+
+
+def test_confidence_is_mean_row_maximum():
+    assert head_confidence(A3[None])[0] == pytest.approx((1.0 + 0.5 + 0.5) / 3)
+
+
+def test_specialisation_labels():
+    rel = np.array([[[0.1, 0.9, 0.1, 0.5]], [[0.12, 0.95, 0.6, 0.5]], [[0.08, 0.85, 0.1, 0.5]]])  # (B=3, 1, H=4)
+    out = specialisation(rel.transpose(1, 0, 2))  # (L=1, B=3, H=4)
+    assert list(out["label"][0]) == ["specialised", "averaging", "input-dependent", "mixed"]
+    np.testing.assert_allclose(out["mean"][0], rel[:, 0].mean(0))
+
+
+@pytest.mark.parametrize(("bad", "match"), [
+    (np.full((2, 3, 3), np.nan), "NaN"),
+    (np.array([[[-0.5, 1.5], [0.5, 0.5]]]), "negative"),
+    (np.array([[[0.6, 0.6], [0.5, 0.5]]]), "sum to 1"),
+    (np.ones((3, 3)) / 3, "dimensions"),
+    (np.zeros((0, 3, 3)), "empty"),
+    (np.ones((1, 2, 3)) / 3, "square"),
+])
+def test_bad_attention_is_rejected_with_the_argument_named(bad, match):
+    with pytest.raises(ValueError, match=match) as info:
+        head_entropy(bad)
+    assert "attention" in str(info.value)
+
+
+def test_weight_on_invisible_keys_is_rejected():
+    full = np.full((1, 3, 3), 1 / 3)
+    with pytest.raises(ValueError, match="future keys"):
+        head_entropy(full, causal=True)
+    with pytest.raises(ValueError, match="padding keys"):
+        head_entropy(full, np.array([1, 1, 0]))
+    with pytest.raises(ValueError, match="attention_mask"):
+        head_entropy(full, np.array([1, 1]))
+    with pytest.raises(ValueError, match="attention_mask"):
+        head_entropy(full, np.array([1, 2, 1]))
+    with pytest.raises(TypeError):
+        head_entropy("not an array")
+
+
+# ------------------------------------------------------------------------------------- models and gates
+def _gpt2(seed=0, layers=2, heads=3, dim=24, vocab=40):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(seed)
+    config = GPT2Config(n_layer=layers, n_head=heads, n_embd=dim, vocab_size=vocab, n_positions=32,
+                        bos_token_id=0, eos_token_id=0, attn_implementation="eager")
+    return GPT2LMHeadModel(config).eval().double()
+
+
+def _loss(model, batch):
+    ids = batch["input_ids"]
+    logits = model(input_ids=ids).logits
+    return torch.nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2), ids[:, 1:], reduction="none").mean(-1)
+
+
+def _scale_head_output(model, layer, head, factor):
+    """Scale head ``head``'s slice of the output projection: the same as gating its output (independent code)."""
+    d = model.config.n_embd // model.config.n_head
+    with torch.no_grad():
+        model.transformer.h[layer].attn.c_proj.weight[head * d:(head + 1) * d] *= factor
+
+
+def test_probed_attention_matches_eager_and_keeps_the_causal_mask():
+    model = _gpt2()
+    ids = torch.randint(0, 40, (2, 9), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        eager = model(input_ids=ids, output_attentions=True)
+        with AttentionProbes(model) as probes:
+            assert model.config._attn_implementation == PROBED_ATTENTION
+            probed = model(input_ids=ids, output_attentions=True)
+            weights = probes.attentions()
+            changed = ids.clone()
+            changed[:, -1] = (changed[:, -1] + 1) % 40  # only the last token differs
+            later = model(input_ids=changed)
+    torch.testing.assert_close(probed.logits, eager.logits)
+    torch.testing.assert_close(weights, torch.stack(eager.attentions))
+    torch.testing.assert_close(later.logits[:, :-1], eager.logits[:, :-1])  # no position sees the future
+    assert model.config._attn_implementation == "eager"  # restored on exit
+    assert not any("attention_probe" in name for name, _ in model.named_modules())
+
+
+def test_head_mask_equals_removing_the_head_from_the_output_projection():
+    model = _gpt2()
+    ids = torch.randint(0, 40, (2, 8), generator=torch.Generator().manual_seed(2))
+    mask = torch.ones(2, 3)
+    mask[1, 2] = 0.0
+    with torch.no_grad(), AttentionProbes(model) as probes:
+        probes.set_head_mask(mask)
+        gated = model(input_ids=ids).logits
+    _scale_head_output(model, 1, 2, 0.0)
+    with torch.no_grad():
+        removed = model(input_ids=ids).logits
+    torch.testing.assert_close(gated, removed)
+
+
+def test_importance_of_an_unused_head_is_zero():
+    model = _gpt2(seed=3)
+    _scale_head_output(model, 0, 1, 0.0)  # layer 0, head 1 writes nothing: the loss cannot depend on it
+    batches = [{"input_ids": torch.randint(0, 40, (6, 10), generator=torch.Generator().manual_seed(4))}]
+    raw = head_importance(model, batches, _loss, normalize=False)["importance"]
+    assert raw[0, 1] < 1e-12
+    assert (np.delete(raw.ravel(), 1) > 1e-6).all()  # every other head matters a little
+    normalised = head_importance(model, batches, _loss)["importance"]
+    np.testing.assert_allclose(np.linalg.norm(normalised, axis=1), 1.0, atol=1e-6)  # ℓ2 per layer
+    assert normalised[0, 1] < 1e-9
+
+
+def test_importance_equals_finite_differences_per_example():
+    model = _gpt2(seed=5)
+    ids = torch.randint(0, 40, (4, 10), generator=torch.Generator().manual_seed(6))
+    scores = head_importance(model, [{"input_ids": ids[:2]}, {"input_ids": ids[2:]}], _loss, normalize=False)
+    eps = 1e-6
+    want_abs, want_signed = np.zeros((2, 3)), np.zeros((2, 3))
+    with torch.no_grad():
+        base = _loss(model, {"input_ids": ids})  # (B,)
+        for layer in range(2):
+            for head in range(3):
+                _scale_head_output(model, layer, head, 1 - eps)
+                grad = ((base - _loss(model, {"input_ids": ids})) / eps).numpy()  # ∂L_b/∂ξ ≈ (L(1) − L(1−ε)) / ε
+                _scale_head_output(model, layer, head, 1 / (1 - eps))
+                want_abs[layer, head], want_signed[layer, head] = np.abs(grad).mean(), grad.mean()
+    np.testing.assert_allclose(scores["importance"], want_abs, rtol=1e-3, atol=1e-9)
+    np.testing.assert_allclose(scores["gradient"], want_signed, rtol=1e-3, atol=1e-8)
+    assert scores["loss"] == pytest.approx(float(base.mean()))
+
+
+def test_pruning_curve_against_a_plain_loop():
+    model = _gpt2(seed=7)
+    batch = {"input_ids": torch.randint(0, 40, (4, 10), generator=torch.Generator().manual_seed(8))}
+    scores = head_importance(model, [batch], _loss)
+    order = pruning_order(scores["importance"])
+    flat = scores["importance"].ravel()
+    assert [tuple(p) for p in order] == [divmod(int(i), 3) for i in np.argsort(flat, kind="stable")]
+    evaluate = lambda m: float(_loss(m, batch).mean())  # noqa: E731
+    curve = pruning_curve(model, order, evaluate, steps=[0, 2, 6])
+    want = []
+    for k in (0, 2, 6):  # independent: zero the heads' output slices
+        for layer, head in order[:k]:
+            _scale_head_output(model, int(layer), int(head), 0.0)
+        with torch.no_grad():
+            want.append(evaluate(model))
+        model = _gpt2(seed=7)
+    np.testing.assert_allclose(curve, want, rtol=1e-9)
+    predicted = predicted_curve(scores["loss"], scores["gradient"], order)
+    assert predicted.shape == (7,) and predicted[0] == pytest.approx(curve[0])
+    assert sorted(map(tuple, pruning_order(scores["importance"], "random", seed=1))) == sorted(map(tuple, order))
+    assert tuple(pruning_order(scores["importance"], "reverse")[0]) == tuple(order[-1])
+
+
+def test_importance_and_pruning_errors():
+    model = _gpt2()
+    batch = {"input_ids": torch.randint(0, 40, (3, 6))}
+    with pytest.raises(ValueError, match="loss_fn"):
+        head_importance(model, [batch], lambda m, b: _loss(m, b).mean())  # a mean, not one per example
+    with pytest.raises(ValueError, match="batches"):
+        head_importance(model, [], _loss)
+    with pytest.raises(ValueError, match="strategy"):
+        pruning_order(np.ones((2, 3)), "largest")
+    with pytest.raises(ValueError, match="importance"):
+        pruning_order(np.ones(6))
+    with pytest.raises(ValueError, match="layer"):
+        pruning_curve(model, [[2, 0]], lambda m: 0.0)
+    with pytest.raises(ValueError, match="head"):
+        pruning_curve(model, [[0, 3]], lambda m: 0.0)
+    with AttentionProbes(model) as probes, pytest.raises(ValueError, match="mask"):
+        probes.set_head_mask(torch.ones(3, 3))
+    with pytest.raises(TypeError, match="model"):
+        with AttentionProbes(torch.nn.Linear(2, 2)):
+            pass

@@ -1,0 +1,152 @@
+"""Lesson 3.7 — leave-one-out, faithfulness scores, cascading randomisation.
+
+References are written out here: leave-one-out as a loop over positions, raw attention straight from
+``output_attentions``, Spearman from ranks by hand, block equality by comparing state dicts.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from advanced.attention_faithfulness import (
+    Example,
+    faithfulness,
+    layer_stack,
+    leave_one_out,
+    method_rows,
+    randomisation_check,
+    randomise_top_down,
+    score_attribution,
+)
+
+
+def _bert(seed=0, layers=3):
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(seed)
+    config = BertConfig(num_hidden_layers=layers, num_attention_heads=2, hidden_size=16, intermediate_size=32,
+                        vocab_size=30, max_position_embeddings=16, attn_implementation="eager")
+    return BertModel(config).eval()
+
+
+WEIGHT = torch.linspace(-1, 1, 16)
+
+
+def _readout(outputs, attention_mask):
+    pooled = (outputs.last_hidden_state * attention_mask[..., None]).sum(1) / attention_mask.sum(1, keepdim=True)
+    return torch.tanh(pooled @ WEIGHT)  # (B,)
+
+
+def _example(ids, blank=1):
+    ids = torch.tensor([ids])
+    mask = torch.ones_like(ids)
+    content = np.ones(ids.shape[1], dtype=bool)
+    content[[0, -1]] = False  # "special" tokens at both ends
+    return Example(tokens=[str(i) for i in ids[0].tolist()], input_ids=ids, extra=(mask,),
+                   model_inputs=lambda i, m: {"input_ids": i, "attention_mask": m}, readout=_readout,
+                   row=np.ones(ids.shape[1], dtype=bool), content=content, blank_id=blank)
+
+
+def _ranks(x):
+    order = np.argsort(x)
+    ranks = np.empty(len(x))
+    ranks[order] = np.arange(len(x))
+    return ranks
+
+
+def _spearman_by_hand(a, b):  # no ties in these tests
+    ra, rb = _ranks(np.asarray(a)), _ranks(np.asarray(b))
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def test_leave_one_out_matches_a_plain_loop():
+    model = _bert()
+    example = _example([2, 7, 5, 9, 11, 3])
+    got = leave_one_out(model, example)
+    with torch.no_grad():
+        full = float(_readout(model(input_ids=example.input_ids, attention_mask=example.extra[0]), example.extra[0]))
+        for t in range(6):
+            if not example.content[t]:
+                assert np.isnan(got[t])
+                continue
+            ids = example.input_ids.clone()
+            ids[0, t] = 1
+            dropped = float(_readout(model(input_ids=ids, attention_mask=example.extra[0]), example.extra[0]))
+            assert got[t] == pytest.approx(full - dropped, abs=1e-6)
+
+
+def test_raw_attention_rows_are_the_head_mean_of_the_read_rows():
+    model = _bert()
+    example = _example([2, 7, 5, 9, 3])
+    rows = method_rows(model, example, methods=["raw attention", "rollout"])
+    with torch.no_grad():
+        attentions = model(input_ids=example.input_ids, output_attentions=True).attentions
+    want = np.stack([a[0].mean(0).mean(0).numpy() for a in attentions])  # mean over heads, then over rows
+    np.testing.assert_allclose(rows["raw attention"], want, atol=1e-6)
+    assert rows["rollout"].shape == (3, 5)
+    np.testing.assert_allclose(rows["rollout"].sum(-1), 1.0, atol=1e-6)  # the mean of stochastic rows
+
+
+def test_faithfulness_of_leave_one_out_itself_is_one_and_scores_are_spearman():
+    model = _bert(seed=1)
+    examples = [_example([2, 7, 5, 9, 11, 13, 3]), _example([2, 4, 8, 6, 10, 3])]
+    assert score_attribution(model, lambda m, e: np.nan_to_num(leave_one_out(m, e)), examples) == pytest.approx(1.0)
+    assert score_attribution(model, lambda m, e: -np.nan_to_num(leave_one_out(m, e)), examples) == pytest.approx(-1.0)
+    result = faithfulness(model, examples, methods=["raw attention", "integrated gradients"], ig_steps=8)
+    assert result["scores"]["raw attention"].shape == (3,) and result["scores"]["integrated gradients"].shape == (1,)
+    for i, example in enumerate(examples):
+        raw = method_rows(model, example, methods=["raw attention"])["raw attention"]
+        loo = result["loo"][i]
+        want = _spearman_by_hand(raw[2][example.content], loo[example.content])
+        assert result["per_example"]["raw attention"][i, 2] == pytest.approx(want, abs=1e-9)
+    hits = [float(np.argmax(method_rows(model, e, methods=["raw attention"])["raw attention"][2][e.content])
+                  == np.argmax(np.abs(result["loo"][i][e.content]))) for i, e in enumerate(examples)]
+    assert result["top1"]["raw attention"][2] == pytest.approx(np.mean(hits))
+
+
+def test_all_methods_return_one_row_per_layer():
+    pytest.importorskip("advanced.gradient_attention")
+    model = _bert(seed=2)
+    rows = method_rows(model, _example([2, 7, 5, 9, 3]), ig_steps=4)
+    assert set(rows) == {"raw attention", "rollout", "flow", "gradient-weighted", "integrated gradients"}
+    for name, values in rows.items():
+        assert values.shape == ((1, 5) if name == "integrated gradients" else (3, 5)), name
+        assert np.isfinite(values).all(), name
+
+
+def test_randomise_top_down_touches_only_the_top_blocks():
+    model = _bert(seed=3)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    randomised = randomise_top_down(model, 1)
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(value, before[key])  # the original is untouched
+    changed = {k for k, v in randomised.state_dict().items() if not torch.equal(v, before[k])}
+    assert changed and all(k.startswith("encoder.layer.2.") for k in changed)
+    assert any("attention.self.query.weight" in k for k in changed)
+    assert len(layer_stack(model)) == 3
+    with pytest.raises(ValueError, match="n_layers"):
+        randomise_top_down(model, 4)
+    with pytest.raises(TypeError, match="model"):
+        layer_stack(torch.nn.Linear(2, 2))
+
+
+def test_randomisation_check_starts_at_one_and_moves():
+    model = _bert(seed=4)
+    examples = [_example([2, 7, 5, 9, 11, 13, 3])]
+    curves = randomisation_check(model, examples, ig_steps=4, methods=["raw attention", "integrated gradients"])
+    assert set(curves) == {"raw attention", "integrated gradients"}
+    for name, values in curves.items():
+        assert values.shape == (5,) and values[0] == pytest.approx(1.0), name
+    assert curves["raw attention"][1] < 0.999  # the last layer's attention changes at the first step
+
+
+def test_bad_inputs_are_named():
+    model = _bert()
+    example = _example([2, 7, 3])
+    example.content = np.zeros(3, dtype=bool)
+    with pytest.raises(ValueError, match="content"):
+        leave_one_out(model, example)
+    with pytest.raises(ValueError, match="attribution"):
+        score_attribution(model, lambda m, e: np.ones(2), [_example([2, 7, 5, 3])])
+    with pytest.raises(ValueError, match="examples"):
+        faithfulness(model, [])

@@ -1,0 +1,221 @@
+"""Lesson 3.6 — integrated gradients on embeddings (completeness) and attention attribution (Hao et al.).
+
+The attention attribution is checked against integrals written out in the test: a closed form for a
+hand-made 3-token model, and a 400-step midpoint sum over ``α`` with plain autograd on a tiny BERT, whose
+attention is scaled by an attention function registered here — no Captum, no probe.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from advanced.attention_entropy import AttentionProbe, AttentionProbes
+from advanced.integrated_attention import (
+    NextTokenLogProb,
+    SentenceSimilarity,
+    attention_attributions,
+    blank_baseline,
+    compare_with_attention,
+    embedding_attributions,
+    spearman,
+    target_row,
+)
+
+
+def _gpt2(seed=0):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(seed)
+    config = GPT2Config(n_layer=2, n_head=2, n_embd=16, vocab_size=30, n_positions=16, bos_token_id=0,
+                        eos_token_id=0, attn_implementation="eager")
+    return GPT2LMHeadModel(config).eval()
+
+
+def _bert(seed=0, layers=2, vocab=30):
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(seed)
+    config = BertConfig(num_hidden_layers=layers, num_attention_heads=2, hidden_size=16, intermediate_size=32,
+                        vocab_size=vocab, max_position_embeddings=16, attn_implementation="eager")
+    return BertModel(config).eval().double()
+
+
+# ------------------------------------------------------------------------------------ IG, completeness
+def test_integrated_gradients_completeness_within_one_percent_gpt2():
+    model = _gpt2()
+    ids = torch.randint(1, 30, (2, 7), generator=torch.Generator().manual_seed(1))
+    targets = torch.tensor([3, 11])
+    fn = NextTokenLogProb(model)
+    baseline = blank_baseline(ids, blank_id=0)
+    ig = embedding_attributions(model, fn, ids, baseline, extra=(targets,), n_steps=32)
+    with torch.no_grad():
+        change = (fn(ids, targets) - fn(baseline, targets)).numpy()  # computed here, not taken from ig
+    assert ig["tokens"].shape == (2, 7)
+    np.testing.assert_allclose(ig["tokens"].sum(-1), change, rtol=0.01)
+    assert (ig["relative_error"] < 0.01).all()
+
+
+def test_integrated_gradients_completeness_sentence_similarity():
+    from attnviz.grading.fixtures import minilm
+
+    model, tokenizer = minilm()
+    encoded = tokenizer("Tea is best served hot.", return_tensors="pt")
+    ids, mask = encoded["input_ids"], encoded["attention_mask"]
+    fn = SentenceSimilarity(model, tokenizer, "A warm drink.")
+    baseline = blank_baseline(ids, tokenizer.mask_token_id, keep_ids=tokenizer.all_special_ids)
+    assert baseline[0, 0] == tokenizer.cls_token_id and (baseline[0, 1:-1] == tokenizer.mask_token_id).all()
+    ig = embedding_attributions(model, fn, ids, baseline, extra=(mask,), n_steps=16)
+    with torch.no_grad():
+        change = float(fn(ids, mask) - fn(baseline, mask))
+    assert ig["tokens"][0].sum() == pytest.approx(change, rel=0.01)
+    assert ig["tokens"][0, 0] == 0 and ig["tokens"][0, -1] == 0  # special tokens never left the baseline
+
+
+# --------------------------------------------------------------------------- attention attribution, exact
+class _HandMade(torch.nn.Module):
+    """3 tokens, one head: A = softmax(S) passes a probe, F = (uᵀ A v)³."""
+
+    def __init__(self):
+        super().__init__()
+        self.scores = torch.tensor([[2.0, 0.5, -1.0], [0.0, 1.0, 0.3], [-0.5, 0.2, 1.5]], dtype=torch.float64)
+        self.u = torch.tensor([1.0, -0.5, 2.0], dtype=torch.float64)
+        self.v = torch.tensor([0.3, 1.2, -0.7], dtype=torch.float64)
+        self.probe = AttentionProbe(num_heads=1)
+
+    def attention(self):
+        return torch.softmax(self.scores, -1)
+
+    def forward(self, x):  # x: (B,) dummy input, only its batch size matters
+        probs = self.attention().expand(x.shape[0], 1, 3, 3)  # (B, H=1, Q, K)
+        probs = self.probe(probs)
+        return torch.einsum("q,bhqk,k->b", self.u, probs, self.v) ** 3
+
+
+def test_attention_attribution_equals_the_closed_form_integral():
+    module = _HandMade()
+    out = attention_attributions(module, [module.probe], torch.zeros(2, dtype=torch.float64), n_steps=8)
+    a = module.attention()
+    s = module.u @ a @ module.v
+    # ∫₀¹ ∂F(αA)/∂A dα = ∫ 3α² s² u vᵀ dα = s² u vᵀ, so Attr = A ⊙ s² u vᵀ
+    want = (a * s**2 * torch.outer(module.u, module.v)).numpy()
+    assert out["attributions"].shape == (1, 2, 1, 3, 3)
+    np.testing.assert_allclose(out["attributions"][0, 0, 0], want, rtol=1e-6, atol=1e-10)
+    np.testing.assert_allclose(out["attributions"][0, 1, 0], want, rtol=1e-6, atol=1e-10)
+    assert out["attributions"][0, 0].sum() == pytest.approx(float(s**3), rel=1e-6)  # completeness
+
+
+_STATE = {"alpha": 1.0, "layer": None, "calls": 0, "scaled": None}
+
+
+def _scaled_eager(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+    """Plain eager attention; the layer named in _STATE has its probabilities replaced by α·A (a leaf)."""
+    scores = query @ key.transpose(-1, -2) * scaling
+    if attention_mask is not None:
+        scores = scores + attention_mask
+    probs = torch.softmax(scores, -1)
+    if _STATE["calls"] == _STATE["layer"]:
+        scaled = (_STATE["alpha"] * probs).detach().requires_grad_(True)
+        _STATE["scaled"], _STATE["probs"] = scaled, probs.detach()
+        probs = scaled
+    _STATE["calls"] += 1
+    return (probs @ value).transpose(1, 2).contiguous(), probs
+
+
+def test_attention_attribution_on_a_3_token_bert_equals_a_midpoint_integral():
+    from transformers import AttentionInterface
+
+    model = _bert()
+    ids = torch.tensor([[2, 7, 5]])
+    weight = torch.linspace(-1, 1, 16, dtype=torch.float64)
+
+    def fn(input_ids):
+        return torch.tanh(model(input_ids=input_ids).last_hidden_state[:, 1:] @ weight).sum(-1)  # (B,)
+
+    with AttentionProbes(model) as probes:
+        got = attention_attributions(fn, probes.probes, ids, n_steps=24)
+
+    AttentionInterface.register("test_scaled_eager", _scaled_eager)
+    model.set_attn_implementation("test_scaled_eager")
+    steps = 400
+    for layer in range(2):
+        total = 0.0
+        for k in range(steps):  # midpoint rule for ∫₀¹ ∂F(α·A)/∂A dα
+            _STATE.update(alpha=(k + 0.5) / steps, layer=layer, calls=0)
+            value = fn(ids).sum()
+            (grad,) = torch.autograd.grad(value, _STATE["scaled"])
+            total = total + grad
+        want = (_STATE["probs"] * total / steps)[0].numpy()  # A ⊙ mean gradient: (H, Q, K)
+        np.testing.assert_allclose(got["attributions"][layer, 0], want, rtol=1e-4, atol=1e-7)
+    model.set_attn_implementation("eager")
+    assert (got["relative_error"] < 0.01).all()
+
+
+def test_attention_attribution_completeness_on_gpt2():
+    model = _gpt2(seed=2)
+    ids = torch.randint(1, 30, (2, 6), generator=torch.Generator().manual_seed(3))
+    targets = torch.tensor([4, 9])
+    fn = NextTokenLogProb(model)
+    with AttentionProbes(model) as probes:
+        out = attention_attributions(fn, probes.probes, ids, extra=(targets,), layers=[1], n_steps=16)
+        probes.probes[1].scale = torch.zeros(2)
+        with torch.no_grad():
+            zero = fn(ids, targets)  # layer 1's attention switched off
+        probes.probes[1].scale = None
+        with torch.no_grad():
+            full = fn(ids, targets)
+    assert out["attributions"].shape == (1, 2, 2, 6, 6) and out["layers"] == [1]
+    np.testing.assert_allclose(out["attributions"][0].sum((1, 2, 3)), (full - zero).numpy(), rtol=0.01)
+    assert np.abs(np.triu(out["attributions"][0], 1)).max() == 0  # no weight on the future, no attribution
+
+
+# ------------------------------------------------------------------------------------------ comparisons
+def test_spearman_and_target_row():
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 400]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert np.isnan(spearman([1, 1, 1], [1, 2, 3]))
+    m = np.arange(12.0).reshape(3, 4)
+    np.testing.assert_array_equal(target_row(m, 2), m[2])
+    np.testing.assert_array_equal(target_row(m, [True, False, True]), (m[0] + m[2]) / 2)
+    with pytest.raises(ValueError, match="row"):
+        target_row(m, [True, False])
+
+
+def test_compare_with_attention_on_a_known_case():
+    n = 5
+    attention = np.tile(np.eye(n), (2, 2, 1, 1)) * 0.5 + 0.5 / n  # (L=2, H=2, Q, K), rows sum to 1
+    attention[1, :, -1] = [0.05, 0.1, 0.15, 0.3, 0.4]
+    ig = np.array([0.0, 1.0, 2.0, 3.0, 0.0])
+    attr = attention.copy()
+    content = np.array([False, True, True, True, False])
+    out = compare_with_attention(attention, ig, attr, n - 1, content)
+    assert out["ig_vs_raw"][1] == pytest.approx(1.0)  # layer 1's last row rises like ig over the content
+    assert np.isnan(out["attr_vs_raw"][0])  # layer 0's last row is flat over the content tokens: no ranking
+    assert out["attr_vs_raw"][1] == pytest.approx(1.0)  # attribution = attention there
+    assert set(out) == {"ig_vs_raw", "attr_vs_raw", "attr_vs_ig", "ig_vs_rollout", "attr_vs_rollout"}
+    with pytest.raises(ValueError, match="attention_attr"):
+        compare_with_attention(attention, ig, attr[:1], n - 1, content)
+    with pytest.raises(ValueError, match="token_attributions"):
+        compare_with_attention(attention, ig[:3], attr, n - 1, content)
+
+
+def test_bad_arguments_are_named():
+    model = _gpt2()
+    fn = NextTokenLogProb(model)
+    ids, targets = torch.randint(1, 30, (1, 5)), torch.tensor([2])
+    with pytest.raises(ValueError, match="n_steps"):
+        embedding_attributions(model, fn, ids, ids, extra=(targets,), n_steps=0)
+    with pytest.raises(ValueError, match="method"):
+        embedding_attributions(model, fn, ids, ids, extra=(targets,), method="simpson")
+    with pytest.raises(ValueError, match="baseline_ids"):
+        embedding_attributions(model, fn, ids, ids[:, :3], extra=(targets,))
+    with pytest.raises(ValueError, match="input_ids"):
+        embedding_attributions(model, fn, ids[0], ids[0], extra=(targets,))
+    with pytest.raises(ValueError, match="forward_fn"):
+        embedding_attributions(model, lambda i, t: fn(i, t).sum(), ids, ids, extra=(targets,))
+    with AttentionProbes(model) as probes:
+        with pytest.raises(ValueError, match="layers"):
+            attention_attributions(fn, probes.probes, ids, extra=(targets,), layers=[2])
+        with pytest.raises(TypeError, match="probes"):
+            attention_attributions(fn, [model], ids, extra=(targets,))
+    with pytest.raises(ValueError, match="reference"):
+        SentenceSimilarity(model, None, "  ")
