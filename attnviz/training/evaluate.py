@@ -263,16 +263,12 @@ def vit_forward(model, processor, images: np.ndarray, batch_size: int = 200):
 def attention_rollout(attentions: np.ndarray) -> np.ndarray:
     """Attention rollout (Abnar & Zuidema, 2020) of ``(L, B, H, T, T)`` attentions -> ``(B, T, T)``.
 
-    Per layer: mean over heads, add the residual connection as ``0.5·A + 0.5·I``, renormalise rows;
-    then multiply the layers, last layer on the left: ``R = Ã_L · … · Ã_1``.
+    Head mean, ``0.5·A + 0.5·I``, rows renormalised, ``R = Ã_L · … · Ã_1`` — the rollout lesson's
+    :class:`AttentionRollout` with its defaults (the technique is taught, and implemented, once there).
     """
-    n_layers, batch, _, tokens, _ = attentions.shape
-    rollout = np.broadcast_to(np.eye(tokens), (batch, tokens, tokens)).copy()  # (B, T, T)
-    for layer in range(n_layers):
-        mixed = 0.5 * attentions[layer].mean(axis=1) + 0.5 * np.eye(tokens)  # (B, T, T)
-        mixed /= mixed.sum(axis=-1, keepdims=True)
-        rollout = mixed @ rollout  # this layer on the left of everything below it
-    return rollout
+    from intermediate.attention_rollout import AttentionRollout
+
+    return AttentionRollout().compute_rollout(attentions)  # (B, T, T)
 
 
 def pointing_game(attentions: np.ndarray, masks: np.ndarray, patch_size: int = 8) -> np.ndarray:
