@@ -41,6 +41,14 @@ def exact_match(predictions: Sequence[str], examples: Sequence[DateExample]) -> 
     return float(np.mean([p == e.target for p, e in zip(predictions, examples, strict=True)]))
 
 
+def exact_match_by_format(predictions: Sequence[str], examples: Sequence[DateExample]) -> dict[str, float]:
+    """Exact-match accuracy per input format (keys of ``dates.FORMATS``), for any translator's outputs."""
+    by_format: dict[str, list[bool]] = {}
+    for p, e in zip(predictions, examples, strict=True):
+        by_format.setdefault(e.format, []).append(p == e.target)
+    return {name: float(np.mean(v)) for name, v in sorted(by_format.items())}
+
+
 def alignment_hits(attention: np.ndarray, token_spans: Sequence[dict[str, tuple[int, int]]]) -> np.ndarray:
     """Does the attention of each output digit peak inside its field's source span?
 
@@ -89,11 +97,7 @@ def bart_exact_match(model, tokenizer, examples: Sequence[DateExample]) -> float
 
 def bart_exact_match_by_format(model, tokenizer, examples: Sequence[DateExample]) -> dict[str, float]:
     """Exact-match accuracy per input format (keys of ``dates.FORMATS``)."""
-    predictions = bart_translate(model, tokenizer, [e.source for e in examples])
-    by_format: dict[str, list[bool]] = {}
-    for p, e in zip(predictions, examples):
-        by_format.setdefault(e.format, []).append(p == e.target)
-    return {name: float(np.mean(v)) for name, v in sorted(by_format.items())}
+    return exact_match_by_format(bart_translate(model, tokenizer, [e.source for e in examples]), examples)
 
 
 @torch.no_grad()

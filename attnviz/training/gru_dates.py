@@ -114,14 +114,11 @@ def train_and_save(
     model = GRUAttentionSeq2Seq.from_pretrained(out_dir)
     examples = evaluate.fresh_dates(1000, CARD_SEED)
     texts, _ = evaluate.gru_translate(model, examples)
-    by_format: dict[str, list[bool]] = {}
-    for text, e in zip(texts, examples):
-        by_format.setdefault(e.format, []).append(text == e.target)
     figures = {
         "train_seconds": timer.seconds,
         "final_loss": sum(losses[-50:]) / len(losses[-50:]),
         "exact_match": evaluate.exact_match(texts, examples),
-        "exact_match_by_format": {k: sum(v) / len(v) for k, v in sorted(by_format.items())},
+        "exact_match_by_format": evaluate.exact_match_by_format(texts, examples),
         "alignment": evaluate.gru_attention_alignment(model, examples),
         "parameters": common.count_parameters(model),
         "weights_bytes": common.weights_size(out_dir),
