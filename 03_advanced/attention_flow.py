@@ -658,6 +658,12 @@ def gradient_weighted_flow(attention, gradients, head_fusion: str = "mean") -> n
 
     Non-negative, zero where the output does not depend on a weight; rows do not sum to 1.
     """
+    weights, grads = check_attention_gradients(attention, gradients)
+    return fuse_heads(weights * np.abs(grads), head_fusion, axis=-3)  # (L, [B,] Q, K)
+
+
+def check_attention_gradients(attention, gradients) -> tuple[np.ndarray, np.ndarray]:
+    """Validate ``(L, [B,] H, Q, K)`` attention and ``∂y/∂A`` of the same shape; return both as numpy."""
     weights = check_attention(attention, "LHQK|LBHQK", name="attention", square=True)
     grads = to_numpy(gradients, "gradients")
     if grads.shape != weights.shape:
@@ -665,7 +671,7 @@ def gradient_weighted_flow(attention, gradients, head_fusion: str = "mean") -> n
                          "take ∂y/∂A with respect to the attention probabilities themselves")
     if not np.all(np.isfinite(grads)):
         raise ValueError("gradients: contains NaN or Inf values")
-    return fuse_heads(weights * np.abs(grads), head_fusion, axis=-3)  # (L, [B,] Q, K)
+    return weights, grads
 
 
 # ============================================================================================== the lesson

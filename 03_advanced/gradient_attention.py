@@ -67,6 +67,7 @@ import numpy as np
 
 from advanced.attention_flow import (  # noqa: F401 - re-exported: the gradient API of both lessons
     attention_gradients,
+    check_attention_gradients,
     class_logit,
     embedding_similarity,
     mean_pool,
@@ -83,13 +84,7 @@ DEFAULT_OTHER = "A sleepy kitten is lying on a rug."
 
 def chefer_layer_maps(attention, gradients) -> np.ndarray:
     """Per layer ``Ā_l = E_h[(∇A ⊙ A)⁺]``: ``(L, H, Q, K)`` -> ``(L, Q, K)`` (or ``(L, B, H, Q, K)`` -> ``(L, B, Q, K)``)."""
-    weights = check_attention(attention, "LHQK|LBHQK", name="attention", square=True)
-    grads = to_numpy(gradients, "gradients")
-    if grads.shape != weights.shape:
-        raise ValueError(f"gradients: shape {grads.shape} differs from attention's {weights.shape}; "
-                         "take ∂y/∂A with respect to the attention probabilities themselves")
-    if not np.all(np.isfinite(grads)):
-        raise ValueError("gradients: contains NaN or Inf values")
+    weights, grads = check_attention_gradients(attention, gradients)
     return np.clip(grads * weights, 0.0, None).mean(axis=-3)  # clamp per head, then the head mean
 
 
