@@ -88,3 +88,16 @@ def all_panels(fig) -> dict:
         out[f"panel{k}"] = {"data": p["data"], "xticklabels": p["xticklabels"], "yticklabels": p["yticklabels"],
                             "clim": np.asarray(p["clim"]), "title": p["title"], "cmap": p["cmap"]}
     return out
+
+
+def error_outcome(call, word: str) -> str:
+    """What a bad-input call did, as a comparable string: ``"ValueError naming <word>"`` when it raised a
+    ``ValueError`` whose message contains ``word`` (the argument's name), else ``"ValueError"``, the name of
+    another exception, or ``"no error"``."""
+    try:
+        call()
+    except ValueError as err:
+        return f"ValueError naming {word}" if word in str(err) else "ValueError"
+    except Exception as err:  # noqa: BLE001 - any other exception is the answer being graded
+        return type(err).__name__
+    return "no error"

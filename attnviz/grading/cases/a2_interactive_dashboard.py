@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import numpy as np
 
 from attnviz.grading.core import Case, Close, Equal, Exercise, Mistake, Property
-from attnviz.grading.fixtures import minilm_attention, random_attention
+from attnviz.grading.fixtures import error_outcome, minilm_attention, random_attention
 
 TEXT = "The keys to the cabinet are on the table."
 TOKENS = ["[CLS]", "the", "cat", "</script>", "sat", "[SEP]"]  # a token that would end a <script> early
@@ -22,24 +22,14 @@ def _toy():
     return attention
 
 
-def _error_kind(call, word):
-    try:
-        call()
-        return "no error"
-    except ValueError as err:
-        return f"ValueError naming {word}" if word in str(err) else "ValueError"
-    except Exception as err:  # noqa: BLE001
-        return type(err).__name__
-
-
 # ------------------------------------------------------------------------------------------ top_k_links
 def _run_top_k(mod):
     attention = _toy()
     keys, weights = mod.top_k_links(attention, 3)
     all_keys, all_weights = mod.top_k_links(attention, 6)
     return {"keys": np.asarray(keys), "weights": np.asarray(weights), "all_keys": np.asarray(all_keys),
-            "all_weights": np.asarray(all_weights), "k_zero": _error_kind(lambda: mod.top_k_links(attention, 0), "k"),
-            "k_too_big": _error_kind(lambda: mod.top_k_links(attention, 7), "k")}
+            "all_weights": np.asarray(all_weights), "k_zero": error_outcome(lambda: mod.top_k_links(attention, 0), "k"),
+            "k_too_big": error_outcome(lambda: mod.top_k_links(attention, 7), "k")}
 
 
 def _weakest_first(sol):
@@ -62,7 +52,7 @@ def _over_queries(sol):
 # --------------------------------------------------------------------------------------- dashboard_data
 def _run_data(mod):
     data = mod.dashboard_data(_toy(), TOKENS, k=2, decimals=3)
-    out = {"bad_tokens": _error_kind(lambda: mod.dashboard_data(_toy(), TOKENS[:4], k=2), "tokens")}
+    out = {"bad_tokens": error_outcome(lambda: mod.dashboard_data(_toy(), TOKENS[:4], k=2), "tokens")}
     if not isinstance(data, dict):
         return {**out, "json": f"returned {type(data).__name__}, not a dict"}
     try:

@@ -5,7 +5,7 @@ from functools import cache
 import numpy as np
 
 from attnviz.grading.core import Case, Close, Equal, Exercise, Mistake, Property
-from attnviz.grading.fixtures import random_attention
+from attnviz.grading.fixtures import error_outcome, random_attention
 
 
 # ----------------------------------------------------------------------------------------- inputs
@@ -31,16 +31,6 @@ def _pixels():
     return torch.from_numpy(rng.normal(size=(1, 3, 32, 32)).astype(np.float32))  # (1, 3, S, S)
 
 
-def _error_kind(call, word):
-    try:
-        call()
-        return "no error"
-    except ValueError as err:
-        return f"ValueError naming {word}" if word in str(err) else "ValueError"
-    except Exception as err:  # noqa: BLE001
-        return type(err).__name__
-
-
 # ------------------------------------------------------------------------------ classify_with_attention
 def _run_classify(mod):
     predicted, attention = mod.classify_with_attention(_model(), _pixels())
@@ -64,7 +54,7 @@ def _grid_inputs():
 def _run_grid(mod):
     plain, two_prefix = _grid_inputs()
     return {"grid": mod.cls_attention_grid(plain, 4), "two_prefix": mod.cls_attention_grid(two_prefix, 4, n_prefix=2),
-            "bad_grid": _error_kind(lambda: mod.cls_attention_grid(plain, 5), "grid_size")}
+            "bad_grid": error_outcome(lambda: mod.cls_attention_grid(plain, 5), "grid_size")}
 
 
 def _column_instead_of_row(sol):

@@ -3,7 +3,7 @@
 import numpy as np
 
 from attnviz.grading.core import Case, Close, Equal, Exercise, Mistake, Property
-from attnviz.grading.fixtures import capture_heatmap, minilm
+from attnviz.grading.fixtures import capture_heatmap, error_outcome, minilm
 
 TEXT = "The quick brown fox jumps over the lazy dog."
 
@@ -52,14 +52,8 @@ def _run_heatmap(mod):
 def _select_cases(mod):
     attention = np.arange(2 * 3 * 4 * 4, dtype=float).reshape(2, 3, 4, 4)
     out = {"last_layer_head_1": mod.select_head(attention, -1, 1), "first": mod.select_head(attention, 0, 0)}
-    for name, (layer, head) in {"bad_layer": (2, 0), "bad_head": (0, -4)}.items():
-        try:
-            mod.select_head(attention, layer, head)
-            out[name] = "no error"
-        except ValueError as err:
-            out[name] = "ValueError naming the argument" if name.split("_")[1] in str(err) else "ValueError"
-        except Exception as err:  # noqa: BLE001
-            out[name] = type(err).__name__
+    out["bad_layer"] = error_outcome(lambda: mod.select_head(attention, 2, 0), "layer")
+    out["bad_head"] = error_outcome(lambda: mod.select_head(attention, 0, -4), "head")
     return out
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 
 from attnviz.grading.core import Case, Close, Equal, Exercise, Mistake, Property
-from attnviz.grading.fixtures import minilm_attention, random_attention
+from attnviz.grading.fixtures import error_outcome, minilm_attention, random_attention
 
 TEXT = "The trophy did not fit in the suitcase because it was too big."
 
@@ -26,13 +26,7 @@ def _rows_sum_to_one(key):
 def _run_fuse(mod):
     a = _toy()
     out = {name: mod.fuse_heads(a, name) for name in ("mean", "max", "min")}
-    try:
-        mod.fuse_heads(a, "median")
-        out["unknown"] = "no error"
-    except ValueError as err:
-        out["unknown"] = "ValueError naming head_fusion" if "head_fusion" in str(err) else "ValueError"
-    except Exception as err:  # noqa: BLE001
-        out["unknown"] = type(err).__name__
+    out["unknown"] = error_outcome(lambda: mod.fuse_heads(a, "median"), "head_fusion")
     return out
 
 
