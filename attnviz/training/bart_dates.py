@@ -23,7 +23,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from attnviz import MODELS_DIR
 from attnviz.training import common
@@ -143,25 +142,15 @@ def train_model(cfg: BartDatesConfig, progress: bool = True):
     common.seed_everything(cfg.seed)
     tokenizer = build_tokenizer()
     model = build_model(cfg, len(tokenizer))
-    model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: common.warmup_cosine(step, cfg.steps, cfg.warmup_steps)
-    )
     stream = example_stream(cfg.seed, FORMATS)
-    losses = []
-    bar = tqdm(range(cfg.steps), desc=NAME, disable=not progress, mininterval=1.0)
-    for _step in bar:
+
+    def batch_loss(step):
         batch = make_batch(list(itertools.islice(stream, cfg.batch_size)), tokenizer)
-        loss = model(**batch).loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        losses.append(loss.item())
-        bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
-    model.eval()
+        return model(**batch).loss, {}
+
+    losses = common.fit(model, optimizer, steps=cfg.steps, warmup_steps=cfg.warmup_steps, batch_loss=batch_loss,
+                        name=NAME, progress=progress)
     return model, tokenizer, losses
 
 

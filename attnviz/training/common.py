@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 # One intra-op thread. The models are tiny (64-wide matrices): a second thread buys little and, on a
 # busy machine, costs a lot (measured here: 0.17 s per BART step on 1 thread, 0.9 s on 2 threads while
@@ -77,3 +78,34 @@ def write_card(folder: Path, title: str, body: str) -> Path:
     path = Path(folder) / "README.md"
     path.write_text(f"# {title}\n\n{body.strip()}\n", encoding="utf-8")
     return path
+
+
+def fit(model, optimizer, *, steps: int, warmup_steps: int, batch_loss, name: str, progress: bool = True,
+        callback=None, callback_every: int = 250) -> list[float]:
+    """The training loop every course model uses; returns the loss of each step.
+
+    ``batch_loss(step) -> (loss, info)`` draws the step's batch and returns its loss tensor and a dict
+    shown on the progress bar. Each step: backward, gradients clipped to norm 1, an optimizer step on a
+    warm-up + cosine learning-rate schedule. ``callback(step, model)``, if given, runs every
+    ``callback_every`` steps with the model in eval mode (to watch heads form). The model is left in eval mode.
+    """
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine(step, steps, warmup_steps))
+    model.train()
+    losses: list[float] = []
+    bar = tqdm(range(steps), desc=name, disable=not progress, mininterval=1.0)
+    for step in bar:
+        loss, info = batch_loss(step)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        schedule.step()
+        losses.append(loss.item())
+        bar.set_postfix(loss=f"{loss.item():.4f}", **info, refresh=False)
+        if callback is not None and (step + 1) % callback_every == 0:
+            model.eval()
+            callback(step + 1, model)
+            model.train()
+    model.eval()
+    return losses

@@ -38,7 +38,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from attnviz import MODELS_DIR
 from attnviz.training import common
@@ -153,15 +152,10 @@ def train_model(cfg: GPT2InductionConfig, progress: bool = True, callback=None):
     rng = np.random.default_rng(cfg.seed)
     tokenizer = build_tokenizer()
     model = build_model(cfg)
-    model.train()
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: common.warmup_cosine(step, cfg.steps, cfg.warmup_steps)
-    )
-    losses = []
-    bar = tqdm(range(cfg.steps), desc=NAME, disable=not progress, mininterval=1.0)
-    for step in bar:
+
+    def batch_loss(step):
         # Curriculum: the longest half allowed grows from 3 to 24 over the first `curriculum` of training.
         grown = min(1.0, step / (cfg.curriculum * cfg.steps)) if cfg.curriculum > 0 else 1.0
         longest = round(HALF_RANGE[0] + 1 + grown * (HALF_RANGE[1] - HALF_RANGE[0] - 1))
@@ -174,19 +168,10 @@ def train_model(cfg: GPT2InductionConfig, progress: bool = True, callback=None):
         # of the loss; the model shifts labels by one itself.
         labels = ids.clone()
         labels[:, : 1 + prefix + half + 1] = -100
-        loss = model(input_ids=ids, labels=labels).loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-        optimizer.step()
-        schedule.step()
-        losses.append(loss.item())
-        bar.set_postfix(loss=f"{loss.item():.3f}", half=half, refresh=False)
-        if callback is not None and (step + 1) % 250 == 0:
-            model.eval()
-            callback(step + 1, model)
-            model.train()
-    model.eval()
+        return model(input_ids=ids, labels=labels).loss, {"half": half}
+
+    losses = common.fit(model, optimizer, steps=cfg.steps, warmup_steps=cfg.warmup_steps, batch_loss=batch_loss,
+                        name=NAME, progress=progress, callback=callback)
     return model, tokenizer, losses
 
 

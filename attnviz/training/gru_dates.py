@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from attnviz import MODELS_DIR
 from attnviz.gru_attention import CharVocabulary, GRUAttentionConfig, GRUAttentionSeq2Seq
@@ -78,24 +77,14 @@ def train_model(cfg: GRUDatesConfig, progress: bool = True):
     """Train from scratch; returns ``(model, losses)``."""
     common.seed_everything(cfg.seed)
     model = build_model(cfg)
-    model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: common.warmup_cosine(step, cfg.steps, cfg.warmup_steps)
-    )
     stream = example_stream(cfg.seed, FORMATS)
-    losses = []
-    bar = tqdm(range(cfg.steps), desc=NAME, disable=not progress, mininterval=1.0)
-    for _step in bar:
-        loss = loss_on(model, make_batch(list(itertools.islice(stream, cfg.batch_size)), model.vocab))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        losses.append(loss.item())
-        bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
-    model.eval()
+
+    def batch_loss(step):
+        return loss_on(model, make_batch(list(itertools.islice(stream, cfg.batch_size)), model.vocab)), {}
+
+    losses = common.fit(model, optimizer, steps=cfg.steps, warmup_steps=cfg.warmup_steps, batch_loss=batch_loss,
+                        name=NAME, progress=progress)
     return model, losses
 
 

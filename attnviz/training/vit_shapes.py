@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from attnviz import DATA_DIR, MODELS_DIR
 from attnviz.training import common
@@ -112,28 +111,14 @@ def train_model(cfg: ViTShapesConfig, progress: bool = True, callback=None):
     common.seed_everything(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     model = build_model(cfg)
-    model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: common.warmup_cosine(step, cfg.steps, cfg.warmup_steps)
-    )
-    losses = []
-    bar = tqdm(range(cfg.steps), desc=NAME, disable=not progress, mininterval=1.0)
-    for step in bar:
+
+    def batch_loss(step):
         pixel_values, labels = random_batch(cfg.batch_size, rng)
-        loss = model(pixel_values=pixel_values, labels=labels).loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        losses.append(loss.item())
-        bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
-        if callback is not None and (step + 1) % 250 == 0:
-            model.eval()
-            callback(step + 1, model)
-            model.train()
-    model.eval()
+        return model(pixel_values=pixel_values, labels=labels).loss, {}
+
+    losses = common.fit(model, optimizer, steps=cfg.steps, warmup_steps=cfg.warmup_steps, batch_loss=batch_loss,
+                        name=NAME, progress=progress, callback=callback)
     return model, build_processor(), losses
 
 
