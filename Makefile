@@ -10,11 +10,12 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export MPLBACKEND := Agg
 
-.PHONY: help setup run test check grade bench exercises references lint clean
+.PHONY: help setup run test check grade bench exercises references lint clean dashboard
 
 help:
 	@echo "make run      set up, run every lesson, write outputs/index.html"
 	@echo "make test     set up, run the test suite"
+	@echo "make dashboard   serve the live dashboard on http://127.0.0.1:8050 (PORT=...)"
 	@echo "make check    grade your own exercises/ against the reference (self-study)"
 	@echo "make grade SUBMISSIONS=dir [OUT=dir]   grade a class"
 	@echo "make bench    run the benchmarks, write bench/RESULTS.md"
@@ -39,6 +40,10 @@ check: $(STAMP)
 
 grade: $(STAMP)
 	$(PY) -m attnviz.grading grade $(SUBMISSIONS) --out $(OUT)
+
+PORT ?= 8050
+dashboard: $(STAMP)
+	$(PY) -m attnviz.dashboard --port $(PORT)
 
 bench: $(STAMP)
 	$(PY) bench/run.py
