@@ -1,0 +1,1 @@
+"""The live dashboard: ``make dashboard`` (``python -m attnviz.dashboard``)."""
