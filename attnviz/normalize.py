@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from attnviz.validate import to_numpy
+from attnviz.validate import HEAD_FUSIONS, check_head_fusion, check_index, check_mask, to_numpy
 
-HEAD_FUSIONS = ("mean", "max", "min")
+__all__ = ["HEAD_FUSIONS", "SCALES", "display_scale", "fuse_heads", "key_padding_mask", "mask_padding",
+           "output_row", "row_normalize"]
 SCALES = ("fixed", "row", "minmax")
 
 
@@ -31,8 +32,7 @@ def fuse_heads(attention, method: str = "mean", axis: int = -3) -> np.ndarray:
 
     ``mean`` keeps rows stochastic; ``max`` and ``min`` do not (the rollout lesson renormalises).
     """
-    if method not in HEAD_FUSIONS:
-        raise ValueError(f"head_fusion: got {method!r}; expected one of {', '.join(HEAD_FUSIONS)}")
+    check_head_fusion(method)
     arr = to_numpy(attention)
     return {"mean": np.mean, "max": np.max, "min": np.min}[method](arr, axis=axis)
 
@@ -83,3 +83,35 @@ def display_scale(matrix, scale: str = "fixed") -> tuple[np.ndarray, float, floa
         span = hi - lo if hi > lo else 1.0
         return (arr - lo) / span, 0.0, 1.0, "min-max rescaled (misleading: not a probability)"
     raise ValueError(f"scale: got {scale!r}; expected one of {', '.join(SCALES)}")
+
+
+def output_row(matrix, row, *, attention_mask=None, name: str = "matrix") -> np.ndarray:
+    """The row of a ``(..., Q, K)`` map that the model's output reads: what each key gives to the output.
+
+    ``row`` says which output position the model's prediction is read from:
+
+    - an integer: that query position (``0`` for ``[CLS]``, ``-1`` for a causal model's last token);
+    - ``"mean"``: the mean over the real query rows (``attention_mask``, or all rows) — a mean-pooled sentence
+      embedding such as all-MiniLM-L6-v2's;
+    - a boolean or 0/1 array ``(Q,)``: the mean over the rows it marks.
+
+    ``attention_mask`` (``(K,)``, 1 = real token) also zeroes the padding keys of the result. Returns ``(..., K)``.
+    """
+    arr = to_numpy(matrix, name)
+    if arr.ndim < 2:
+        raise ValueError(f"{name}: got {arr.ndim} dimensions, shape {arr.shape}; expected at least 2 (..., query, key)")
+    n_q, n_k = arr.shape[-2:]
+    keys = check_mask(attention_mask, n_k)  # (K,) boolean, or None
+    if isinstance(row, str):
+        if row != "mean":
+            raise ValueError(f"row: got {row!r}; expected an index, 'mean' or a boolean (query,) mask")
+        if keys is not None and n_q != n_k:
+            raise ValueError(f"row: 'mean' with attention_mask needs self-attention (query == key), got shape {arr.shape}")
+        rows = np.ones(n_q, dtype=bool) if keys is None else keys  # (Q,)
+        picked = arr[..., rows, :].mean(-2)  # (..., K)
+    elif isinstance(row, int | np.integer) and not isinstance(row, bool):
+        picked = arr[..., check_index(row, n_q, name="row"), :]  # (..., K)
+    else:
+        rows = check_mask(row, n_q, name="row")  # (Q,) boolean, at least one row
+        picked = arr[..., rows, :].mean(-2)  # (..., K)
+    return picked if keys is None else picked * keys

@@ -5,6 +5,9 @@ colour bar on a stated scale — a single head, a head grid, the layers × heads
 cross-attention are all calls to it, so every figure reads the same way: rows are queries (who is
 looking), columns are keys (what is looked at), colour is the weight on a scale the colour bar names.
 
+:func:`token_bars` draws one value per token (a row of a map, an attribution) as bars, one series or
+several side by side — the course's one bar chart.
+
 :func:`heatmap_html` writes the same matrix as a plotly HTML page whose hover shows query token, key
 token and weight, with plotly.js embedded so the file opens offline.
 """
@@ -12,7 +15,7 @@ token and weight, with plotly.js embedded so the file opens offline.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib
 
@@ -21,7 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from attnviz.normalize import display_scale  # noqa: E402
-from attnviz.validate import check_tokens, to_numpy  # noqa: E402
+from attnviz.validate import check_index, check_tokens, to_numpy  # noqa: E402
 
 DEFAULT_CMAP = "viridis"  # perceptually uniform and readable in greyscale and by colour-blind readers
 MAX_TICK_LABELS = 64  # beyond this, label every n-th token so the labels stay legible
@@ -161,6 +164,77 @@ def describe_figure(fig) -> dict:
     colorbar_labels = [ax.get_ylabel() for ax in fig.axes if not ax.images and ax.get_label() == "<colorbar>"]
     return {"panels": panels, "colorbar_label": colorbar_labels[0] if colorbar_labels else "",
             "suptitle": fig._suptitle.get_text() if fig._suptitle else ""}
+
+
+BAR_NORMALIZATIONS = (None, "max", "abs_sum")
+
+
+def token_bars(
+    series,
+    tokens: Sequence[str],
+    *,
+    title: str = "",
+    ylabel: str = "value",
+    normalize: str | None = None,
+    highlight: int | None = None,
+    highlight_label: str = "expected",
+    color_by_sign: bool = False,
+):
+    """One value per token as bars — a row of a rollout, a relevance or an attribution; returns the Figure.
+
+    Args:
+        series: one ``(K,)`` array, or a mapping ``{legend label: (K,) array}`` drawn as grouped bars.
+        tokens: the ``K`` token strings under the bars.
+        normalize: ``None`` (values as given), ``"max"`` (each series divided by its maximum, so series on
+            different scales share one axis) or ``"abs_sum"`` (each divided by ``Σ|values|``: shares of the total).
+        highlight: a token position to shade grey (e.g. where the answer is), labelled ``highlight_label``.
+        color_by_sign: colour positive bars blue and negative ones red (one series only).
+
+    A zero line is drawn when a value is negative. The bars are ``fig.axes[0].patches``, series after series,
+    so a test can read their heights; callers may draw more on ``fig.axes[0]`` (a bound, a threshold).
+    """
+    named = dict(series) if isinstance(series, Mapping) else {"": series}
+    if not named:
+        raise ValueError("series: got an empty mapping; expected at least one (K,) array of values")
+    if normalize not in BAR_NORMALIZATIONS:
+        raise ValueError(f"normalize: got {normalize!r}; expected one of {BAR_NORMALIZATIONS}")
+    values = {}
+    for label, v in named.items():
+        arr = to_numpy(v, f"series[{label!r}]" if label else "series")
+        if arr.ndim != 1:
+            raise ValueError(f"series{'[' + repr(label) + ']' if label else ''}: got shape {arr.shape}; "
+                             "expected 1 dimension (key,), one value per token")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"series{'[' + repr(label) + ']' if label else ''}: contains NaN or Inf values")
+        values[label] = arr
+    n = len(next(iter(values.values())))
+    tokens = check_tokens(tokens, n, name="tokens", axis="bar")
+    for label, arr in values.items():
+        if len(arr) != n:
+            raise ValueError(f"series[{label!r}]: got {len(arr)} values; expected {n}, like the first series")
+    if color_by_sign and len(values) > 1:
+        raise ValueError(f"color_by_sign: only for one series, got {len(values)}")
+    if normalize == "max":
+        values = {k: v / max(v.max(), 1e-12) for k, v in values.items()}
+    elif normalize == "abs_sum":
+        values = {k: v / (np.abs(v).sum() or 1.0) for k, v in values.items()}
+    fig, ax = plt.subplots(figsize=(max(6.5, 0.45 * n), 3.6), constrained_layout=True)
+    x = np.arange(n)
+    width = 0.8 / len(values)
+    for k, (label, arr) in enumerate(values.items()):
+        colour = np.where(arr >= 0, "C0", "C3") if color_by_sign else f"C{k}"
+        ax.bar(x + (k - (len(values) - 1) / 2) * width, arr, width=width, label=label or None, color=colour)
+    if highlight is not None:
+        spot = check_index(highlight, n, name="highlight")
+        ax.axvspan(spot - 0.45, spot + 0.45, color="0.85", zorder=0, label=highlight_label)
+    if min(v.min() for v in values.values()) < 0:
+        ax.axhline(0, color="0.3", lw=0.6)
+    ax.set_xticks(x, tokens, rotation=90, fontsize=7 if n > 30 else 9)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if len(values) > 1 or highlight is not None or "" not in values:
+        ax.legend(fontsize=8)
+    return fig
 
 
 def heatmap_html(

@@ -26,6 +26,7 @@ import numpy as np
 
 CANONICAL = "LBHQK"
 AXIS_NAMES = {"L": "layers", "B": "batch", "H": "heads", "Q": "query", "K": "key"}
+HEAD_FUSIONS = ("mean", "max", "min")
 
 
 def to_numpy(x, name: str = "attention") -> np.ndarray:
@@ -102,8 +103,13 @@ def check_attention(
     if stochastic:
         sums = arr.sum(-1)
         if key_mask is not None:
-            mask = np.asarray(key_mask).astype(bool)
-            leaked = np.abs(arr * ~_broadcast_key_mask(mask, arr)).max()
+            has_batch = "B" in matching[0] and arr.ndim >= 3
+            n_batch = arr.shape[matching[0].index("B")] if has_batch else None
+            mask = check_mask(key_mask, arr.shape[-1], n_batch=n_batch, name="key_mask")
+            if mask.ndim == 2:  # (B, K) -> broadcastable to (..., B, [H,] Q, K): one mask per example
+                mask = mask.reshape(mask.shape[:1] + (1,) * (len(matching[0]) - matching[0].index("B") - 2)
+                                    + mask.shape[1:])
+            leaked = np.abs(arr * ~mask).max()
             if leaked > atol:
                 raise ValueError(f"{name}: puts weight {leaked:.3g} on masked (padding) keys; expected 0")
         ok = np.isclose(sums, 1.0, atol=atol) | np.isclose(sums, 0.0, atol=atol)
@@ -114,14 +120,6 @@ def check_attention(
                 f"{worst:.4g}. Was it rescaled (min-max?), or is the layout {describe_layout(matching[0])} transposed?"
             )
     return arr
-
-
-def _broadcast_key_mask(mask: np.ndarray, arr: np.ndarray) -> np.ndarray:
-    """Reshape a ``(K,)`` or ``(B, K)`` key mask so it broadcasts against ``(..., B?, H, Q, K)``."""
-    if mask.ndim == 1:
-        return mask
-    # (B, K) -> (B, 1, 1, K): one mask per example, shared by heads and queries
-    return mask[:, None, None, :] if arr.ndim >= 4 else mask[:, None, :]
 
 
 def _expected(layouts: Sequence[str]) -> str:
@@ -184,3 +182,124 @@ def to_canonical(attention, layout: str, *, name: str = "attention") -> np.ndarr
         if axis not in layout:
             arr = np.expand_dims(arr, position)
     return arr  # (L, B, H, Q, K)
+
+
+def check_mask(attention_mask, n_keys: int, *, n_batch: int | None = None,
+               name: str = "attention_mask") -> np.ndarray | None:
+    """Validate a tokenizer-style padding mask (1 = real token, 0 = padding) and return it as booleans.
+
+    Without ``n_batch`` the mask must be ``(K,)`` and ``(K,)`` comes back. With ``n_batch`` it may be
+    ``(K,)`` (one mask for every example) or ``(B, K)``, and ``(B, K)`` comes back. ``None`` passes
+    through as ``None``. Every example needs at least one real token.
+
+    Raises:
+        TypeError: not array-like.
+        ValueError: wrong shape, a value other than 0/1, or an example with no real token.
+    """
+    if attention_mask is None:
+        return None
+    mask = to_numpy(attention_mask, name)
+    expected = f"({n_keys},)" if n_batch is None else f"({n_keys},) or ({n_batch}, {n_keys})"
+    if n_batch is not None and mask.ndim == 1 and mask.shape == (n_keys,):
+        mask = np.broadcast_to(mask, (n_batch, n_keys))  # (B, K): the same mask for every example
+    if mask.shape != ((n_keys,) if n_batch is None else (n_batch, n_keys)):
+        raise ValueError(f"{name}: got shape {tuple(to_numpy(attention_mask, name).shape)}; expected {expected} "
+                         "with 1 for real tokens and 0 for padding")
+    if not np.isin(mask, (0, 1)).all():
+        bad = mask[~np.isin(mask, (0, 1))].flat[0]
+        raise ValueError(f"{name}: got the value {bad:g}; expected only 0 (padding) and 1 (real token) values")
+    mask = mask.astype(bool)
+    if mask.ndim == 1 and not mask.any():
+        raise ValueError(f"{name}: has no real token (all zeros); expected at least one 1")
+    if mask.ndim == 2 and not mask.any(-1).all():
+        raise ValueError(f"{name}: example {int(np.argmin(mask.any(-1)))} has no real token (all zeros); "
+                         "expected at least one 1 per example")
+    return mask
+
+
+def check_head_fusion(head_fusion, *, name: str = "head_fusion") -> str:
+    """One of :data:`HEAD_FUSIONS` (``"mean"``, ``"max"``, ``"min"``), or a ``ValueError`` naming the options."""
+    if not isinstance(head_fusion, str) or head_fusion not in HEAD_FUSIONS:
+        raise ValueError(f"{name}: got {head_fusion!r}; expected one of {', '.join(HEAD_FUSIONS)}")
+    return head_fusion
+
+
+def as_layers(attention_layers, layout: str = "LHQK|LBHQK", *, name: str = "attention_layers",
+              stochastic: bool = True, square: bool = True, dtype=np.float64,
+              validate: bool = True) -> tuple[np.ndarray, str]:
+    """Layers given as a list, tuple or array -> one validated canonical ``(L, B, H, Q, K)`` array.
+
+    Args:
+        attention_layers: a list/tuple with one array or tensor per layer (what ``transformers`` returns
+            in ``outputs.attentions``), or one array whose first axis is the layers.
+        layout: the accepted layouts of the whole stack, ``|``-separated, each starting with ``L``
+            (``"LHQK|LBHQK"``: one example or a batch; ``"LQK|LBQK"``: heads already fused).
+            Each element of a list has the same layout without the ``L``.
+        stochastic, square: as in :func:`check_attention`.
+        dtype: the floating dtype of the result; ``None`` keeps a floating input's own dtype (float32
+            stays float32 — half the memory and time of float64 on large inputs).
+        validate: ``False`` checks only shapes and types, for callers that validate a smaller
+            derived array themselves (e.g. the fused heads of rollout).
+
+    Returns:
+        ``(array, matched)``: the array with every axis of ``"LBHQK"`` (missing ones inserted with size 1)
+        and the layout it matched, e.g. ``"LHQK"`` — so the caller knows which axes to drop again.
+
+    Raises:
+        ValueError: an empty list, layers of different shapes, the wrong number of dimensions (with the
+            hint to wrap a single layer in a list), or anything :func:`check_attention` rejects.
+        TypeError: not array-like.
+    """
+    layouts = layout.split("|")
+    if any(not lay.startswith("L") for lay in layouts):
+        raise ValueError(f"layout: every layout must start with the layers axis 'L', got {layout!r}")
+    if isinstance(attention_layers, list | tuple):
+        if len(attention_layers) == 0:
+            per_layer = _expected([lay[1:] for lay in layouts])
+            raise ValueError(f"{name}: got an empty list; expected one array per layer, each {per_layer}")
+        layers = [_as_array(a, f"{name}[{i}]", dtype) for i, a in enumerate(attention_layers)]
+        for i, a in enumerate(layers):
+            if a.shape != layers[0].shape:
+                raise ValueError(f"{name}[{i}]: shape {a.shape} differs from layer 0's {layers[0].shape}; "
+                                 "every layer must have the same heads and sequence length")
+        if not any(len(lay) - 1 == layers[0].ndim for lay in layouts):
+            raise ValueError(f"{name}: each layer has shape {layers[0].shape}; expected "
+                             f"{_expected([lay[1:] for lay in layouts])}")
+        arr = np.stack(layers)  # (L, ...): the layers axis first
+    else:
+        arr = _as_array(attention_layers, name, dtype)
+        if not any(len(lay) == arr.ndim for lay in layouts):
+            hint = " (one layer? wrap it in a list: [weights])" if any(len(lay) - 1 == arr.ndim
+                                                                       for lay in layouts) else ""
+            raise ValueError(f"{name}: got {arr.ndim} dimensions, shape {arr.shape}; "
+                             f"expected {_expected(layouts)}{hint}")
+    matched = next(lay for lay in layouts if len(lay) == arr.ndim)
+    if validate:
+        check_attention(arr, matched, name=name, stochastic=stochastic, square=square)
+    elif arr.size == 0:
+        raise ValueError(f"{name}: got an empty array of shape {arr.shape}; expected {_expected(layouts)}")
+    elif square and arr.shape[-1] != arr.shape[-2]:
+        raise ValueError(f"{name}: self-attention must be square (query == key), got shape {arr.shape}")
+    for position, axis in enumerate(CANONICAL):
+        if axis not in matched:
+            arr = np.expand_dims(arr, position)
+    return arr, matched  # (L, B, H, Q, K)
+
+
+def _as_array(x, name: str, dtype) -> np.ndarray:
+    """Like :func:`to_numpy`, but with ``dtype=None`` a floating array keeps its own dtype (no copy)."""
+    if dtype is not None:
+        arr = to_numpy(x, name)
+        return arr if arr.dtype == dtype else arr.astype(dtype)
+    if hasattr(x, "detach"):  # a torch tensor: keep float32/float64, widen what numpy cannot hold
+        x = x.detach().to("cpu")
+        return (x if x.dtype in (_torch().float32, _torch().float64) else x.float()).numpy()
+    if isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.floating):
+        return x
+    return to_numpy(x, name)
+
+
+def _torch():
+    import torch
+
+    return torch

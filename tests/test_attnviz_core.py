@@ -196,3 +196,146 @@ def test_long_text_is_truncated_with_a_warning():
     assert enc["input_ids"].shape[1] == 16
     with pytest.raises(ValueError, match="empty"):
         encode_texts(tokenizer, "   ")
+
+
+# ------------------------------------------------------------------------------ the shared contracts (issue 10)
+def test_check_mask_shapes_values_and_messages():
+    from attnviz.validate import check_mask
+
+    assert check_mask(None, 3) is None
+    np.testing.assert_array_equal(check_mask([1, 1, 0], 3), [True, True, False])
+    # (K,) with a batch: the same mask for each example
+    np.testing.assert_array_equal(check_mask([1, 0], 2, n_batch=3), [[True, False]] * 3)
+    np.testing.assert_array_equal(check_mask(np.array([[1, 0], [1, 1]]), 2, n_batch=2), [[True, False], [True, True]])
+    with pytest.raises(ValueError, match=r"attention_mask: got shape \(3,\); expected \(4,\)"):
+        check_mask([1, 1, 0], 4)
+    with pytest.raises(ValueError, match=r"mask: got shape \(2, 2\); expected \(2,\) or \(3, 2\)"):
+        check_mask(np.ones((2, 2)), 2, n_batch=3, name="mask")
+    with pytest.raises(ValueError, match="got the value 2; expected only 0"):
+        check_mask([1, 2, 1], 3)
+    with pytest.raises(ValueError, match="no real token"):
+        check_mask([0, 0], 2)
+    with pytest.raises(ValueError, match="example 1 has no real token"):
+        check_mask([[1, 0], [0, 0]], 2, n_batch=2)
+    with pytest.raises(TypeError, match="attention_mask"):
+        check_mask("11", 2)
+
+
+def test_check_attention_key_mask_uses_the_one_mask_check():
+    ok = np.array([[[0.5, 0.5, 0.0], [1.0, 0.0, 0.0]]])  # (B=1, Q=2, K=3), key 2 is padding
+    check_attention(ok, "BQK", key_mask=[[1, 1, 0]])
+    check_attention(ok, "BQK", key_mask=[1, 1, 0])
+    with pytest.raises(ValueError, match="masked .padding. keys"):
+        check_attention(ok, "BQK", key_mask=[1, 0, 1])
+    with pytest.raises(ValueError, match=r"key_mask: got shape \(2,\)"):
+        check_attention(ok, "BQK", key_mask=[1, 1])
+
+
+def test_check_head_fusion():
+    from attnviz.validate import HEAD_FUSIONS, check_head_fusion
+
+    assert [check_head_fusion(f) for f in HEAD_FUSIONS] == ["mean", "max", "min"]
+    for bad in ("median", None, 0):
+        with pytest.raises(ValueError, match="head_fusion: got .*; expected one of mean, max, min"):
+            check_head_fusion(bad)
+    with pytest.raises(ValueError, match="^fusion: got"):
+        check_head_fusion("avg", name="fusion")
+
+
+def test_as_layers_accepts_lists_tuples_arrays_and_tensors():
+    from attnviz.validate import as_layers
+
+    one = np.full((2, 3, 3), 1 / 3)  # (H, Q, K) of uniform rows
+    two = np.tile(np.eye(3), (2, 1, 1))  # (H, Q, K) of one-hot rows
+    expected = np.stack([one, two])[:, None]  # (L=2, B=1, H=2, Q=3, K=3) by hand
+    for given in ([one, two], (one, two), np.stack([one, two]), [torch.tensor(one), torch.tensor(two)]):
+        arr, layout = as_layers(given)
+        assert layout == "LHQK" and arr.shape == (2, 1, 2, 3, 3) and arr.dtype == np.float64
+        np.testing.assert_allclose(arr, expected)
+    batched, layout = as_layers([one[None], two[None]])  # each layer (B, H, Q, K)
+    assert layout == "LBHQK" and batched.shape == (2, 1, 2, 3, 3)
+    fused, layout = as_layers(np.stack([one[0], two[0]]), "LQK|LBQK")
+    assert layout == "LQK" and fused.shape == (2, 1, 1, 3, 3)
+    kept, _ = as_layers(np.stack([one, two]).astype(np.float32), dtype=None)  # float32 stays float32
+    assert kept.dtype == np.float32
+    unchecked, _ = as_layers([one * 2, two], validate=False)  # rows sum to 2: only shapes are checked
+    np.testing.assert_allclose(unchecked[0, 0], one * 2)
+
+
+@pytest.mark.parametrize(("bad", "kwargs", "error", "words"), [
+    ([], {}, ValueError, "attention_layers: got an empty list"),
+    (np.full((2, 3, 3), 1 / 3), {}, ValueError, "wrap it in a list"),
+    ([np.full((2, 3, 3), 1 / 3), np.full((2, 4, 4), 1 / 4)], {}, ValueError,
+     "attention_layers[1]: shape (2, 4, 4) differs from layer 0's (2, 3, 3)"),
+    ([np.full((3, 3), 1 / 3)], {}, ValueError, "expected 3 dimensions (heads, query, key)"),
+    ([np.full((2, 3, 4), 1 / 4)], {}, ValueError, "square"),
+    ([np.full((2, 3, 3), 0.5)], {}, ValueError, "sum to 1"),
+    ([np.full((2, 3, 3), 0.5)], {"validate": False, "layout": "LHQK"}, None, ""),
+    ("layers", {}, TypeError, "attention_layers"),
+    ([np.full((2, 3, 3), 1 / 3)], {"layout": "HQK"}, ValueError, "layout"),
+    ([np.full((2, 3, 3), 1 / 3)], {"name": "weights", "layout": "LQK"}, ValueError, "weights: each layer has shape"),
+])
+def test_as_layers_errors_name_the_argument(bad, kwargs, error, words):
+    from attnviz.validate import as_layers
+
+    if error is None:
+        assert as_layers(bad, **kwargs)[0].shape == (1, 1, 2, 3, 3)
+        return
+    with pytest.raises(error) as info:
+        as_layers(bad, **kwargs)
+    assert words in str(info.value)
+
+
+def test_output_row_by_hand():
+    from attnviz.normalize import output_row
+
+    m = np.array([[0.1, 0.2, 0.7], [0.4, 0.4, 0.2], [0.3, 0.3, 0.4]])  # (Q, K)
+    np.testing.assert_allclose(output_row(m, 0), [0.1, 0.2, 0.7])
+    np.testing.assert_allclose(output_row(m, -1), [0.3, 0.3, 0.4])
+    np.testing.assert_allclose(output_row(m, "mean"), [0.8 / 3, 0.9 / 3, 1.3 / 3])
+    # mean over the real rows 0 and 1, then the padding key 2 zeroed: ((0.1+0.4)/2, (0.2+0.4)/2, 0)
+    np.testing.assert_allclose(output_row(m, "mean", attention_mask=[1, 1, 0]), [0.25, 0.3, 0.0])
+    np.testing.assert_allclose(output_row(m, np.array([False, True, True])), [0.35, 0.35, 0.3])
+    np.testing.assert_allclose(output_row(np.stack([m, 2 * m]), 1), [[0.4, 0.4, 0.2], [0.8, 0.8, 0.4]])  # (L, K)
+    with pytest.raises(ValueError, match="row: index 3 is out of range"):
+        output_row(m, 3)
+    with pytest.raises(ValueError, match="row: got 'max'"):
+        output_row(m, "max")
+    with pytest.raises(ValueError, match=r"row: got shape \(2,\); expected \(3,\)"):
+        output_row(m, [True, False])
+    with pytest.raises(ValueError, match=r"attention_mask: got shape \(2,\)"):
+        output_row(m, "mean", attention_mask=[1, 1])
+    with pytest.raises(ValueError, match="matrix: got 1 dimensions"):
+        output_row(m[0], 0)
+
+
+def test_token_bars_heights_and_options():
+    from attnviz.plotting import token_bars
+
+    tokens = ["a", "b", "c"]
+    fig = token_bars({"x": [1.0, 2.0, 4.0], "y": [-1.0, 1.0, 2.0]}, tokens, normalize="max", highlight=1,
+                     title="t", ylabel="share")
+    ax = fig.axes[0]
+    heights = [p.get_height() for p in ax.patches if p.get_width() < 0.5]  # bars, not the shaded span
+    np.testing.assert_allclose(heights, [0.25, 0.5, 1.0, -0.5, 0.5, 1.0])  # each series / its max, by hand
+    assert [t.get_text() for t in ax.get_xticklabels()] == tokens
+    assert ax.get_ylabel() == "share" and ax.get_title() == "t"
+    assert sorted(t.get_text() for t in ax.get_legend().get_texts()) == ["expected", "x", "y"]
+    assert any(line.get_ydata()[0] == 0 for line in ax.lines)  # a zero line: a value is negative
+    fig = token_bars(np.array([1.0, -3.0]), ["p", "q"], normalize="abs_sum", color_by_sign=True)
+    bars = fig.axes[0].patches
+    np.testing.assert_allclose([b.get_height() for b in bars], [0.25, -0.75])
+    assert bars[0].get_facecolor() != bars[1].get_facecolor()
+    assert fig.axes[0].get_legend() is None
+    for call, words in [
+        (lambda: token_bars([1.0, 2.0], ["a"]), "tokens"),
+        (lambda: token_bars({"x": [1.0], "y": [1.0, 2.0]}, ["a"]), "series['y']"),
+        (lambda: token_bars(np.ones((2, 2)), ["a", "b"]), "series: got shape (2, 2)"),
+        (lambda: token_bars([1.0, np.nan], ["a", "b"]), "NaN"),
+        (lambda: token_bars([1.0], ["a"], normalize="sum"), "normalize"),
+        (lambda: token_bars([1.0], ["a"], highlight=4), "highlight"),
+        (lambda: token_bars({}, []), "series"),
+    ]:
+        with pytest.raises(ValueError) as info:
+            call()
+        assert words in str(info.value)
