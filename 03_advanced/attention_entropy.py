@@ -107,10 +107,22 @@ import torch
 from attnviz.cli import lesson_parser, run_lesson
 from attnviz.outputs import LessonOutputs
 from attnviz.plotting import show_heatmaps
+from attnviz.probes import AttentionProbes
+from attnviz.tasks import (
+    LossFn,
+    device_of,
+    examples_in,
+    gpt2_batches,
+    gpt2_loss,
+    mean_loss,
+    to_device,
+    vit_accuracy,
+    vit_batches,
+    vit_loss,
+)
 from attnviz.validate import check_attention, check_index, to_numpy
 from intermediate.attention_comparison import attention_entropy, row_statistics
 
-PROBED_ATTENTION = "attnviz_probed"  # the name our attention function is registered under
 DEFAULT_TEXTS = [
     "The cat sat on the mat because it was tired.",
     "Attention is not explanation, but it is a good place to start.",
@@ -219,162 +231,7 @@ def specialisation(relative_per_example: np.ndarray, sharp: float = 0.45, consis
     return {"mean": mean, "spread": spread, "label": label}
 
 
-# ============================================================================ 2. probes on the attention probabilities
-class AttentionProbe(torch.nn.Module):
-    """Sits on one attention module's probabilities ``(B, H, Q, K)``: gates heads and records them.
-
-    ``head_mask`` ``(H,)`` — or ``(B, H)`` for one gate per example — multiplies head ``h``'s probabilities
-    (``None``: all heads on). ``scale`` ``(B,)`` multiplies the whole matrix (``integrated_attention.py``
-    uses it as the ``α`` of ``α·A``). ``last`` holds the probabilities of the latest call, after the gates.
-    """
-
-    def __init__(self, num_heads: int, name: str = ""):
-        super().__init__()
-        self.num_heads, self.name = int(num_heads), name
-        self.head_mask: torch.Tensor | None = None
-        self.scale: torch.Tensor | None = None
-        self.last: torch.Tensor | None = None
-        self.calls = 0
-
-    def forward(self, probs: torch.Tensor) -> torch.Tensor:  # (B, H, Q, K) -> (B, H, Q, K)
-        if self.head_mask is not None:
-            gate = self.head_mask.to(probs)
-            gate = gate.view(1, -1, 1, 1) if gate.dim() == 1 else gate.view(gate.shape[0], -1, 1, 1)  # (B|1, H, 1, 1)
-            probs = probs * gate
-        if self.scale is not None:
-            probs = probs * self.scale.to(probs).view(-1, 1, 1, 1)  # (B, 1, 1, 1)
-        self.last, self.calls = probs, self.calls + 1
-        return probs
-
-
-def probed_attention_forward(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
-    """Eager attention with the probabilities routed through ``module.attention_probe``.
-
-    ``query`` ``(B, H, Q, d)``, ``key``/``value`` ``(B, H_kv, K, d)``, ``attention_mask`` an additive
-    ``(B, 1, Q, K)`` float mask (0 = keep, very negative = drop) or ``None``. Returns ``(output, probs)``
-    with output ``(B, Q, H, d)`` — the contract every ``AttentionInterface`` function follows.
-    """
-    if scaling is None:
-        scaling = query.shape[-1] ** -0.5
-    if key.shape[1] != query.shape[1]:  # grouped-query attention: share each key/value head
-        key = key.repeat_interleave(query.shape[1] // key.shape[1], dim=1)
-        value = value.repeat_interleave(query.shape[1] // value.shape[1], dim=1)
-    scores = torch.matmul(query, key.transpose(-1, -2)) * scaling  # (B, H, Q, K)
-    if attention_mask is not None:
-        scores = scores + attention_mask[..., : key.shape[-2]]
-    probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)  # (B, H, Q, K)
-    probe = getattr(module, "attention_probe", None)
-    if probe is not None:
-        probs = probe(probs)
-    probs = torch.nn.functional.dropout(probs, p=dropout, training=module.training)
-    output = torch.matmul(probs, value).transpose(1, 2).contiguous()  # (B, H, Q, d) -> (B, Q, H, d)
-    return output, probs
-
-
-def register_probed_attention() -> str:
-    """Register :func:`probed_attention_forward` under ``PROBED_ATTENTION`` — and its mask function.
-
-    Without the second registration the model would build no attention mask for the new name (no causal
-    mask for GPT-2, no padding mask for BERT): ``AttentionMaskInterface`` must know it too.
-    """
-    from transformers import AttentionInterface
-    from transformers.masking_utils import AttentionMaskInterface, eager_mask
-
-    AttentionInterface.register(PROBED_ATTENTION, probed_attention_forward)
-    AttentionMaskInterface.register(PROBED_ATTENTION, eager_mask)
-    return PROBED_ATTENTION
-
-
-def attention_modules(model) -> list[tuple[str, torch.nn.Module]]:
-    """The modules that call the attention function, in forward order (encoder before decoder).
-
-    Every attention module of a current ``transformers`` model keeps its ``config`` and the ``scaling`` it
-    passes to the attention function; that is how we recognise them.
-    """
-    found = [(name, m) for name, m in model.named_modules()
-             if hasattr(m, "scaling") and hasattr(m, "config") and not isinstance(m, AttentionProbe)]
-    if not found:
-        raise TypeError(f"model: {type(model).__name__} has no attention module that uses transformers' "
-                        "AttentionInterface (needs transformers >= 5 and a model with eager attention)")
-    return found
-
-
-def _num_heads(module) -> int:
-    for attr in ("num_heads", "num_attention_heads"):
-        if isinstance(getattr(module, attr, None), int):
-            return getattr(module, attr)
-    return int(module.config.num_attention_heads)
-
-
-class AttentionProbes:
-    """Put an :class:`AttentionProbe` on every attention module of a ``transformers`` model.
-
-    Use it as a context manager; on exit the probes are removed and the model's own attention
-    implementation is restored::
-
-        with AttentionProbes(model) as probes:
-            model(**inputs)
-            probes.attentions()          # (L, B, H, Q, K), in the graph
-            probes.set_head_mask(mask)   # (L, H): 0 removes a head
-    """
-
-    def __init__(self, model):
-        self.model = model
-        self.names, self.probes = [], []
-        self._previous = None
-
-    def __enter__(self) -> AttentionProbes:
-        modules = attention_modules(self.model)  # TypeError first if this is not a transformers model
-        self._previous = self.model.config._attn_implementation
-        register_probed_attention()
-        self.model.set_attn_implementation(PROBED_ATTENTION)
-        for name, module in modules:
-            probe = AttentionProbe(_num_heads(module), name)
-            module.attention_probe = probe
-            self.names.append(name)
-            self.probes.append(probe)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for _, module in attention_modules(self.model):
-            if "attention_probe" in module._modules:
-                del module._modules["attention_probe"]
-        self.model.set_attn_implementation(self._previous or "eager")
-
-    def __len__(self) -> int:
-        return len(self.probes)
-
-    @property
-    def num_heads(self) -> int:
-        return self.probes[0].num_heads
-
-    def set_head_mask(self, mask) -> None:
-        """Gate every head: ``mask`` is ``(L, H)`` (or ``(L, B, H)``, one gate per example), ``None`` = all on.
-
-        A tensor that requires grad keeps the gradient path: ``∂L/∂mask`` is Michel et al.'s score.
-        """
-        if mask is None:
-            for probe in self.probes:
-                probe.head_mask = None
-            return
-        mask = mask if isinstance(mask, torch.Tensor) else torch.as_tensor(to_numpy(mask, "mask"), dtype=torch.float32)
-        if mask.dim() not in (2, 3) or mask.shape[0] != len(self) or mask.shape[-1] != self.num_heads:
-            raise ValueError(f"mask: got shape {tuple(mask.shape)}; expected ({len(self)}, {self.num_heads}) "
-                             f"(layers, heads) or ({len(self)}, batch, {self.num_heads})")
-        for probe, row in zip(self.probes, mask):
-            probe.head_mask = row  # (H,) or (B, H)
-
-    def attentions(self) -> torch.Tensor:
-        """The probabilities of the latest forward pass, stacked ``(L, B, H, Q, K)`` (still in the graph)."""
-        missing = [p.name for p in self.probes if p.last is None]
-        if missing:
-            raise RuntimeError(f"no forward pass went through {missing[0]}: run the model inside `with AttentionProbes`")
-        return torch.stack([p.last for p in self.probes])  # (L, B, H, Q, K)
-
-
-# ============================================================================ 3. head importance and pruning
-LossFn = Callable[[torch.nn.Module, dict], torch.Tensor]
-
+# ============================================================================ 2. head importance and pruning
 
 def head_importance(model, batches: Iterable[dict], loss_fn: LossFn, *, normalize: bool = True) -> dict:
     """Michel et al. (2019) head importance ``E_x |∂L(x)/∂ξ_h|`` at ``ξ = 1``.
@@ -392,8 +249,8 @@ def head_importance(model, batches: Iterable[dict], loss_fn: LossFn, *, normaliz
     total_abs, total_signed, total_loss, count = None, None, 0.0, 0
     with AttentionProbes(model) as probes:
         for batch in batches:
-            n = _batch_size(batch)
-            gates = torch.ones(len(probes), n, probes.num_heads, device=_batch_device(batch),
+            n = examples_in(batch)
+            gates = torch.ones(len(probes), n, probes.num_heads, device=device_of(batch),
                                requires_grad=True)  # (L, B, H): ξ per example
             probes.set_head_mask(gates)
             losses = loss_fn(model, batch)  # (B,)
@@ -411,20 +268,6 @@ def head_importance(model, batches: Iterable[dict], loss_fn: LossFn, *, normaliz
         norms = np.linalg.norm(importance, axis=1, keepdims=True)  # (L, 1)
         importance = np.divide(importance, norms, out=np.zeros_like(importance), where=norms > 0)
     return {"importance": importance, "gradient": (total_signed / count).cpu().numpy(), "loss": total_loss / count}
-
-
-def _batch_size(batch: dict) -> int:
-    first = next(v for v in batch.values() if isinstance(v, torch.Tensor))
-    return int(first.shape[0])
-
-
-def _batch_device(batch: dict) -> torch.device:
-    return next(v for v in batch.values() if isinstance(v, torch.Tensor)).device
-
-
-def to_device(batches: list[dict], device) -> list[dict]:
-    """Every tensor of every batch moved to ``device`` (the model's)."""
-    return [{k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in b.items()} for b in batches]
 
 
 def pruning_order(importance, strategy: str = "importance", seed: int = 0) -> np.ndarray:
@@ -481,66 +324,7 @@ def predicted_curve(base_loss: float, gradient, order) -> np.ndarray:
     return base_loss - np.concatenate([[0.0], np.cumsum(removed)])  # (n + 1,)
 
 
-# ============================================================================ 4. the shipped models' tasks
-def gpt2_batches(n_sequences: int = 64, half: int | None = None, batch_size: int = 32, seed: int = 1000) -> list[dict]:
-    """Held-out repeated random sequences for the tiny GPT-2: ``<bos>``, ``half`` random tokens, the same again.
-
-    The generator is the one the model was trained with (:mod:`attnviz.training.repeats`), with a seed that
-    training did not use; ``half`` defaults to the model card's evaluation length.
-    """
-    from attnviz.training.repeats import EVAL_HALF, repeated_sequences
-
-    ids = repeated_sequences(n_sequences, half or EVAL_HALF, np.random.default_rng(seed))  # (N, 1 + 2·half)
-    return [{"input_ids": ids[start:start + batch_size]} for start in range(0, n_sequences, batch_size)]
-
-
-def gpt2_loss(model, batch: dict) -> torch.Tensor:
-    """Per-example next-token loss over the predictable tokens, positions ``h + 2 … 2h``: ``(B,)``.
-
-    (The first token of the repeat cannot be predicted — nothing says the sequence is about to repeat —
-    so, as in the model card, it is left out.)
-    """
-    ids = batch["input_ids"]  # (B, 1 + 2h)
-    logits = model(input_ids=ids).logits  # (B, T, V)
-    nll = torch.nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2), ids[:, 1:], reduction="none")  # (B, T-1)
-    half = (ids.shape[1] - 1) // 2
-    return nll[:, half + 1:].mean(-1)  # nll[:, j] is the loss of token j + 1: tokens h+2 … 2h
-
-
-def vit_batches(processor, n_images: int | None = None, batch_size: int = 100, seed: int | None = None) -> list[dict]:
-    """Labelled images of the tiny ViT's shapes task: the shipped test set (default), or ``n_images`` fresh
-    ones drawn with ``seed`` from the generator the model was trained on."""
-    from attnviz.training.shapes import load_test_set, make_images
-
-    data = load_test_set()[1] if n_images is None else make_images(n_images, seed)
-    batches = []
-    for start in range(0, len(data.labels), batch_size):
-        pixels = processor(images=list(data.images[start:start + batch_size]), return_tensors="pt")["pixel_values"]
-        batches.append({"pixel_values": pixels, "labels": torch.as_tensor(data.labels[start:start + batch_size])})
-    return batches
-
-
-def vit_loss(model, batch: dict) -> torch.Tensor:
-    logits = model(pixel_values=batch["pixel_values"]).logits  # (B, classes)
-    return torch.nn.functional.cross_entropy(logits, batch["labels"], reduction="none")  # (B,)
-
-
-def vit_accuracy(batches: list[dict]) -> Callable[[torch.nn.Module], float]:
-    def evaluate(model) -> float:
-        correct = sum(int((model(pixel_values=b["pixel_values"]).logits.argmax(-1) == b["labels"]).sum())
-                      for b in batches)
-        return correct / sum(len(b["labels"]) for b in batches)
-    return evaluate
-
-
-def mean_loss(batches: list[dict], loss_fn: LossFn) -> Callable[[torch.nn.Module], float]:
-    def evaluate(model) -> float:
-        total = sum(float(loss_fn(model, b).sum()) for b in batches)
-        return total / sum(_batch_size(b) for b in batches)
-    return evaluate
-
-
-# ============================================================================ 5. the lesson
+# ============================================================================ 3. the lesson
 def _heatmap(values, title, colorbar_label, vmax):
     arr = np.asarray(values, dtype=float)  # (L, H)
     return show_heatmaps(arr, xlabels=[str(h) for h in range(arr.shape[1])],

@@ -114,8 +114,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from advanced.attention_entropy import AttentionProbes
-from advanced.attention_flow import AttentionFlow, attention_gradients, mean_pool
+from advanced.attention_flow import AttentionFlow
 from advanced.gradient_attention import chefer_relevance, relevance_row
 from advanced.integrated_attention import (
     SentenceSimilarity,
@@ -125,7 +124,9 @@ from advanced.integrated_attention import (
     target_row,
 )
 from attnviz.cli import lesson_parser, run_lesson
+from attnviz.gradients import attention_gradients, mean_pool
 from attnviz.outputs import LessonOutputs
+from attnviz.probes import AttentionProbes
 from attnviz.validate import to_numpy
 from intermediate.attention_rollout import AttentionRollout
 

@@ -106,11 +106,12 @@ Usage from Python::
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
 from attnviz.cli import lesson_parser, run_lesson
+from attnviz.gradients import attention_gradients, check_attention_gradients, embedding_similarity, mean_pool
+from attnviz.maxflow import FlowInfo, all_pairs_max_flow
 from attnviz.normalize import HEAD_FUSIONS, fuse_heads, row_normalize
 from attnviz.outputs import LessonOutputs
 from attnviz.plotting import heatmap_html, show_heatmaps
@@ -118,23 +119,9 @@ from attnviz.validate import check_attention, check_index, check_tokens, to_nump
 
 DEFAULT_TEXT = "The cat sat on the mat because it was tired."
 DEFAULT_OTHER = "A sleepy kitten is lying on a rug."
-SCALE = 2**30  # integer scale for scipy's max-flow: capacities <= 1 become integers <= 2**30 < 2**31
-PRUNE_KEEP = 16  # the first lower bound keeps this many largest weights per row of each middle layer
 
 
 # ================================================================================== the attention flow
-@dataclass
-class FlowInfo:
-    """How each pair was settled, and the accuracy that was proved."""
-
-    pairs: int = 0
-    closed_form: int = 0  # L <= 2: no max-flow needed
-    certified: int = 0  # a flow and a cut met within the tolerance
-    refined: int = 0  # solved again on the residual network at a finer scale
-    error_bound: float = 0.0  # proven: |returned value - exact max-flow| <= error_bound for every pair
-    seconds: float = 0.0
-
-
 class AttentionFlow:
     """Attention flow (Abnar & Zuidema 2020): per pair, the maximum flow through the layered attention graph.
 
@@ -209,7 +196,10 @@ class AttentionFlow:
         """The solver itself, on capacities ``Â`` ``(L, Q, K)`` (first layer first, rows summing to 1)."""
         caps = check_attention(capacities, "LQK", name="capacities", square=True)
         start = time.perf_counter()
-        flow, info = _all_pairs_max_flow(caps, self.tolerance, self.workers)
+        if caps.shape[0] <= 2:
+            flow, info = closed_form_flow(caps), FlowInfo(pairs=caps.shape[1] ** 2, closed_form=caps.shape[1] ** 2)
+        else:
+            flow, info = all_pairs_max_flow(caps, self.tolerance, self.workers)
         info.seconds = time.perf_counter() - start
         if normalize:
             flow = row_normalize(flow)
@@ -235,6 +225,21 @@ def residual_capacities(fused, add_residual: bool = True) -> np.ndarray:
     if add_residual:
         arr = 0.5 * arr + 0.5 * np.eye(arr.shape[-1])
     return row_normalize(arr)
+
+
+def closed_form_flow(capacities) -> np.ndarray:
+    """The flow of a network with one or two layers, without any search, ``(Q, K)``.
+
+    One layer: the edge ``i → j`` is the only path, so ``F = Â_1``. Two layers: every middle token ``k`` lies on
+    exactly one path ``i → k → j`` and no two paths share an edge, so each carries ``min(Â_2[i, k], Â_1[k, j])``
+    and ``F[i, j] = Σ_k min(Â_2[i, k], Â_1[k, j])``.
+    """
+    caps = check_attention(capacities, "LQK", name="capacities", square=True)
+    if caps.shape[0] == 1:
+        return caps[0].copy()
+    if caps.shape[0] == 2:
+        return np.minimum(caps[1][:, :, None], caps[0][None, :, :]).sum(1)  # (i, k, j) summed over k
+    raise ValueError(f"capacities: got {caps.shape[0]} layers; the closed forms cover one or two")
 
 
 # ================================================================================ the published reference
@@ -268,267 +273,6 @@ def flow_networkx(capacities, flow_func=None) -> np.ndarray:
         for j in range(n):
             flow[i, j] = nx.maximum_flow_value(graph, (n_layers, i), (0, j), flow_func=flow_func)
     return flow
-
-
-# ==================================================================================== bounds for all pairs
-def cut_upper_bounds(capacities) -> np.ndarray:
-    """For every pair ``(i, j)`` the capacity of a cheap cut: an upper bound on ``F[i, j]``, ``(Q, K)``.
-
-    Two families, both evaluated for all ``n²`` pairs at once:
-
-    * **Structured cuts.** The source side of a cut holds, at each layer, one of eight token sets made
-      from ``i`` and ``j``: ``∅, {i}, {j}, {i, j}`` and their complements. The capacity of such a cut is a
-      sum over layers of a term that depends only on the sets at the two ends of the layer
-      (``Σ_{k ∈ X, m ∉ Y} Â_l[k, m]``, computed from row sums, column sums and single entries), so the
-      cheapest of the ``8^(L−1)`` cuts is a shortest path through ``L − 1`` columns of 8 states (Viterbi).
-      The family contains the two bottlenecks (the top token's row, the input token's column) and the lanes
-      the residual ``0.5 · I`` builds for a token down through the layers.
-    * **Tree relaxation.** What a node can deliver to ``j`` is at most ``Σ_m min(Â_l[k, m], u_{l-1}(m))`` —
-      pretending the paths below share nothing — recursively from ``u_0 = [m = j]``.
-    """
-    caps = check_attention(capacities, "LQK", name="capacities", square=True)
-    return np.minimum(_structured_cut_bound(caps), _tree_bound(caps))
-
-
-_STATES = [(a, b, g) for a, b, g in
-           [(0, 0, 0), (0, 1, 0), (0, 0, 1), (0, 1, 1), (1, -1, 0), (1, 0, -1), (1, -1, -1), (1, 0, 0)]]
-# a state (α, β, γ) is the token set with indicator α·1 + β·e_i + γ·e_j (e_j counted only when j ≠ i)
-
-
-def _stage_term(matrix: np.ndarray, x: tuple, y: tuple, n: int) -> np.ndarray:
-    """``Σ_{k ∈ X, m ∉ Y} M[k, m]`` for all pairs ``(i, j)`` at once, ``(n, n)``; ``X``, ``Y`` are states."""
-    i, j = np.arange(n)[:, None], np.arange(n)[None, :]  # pair indices, broadcast to (n, n)
-    other = (i != j).astype(float)  # e_j counts only when j differs from i
-    rows, cols, total = matrix.sum(1), matrix.sum(0), matrix.sum()  # (n,), (n,), scalar
-    (a1, b1, g1), (a2, b2, g2) = x, y
-    c0, c1, c2 = 1 - a2, -b2, -g2  # indicator of "not Y" = c0·1 + c1·e_i + c2·e_j
-    term = (a1 * (c0 * total + c1 * cols[i] + c2 * cols[j] * other)
-            + b1 * (c0 * rows[i] + c1 * matrix[i, i] + c2 * matrix[i, j] * other)
-            + g1 * other * (c0 * rows[j] + c1 * matrix[j, i] + c2 * matrix[j, j]))
-    return np.broadcast_to(term, (n, n))
-
-
-def _structured_cut_bound(caps: np.ndarray) -> np.ndarray:
-    n_layers, n = caps.shape[:2]
-    if n_layers == 1:  # the single edge i -> j is the whole network
-        return caps[0].copy()
-    i, j = np.arange(n)[:, None], np.arange(n)[None, :]
-    # top layer: the source side there is the top token {i} itself
-    best = np.stack([_stage_term(caps[-1], (0, 1, 0), s, n) for s in _STATES])  # (8, n, n) over states below
-    for layer in range(n_layers - 1, 1, -1):  # the middle layers, top to bottom: Â_{L-1} … Â_2
-        m = caps[layer - 1]
-        best = np.stack([np.min([best[si] + _stage_term(m, s, t, n) for si, s in enumerate(_STATES)], axis=0)
-                         for t in _STATES])  # (8, n, n): cheapest cut that has state t at this layer
-    # bottom layer: the sink side at the input is {j} (other input tokens are dead ends, source side)
-    m, cols = caps[0], caps[0].sum(0)
-    other = (i != j).astype(float)
-    last = [a * cols[j] + b * m[i, j] + g * other * m[j, j] for a, b, g in _STATES]  # (n, n) each
-    return np.min(best + np.stack([np.broadcast_to(t, (n, n)) for t in last]), axis=0)
-
-
-def _tree_bound(caps: np.ndarray) -> np.ndarray:
-    n_layers = caps.shape[0]
-    deliver = caps[0].copy()  # (k, j): what token k at layer 1 can deliver to input token j
-    for layer in range(1, n_layers):
-        # (k, m, j): min(capacity k→m, what m delivers to j), summed over m
-        deliver = np.minimum(caps[layer][:, :, None], deliver[None, :, :]).sum(1)  # (k, j)
-    return deliver  # (i, j): the top token i
-
-
-# ================================================================================ exact flows for all pairs
-class _PairNetwork:
-    """The network of one pair ``(i, j)`` in the CSR form scipy wants, reused for every pair.
-
-    Nodes: 0 = the top token ``i`` (source), 1 = the input token ``j`` (sink), ``2 + d·n + k`` = token ``k`` at
-    the ``d``-th layer below the top (``d = 0`` is layer ``L − 1``). Only the source's row and the sink's
-    column change from pair to pair, so they are written into one array in place. ``keep`` optionally
-    restricts the middle layers to a subset of edges (a subgraph: its flows are flows of the whole graph).
-    """
-
-    def __init__(self, caps: np.ndarray, keep: list[np.ndarray] | None = None):
-        import scipy.sparse as sparse
-
-        n_layers, n = caps.shape[:2]
-        self.n, self.depth = n, n_layers - 1  # depth = number of middle layers
-        self.nodes = 2 + self.depth * n
-        middle = [caps[n_layers - 2 - d] for d in range(self.depth - 1)]  # (n, n) each, top to bottom
-        masks = keep if keep is not None else [np.ones((n, n), bool) for _ in middle]
-        row_length = np.zeros(self.nodes, np.int64)
-        row_length[0] = n  # source -> every token of layer L-1
-        heads, values = [2 + np.arange(n)], [np.zeros(n)]
-        for d, (matrix, mask) in enumerate(zip(middle, masks)):
-            row_length[2 + d * n: 2 + (d + 1) * n] = mask.sum(1)
-            rows, cols = np.nonzero(mask)  # row-major: sorted by tail, then by head
-            heads.append(2 + (d + 1) * n + cols)
-            values.append(matrix[rows, cols])
-        row_length[2 + (self.depth - 1) * n:] = 1  # every token of layer 1 -> sink
-        heads.append(np.ones(n, np.int64))
-        values.append(np.zeros(n))
-        self.true_values = np.concatenate(values)  # float capacities; source/sink slots are filled per pair
-        self.indptr = np.concatenate([[0], np.cumsum(row_length)]).astype(np.int32)
-        self.indices = np.concatenate(heads).astype(np.int32)
-        self.tails = np.repeat(np.arange(self.nodes), row_length)  # (E,) tail of every edge
-        self.edges = self.indices.size
-        data = np.floor(self.true_values * SCALE).astype(np.int32)  # exact: SCALE is a power of two
-        self.graph = sparse.csr_array((data, self.indices, self.indptr), shape=(self.nodes, self.nodes))
-        self.graph.has_sorted_indices = True
-        self.top, self.bottom = caps[-1], caps[0].T.copy()  # source rows, sink columns (as rows)
-        self.top_int = np.floor(self.top * SCALE).astype(np.int32)
-        self.bottom_int = np.floor(self.bottom * SCALE).astype(np.int32)
-        self._lookup = None
-
-    def lower_bound(self, i: int, j: int, return_result: bool = False):
-        """``⌊2³⁰·Â⌋``-capacity max-flow / 2³⁰ ≤ F[i, j] (and scipy's result, for the steps below)."""
-        from scipy.sparse.csgraph import maximum_flow
-
-        n = self.n
-        self.graph.data[:n] = self.top_int[i]
-        self.graph.data[-n:] = self.bottom_int[j]
-        result = maximum_flow(self.graph, 0, 1)
-        value = result.flow_value / SCALE
-        return (value, result) if return_result else value
-
-    def _arcs(self, flow):
-        """scipy's flow matrix (our edges plus the reverse arcs it adds) as arrays: per arc its tail, head,
-        flow, and the position of the edge in ``true_values`` (-1 for an added reverse arc)."""
-        if self._lookup is None:
-            self._lookup = np.full((self.nodes, self.nodes), -1, np.int64)  # (V, V): edge position or -1
-            self._lookup[self.tails, self.indices] = np.arange(self.edges)
-        arcs = flow.indptr[-1]  # its index and data arrays may be longer than the matrix uses
-        tails = np.repeat(np.arange(self.nodes), np.diff(flow.indptr))
-        heads = flow.indices[:arcs]
-        return tails, heads, flow.data[:arcs], self._lookup[tails, heads]
-
-    def _true(self, i: int, j: int) -> np.ndarray:
-        true = self.true_values.copy()
-        true[: self.n], true[-self.n:] = self.top[i], self.bottom[j]
-        return true
-
-    def min_cut_capacity(self, i: int, j: int, result) -> float:
-        """The true capacity of the minimum cut the integer flow proves: the tokens still reachable from the
-        source through arcs with integer capacity left form its source side. An upper bound on F[i, j]."""
-        import scipy.sparse as sparse
-        from scipy.sparse.csgraph import breadth_first_order
-
-        tails, heads, flow, position = self._arcs(result.flow)
-        capacity = np.where(position >= 0, self.graph.data[np.maximum(position, 0)], 0)
-        left = capacity - flow > 0  # (arcs,): integer residual capacity remains
-        residual = sparse.csr_array((np.ones(left.sum(), np.int8), (tails[left], heads[left])),
-                                    shape=(self.nodes, self.nodes))
-        reach = np.zeros(self.nodes, bool)
-        reach[breadth_first_order(residual, 0, directed=True, return_predecessors=False)] = True
-        crossing = (position >= 0) & reach[tails] & ~reach[heads]  # original edges leaving the source side
-        return float(self._true(i, j)[position[crossing]].sum())
-
-    def refine(self, i: int, j: int, result, delta: float) -> tuple[float, float]:
-        """Max-flow of the residual network left by ``result``, which is known to be at most ``delta``.
-
-        Returns ``(extra flow, proven bound on its rounding error)``. The residual capacity of an arc is
-        what the integer flow left of its true capacity (reverse arcs: the flow that can be undone).
-        """
-        import scipy.sparse as sparse
-        from scipy.sparse.csgraph import maximum_flow
-
-        tails, heads, flow, position = self._arcs(result.flow)
-        true = np.where(position >= 0, self._true(i, j)[np.maximum(position, 0)], 0.0)
-        residual = true - flow / SCALE  # >= 0: rounding down kept the integer flow feasible
-        scale = 2.0 ** np.floor(np.log2(SCALE / delta))  # a power of two: the scaling is exact
-        data = np.floor(np.clip(residual, 0.0, delta) * scale).astype(np.int32)
-        network = sparse.csr_array((data, heads, result.flow.indptr), shape=(self.nodes, self.nodes))
-        extra = maximum_flow(network, 0, 1).flow_value / scale
-        return extra, data.size / scale
-
-
-def _all_pairs_max_flow(caps: np.ndarray, tolerance: float, workers: int = 1) -> tuple[np.ndarray, FlowInfo]:
-    """Exact max-flow for every (top token, input token) pair; see the module docstring, steps 1–4."""
-    n_layers, n = caps.shape[:2]
-    info = FlowInfo(pairs=n * n)
-    if n_layers == 1:  # one bipartite layer: the edge itself is the only path
-        info.closed_form = n * n
-        return caps[0].copy(), info
-    if n_layers == 2:  # the paths i -> k -> j are edge-disjoint
-        info.closed_form = n * n
-        return np.minimum(caps[1][:, :, None], caps[0][None, :, :]).sum(1), info  # (i, j)
-    upper = cut_upper_bounds(caps)  # (n, n)
-    keep = None
-    flow = upper.copy()
-    pending = np.ones((n, n), bool)  # pairs not yet settled
-    if n > 2 * PRUNE_KEEP:  # a cheaper first lower bound on a subgraph, when a sample shows it pays
-        keep = []
-        for d in range(n_layers - 2):
-            matrix = caps[n_layers - 2 - d]
-            largest = np.argsort(-matrix, axis=1, kind="stable")[:, :PRUNE_KEEP]  # (n, 16)
-            mask = np.zeros((n, n), bool)
-            mask[np.arange(n)[:, None], largest] = True
-            mask[np.arange(n), np.arange(n)] = True  # keep the residual lane
-            keep.append(mask)
-        pruned = _PairNetwork(caps, keep)
-        sample = [(i, (7 * i + 3) % n) for i in range(n)]  # n pairs spread over rows and columns
-        settled = [upper[i, j] - pruned.lower_bound(i, j) <= tolerance for i, j in sample]
-        for (i, j), ok in zip(sample, settled):
-            pending[i, j] = not ok
-        if np.mean(settled) < 0.8:
-            keep = None  # the subgraph rarely reaches the bound here: go straight to the whole graph
-    errors = []
-    pairs = list(zip(*np.nonzero(pending)))
-    for i, j, value, rounding in _solve_pairs_in_parallel(caps, upper, tolerance, keep, pairs, workers):
-        flow[i, j] = value
-        if rounding is not None:
-            errors.append(rounding)
-    info.refined = len(errors)
-    info.certified = n * n - info.refined
-    info.error_bound = max(max(errors, default=0.0), tolerance if info.certified else 0.0)
-    return flow, info
-
-
-def _solve_pairs(caps: np.ndarray, upper: np.ndarray, tolerance: float, keep, pairs) -> list[tuple]:
-    """Steps 3–4 for the given pairs: ``(i, j, value, rounding error or None if certified)`` each."""
-    pruned = None if keep is None else _PairNetwork(caps, keep)
-    full = _PairNetwork(caps)
-    bound = full.edges / SCALE  # each edge lost < 2**-30 to rounding down: F - lower <= |E| / 2**30
-    out = []
-    for i, j in pairs:
-        if pruned is not None and upper[i, j] - pruned.lower_bound(i, j) <= tolerance:
-            out.append((i, j, upper[i, j], None))  # certified by a structured cut and a flow in the subgraph
-            continue
-        value, result = full.lower_bound(i, j, return_result=True)
-        if upper[i, j] - value <= tolerance:
-            out.append((i, j, upper[i, j], None))  # certified by a structured cut
-            continue
-        cut = full.min_cut_capacity(i, j, result)
-        if cut - value <= tolerance:
-            out.append((i, j, min(cut, upper[i, j]), None))  # certified by the solver's own cut
-            continue
-        delta = min(min(upper[i, j], cut) - value, bound)  # two proven bounds on F - value
-        extra, rounding = full.refine(i, j, result, delta)
-        out.append((i, j, value + extra, rounding))
-    return out
-
-
-_SHARED: tuple = ()  # what forked workers inherit: (caps, upper, tolerance, keep)
-
-
-def _solve_chunk(pairs):
-    return _solve_pairs(*_SHARED, pairs)
-
-
-def _solve_pairs_in_parallel(caps, upper, tolerance, keep, pairs, workers: int) -> list[tuple]:
-    """The pairs are independent problems: with ``workers > 1`` they are split between forked processes.
-    Same answers, in less wall-clock time when the cores are free."""
-    import multiprocessing
-
-    global _SHARED
-    if workers <= 1 or len(pairs) < 2 * workers or "fork" not in multiprocessing.get_all_start_methods():
-        return _solve_pairs(caps, upper, tolerance, keep, pairs)
-    _SHARED = (caps, upper, tolerance, keep)
-    chunks = [pairs[k::workers] for k in range(workers)]  # interleaved: rows of similar cost spread out
-    try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            return [item for chunk in pool.map(_solve_chunk, chunks) for item in chunk]
-    except (OSError, AssertionError):  # no processes allowed here (e.g. inside a daemonic worker): stay serial
-        return _solve_pairs(caps, upper, tolerance, keep, pairs)
-    finally:
-        _SHARED = ()
 
 
 # ==================================================================================== validation helpers
@@ -570,89 +314,6 @@ def _check_mask(attention_mask, n_keys: int):
 
 
 # ==================================================================================== gradient integration
-def attention_gradients(model, inputs: dict, target, *, kind: str = "self"):
-    """Attention probabilities and the gradient of a scalar target with respect to them.
-
-    Runs ``model(**inputs, output_attentions=True)`` with gradients on, calls ``retain_grad()`` on every
-    layer's ``(B, H, Q, K)`` probability tensor (eager attention returns the tensors the forward pass used),
-    computes ``y = target(outputs).sum()`` and back-propagates.
-
-    Args:
-        target: ``target(outputs) -> (B,)`` tensor, one number per example — see :func:`class_logit`,
-            :func:`next_token_logit`, :func:`embedding_similarity`.
-        kind: ``"self"`` (encoder or decoder-only), ``"encoder"``, ``"decoder"`` or ``"cross"``.
-
-    Returns:
-        ``(A, dA)``: numpy ``(L, B, H, Q, K)`` each — the weights and ``∂y/∂A``.
-    """
-    import torch
-
-    from attnviz.extract import NoAttentionWeightsError, use_eager_attention
-
-    field = {"self": "attentions", "encoder": "encoder_attentions", "decoder": "decoder_attentions",
-             "cross": "cross_attentions"}.get(kind)
-    if field is None:
-        raise ValueError(f"kind: got {kind!r}; expected one of self, encoder, decoder, cross")
-    if not callable(target):
-        raise TypeError(f"target: expected a function outputs -> (B,) tensor, got {type(target).__name__}")
-    if not isinstance(model, torch.nn.Module):
-        raise TypeError(f"model: expected a transformers model (torch.nn.Module), got {type(model).__name__}")
-    use_eager_attention(model)
-    model.zero_grad(set_to_none=True)
-    with torch.enable_grad():
-        outputs = model(**inputs, output_attentions=True)
-        layers = getattr(outputs, field, None)
-        if kind == "self" and layers is None:
-            layers = getattr(outputs, "encoder_attentions", None)
-        if not layers or any(a is None for a in layers):
-            raise NoAttentionWeightsError(f"the model returned no attention weights ({field}); load it with "
-                                          "attn_implementation='eager'")
-        for a in layers:
-            a.retain_grad()  # keep ∂y/∂A on these non-leaf tensors
-        value = target(outputs)
-        if value.dim() > 1:
-            raise ValueError(f"target: must return one number per example, shape (B,), got {tuple(value.shape)}")
-        value.sum().backward()
-    weights = torch.stack([a.detach() for a in layers]).float().cpu().numpy()  # (L, B, H, Q, K)
-    grads = torch.stack([a.grad if a.grad is not None else torch.zeros_like(a) for a in layers])  # (L, B, H, Q, K)
-    return weights.astype(np.float64), grads.float().cpu().numpy().astype(np.float64)
-
-
-def class_logit(index: int | None = None):
-    """Target: the logit of class ``index`` (default: the predicted class) of a classifier (ViT)."""
-    def target(outputs):
-        logits = outputs.logits  # (B, C)
-        chosen = logits.argmax(-1) if index is None else logits.new_full((logits.shape[0],), index).long()
-        return logits.gather(1, chosen[:, None])[:, 0]  # (B,)
-    return target
-
-
-def next_token_logit(token_id: int | None = None, position: int = -1):
-    """Target: the logit of ``token_id`` (default: the predicted token) at ``position`` of a causal LM."""
-    def target(outputs):
-        logits = outputs.logits[:, position]  # (B, V)
-        chosen = logits.argmax(-1) if token_id is None else logits.new_full((logits.shape[0],), token_id).long()
-        return logits.gather(1, chosen[:, None])[:, 0]  # (B,)
-    return target
-
-
-def mean_pool(hidden, attention_mask):
-    """Mean of the real tokens' vectors — all-MiniLM-L6-v2's sentence embedding. ``(B, T, d)`` -> ``(B, d)``."""
-    mask = attention_mask[..., None].to(hidden.dtype)  # (B, T, 1)
-    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
-
-
-def embedding_similarity(other_embedding, attention_mask):
-    """Target for a sentence encoder: cosine similarity of the mean-pooled embedding with ``other_embedding``
-    ``(d,)`` (e.g. a second sentence's, computed under ``torch.no_grad()``)."""
-    import torch
-
-    def target(outputs):
-        pooled = mean_pool(outputs.last_hidden_state, attention_mask)  # (B, d)
-        return torch.nn.functional.cosine_similarity(pooled, other_embedding[None].to(pooled.dtype), dim=-1)
-    return target
-
-
 def gradient_weighted_flow(attention, gradients, head_fusion: str = "mean") -> np.ndarray:
     """Per layer, ``fuse_h(A ⊙ |∂y/∂A|)``: ``(L, H, Q, K)`` -> ``(L, Q, K)`` (or ``(L, B, H, Q, K)`` -> ``(L, B, Q, K)``).
 
@@ -660,18 +321,6 @@ def gradient_weighted_flow(attention, gradients, head_fusion: str = "mean") -> n
     """
     weights, grads = check_attention_gradients(attention, gradients)
     return fuse_heads(weights * np.abs(grads), head_fusion, axis=-3)  # (L, [B,] Q, K)
-
-
-def check_attention_gradients(attention, gradients) -> tuple[np.ndarray, np.ndarray]:
-    """Validate ``(L, [B,] H, Q, K)`` attention and ``∂y/∂A`` of the same shape; return both as numpy."""
-    weights = check_attention(attention, "LHQK|LBHQK", name="attention", square=True)
-    grads = to_numpy(gradients, "gradients")
-    if grads.shape != weights.shape:
-        raise ValueError(f"gradients: shape {grads.shape} differs from attention's {weights.shape}; "
-                         "take ∂y/∂A with respect to the attention probabilities themselves")
-    if not np.all(np.isfinite(grads)):
-        raise ValueError("gradients: contains NaN or Inf values")
-    return weights, grads
 
 
 # ============================================================================================== the lesson

@@ -65,7 +65,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from advanced.attention_flow import (  # noqa: F401 - re-exported: the gradient API of both lessons
+from attnviz.cli import lesson_parser, run_lesson
+from attnviz.gradients import (
     attention_gradients,
     check_attention_gradients,
     class_logit,
@@ -73,7 +74,6 @@ from advanced.attention_flow import (  # noqa: F401 - re-exported: the gradient 
     mean_pool,
     next_token_logit,
 )
-from attnviz.cli import lesson_parser, run_lesson
 from attnviz.outputs import LessonOutputs
 from attnviz.plotting import show_heatmaps
 from attnviz.validate import check_attention, check_index, to_numpy

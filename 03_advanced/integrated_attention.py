@@ -83,11 +83,11 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from advanced.attention_entropy import AttentionProbe, AttentionProbes
-from advanced.attention_flow import mean_pool
 from attnviz.cli import lesson_parser, run_lesson
+from attnviz.gradients import mean_pool
 from attnviz.outputs import LessonOutputs
 from attnviz.plotting import show_heatmaps
+from attnviz.probes import AttentionProbe, AttentionProbes
 from attnviz.validate import check_attention, check_tokens, to_numpy
 from intermediate.attention_rollout import AttentionRollout
 

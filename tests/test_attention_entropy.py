@@ -12,8 +12,6 @@ import pytest
 import torch
 
 from advanced.attention_entropy import (
-    PROBED_ATTENTION,
-    AttentionProbes,
     head_confidence,
     head_entropy,
     head_importance,
@@ -22,6 +20,7 @@ from advanced.attention_entropy import (
     pruning_order,
     specialisation,
 )
+from attnviz.probes import PROBED_ATTENTION, AttentionProbes
 
 A3 = np.array([[1.0, 0.0, 0.0],
                [0.5, 0.5, 0.0],

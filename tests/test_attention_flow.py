@@ -11,11 +11,11 @@ import torch
 
 from advanced.attention_flow import (
     AttentionFlow,
-    attention_gradients,
-    cut_upper_bounds,
     gradient_weighted_flow,
     residual_capacities,
 )
+from attnviz.gradients import attention_gradients
+from attnviz.maxflow import cut_upper_bounds
 
 
 def softmax_heads(seed, n_layers, n_heads, n, sharpness):

@@ -10,15 +10,13 @@ import pytest
 import torch
 
 from advanced.gradient_attention import (
-    attention_gradients,
     chefer_layer_maps,
     chefer_relevance,
-    class_logit,
     explain,
     induction_sequence,
-    next_token_logit,
     relevance_row,
 )
+from attnviz.gradients import attention_gradients, class_logit, next_token_logit
 
 
 def test_layer_map_clamps_each_head_before_the_mean():

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-from advanced.attention_entropy import AttentionProbe, AttentionProbes
 from advanced.integrated_attention import (
     NextTokenLogProb,
     SentenceSimilarity,
@@ -20,6 +19,7 @@ from advanced.integrated_attention import (
     spearman,
     target_row,
 )
+from attnviz.probes import AttentionProbe, AttentionProbes
 
 
 def _gpt2(seed=0):
