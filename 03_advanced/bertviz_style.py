@@ -31,19 +31,19 @@ choices keep the file small, and the page states the ones that lose anything:
    attention evenly over 512 tokens) and at most ``k`` of them (default 128, strongest first). A line
    of weight 0.002 is drawn at 0.2 % opacity: what is dropped is invisible anyway. It is not hidden,
    though: the page shows ``τ``, ``k`` and the share of the attention mass the kept links carry,
-   ``Σ_{j kept} A[i, j]`` averaged over the rows (about 79 % for MiniLM at 512 tokens, where many heads
-   spread thin; all of it for a short sentence).
+   ``Σ_{j kept} A[i, j]`` averaged over the rows (all of it for a short sentence; less at 512 tokens,
+   where many heads spread thin — the lesson's size figure shows how much).
 2. **8-bit weights.** A kept weight is stored as ``round(255 · w)``, one byte: the error is at most
    ``1/510 ≈ 0.002``, below what opacity or colour can show.
 3. **Binary, not text.** Key positions take one byte (two above 256 tokens), weights one byte, the
    links-per-row counts one byte.
 4. **Compressed.** The binary arrays are deflate-compressed (zlib) and base64-encoded inside one
    ``<script type="application/json">``; the page inflates them with the browser's built-in
-   ``DecompressionStream`` — no library, no network. Sorted key positions compress about 3 : 1.
+   ``DecompressionStream`` — no library, no network. Sorted key positions compress well.
    Should a page still exceed its budget (9 MB of data), ``τ`` is raised until it fits, with a warning,
    and the page shows the ``τ`` it used.
 
-For MiniLM at 512 tokens that is about 3 MB instead of 440 MB (``make bench`` measures it). Drawing
+For MiniLM at 512 tokens that is a few MB instead of hundreds (``make bench`` measures it). Drawing
 uses a ``<canvas>``, not SVG: SVG would make every line a DOM element — hundreds of thousands of them —
 while a canvas just paints pixels, one stroke per head and opacity level. The page records when its
 first drawing is done (``window.__firstDrawMs``), which the browser tests check is under 2 s at 512
@@ -69,27 +69,36 @@ Usage from Python (in Jupyter the returned object displays itself inline)::
                encoder_tokens=src, decoder_tokens=tgt)
 """
 
+
 from __future__ import annotations
 
-import base64
-import html
 import json
-import re
 import warnings
-import zlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from attnviz.cli import lesson_parser, run_lesson
-from attnviz.extract import transformer_attentions
-from attnviz.models import SHIPPED_MODELS, ModelLoadError, encode_texts, load_model, shipped_model_path
+from attnviz.kinds import MODEL_KINDS, attention_from_model, detect_kind
+from attnviz.models import ModelLoadError, load_model
 from attnviz.outputs import LessonOutputs
-from attnviz.validate import check_attention, check_cross_attention, check_index, check_tokens
+from attnviz.validate import check_attention
+from attnviz.views import (
+    ASSETS,
+    AttentionSet,
+    AttentionView,
+    collect_sets,
+    display_tokens,
+    pack,
+    page_data,
+    render_page,
+    unpack,
+)
 
-ASSETS = Path(__file__).resolve().parent / "_bertviz_assets"
-DATA_FORMAT = "attnviz-views/1"
+__all__ = ["MODEL_KINDS", "AttentionView", "attention_from_model", "both_views", "collect_sets",
+           "dense_json_bytes", "densify", "detect_kind", "display_tokens", "encode_sets", "head_view",
+           "model_view", "read_page_data", "sparsify"]
+
 THRESHOLD = 0.002  # links below this weight are not stored (they would be drawn at 0.2 % opacity)
 MAX_LINKS = 128  # at most this many links per query row, strongest first
 DATA_BUDGET = 9_000_000  # bytes of attention data per page; beyond it the threshold is raised
@@ -97,57 +106,10 @@ SIZE_LIMIT = 10 * 1024**2  # the bar a 512-token page must stay under (browser t
 
 DEFAULT_TEXT = "The animal didn't cross the street because it was too tired, so it lay down by the road."
 # Original prose for the long-input example: 585 MiniLM word pieces, truncated (with a warning) to 512.
-LONG_TEXT = (
-    "Lighthouses were once the most carefully kept machines on any coast. A keeper climbed the tower "
-    "before sunset, trimmed the wick, polished the lens and wound the clockwork that turned the light, "
-    "then climbed again every few hours through the night to wind it once more. The work was lonely and "
-    "exact: a light that failed for an hour could put a ship on the rocks, and every keeper wrote in a "
-    "log what the weather did, which ships passed and how much oil had burned. Early towers burned wood "
-    "or coal in open fires, which smoked, flickered and could hardly be seen in rain. Oil lamps with "
-    "reflectors were brighter, but most of their light still escaped sideways or upwards, where no sailor "
-    "needed it. The great change came from a French engineer, Augustin Fresnel, who replaced the heavy "
-    "curved mirror with rings of glass prisms, each ring bending its share of the light into one narrow, "
-    "level beam. A lens of that kind could be seen from more than twenty miles away, and because each tower "
-    "was given its own pattern of flashes, a navigator who counted the seconds between them knew exactly "
-    "which headland he was looking at. Charts listed the patterns the way a dictionary lists words. "
-    "Fog was the enemy the lens could not beat. For it the towers used sound: bells, then guns fired at "
-    "intervals, then steam sirens and diaphones whose low groan carried for miles over calm water. Sound "
-    "behaves strangely at sea, though; it can vanish in one direction and return further off, so sailors "
-    "learned to trust it less than light. Radio beacons arrived in the twentieth century and, later, "
-    "satellite positioning made a ship's position a number on a screen rather than a guess built from "
-    "bearings and soundings. One by one the keepers were replaced by electric lamps, timers and sensors "
-    "that switch the light on at dusk, and the last families left their rocks and islands. Many towers "
-    "still shine, maintained by technicians who visit a few times a year by boat or helicopter. Some have "
-    "become museums, where visitors climb the same spiral stairs, look at the brass and glass of the old "
-    "lenses and read the logs in which a keeper noted, in careful handwriting, that the night had been "
-    "stormy, that a schooner had passed close to the reef, and that the light had not gone out. Those "
-    "logs are now read by historians of climate, who find in them a record of storms, ice and wind that "
-    "goes back further than most instruments. A lighthouse, in the end, was a promise kept every night "
-    "for centuries: that anyone out on the dark water could learn where the danger was and steer around "
-    "it. The promise is still kept, mostly by machines now, and most sailors never think about it at all, "
-    "which is perhaps the best thing that can be said about any piece of public engineering that simply "
-    "works, year after year, without anyone needing to notice it."
-)
-# Line colours, one per head (tab10, then the dark tab20b shades): readable on white.
-HEAD_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-               "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#5254a3",
-               "#8ca252", "#bd9e39", "#ad494a", "#a55194"]
+LONG_TEXT = (ASSETS / "long_text.txt").read_text(encoding="utf-8").strip()
 
 
-# ------------------------------------------------------------------------------------ the data
-@dataclass
-class AttentionSet:
-    """One kind of attention to show: weights ``(L, H, Q, K)`` with the query and key tokens."""
-
-    id: str  # "self", "encoder", "decoder" or "cross"
-    name: str  # what the page's selector says
-    attention: np.ndarray  # (L, H, Q, K)
-    query_tokens: list[str]
-    key_tokens: list[str]
-    query_label: str = "query (attending)"
-    key_label: str = "key (attended to)"
-
-
+# ------------------------------------------------------------------------ storing it small
 def sparsify(attention, threshold: float = THRESHOLD, max_links: int = MAX_LINKS) -> dict:
     """Keep, for every query row, the keys with weight ``>= threshold`` — at most ``max_links``, strongest.
 
@@ -163,7 +125,7 @@ def sparsify(attention, threshold: float = THRESHOLD, max_links: int = MAX_LINKS
     _check_threshold(threshold, max_links)
     n_layers, n_heads, n_q, n_k = arr.shape
     k = min(max_links, n_k)
-    rows = arr.reshape(-1, n_k).astype(np.float32)  # (R, K), R = L·H·Q rows
+    rows = arr.reshape(-1, n_k).astype(np.float32)  # (L, H, Q, K) -> (R, K), R = L·H·Q rows
     strongest = np.argpartition(-rows, k - 1, axis=1)[:, :k]  # (R, k): the k largest, in no order
     weight = np.take_along_axis(rows, strongest, axis=1)  # (R, k)
     quantised = np.minimum(np.rint(weight * 255.0), 255.0)  # (R, k)
@@ -175,7 +137,7 @@ def sparsify(attention, threshold: float = THRESHOLD, max_links: int = MAX_LINKS
         "counts": keep.sum(1).astype(np.uint8),  # (R,)
         "keys": strongest[keep].astype(np.uint16),  # row-major: row 0's keys, then row 1's ...
         "weights": quantised[keep].astype(np.uint8),
-        "kept_mass": kept_mass.reshape(n_layers, n_heads, n_q),  # (L, H, Q)
+        "kept_mass": kept_mass.reshape(n_layers, n_heads, n_q),  # (R,) -> (L, H, Q)
     }
 
 
@@ -185,23 +147,15 @@ def densify(counts, keys, weights, shape) -> np.ndarray:
     dense = np.zeros((n_layers * n_heads * n_q, n_k))  # (R, K)
     rows = np.repeat(np.arange(dense.shape[0]), np.asarray(counts, dtype=np.int64))  # row of each link
     dense[rows, np.asarray(keys, dtype=np.int64)] = np.asarray(weights, dtype=np.float64) / 255.0
-    return dense.reshape(shape)  # (L, H, Q, K)
+    return dense.reshape(shape)  # (R, K) -> (L, H, Q, K)
 
 
 def _check_threshold(threshold, max_links) -> None:
     if not isinstance(threshold, int | float) or not 0.0 <= threshold < 1.0:
         raise ValueError(f"threshold: got {threshold!r}; expected a weight in [0, 1), e.g. {THRESHOLD}")
-    if isinstance(max_links, bool) or not isinstance(max_links, int | np.integer) or not 1 <= max_links <= 255:
-        raise ValueError(f"max_links: got {max_links!r}; expected an integer from 1 to 255 (one byte per row)")
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def _packed(array: np.ndarray) -> str:
-    """A little-endian array as deflate (zlib) bytes in base64: what the page's ``DecompressionStream`` reads."""
-    return _b64(zlib.compress(np.ascontiguousarray(array).tobytes(), 6))
+    if isinstance(max_links, bool) or not isinstance(max_links, int | np.integer) or not 1 <= max_links < 256:
+        raise ValueError(f"max_links: got {max_links!r}; expected an integer from 1 to 255 "
+                         "(one byte per row)")
 
 
 def _encode_set(aset: AttentionSet, threshold: float, max_links: int) -> dict:
@@ -217,7 +171,7 @@ def _encode_set(aset: AttentionSet, threshold: float, max_links: int) -> dict:
         "id": aset.id, "name": aset.name, "layers": n_layers, "heads": n_heads, "q": n_q, "k": n_k,
         "qTokens": display_tokens(aset.query_tokens), "kTokens": display_tokens(aset.key_tokens),
         "qLabel": aset.query_label, "kLabel": aset.key_label, "keyWidth": key_width,
-        "counts": _packed(sparse["counts"]), "keys": _packed(keys), "weights": _packed(sparse["weights"]),
+        "counts": pack(sparse["counts"]), "keys": pack(keys), "weights": pack(sparse["weights"]),
         "keptMass": np.round(per_head, 4).tolist(),  # (L, H): mean over rows of the mass kept
     }
 
@@ -232,186 +186,42 @@ def encode_sets(sets: list[AttentionSet], threshold: float = THRESHOLD, max_link
     _check_threshold(threshold, max_links)
     while True:
         views = [_encode_set(s, threshold, max_links) for s in sets]
-        size = sum(len(v[key]) for v in views for key in ("counts", "keys", "weights"))
+        size = _packed_bytes(views)
         if size <= budget or threshold >= 0.5:
             return views, threshold
         raised = min(0.5, max(threshold * 2, 0.001))
-        warnings.warn(f"attention data of {size / 1e6:.1f} MB exceeds the page budget of {budget / 1e6:.1f} MB; "
-                      f"raising the threshold from {threshold} to {raised}", stacklevel=2)
+        warnings.warn(f"attention data of {size / 1e6:.1f} MB exceeds the page budget of "
+                      f"{budget / 1e6:.1f} MB; raising the threshold from {threshold} to {raised}",
+                      stacklevel=2)
         threshold = raised
 
 
-def display_tokens(tokens) -> list[str]:
-    """Token strings as a reader wants them: BPE space markers (``Ġ``, ``▁``) shown as a space, and a
-    token that is only whitespace shown as ``␣`` (otherwise it would be an invisible label)."""
-    shown = []
-    for t in tokens:
-        t = str(t).replace("Ġ", " ").replace("▁", " ").replace("Ċ", "\\n")
-        shown.append("␣" if not t.strip() else t)
-    return shown
-
-
-def _viridis_lut() -> str:
-    import matplotlib
-
-    lut = (matplotlib.colormaps["viridis"](np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
-    return _b64(lut.tobytes())  # (256, 3) RGB
+def _packed_bytes(views: list[dict]) -> int:
+    """Bytes of packed attention arrays (base64 text) in encoded views."""
+    return sum(len(v[key]) for v in views for key in ("counts", "keys", "weights"))
 
 
 # ----------------------------------------------------------------------------------- the pages
-class AttentionView:
-    """An interactive page: ``.html`` (the whole file as a string), ``.save(path)``, and it displays
-    itself inline in Jupyter (in an ``<iframe srcdoc>``, so its script and styles stay isolated)."""
-
-    def __init__(self, html_text: str, mode: str):
-        self.html, self.mode = html_text, mode
-
-    def save(self, path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.html, encoding="utf-8")
-        return path
-
-    @property
-    def nbytes(self) -> int:
-        return len(self.html.encode("utf-8"))
-
-    def _repr_html_(self) -> str:
-        height = 760 if self.mode == "model" else 640
-        return (f'<iframe srcdoc="{html.escape(self.html, quote=True)}" style="width:100%;height:{height}px;'
-                'border:1px solid #ddd" sandbox="allow-scripts"></iframe>')
-
-    def __repr__(self) -> str:
-        return f"AttentionView(mode={self.mode!r}, {self.nbytes / 1024:.0f} KiB)"
-
-
-def collect_sets(attention=None, tokens=None, *, encoder_attention=None, decoder_attention=None,
-                 cross_attention=None, encoder_tokens=None, decoder_tokens=None) -> list[AttentionSet]:
-    """Validate the inputs of :func:`head_view` / :func:`model_view` and name each kind of attention.
-
-    Either ``attention`` with ``tokens`` (an encoder's or a decoder's self-attention), or any of
-    ``encoder_attention`` (with ``encoder_tokens``), ``decoder_attention`` (with ``decoder_tokens``) and
-    ``cross_attention`` ``(L, H, target, source)`` (with both). Each array is ``(L, H, Q, K)``, or
-    ``(L, 1, H, Q, K)`` as :func:`attnviz.extract.transformer_attentions` returns for one example, or
-    the ``transformers`` tuple of ``(1, H, Q, K)`` tensors.
-    """
-    sets = []
-    if attention is not None:
-        if any(a is not None for a in (encoder_attention, decoder_attention, cross_attention)):
-            raise ValueError("attention: give either attention (self-attention) or encoder_/decoder_/cross_attention, "
-                             "not both")
-        arr = _as_lhqk(attention, "attention")
-        check_attention(arr, "LHQK", name="attention", square=True)
-        toks = check_tokens(tokens, arr.shape[-1], name="tokens")
-        sets.append(AttentionSet("self", "self-attention", arr, toks, toks))
-        return sets
-    if encoder_attention is not None:
-        arr = _as_lhqk(encoder_attention, "encoder_attention")
-        check_attention(arr, "LHQK", name="encoder_attention", square=True)
-        toks = check_tokens(encoder_tokens, arr.shape[-1], name="encoder_tokens")
-        sets.append(AttentionSet("encoder", "encoder self-attention", arr, toks, toks,
-                                 "encoder token (query)", "encoder token (key)"))
-    if decoder_attention is not None:
-        arr = _as_lhqk(decoder_attention, "decoder_attention")
-        check_attention(arr, "LHQK", name="decoder_attention", square=True)
-        toks = check_tokens(decoder_tokens, arr.shape[-1], name="decoder_tokens")
-        sets.append(AttentionSet("decoder", "decoder self-attention (causal)", arr, toks, toks,
-                                 "decoder token (query)", "decoder token (key)"))
-    if cross_attention is not None:
-        if encoder_tokens is None or decoder_tokens is None:
-            raise ValueError("cross_attention: needs encoder_tokens (keys) and decoder_tokens (queries)")
-        arr = _as_lhqk(cross_attention, "cross_attention")
-        src = check_tokens(encoder_tokens, len(_sized(encoder_tokens)), name="encoder_tokens")
-        tgt = check_tokens(decoder_tokens, len(_sized(decoder_tokens)), name="decoder_tokens")
-        arr = check_cross_attention(arr, source_len=len(src), target_len=len(tgt), name="cross_attention")
-        sets.append(AttentionSet("cross", "cross-attention (decoder → encoder)", arr, tgt, src,
-                                 "decoder token (query)", "encoder token (key)"))
-    if not sets:
-        raise ValueError("attention: nothing to show; pass attention= and tokens=, or encoder_/decoder_/cross_attention=")
-    return sets
-
-
-def _sized(tokens):
-    """``tokens`` itself when it has a length (``check_tokens`` then rejects strings and None), else []."""
-    return tokens if hasattr(tokens, "__len__") else []
-
-
-def _as_lhqk(attention, name: str) -> np.ndarray:
-    """Accept ``(L, H, Q, K)``, ``(L, 1, H, Q, K)`` or a ``transformers`` tuple of ``(1, H, Q, K)`` tensors."""
-    if isinstance(attention, list | tuple) and attention and hasattr(attention[0], "shape"):
-        attention = np.stack([check_attention(a, "BHQK|HQK", name=name) for a in attention])
-    arr = check_attention(attention, "LHQK|LBHQK", name=name)
-    if arr.ndim == 5:
-        if arr.shape[1] != 1:
-            raise ValueError(f"{name}: has a batch of {arr.shape[1]} examples (shape {arr.shape}); "
-                             "select one example, e.g. attention[:, 0]")
-        arr = arr[:, 0]  # (L, 1, H, Q, K) -> (L, H, Q, K)
-    return arr
-
-
-def render_page(mode: str, views: list[dict], *, threshold: float, max_links: int, title: str,
-                subtitle: str = "", layer: int = 0, heads=None, view: str | None = None) -> str:
-    """The complete HTML of a head view (``mode="head"``) or model view (``mode="model"``) from the
-    output of :func:`encode_sets`: one file with its styles, script and data inlined."""
-    if mode not in ("head", "model"):
-        raise ValueError(f"mode: got {mode!r}; expected 'head' or 'model'")
-    ids = [v["id"] for v in views]
-    if view is not None and view not in ids:
-        raise ValueError(f"view: got {view!r}; this input has {', '.join(ids)}")
-    view_index = ids.index(view) if view is not None else (ids.index("cross") if "cross" in ids else 0)
-    first = views[view_index]
-    layer = check_index(layer, first["layers"], name="layer")
-    heads = list(range(first["heads"])) if heads is None else [check_index(h, first["heads"], name="heads")
-                                                                for h in heads]
-    data = {
-        "format": DATA_FORMAT, "mode": mode, "title": title, "subtitle": subtitle,
-        "threshold": threshold, "maxLinks": int(max_links), "compression": "deflate",
-        "view": view_index, "layer": layer, "heads": heads,
-        "headColors": [HEAD_COLORS[i % len(HEAD_COLORS)] for i in range(max(v["heads"] for v in views))],
-        "viridis": _viridis_lut(), "views": views,
-    }
-    # "</" inside a <script> would end it early (a token could be "</script>"); JSON allows "<\/" for it.
-    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
-    script = (ASSETS / "views.js").read_text(encoding="utf-8")
-    style = (ASSETS / "views.css").read_text(encoding="utf-8")
-    return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">\n'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f'<title>{html.escape(title)}</title>\n<link rel="icon" href="data:,">\n<style>\n{style}</style>\n'
-            f'</head><body>\n<div id="attnviz-root"></div>\n'
-            f'<script type="application/json" id="attnviz-data">{payload}</script>\n'
-            f"<script>\n{script}</script>\n</body></html>\n")
-
-
-def _input_kwargs(kwargs: dict) -> dict:
-    names = ("attention", "tokens", "encoder_attention", "decoder_attention", "cross_attention", "encoder_tokens",
-             "decoder_tokens")
-    return {k: kwargs[k] for k in names if k in kwargs}
-
-
-def head_view(attention=None, tokens=None, *, encoder_attention=None, decoder_attention=None,
-              cross_attention=None, encoder_tokens=None, decoder_tokens=None, layer: int = 0, heads=None,
-              view: str | None = None, threshold: float = THRESHOLD, max_links: int = MAX_LINKS,
-              title: str = "Head view", subtitle: str = "") -> AttentionView:
+def head_view(attention=None, tokens=None, *, layer: int = 0, heads=None, view: str | None = None,
+              threshold: float = THRESHOLD, max_links: int = MAX_LINKS, title: str = "Head view",
+              subtitle: str = "", **kinds) -> AttentionView:
     """The head view: two token columns joined by lines weighted by attention, with layer and head
-    selectors, and hover to isolate a token. Arguments as in :func:`collect_sets`; ``layer`` and
-    ``heads`` choose what is shown first, ``view`` which kind (``"self"``, ``"encoder"``, ``"decoder"``,
-    ``"cross"``; default: cross-attention when given). Returns an :class:`AttentionView`."""
-    sets = collect_sets(attention, tokens, encoder_attention=encoder_attention, decoder_attention=decoder_attention,
-                        cross_attention=cross_attention, encoder_tokens=encoder_tokens, decoder_tokens=decoder_tokens)
-    views, used = encode_sets(sets, threshold, max_links)
+    selectors, and hover to isolate a token. ``attention`` + ``tokens``, or the keyword arguments
+    ``encoder_attention``, ``decoder_attention``, ``cross_attention``, ``encoder_tokens``,
+    ``decoder_tokens``, as in :func:`attnviz.views.collect_sets`. ``layer`` and ``heads`` choose what is
+    shown first, ``view`` which kind (``"self"``, ``"encoder"``, ``"decoder"``, ``"cross"``; default:
+    cross-attention when given). Returns an :class:`AttentionView`."""
+    views, used = encode_sets(collect_sets(attention, tokens, **kinds), threshold, max_links)
     return AttentionView(render_page("head", views, threshold=used, max_links=max_links, title=title,
                                      subtitle=subtitle, layer=layer, heads=heads, view=view), "head")
 
 
-def model_view(attention=None, tokens=None, *, encoder_attention=None, decoder_attention=None,
-               cross_attention=None, encoder_tokens=None, decoder_tokens=None, view: str | None = None,
-               threshold: float = THRESHOLD, max_links: int = MAX_LINKS, title: str = "Model view",
-               subtitle: str = "") -> AttentionView:
+def model_view(attention=None, tokens=None, *, view: str | None = None, threshold: float = THRESHOLD,
+               max_links: int = MAX_LINKS, title: str = "Model view", subtitle: str = "",
+               **kinds) -> AttentionView:
     """The model view: every layer × head as a thumbnail of its matrix; click one to enlarge it (its
     heatmap with hover read-out, and its line drawing). Arguments as in :func:`head_view`."""
-    sets = collect_sets(attention, tokens, encoder_attention=encoder_attention, decoder_attention=decoder_attention,
-                        cross_attention=cross_attention, encoder_tokens=encoder_tokens, decoder_tokens=decoder_tokens)
-    views, used = encode_sets(sets, threshold, max_links)
+    views, used = encode_sets(collect_sets(attention, tokens, **kinds), threshold, max_links)
     return AttentionView(render_page("model", views, threshold=used, max_links=max_links, title=title,
                                      subtitle=subtitle, view=view), "model")
 
@@ -419,52 +229,28 @@ def model_view(attention=None, tokens=None, *, encoder_attention=None, decoder_a
 def both_views(*, title: str, subtitle: str = "", layer: int = 0, threshold: float = THRESHOLD,
                max_links: int = MAX_LINKS, **inputs) -> tuple[AttentionView, AttentionView]:
     """The head view and the model view of the same input, encoding the data only once."""
-    sets = collect_sets(**_input_kwargs(inputs))
-    views, used = encode_sets(sets, threshold, max_links)
+    views, used = encode_sets(collect_sets(**inputs), threshold, max_links)
     common = {"threshold": used, "max_links": max_links, "subtitle": subtitle}
-    return (AttentionView(render_page("head", views, title=f"Head view — {title}", layer=layer, **common), "head"),
+    return (AttentionView(render_page("head", views, title=f"Head view — {title}", layer=layer, **common),
+                          "head"),
             AttentionView(render_page("model", views, title=f"Model view — {title}", **common), "model"))
-
-
-def head_view_html(*args, **kwargs) -> str:
-    """:func:`head_view` as the HTML string."""
-    return head_view(*args, **kwargs).html
-
-
-def model_view_html(*args, **kwargs) -> str:
-    """:func:`model_view` as the HTML string."""
-    return model_view(*args, **kwargs).html
-
-
-# ------------------------------------------------------------------------ reading a page back
-_DATA_RE = re.compile(r'<script type="application/json" id="attnviz-data">(.*?)</script>', re.S)
 
 
 def read_page_data(page: str) -> dict:
     """Parse a page written here: its settings, and per kind of attention the tokens and the weights as
     stored, made dense again ``(L, H, Q, K)`` (dropped links are 0, kept ones exact to 1/510)."""
-    match = _DATA_RE.search(page)
-    if match is None:
-        raise ValueError("page: no <script type=\"application/json\" id=\"attnviz-data\"> element; "
-                         "was it written by bertviz_style.py?")
-    data = json.loads(match.group(1))
-    if data.get("format") != DATA_FORMAT:
-        raise ValueError(f"page: data format {data.get('format')!r}, expected {DATA_FORMAT!r}")
+    data = page_data(page)
     views = {}
     for v in data["views"]:
-        counts = _unpack(v["counts"], np.uint8)
-        keys = _unpack(v["keys"], "<u2" if v["keyWidth"] == 2 else np.uint8)
-        weights = _unpack(v["weights"], np.uint8)
+        counts = unpack(v["counts"], np.uint8)
+        keys = unpack(v["keys"], "<u2" if v["keyWidth"] == 2 else np.uint8)
+        weights = unpack(v["weights"], np.uint8)
         shape = (v["layers"], v["heads"], v["q"], v["k"])
         views[v["id"]] = {"name": v["name"], "query_tokens": v["qTokens"], "key_tokens": v["kTokens"],
                           "attention": densify(counts, keys, weights, shape), "links": int(counts.sum()),
                           "kept_mass": np.asarray(v["keptMass"])}
     return {"mode": data["mode"], "threshold": data["threshold"], "max_links": data["maxLinks"],
             "title": data["title"], "layer": data["layer"], "heads": data["heads"], "views": views}
-
-
-def _unpack(text: str, dtype) -> np.ndarray:
-    return np.frombuffer(zlib.decompress(base64.b64decode(text)), dtype=dtype)
 
 
 def dense_json_bytes(attention, sample_heads: int | None = None, seed: int = 0) -> int:
@@ -487,82 +273,35 @@ def dense_json_bytes(attention, sample_heads: int | None = None, seed: int = 0) 
     return int(round(body + brackets))
 
 
-# ---------------------------------------------------------------------------- from a real model
-MODEL_KINDS = ("auto", "encoder", "causal-lm", "seq2seq")
-
-
-def detect_kind(name_or_path) -> str:
-    """``encoder``, ``causal-lm`` or ``seq2seq`` from a model's config (without loading its weights)."""
-    from transformers import AutoConfig
-
-    source = shipped_model_path(str(name_or_path)) if str(name_or_path) in SHIPPED_MODELS.values() else name_or_path
-    try:
-        config = AutoConfig.from_pretrained(source)
-    except Exception as err:  # noqa: BLE001 - one readable line, like load_model
-        reason = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
-        raise ModelLoadError(f"cannot load model {str(name_or_path)!r} offline ({reason}); the offline default is "
-                             "'all-MiniLM-L6-v2' — run without --model to use it") from None
-    if getattr(config, "is_encoder_decoder", False):
-        return "seq2seq"
-    architectures = getattr(config, "architectures", None) or []
-    if getattr(config, "is_decoder", False) or any(a.endswith(("CausalLM", "LMHeadModel")) for a in architectures):
-        return "causal-lm"
-    return "encoder"
-
-
-def attention_from_model(loaded, text: str, target: str | None = None) -> dict:
-    """Run a loaded model once per kind of attention; returns the keyword arguments of :func:`head_view`.
-
-    Encoders and decoders give ``attention`` + ``tokens``; an encoder-decoder gives the encoder, decoder
-    and cross-attention of ``text`` → ``target`` (default: the model's own greedy translation).
-    """
-    import torch
-
-    model, tokenizer = loaded.model, loaded.tokenizer
-    if tokenizer.pad_token is None and tokenizer.eos_token is not None:
-        tokenizer.pad_token = tokenizer.eos_token  # GPT-2 has none; one text needs no padding anyway
-    inputs = encode_texts(tokenizer, text, model).to(loaded.device)
-    source_tokens = tokenizer.convert_ids_to_tokens(inputs["input_ids"][0].tolist())
-    with torch.no_grad():
-        if loaded.kind != "seq2seq":
-            attention = transformer_attentions(model, inputs)[:, 0]  # (L, H, Q, K)
-            return {"attention": attention.cpu().numpy(), "tokens": source_tokens}
-        inputs = {k: inputs[k] for k in ("input_ids", "attention_mask")}  # no token_type_ids for a seq2seq model
-        if target is None:
-            decoder_ids = model.generate(**inputs, max_new_tokens=32, num_beams=1, do_sample=False)  # (1, T)
-        else:
-            start = torch.tensor([[model.config.decoder_start_token_id]], device=loaded.device)
-            body = tokenizer(text_target=target, return_tensors="pt", add_special_tokens=True)["input_ids"]
-            decoder_ids = torch.cat([start, body.to(loaded.device)], dim=1)[:, :-1]  # (1, T): shifted right
-        both = {**inputs, "decoder_input_ids": decoder_ids}
-        kinds = {name: transformer_attentions(model, both, kind=name)[:, 0].cpu().numpy()  # (L, H, Q, K)
-                 for name in ("encoder", "decoder", "cross")}
-    return {"encoder_attention": kinds["encoder"], "decoder_attention": kinds["decoder"],
-            "cross_attention": kinds["cross"], "encoder_tokens": source_tokens,
-            "decoder_tokens": tokenizer.convert_ids_to_tokens(decoder_ids[0].tolist())}
-
-
+# ------------------------------------------------------------------------------------ the lesson
 def _views_for(loaded, text, target, layer, threshold, max_links, label=""):
     """Both pages for one input to a loaded model, and the attention they were made from."""
     kwargs = attention_from_model(loaded, text, target)
     n_tokens = len(kwargs.get("tokens") or kwargs.get("encoder_tokens"))
+    subtitle = f"{loaded.name} ({loaded.kind}), {n_tokens} input tokens"
     head, model = both_views(**kwargs, title=label or loaded.name, layer=layer, threshold=threshold,
-                             max_links=max_links, subtitle=f"{loaded.name} ({loaded.kind}), {n_tokens} input tokens")
+                             max_links=max_links, subtitle=subtitle)
     return head, model, kwargs
 
 
-# ------------------------------------------------------------------------------------ the lesson
+def _save_pair(out, head: AttentionView, model: AttentionView, suffix: str, head_caption: str,
+               model_caption: str) -> None:
+    for page, name, caption in ((head, f"head_view{suffix}.html", head_caption),
+                                (model, f"model_view{suffix}.html", model_caption)):
+        page.save(out.path(name))
+        out.register(name, caption)
+
+
 def _size_figure(attention, page: AttentionView):
     """The 512-token page's data stored three ways, and the attention mass each threshold keeps."""
     import matplotlib.pyplot as plt
 
     n_layers, n_heads, n_q, n_k = attention.shape
     stored = read_page_data(page.html)
-    data_bytes = _data_bytes(page.html)
     values = [dense_json_bytes(attention, sample_heads=4) / 1e6,  # BertViz: every weight as JSON text
               attention.size * 4 / 3 / 1e6,  # every weight as one byte, base64
-              data_bytes / 1e6]
-    rows = attention.reshape(-1, n_k)  # (L·H·Q, K)
+              _packed_bytes(page_data(page.html)["views"]) / 1e6]
+    rows = attention.reshape(-1, n_k)  # (L, H, Q, K) -> (L·H·Q, K)
     top = -np.partition(-rows, MAX_LINKS - 1, axis=1)[:, :MAX_LINKS]  # (R, k): the k largest of each row
     thresholds = np.array([0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1])
     kept = [100 * float(np.where(top >= tau, top, 0).sum(1).mean()) for tau in thresholds]
@@ -577,8 +316,8 @@ def _size_figure(attention, page: AttentionView):
     for bar, v in zip(bars, values):
         ax1.text(bar.get_x() + bar.get_width() / 2, v * 1.1, f"{v:.1f} MB", ha="center", fontsize=9)
     ax1.set_ylabel("attention data in the page (MB, log scale)")
-    ax1.set_title(f"{n_q} tokens × {n_layers} layers × {n_heads} heads = {attention.size / 1e6:.1f} M weights",
-                  fontsize=11)
+    ax1.set_title(f"{n_q} tokens × {n_layers} layers × {n_heads} heads = "
+                  f"{attention.size / 1e6:.1f} M weights", fontsize=11)
     ax2.plot(thresholds, kept, "o-", color="#2ca02c")
     ax2.set_xscale("log")
     ax2.set_xlabel(f"threshold τ (a link is kept if its weight ≥ τ; at most {MAX_LINKS} per row)")
@@ -591,55 +330,25 @@ def _size_figure(attention, page: AttentionView):
     return fig
 
 
-def _data_bytes(page: str) -> int:
-    """Bytes of packed attention arrays (base64 text) inside a page."""
-    data = json.loads(_DATA_RE.search(page).group(1))
-    return sum(len(v[key]) for v in data["views"] for key in ("counts", "keys", "weights"))
-
-
-def main(argv=None):
-    parser = lesson_parser(__doc__, model_kind="encoder", text=DEFAULT_TEXT, layer=0)
-    parser.add_argument("--text-file", default=None, help="read the input text from this file (overrides --text)")
-    parser.add_argument("--kind", default="auto", choices=MODEL_KINDS,
-                        help="what --model is (default: read from its config)")
-    parser.add_argument("--target", default=None,
-                        help="encoder-decoder only: the decoder's text (default: the model's greedy output)")
-    parser.add_argument("--threshold", type=float, default=THRESHOLD,
-                        help=f"links below this weight are not stored (default: {THRESHOLD})")
-    parser.add_argument("--max-links", type=int, default=MAX_LINKS,
-                        help=f"at most this many links per query token (default: {MAX_LINKS})")
-    args = parser.parse_args(argv)
-    _check_threshold(args.threshold, args.max_links)
-    text = args.text
-    if args.text_file is not None:
-        path = Path(args.text_file)
-        if not path.is_file():
-            raise FileNotFoundError(f"--text-file: {path} does not exist")
-        text = path.read_text(encoding="utf-8").strip()
-        if not text:
-            raise ValueError(f"--text-file: {path} is empty; give at least one word")
-    out = LessonOutputs(__file__, args.out)
-    kind = "encoder" if args.model is None else (detect_kind(args.model) if args.kind == "auto" else args.kind)
-    loaded = load_model(args.model, kind=kind, device=args.device)
-
+def _input_demo(loaded, text, args, out) -> None:
+    """Demo 1: the head view and the model view of the input text."""
     head, model, _ = _views_for(loaded, text, args.target, args.layer, args.threshold, args.max_links)
-    head.save(out.path("head_view.html"))
-    out.register("head_view.html", f"Head view of {loaded.name}: token columns joined by lines weighted by "
-                 "attention; pick the layer and heads, hover a token to isolate its attention.")
-    model.save(out.path("model_view.html"))
-    out.register("model_view.html", f"Model view of {loaded.name}: every layer × head as a thumbnail; click one "
-                 "to enlarge it.")
+    _save_pair(out, head, model, "",
+               f"Head view of {loaded.name}: token columns joined by lines weighted by attention; pick the "
+               "layer and heads, hover a token to isolate its attention.",
+               f"Model view of {loaded.name}: every layer × head as a thumbnail; click one to enlarge it.")
     print(f"head view {head.nbytes / 1024:.0f} KiB, model view {model.nbytes / 1024:.0f} KiB")
-    if not (args.model is None and args.text_file is None and args.text == DEFAULT_TEXT):
-        return  # the examples below belong to the default run only
 
-    # The other architectures, when the course's own models are there.
+
+def _architectures_demo(args, out) -> None:
+    """Demo 2: a causal decoder and an encoder-decoder, when the course's own models are there."""
     examples = (("causal-lm", " ".join(["t7 t42 t3 t19 t55 t8 t30 t12"] * 2), "decoder",
-                 "a causal decoder: every line goes to an earlier token; shown first, the last layer, where in the "
-                 "repeated half induction heads look one token past the previous occurrence of the current token"),
+                 "a causal decoder: every line goes to an earlier token; shown first, the last layer, where "
+                 "in the repeated half induction heads look one token past the previous occurrence of the "
+                 "current token"),
                 ("seq2seq", "21 November 2026", "seq2seq",
-                 "an encoder-decoder: choose encoder, decoder or cross-attention (shown first: where each output "
-                 "character looks in the source)"))
+                 "an encoder-decoder: choose encoder, decoder or cross-attention (shown first: where each "
+                 "output character looks in the source)"))
     for kind_name, sample, label, what in examples:
         try:
             other = load_model(None, kind=kind_name, device=args.device)
@@ -649,12 +358,12 @@ def main(argv=None):
         first_layer = -1 if label == "decoder" else 0
         head, model, _ = _views_for(other, sample, None, first_layer, args.threshold, args.max_links,
                                     label=f"{other.name} on {sample!r}")
-        head.save(out.path(f"head_view_{label}.html"))
-        out.register(f"head_view_{label}.html", f"Head view of {other.name}, {what}.")
-        model.save(out.path(f"model_view_{label}.html"))
-        out.register(f"model_view_{label}.html", f"Model view of {other.name}, {what}.")
+        _save_pair(out, head, model, f"_{label}", f"Head view of {other.name}, {what}.",
+                   f"Model view of {other.name}, {what}.")
 
-    # The long input that breaks a naive page: 512 tokens.
+
+def _long_input_demo(loaded, args, out) -> None:
+    """Demo 3: the long input that breaks a naive page — 512 tokens — and why this page stays small."""
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()  # the tokenizer's "longer than the maximum" note is expected here
@@ -668,9 +377,48 @@ def main(argv=None):
         out.register(name, f"The same view on a {n}-token input (where BertViz stops loading): "
                      f"{page.nbytes / 1e6:.1f} MB, drawn on a canvas.")
     fig = _size_figure(long_kwargs["attention"], head)
-    out.save_figure(fig, "page_size", f"Why the {n}-token page stays small. Left: its attention data stored as "
-                    "JSON text (BertViz's approach; estimated from 4 of the 72 heads), as one byte per weight, "
-                    "and as this page stores it. Right: the share of each row's attention the kept links carry.")
+    out.save_figure(fig, "page_size", f"Why the {n}-token page stays small. Left: its attention data stored "
+                    "as JSON text (BertViz's approach; estimated from 4 of the 72 heads), as one byte per "
+                    "weight, and as this page stores it. Right: the share of each row's attention the kept "
+                    "links carry.")
+
+
+def _read_text(args) -> str:
+    if args.text_file is None:
+        return args.text
+    path = Path(args.text_file)
+    if not path.is_file():
+        raise FileNotFoundError(f"--text-file: {path} does not exist")
+    text = path.read_text(encoding="utf-8").strip()
+    if not text:
+        raise ValueError(f"--text-file: {path} is empty; give at least one word")
+    return text
+
+
+def main(argv=None):
+    parser = lesson_parser(__doc__, model_kind="encoder", text=DEFAULT_TEXT, layer=0)
+    parser.add_argument("--text-file", default=None,
+                        help="read the input text from this file (overrides --text)")
+    parser.add_argument("--kind", default="auto", choices=MODEL_KINDS,
+                        help="what --model is (default: read from its config)")
+    parser.add_argument("--target", default=None,
+                        help="encoder-decoder only: the decoder's text (default: the model's greedy output)")
+    parser.add_argument("--threshold", type=float, default=THRESHOLD,
+                        help=f"links below this weight are not stored (default: {THRESHOLD})")
+    parser.add_argument("--max-links", type=int, default=MAX_LINKS,
+                        help=f"at most this many links per query token (default: {MAX_LINKS})")
+    args = parser.parse_args(argv)
+    _check_threshold(args.threshold, args.max_links)
+    text = _read_text(args)
+    out = LessonOutputs(__file__, args.out)
+    kind = "encoder" if args.model is None else args.kind
+    kind = detect_kind(args.model) if kind == "auto" else kind
+    loaded = load_model(args.model, kind=kind, device=args.device)
+
+    _input_demo(loaded, text, args, out)
+    if args.model is None and args.text_file is None and args.text == DEFAULT_TEXT:
+        _architectures_demo(args, out)  # the other examples belong to the default run only
+        _long_input_demo(loaded, args, out)
 
 
 if __name__ == "__main__":

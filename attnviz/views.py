@@ -1,0 +1,223 @@
+"""The interactive head and model views as pages: inputs checked, one self-contained HTML file, read back.
+
+Lesson 3.3 (``03_advanced/bertviz_style.py``) teaches how the attention is stored small (the strongest
+links of each row, 8-bit weights, deflate); this module is the page around that data, which the lesson
+and the dashboard share:
+
+- :func:`collect_sets` checks what a caller passes (one self-attention, or the encoder, decoder and
+  cross-attention of an encoder-decoder) and names each kind of attention (:class:`AttentionSet`);
+- :func:`render_page` writes the page: styles, script and data inlined, no CDN, no server — it opens
+  offline. The script and styles are ``views.js`` and ``views.css`` in :data:`ASSETS`;
+- :class:`AttentionView` is a written page: ``.html``, ``.save(path)``, and it displays itself in Jupyter;
+- :func:`page_data` reads the data back out of a page (tests, benchmarks, the lesson's size figure),
+  :func:`pack` / :func:`unpack` are the byte transport the page's ``DecompressionStream`` decodes.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from attnviz import REPO_ROOT
+from attnviz.validate import check_attention, check_cross_attention, check_index, check_tokens
+
+ASSETS = REPO_ROOT / "03_advanced" / "_bertviz_assets"  # views.js and views.css, inlined into every page
+DATA_FORMAT = "attnviz-views/1"
+# Line colours, one per head (tab10, then the dark tab20b shades): readable on white.
+HEAD_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+               "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#5254a3",
+               "#8ca252", "#bd9e39", "#ad494a", "#a55194"]
+_DATA_RE = re.compile(r'<script type="application/json" id="attnviz-data">(.*?)</script>', re.S)
+
+
+@dataclass
+class AttentionSet:
+    """One kind of attention to show: weights ``(L, H, Q, K)`` with the query and key tokens."""
+
+    id: str  # "self", "encoder", "decoder" or "cross"
+    name: str  # what the page's selector says
+    attention: np.ndarray  # (L, H, Q, K)
+    query_tokens: list[str]
+    key_tokens: list[str]
+    query_label: str = "query (attending)"
+    key_label: str = "key (attended to)"
+
+
+class AttentionView:
+    """An interactive page: ``.html`` (the whole file as a string), ``.save(path)``, and it displays
+    itself inline in Jupyter (in an ``<iframe srcdoc>``, so its script and styles stay isolated)."""
+
+    def __init__(self, html_text: str, mode: str):
+        self.html, self.mode = html_text, mode
+
+    def save(self, path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.html, encoding="utf-8")
+        return path
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.html.encode("utf-8"))
+
+    def _repr_html_(self) -> str:
+        height = 760 if self.mode == "model" else 640
+        return (f'<iframe srcdoc="{html.escape(self.html, quote=True)}" style="width:100%;height:{height}px;'
+                'border:1px solid #ddd" sandbox="allow-scripts"></iframe>')
+
+    def __repr__(self) -> str:
+        return f"AttentionView(mode={self.mode!r}, {self.nbytes / 1024:.0f} KiB)"
+
+
+# ------------------------------------------------------------------------------------ the inputs
+_SELF_KINDS = {  # argument -> (id, selector name, query label, key label)
+    "encoder_attention": ("encoder", "encoder self-attention", "encoder token (query)", "encoder token (key)"),
+    "decoder_attention": ("decoder", "decoder self-attention (causal)", "decoder token (query)",
+                          "decoder token (key)"),
+}
+
+
+def collect_sets(attention=None, tokens=None, *, encoder_attention=None, decoder_attention=None,
+                 cross_attention=None, encoder_tokens=None, decoder_tokens=None) -> list[AttentionSet]:
+    """Validate the inputs of the head view / model view and name each kind of attention.
+
+    Either ``attention`` with ``tokens`` (an encoder's or a decoder's self-attention), or any of
+    ``encoder_attention`` (with ``encoder_tokens``), ``decoder_attention`` (with ``decoder_tokens``) and
+    ``cross_attention`` ``(L, H, target, source)`` (with both). Each array is ``(L, H, Q, K)``, or
+    ``(L, 1, H, Q, K)`` as :func:`attnviz.extract.transformer_attentions` returns for one example, or
+    the ``transformers`` tuple of ``(1, H, Q, K)`` tensors.
+    """
+    if attention is not None:
+        if any(a is not None for a in (encoder_attention, decoder_attention, cross_attention)):
+            raise ValueError("attention: give either attention (self-attention) or "
+                             "encoder_/decoder_/cross_attention, not both")
+        arr = _self_attention(attention, "attention")
+        toks = check_tokens(tokens, arr.shape[-1], name="tokens")
+        return [AttentionSet("self", "self-attention", arr, toks, toks)]
+    sets = []
+    given = {"encoder_attention": (encoder_attention, encoder_tokens, "encoder_tokens"),
+             "decoder_attention": (decoder_attention, decoder_tokens, "decoder_tokens")}
+    for name, (weights, toks, toks_name) in given.items():
+        if weights is not None:
+            arr = _self_attention(weights, name)
+            toks = check_tokens(toks, arr.shape[-1], name=toks_name)
+            kind, title, query_label, key_label = _SELF_KINDS[name]
+            sets.append(AttentionSet(kind, title, arr, toks, toks, query_label, key_label))
+    if cross_attention is not None:
+        if encoder_tokens is None or decoder_tokens is None:
+            raise ValueError("cross_attention: needs encoder_tokens (keys) and decoder_tokens (queries)")
+        arr = _as_lhqk(cross_attention, "cross_attention")
+        src = check_tokens(encoder_tokens, len(_sized(encoder_tokens)), name="encoder_tokens")
+        tgt = check_tokens(decoder_tokens, len(_sized(decoder_tokens)), name="decoder_tokens")
+        arr = check_cross_attention(arr, source_len=len(src), target_len=len(tgt), name="cross_attention")
+        sets.append(AttentionSet("cross", "cross-attention (decoder → encoder)", arr, tgt, src,
+                                 "decoder token (query)", "encoder token (key)"))
+    if not sets:
+        raise ValueError("attention: nothing to show; pass attention= and tokens=, or "
+                         "encoder_/decoder_/cross_attention=")
+    return sets
+
+
+def _self_attention(attention, name: str) -> np.ndarray:
+    arr = _as_lhqk(attention, name)
+    check_attention(arr, "LHQK", name=name, square=True)
+    return arr
+
+
+def _sized(tokens):
+    """``tokens`` itself when it has a length (``check_tokens`` then rejects strings and None), else []."""
+    return tokens if hasattr(tokens, "__len__") else []
+
+
+def _as_lhqk(attention, name: str) -> np.ndarray:
+    """Accept ``(L, H, Q, K)``, ``(L, 1, H, Q, K)`` or a ``transformers`` tuple of ``(1, H, Q, K)`` tensors."""
+    if isinstance(attention, list | tuple) and attention and hasattr(attention[0], "shape"):
+        attention = np.stack([check_attention(a, "BHQK|HQK", name=name) for a in attention])
+    arr = check_attention(attention, "LHQK|LBHQK", name=name)
+    if arr.ndim == 5:
+        if arr.shape[1] != 1:
+            raise ValueError(f"{name}: has a batch of {arr.shape[1]} examples (shape {arr.shape}); "
+                             "select one example, e.g. attention[:, 0]")
+        arr = arr[:, 0]  # (L, 1, H, Q, K) -> (L, H, Q, K)
+    return arr
+
+
+def display_tokens(tokens) -> list[str]:
+    """Token strings as a reader wants them: BPE space markers (``Ġ``, ``▁``) shown as a space, and a
+    token that is only whitespace shown as ``␣`` (otherwise it would be an invisible label)."""
+    shown = []
+    for t in tokens:
+        t = str(t).replace("Ġ", " ").replace("▁", " ").replace("Ċ", "\\n")
+        shown.append("␣" if not t.strip() else t)
+    return shown
+
+
+# -------------------------------------------------------------------------------------- the page
+def pack(array: np.ndarray) -> str:
+    """A little-endian array as deflate (zlib) bytes in base64: what the page's ``DecompressionStream`` reads."""
+    return base64.b64encode(zlib.compress(np.ascontiguousarray(array).tobytes(), 6)).decode("ascii")
+
+
+def unpack(text: str, dtype) -> np.ndarray:
+    """Inverse of :func:`pack`: a flat array of ``dtype``."""
+    return np.frombuffer(zlib.decompress(base64.b64decode(text)), dtype=dtype)
+
+
+def _viridis_lut() -> str:
+    import matplotlib
+
+    lut = (matplotlib.colormaps["viridis"](np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
+    return base64.b64encode(lut.tobytes()).decode("ascii")  # (256, 3) RGB
+
+
+def render_page(mode: str, views: list[dict], *, threshold: float, max_links: int, title: str,
+                subtitle: str = "", layer: int = 0, heads=None, view: str | None = None) -> str:
+    """The complete HTML of a head view (``mode="head"``) or model view (``mode="model"``) from encoded
+    views (one dict per kind of attention, as ``advanced.bertviz_style.encode_sets`` makes them): one
+    file with its styles, script and data inlined."""
+    if mode not in ("head", "model"):
+        raise ValueError(f"mode: got {mode!r}; expected 'head' or 'model'")
+    ids = [v["id"] for v in views]
+    if view is not None and view not in ids:
+        raise ValueError(f"view: got {view!r}; this input has {', '.join(ids)}")
+    view_index = ids.index(view) if view is not None else (ids.index("cross") if "cross" in ids else 0)
+    first = views[view_index]
+    layer = check_index(layer, first["layers"], name="layer")
+    heads = (list(range(first["heads"])) if heads is None
+             else [check_index(h, first["heads"], name="heads") for h in heads])
+    data = {
+        "format": DATA_FORMAT, "mode": mode, "title": title, "subtitle": subtitle,
+        "threshold": threshold, "maxLinks": int(max_links), "compression": "deflate",
+        "view": view_index, "layer": layer, "heads": heads,
+        "headColors": [HEAD_COLORS[i % len(HEAD_COLORS)] for i in range(max(v["heads"] for v in views))],
+        "viridis": _viridis_lut(), "views": views,
+    }
+    # "</" inside a <script> would end it early (a token could be "</script>"); JSON allows "<\/" for it.
+    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    script = (ASSETS / "views.js").read_text(encoding="utf-8")
+    style = (ASSETS / "views.css").read_text(encoding="utf-8")
+    return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">\n'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f'<title>{html.escape(title)}</title>\n<link rel="icon" href="data:,">\n<style>\n{style}</style>\n'
+            f'</head><body>\n<div id="attnviz-root"></div>\n'
+            f'<script type="application/json" id="attnviz-data">{payload}</script>\n'
+            f"<script>\n{script}</script>\n</body></html>\n")
+
+
+def page_data(page: str) -> dict:
+    """The data a page written by :func:`render_page` carries, as the parsed JSON object."""
+    match = _DATA_RE.search(page)
+    if match is None:
+        raise ValueError("page: no <script type=\"application/json\" id=\"attnviz-data\"> element; "
+                         "was it written by bertviz_style.py?")
+    data = json.loads(match.group(1))
+    if data.get("format") != DATA_FORMAT:
+        raise ValueError(f"page: data format {data.get('format')!r}, expected {DATA_FORMAT!r}")
+    return data
