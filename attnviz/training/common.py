@@ -8,7 +8,6 @@ the same number of threads (the order of floating-point sums can depend on it), 
 from __future__ import annotations
 
 import math
-import os
 import random
 import time
 from pathlib import Path
@@ -44,11 +43,6 @@ def count_parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def folder_size(folder: Path) -> int:
-    """Bytes of every file in ``folder`` (not recursive; the model folders are flat)."""
-    return sum(f.stat().st_size for f in Path(folder).iterdir() if f.is_file())
-
-
 def weights_size(folder: Path) -> int:
     """Bytes of the weight files (``*.safetensors``) in ``folder``."""
     return sum(f.stat().st_size for f in Path(folder).glob("*.safetensors"))
@@ -67,10 +61,6 @@ class Timer:
 
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self.start
-
-
-def machine_description() -> str:
-    return f"{torch.get_num_threads()} CPU threads, torch {torch.__version__}, {os.uname().machine}"
 
 
 def write_card(folder: Path, title: str, body: str) -> Path:

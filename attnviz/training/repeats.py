@@ -75,8 +75,3 @@ def repeated_sequences(
 def second_half_positions(half: int) -> range:
     """The query positions ``i = half+1 … 2·half`` at which heads are scored."""
     return range(half + 1, 2 * half + 1)
-
-
-def as_text(ids) -> str:
-    """Token ids (without ``<bos>``) as the text the tokenizer reads: ``"t7 t42 t3"``."""
-    return " ".join(TOKEN_NAMES[int(i)] for i in ids if int(i) < VOCAB_SIZE)
