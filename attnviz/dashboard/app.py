@@ -1,0 +1,416 @@
+"""The dashboard's page: a Dash app whose callbacks draw the numbers of :mod:`attnviz.dashboard.compute`.
+
+Dash serves its own JavaScript (React, plotly.js, the component bundles) from the installed packages
+(``serve_locally=True``), and the head and model views are the lesson's own self-contained pages
+(``views.js``) shown in frames: nothing is fetched from a CDN, so the page works offline.
+
+Every callback catches what a request can raise and answers with a message in the page — a stack trace
+goes to the server's log, never to the page, and no request can stop the server.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from attnviz.dashboard import compute
+
+HERE = Path(__file__).resolve().parent
+PANEL_ORDER = ("heatmap", "rollout", "flow", "gradient", "headview", "overview", "cross", "vit")
+IFRAME_HEIGHT = {"headview": 640, "overview": 760}
+USER_ERRORS = (ValueError, TypeError, FileNotFoundError, IndexError, KeyError)
+
+
+# ------------------------------------------------------------------------------------------- helpers
+def error_text(err: BaseException) -> str:
+    """One line for the page. A user's mistake is shown as it is; anything else is named and logged."""
+    from attnviz.models import ModelLoadError
+
+    if isinstance(err, (compute.DashboardInputError, ModelLoadError, *USER_ERRORS)):
+        return f"⚠ {err}"
+    print("dashboard: unexpected error while answering a request:", file=sys.stderr)
+    traceback.print_exc()
+    return f"⚠ something went wrong computing this panel ({type(err).__name__}: {str(err)[:200]}); see the server log"
+
+
+def empty_figure(message: str = ""):
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    fig.update_layout(height=160, margin=dict(l=10, r=10, t=10, b=10), xaxis_visible=False, yaxis_visible=False,
+                      annotations=[dict(text=message or "nothing to show", showarrow=False, x=0.5, y=0.5,
+                                        xref="paper", yref="paper")], meta={"empty": True})
+    return fig
+
+
+def heatmap_figure(matrix, xlabels, ylabels, *, title: str, meta: dict, zmax: float = 1.0,
+                   x_title: str = "key (attended to)", y_title: str = "query (attending)", colorbar: str = "weight",
+                   alignment=None):
+    """A matrix with token labels; hover shows the row token, the column token and the value."""
+    import plotly.graph_objects as go
+
+    arr = np.asarray(matrix, dtype=float)
+    hover = np.empty(arr.shape + (2,), dtype=object)  # (Q, K, 2): row token, column token per cell
+    hover[..., 0] = np.array(ylabels, dtype=object)[:, None]
+    hover[..., 1] = np.array(xlabels, dtype=object)[None, :]
+    fig = go.Figure(go.Heatmap(
+        z=arr, x=list(range(arr.shape[1])), y=list(range(arr.shape[0])), zmin=0.0, zmax=zmax,
+        colorscale="Viridis", customdata=hover, colorbar={"title": {"text": colorbar}},
+        hovertemplate=f"{y_title.split(' ')[0]} %{{y}}: %{{customdata[0]}}<br>{x_title.split(' ')[0]} %{{x}}: "
+                      "%{customdata[1]}<br>value %{z:.4f}<extra></extra>"))
+    if alignment is not None:  # the implied alignment: one marker per row on its argmax column
+        fig.add_trace(go.Scatter(x=list(map(int, alignment)), y=list(range(len(alignment))), mode="markers",
+                                 marker=dict(symbol="square-open", size=12, color="#ff3b30", line=dict(width=2)),
+                                 name="alignment (argmax per row)", hoverinfo="skip"))
+        fig.update_layout(legend=dict(orientation="h", y=-0.25))
+    step = max(1, int(np.ceil(max(arr.shape) / 64)))
+    fig.update_xaxes(title=x_title, tickmode="array", tickvals=list(range(0, arr.shape[1], step)),
+                     ticktext=list(xlabels)[::step], tickangle=-90)
+    fig.update_yaxes(title=y_title, tickmode="array", tickvals=list(range(0, arr.shape[0], step)),
+                     ticktext=list(ylabels)[::step], autorange="reversed")
+    side = int(min(640, 260 + 9 * max(arr.shape)))
+    fig.update_layout(title=title, height=side + 60, margin=dict(l=90, r=20, t=50, b=90), meta=meta)
+    return fig
+
+
+def bars_figure(tokens, series: dict, *, title: str, meta: dict, y_title: str, mark: int | None = None):
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for name, values in series.items():
+        fig.add_trace(go.Bar(x=list(range(len(tokens))), y=np.asarray(values, float), name=name,
+                             customdata=list(tokens),
+                             hovertemplate="token %{x}: %{customdata}<br>%{y:.4f}<extra>" + name + "</extra>"))
+    step = max(1, int(np.ceil(len(tokens) / 64)))
+    fig.update_xaxes(tickmode="array", tickvals=list(range(0, len(tokens), step)), ticktext=list(tokens)[::step],
+                     tickangle=-90, title="input token")
+    fig.update_yaxes(title=y_title)
+    if mark is not None:
+        fig.add_vline(x=mark, line_dash="dot", line_color="#888")
+    fig.update_layout(title=title, barmode="group", height=380, margin=dict(l=60, r=20, t=50, b=90),
+                      legend=dict(orientation="h", y=1.02, x=0, yanchor="bottom"), meta=meta)
+    return fig
+
+
+def _meta(a: compute.Analysis, **extra) -> dict:
+    return {"key": a.key, "model": a.model_name, "n_tokens": len(a.tokens), **extra}
+
+
+# -------------------------------------------------------------------------------------- the panels
+def draw_heatmap(a: compute.Analysis, layer: int, head: int):
+    matrix = compute.head_matrix(a, layer, head)
+    title = f"{a.model_name}: layer {layer}, head {head} (fixed 0–1 scale)"
+    return heatmap_figure(matrix, a.tokens, a.tokens, title=title, meta=_meta(a, layer=layer, head=head))
+
+
+def draw_rollout(a: compute.Analysis):
+    rolled = compute.rollout(a)
+    return heatmap_figure(rolled, a.tokens, a.tokens, meta=_meta(a),
+                          title=f"Rollout Â_L⋯Â_1 of {a.n_layers} layers (head mean, 0.5·A + 0.5·I) — hover a row",
+                          x_title="input token (where it came from)", y_title="position at the top", colorbar="share")
+
+
+def draw_flow(a: compute.Analysis, row: int):
+    values = compute.flow_row(a, row)
+    rolled = compute.rollout(a)[row]
+    title = f"Row {row} ({a.tokens[row]}): max-flow to each input token, and rollout's share"
+    return bars_figure(a.tokens, {f"flow F[{row}, j]": values, f"rollout R[{row}, j]": rolled}, title=title,
+                       meta=_meta(a, row=row), y_title="value (flow ≤ 1; rollout rows sum to 1)", mark=row)
+
+
+def draw_gradient(a: compute.Analysis, target, other):
+    result = compute.gradient_relevance(a, target, other)
+    series = {"Chefer R − I": result["row"], "plain rollout": result["rollout_row"]}
+    title = f"{result['label']}; row: {result['row_name']}"
+    return bars_figure(a.tokens, series, title=title, meta=_meta(a, target=result["target"]),
+                       y_title="relevance (R − I; not a probability)")
+
+
+def draw_cross(a: compute.Analysis, layer: int, head: int):
+    layer = min(layer, a.cross.shape[0] - 1)
+    matrix, alignment = compute.cross_layer(a, layer, None)
+    title = (f"Decoder layer {layer}, mean of {a.cross.shape[1]} heads: output “{a.output_text}” "
+             "(□ = implied alignment)")
+    return heatmap_figure(matrix, a.tokens, a.target_tokens, title=title, alignment=alignment,
+                          x_title="source token (key)", y_title="output token (row predicts it)",
+                          meta=_meta(a, layer=layer, alignment=[int(x) for x in alignment]))
+
+
+def draw_vit(a: compute.Analysis, layer: int, head: int):
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    maps = compute.vit_maps(a, layer, head)
+    image = (np.clip(a.image, 0, 1) * 255).astype(np.uint8)  # (S, S, 3)
+    size = image.shape[0]
+    patch = size / a.grid[0]
+    predicted = int(np.argmax(a.logits)) if a.logits is not None else None
+    label = a.class_names[predicted] if predicted is not None and a.class_names else "?"
+    fig = make_subplots(rows=1, cols=3, subplot_titles=(f"input (predicted: {label})", f"layer {layer}, head {head}",
+                                                       f"rollout of {a.n_layers} layers"))
+    for col in (1, 2, 3):
+        fig.add_trace(go.Image(z=image, hoverinfo="skip"), row=1, col=col)
+    for col, (name, grid_map) in ((2, ("head", maps["head"])), (3, ("rollout", maps["rollout"]))):
+        fig.add_trace(go.Heatmap(z=grid_map, x0=patch / 2, dx=patch, y0=patch / 2, dy=patch, opacity=0.6,
+                                 colorscale="Inferno", showscale=False, name=name, zmin=0, zmax=float(grid_map.max()),
+                                 hovertemplate="patch row %{y}, column %{x}<br>[CLS] weight %{z:.4f}<extra></extra>"),
+                      row=1, col=col)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10), meta=_meta(a, layer=layer, head=head))
+    return fig
+
+
+# ---------------------------------------------------------------------------------------- the layout
+def _panel(name: str, body, note: str = ""):
+    from dash import dcc, html
+
+    title, lesson = compute.PANELS[name]
+    return html.Section(id=f"panel-{name}", className="panel", children=[
+        html.H3(title),
+        html.P(className="lesson", children=["Taught in ", html.Code(lesson), note]),
+        html.Div(id=f"{name}-status", className="status"),
+        body,
+        html.Div(className="command", children=[
+            html.Span("Reproduce this figure: "), html.Code(id=f"{name}-command"),
+            dcc.Clipboard(target_id=f"{name}-command", title="copy the command", className="copy")]),
+    ])
+
+
+def _graph(name: str):
+    from dash import dcc
+
+    return dcc.Graph(id=f"{name}-graph", figure=empty_figure("type a sentence"), config={"displaylogo": False})
+
+
+def _frame(name: str):
+    from dash import html
+
+    return html.Iframe(id=f"{name}-frame", srcDoc="", sandbox="allow-scripts",
+                       style={"width": "100%", "height": f"{IFRAME_HEIGHT[name]}px", "border": "1px solid #ddd"})
+
+
+def build_layout(max_tokens: int):
+    from dash import dcc, html
+
+    radio = {"inline": True, "inputStyle": {"marginRight": "3px"}, "labelStyle": {"marginRight": "10px"}}
+    return html.Div(className="page", children=[
+        html.Header([
+            html.H1("Attention, live"),
+            html.P(["Type a sentence (or drop an image for the ViT), pick a model, a layer and a head: every view "
+                    "of the course redraws for that input. Each panel names the lesson that teaches it and the "
+                    "command that reproduces its figure. Offline; inputs longer than "
+                    f"{max_tokens} tokens are truncated, with a notice."]),
+        ]),
+        html.Div(className="controls", children=[
+            html.Label("Model", htmlFor="model"),
+            dcc.RadioItems(id="model", value=compute.DEFAULT_MODEL, options=[
+                {"label": f"{name} ({kind})", "value": name} for name, kind in compute.MODEL_CHOICES.items()], **radio),
+            dcc.Input(id="model-path", type="text", debounce=True, placeholder="or a local model folder / Hub id",
+                      className="wide"),
+            html.Label("Text", htmlFor="text"),
+            dcc.Input(id="text", type="text", value=compute.DEFAULT_TEXTS["encoder"], debounce=True, className="wide",
+                      placeholder="type a sentence and press Enter"),
+            dcc.Upload(id="image", className="upload", accept="image/*", multiple=False,
+                       children=html.Div(["Image for a ViT: drop a file here or ", html.A("choose one")])),
+            html.Label("Layer"), dcc.RadioItems(id="layer", options=[], value=0, **radio),
+            html.Label("Head"), dcc.RadioItems(id="head", options=[], value=0, **radio),
+            html.Label("Flow row", htmlFor="row"),
+            html.Div([dcc.Input(id="row", type="number", value=0, min=0, step=1, debounce=True),
+                      html.Span(" (or hover a row of the heatmap or the rollout)", className="hint")]),
+            html.Label("Gradient target"), dcc.RadioItems(id="target", options=[], value=None, **radio),
+            html.Label("Second sentence", htmlFor="other"),
+            dcc.Input(id="other", type="text", value=compute.DEFAULT_OTHER, debounce=True, className="wide"),
+        ]),
+        html.Div(id="message", className="message", role="alert"),
+        html.Div(id="notice", className="notice"),
+        dcc.Store(id="analysis"),
+        html.Main(className="panels", children=[
+            _panel("heatmap", _graph("heatmap")),
+            _panel("rollout", _graph("rollout")),
+            _panel("flow", _graph("flow"), note=" — computed exactly, only for the row shown"),
+            _panel("gradient", _graph("gradient")),
+            _panel("headview", _frame("headview"), note=" (views.js: hover a token, click a head)"),
+            _panel("overview", _frame("overview"), note=" (every layer × head; click one to enlarge it)"),
+            _panel("cross", _graph("cross")),
+            _panel("vit", _graph("vit")),
+        ]),
+    ])
+
+
+# -------------------------------------------------------------------------------------- the callbacks
+def _options(n: int) -> list[dict]:
+    return [{"label": str(i), "value": i} for i in range(n)]
+
+
+def _clip(value, n: int) -> int:
+    try:
+        value = int(value)
+    except (TypeError, ValueError):
+        return 0
+    return value if 0 <= value < n else 0
+
+
+def register_callbacks(app, max_tokens: int) -> None:
+    from dash import Input, Output, State, ctx, no_update
+
+    @app.callback(
+        Output("analysis", "data"), Output("text", "value"), Output("layer", "options"), Output("layer", "value"),
+        Output("head", "options"), Output("head", "value"), Output("target", "options"), Output("target", "value"),
+        Output("message", "children"), Output("notice", "children"),
+        Input("model", "value"), Input("model-path", "value"), Input("text", "value"), Input("image", "contents"),
+        State("layer", "value"), State("head", "value"), State("target", "value"))
+    def analyse_input(model, model_path, text, image, layer, head, target):
+        try:
+            name = (model_path or "").strip() or model or compute.DEFAULT_MODEL
+            kind = compute.model_kind(name)
+            if ctx.triggered_id in ("model", "model-path") and (not text or text in compute.DEFAULT_TEXTS.values()):
+                text = compute.DEFAULT_TEXTS.get(kind) or compute.DEFAULT_TEXTS["encoder"]
+            image_bytes = None
+            if kind == "vit" and image:
+                import base64
+
+                image_bytes = base64.b64decode(image.split(",", 1)[-1], validate=False)
+            start = time.perf_counter()
+            a = compute.analyse(name, text if kind != "vit" else "", image=image_bytes, image_bytes=image_bytes,
+                                max_tokens=max_tokens)
+            seconds = time.perf_counter() - start
+            targets = compute.gradient_targets(a)
+            target = target if target in dict(targets) else compute.default_target(a)
+            store = {"key": a.key, "kind": a.kind, "model": a.model_name, "tokens": a.tokens,
+                     "n_layers": a.n_layers, "n_heads": a.n_heads, "seconds": seconds}
+            return (store, text, _options(a.n_layers), _clip(layer, a.n_layers), _options(a.n_heads),
+                    _clip(head, a.n_heads), [{"label": label, "value": value} for value, label in targets], target,
+                    "", a.notice)
+        except Exception as err:  # noqa: BLE001 - the page gets a message; the server keeps running
+            return (no_update, no_update, no_update, no_update, no_update, no_update, no_update, no_update,
+                    error_text(err), "")
+
+    def guarded(draw, *outputs_on_error):
+        """Run a panel's drawing; on any error, the panel shows the message instead of a figure."""
+        try:
+            return draw()
+        except Exception as err:  # noqa: BLE001
+            return (empty_figure(""), error_text(err), *outputs_on_error)
+
+    @app.callback(Output("heatmap-graph", "figure"), Output("heatmap-status", "children"),
+                  Output("heatmap-command", "children"),
+                  Input("analysis", "data"), Input("layer", "value"), Input("head", "value"))
+    def heatmap_panel(store, layer, head):
+        if not store:
+            return no_update, no_update, no_update
+
+        def draw():
+            a = compute.get_analysis(store["key"])
+            return (draw_heatmap(a, layer, head), f"{len(a.tokens)} tokens; rows are queries, columns keys",
+                    compute.command("heatmap", a, layer=layer, head=head))
+        return guarded(draw, "")
+
+    @app.callback(Output("rollout-graph", "figure"), Output("rollout-status", "children"),
+                  Output("rollout-command", "children"), Input("analysis", "data"))
+    def rollout_panel(store):
+        if not store:
+            return no_update, no_update, no_update
+
+        def draw():
+            a = compute.get_analysis(store["key"])
+            return draw_rollout(a), "", compute.command("rollout", a)
+        return guarded(draw, "")
+
+    @app.callback(Output("row", "value"), Input("heatmap-graph", "hoverData"), Input("rollout-graph", "hoverData"),
+                  prevent_initial_call=True)
+    def row_under_cursor(heatmap_hover, rollout_hover):
+        hover = heatmap_hover if ctx.triggered_id == "heatmap-graph" else rollout_hover
+        try:
+            return int(hover["points"][0]["y"])
+        except (TypeError, KeyError, IndexError, ValueError):
+            return no_update
+
+    @app.callback(Output("flow-graph", "figure"), Output("flow-status", "children"), Output("flow-command", "children"),
+                  Input("analysis", "data"), Input("row", "value"))
+    def flow_panel(store, row):
+        if not store:
+            return no_update, no_update, no_update
+
+        def draw():
+            a = compute.get_analysis(store["key"])
+            n = len(a.tokens)
+            chosen = _clip(row, n)
+            note = "" if row in (chosen, None) else f"row {row} is out of range (0–{n - 1}); showing row 0. "
+            return (draw_flow(a, chosen), note + "flow is a bottleneck (max-flow/min-cut), not a product of weights",
+                    compute.command("flow", a))
+        return guarded(draw, "")
+
+    @app.callback(Output("gradient-graph", "figure"), Output("gradient-status", "children"),
+                  Output("gradient-command", "children"),
+                  Input("analysis", "data"), Input("target", "value"), Input("other", "value"))
+    def gradient_panel(store, target, other):
+        if not store:
+            return no_update, no_update, no_update
+
+        def draw():
+            a = compute.get_analysis(store["key"])
+            return draw_gradient(a, target, other), "", compute.command("gradient", a, other=other or "")
+        return guarded(draw, "")
+
+    @app.callback(Output("headview-frame", "srcDoc"), Output("headview-status", "children"),
+                  Output("headview-command", "children"), Output("overview-frame", "srcDoc"),
+                  Output("overview-status", "children"), Output("overview-command", "children"),
+                  Input("analysis", "data"), Input("layer", "value"))
+    def views_panels(store, layer):
+        if not store:
+            return (no_update,) * 6
+        try:
+            a = compute.get_analysis(store["key"])
+            head_page, model_page = compute.views_pages(a, _clip(layer, a.n_layers))
+            return (head_page, "", compute.command("headview", a), model_page, "", compute.command("overview", a))
+        except Exception as err:  # noqa: BLE001
+            message = error_text(err)
+            return "", message, "", "", message, ""
+
+    @app.callback(Output("cross-graph", "figure"), Output("cross-status", "children"),
+                  Output("cross-command", "children"), Output("panel-cross", "hidden"),
+                  Input("analysis", "data"), Input("layer", "value"), Input("head", "value"))
+    def cross_panel(store, layer, head):
+        if not store:
+            return no_update, no_update, no_update, no_update
+        if store["kind"] != "seq2seq":
+            return empty_figure(""), "", "", True
+
+        def draw():
+            a = compute.get_analysis(store["key"])
+            chosen = min(_clip(layer, a.n_layers), a.cross.shape[0] - 1)
+            return (draw_cross(a, chosen, head), "rows: output tokens; columns: source tokens",
+                    compute.command("cross", a, layer=chosen), False)
+        return guarded(draw, "", False)
+
+    @app.callback(Output("vit-graph", "figure"), Output("vit-status", "children"), Output("vit-command", "children"),
+                  Output("panel-vit", "hidden"),
+                  Input("analysis", "data"), Input("layer", "value"), Input("head", "value"))
+    def vit_panel(store, layer, head):
+        if not store:
+            return no_update, no_update, no_update, no_update
+        if store["kind"] != "vit":
+            return empty_figure(""), "", "", True
+
+        def draw():
+            a = compute.get_analysis(store["key"])
+            return (draw_vit(a, _clip(layer, a.n_layers), _clip(head, a.n_heads)),
+                    "drawn over the image; each map on its own 0-to-max scale",
+                    compute.command("vit", a, layer=layer, head=head), False)
+        return guarded(draw, "", False)
+
+
+def create_app(max_tokens: int = compute.MAX_TOKENS):
+    """The Dash app (not started). Its assets — Dash's own and ``assets/dashboard.css`` — are served locally."""
+    from dash import Dash
+
+    app = Dash(__name__, title="attnviz dashboard", update_title=None, serve_locally=True,
+               assets_folder=str(HERE / "assets"), suppress_callback_exceptions=False)
+    app.layout = build_layout(max_tokens)
+    register_callbacks(app, max_tokens)
+    return app
