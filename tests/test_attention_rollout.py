@@ -220,3 +220,75 @@ def test_exercise_i1_reference_agrees_with_the_lesson():
         np.testing.assert_allclose(solution.rollout(layers, fusion, ratio),
                                    AttentionRollout().compute_rollout(layers, discard_ratio=ratio, head_fusion=fusion),
                                    atol=1e-12)
+
+
+# ------------------------------------------------------------------------------------------ one tie rule (issue 10)
+def _i1_rule_by_loop(matrix, ratio):
+    """Exercise I1's rule written as a plain loop: floor(ratio · n(n-1)) off-diagonal entries, smallest first,
+    equal values in row-major order (the order a stable sort keeps)."""
+    n = len(matrix)
+    out = [list(map(float, row)) for row in matrix]
+    entries = [(out[i][j], i * n + j, i, j) for i in range(n) for j in range(n) if i != j]  # row-major
+    entries.sort(key=lambda e: (e[0], e[1]))  # by value, then by position: a stable sort
+    for _value, _position, i, j in entries[: int(ratio * n * (n - 1))]:
+        out[i][j] = 0.0
+    return np.array(out)
+
+
+def test_uniform_tie_follows_the_i1_rule():
+    uniform = np.full((4, 4), 0.25)
+    got = discard_lowest(uniform[None, None], 0.5)[0, 0]  # (L=1, B=1, Q, K)
+    want = _i1_rule_by_loop(uniform, 0.5)
+    # by hand: 6 of the 12 off-diagonal entries go, the first six in row-major order:
+    # row 0 loses keys 1, 2, 3; row 1 loses keys 0, 2, 3; rows 2 and 3 keep everything
+    by_hand = np.array([[0.25, 0, 0, 0], [0, 0.25, 0, 0], [0.25] * 4, [0.25] * 4])
+    np.testing.assert_array_equal(want, by_hand)
+    np.testing.assert_array_equal(got, want)
+    # the whole rollout with that tie agrees with exercise I1's reference too
+    from attnviz.grading.core import SOLUTIONS_DIR, load_module
+
+    solution = load_module(SOLUTIONS_DIR / "02_intermediate/i1_rollout_from_scratch.py", "i1_solution_for_ties")
+    layers = np.full((2, 3, 4, 4), 0.25)  # (L, H, Q, K): every head uniform
+    np.testing.assert_allclose(AttentionRollout().compute_rollout(layers, discard_ratio=0.5),
+                               solution.rollout(layers, "mean", 0.5), atol=1e-12)
+
+
+def test_ties_with_padding_and_a_batch_follow_the_rule_per_example():
+    rng = np.random.default_rng(3)
+    values = rng.integers(1, 4, size=(2, 3, 5, 5)).astype(float)  # (L, B, Q, K): many ties
+    mask = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 1, 1, 1, 0]], dtype=bool)
+    got = discard_lowest(values, 0.3, mask)
+    for layer in range(2):
+        for b in range(3):
+            n = int(mask[b].sum())
+            np.testing.assert_array_equal(got[layer, b, :n, :n], _i1_rule_by_loop(values[layer, b, :n, :n], 0.3))
+            np.testing.assert_array_equal(got[layer, b, n:], values[layer, b, n:])  # padding untouched
+            np.testing.assert_array_equal(got[layer, b, :, n:], values[layer, b, :, n:])
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"head_fusion": "max", "discard_ratio": 0.3}, {"add_residual": False}])
+def test_one_row_equals_that_row_of_the_full_rollout(kwargs):
+    rollout = AttentionRollout()
+    layers = random_attention(21, (4, 3, 7, 7))  # (L, H, Q, K)
+    full = loop_rollout(layers, kwargs.get("head_fusion", "mean"), kwargs.get("discard_ratio", 0.0),
+                        kwargs.get("add_residual", True))
+    for row in (0, 3, -1):
+        np.testing.assert_allclose(rollout.compute_rollout(layers, row=row, **kwargs), full[row], atol=1e-12)
+    rng = np.random.default_rng(0)
+    batch = np.stack([_pad(random_attention(30, (4, 3, 5, 5)), 7, rng), layers], axis=1)  # (L, B, H, Q, K)
+    mask = np.array([[1] * 5 + [0] * 2, [1] * 7])
+    whole = rollout.compute_rollout(batch, attention_mask=mask, **kwargs)  # (B, Q, K)
+    for row in (0, 6):  # row 6 is padding in example 0: a zero row
+        np.testing.assert_allclose(rollout.compute_rollout(batch, attention_mask=mask, row=row, **kwargs),
+                                   whole[:, row], atol=1e-12)
+    with pytest.raises(ValueError, match="row: index 7 is out of range"):
+        rollout.compute_rollout(layers, row=7)
+
+
+def test_the_input_is_not_modified():
+    layers = random_attention(4, (3, 2, 5, 5))
+    before = layers.copy()
+    rollout = AttentionRollout(discard_ratio=0.2)
+    rollout.compute_rollout(layers)
+    rollout.rollout_fused(layers.mean(1))
+    np.testing.assert_array_equal(layers, before)
