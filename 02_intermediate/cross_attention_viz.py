@@ -151,23 +151,34 @@ def alignment_hits(alignment, token_spans, target_positions) -> np.ndarray:
     return np.array(hits, dtype=bool)
 
 
-def date_alignment_by_layer(model, tokenizer, n_dates: int = 200, seed: int = 12345) -> dict[int, float]:
+def date_token_spans(tokenizer, examples) -> list[dict[str, tuple[int, int]]]:
+    """Each date's field spans in source *token* positions, from the tokenizer's character offsets (so any
+    fast tokenizer works on the source side, and the spans match :func:`cross_attentions`' padding)."""
+    from attnviz.training.dates import token_spans_from_offsets
+
+    offsets = tokenizer([e.source for e in examples], padding=True, return_offsets_mapping=True)["offset_mapping"]
+    return [token_spans_from_offsets(e.char_spans, o) for e, o in zip(examples, offsets)]
+
+
+def date_alignment_by_layer(model, tokenizer, n_dates: int = 200, seed: int = 12345, *, examples=None,
+                            batch_size: int = 500) -> dict[int, float]:
     """Per decoder layer: share of output digits whose head-mean cross-attention peaks in their field.
 
-    Teacher-forced on the reference ISO dates of ``n_dates`` fresh dates (spans from the tokenizer's
-    offsets, so any fast tokenizer works on the source side).
+    Teacher-forced on the reference ISO dates of ``examples`` (default: ``n_dates`` fresh dates drawn
+    with ``seed``), ``batch_size`` dates per forward pass. The model cards report this number.
     """
-    from attnviz.training.dates import TARGET_POSITIONS, make_examples, token_spans_from_offsets
+    from attnviz.training.dates import TARGET_POSITIONS, make_examples
 
-    examples = make_examples(n_dates, seed)
-    cross = cross_attentions(model, tokenizer, [e.source for e in examples], [e.target for e in examples])
-    offsets = tokenizer([e.source for e in examples], padding=True, return_offsets_mapping=True)["offset_mapping"]
-    spans = [token_spans_from_offsets(e.char_spans, o) for e, o in zip(examples, offsets)]
-    rates = {}
-    for layer, layer_weights in enumerate(cross.weights):  # (B, H, T, S)
-        alignment = implied_alignment(layer_weights.mean(1))  # head mean, then argmax: (B, T)
-        rates[layer] = float(alignment_hits(alignment, spans, TARGET_POSITIONS).mean())
-    return rates
+    examples = list(make_examples(n_dates, seed) if examples is None else examples)
+    hits: dict[int, list[np.ndarray]] = {}
+    for start in range(0, len(examples), batch_size):
+        chunk = examples[start:start + batch_size]
+        cross = cross_attentions(model, tokenizer, [e.source for e in chunk], [e.target for e in chunk])
+        spans = date_token_spans(tokenizer, chunk)
+        for layer, layer_weights in enumerate(cross.weights):  # (B, H, T, S)
+            alignment = implied_alignment(layer_weights.mean(1))  # head mean, then argmax: (B, T)
+            hits.setdefault(layer, []).append(alignment_hits(alignment, spans, TARGET_POSITIONS))
+    return {layer: float(np.concatenate(h).mean()) for layer, h in hits.items()}
 
 
 # ------------------------------------------------------------------------------------------- drawing

@@ -114,13 +114,14 @@ def rollout_map(attention, grid: tuple[int, int], n_prefix: int = 1, *, head_fus
                 discard_ratio: float = 0.0) -> np.ndarray:
     """The ``[CLS]`` row of the attention rollout (computed by the rollout lesson), on the patch grid.
 
-    ``attention`` is ``(L, H, N, N)``; returns ``(g_h, g_w)``: the share of each input patch in the
-    ``[CLS]`` position at the top layer.
+    ``attention`` is ``(L, H, N, N)``, or ``(L, B, H, N, N)`` for a batch of images; returns ``(g_h, g_w)``
+    (or ``(B, g_h, g_w)``): the share of each input patch in the ``[CLS]`` position at the top layer.
     """
-    arr = check_attention(attention, "LHQK", name="attention", square=True)
+    arr = check_attention(attention, "LHQK|LBHQK", name="attention", square=True)
     rolled = AttentionRollout().compute_rollout(arr, discard_ratio=discard_ratio, head_fusion=head_fusion,
-                                                add_residual=True)  # (N, N)
-    return cls_patch_maps(rolled[None], grid, n_prefix)[0]  # (g_h, g_w)
+                                                add_residual=True)  # (N, N), or (B, N, N) for a batch
+    maps = cls_patch_maps(rolled.reshape(-1, *rolled.shape[-2:]), grid, n_prefix)  # (B or 1, g_h, g_w)
+    return maps if arr.ndim == 5 else maps[0]
 
 
 def pointing_hits(maps, object_masks) -> tuple[np.ndarray, np.ndarray]:
@@ -276,8 +277,7 @@ class ViTAttentionVisualizer:
         attention, logits, grid, n_prefix = self.attend_batch(model, images, patch_size, processor)
         n_layers = attention.shape[0]
         maps = cls_patch_maps(attention.mean(2), grid, n_prefix)  # (L, B, g_h, g_w): head-mean map per layer
-        rolled = AttentionRollout().compute_rollout(attention, add_residual=True)  # (B, N, N)
-        rollout_maps = rolled[:, 0, n_prefix:].reshape(-1, *grid)  # (B, g_h, g_w)
+        rollout_maps = rollout_map(attention, grid, n_prefix)  # (B, g_h, g_w)
         hits, chance = {}, None
         for layer in range(n_layers):
             hits[f"layer {layer} (mean of heads)"], chance = pointing_hits(maps[layer], object_masks)

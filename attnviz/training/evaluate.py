@@ -9,6 +9,11 @@ may call them to put a number next to a picture. Each one measures a claim the c
 * ViT: accuracy, and the pointing game of CLS attention rollout (:func:`pointing_game`).
 
 All functions run under ``torch.no_grad()`` and in batches, on whatever device the model is on.
+
+The metrics a lesson teaches are defined once, in the lesson, and used from here (``training`` sits
+above the lessons and may import them): the alignment hits of lesson 2.4
+(``intermediate.cross_attention_viz``), the pointing game and rollout of lesson 3.4
+(``advanced.vit_attention``). Attention is extracted through :func:`attnviz.extract.transformer_attentions`.
 """
 
 from __future__ import annotations
@@ -23,7 +28,6 @@ from attnviz.training.dates import (
     TARGET_POSITIONS,
     DateExample,
     make_examples,
-    token_spans_from_offsets,
 )
 
 # ----------------------------------------------------------------------------------------------------
@@ -57,16 +61,14 @@ def alignment_hits(attention: np.ndarray, token_spans: Sequence[dict[str, tuple[
     ``token_spans[b][field] = (start, end)`` in source token positions.
 
     Returns a boolean array ``(B, 8)``: one column per digit, in the order year (4), month (2), day (2).
+    The lesson's :func:`~intermediate.cross_attention_viz.implied_alignment` and
+    :func:`~intermediate.cross_attention_viz.alignment_hits`, on the date task's digit positions.
     """
-    peaks = attention.argmax(axis=-1)  # (B, T) the most-attended source token of each output step
-    hits = []
-    for b, spans in enumerate(token_spans):
-        row = []
-        for field in FIELDS:
-            start, end = spans[field]
-            row += [start <= peaks[b, t] < end for t in TARGET_POSITIONS[field]]
-        hits.append(row)
-    return np.array(hits, dtype=bool)
+    from intermediate.cross_attention_viz import alignment_hits as field_hits
+    from intermediate.cross_attention_viz import implied_alignment
+
+    positions = {field: TARGET_POSITIONS[field] for field in FIELDS}  # year, month, day: the column order
+    return field_hits(implied_alignment(attention), token_spans, positions)
 
 
 def _batches(items: Sequence, size: int):
@@ -102,44 +104,28 @@ def bart_exact_match_by_format(model, tokenizer, examples: Sequence[DateExample]
 
 @torch.no_grad()
 def bart_cross_attentions(model, tokenizer, examples: Sequence[DateExample]):
-    """Teacher-forced cross-attention on the reference targets.
+    """Teacher-forced cross-attention on the reference targets (the lesson's
+    :func:`~intermediate.cross_attention_viz.cross_attentions`).
 
     Returns ``(attentions, token_spans)``: ``attentions`` has shape ``(L, B, H, T, S)`` — decoder layer,
     example, head, decoder position (row ``t`` predicts output character ``t``), source token — and
     ``token_spans[b]`` maps each field to its source token span (from the tokenizer's offsets, so this
     works for any fast tokenizer on the source side).
     """
-    source = tokenizer(
-        [e.source for e in examples], padding=True, return_offsets_mapping=True, return_tensors="pt"
-    )
-    target = tokenizer([e.target for e in examples], return_tensors="pt")["input_ids"]  # (B, 12) <s> … </s>
-    out = model(
-        input_ids=source["input_ids"].to(model.device),
-        attention_mask=source["attention_mask"].to(model.device),
-        decoder_input_ids=target[:, :-1].to(model.device),  # (B, 11) <s> y1 … y10
-        output_attentions=True,
-    )
-    if not out.cross_attentions or out.cross_attentions[0] is None:
-        raise RuntimeError("the model returned no cross-attentions: load it with attn_implementation='eager'")
-    attentions = torch.stack(out.cross_attentions).float().cpu().numpy()  # (L, B, H, T, S)
-    spans = [
-        token_spans_from_offsets(e.char_spans, offsets.tolist())
-        for e, offsets in zip(examples, source["offset_mapping"])
-    ]
-    return attentions, spans
+    from intermediate.cross_attention_viz import cross_attentions, date_token_spans
+
+    cross = cross_attentions(model, tokenizer, [e.source for e in examples], [e.target for e in examples])
+    return cross.weights, date_token_spans(tokenizer, examples)  # (L, B, H, T, S), one span dict per date
 
 
 def bart_cross_attention_alignment(
     model, tokenizer, examples: Sequence[DateExample], batch_size: int = 500
 ) -> dict[int, float]:
-    """Per decoder layer: share of output digits whose head-averaged cross-attention peaks in their field."""
-    hits_by_layer: dict[int, list[np.ndarray]] = {}
-    for chunk in _batches(list(examples), batch_size):
-        attentions, spans = bart_cross_attentions(model, tokenizer, chunk)
-        for layer, layer_attention in enumerate(attentions):
-            head_mean = layer_attention.mean(axis=1)  # (B, T, S)
-            hits_by_layer.setdefault(layer, []).append(alignment_hits(head_mean, spans))
-    return {layer: float(np.concatenate(h).mean()) for layer, h in hits_by_layer.items()}
+    """Per decoder layer: share of output digits whose head-averaged cross-attention peaks in their field
+    (the lesson's :func:`~intermediate.cross_attention_viz.date_alignment_by_layer`)."""
+    from intermediate.cross_attention_viz import date_alignment_by_layer
+
+    return date_alignment_by_layer(model, tokenizer, examples=examples, batch_size=batch_size)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -183,11 +169,11 @@ def gru_attention_alignment(model, examples: Sequence[DateExample], batch_size: 
 
 @torch.no_grad()
 def causal_attentions(model, input_ids: torch.Tensor) -> np.ndarray:
-    """Self-attention of a causal LM as ``(L, B, H, T, T)`` (needs ``attn_implementation="eager"``)."""
-    out = model(input_ids=input_ids.to(model.device), output_attentions=True)
-    if not out.attentions or out.attentions[0] is None:
-        raise RuntimeError("the model returned no attentions: load it with attn_implementation='eager'")
-    return torch.stack(out.attentions).float().cpu().numpy()  # (L, B, H, T, T)
+    """Self-attention of a causal LM as ``(L, B, H, T, T)`` (eager attention is switched on)."""
+    from attnviz.extract import transformer_attentions
+
+    inputs = {"input_ids": input_ids.to(model.device)}
+    return transformer_attentions(model, inputs).float().cpu().numpy()  # (L, B, H, T, T)
 
 
 def induction_head_scores(
@@ -247,21 +233,16 @@ def induction_copy_accuracy(model, half: int = 16, n_sequences: int = 100, seed:
 
 @torch.no_grad()
 def vit_forward(model, processor, images: np.ndarray, batch_size: int = 200):
-    """Run the ViT on ``images`` (N, 64, 64, 3) uint8 through its image processor.
+    """Run the ViT on ``images`` (N, 64, 64, 3) uint8 through its image processor (the lesson's
+    :meth:`~advanced.vit_attention.ViTAttentionVisualizer.attend_batch`).
 
     Returns ``(logits (N, classes), attentions (L, N, H, 1+P, 1+P))`` as NumPy arrays.
     """
-    all_logits, all_attentions = [], []
-    for start in range(0, len(images), batch_size):
-        chunk = list(images[start : start + batch_size])
-        pixels = processor(images=chunk, return_tensors="pt")["pixel_values"]  # (b, 3, 64, 64)
-        pixels = pixels.to(model.device)
-        out = model(pixel_values=pixels, output_attentions=True)
-        if not out.attentions or out.attentions[0] is None:
-            raise RuntimeError("the model returned no attentions: load it with attn_implementation='eager'")
-        all_logits.append(out.logits.float().cpu().numpy())
-        all_attentions.append(torch.stack(out.attentions).float().cpu().numpy())  # (L, b, H, T, T)
-    return np.concatenate(all_logits), np.concatenate(all_attentions, axis=1)
+    from advanced.vit_attention import ViTAttentionVisualizer
+
+    viz = ViTAttentionVisualizer(model, processor)
+    attentions, logits, _, _ = viz.attend_batch(model, list(images), processor=processor, batch_size=batch_size)
+    return logits, attentions
 
 
 def attention_rollout(attentions: np.ndarray) -> np.ndarray:
@@ -278,14 +259,16 @@ def attention_rollout(attentions: np.ndarray) -> np.ndarray:
 def pointing_game(attentions: np.ndarray, masks: np.ndarray, patch_size: int = 8) -> np.ndarray:
     """Does the CLS rollout peak on a patch that overlaps the target? ``(N,)`` bool.
 
-    ``attentions`` (L, N, H, 1+P, 1+P) with token 0 = [CLS]; ``masks`` (N, height, width) target pixels.
+    ``attentions`` (L, N, H, n_prefix+P, n_prefix+P) with token 0 = [CLS] and the patches last; ``masks``
+    (N, height, width) target pixels. The lesson's :func:`~advanced.vit_attention.rollout_map` and
+    :func:`~advanced.vit_attention.pointing_hits`.
     """
-    from attnviz.training.shapes import patch_mask
+    from advanced.vit_attention import pointing_hits, rollout_map
 
-    cls_to_patches = attention_rollout(attentions)[:, 0, 1:]  # (N, P): CLS row, patch columns
-    on_target = patch_mask(masks, patch_size).reshape(len(masks), -1)  # (N, P), patches in row-major order
-    peak = cls_to_patches.argmax(axis=-1)  # (N,)
-    return on_target[np.arange(len(masks)), peak]
+    masks = np.asarray(masks)
+    grid = (masks.shape[1] // patch_size, masks.shape[2] // patch_size)
+    n_prefix = attentions.shape[-1] - grid[0] * grid[1]  # [CLS] (and any other special token) first
+    return pointing_hits(rollout_map(attentions, grid, n_prefix), masks)[0]
 
 
 def vit_scores(
