@@ -24,6 +24,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import os
 import pkgutil
 import sys
 import traceback
@@ -132,6 +133,11 @@ class Case:
     points: int = 1
     mistakes: list[Mistake] = field(default_factory=list)
     description: str = ""
+    #: Reference results of earlier cases this case takes as inputs, as ``"case/key"``: ``run(module, given)``
+    #: then receives ``{"case/key": value}``. So a later function is checked on the reference's results of
+    #: the earlier ones, and one mistake costs only its own points. The grader sends them to the worker only
+    #: after the earlier case has its verdict.
+    given: tuple[str, ...] = ()
 
 
 @dataclass
@@ -140,6 +146,14 @@ class Exercise:
     path: str  # relative to exercises/ and solutions/, e.g. "01_beginner/b1_extract_attention.py"
     title: str
     cases: list[Case]
+
+    def __post_init__(self):
+        seen: set[str] = set()
+        for case in self.cases:
+            for key in case.given:
+                if key.split("/", 1)[0] not in seen:
+                    raise ValueError(f"{self.id}/{case.name}: given {key!r} must name an earlier case")
+            seen.add(case.name)
 
     @property
     def max_points(self) -> int:
@@ -197,23 +211,52 @@ def load_module(path: Path, name: str | None = None):
     return module
 
 
+#: Frames in these folders are never the student's: the course package (the grader and its case files),
+#: the Python installation and its packages, and where the jail mounts extra case files.
+_NOT_STUDENT = tuple(sorted({str(Path(__file__).resolve().parent.parent), sys.prefix, sys.base_prefix,
+                             os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix), "/grading-cases"}))
+_CASE_FILES: set[str] = set()
+
+
+def _is_student_frame(filename: str) -> bool:
+    if filename.startswith("<") or filename in _CASE_FILES:
+        return False
+    real = os.path.realpath(filename)
+    return not any(real == root or real.startswith(root.rstrip("/") + "/") for root in _NOT_STUDENT)
+
+
 def error_line(err: BaseException) -> str:
-    """One line for a student's exception: its type, message and the student's file and line."""
+    """One line for a student's exception: its type, message and the innermost line of the student's own
+    file (never a line of the grader's case files or of a library)."""
     if isinstance(err, SyntaxError):  # the location is the error's own, not a frame of the importer
         return f"SyntaxError: {err.msg} ({Path(err.filename or '?').name}, line {err.lineno})"
     frames = traceback.extract_tb(err.__traceback__)
     where = ""
     for frame in reversed(frames):
-        if "attnviz" not in frame.filename.replace("\\", "/").split("/")[-3:-1] and not frame.filename.startswith("<"):
+        if _is_student_frame(frame.filename):
             where = f" ({Path(frame.filename).name}, line {frame.lineno})"
             break
     return f"{type(err).__name__}: {str(err)[:300]}{where}"
 
 
-def run_case(case: Case, module) -> tuple[str, dict | str]:
-    """Run one case on an imported module: ``("ok", outputs)``, ``("not_attempted", msg)`` or ``("error", msg)``."""
+def given_values(case: Case, expected_by_case: dict) -> dict:
+    """The inputs ``case.given`` names, from ``{case name: {key: value}}`` (the reference's results)."""
+    values = {}
+    for key in case.given:
+        name, inner = key.split("/", 1)
+        values[key] = expected_by_case[name][inner]
+    return values
+
+
+def run_case(case: Case, module, given: dict | None = None) -> tuple[str, dict | str]:
+    """Run one case on an imported module: ``("ok", outputs)``, ``("not_attempted", msg)`` or ``("error", msg)``.
+    Each given array is a fresh copy, so a function that changes its input in place changes only its own."""
     try:
-        outputs = case.run(module)
+        if case.given:
+            fresh = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in (given or {}).items()}
+            outputs = case.run(module, fresh)
+        else:
+            outputs = case.run(module)
     except NotImplementedError as err:
         return "not_attempted", f"not attempted yet ({str(err)[:200]})"
     except Exception as err:  # noqa: BLE001 - a student's bug is a result, not a crash of the grader
@@ -317,11 +360,12 @@ def load_reference(exercise: Exercise) -> dict:
 def compute_reference(exercise: Exercise, solutions_dir: Path = SOLUTIONS_DIR) -> dict:
     """Run every case and every known mistake on the solution module; flat dict ready to save."""
     module = load_module(Path(solutions_dir) / exercise.path, f"solution_{exercise.id}")
-    flat = {}
+    flat, fresh = {}, {}
     for case in exercise.cases:
-        status, outputs = run_case(case, module)
+        status, outputs = run_case(case, module, given_values(case, fresh))
         if status != "ok":
             raise RuntimeError(f"the solution of {exercise.id} fails its own case {case.name}: {outputs}")
+        fresh[case.name] = outputs
         flat.update({f"{case.name}/expected/{k}": v for k, v in outputs.items()})
         for mistake in case.mistakes:
             wrong = to_plain_dict(mistake.produce(module))
@@ -343,8 +387,15 @@ def check_module(exercise: Exercise, path: Path, reference: dict | None = None) 
         msg = f"the file does not import: {error_line(err)}"
         return [CaseResult(exercise.id, c.name, "error", 0, c.points, msg) for c in exercise.cases]
     results = []
+    expected = {name: entry["expected"] for name, entry in reference.items()}
     for case in exercise.cases:
-        status, outputs = run_case(case, module)
+        try:
+            given = given_values(case, expected)
+        except KeyError:
+            results.append(CaseResult(exercise.id, case.name, "error", 0, case.points,
+                                      "no recorded reference for this test's inputs: run `make references`"))
+            continue
+        status, outputs = run_case(case, module, given)
         if status == "ok":
             results.append(evaluate(case, outputs, reference.get(case.name), exercise.id))
         else:

@@ -1,35 +1,30 @@
-"""The student's side of grading: one process that runs one submission's tests and writes what they return.
+"""The student's side of grading: one process that runs one submission's tests, inside the jail.
 
-The parent (:mod:`attnviz.grading.grade`) starts this process once per student, and again after a crash
-or a timeout for the tests that are left::
+The grader (:mod:`attnviz.grading.grade`) starts this process once per student, inside bubblewrap
+(:mod:`attnviz.grading.jail`), and again after a crash or a timeout for the tests that are left::
 
-    python -P -m attnviz.grading.worker PLAN.json
+    bwrap ... python -P -m attnviz.grading.worker
 
-``PLAN.json`` (written by the parent) names the submission, the (exercise, test) pairs to run and the
-folders to use. This process **never compares anything and never reads the reference outputs**: for each
-test it saves what the instructor's ``case.run(module)`` returned (``core.save_values``: ``.npz`` without
-pickle + ``.json``) and appends one JSON line to a status file, flushed at once::
+It reads requests on stdin and answers on stdout (:mod:`attnviz.grading.protocol`); nothing else leaves
+the jail. The first request is the plan (case files, modules to preload, limits); then, one at a time:
 
-    {"event": "import", "exercise": "b1_extract_attention"}               about to import the student's file
-    {"event": "start", "exercise": "b1_extract_attention", "case": "shapes"}   about to run one test
-    {"event": "done", "exercise": "b1_extract_attention", "case": "shapes", "status": "ok", "message": ""}
+    {"op": "import", "exercise": id}                    copy /submission/<path> to /tmp and import it
+    {"op": "case", "exercise": id, "case": name}        run one test, with the inputs the grader gives
+    {"op": "quit"}
 
-When the process dies or hangs, the last ``import``/``start`` line without its ``done`` tells the parent
-which test (or which file) was to blame. ``status`` is ``ok`` (outputs saved), ``not_attempted``,
-``error`` or ``missing``; the parent turns ``ok`` into ``passed``/``failed`` by comparing with the
-recorded reference, in its own process.
+and each answer says ``status`` (``ok`` with the outputs, ``not_attempted``, ``error``) and a message. This
+process **never compares anything and never sees a reference output**, except the reference results of
+earlier functions that a later test takes as its input (the grader sends those only after the earlier
+test has its verdict). It cannot write where the grader reads: its only writable folder is its own tmpfs.
 
-Order of work, and why:
+Order of work: become the jail's unprivileged user (when bwrap started us as the namespace's root);
+keep private copies of the two pipes and point ``stdout`` at ``stderr`` (a student's ``print`` must not
+mix with the answers); read the plan; import the instructor's case modules and the heavy libraries
+(torch, transformers...: once per worker, as are the models the cases load); set the hard limits
+(address space, processes, CPU seconds, file size, open files); answer requests until told to quit.
 
-1. Before any student code exists in this process: read the plan, open the status file, import the
-   instructor's case modules and a few heavy libraries (``preload``: torch, transformers...). Those
-   libraries load native code through ``ctypes`` and run ``ldconfig`` when first imported, which the guard
-   below refuses; importing them first means the guard never sees it.
-2. Move into a fresh working folder (the *sandbox*) and install the audit hook of :func:`make_audit_hook`.
-   A hook cannot be removed once installed.
-3. For each exercise: copy the student's file from the parent's pristine copy into the sandbox, import
-   it by path (the sandbox is not on ``sys.path``), and run its tests. A file is copied just before it is
-   imported, so a submission that deletes its own working folder only loses what it already ran.
+Without a jail (``--unsafe-no-sandbox``) the same process also installs the audit hook below; Python's
+documentation says an audit hook is no sandbox, and the grade report says the run was unsafe.
 """
 
 from __future__ import annotations
@@ -43,13 +38,12 @@ import sysconfig
 from pathlib import Path
 
 from attnviz import REPO_ROOT
-from attnviz.grading import core
+from attnviz.grading import core, jail, protocol
 
-#: The largest outputs one test may save (bytes); more is reported as an error, not written.
+#: The largest outputs one test may send back (bytes); more is reported as an error.
 MAX_OUTPUT_BYTES = 256 * 1024 * 1024
-#: The largest file the process may write (bytes): a runaway loop cannot fill the disk.
-MAX_FILE_BYTES = 1024 * 1024 * 1024
-
+#: The largest request the worker accepts (the grader's own inputs).
+MAX_REQUEST_BYTES = 1024 * 1024 * 1024
 
 # ---------------------------------------------------------------------------------------- exercises
 def load_exercises(case_files: list | None = None) -> list[core.Exercise]:
@@ -60,7 +54,8 @@ def load_exercises(case_files: list | None = None) -> list[core.Exercise]:
     found = []
     for path in case_files:
         path = Path(path).resolve()
-        module = core.load_module(path, f"attnviz_cases_{path.stem}_{abs(hash(str(path)))}")
+        core._CASE_FILES.add(str(path))
+        module = core.load_module(path, f"attnviz_cases_{path.stem}")
         found.append(module.EXERCISE)
     return sorted(found, key=lambda e: e.path)
 
@@ -299,22 +294,8 @@ def trusted_dirs() -> list[str]:
 
 
 # -------------------------------------------------------------------------------------------- running
-class Reporter:
-    """Writes the status lines. The file is opened before the guard is installed and kept open."""
-
-    def __init__(self, path: Path):
-        self._file = open(path, "a", buffering=1, encoding="utf-8")  # kept open for the whole run
-
-    def __call__(self, event: str, **fields) -> None:
-        try:
-            self._file.write(json.dumps({"event": event, **fields}) + "\n")
-            self._file.flush()
-        except Exception:  # noqa: BLE001 - student code closed our file: nothing more can be reported
-            os._exit(3)
-
-
 def _preload(modules) -> None:
-    """Import heavy libraries before the guard goes up (see the module docstring); skip absent ones."""
+    """Import heavy libraries once, before any student code; skip absent ones."""
     for name in modules:
         try:
             importlib.import_module(name)
@@ -322,95 +303,107 @@ def _preload(modules) -> None:
             continue
 
 
-def _limit_resources() -> None:
-    try:
-        import resource
-    except ImportError:  # not POSIX
-        return
-    resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_BYTES, MAX_FILE_BYTES))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
 def _output_bytes(outputs: dict) -> int:
     return sum(v.nbytes if hasattr(v, "nbytes") else len(json.dumps(v)) for v in outputs.values())
 
 
-def run_exercise(exercise: core.Exercise, items: list, pristine: Path, work: Path, results: Path,
-                 report: Reporter) -> None:
-    """Import one student file (copied into the sandbox first) and run the given tests of it."""
-    original = pristine / exercise.path
-    if not original.is_file():
-        for _, case in items:
-            report("done", exercise=exercise.id, case=case.name, status="missing",
-                   message=f"{exercise.path} was not handed in")
-        return
-    report("import", exercise=exercise.id)
-    target = work / exercise.path
-    status, message, module = "ok", "", None
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(original, target)
-        module = core.load_module(target, f"submission_{exercise.id}")
-    except NotImplementedError as err:
-        status, message = "not_attempted", f"not attempted yet ({str(err)[:200]})"
-    except BaseException as err:  # noqa: BLE001 - SyntaxError, ImportError, SystemExit at import ...
-        status, message = "error", f"the file does not import: {core.error_line(err)}"
-    for index, case in items:
+class Worker:
+    """Answers the grader's requests for one submission (see the module docstring)."""
+
+    def __init__(self, plan: dict, send):
+        self.plan, self.send = plan, send
+        self.exercises = {e.id: e for e in load_exercises(plan.get("case_files"))}
+        self.submission = Path(plan["submission"])
+        self.work = Path(plan["work"])
+        self.modules: dict[str, object] = {}
+
+    def do_import(self, exercise: core.Exercise) -> dict:
+        original = self.submission / exercise.path
+        if not original.is_file():
+            return {"status": "missing", "message": f"{exercise.path} was not handed in"}
+        target = self.work / exercise.path
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(original, target)
+            self.modules[exercise.id] = core.load_module(target, f"submission_{exercise.id}")
+        except NotImplementedError as err:
+            return {"status": "not_attempted", "message": f"not attempted yet ({str(err)[:200]})"}
+        except BaseException as err:  # noqa: BLE001 - SyntaxError, ImportError, SystemExit at import ...
+            return {"status": "error", "message": f"the file does not import: {core.error_line(err)}"}
+        return {"status": "ok", "message": ""}
+
+    def do_case(self, exercise: core.Exercise, case: core.Case, given: dict) -> tuple[dict, dict]:
+        module = self.modules.get(exercise.id)
         if module is None:
-            report("done", exercise=exercise.id, case=case.name, status=status, message=message)
-            continue
-        report("start", exercise=exercise.id, case=case.name)
-        report("done", exercise=exercise.id, case=case.name,
-               **run_one(case, module, results / f"{index:04d}"))
-
-
-def run_one(case: core.Case, module, output_path: Path) -> dict:
-    """Run one test; save its outputs; return the status fields of its ``done`` line."""
-    try:
-        status, outputs = core.run_case(case, module)
-    except BaseException as err:  # noqa: BLE001 - sys.exit() or KeyboardInterrupt inside the student's function
-        return {"status": "error", "message": f"your code stopped the test: {core.error_line(err)}"}
-    if status != "ok":
-        return {"status": status, "message": outputs}
-    try:
+            return {"status": "error", "message": "the file was not imported"}, {}
+        try:
+            status, outputs = core.run_case(case, module, given)
+        except BaseException as err:  # noqa: BLE001 - sys.exit() or KeyboardInterrupt inside the student's code
+            return {"status": "error", "message": f"your code stopped the test: {core.error_line(err)}"}, {}
+        if status != "ok":
+            return {"status": status, "message": outputs}, {}
         if _output_bytes(outputs) > MAX_OUTPUT_BYTES:
             return {"status": "error", "message": f"your function returned more than "
-                                                  f"{MAX_OUTPUT_BYTES // 2**20} MB of values"}
-        core.save_values(output_path, outputs)
-    except Exception as err:  # noqa: BLE001 - a value the grader cannot store is the student's error
-        return {"status": "error", "message": f"your outputs could not be saved: {core.error_line(err)}"}
-    return {"status": "ok", "message": ""}
+                                                  f"{MAX_OUTPUT_BYTES // 2**20} MB of values"}, {}
+        return {"status": "ok", "message": ""}, outputs
+
+    def answer(self, header: dict, values: dict) -> None:
+        op, exercise = header.get("op"), self.exercises.get(header.get("exercise"))
+        if exercise is None:
+            self.send({"event": "bad_request", "message": f"unknown exercise {header.get('exercise')!r}"})
+            return
+        if op == "import":
+            self.send({"event": "imported", "exercise": exercise.id, **self.do_import(exercise)})
+        elif op == "case":
+            case = exercise.case(header["case"])
+            fields, outputs = self.do_case(exercise, case, values)
+            try:
+                self.send({"event": "done", "exercise": exercise.id, "case": case.name, **fields}, outputs)
+            except (TypeError, ValueError) as err:  # a value the protocol cannot carry
+                self.send({"event": "done", "exercise": exercise.id, "case": case.name, "status": "error",
+                           "message": f"your outputs could not be sent back: {core.error_line(err)}"})
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        print("usage: python -P -m attnviz.grading.worker PLAN.json (started by attnviz.grading.grade)",
-              file=sys.stderr)
-        return 2
-    plan = json.loads(Path(argv[0]).read_text())
-    report = Reporter(Path(plan["status"]))
-    exercises = {e.id: e for e in load_exercises(plan.get("case_files"))}
+    jail.drop_to_jail_user()
+    # Private copies of the two pipes; stdin reads nothing, a student's print() goes to stderr.
+    requests_fd, replies_fd = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+    def send(header: dict, values: dict | None = None) -> None:
+        message = protocol.encode(header, values)
+        try:
+            protocol.write(replies_fd, message)
+        except Exception:  # noqa: BLE001 - the pipe is gone or was closed by student code: nothing to say
+            os._exit(3)
+
+    reader = protocol.Reader(requests_fd, MAX_REQUEST_BYTES)
+    try:
+        plan, _ = reader.read()
+    except protocol.ChannelClosed:
+        return 0
+    worker = Worker(plan, send)
     _preload(plan.get("preload", []))
     sys.dont_write_bytecode = True  # no __pycache__ beside the student's files
-    work, results, pristine = Path(plan["work"]), Path(plan["results"]), Path(plan["submission"])
-    os.chdir(work)
-    _limit_resources()
-    if os.name == "posix":
-        hidden = plan["hidden"] + [str(core.SOLUTIONS_DIR), str(core.REFERENCE_DIR), str(REPO_ROOT / ".git")]
-        sys.addaudithook(make_audit_hook(hidden, readable=[str(pristine)], writable=plan["writable"],
+    worker.work.mkdir(parents=True, exist_ok=True)
+    os.chdir(worker.work)
+    jail.set_limits(plan.get("limits", {}))
+    if plan.get("guard") and os.name == "posix":  # no jail (--unsafe-no-sandbox): the audit hook, best effort
+        hidden = plan.get("hidden", []) + [str(core.SOLUTIONS_DIR), str(core.REFERENCE_DIR), str(REPO_ROOT / ".git")]
+        sys.addaudithook(make_audit_hook(hidden, readable=[str(worker.submission)], writable=plan["writable"],
                                          trusted=trusted_dirs()))
-    else:  # the guard resolves POSIX paths; elsewhere the worker still isolates crashes and hangs
-        print("warning: not on POSIX: student code runs without the file guard", file=sys.stderr)
-
-    # Group the planned (index, exercise, case) triples by exercise, keeping their order.
-    groups: dict[str, list] = {}
-    for index, exercise_id, case_name in plan["items"]:
-        exercise = exercises[exercise_id]
-        groups.setdefault(exercise_id, []).append((index, exercise.case(case_name)))
-    for exercise_id, items in groups.items():
-        run_exercise(exercises[exercise_id], items, pristine, work, results, report)
-    report("finished")
+    send({"event": "ready"})
+    while True:
+        try:
+            header, values = reader.read()
+        except Exception:  # noqa: BLE001 - the grader went away, or sent nothing usable
+            os._exit(0)
+        if header.get("op") == "quit":
+            break
+        worker.answer(header, values)
     # os._exit, not return: a thread the student started must not keep this process alive.
     os._exit(0)
 
