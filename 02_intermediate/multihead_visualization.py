@@ -28,8 +28,9 @@ weight where the other does not.
 
 Two warnings it gives:
 
-* **Redundant heads** — pairs with ``D < redundant_threshold`` (default 0.15; in MiniLM the median pair is
-  ≈ 0.45 and the closest ≈ 0.14) attend almost identically on this input: candidates for pruning.
+* **Redundant heads** — pairs with ``D < redundant_threshold`` (default 0.15; the lesson prints the median
+  and the closest pair of the model it runs on) attend almost identically on this input: candidates for
+  pruning.
 * **Attention collapse** — (a) *across heads*: a layer whose heads are all alike (mean pairwise ``D`` below
   ``collapse_threshold``, default 0.1) has spent ``H`` heads on one pattern; (b) *across queries*: a head
   whose rows are all the same distribution (mean distance of each row to the head's average row below the
@@ -42,14 +43,16 @@ measures head importance and the pruning curve).
 Run it
 ------
     python 02_intermediate/multihead_visualization.py
-    python 02_intermediate/multihead_visualization.py --text "The keys to the cabinet are on the table" --layer 2
+    python 02_intermediate/multihead_visualization.py --layer 2 \
+        --text "The keys to the cabinet are on the table"
 
 Usage from Python::
 
     from beginner.attention_basics import AttentionModel
     from intermediate.multihead_visualization import MultiHeadVisualizer
     model = AttentionModel(); weights = model.get_attention_weights(text); tokens = model.tokens(text)
-    MultiHeadVisualizer(num_heads=12).plot_all_heads(weights[5], tokens=tokens, layer_name="Layer 6")   # (heads, q, k)
+    MultiHeadVisualizer(num_heads=12).plot_all_heads(weights[5], tokens=tokens,
+                                                     layer_name="Layer 6")  # weights[5]: (heads, q, k)
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ import numpy as np
 from attnviz.cli import lesson_parser, run_lesson
 from attnviz.outputs import LessonOutputs
 from attnviz.plotting import show_heatmaps
-from attnviz.validate import check_attention, check_index, check_tokens, to_numpy
+from attnviz.validate import check_attention, check_index, check_mask, check_tokens, to_numpy
 
 DEFAULT_TEXT = "The cat sat on the mat because it was tired."
 REDUNDANT_THRESHOLD = 0.15
@@ -106,7 +109,9 @@ def head_distances(attention, attention_mask=None) -> np.ndarray:
 
 
 def row_collapse(attention, attention_mask=None) -> np.ndarray:
-    """Per head, the mean distance of each (real) row to the head's average row: ``(...)`` for ``(..., Q, K)``.
+    """Per head, the mean distance of each (real) row to the head's average row.
+
+    ``(..., Q, K)`` -> ``(...)``.
 
     Near 0: every query attends to the same keys (a vertical stripe) — collapse across queries.
     """
@@ -117,7 +122,8 @@ def row_collapse(attention, attention_mask=None) -> np.ndarray:
     return jensen_shannon_distance(arr, mean_row).mean(-1)  # (...)
 
 
-def redundant_heads(distances, threshold: float = REDUNDANT_THRESHOLD, num_heads: int | None = None) -> list[tuple]:
+def redundant_heads(distances, threshold: float = REDUNDANT_THRESHOLD,
+                    num_heads: int | None = None) -> list[tuple]:
     """Pairs of heads closer than ``threshold``: ``[(i, j, distance), …]`` with ``i < j``, closest first.
 
     With ``num_heads`` the indices are returned as ``(layer, head)`` pairs of a flattened ``(L, H)`` model.
@@ -143,7 +149,8 @@ def layer_collapse(attention, threshold: float = COLLAPSE_THRESHOLD, attention_m
     arr = check_attention(attention, "LHQK", name="attention")
     n_heads = arr.shape[1]
     off_diagonal = ~np.eye(n_heads, dtype=bool)
-    mean_distance = np.array([head_distances(layer, attention_mask)[off_diagonal].mean() if n_heads > 1 else 0.0
+    mean_distance = np.array([head_distances(layer, attention_mask)[off_diagonal].mean()
+                              if n_heads > 1 else 0.0
                               for layer in arr])  # (L,)
     rows = row_collapse(arr, attention_mask)  # (L, H)
     return {
@@ -155,15 +162,12 @@ def layer_collapse(attention, threshold: float = COLLAPSE_THRESHOLD, attention_m
 
 
 def _real_rows(attention_mask, n_queries: int, n_keys: int) -> np.ndarray:
-    if attention_mask is None:
-        return np.ones(n_queries, dtype=bool)
-    mask = to_numpy(attention_mask, "attention_mask")
-    if mask.shape != (n_keys,) or n_queries != n_keys:
-        raise ValueError(f"attention_mask: got shape {mask.shape}; expected ({n_keys},) for self-attention "
-                         f"of {n_queries} queries × {n_keys} keys, 1 = real token")
-    if not mask.any():
-        raise ValueError("attention_mask: has no real token (all zeros)")
-    return mask.astype(bool)
+    """The query rows to average over: the real tokens of self-attention ``(Q,)``, or all rows."""
+    if attention_mask is not None and n_queries != n_keys:
+        raise ValueError(f"attention_mask: only for self-attention, but the attention has {n_queries} "
+                         f"queries × {n_keys} keys")
+    mask = check_mask(attention_mask, n_keys)  # (K,) boolean, or None
+    return np.ones(n_queries, dtype=bool) if mask is None else mask
 
 
 def grid_shape(n: int) -> tuple[int, int]:
@@ -181,15 +185,16 @@ class MultiHeadVisualizer:
             raise ValueError(f"num_heads: expected a positive integer, got {num_heads!r}")
         self.num_heads, self.cmap, self.scale = int(num_heads), cmap, scale
 
-    def plot_all_heads(self, attention_weights, tokens, layer_name: str = "Layer", save_path=None, key_tokens=None):
-        """One panel per head of a layer, ``(heads, query, key)``, in a near-square grid; returns the Figure."""
+    def plot_all_heads(self, attention_weights, tokens, layer_name: str = "Layer", save_path=None,
+                       key_tokens=None):
+        """One panel per head of a layer ``(heads, query, key)`` in a near-square grid; returns the Figure."""
         arr = check_attention(attention_weights, "HQK", name="attention_weights")
         if arr.shape[0] != self.num_heads:
-            raise ValueError(f"attention_weights: has {arr.shape[0]} heads (shape {arr.shape}) but the visualizer "
-                             f"was made with num_heads={self.num_heads}")
+            raise ValueError(f"attention_weights: has {arr.shape[0]} heads (shape {arr.shape}) but the "
+                             f"visualizer was made with num_heads={self.num_heads}")
         tokens = check_tokens(tokens, arr.shape[1], name="tokens", axis="query (rows)")
-        key_tokens = tokens if key_tokens is None else check_tokens(key_tokens, arr.shape[2], name="key_tokens",
-                                                                   axis="key (columns)")
+        key_tokens = tokens if key_tokens is None else check_tokens(key_tokens, arr.shape[2],
+                                                                   name="key_tokens", axis="key (columns)")
         rows, cols = grid_shape(self.num_heads)
         grid = arr.reshape(rows, cols, *arr.shape[1:])  # (rows, cols, Q, K)
         fig = show_heatmaps(grid, xlabels=key_tokens, ylabels=tokens, scale=self.scale, cmap=self.cmap,
@@ -210,7 +215,8 @@ class MultiHeadVisualizer:
         n_layers = arr.shape[0]
         titles = [[f"L{layer} H{head}" for head in range(self.num_heads)] for layer in range(n_layers)]
         fig = show_heatmaps(arr, titles=titles, scale=self.scale, cmap=self.cmap, panel_size=1.15,
-                            suptitle=f"{model_name}: {n_layers} layers (rows) × {self.num_heads} heads (columns)")
+                            suptitle=f"{model_name}: {n_layers} layers (rows) × {self.num_heads} heads "
+                                     "(columns)")
         if save_path is not None:
             fig.savefig(save_path, dpi=110, bbox_inches="tight")
         return fig
@@ -239,7 +245,9 @@ def _panel(n_tokens: int) -> float:
 
 
 def overview_html(attention, tokens, path, title: str):
-    """All ``(L, H, Q, K)`` heads tiled in one interactive heatmap; hover names layer, head, query, key, weight.
+    """All ``(L, H, Q, K)`` heads tiled in one interactive heatmap.
+
+    The hover names layer, head, query, key and weight.
 
     One plotly heatmap with a NaN gap between tiles is far lighter than ``L·H`` subplots. plotly.js is
     embedded, so the page opens offline.
@@ -249,7 +257,8 @@ def overview_html(attention, tokens, path, title: str):
     arr = check_attention(attention, "LHQK", name="attention")
     n_layers, n_heads, n_q, n_k = arr.shape
     tokens = check_tokens(tokens, n_q, name="tokens", axis="query")
-    tiled = np.full((n_layers * (n_q + 1) - 1, n_heads * (n_k + 1) - 1), np.nan)  # one blank row/column between tiles
+    # one blank row/column between tiles: (L·(Q+1) - 1, H·(K+1) - 1)
+    tiled = np.full((n_layers * (n_q + 1) - 1, n_heads * (n_k + 1) - 1), np.nan)
     hover = np.full(tiled.shape, "", dtype=object)
     for layer in range(n_layers):
         for head in range(n_heads):
@@ -257,21 +266,25 @@ def overview_html(attention, tokens, path, title: str):
             tiled[r0:r0 + n_q, c0:c0 + n_k] = arr[layer, head]  # (Q, K) tile
             for q in range(n_q):
                 for k in range(n_k):
-                    hover[r0 + q, c0 + k] = f"layer {layer}, head {head}<br>query {q}: {tokens[q]}<br>key {k}: {tokens[k]}"
+                    hover[r0 + q, c0 + k] = (f"layer {layer}, head {head}<br>query {q}: {tokens[q]}"
+                                             f"<br>key {k}: {tokens[k]}")
     fig = go.Figure(go.Heatmap(z=tiled, zmin=0, zmax=1, colorscale="Viridis", text=hover, hoverongaps=False,
                                hovertemplate="%{text}<br>weight %{z:.4f}<extra></extra>",
                                colorbar={"title": {"text": "weight"}}))
-    fig.update_xaxes(title="heads →", tickmode="array", tickvals=[h * (n_k + 1) + n_k / 2 for h in range(n_heads)],
+    fig.update_xaxes(title="heads →", tickmode="array",
+                     tickvals=[h * (n_k + 1) + n_k / 2 for h in range(n_heads)],
                      ticktext=[f"H{h}" for h in range(n_heads)])
-    fig.update_yaxes(title="layers ↓", tickmode="array", tickvals=[i * (n_q + 1) + n_q / 2 for i in range(n_layers)],
+    fig.update_yaxes(title="layers ↓", tickmode="array",
+                     tickvals=[i * (n_q + 1) + n_q / 2 for i in range(n_layers)],
                      ticktext=[f"L{i}" for i in range(n_layers)], autorange="reversed")
-    fig.update_layout(title=title, width=min(1600, 200 + 8 * tiled.shape[1]), height=min(1200, 160 + 8 * tiled.shape[0]))
+    fig.update_layout(title=title, width=min(1600, 200 + 8 * tiled.shape[1]),
+                      height=min(1200, 160 + 8 * tiled.shape[0]))
     fig.write_html(str(path), include_plotlyjs=True, full_html=True)
     return path
 
 
 def collapsed_layer_demo(layer, seed: int = 0, noise: float = 0.05) -> np.ndarray:
-    """A synthetic collapsed layer: every head a slightly perturbed copy of head 0 of ``layer`` ``(H, Q, K)``."""
+    """A synthetic collapsed layer ``(H, Q, K)``: each head a noisy copy of head 0 of ``layer``."""
     arr = check_attention(layer, "HQK", name="layer")
     rng = np.random.default_rng(seed)
     copies = arr[:1] * np.exp(noise * rng.normal(size=arr.shape))  # (H, Q, K), multiplicative noise
@@ -279,6 +292,73 @@ def collapsed_layer_demo(layer, seed: int = 0, noise: float = 0.05) -> np.ndarra
 
 
 # ------------------------------------------------------------------------------------------------ lesson
+def _heads_demo(out, viz: MultiHeadVisualizer, model_name: str, weights, tokens, layer: int):
+    """All heads of one layer, then the whole model, and its interactive twin."""
+    n_layers, n_heads = weights.shape[:2]
+    fig = viz.plot_all_heads(weights[layer], tokens=tokens,
+                             layer_name=f"{model_name}, layer {layer} (layers count from 0)")
+    out.save_figure(fig, "all_heads", f"Every head of layer {layer}: the same tokens, {n_heads} different "
+                    "patterns (previous token, [SEP], broadcast …) that the head average would blur "
+                    "together.")
+    fig = viz.plot_model_overview(weights, tokens, model_name=model_name)
+    out.save_figure(fig, "model_overview", f"All {n_layers * n_heads} heads of {model_name} on one shared "
+                    "0–1 scale, layers as rows: look for diagonal, previous-token and stripe patterns, and "
+                    "at which depth each appears.")
+    if len(tokens) <= 64:  # one hover label per cell keeps the page small (bertviz_style.py scales further)
+        overview_html(weights, tokens, out.path("model_overview.html"),
+                      title=f"{model_name}: every layer and head (hover: layer, head, query, key, weight)")
+        out.register("model_overview.html", "Interactive overview: hover any cell for layer, head, query "
+                     "token, key token and weight.")
+
+
+def _similarity_demo(out, viz: MultiHeadVisualizer, model_name: str, weights, threshold: float):
+    """Which heads repeat each other: the Jensen–Shannon distance between all heads of the model."""
+    n_layers, n_heads = weights.shape[:2]
+    distances = head_distances(weights)  # (L·H, L·H)
+    labels = [f"L{i}H{h}" for i in range(n_layers) for h in range(n_heads)]
+    pairs = redundant_heads(distances, threshold, num_heads=n_heads)
+    off = distances[~np.eye(len(labels), dtype=bool)]
+    print(f"head distances: median {np.median(off):.3f}, closest pair {off.min():.3f}; "
+          f"{len(pairs)} pair(s) below {threshold}:")
+    for (l1, h1), (l2, h2), d in pairs[:10]:
+        print(f"  L{l1}H{h1} ~ L{l2}H{h2}: {d:.3f}")
+    fig = viz.plot_head_similarity(distances, labels, layer_size=n_heads,
+                                   title=f"{model_name}: Jensen–Shannon distance between all heads")
+    out.save_figure(fig, "head_similarity", "Mean Jensen–Shannon distance between every pair of heads "
+                    f"(dark = alike; white lines separate layers). {len(pairs)} pair(s) below {threshold} "
+                    "are flagged as redundant on this input.")
+
+
+def _collapse_demo(out, model_name: str, weights, layer: int):
+    """Collapse across heads (a real layer vs a synthetic collapsed copy) and across queries (per head)."""
+    n_layers, n_heads = weights.shape[:2]
+    report = layer_collapse(weights)
+    fake = weights.copy()
+    fake[layer] = collapsed_layer_demo(weights[layer])  # a layer whose heads all copy one head
+    fake_report = layer_collapse(fake)
+    print(f"mean head distance per layer: {np.round(report['mean_distance'], 3).tolist()}; collapsed layers "
+          f"{report['collapsed_layers']} (synthetic copy: {fake_report['collapsed_layers']})")
+    pair = np.stack([head_distances(weights[layer]), head_distances(fake[layer])])  # (2, H, H)
+    head_names = [str(h) for h in range(n_heads)]
+    fig = show_heatmaps(pair, vmin=0, vmax=1, cmap="magma", xlabel="head", ylabel="head",
+                        colorbar_label="mean Jensen–Shannon distance (base 2)",
+                        xlabels=head_names, ylabels=head_names, tick_labels=True, panel_size=3.6,
+                        titles=[f"real layer {layer}: mean {report['mean_distance'][layer]:.2f}",
+                                f"collapsed copy: mean {fake_report['mean_distance'][layer]:.2f} (flagged)"],
+                        suptitle="Attention collapse across heads: all heads alike")
+    out.save_figure(fig, "collapse_demo", "Head-to-head distances of a real layer vs a synthetic collapsed "
+                    "layer (every head a noisy copy of one head): the collapsed layer is dark everywhere "
+                    "and is flagged.")
+    fig = show_heatmaps(report["row_collapse"], vmin=0, vmax=1, cmap="magma", xlabel="head", ylabel="layer",
+                        xlabels=head_names, ylabels=[str(i) for i in range(n_layers)],
+                        tick_labels=True, panel_size=5.0, annotate=True,
+                        colorbar_label="mean distance of a row to the head's mean row",
+                        titles=[f"{model_name}: collapse across queries "
+                                "(low = every token reads the same keys)"])
+    out.save_figure(fig, "row_collapse", "Per head, how different the rows are from each other. Values near "
+                    "0 mean a vertical stripe: every query reads the same keys (often [CLS] or [SEP]).")
+
+
 def main(argv=None):
     parser = lesson_parser(__doc__, text=DEFAULT_TEXT, layer=-1)
     parser.add_argument("--redundant-threshold", type=float, default=REDUNDANT_THRESHOLD,
@@ -291,65 +371,11 @@ def main(argv=None):
     model = AttentionModel(args.model, device=args.device)
     weights = model.get_attention_weights(args.text)  # (L, H, Q, K)
     tokens = model.tokens(args.text)
-    n_layers, n_heads = weights.shape[:2]
-    layer = check_index(args.layer, n_layers, name="layer")
-    viz = MultiHeadVisualizer(num_heads=n_heads)
-
-    # 1. All heads of one layer.
-    fig = viz.plot_all_heads(weights[layer], tokens=tokens, layer_name=f"{model.name}, layer {layer} (layers count from 0)")
-    out.save_figure(fig, "all_heads", f"Every head of layer {layer}: the same tokens, {n_heads} different "
-                    "patterns (previous token, [SEP], broadcast …) that the head average would blur together.")
-
-    # 2. The whole model, and its interactive twin.
-    fig = viz.plot_model_overview(weights, tokens, model_name=model.name)
-    out.save_figure(fig, "model_overview", f"All {n_layers * n_heads} heads of {model.name}, one shared 0–1 "
-                    "scale: diagonal and previous-token heads low down, [CLS] stripes in the middle, stripes on content "
-                    "words at the top.")
-    if len(tokens) <= 64:  # one hover label per cell: keep the page small (03_advanced/bertviz_style.py scales)
-        overview_html(weights, tokens, out.path("model_overview.html"),
-                      title=f"{model.name}: every layer and head (hover: layer, head, query, key, weight)")
-        out.register("model_overview.html", "Interactive overview: hover any cell for layer, head, query token, "
-                     "key token and weight.")
-
-    # 3. Which heads repeat each other?
-    distances = head_distances(weights)  # (L·H, L·H)
-    labels = [f"L{i}H{h}" for i in range(n_layers) for h in range(n_heads)]
-    pairs = redundant_heads(distances, args.redundant_threshold, num_heads=n_heads)
-    off = distances[~np.eye(len(labels), dtype=bool)]
-    print(f"head distances: median {np.median(off):.3f}, closest pair {off.min():.3f}; "
-          f"{len(pairs)} pair(s) below {args.redundant_threshold}:")
-    for (l1, h1), (l2, h2), d in pairs[:10]:
-        print(f"  L{l1}H{h1} ~ L{l2}H{h2}: {d:.3f}")
-    fig = viz.plot_head_similarity(distances, labels, layer_size=n_heads,
-                                   title=f"{model.name}: Jensen–Shannon distance between all heads")
-    out.save_figure(fig, "head_similarity", f"Mean Jensen–Shannon distance between every pair of heads (dark = "
-                    f"alike; white lines separate layers). {len(pairs)} pair(s) below {args.redundant_threshold} "
-                    "are flagged as redundant on this input.")
-
-    # 4. Collapse: across heads (per layer) and across queries (per head).
-    report = layer_collapse(weights)
-    fake = weights.copy()
-    fake[layer] = collapsed_layer_demo(weights[layer])  # a layer whose heads all copy one head
-    fake_report = layer_collapse(fake)
-    print(f"mean head distance per layer: {np.round(report['mean_distance'], 3).tolist()}; collapsed layers "
-          f"{report['collapsed_layers']} (synthetic copy: {fake_report['collapsed_layers']})")
-    pair = np.stack([head_distances(weights[layer]), head_distances(fake[layer])])  # (2, H, H)
-    fig = show_heatmaps(pair, vmin=0, vmax=1, cmap="magma", xlabel="head", ylabel="head",
-                        colorbar_label="mean Jensen–Shannon distance (base 2)",
-                        xlabels=[str(h) for h in range(n_heads)], ylabels=[str(h) for h in range(n_heads)],
-                        tick_labels=True, panel_size=3.6,
-                        titles=[f"real layer {layer}: mean {report['mean_distance'][layer]:.2f}",
-                                f"collapsed copy: mean {fake_report['mean_distance'][layer]:.2f} (flagged)"],
-                        suptitle="Attention collapse across heads: all heads alike")
-    out.save_figure(fig, "collapse_demo", "Head-to-head distances of a real layer vs a synthetic collapsed layer "
-                    "(every head a noisy copy of one head): the collapsed layer is dark everywhere and is flagged.")
-    fig = show_heatmaps(report["row_collapse"], vmin=0, vmax=1, cmap="magma", xlabel="head", ylabel="layer",
-                        xlabels=[str(h) for h in range(n_heads)], ylabels=[str(i) for i in range(n_layers)],
-                        tick_labels=True, panel_size=5.0, annotate=True,
-                        colorbar_label="mean distance of a row to the head's mean row",
-                        titles=[f"{model.name}: collapse across queries (low = every token reads the same keys)"])
-    out.save_figure(fig, "row_collapse", "Per head, how different the rows are from each other. Values near 0 "
-                    "mean a vertical stripe: every query reads the same keys (often [CLS] or [SEP]).")
+    layer = check_index(args.layer, weights.shape[0], name="layer")
+    viz = MultiHeadVisualizer(num_heads=weights.shape[1])
+    _heads_demo(out, viz, model.name, weights, tokens, layer)
+    _similarity_demo(out, viz, model.name, weights, args.redundant_threshold)
+    _collapse_demo(out, model.name, weights, layer)
 
 
 if __name__ == "__main__":
