@@ -15,17 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from zoo import (  # noqa: F401 - `zoo` is the session fixture
-    FAMILIES,
-    HEADS,
-    IMAGE,
-    KV_HEADS_GQA,
-    LAYERS,
-    N_REGISTERS,
-    PATCH,
-    names_of_kind,
-    zoo,
-)
+from zoo import FAMILIES, HEADS, IMAGE, KV_HEADS_GQA, LAYERS, N_REGISTERS, PATCH, build_zoo, names_of_kind
 
 TEXT = "The cat sat on the mat because it was tired."
 TEXT_FAMILIES = names_of_kind("encoder") + names_of_kind("causal-lm")
@@ -33,6 +23,12 @@ VISION_FAMILIES = names_of_kind("vit")
 # Tokens before the patches, from each architecture's paper: ViT, BEiT and DINOv2 prepend [CLS]; DeiT adds a
 # distillation token after it; DINOv2 with registers adds its register tokens after [CLS].
 PREFIX_TOKENS = {"vit": 1, "beit": 1, "dinov2": 1, "deit": 2, "dinov2-registers": 1 + N_REGISTERS}
+
+
+@pytest.fixture(scope="session")
+def zoo(tmp_path_factory) -> dict:
+    """Every family of the zoo, built once per test session into a temporary folder: ``{name: folder}``."""
+    return build_zoo(tmp_path_factory.mktemp("zoo"))
 
 
 def _load(folder, kind):

@@ -452,17 +452,6 @@ def build_zoo(root, names=None) -> dict[str, Path]:
         return {name: build(name, Path(root) / name) for name in (names or FAMILIES)}
 
 
-try:  # a session fixture for the tests that import it (``from zoo import zoo``); no conftest needed
-    import pytest
-
-    @pytest.fixture(scope="session")
-    def zoo(tmp_path_factory) -> dict[str, Path]:
-        """Every family of the zoo, built once per test session into a temporary folder."""
-        return build_zoo(tmp_path_factory.mktemp("zoo"))
-except ImportError:  # pragma: no cover - pytest is only needed by the tests
-    pass
-
-
 if __name__ == "__main__":  # python tests/zoo.py <folder>: build the zoo there and time it
     import sys
     import time
