@@ -20,14 +20,13 @@ with depth visible and put two models on one chart:
   found such vertical patterns in most heads.
 * **diagonal mass** ``p_i`` — attention to the query itself.
 
-What to expect (MiniLM on the default sentences — run it and check): the mean distance grows steadily
-with depth; the *first* layer is the broadest (highest entropy), apart from a few sharp positional heads
-(one reads exactly the previous token) — Clark et al. found the same broad attention in BERT's lowest layers;
-the middle layers are the sharpest and park about half their weight on ``[CLS]``/``[SEP]``; the last
-layer spreads out again, onto content words. A decoder-only model differs by construction — its causal
+What to look for when you run it (the printed table has the numbers): does the mean distance grow with
+depth? Which layer is the broadest — Clark et al. found broad attention in BERT's lowest layers, beside a
+few sharp positional heads (the caption names the strongest previous-token head and its share)? Where
+does the weight on ``[CLS]``/``[SEP]`` peak? A decoder-only model differs by construction — its causal
 mask lets query ``i`` see only keys ``0…i`` — so compare its *fractions*, not raw entropies, with the
-encoder's. In the tiny GPT-2 on a repeated random sequence, layer 1 looks twice as far and is much
-sharper than layer 0: its induction heads jump back half the sequence to one exact token (Olsson et al.
+encoder's. In the tiny GPT-2 on a repeated random sequence, look for induction heads in layer 1: in the
+repeated half they jump back to the token after the current token's first occurrence (Olsson et al.
 2022, "In-context Learning and Induction Heads").
 
 Padding: every statistic takes the tokenizer's ``attention_mask``; padding queries are left out of the
@@ -53,7 +52,7 @@ from attnviz.cli import lesson_parser, run_lesson
 from attnviz.models import ModelLoadError
 from attnviz.outputs import LessonOutputs
 from attnviz.plotting import show_heatmaps
-from attnviz.validate import check_attention, to_numpy
+from attnviz.validate import check_attention, check_mask, to_numpy
 
 STATISTICS = ("distance", "entropy", "entropy_fraction", "special_mass", "diagonal_mass")
 LABELS = {
@@ -91,7 +90,8 @@ def attention_entropy(weights, mask=None, *, per: str = "row") -> np.ndarray:
         ``n`` keys. Divide by ``np.log(n)`` for a fraction.
     """
     if per not in ("row", "head"):
-        raise ValueError(f"per: got {per!r}; expected 'row' (one value per query) or 'head' (mean over queries)")
+        raise ValueError(f"per: got {per!r}; expected 'row' (one value per query) or 'head' "
+                         "(mean over queries)")
     arr = check_attention(weights, "QK|HQK|BHQK|LBHQK", name="weights")
     keys, queries = _masks(mask, arr)  # broadcastable to (..., Q, K) and (..., Q)
     if keys is not None:
@@ -108,33 +108,23 @@ def attention_entropy(weights, mask=None, *, per: str = "row") -> np.ndarray:
 
 
 def _masks(mask, arr: np.ndarray):
-    """A tokenizer-style mask -> (key mask ``(..., 1, K)``, query mask ``(..., Q)``) broadcastable to ``arr``."""
+    """A tokenizer-style mask -> (key mask ``(..., 1, K)``, query mask ``(..., Q)``), broadcastable."""
     if mask is None:
         return None, None
-    m = to_numpy(mask, "mask")
     n_q, n_k = arr.shape[-2:]
-    if m.ndim == 1:
-        if m.shape[0] != n_k:
-            raise ValueError(f"mask: got {m.shape[0]} positions but the attention has {n_k} keys (shape {arr.shape})")
-        lead = m  # (K,)
-    elif m.ndim == 2:
-        batch_axis = -3 if arr.ndim == 3 else -4  # (B, Q, K) or (..., B, H, Q, K)
-        if arr.ndim < 3 or m.shape != (arr.shape[batch_axis], n_k):
-            raise ValueError(f"mask: got shape {m.shape}; for attention of shape {arr.shape} expected ({n_k},) or "
-                             f"(batch, {n_k}) with the batch axis of (B, Q, K) / (..., B, H, Q, K)")
-        lead = m[:, None, :] if arr.ndim >= 4 else m  # (B, 1, K) broadcasts over heads, or (B, K)
-    else:
-        raise ValueError(f"mask: expected (K,) or (B, K) with 1 for real tokens, got shape {m.shape}")
-    if not np.isin(m, (0, 1)).all():
-        raise ValueError("mask: expected only 0 (padding) and 1 (real token) values")
-    lead = lead.astype(bool)
+    if to_numpy(mask, "mask").ndim == 1 or arr.ndim < 3:
+        lead = check_mask(mask, n_k, name="mask")  # (K,)
+    else:  # (B, K) for (B, Q, K) or (..., B, H, Q, K)
+        lead = check_mask(mask, n_k, n_batch=arr.shape[-3 if arr.ndim == 3 else -4], name="mask")
+        lead = lead[:, None, :] if arr.ndim >= 4 else lead  # (B, 1, K) broadcasts over heads, or (B, K)
     keys = lead[..., None, :]  # (…, 1, K)
     queries = lead if n_q == n_k else None  # (…, Q): self-attention only
     return keys, queries
 
 
 # ----------------------------------------------------------------------------------- depth statistics
-def row_statistics(attention, attention_mask=None, special=None, causal: bool = False) -> dict[str, np.ndarray]:
+def row_statistics(attention, attention_mask=None, special=None,
+                   causal: bool = False) -> dict[str, np.ndarray]:
     """The five per-row statistics of self-attention ``(L, B, H, Q, K)``; each value ``(L, B, H, Q)``.
 
     ``attention_mask`` ``(B, K)`` marks real tokens; ``special`` ``(B, K)`` marks special tokens
@@ -143,11 +133,11 @@ def row_statistics(attention, attention_mask=None, special=None, causal: bool = 
     """
     arr = check_attention(attention, "LBHQK", name="attention", square=True)
     n_batch, n = arr.shape[1], arr.shape[-1]
-    real = np.ones((n_batch, n), bool) if attention_mask is None else to_numpy(attention_mask, "attention_mask") > 0
+    real = check_mask(attention_mask, n, n_batch=n_batch)  # (B, K) boolean, or None
+    real = np.ones((n_batch, n), bool) if real is None else real
     special = np.zeros((n_batch, n), bool) if special is None else to_numpy(special, "special") > 0
-    for name, m in (("attention_mask", real), ("special", special)):
-        if m.shape != (n_batch, n):
-            raise ValueError(f"{name}: got shape {m.shape}; expected (batch, tokens) = ({n_batch}, {n})")
+    if special.shape != (n_batch, n):
+        raise ValueError(f"special: got shape {special.shape}; expected (batch, tokens) = ({n_batch}, {n})")
     queries, keys = np.indices((n, n))  # (Q, K) each
     entropy = attention_entropy(arr, real)  # (L, B, H, Q), NaN on padding rows
     seen = real[:, None, :] & ((keys <= queries) if causal else True)  # (B, Q, K) keys each query may see
@@ -166,7 +156,8 @@ def row_statistics(attention, attention_mask=None, special=None, causal: bool = 
     return {name: np.where(padding_rows, np.nan, value) for name, value in stats.items()}
 
 
-def depth_statistics(attention, attention_mask=None, special=None, causal: bool = False, model: str = "model"):
+def depth_statistics(attention, attention_mask=None, special=None, causal: bool = False,
+                     model: str = "model"):
     """Per layer and head, the mean of each statistic over all real query rows of the batch.
 
     ``attention`` is ``(L, B, H, Q, K)`` (or ``(L, H, Q, K)`` for one sentence). Returns a pandas
@@ -205,11 +196,13 @@ def plot_depth_trends(table):
 
     fig, axes = plt.subplots(2, 3, figsize=(12.5, 7.0), constrained_layout=True)
     axes, spare = axes.ravel()[: len(STATISTICS)], axes.ravel()[len(STATISTICS):]
-    for (model, group), marker, colour in zip(table.groupby("model", sort=False), "os^", ("#1b9e77", "#d95f02", "#7570b3")):
+    styles = zip(table.groupby("model", sort=False), "os^", ("#1b9e77", "#d95f02", "#7570b3"))
+    for (model, group), marker, colour in styles:
         per_layer = group.groupby("layer")
         for ax, name in zip(axes, STATISTICS):
             ax.scatter(group["depth"], group[name], s=9, alpha=0.35, color=colour, marker=marker)
-            ax.plot(per_layer["depth"].first(), per_layer[name].mean(), color=colour, marker=marker, label=model)
+            ax.plot(per_layer["depth"].first(), per_layer[name].mean(), color=colour, marker=marker,
+                    label=model)
     for ax, name in zip(axes, STATISTICS):
         ax.set_xlabel("relative depth (first layer 0 … last layer 1)")
         ax.set_title(LABELS[name], fontsize=10)
@@ -229,7 +222,8 @@ def plot_table(summary, title: str):
 
     fig, ax = plt.subplots(figsize=(1.35 * len(summary.columns) + 1, 0.32 * len(summary) + 1.0))
     ax.axis("off")
-    cells = [[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row] for row in summary.itertuples(index=False)]
+    cells = [[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row]
+             for row in summary.itertuples(index=False)]
     table = ax.table(cellText=cells, colLabels=[c.replace("_", " ") for c in summary.columns], loc="center")
     table.auto_set_font_size(False)
     table.set_fontsize(8)
@@ -252,7 +246,9 @@ def early_vs_late(attention, tokens, name: str, n_heads_shown: int = 6):
 
 # ------------------------------------------------------------------------------------------------ lesson
 def encoder_batch(model_name, device, sentences):
-    """MiniLM (or ``--model``) on a padded batch: attention ``(L, B, H, Q, K)``, mask, special, tokens, name."""
+    """MiniLM (or ``--model``) on a padded batch.
+
+    Returns attention ``(L, B, H, Q, K)``, mask, special, tokens and the model's name."""
     from beginner.attention_basics import AttentionModel
 
     model = AttentionModel(model_name, device=device)
@@ -283,49 +279,78 @@ def decoder_batch(model_name, device, n_sequences: int = 4, half: int = 12):
     return weights, np.ones(ids.shape, dtype=int), special, sequences, Path(loaded.name).name
 
 
-def main(argv=None):
-    parser = lesson_parser(__doc__)
-    parser.add_argument("--causal-model", default=None, help="a decoder-only model (default: tiny-gpt2-induction)")
-    args = parser.parse_args(argv)
-    out = LessonOutputs(__file__, args.out)
-    import pandas as pd
+def previous_token_head(layer_weights) -> tuple[int, float]:
+    """The head of one layer ``(H, Q, K)`` that puts the most weight on the previous token, and that weight.
 
-    tables = []
-    weights, mask, special, tokens, name = encoder_batch(args.model, args.device, DEFAULT_SENTENCES)
-    tables.append(depth_statistics(weights, mask, special, causal=False, model=name))
+    The weight is the mean of ``A[h, i, i − 1]`` over the queries ``i ≥ 1``; 1.0 is a perfect
+    previous-token head.
+    """
+    arr = check_attention(layer_weights, "HQK", name="layer_weights", square=True)
+    previous = np.diagonal(arr, offset=-1, axis1=-2, axis2=-1).mean(-1)  # (H,): mean of A[h, i, i-1]
+    best = int(np.argmax(previous))
+    return best, float(previous[best])
+
+
+def _encoder_demo(out, model_name, device):
+    """The encoder on a padded batch: its statistics table and the first vs the last layer."""
+    weights, mask, special, tokens, name = encoder_batch(model_name, device, DEFAULT_SENTENCES)
     n_real = int(mask[0].sum())
-    fig = early_vs_late(weights[:, 0, :, :n_real, :n_real], tokens[0][:n_real], name)
-    out.save_figure(fig, "early_vs_late_encoder", f"{name}: six heads of the first layer above six of the last. "
-                    "Early: broad rows plus a few sharp positional heads (head 2 reads exactly the previous token). Late: "
-                    "vertical stripes — every query reads the same few tokens.")
+    first = weights[:, 0, :, :n_real, :n_real]  # (L, H, Q, K): the first sentence, padding cut off
+    head, share = previous_token_head(first[0])
+    fig = early_vs_late(first, tokens[0][:n_real], name)
+    out.save_figure(fig, "early_vs_late_encoder", f"{name}: six heads of the first layer above six of the "
+                    f"last. In the first layer, head {head} is the strongest previous-token head "
+                    f"({share:.0%} of each row on the previous token); compare the stripes of the last "
+                    "layer, where many queries read the same few tokens.")
+    return depth_statistics(weights, mask, special, causal=False, model=name)
+
+
+def _decoder_demo(out, model_name, device):
+    """The tiny GPT-2 on repeated random sequences (skipped when the model cannot be loaded)."""
     try:
-        dec = decoder_batch(args.causal_model, args.device)
+        weights, mask, special, tokens, name = decoder_batch(model_name, device)  # (L, B, H, T, T)
     except ModelLoadError as err:
         print(f"skipping the decoder: {err}")
-        dec = None
-    if dec is not None:
-        d_weights, d_mask, d_special, d_tokens, d_name = dec
-        tables.append(depth_statistics(d_weights, d_mask, d_special, causal=True, model=d_name))
-        fig = early_vs_late(d_weights[:, 0], d_tokens[0], d_name)
-        out.save_figure(fig, "early_vs_late_decoder", f"{d_name} on a random sequence repeated twice: first layer "
-                        "(top) vs last layer (bottom). The causal mask leaves the upper triangle empty; layer 0 holds a "
-                        "previous-token head (a sharp sub-diagonal), and in layer 1 the induction heads read, in the "
-                        "repeated half, the token after each token's first occurrence (the long off-diagonal).")
+        return None
+    head, share = previous_token_head(weights[0, 0])
+    fig = early_vs_late(weights[:, 0], tokens[0], name)
+    out.save_figure(fig, "early_vs_late_decoder", f"{name} on a random sequence repeated twice: first "
+                    "layer (top) vs last layer (bottom). The causal mask leaves the upper triangle empty; in "
+                    f"layer 0, head {head} puts {share:.0%} of each row on the previous token (the "
+                    "sub-diagonal). Look in the last layer for induction heads: in the repeated half they "
+                    "read the token after each token's first occurrence (a long off-diagonal).")
+    return depth_statistics(weights, mask, special, causal=True, model=name)
+
+
+def _tables_demo(out, tables):
+    """Both models' statistics as CSV files, trend lines and a table figure."""
+    import pandas as pd
 
     table = pd.concat(tables, ignore_index=True)
     summary = layer_summary(table)
     table.round(4).to_csv(out.path("attention_by_head.csv"), index=False)
-    out.register("attention_by_head.csv", "Per model, layer and head: mean attention distance, entropy, entropy "
-                 "fraction, special-token mass and diagonal mass (means over real query rows).")
+    out.register("attention_by_head.csv", "Per model, layer and head: mean attention distance, entropy, "
+                 "entropy fraction, special-token mass and diagonal mass (means over real query rows).")
     summary.to_csv(out.path("attention_by_layer.csv"), index=False)
     out.register("attention_by_layer.csv", "The same statistics averaged over the heads of each layer.")
     print(summary.to_string(index=False))
-
     fig = plot_depth_trends(table)
-    out.save_figure(fig, "depth_trends", "Each statistic against relative depth for both models: the line is the "
-                    "mean over heads, the dots single heads. The spread of the dots is the heads' specialisation.")
+    out.save_figure(fig, "depth_trends", "Each statistic against relative depth for both models: the line is "
+                    "the mean over heads, the dots single heads. The spread of the dots is the heads' "
+                    "specialisation.")
     fig = plot_table(summary, "Attention statistics per layer (mean over heads)")
-    out.save_figure(fig, "layer_table", "attention_by_layer.csv as a table: the numbers behind the trend lines.")
+    out.save_figure(fig, "layer_table", "attention_by_layer.csv as a table: the numbers behind the trend "
+                    "lines.")
+
+
+def main(argv=None):
+    parser = lesson_parser(__doc__)
+    parser.add_argument("--causal-model", default=None,
+                        help="a decoder-only model (default: tiny-gpt2-induction)")
+    args = parser.parse_args(argv)
+    out = LessonOutputs(__file__, args.out)
+    tables = [_encoder_demo(out, args.model, args.device), _decoder_demo(out, args.causal_model, args.device)]
+    _tables_demo(out, [t for t in tables if t is not None])
 
 
 if __name__ == "__main__":

@@ -121,3 +121,15 @@ def test_errors(call, error, words):
     with pytest.raises(error) as info:
         call(attention)
     assert words in str(info.value)
+
+
+def test_previous_token_head_by_hand():
+    from intermediate.attention_comparison import previous_token_head
+
+    uniform = np.full((3, 3), 1 / 3)
+    previous = np.array([[1.0, 0, 0], [1.0, 0, 0], [0, 1.0, 0]])  # rows 1 and 2 read the previous token
+    half = np.array([[1.0, 0, 0], [0.5, 0.5, 0], [0, 0.5, 0.5]])
+    head, share = previous_token_head(np.stack([uniform, previous, half]))  # (H=3, Q, K)
+    assert head == 1 and share == 1.0  # A[1, i, i-1] = 1 for i = 1, 2; head 2 has 0.5, head 0 has 1/3
+    with pytest.raises(ValueError, match="layer_weights"):
+        previous_token_head(np.ones((2, 3, 4)) / 4)
