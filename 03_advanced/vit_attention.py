@@ -53,7 +53,8 @@ Run it
 Usage from Python::
 
     from advanced.vit_attention import ViTAttentionVisualizer
-    fig = ViTAttentionVisualizer().visualize_patch_attention(model, image, patch_size=16, head_idx=0, layer_idx=-1)
+    viz = ViTAttentionVisualizer()
+    fig = viz.visualize_patch_attention(model, image, patch_size=16, head_idx=0, layer_idx=-1)
 """
 
 from __future__ import annotations
@@ -65,11 +66,12 @@ import numpy as np
 
 from attnviz import DATA_DIR
 from attnviz.cli import lesson_parser, run_lesson
-from attnviz.extract import transformer_attentions
+from attnviz.kinds import config_patch_size, image_normalisation, image_size, pixel_values, vision_attention
 from attnviz.models import load_model
 from attnviz.outputs import LessonOutputs
 from attnviz.training.shapes import load_test_set, patch_mask
 from attnviz.validate import check_attention, check_index
+from attnviz.views import overlay_figure
 from intermediate.attention_rollout import AttentionRollout
 
 TEST_SET = DATA_DIR / "images" / "shapes_test"  # the tiny ViT's test images, labels and target masks
@@ -138,17 +140,19 @@ def pointing_hits(maps, object_masks) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"object_masks: got {len(object_masks)} masks for {len(maps)} maps")
     masks = np.asarray(object_masks).astype(bool)  # (n, S_h, S_w)
     g_h, g_w = maps.shape[1:]
-    if masks.ndim != 3 or masks.shape[1] % g_h or masks.shape[2] % g_w or masks.shape[1] // g_h != masks.shape[2] // g_w:
-        raise ValueError(f"object_masks: shape {masks.shape} cannot be cut into a {g_h} × {g_w} grid of square patches")
+    if (masks.ndim != 3 or masks.shape[1] % g_h or masks.shape[2] % g_w
+            or masks.shape[1] // g_h != masks.shape[2] // g_w):
+        raise ValueError(f"object_masks: shape {masks.shape} cannot be cut into a {g_h} × {g_w} grid of "
+                         "square patches")
     on_object = patch_mask(masks, masks.shape[1] // g_h)  # (n, g_h, g_w): patches that touch the object
-    best = maps.reshape(len(maps), -1).argmax(1)  # (n,) the highest patch, row-major
-    hits = on_object.reshape(len(maps), -1)[np.arange(len(maps)), best]  # (n,)
-    return hits, on_object.reshape(len(maps), -1).mean(1)
+    on_object = on_object.reshape(len(maps), -1)  # (n, g_h, g_w) -> (n, g_h · g_w), row-major
+    best = maps.reshape(len(maps), -1).argmax(1)  # (n, g_h, g_w) -> (n,): the highest patch, row-major
+    return on_object[np.arange(len(maps)), best], on_object.mean(1)
 
 
 # ------------------------------------------------------------------------------- the visualizer
 class ViTAttentionVisualizer:
-    """CLS-to-patch attention of a ``transformers`` ViT, drawn over the image; per head, per layer and rolled out.
+    """CLS-to-patch attention of a ``transformers`` ViT over the image: per head, per layer, rolled out.
 
     ``model`` (in every method) is a ``ViTForImageClassification`` / ``ViTModel`` — or any model with the
     same patch-embedding layout — or ``None`` for the course's tiny ViT. ``processor`` is its image
@@ -172,101 +176,64 @@ class ViTAttentionVisualizer:
     @staticmethod
     def check_patch_size(model, patch_size) -> int:
         """``patch_size`` must be the model's (``None`` means: take it from the config)."""
-        config = model.config
-        actual = getattr(config, "patch_size", None)
-        if isinstance(actual, list | tuple):
-            actual = actual[0] if len(set(actual)) == 1 else tuple(actual)
-        if not isinstance(actual, int):
-            raise ValueError(f"model: its config has no square patch_size (got {actual!r}); expected a ViT-style model")
+        actual = config_patch_size(model.config)
         if patch_size is None:
             return actual
         if isinstance(patch_size, bool) or not isinstance(patch_size, int | np.integer):
-            raise TypeError(f"patch_size: expected an integer number of pixels, got {type(patch_size).__name__}")
+            raise TypeError("patch_size: expected an integer number of pixels, got "
+                            f"{type(patch_size).__name__}")
         if patch_size != actual:
-            size = _image_size(config)
+            size = image_size(model.config)
             raise ValueError(f"patch_size: got {patch_size}, but the model's config has patch_size={actual} "
                              f"(a {size // actual} × {size // actual} grid on {size}-pixel images); pass "
                              f"patch_size={actual} or None")
         return int(patch_size)
 
+    def _processor(self, model, processor):
+        """The processor to use: the argument, or the constructor's when ``model`` is the constructor's."""
+        return processor if processor is not None else (self.processor if model is self.model else None)
+
     def preprocess(self, image, model, processor=None):
         """``image`` (a PIL image, a path, an ``(H, W, 3)`` array, or ready ``pixel_values``) -> a
         ``(1, 3, S, S)`` tensor of pixel values, checked against the model's image size."""
-        import torch
+        return pixel_values(image, model.config, self._processor(model, processor))
 
-        size = _image_size(model.config)
-        channels = getattr(model.config, "num_channels", 3)
-        processor = processor if processor is not None else (self.processor if model is self.model else None)
-        if isinstance(image, torch.Tensor):  # already preprocessed pixel values
-            pixels = image if image.dim() == 4 else image.unsqueeze(0)
-            if tuple(pixels.shape[1:]) != (channels, size, size):
-                raise ValueError(f"image: pixel values of shape {tuple(image.shape)}; the model expects "
-                                 f"({channels}, {size}, {size}) — resize the image or pass it as a PIL image")
-            return pixels.float()
-        pil = _as_pil(image)
-        if processor is not None:
-            pixels = processor(images=pil, return_tensors="pt")["pixel_values"]
-            if tuple(pixels.shape[-2:]) != (size, size):
-                raise ValueError(f"image: the processor made {tuple(pixels.shape[-2:])} pixels; the model expects "
-                                 f"{size} × {size}")
-            return pixels.float()
-        from PIL import Image
-
-        resized = np.asarray(pil.convert("RGB").resize((size, size), Image.BILINEAR), dtype=np.float32) / 255.0
-        pixels = (resized - 0.5) / 0.5  # (S, S, 3), ViT's default normalisation
-        return torch.from_numpy(pixels).permute(2, 0, 1)[None]  # (1, 3, S, S)
+    def _grid(self, model, patch_size) -> tuple[int, int]:
+        """The ``(g_h, g_w)`` patch grid of ``model``, after checking ``patch_size`` against its config."""
+        size, patch = image_size(model.config), self.check_patch_size(model, patch_size)
+        return size // patch, size // patch
 
     def attend(self, model=None, image=None, patch_size=None, processor=None) -> PatchAttention:
         """Run one image through the model; every attention weight, with the grid it lives on."""
-        import torch
-
         model = self._model(model)
-        patch_size = self.check_patch_size(model, patch_size)
+        grid = self._grid(model, patch_size)
         if image is None:  # the first shipped test image, when the course's data is there
             image = TEST_SET / "000.png"
             if not image.exists():
-                raise ValueError("image: got None and no shipped test image; pass a PIL image, a path or pixel values")
-        pixels = self.preprocess(image, model, processor).to(next(model.parameters()).device)
-        size = _image_size(model.config)
-        grid = (size // patch_size, size // patch_size)
-        with torch.no_grad():
-            attention = transformer_attentions(model, {"pixel_values": pixels})[:, 0]  # (L, H, N, N)
-            logits = getattr(model(pixel_values=pixels), "logits", None)
-        attention = attention.float().cpu().numpy()
-        n_prefix = attention.shape[-1] - grid[0] * grid[1]
-        if n_prefix < 1:
-            raise ValueError(f"model: {attention.shape[-1]} tokens for a {grid[0]} × {grid[1]} grid leaves no [CLS] "
-                             "token; is the patch size right?")
-        mean, std = _normalisation(processor if processor is not None else
-                                   (self.processor if model is self.model else None))
-        shown = pixels[0].permute(1, 2, 0).float().cpu().numpy() * std + mean  # (S, S, 3) back to [0, 1]
-        return PatchAttention(attention, np.clip(shown, 0, 1), grid, patch_size, n_prefix,
-                              None if logits is None else logits[0].float().cpu().numpy())
+                raise ValueError("image: got None and no shipped test image; pass a PIL image, a path or "
+                                 "pixel values")
+        pixels = self.preprocess(image, model, processor)  # (1, 3, S, S)
+        attention, logits = vision_attention(model, pixels)  # (L, 1, H, N, N), (1, classes) or None
+        mean, std = image_normalisation(self._processor(model, processor))
+        shown = pixels[0].permute(1, 2, 0).float().numpy() * std + mean  # (3, S, S) -> (S, S, 3) in [0, 1]
+        patch = image_size(model.config) // grid[0]
+        return PatchAttention(attention[:, 0], np.clip(shown, 0, 1), grid, patch,  # attention (L, H, N, N)
+                              _n_prefix(attention.shape[-1], grid), None if logits is None else logits[0])
 
     def attend_batch(self, model=None, images=(), patch_size=None, processor=None, batch_size: int = 64):
         """Many images at once: ``(attention (L, B, H, N, N), logits (B, C) or None, grid, n_prefix)``."""
         import torch
 
         model = self._model(model)
-        patch_size = self.check_patch_size(model, patch_size)
-        size = _image_size(model.config)
-        grid = (size // patch_size, size // patch_size)
-        device = next(model.parameters()).device
-        attention, logits = [], []
-        for start in range(0, len(images), batch_size):
-            chunk = [self.preprocess(image, model, processor) for image in images[start:start + batch_size]]
-            pixels = torch.cat(chunk).to(device)  # (b, 3, S, S)
-            with torch.no_grad():
-                attention.append(transformer_attentions(model, {"pixel_values": pixels}).float().cpu().numpy())
-                out = getattr(model(pixel_values=pixels), "logits", None)
-            if out is not None:
-                logits.append(out.float().cpu().numpy())
-        if not attention:
+        grid = self._grid(model, patch_size)
+        if len(images) == 0:
             raise ValueError("images: got none; expected at least one image")
-        stacked = np.concatenate(attention, axis=1)  # (L, B, H, N, N)
-        return stacked, (np.concatenate(logits) if logits else None), grid, stacked.shape[-1] - grid[0] * grid[1]
+        pixels = torch.cat([self.preprocess(image, model, processor) for image in images])  # (B, 3, S, S)
+        attention, logits = vision_attention(model, pixels, batch_size)  # (L, B, H, N, N), (B, C) or None
+        return attention, logits, grid, _n_prefix(attention.shape[-1], grid)
 
-    def pointing_game(self, model=None, images=(), object_masks=(), patch_size=None, processor=None) -> dict:
+    def pointing_game(self, model=None, images=(), object_masks=(), patch_size=None,
+                      processor=None) -> dict:
         """The pointing game of every map this lesson draws, on a labelled test set.
 
         ``images`` are PIL images (or paths), ``object_masks`` their ``(S, S)`` object masks at the model's
@@ -291,8 +258,9 @@ class ViTAttentionVisualizer:
                 "rollout_maps": rollout_maps}
 
     # ------------------------------------------------------------------------------------ figures
-    def visualize_patch_attention(self, model=None, image=None, patch_size: int | None = None, head_idx: int = 0,
-                                  layer_idx: int = -1, processor=None, save_path=None, class_names=None):
+    def visualize_patch_attention(self, model=None, image=None, patch_size: int | None = None,
+                                  head_idx: int = 0, layer_idx: int = -1, processor=None, save_path=None,
+                                  class_names=None):
         """The image; the CLS-to-patch attention of one head, of the mean over the layer's heads, and the
         rollout of all layers, each drawn over the image. Returns the matplotlib ``Figure``.
 
@@ -320,98 +288,35 @@ class ViTAttentionVisualizer:
         layer = check_index(layer_idx, result.attention.shape[0], name="layer_idx")
         maps = cls_patch_maps(result.attention[layer], result.grid, result.n_prefix)  # (H, g_h, g_w)
         panels = [(m, f"head {h}") for h, m in enumerate(maps)]
-        return self._overlay_figure(result, panels, shared_scale=True, show_image=False, class_names=class_names,
-                                    suptitle=f"Layer {layer}: where [CLS] looks, head by head (one shared scale)")
+        return self._overlay_figure(result, panels, shared_scale=True, show_image=False,
+                                    class_names=class_names,
+                                    suptitle=f"Layer {layer}: where [CLS] looks, head by head "
+                                             "(one shared scale)")
 
-    def _overlay_figure(self, result: PatchAttention, panels, *, shared_scale: bool = False, show_image: bool = True,
-                        class_names=None, suptitle: str | None = None):
-        import matplotlib.pyplot as plt
-
-        n = len(panels) + int(show_image)
-        cols = n if n <= 5 else (4 if show_image else 6)
-        rows = int(np.ceil(n / cols))
-        fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols + 0.6, 3.4 * rows + 0.5), squeeze=False,
-                                 constrained_layout=True)
-        size = result.image.shape[0]
-        extent = (0, size, size, 0)  # every cell of the map covers its patch exactly
-        top = max(float(m.max()) for m, _ in panels)
-        index = 0
-        if show_image:
-            ax = axes.flat[0]
-            ax.imshow(result.image, extent=extent)
-            for k in range(1, result.grid[0]):  # the patch grid, so the reader sees what a "token" is
-                ax.axhline(k * result.patch_size, color="white", lw=0.4, alpha=0.6)
-                ax.axvline(k * result.patch_size, color="white", lw=0.4, alpha=0.6)
-            ax.set_title(f"input, {result.grid[0]} × {result.grid[1]} patches of {result.patch_size} px", fontsize=9)
-            index = 1
-        for data, title in panels:
-            ax = axes.flat[index]
-            index += 1
-            hi = top if shared_scale else float(data.max())
-            ax.imshow(result.image, extent=extent)
-            image = ax.imshow(data, extent=extent, cmap=self.cmap, vmin=0.0, vmax=hi, alpha=OVERLAY_ALPHA,
-                              interpolation="nearest")
-            ax.set_title(title, fontsize=9)
-            if not shared_scale:
-                bar = fig.colorbar(image, ax=ax, shrink=0.8, pad=0.02)
-                bar.set_label("rollout share" if title.startswith("rollout") else "CLS → patch weight", fontsize=8)
-        for ax in axes.flat:
-            ax.set_xticks([])
-            ax.set_yticks([])
-        for ax in list(axes.flat)[index:]:
-            ax.axis("off")
-        if shared_scale:
-            bar = fig.colorbar(image, ax=axes, shrink=0.7, pad=0.01)
-            bar.set_label(f"CLS → patch weight (0 to the largest, {top:.2f})")
+    def _overlay_figure(self, result: PatchAttention, panels, *, shared_scale: bool = False,
+                        show_image: bool = True, class_names=None, suptitle: str | None = None):
+        """``panels`` (``(map (g_h, g_w), title)`` each) over the image, titled with the prediction."""
         label = ""
         if result.predicted is not None:
             name = class_names[result.predicted] if class_names else f"class {result.predicted}"
             label = f" — predicted: {name}"
-        fig.suptitle((suptitle or "Where the [CLS] token looks (weights on patches; colour scale 0 to each "
-                      "map's maximum)") + label, fontsize=10)
-        return fig
+        title = (suptitle or "Where the [CLS] token looks (weights on patches; colour scale 0 to each "
+                 "map's maximum)") + label
+        return overlay_figure(result.image, panels, grid=result.grid, patch_size=result.patch_size,
+                              cmap=self.cmap, alpha=OVERLAY_ALPHA, shared_scale=shared_scale,
+                              show_image=show_image, title=title, scale_label=_scale_label)
 
 
-def _image_size(config) -> int:
-    size = getattr(config, "image_size", None)
-    if isinstance(size, list | tuple):
-        if len(set(size)) != 1:
-            raise ValueError(f"model: non-square image_size {size} is not supported")
-        size = size[0]
-    if not isinstance(size, int):
-        raise ValueError(f"model: its config has no image_size (got {size!r}); expected a ViT-style model")
-    return size
+def _scale_label(panel_title: str) -> str:
+    return "rollout share" if panel_title.startswith("rollout") else "CLS → patch weight"
 
 
-def _normalisation(processor) -> tuple[np.ndarray, np.ndarray]:
-    mean = getattr(processor, "image_mean", None) or [0.5, 0.5, 0.5]
-    std = getattr(processor, "image_std", None) or [0.5, 0.5, 0.5]
-    if getattr(processor, "do_normalize", True) is False:
-        mean, std = [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]
-    return np.asarray(mean, dtype=np.float32), np.asarray(std, dtype=np.float32)
-
-
-def _as_pil(image):
-    from PIL import Image
-
-    if isinstance(image, Image.Image):
-        return image.convert("RGB")
-    if isinstance(image, str | Path):
-        path = Path(image)
-        if not path.is_file():
-            raise FileNotFoundError(f"image: {path} does not exist")
-        return Image.open(path).convert("RGB")
-    if isinstance(image, np.ndarray):
-        if image.ndim != 3 or image.shape[-1] not in (3, 4):
-            raise ValueError(f"image: an array must be (height, width, 3) RGB, got shape {image.shape}")
-        arr = image[..., :3]
-        if arr.dtype != np.uint8:
-            arr = (np.clip(arr, 0, 1) * 255).round().astype(np.uint8)
-        return Image.fromarray(arr)
-    raise TypeError(f"image: expected a PIL image, a path or an (H, W, 3) array, got {type(image).__name__}")
-
-
-# ------------------------------------------------------------------------------------ the lesson
+def _n_prefix(n_tokens: int, grid: tuple[int, int]) -> int:
+    """How many special tokens stand before the ``g_h × g_w`` patches; at least the [CLS] token."""
+    if n_tokens - grid[0] * grid[1] < 1:
+        raise ValueError(f"model: {n_tokens} tokens for a {grid[0]} × {grid[1]} grid leave no [CLS] token; "
+                         "is the patch size right?")
+    return n_tokens - grid[0] * grid[1]
 
 
 def randomised_copy(model, seed: int = 2024):
@@ -461,13 +366,16 @@ def _examples_figure(images, masks, rollout_maps, hits, labels, predictions, cla
     for i in range(n):
         axes[0, i].imshow(images[i])
         axes[0, i].contour(masks[i], levels=[0.5], colors="white", linewidths=0.8)
-        axes[0, i].set_title(f"{class_names[labels[i]]}\n(predicted {class_names[predictions[i]]})", fontsize=8)
+        axes[0, i].set_title(f"{class_names[labels[i]]}\n(predicted {class_names[predictions[i]]})",
+                             fontsize=8)
         axes[1, i].imshow(images[i], extent=(0, size, size, 0))
         axes[1, i].imshow(rollout_maps[i], cmap=OVERLAY_CMAP, alpha=OVERLAY_ALPHA, interpolation="nearest",
                           extent=(0, size, size, 0), vmin=0, vmax=float(rollout_maps[i].max()))
         row, col = divmod(int(rollout_maps[i].argmax()), rollout_maps[i].shape[1])
-        axes[1, i].add_patch(plt.Rectangle((col * patch, row * patch), patch, patch, fill=False, color="cyan", lw=1.5))
-        axes[1, i].set_title("hit" if hits[i] else "miss", fontsize=9, color="#2ca02c" if hits[i] else "#d62728")
+        axes[1, i].add_patch(plt.Rectangle((col * patch, row * patch), patch, patch, fill=False,
+                                           color="cyan", lw=1.5))
+        axes[1, i].set_title("hit" if hits[i] else "miss", fontsize=9,
+                             color="#2ca02c" if hits[i] else "#d62728")
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
@@ -477,12 +385,67 @@ def _examples_figure(images, masks, rollout_maps, hits, labels, predictions, cla
     return fig
 
 
+def _single_image_demo(viz, model, image, patch, args, class_names, out, name) -> None:
+    """Demo 1: one image — a head, the layer's head mean and the rollout; every head; every layer."""
+    fig = viz.visualize_patch_attention(model, image, patch_size=patch, head_idx=args.head,
+                                        layer_idx=args.layer, class_names=class_names)
+    out.save_figure(fig, "patch_attention", f"{name}: the [CLS] token's attention to each patch, drawn over "
+                    "the image — one head, the mean of the layer's heads, and the rollout of all layers.")
+    fig = viz.plot_head_grid(model, image, layer_idx=args.layer, patch_size=patch, class_names=class_names)
+    out.save_figure(fig, "head_grid", "Every head of one layer on one shared scale: some heads find the "
+                    "object, others spread out or look at clutter.")
+    result = viz.attend(model, image, patch)
+    panels = [(cls_patch_maps(result.attention[layer], result.grid, result.n_prefix).mean(0),
+               f"layer {layer} (mean of heads)") for layer in range(result.attention.shape[0])]
+    panels.append((rollout_map(result.attention, result.grid, result.n_prefix), "rollout"))
+    fig = viz._overlay_figure(result, panels, class_names=class_names,
+                              suptitle="Depth: the [CLS] map of each layer (mean of heads) and the rollout")
+    out.save_figure(fig, "by_layer", "How the [CLS] map changes with depth; each panel on its own 0-to-max "
+                    "scale.")
+
+
+def _pointing_game_demo(viz, loaded, data, patch, class_names, out) -> None:
+    """Demo 2: the pointing game on a labelled test set, against chance and against random weights."""
+    from PIL import Image
+
+    model = loaded.model
+    images = [Image.fromarray(a) for a in data.images]  # (S, S, 3) uint8 each
+    game = viz.pointing_game(model, images, data.masks, patch_size=patch)
+    baseline = viz.pointing_game(randomised_copy(model), images, data.masks, patch_size=patch,
+                                 processor=loaded.processor)
+    predictions = game["logits"].argmax(1) if game["logits"] is not None else data.labels
+    accuracy = float((predictions == data.labels).mean()) if game["logits"] is not None else float("nan")
+    print(f"{len(images)} test images, accuracy {100 * accuracy:.1f}%; pointing game (chance "
+          f"{100 * game['chance']:.1f}%), trained / random weights:")
+    rows = [(name, rate, other) for (name, rate), other in zip(game["methods"].items(),
+                                                                baseline["methods"].values())]
+    for name, rate, other in rows:
+        print(f"  {name:32s} {100 * rate:5.1f}%   {100 * other:5.1f}%")
+    fig = _pointing_figure(game, baseline, len(images))
+    out.save_figure(fig, "pointing_game", f"Pointing game on {len(images)} test images (classification "
+                    f"accuracy {100 * accuracy:.0f}%): how often each map's strongest patch touches the "
+                    "target, for the trained model and for the same architecture with random weights, "
+                    "against the chance of a random patch.")
+    with open(out.path("pointing_game.csv"), "w", encoding="utf-8") as f:
+        f.write("method,hit_rate,hit_rate_random_weights,chance,images\n")
+        for name, rate, other in rows:
+            f.write(f'"{name}",{rate:.4f},{other:.4f},{game["chance"]:.4f},{len(images)}\n')
+    out.register("pointing_game.csv", "The pointing-game scores as a table.")
+    show = np.arange(8)
+    fig = _examples_figure(data.images[show], data.masks[show], game["rollout_maps"][show],
+                           game["hits"]["rollout"][show], data.labels[show], predictions[show], class_names,
+                           patch)
+    out.save_figure(fig, "pointing_examples", "Eight test images: the target outlined, the rollout over it "
+                    "and its strongest patch (box); hit when the box touches the target.")
+
+
 def main(argv=None):
     parser = lesson_parser(__doc__, model_kind="vit", image="", layer=-1, head=0)
     parser.add_argument("--patch-size", type=int, default=None,
                         help="must equal the model's config (default: read from it)")
     parser.add_argument("--test-set", default=str(TEST_SET),
-                        help="folder with NNN.png, labels.csv and masks.npz for the pointing game (default: the shipped one)")
+                        help="folder with NNN.png, labels.csv and masks.npz for the pointing game "
+                             "(default: the shipped one)")
     args = parser.parse_args(argv)
     out = LessonOutputs(__file__, args.out)
     loaded = load_model(args.model, kind="vit", device=args.device)
@@ -490,61 +453,17 @@ def main(argv=None):
     model = loaded.model
     class_names = [model.config.id2label[i] for i in range(model.config.num_labels)]
     test_folder = Path(args.test_set)
-    have_test_set = (test_folder / "labels.csv").exists()
-    paths, data = load_test_set(test_folder) if have_test_set else ([], None)
+    paths, data = load_test_set(test_folder) if (test_folder / "labels.csv").exists() else ([], None)
     image = args.image or (paths[0] if paths else None)
     if image is None:
         raise FileNotFoundError(f"--image: none given and no test set in {test_folder}")
     patch = viz.check_patch_size(model, args.patch_size)
 
-    # 1. One image: a head, the mean of the layer's heads, and the rollout.
-    fig = viz.visualize_patch_attention(model, image, patch_size=patch, head_idx=args.head, layer_idx=args.layer,
-                                        class_names=class_names)
-    out.save_figure(fig, "patch_attention", f"{loaded.name}: the [CLS] token's attention to each patch, drawn over "
-                    "the image — one head, the mean of the layer's heads, and the rollout of all layers.")
-    # 2. Every head of the layer, on one scale.
-    fig = viz.plot_head_grid(model, image, layer_idx=args.layer, patch_size=patch, class_names=class_names)
-    out.save_figure(fig, "head_grid", "Every head of one layer on one shared scale: some heads find the object, "
-                    "others spread out or look at clutter.")
-    # 3. Layer by layer.
-    result = viz.attend(model, image, patch)
-    panels = [(cls_patch_maps(result.attention[layer], result.grid, result.n_prefix).mean(0),
-               f"layer {layer} (mean of heads)") for layer in range(result.attention.shape[0])]
-    panels.append((rollout_map(result.attention, result.grid, result.n_prefix), "rollout"))
-    fig = viz._overlay_figure(result, panels, class_names=class_names,
-                              suptitle="Depth: the [CLS] map of each layer (mean of heads) and the rollout")
-    out.save_figure(fig, "by_layer", "How the [CLS] map changes with depth; each panel on its own 0-to-max scale.")
+    _single_image_demo(viz, model, image, patch, args, class_names, out, loaded.name)
     if data is None:
         print(f"no test set in {test_folder}: skipping the pointing game")
         return
-
-    # 4. The pointing game on the shipped test set, against chance.
-    from PIL import Image
-
-    images = [Image.fromarray(a) for a in data.images]  # (64, 64, 3) uint8 each
-    game = viz.pointing_game(model, images, data.masks, patch_size=patch)
-    baseline = viz.pointing_game(randomised_copy(model), images, data.masks, patch_size=patch, processor=loaded.processor)
-    accuracy = float((game["logits"].argmax(1) == data.labels).mean()) if game["logits"] is not None else float("nan")
-    print(f"{len(images)} test images, accuracy {100 * accuracy:.1f}%; pointing game (chance "
-          f"{100 * game['chance']:.1f}%), trained / random weights:")
-    for (name, rate), other in zip(game["methods"].items(), baseline["methods"].values()):
-        print(f"  {name:32s} {100 * rate:5.1f}%   {100 * other:5.1f}%")
-    fig = _pointing_figure(game, baseline, len(images))
-    out.save_figure(fig, "pointing_game", f"Pointing game on {len(images)} test images (classification accuracy "
-                    f"{100 * accuracy:.0f}%): how often each map's strongest patch touches the target, for the "
-                    "trained model and for the same architecture with random weights, against the chance of a "
-                    "random patch.")
-    with open(out.path("pointing_game.csv"), "w", encoding="utf-8") as f:
-        f.write("method,hit_rate,hit_rate_random_weights,chance,images\n")
-        for (name, rate), other in zip(game["methods"].items(), baseline["methods"].values()):
-            f.write(f'"{name}",{rate:.4f},{other:.4f},{game["chance"]:.4f},{len(images)}\n')
-    out.register("pointing_game.csv", "The pointing-game scores as a table.")
-    show = np.arange(8)
-    predictions = game["logits"].argmax(1) if game["logits"] is not None else data.labels
-    fig = _examples_figure(data.images[show], data.masks[show], game["rollout_maps"][show], game["hits"]["rollout"][show],
-                           data.labels[show], predictions[show], class_names, patch)
-    out.save_figure(fig, "pointing_examples", "Eight test images: the target outlined, the rollout over it and its "
-                    "strongest patch (box); hit when the box touches the target.")
+    _pointing_game_demo(viz, loaded, data, patch, class_names, out)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,17 @@ A ``transformers`` checkpoint says what it is in its ``config.json``, before any
 :func:`detect_kind` reads that; :func:`attention_from_model` runs a loaded model once and returns its
 attention in the keyword arguments of the interactive views (``advanced.bertviz_style.head_view`` and the
 dashboard). Extraction itself goes through :func:`attnviz.extract.transformer_attentions`.
+
+For vision models (ViT and its relatives) the config also says how an image becomes tokens: an
+``image_size`` cut into ``patch_size`` patches. :func:`image_size`, :func:`config_patch_size` and
+:func:`pixel_values` read and use that; the ViT lesson (``advanced.vit_attention``) draws the result.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
 
 from attnviz.extract import transformer_attentions
 from attnviz.models import SHIPPED_MODELS, ModelLoadError, encode_texts, shipped_model_path
@@ -74,3 +82,105 @@ def attention_from_model(loaded, text: str, target: str | None = None) -> dict:
     return {"encoder_attention": kinds["encoder"], "decoder_attention": kinds["decoder"],
             "cross_attention": kinds["cross"], "encoder_tokens": source_tokens,
             "decoder_tokens": tokenizer.convert_ids_to_tokens(decoder_ids[0].tolist())}
+
+
+# ------------------------------------------------------------------------------------ vision models
+def image_size(config) -> int:
+    """The square input size ``S`` of a ViT-style model, from its config."""
+    size = getattr(config, "image_size", None)
+    if isinstance(size, list | tuple):
+        if len(set(size)) != 1:
+            raise ValueError(f"model: non-square image_size {size} is not supported")
+        size = size[0]
+    if not isinstance(size, int):
+        raise ValueError(f"model: its config has no image_size (got {size!r}); expected a ViT-style model")
+    return size
+
+
+def config_patch_size(config) -> int:
+    """The square patch size ``P`` of a ViT-style model, from its config."""
+    actual = getattr(config, "patch_size", None)
+    if isinstance(actual, list | tuple):
+        actual = actual[0] if len(set(actual)) == 1 else tuple(actual)
+    if not isinstance(actual, int):
+        raise ValueError(f"model: its config has no square patch_size (got {actual!r}); "
+                         "expected a ViT-style model")
+    return actual
+
+
+def image_normalisation(processor) -> tuple[np.ndarray, np.ndarray]:
+    """``(mean, std)`` per channel that ``processor`` normalises with (ViT's 0.5 and 0.5 without one)."""
+    mean = getattr(processor, "image_mean", None) or [0.5, 0.5, 0.5]
+    std = getattr(processor, "image_std", None) or [0.5, 0.5, 0.5]
+    if getattr(processor, "do_normalize", True) is False:
+        mean, std = [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]
+    return np.asarray(mean, dtype=np.float32), np.asarray(std, dtype=np.float32)
+
+
+def as_pil(image):
+    """A PIL image, a path or an ``(H, W, 3)`` array (uint8, or floats in [0, 1]) as an RGB PIL image."""
+    from PIL import Image
+
+    if isinstance(image, Image.Image):
+        return image.convert("RGB")
+    if isinstance(image, str | Path):
+        path = Path(image)
+        if not path.is_file():
+            raise FileNotFoundError(f"image: {path} does not exist")
+        return Image.open(path).convert("RGB")
+    if isinstance(image, np.ndarray):
+        if image.ndim != 3 or image.shape[-1] not in (3, 4):
+            raise ValueError(f"image: an array must be (height, width, 3) RGB, got shape {image.shape}")
+        arr = image[..., :3]
+        if arr.dtype != np.uint8:
+            arr = (np.clip(arr, 0, 1) * 255).round().astype(np.uint8)
+        return Image.fromarray(arr)
+    raise TypeError(f"image: expected a PIL image, a path or an (H, W, 3) array, got {type(image).__name__}")
+
+
+def pixel_values(image, config, processor=None):
+    """``image`` (a PIL image, a path, an ``(H, W, 3)`` array, or ready pixel values) -> a ``(1, C, S, S)``
+    float tensor for a model with this ``config``, through ``processor`` when given; without one, resized
+    to ``S × S`` and normalised with mean and standard deviation 0.5 (ViT's convention)."""
+    import torch
+
+    size = image_size(config)
+    channels = getattr(config, "num_channels", 3)
+    if isinstance(image, torch.Tensor):  # already preprocessed pixel values
+        pixels = image if image.dim() == 4 else image.unsqueeze(0)  # (C, S, S) -> (1, C, S, S)
+        if tuple(pixels.shape[1:]) != (channels, size, size):
+            raise ValueError(f"image: pixel values of shape {tuple(image.shape)}; the model expects "
+                             f"({channels}, {size}, {size}) — resize the image or pass it as a PIL image")
+        return pixels.float()
+    pil = as_pil(image)
+    if processor is not None:
+        pixels = processor(images=pil, return_tensors="pt")["pixel_values"]  # (1, C, S, S)
+        if tuple(pixels.shape[-2:]) != (size, size):
+            raise ValueError(f"image: the processor made {tuple(pixels.shape[-2:])} pixels; the model expects "
+                             f"{size} × {size}")
+        return pixels.float()
+    from PIL import Image
+
+    resized = np.asarray(pil.convert("RGB").resize((size, size), Image.BILINEAR), dtype=np.float32) / 255.0
+    pixels = (resized - 0.5) / 0.5  # (S, S, 3), ViT's default normalisation
+    return torch.from_numpy(pixels).permute(2, 0, 1)[None]  # (S, S, 3) -> (1, 3, S, S)
+
+
+def vision_attention(model, pixels, batch_size: int = 64):
+    """Every attention weight and the logits of a vision model for pixel values ``(B, C, S, S)``, run
+    ``batch_size`` images at a time: ``(attention (L, B, H, N, N), logits (B, classes) or None)``, NumPy."""
+    import torch
+
+    if len(pixels) == 0:
+        raise ValueError("images: got none; expected at least one image")
+    device = next(model.parameters()).device
+    attention, logits = [], []
+    for start in range(0, len(pixels), batch_size):
+        chunk = pixels[start:start + batch_size].to(device)  # (b, C, S, S)
+        with torch.no_grad():
+            weights = transformer_attentions(model, {"pixel_values": chunk})  # (L, b, H, N, N)
+            attention.append(weights.float().cpu().numpy())
+            out = getattr(model(pixel_values=chunk), "logits", None)  # (b, classes), or None without a head
+        if out is not None:
+            logits.append(out.float().cpu().numpy())
+    return np.concatenate(attention, axis=1), (np.concatenate(logits) if logits else None)  # (L, B, H, N, N)

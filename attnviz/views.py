@@ -221,3 +221,52 @@ def page_data(page: str) -> dict:
     if data.get("format") != DATA_FORMAT:
         raise ValueError(f"page: data format {data.get('format')!r}, expected {DATA_FORMAT!r}")
     return data
+
+
+# ------------------------------------------------------------------------- patch maps over an image
+def overlay_figure(image, panels, *, grid: tuple[int, int], patch_size: int, cmap: str = "inferno",
+                   alpha: float = 0.6, shared_scale: bool = False, show_image: bool = True,
+                   title: str = "", scale_label=None):
+    """Patch maps drawn over the image they came from, one panel each; returns the matplotlib ``Figure``.
+
+    ``image`` is ``(S, S, 3)`` in [0, 1]; ``panels`` a list of ``(map (g_h, g_w), title)``. Every cell of a
+    map covers its ``patch_size`` patch exactly (nearest neighbour: a patch has one weight, and smoothing
+    would suggest detail the model never had). Each panel has its own 0-to-max colour bar, or with
+    ``shared_scale`` one bar for all; ``scale_label(panel_title)`` names a panel's bar. ``show_image`` adds
+    the plain image with the patch grid first.
+    """
+    import matplotlib.pyplot as plt
+
+    n = len(panels) + int(show_image)
+    cols = n if n <= 5 else (4 if show_image else 6)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols + 0.6, 3.4 * rows + 0.5), squeeze=False,
+                             constrained_layout=True)
+    size = image.shape[0]
+    extent = (0, size, size, 0)  # every cell of the map covers its patch exactly
+    top = max(float(m.max()) for m, _ in panels)
+    if show_image:
+        ax = axes.flat[0]
+        ax.imshow(image, extent=extent)
+        for k in range(1, grid[0]):  # the patch grid, so the reader sees what a "token" is
+            ax.axhline(k * patch_size, color="white", lw=0.4, alpha=0.6)
+            ax.axvline(k * patch_size, color="white", lw=0.4, alpha=0.6)
+        ax.set_title(f"input, {grid[0]} × {grid[1]} patches of {patch_size} px", fontsize=9)
+    for ax, (data, panel_title) in zip(list(axes.flat)[int(show_image):], panels):
+        ax.imshow(image, extent=extent)
+        drawn = ax.imshow(data, extent=extent, cmap=cmap, vmin=0.0, vmax=top if shared_scale else float(data.max()),
+                          alpha=alpha, interpolation="nearest")
+        ax.set_title(panel_title, fontsize=9)
+        if not shared_scale:
+            bar = fig.colorbar(drawn, ax=ax, shrink=0.8, pad=0.02)
+            bar.set_label(scale_label(panel_title) if scale_label else "weight", fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in list(axes.flat)[len(panels) + int(show_image):]:
+        ax.axis("off")
+    if shared_scale:
+        bar = fig.colorbar(drawn, ax=axes, shrink=0.7, pad=0.01)
+        bar.set_label(f"{scale_label('') if scale_label else 'weight'} (0 to the largest, {top:.2f})")
+    fig.suptitle(title, fontsize=10)
+    return fig
