@@ -130,7 +130,8 @@ class AttentionVisualizer:
         return arr, ", ".join(what)
 
     def plot_attention_heatmap(self, attention_weights, tokens, save_path=None, *, head: int | None = None,
-                               batch: int | None = None, average_heads: bool = False, title: str | None = None,
+                               batch: int | None = None, average_heads: bool = False,
+                               title: str | None = None,
                                key_tokens=None, annotate: bool | None = None):
         """Draw one attention matrix with query tokens as rows and key tokens as columns.
 
@@ -138,13 +139,15 @@ class AttentionVisualizer:
         ``(B, H, Q, K)`` with ``batch=`` as well. ``key_tokens`` defaults to ``tokens`` (self-attention).
         Returns the matplotlib ``Figure``; saves it when ``save_path`` is given.
         """
-        matrix, what = self.select_matrix(attention_weights, head=head, batch=batch, average_heads=average_heads)
+        matrix, what = self.select_matrix(attention_weights, head=head, batch=batch,
+                                          average_heads=average_heads)
         tokens = check_tokens(tokens, matrix.shape[0], name="tokens", axis="query (rows)")
         key_tokens = tokens if key_tokens is None else key_tokens
         key_tokens = check_tokens(key_tokens, matrix.shape[1], name="key_tokens", axis="key (columns)")
         title = title or ("Attention weights" + (f" ({what})" if what else ""))
         fig = show_heatmaps(matrix, xlabels=key_tokens, ylabels=tokens, titles=[title], scale=self.scale,
-                            cmap=self.cmap, annotate=max(matrix.shape) <= 12 if annotate is None else annotate)
+                            cmap=self.cmap,
+                            annotate=max(matrix.shape) <= 12 if annotate is None else annotate)
         if save_path is not None:
             fig.savefig(save_path, dpi=130, bbox_inches="tight")
         return fig
@@ -179,55 +182,70 @@ def multihead_module_attention(seed: int = 0, n: int = 6, d_model: int = 16, hea
     return {"per_head": per_head, "averaged": averaged[0].numpy()}
 
 
-def main(argv=None):
-    parser = lesson_parser(__doc__, text=DEFAULT_TEXT, layer=-1, head=0)
-    args = parser.parse_args(argv)
-    out = LessonOutputs(__file__, args.out)
-    viz = AttentionVisualizer()
-
-    # 1. The formula on a toy: rows sum to 1.
+def _toy_demo(out, viz: AttentionVisualizer):
+    """The formula on a toy: rows sum to 1."""
     toy = toy_attention()
     labels = [f"t{i}" for i in range(toy.shape[0])]
     fig = viz.plot_attention_heatmap(toy, labels, title="softmax(QKᵀ/√d_k) for random Q, K")
     out.save_figure(fig, "toy_softmax", "The formula by hand: softmax(QKᵀ/√d_k) on 5 random tokens. "
                     "Each row is a probability distribution over the keys (it sums to 1).")
 
-    # 2. A real model: every layer and head, then one chosen head and the head average.
+
+def _model_demo(out, viz: AttentionVisualizer, args):
+    """A real model: one chosen head, the head average, and the interactive twin."""
     model = AttentionModel(args.model, device=args.device)
     weights = model.get_attention_weights(args.text)  # (L, H, Q, K)
     tokens = model.tokens(args.text)
     layer = check_index(args.layer, weights.shape[0], name="layer")
-    print(f"{model.name}: attention of shape {weights.shape} = (layers, heads, query, key) for {len(tokens)} tokens")
-    fig = viz.plot_attention_heatmap(weights[layer], tokens, head=args.head,
-                                     title=f"{model.name} — layer {layer}, head {args.head}")
-    out.save_figure(fig, "one_head", f"Layer {layer}, head {args.head} of {model.name}: rows are query "
+    head = check_index(args.head, weights.shape[1], name="head")
+    print(f"{model.name}: attention of shape {weights.shape} = (layers, heads, query, key) "
+          f"for {len(tokens)} tokens")
+    fig = viz.plot_attention_heatmap(weights[layer], tokens, head=head,
+                                     title=f"{model.name} — layer {layer}, head {head}")
+    out.save_figure(fig, "one_head", f"Layer {layer}, head {head} of {model.name}: rows are query "
                     "tokens, columns key tokens, colour is the weight on a fixed 0–1 scale.")
     fig = viz.plot_attention_heatmap(weights[layer], tokens, average_heads=True,
-                                     title=f"{model.name} — layer {layer}, mean over {weights.shape[1]} heads")
+                                     title=f"{model.name} — layer {layer}, "
+                                           f"mean over {weights.shape[1]} heads")
     out.save_figure(fig, "head_average", "The same layer averaged over its heads: smoother, and the sharp "
                     "single-head patterns blur — averaging is a choice, state it.")
-    heatmap_html(weights[layer, args.head], xlabels=tokens, ylabels=tokens, path=out.path("one_head.html"),
-                 title=f"{model.name} — layer {layer}, head {args.head} (hover for query, key, weight)")
+    heatmap_html(weights[layer, head], xlabels=tokens, ylabels=tokens, path=out.path("one_head.html"),
+                 title=f"{model.name} — layer {layer}, head {head} (hover for query, key, weight)")
     out.register("one_head.html", "Interactive version: hover a cell for query token, key token and weight.")
 
-    # 3. nn.MultiheadAttention: per-head weights vs the silent average.
+
+def _module_demo(out):
+    """nn.MultiheadAttention: per-head weights vs the silent average."""
     mha = multihead_module_attention()
     grid = np.concatenate([mha["per_head"], mha["averaged"][None]])  # (H + 1, Q, K)
     titles = [f"head {h}" for h in range(mha["per_head"].shape[0])] + ["default output (averaged!)"]
-    fig = show_heatmaps(grid, titles=titles, suptitle="torch.nn.MultiheadAttention: average_attn_weights=False "
-                        "keeps the heads; the default silently averages them")
+    fig = show_heatmaps(grid, titles=titles, suptitle="torch.nn.MultiheadAttention: average_attn_weights="
+                        "False keeps the heads; the default silently averages them")
     out.save_figure(fig, "multihead_module", "nn.MultiheadAttention: the per-head weights (hooked with "
                     "average_attn_weights=False) next to the default return value, their silent mean.")
 
-    # 4. A Keras-style (batch, heads, target, source) array: select example and head explicitly.
+
+def _keras_demo(out, viz: AttentionVisualizer):
+    """A Keras-style (batch, heads, target, source) array: select example and head explicitly."""
     rng = np.random.default_rng(1)
     keras_scores = softmax(rng.normal(size=(2, 3, 4, 6)) * 2)  # (batch, heads, target, source)
     canonical = from_keras(keras_scores)  # (1, B, H, Q, K)
     fig = viz.plot_attention_heatmap(canonical[0], [f"tgt{i}" for i in range(4)], batch=1, head=2,
                                      key_tokens=[f"src{j}" for j in range(6)],
                                      title="Keras-style array: example 1, head 2 (target × source)")
-    out.save_figure(fig, "keras_style", "A Keras-style (batch, heads, target, source) array: pick the example "
-                    "and the head, keep targets (queries) as rows; rows sum to 1 over the source.")
+    out.save_figure(fig, "keras_style", "A Keras-style (batch, heads, target, source) array: pick the "
+                    "example and the head, keep targets (queries) as rows; rows sum to 1 over the source.")
+
+
+def main(argv=None):
+    parser = lesson_parser(__doc__, text=DEFAULT_TEXT, layer=-1, head=0)
+    args = parser.parse_args(argv)
+    out = LessonOutputs(__file__, args.out)
+    viz = AttentionVisualizer()
+    _toy_demo(out, viz)
+    _model_demo(out, viz, args)
+    _module_demo(out)
+    _keras_demo(out, viz)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ diagonal / local    itself and its neighbours ``i-1, i, i+1``   local context, l
 vertical stripe     one shared key (often ``[SEP]`` or ``.``)   broadcast; also a "no-op" parking place
 block / segment     the tokens of its own segment               keeping sentences or fields apart
 beginning-of-seq    the first token (``[CLS]``/BOS)             a default sink when nothing else fits
-previous token      ``i-1`` only                                 building bigrams; half of an induction circuit
+previous token      ``i-1`` only                                 bigrams; half of an induction circuit
 induction           the token *after* the previous occurrence   copying: "A B … A → B" (in-context learning)
                     of its own token
 ==================  =========================================  ==========================================
@@ -166,7 +166,8 @@ def plot_label_map(labels, scores, title: str):
     """The layer × head map: colour is the best pattern's score, text is its name."""
     best = np.nanmax(np.nan_to_num(scores, nan=-1.0), axis=-1)  # (L, H)
     n_layers, n_heads = labels.shape
-    fig = show_heatmaps(best, xlabels=[f"h{h}" for h in range(n_heads)], ylabels=[f"L{l}" for l in range(n_layers)],
+    fig = show_heatmaps(best, xlabels=[f"h{h}" for h in range(n_heads)],
+                        ylabels=[f"L{l}" for l in range(n_layers)],
                         xlabel="head", ylabel="layer", titles=[title], vmin=0.0, vmax=1.0, tick_labels=True,
                         colorbar_label="best pattern score (0 = chance, 1 = all weight on the pattern)",
                         panel_size=max(3.5, 0.5 * n_heads))
@@ -206,57 +207,74 @@ def gpt2_attention(model_name: str | None, device, half: int = 12):
     return attention[:, 0].cpu().numpy(), tokens, loaded.name
 
 
-def main(argv=None):
-    parser = lesson_parser(__doc__, text=DEFAULT_TEXT)
-    parser.add_argument("--causal-model", default=None, help="a decoder-only model (default: tiny-gpt2-induction)")
-    parser.add_argument("--threshold", type=float, default=0.4, help="minimum score for a label (default 0.4)")
-    args = parser.parse_args(argv)
-    out = LessonOutputs(__file__, args.out)
-
-    # 1. The ideal patterns, drawn from their generators.
+def _ideal_demo(out):
+    """The ideal patterns, drawn from their generators."""
     toks = ["[CLS]", "the", "cat", "sat", ".", "the", "cat", "ran", ".", "[SEP]"]
     ideal = np.stack([make_pattern(name, len(toks), tokens=toks) for name in PATTERNS])  # (P, n, n)
     fig = show_heatmaps(ideal[None], titles=list(PATTERNS), xlabels=toks, ylabels=toks, tick_labels=True,
                         panel_size=2.6, suptitle="The six common patterns, as ideal attention matrices")
     out.save_figure(fig, "ideal_patterns", "Generators for the six patterns on a 10-token example with two "
-                    "segments and a repeated phrase (induction: 'cat' attends to what followed the earlier 'cat').")
+                    "segments and a repeated phrase (induction: 'cat' attends to what followed the earlier "
+                    "'cat').")
 
-    # 2. Label every head of the pre-trained encoder.
+
+def _encoder_demo(out, args):
+    """Label every head of the pre-trained encoder, and show one example head per label."""
     encoder = AttentionModel(args.model, device=args.device)
     weights = encoder.get_attention_weights(args.text)  # (L, H, n, n)
     tokens = encoder.tokens(args.text)
     labels, scores = label_heads(weights, tokens, threshold=args.threshold)
     fig = plot_label_map(labels, scores, f"{encoder.name}: best pattern of each head")
-    out.save_figure(fig, "encoder_pattern_map", f"Every head of {encoder.name} labelled by its best pattern on "
-                    f"“{args.text}”. Colour is the chance-corrected score; 'mixed' means no score ≥ {args.threshold}.")
+    out.save_figure(fig, "encoder_pattern_map", f"Every head of {encoder.name} labelled by its best pattern "
+                    f"on “{args.text}”. Colour is the chance-corrected score; 'mixed' means no score ≥ "
+                    f"{args.threshold}.")
     counts = {name: int((labels == name).sum()) for name in (*PATTERNS, "mixed")}
     print(f"{encoder.name} head labels: {counts}")
     examples = [tuple(np.argwhere(labels == name)[0]) for name in PATTERNS if (labels == name).any()]
     if examples:
-        fig = show_heatmaps(np.stack([weights[l, h] for l, h in examples])[None], xlabels=tokens, ylabels=tokens,
+        panels = np.stack([weights[l, h] for l, h in examples])[None]  # (1, patterns found, n, n)
+        fig = show_heatmaps(panels, xlabels=tokens, ylabels=tokens,
                             titles=[f"L{l} h{h}: {labels[l, h]}" for l, h in examples], tick_labels=False,
                             panel_size=2.8, suptitle=f"One example head per pattern found in {encoder.name}")
-        out.save_figure(fig, "encoder_examples", "The first head carrying each label, so the label can be checked "
-                        "against the picture.")
+        out.save_figure(fig, "encoder_examples", "The first head carrying each label, so the label can be "
+                        "checked against the picture.")
 
-    # 3. The tiny GPT-2 trained on repeated random sequences: previous-token and induction heads.
+
+def _decoder_demo(out, args):
+    """The tiny GPT-2 trained on repeated random sequences: previous-token and induction heads."""
     try:
-        gpt_weights, gpt_tokens, gpt_name = gpt2_attention(args.causal_model, args.device)
+        weights, tokens, name = gpt2_attention(args.causal_model, args.device)  # (L, H, n, n)
     except ModelLoadError as err:
         print(f"skipping the decoder: {err}")
         return
-    gpt_labels, gpt_scores = label_heads(gpt_weights, gpt_tokens, causal=True, threshold=args.threshold)
-    fig = plot_label_map(gpt_labels, gpt_scores, f"{gpt_name}: best pattern of each head")
-    out.save_figure(fig, "decoder_pattern_map", f"{gpt_name} on a random sequence repeated twice: the scorer finds "
-                    "the previous-token and induction heads the training task needs.")
-    print(f"{gpt_name} head labels: {gpt_labels.tolist()}")
-    n_layers, n_heads = gpt_weights.shape[:2]
-    fig = show_heatmaps(gpt_weights, titles=[[f"L{l} h{h}: {gpt_labels[l, h]}" for h in range(n_heads)]
-                                             for l in range(n_layers)],
-                        xlabels=gpt_tokens, ylabels=gpt_tokens, panel_size=2.6,
-                        suptitle=f"{gpt_name}: every head on a repeated random sequence")
-    out.save_figure(fig, "decoder_heads", "All heads of the tiny GPT-2. The induction head's weight runs along an "
-                    "off-diagonal in the second half: each token looks at the token after its first occurrence.")
+    labels, scores = label_heads(weights, tokens, causal=True, threshold=args.threshold)
+    found = {pattern: int((labels == pattern).sum()) for pattern in ("previous_token", "induction")}
+    fig = plot_label_map(labels, scores, f"{name}: best pattern of each head")
+    out.save_figure(fig, "decoder_pattern_map", f"{name} on a random sequence repeated twice: the scorer "
+                    f"labels {found['previous_token']} previous-token and {found['induction']} induction "
+                    "head(s), the two the training task needs.")
+    print(f"{name} head labels: {labels.tolist()}")
+    n_layers, n_heads = weights.shape[:2]
+    fig = show_heatmaps(weights, titles=[[f"L{l} h{h}: {labels[l, h]}" for h in range(n_heads)]
+                                         for l in range(n_layers)],
+                        xlabels=tokens, ylabels=tokens, panel_size=2.6,
+                        suptitle=f"{name}: every head on a repeated random sequence")
+    out.save_figure(fig, "decoder_heads", "All heads of the tiny GPT-2. An induction head's weight runs "
+                    "along an off-diagonal in the second half: each token looks at the token after its first "
+                    "occurrence.")
+
+
+def main(argv=None):
+    parser = lesson_parser(__doc__, text=DEFAULT_TEXT)
+    parser.add_argument("--causal-model", default=None,
+                        help="a decoder-only model (default: tiny-gpt2-induction)")
+    parser.add_argument("--threshold", type=float, default=0.4,
+                        help="minimum score for a label (default 0.4)")
+    args = parser.parse_args(argv)
+    out = LessonOutputs(__file__, args.out)
+    _ideal_demo(out)
+    _encoder_demo(out, args)
+    _decoder_demo(out, args)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Lesson 1.2 — Self-attention heatmaps: several sentences, heads vs their mean, padding, and honest colour.
+"""Lesson 1.2 — Self-attention heatmaps: several sentences, heads vs their mean, padding, honest colour.
 
 The idea
 --------
@@ -26,7 +26,7 @@ whether the picture tells the truth:
 Run it
 ------
     python 01_beginner/self_attention_heatmap.py
-    python 01_beginner/self_attention_heatmap.py --text "Colorless green ideas sleep furiously." --layer 2
+    python 01_beginner/self_attention_heatmap.py --layer 2 --text "Colorless green ideas sleep furiously."
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from attnviz.cli import lesson_parser, run_lesson
 from attnviz.normalize import display_scale, mask_padding
 from attnviz.outputs import LessonOutputs
 from attnviz.plotting import heatmap_html, show_heatmaps
-from attnviz.validate import check_attention, check_index
+from attnviz.validate import check_attention, check_index, check_mask
 from beginner.attention_basics import AttentionModel
 
 SENTENCES = [
@@ -53,7 +53,7 @@ def crop_to_real_tokens(attention, attention_mask, tokens):
     The padding rows and columns are removed, not just set to zero, so the heatmap has one row and one
     column per real token.
     """
-    mask = np.asarray(attention_mask).astype(bool)  # (T,)
+    mask = check_mask(attention_mask, np.shape(attention)[-1])  # (T,) boolean
     arr = mask_padding(attention, mask)  # zero padding rows and columns first (a check that they are inert)
     real = np.flatnonzero(mask)
     cropped = arr[..., real[:, None], real[None, :]]  # (..., n, n)
@@ -74,36 +74,23 @@ def scale_comparison(matrix) -> dict[str, np.ndarray]:
     return {scale: display_scale(matrix, scale)[0] for scale in ("fixed", "row", "minmax")}
 
 
-def main(argv=None):
-    parser = lesson_parser(__doc__, text=None, layer=2, head=0)
-    parser.add_argument("--text", action="append", default=None,
-                        help="a sentence (repeat for several; default: three example sentences)")
-    args = parser.parse_args(argv)
-    texts = args.text or SENTENCES
-    out = LessonOutputs(__file__, args.out)
-    model = AttentionModel(args.model, device=args.device)
-
-    # One padded batch, exactly as a model sees it: (L, B, H, T, T) with T = the longest sentence.
-    weights, attention_mask, batch_tokens = model.get_batch_attention(texts)
-    layer = check_index(args.layer, weights.shape[0], name="layer")
-    head = check_index(args.head, weights.shape[2], name="head")
-    print(f"batch attention {weights.shape} = (layers, batch, heads, query, key); "
-          f"real lengths {attention_mask.sum(1).tolist()}")
-
-    # 1. Padding: the raw padded matrix of the shortest sentence, then the same matrix cropped.
+def _padding_demo(out, weights, attention_mask, batch_tokens, layer: int, head: int):
+    """The raw padded matrix of the shortest sentence next to the same matrix masked."""
     shortest = int(np.argmin(attention_mask.sum(1)))
     raw = weights[layer, shortest, head]  # (T, T) with padding
-    cropped, tokens = crop_to_real_tokens(raw, attention_mask[shortest], batch_tokens[shortest])
-    fig = show_heatmaps(np.stack([raw, mask_padding(raw, attention_mask[shortest])]),
+    fig = show_heatmaps(np.stack([raw, mask_padding(raw, attention_mask[shortest])]),  # (2, T, T)
                         titles=["as returned: padding rows hold noise", "padding rows and columns masked"],
                         xlabels=batch_tokens[shortest], ylabels=batch_tokens[shortest], tick_labels=True,
                         suptitle=f"Padding in a batch — layer {layer}, head {head}")
-    out.save_figure(fig, "padding", "A short sentence padded to the batch length. Padding keys already get 0 "
-                    "weight, but padding queries (bottom rows) still hold a distribution: mask them.")
+    out.save_figure(fig, "padding", "A short sentence padded to the batch length. Padding keys already get "
+                    "0 weight, but padding queries (bottom rows) still hold a distribution: mask them.")
 
-    # 2. Several sentences, one head vs the head average, all on the same fixed 0–1 scale.
+
+def _sentences_demo(out, texts, weights, attention_mask, batch_tokens, layer: int, head: int):
+    """Several sentences, one head vs the head average, all on the same fixed 0–1 scale."""
     for index, text in enumerate(texts):
-        per_head, toks = crop_to_real_tokens(weights[layer, index], attention_mask[index], batch_tokens[index])
+        per_head, toks = crop_to_real_tokens(weights[layer, index], attention_mask[index],
+                                             batch_tokens[index])  # (H, n, n)
         pair = np.stack([per_head[head], per_head.mean(0)])  # (2, n, n): one head, mean over heads
         fig = show_heatmaps(pair, xlabels=toks, ylabels=toks, tick_labels=True,
                             titles=[f"head {head}", f"mean of {per_head.shape[0]} heads"],
@@ -113,10 +100,13 @@ def main(argv=None):
         if index == 1:
             heatmap_html(pair[0], xlabels=toks, ylabels=toks, path=out.path(f"sentence_{index}.html"),
                          title=f"“{text}” — layer {layer}, head {head}")
-            out.register(f"sentence_{index}.html", "Interactive: hover for query token, key token and weight.")
+            out.register(f"sentence_{index}.html", "Interactive: hover for query token, key token and "
+                         "weight.")
 
-    # 3. Why min-max rescaling misleads: a head with no preference, a diffuse head and a sharp head.
-    per_head, toks = crop_to_real_tokens(weights[layer, 0], attention_mask[0], batch_tokens[0])
+
+def _scales_demo(out, weights, attention_mask, batch_tokens, layer: int):
+    """Why min-max rescaling misleads: a head with no preference, a diffuse head and a sharp head."""
+    per_head, toks = crop_to_real_tokens(weights[layer, 0], attention_mask[0], batch_tokens[0])  # (H, n, n)
     peak = np.array([peakiness(m) for m in per_head])  # (H,)
     diffuse, sharp = int(np.argmin(peak)), int(np.argmax(peak))
     n = len(toks)
@@ -127,14 +117,34 @@ def main(argv=None):
             f"head {sharp} (sharpest)": per_head[sharp]}
     grid = np.stack([[scale_comparison(m)[s] for s in ("fixed", "row", "minmax")] for m in rows.values()])
     # grid: (3 matrices, 3 scales, n, n)
-    fig = show_heatmaps(grid, xlabels=toks, ylabels=toks, colorbar_label="colour value (meaning depends on the column)",
+    fig = show_heatmaps(grid, xlabels=toks, ylabels=toks,
+                        colorbar_label="colour value (meaning depends on the column)",
                         titles=[[f"{name}\nfixed 0–1", "per-row max (stated)", "min-max (misleading)"]
                                 for name in rows], panel_size=2.2,
                         suptitle=f"Three display scales — layer {layer}")
-    out.save_figure(fig, "scales", "Top: a head with no preference at all (every weight 1/n ± 1 %). On the fixed "
-                    "scale it is flat, as it should be; min-max rescaling paints it as if it had strong opinions. "
-                    f"Middle and bottom: the most diffuse (head {diffuse}) and the sharpest head (head {sharp}) of "
-                    "layer {layer}.".replace("{layer}", str(layer)))
+    out.save_figure(fig, "scales", "Top: a head with no preference at all (every weight 1/n ± 1 %). On the "
+                    "fixed scale it is flat, as it should be; min-max rescaling paints it as if it had "
+                    f"strong opinions. Middle and bottom: the most diffuse (head {diffuse}) and the sharpest "
+                    f"head (head {sharp}) of layer {layer}.")
+
+
+def main(argv=None):
+    parser = lesson_parser(__doc__, text=None, layer=2, head=0)
+    parser.add_argument("--text", action="append", default=None,
+                        help="a sentence (repeat for several; default: three example sentences)")
+    args = parser.parse_args(argv)
+    texts = args.text or SENTENCES
+    out = LessonOutputs(__file__, args.out)
+    model = AttentionModel(args.model, device=args.device)
+    # One padded batch, exactly as a model sees it: (L, B, H, T, T) with T = the longest sentence.
+    weights, attention_mask, batch_tokens = model.get_batch_attention(texts)
+    layer = check_index(args.layer, weights.shape[0], name="layer")
+    head = check_index(args.head, weights.shape[2], name="head")
+    print(f"batch attention {weights.shape} = (layers, batch, heads, query, key); "
+          f"real lengths {attention_mask.sum(1).tolist()}")
+    _padding_demo(out, weights, attention_mask, batch_tokens, layer, head)
+    _sentences_demo(out, texts, weights, attention_mask, batch_tokens, layer, head)
+    _scales_demo(out, weights, attention_mask, batch_tokens, layer)
 
 
 if __name__ == "__main__":
