@@ -52,7 +52,7 @@ import numpy as np
 
 from attnviz.cli import lesson_parser, run_lesson
 from attnviz.outputs import LessonOutputs
-from attnviz.plotting import heatmap_html, show_heatmaps
+from attnviz.plotting import heatmap_html, show_heatmaps, token_bars
 from attnviz.validate import check_attention, check_cross_attention, check_index, check_tokens
 
 DEFAULT_TEXT = "the 21st of November, 2026"
@@ -286,22 +286,14 @@ def attention_gif(attention, source_tokens, output_tokens, path, seconds_per_ste
 
 
 def plot_step_bars(attention, source_tokens, output_tokens, step: int):
-    """Way 3: a seaborn bar chart of one output token's attention row (bars in source order)."""
-    import matplotlib.pyplot as plt
-    import pandas as pd
-    import seaborn as sns
-
+    """Way 3: a bar chart of one output token's attention row (bars in source order, on a 0–1 scale)."""
     arr = check_cross_attention(attention, source_len=len(source_tokens), target_len=len(output_tokens),
                                 name="attention")
     step = check_index(step, arr.shape[0], name="step")
-    table = pd.DataFrame({"position": np.arange(arr.shape[1]), "weight": arr[step]})  # one bar per position
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.32 * arr.shape[1]), 3.4), constrained_layout=True)
-    sns.barplot(data=table, x="position", y="weight", color=sns.color_palette("viridis", 3)[1], errorbar=None, ax=ax)
-    ax.set_xticks(range(arr.shape[1]), [_show(t) for t in source_tokens], fontsize=9, family="monospace")
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("source token")
-    ax.set_ylabel("attention weight (probability)")
-    ax.set_title(f"Where output token {step} ('{output_tokens[step]}') looks")
+    fig = token_bars(arr[step], [_show(t) for t in source_tokens], ylabel="attention weight (probability)",
+                     title=f"Where output token {step} ('{output_tokens[step]}') looks")
+    fig.axes[0].set_ylim(0, 1)
+    fig.axes[0].set_xlabel("source token")
     return fig
 
 

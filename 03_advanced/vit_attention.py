@@ -68,6 +68,7 @@ from attnviz import DATA_DIR
 from attnviz.cli import lesson_parser, run_lesson
 from attnviz.kinds import config_patch_size, image_normalisation, image_size, pixel_values, vision_attention
 from attnviz.models import load_model
+from attnviz.normalize import output_row
 from attnviz.outputs import LessonOutputs
 from attnviz.training.shapes import load_test_set, patch_mask
 from attnviz.validate import check_attention, check_index
@@ -108,7 +109,7 @@ def cls_patch_maps(attention, grid: tuple[int, int], n_prefix: int = 1) -> np.nd
     if arr.shape[-1] != n_prefix + g_h * g_w:
         raise ValueError(f"attention: {arr.shape[-1]} tokens do not match {n_prefix} special token(s) + a "
                          f"{g_h} × {g_w} patch grid = {n_prefix + g_h * g_w}; is the patch size right?")
-    cls_row = arr[..., 0, n_prefix:]  # (..., g_h · g_w): [CLS] (query 0) over the patch keys
+    cls_row = output_row(arr, 0)[..., n_prefix:]  # (..., g_h · g_w): [CLS] (query 0) over the patch keys
     return cls_row.reshape(*arr.shape[:-2], g_h, g_w)  # (..., g_h, g_w)
 
 

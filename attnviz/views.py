@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from attnviz import REPO_ROOT
-from attnviz.validate import check_attention, check_cross_attention, check_index, check_tokens
+from attnviz.validate import as_layers, check_cross_attention, check_index, check_tokens
 
 ASSETS = REPO_ROOT / "03_advanced" / "_bertviz_assets"  # views.js and views.css, inlined into every page
 DATA_FORMAT = "attnviz-views/1"
@@ -113,7 +113,7 @@ def collect_sets(attention=None, tokens=None, *, encoder_attention=None, decoder
     if cross_attention is not None:
         if encoder_tokens is None or decoder_tokens is None:
             raise ValueError("cross_attention: needs encoder_tokens (keys) and decoder_tokens (queries)")
-        arr = _as_lhqk(cross_attention, "cross_attention")
+        arr = _as_lhqk(cross_attention, "cross_attention", square=False)
         src = check_tokens(encoder_tokens, len(_sized(encoder_tokens)), name="encoder_tokens")
         tgt = check_tokens(decoder_tokens, len(_sized(decoder_tokens)), name="decoder_tokens")
         arr = check_cross_attention(arr, source_len=len(src), target_len=len(tgt), name="cross_attention")
@@ -126,9 +126,7 @@ def collect_sets(attention=None, tokens=None, *, encoder_attention=None, decoder
 
 
 def _self_attention(attention, name: str) -> np.ndarray:
-    arr = _as_lhqk(attention, name)
-    check_attention(arr, "LHQK", name=name, square=True)
-    return arr
+    return _as_lhqk(attention, name, square=True)
 
 
 def _sized(tokens):
@@ -136,17 +134,13 @@ def _sized(tokens):
     return tokens if hasattr(tokens, "__len__") else []
 
 
-def _as_lhqk(attention, name: str) -> np.ndarray:
+def _as_lhqk(attention, name: str, square: bool) -> np.ndarray:
     """Accept ``(L, H, Q, K)``, ``(L, 1, H, Q, K)`` or a ``transformers`` tuple of ``(1, H, Q, K)`` tensors."""
-    if isinstance(attention, list | tuple) and attention and hasattr(attention[0], "shape"):
-        attention = np.stack([check_attention(a, "BHQK|HQK", name=name) for a in attention])
-    arr = check_attention(attention, "LHQK|LBHQK", name=name)
-    if arr.ndim == 5:
-        if arr.shape[1] != 1:
-            raise ValueError(f"{name}: has a batch of {arr.shape[1]} examples (shape {arr.shape}); "
-                             "select one example, e.g. attention[:, 0]")
-        arr = arr[:, 0]  # (L, 1, H, Q, K) -> (L, H, Q, K)
-    return arr
+    arr, _ = as_layers(attention, "LHQK|LBHQK", name=name, square=square)  # (L, B, H, Q, K)
+    if arr.shape[1] != 1:
+        raise ValueError(f"{name}: has a batch of {arr.shape[1]} examples (shape {arr.shape}); "
+                         "select one example, e.g. attention[:, 0]")
+    return arr[:, 0]  # (L, 1, H, Q, K) -> (L, H, Q, K)
 
 
 def display_tokens(tokens) -> list[str]:
