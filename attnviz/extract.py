@@ -131,16 +131,3 @@ def from_keras(scores, *, name: str = "attention_scores") -> np.ndarray:
     arr = check_attention(scores, "BHQK", name=name)
     return to_canonical(arr, "BHQK", name=name)  # (1, B, H, Q, K)
 
-
-def select(attention, *, layer: int | None = None, batch: int | None = None, head: int | None = None) -> np.ndarray:
-    """Pick one layer / example / head out of canonical ``(L, B, H, Q, K)``, with range-checked indices."""
-    from attnviz.validate import check_index
-
-    arr = check_attention(attention, "LBHQK", name="attention")
-    if layer is not None:
-        arr = arr[check_index(layer, arr.shape[0], name="layer")][None]
-    if batch is not None:
-        arr = arr[:, check_index(batch, arr.shape[1], name="batch")][:, None]
-    if head is not None:
-        arr = arr[:, :, check_index(head, arr.shape[2], name="head")][:, :, None]
-    return arr  # still (L, B, H, Q, K), with size-1 axes where one was picked
