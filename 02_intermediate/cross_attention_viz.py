@@ -25,10 +25,10 @@ The course's models translate written dates into ISO dates (``"the 21st of Novem
 digits ``November``, the day digits ``21st``. So we can score the picture: the share of output digits
 whose alignment lands inside their field's source span (``attnviz.training.dates``). Layers and heads
 differ: in the tiny BART the first decoder layer's head mean aligns about nine digits in ten, the second
-only three in four — its heads park the dashes on ``<s>``/``</s>`` and spread over whole fields — which is
-why we score every layer before trusting one map. Fuse the heads *before* the argmax: the argmax of the
-mean is not the mean of the heads' argmaxes. (And a good alignment still does not prove the model *uses*
-those tokens: Jain & Wallace 2019.)
+about four in five (a test checks both, within 5 points, on 200 fresh dates) — its heads park the dashes
+on ``<s>``/``</s>`` and spread over whole fields — which is why we score every layer before trusting one
+map. Fuse the heads *before* the argmax: the argmax of the mean is not the mean of the heads'
+argmaxes. (And a good alignment still does not prove the model *uses* those tokens: Jain & Wallace 2019.)
 
 Then the RNN with Bahdanau attention, three ways (the outline's three pictures):
 
@@ -106,13 +106,15 @@ def cross_attentions(model, tokenizer, sources, targets=None, max_new_tokens: in
     for row, seq in enumerate(sequences):
         decoder_ids[row, : len(seq) - 1] = torch.tensor(seq[:-1])  # [start] y_1 … y_{T-1}
         decoder_mask[row, : len(seq) - 1] = 1
-    inputs = {**batch, "decoder_input_ids": decoder_ids.to(device), "decoder_attention_mask": decoder_mask.to(device)}
+    inputs = {**batch, "decoder_input_ids": decoder_ids.to(device),
+              "decoder_attention_mask": decoder_mask.to(device)}
     with torch.no_grad():
         weights = transformer_attentions(model, inputs, kind="cross").cpu().numpy()  # (L, B, H, T, S)
     source_mask = batch["attention_mask"].cpu().numpy()
     weights = weights * decoder_mask.numpy()[None, :, None, :, None]  # padding output rows -> 0
     source_tokens = [tokenizer.convert_ids_to_tokens(ids) for ids in batch["input_ids"].cpu().tolist()]
-    target_tokens = [tokenizer.convert_ids_to_tokens(seq[1:]) + [""] * (longest - len(seq)) for seq in sequences]
+    target_tokens = [tokenizer.convert_ids_to_tokens(seq[1:]) + [""] * (longest - len(seq))
+                     for seq in sequences]
     outputs = [tokenizer.decode(seq, skip_special_tokens=True) for seq in sequences]
     return CrossAttention(weights, source_tokens, target_tokens, source_mask, decoder_mask.numpy(), outputs)
 
@@ -156,8 +158,8 @@ def date_token_spans(tokenizer, examples) -> list[dict[str, tuple[int, int]]]:
     fast tokenizer works on the source side, and the spans match :func:`cross_attentions`' padding)."""
     from attnviz.training.dates import token_spans_from_offsets
 
-    offsets = tokenizer([e.source for e in examples], padding=True, return_offsets_mapping=True)["offset_mapping"]
-    return [token_spans_from_offsets(e.char_spans, o) for e, o in zip(examples, offsets)]
+    encoded = tokenizer([e.source for e in examples], padding=True, return_offsets_mapping=True)
+    return [token_spans_from_offsets(e.char_spans, o) for e, o in zip(examples, encoded["offset_mapping"])]
 
 
 def date_alignment_by_layer(model, tokenizer, n_dates: int = 200, seed: int = 12345, *, examples=None,
@@ -182,7 +184,8 @@ def date_alignment_by_layer(model, tokenizer, n_dates: int = 200, seed: int = 12
 
 
 # ------------------------------------------------------------------------------------------- drawing
-def plot_alignment(cross, source_tokens, target_tokens, *, title: str = "Implied alignment", min_weight: float = 0.1):
+def plot_alignment(cross, source_tokens, target_tokens, *, title: str = "Implied alignment",
+                   min_weight: float = 0.1):
     """The alignment drawn on the two token rows: source on top, output below, one line per weight.
 
     ``cross`` is one ``(T, S)`` map. Each line's opacity and width follow its weight (weights below
@@ -224,13 +227,19 @@ def _show(token: str) -> str:
     return "␣" if token.strip() == "" and token != "" else token.replace("Ġ", "␣").replace("▁", "␣")
 
 
+def _shown(tokens) -> list[str]:
+    return [_show(t) for t in tokens]
+
+
 def plot_cross_heads(weights, source_tokens, target_tokens, name: str):
     """All layers × heads of one pair, ``(L, H, T, S)``, on one 0–1 scale."""
-    arr = check_cross_attention(weights, source_len=len(source_tokens), target_len=len(target_tokens), name="weights")
-    titles = [[f"layer {layer}, head {head}" for head in range(arr.shape[1])] for layer in range(arr.shape[0])]
-    return show_heatmaps(arr, xlabels=[_show(t) for t in source_tokens], ylabels=[_show(t) for t in target_tokens],
-                         titles=titles, xlabel="source token (encoder)", ylabel="output token (decoder)",
-                         tick_labels=True, panel_size=2.9, suptitle=f"{name}: cross-attention of every layer and head")
+    arr = check_cross_attention(weights, source_len=len(source_tokens), target_len=len(target_tokens),
+                                name="weights")
+    n_layers, n_heads = arr.shape[:2]
+    titles = [[f"layer {layer}, head {head}" for head in range(n_heads)] for layer in range(n_layers)]
+    return show_heatmaps(arr, xlabels=_shown(source_tokens), ylabels=_shown(target_tokens), titles=titles,
+                         xlabel="source token (encoder)", ylabel="output token (decoder)", tick_labels=True,
+                         panel_size=2.9, suptitle=f"{name}: cross-attention of every layer and head")
 
 
 # ------------------------------------------------------------------------------------- the RNN, 3 ways
@@ -238,8 +247,8 @@ def plot_rnn_heatmap(attention, source_tokens, output_tokens, title: str = "GRU 
     """Way 1: the ``(T, S)`` heatmap of an RNN's attention."""
     arr = check_cross_attention(attention, source_len=len(source_tokens), target_len=len(output_tokens),
                                 name="attention")
-    return show_heatmaps(arr, xlabels=[_show(t) for t in source_tokens], ylabels=[_show(t) for t in output_tokens],
-                         titles=[title], xlabel="source token", ylabel="output token (decoding step)")
+    return show_heatmaps(arr, xlabels=_shown(source_tokens), ylabels=_shown(output_tokens), titles=[title],
+                         xlabel="source token", ylabel="output token (decoding step)")
 
 
 def animation_frames(attention) -> np.ndarray:
@@ -270,12 +279,11 @@ def attention_gif(attention, source_tokens, output_tokens, path, seconds_per_ste
     frames = animation_frames(arr)  # (T, T, S)
     images = []
     for t, frame in enumerate(frames):
-        fig = show_heatmaps(frame, xlabels=[_show(s) for s in source_tokens],
-                            ylabels=[_show(o) if i <= t else "·" for i, o in enumerate(output_tokens)],  # not yet written
-                            xlabel="source token",
+        written = "".join(o for o in output_tokens[: t + 1] if not o.startswith("<"))
+        rows = [_show(o) if i <= t else "·" for i, o in enumerate(output_tokens)]  # "·": not yet written
+        fig = show_heatmaps(frame, xlabels=_shown(source_tokens), ylabels=rows, xlabel="source token",
                             ylabel="output token (decoding step)", panel_size=5.0,
-                            titles=[f"step {t + 1}/{len(frames)}: output so far "
-                                    f"'{''.join(o for o in output_tokens[: t + 1] if not o.startswith('<'))}'"])
+                            titles=[f"step {t + 1}/{len(frames)}: output so far '{written}'"])
         fig.axes[0].add_patch(Rectangle((-0.5, t - 0.5), arr.shape[1], 1, fill=False, ec="red", lw=2))
         fig.set_size_inches(7.5, 6.0)
         fig.canvas.draw()
@@ -298,43 +306,34 @@ def plot_step_bars(attention, source_tokens, output_tokens, step: int):
 
 
 # ------------------------------------------------------------------------------------------------ lesson
-def main(argv=None):
-    parser = lesson_parser(__doc__, model_kind="seq2seq", text=DEFAULT_TEXT, layer=None, head=None)
-    parser.add_argument("--layer", type=int, default=None,
-                        help="decoder layer to draw the alignment from (default: the best-aligned layer for the "
-                             "date models, else the last)")
-    parser.add_argument("--rnn-model", default="gru-attention-dates",
-                        help="GRU + Bahdanau checkpoint folder or course model name (default: gru-attention-dates)")
-    parser.add_argument("--step", type=int, default=None,
-                        help="output step shown as a bar chart (default: 5, the first month digit of a date)")
-    args = parser.parse_args(argv)
-    out = LessonOutputs(__file__, args.out)
-
+def _transformer_demo(args, out) -> None:
+    """Demo 1: an encoder-decoder's cross-attention — every head, each layer's mean, the alignment."""
     from attnviz.models import load_model
 
     loaded = load_model(args.model, kind="seq2seq", device=args.device)
     model, tokenizer = loaded.model, loaded.tokenizer
     cross = cross_attentions(model, tokenizer, [args.text])
     n_s, n_t = int(cross.source_mask[0].sum()), int(cross.target_mask[0].sum())
-    weights = cross.weights[:, 0, :, :n_t, :n_s]  # (L, H, T, S)
+    weights = cross.weights[:, 0, :, :n_t, :n_s]  # (L, B, H, T, S) -> (L, H, T, S): example 0, no padding
     src, tgt = cross.source_tokens[0][:n_s], cross.target_tokens[0][:n_t]
-    print(f"{loaded.name}: '{args.text}' -> '{cross.outputs[0]}'; cross-attention {weights.shape} (L, H, T, S)")
+    print(f"{loaded.name}: '{args.text}' -> '{cross.outputs[0]}'; cross-attention {weights.shape} "
+          "(L, H, T, S)")
 
-    # 1. Every layer and head; then the head mean of each layer.
     fig = plot_cross_heads(weights, src, tgt, loaded.name)
-    out.save_figure(fig, "cross_heads", "Cross-attention of every decoder layer and head: rows are the output tokens "
-                    "(the token each row predicts), columns the source tokens; each row sums to 1.")
-    layer_means = weights.mean(1)  # (L, T, S)
-    fig = show_heatmaps(layer_means[None], xlabels=[_show(t) for t in src], ylabels=[_show(t) for t in tgt],
+    out.save_figure(fig, "cross_heads", "Cross-attention of every decoder layer and head: rows are the "
+                    "output tokens (the token each row predicts), columns the source tokens; each row sums "
+                    "to 1.")
+    layer_means = weights.mean(1)  # (L, H, T, S) -> (L, T, S)
+    fig = show_heatmaps(layer_means[None], xlabels=_shown(src), ylabels=_shown(tgt),  # (1, L, T, S)
                         titles=[f"layer {layer}, mean of heads" for layer in range(len(layer_means))],
                         xlabel="source token (encoder)", ylabel="output token (decoder)", tick_labels=True,
                         panel_size=3.6, suptitle=f"{loaded.name}: head-mean cross-attention per layer")
-    out.save_figure(fig, "cross_layer_means", "Each decoder layer's heads averaged: the layer that aligns output "
-                    "digits with their source field shows a clean staircase.")
+    out.save_figure(fig, "cross_layer_means", "Each decoder layer's heads averaged: the layer that aligns "
+                    "output digits with their source field shows a clean staircase.")
 
-    # 2. How well does each layer align with the known right answer? (the date models only)
+    # How well does each layer align with the known right answer? (the date model only)
     rates = None
-    if Path(loaded.name).name == "tiny-bart-dates":  # the known right alignment of the date model
+    if Path(loaded.name).name == "tiny-bart-dates":
         rates = date_alignment_by_layer(model, tokenizer)
         print("share of output digits aligned inside their field, per decoder layer: "
               + ", ".join(f"layer {layer}: {rate:.1%}" for layer, rate in rates.items()))
@@ -343,15 +342,20 @@ def main(argv=None):
     else:
         layer = max(rates, key=rates.get) if rates else weights.shape[0] - 1
     score = f" — aligns {rates[layer]:.0%} of digits on 200 fresh dates" if rates else ""
-    fig = plot_alignment(layer_means[layer], src, tgt, title=f"{loaded.name}, layer {layer} (head mean){score}")
-    out.save_figure(fig, "alignment", f"The alignment implied by layer {layer}'s cross-attention, drawn on the two "
-                    "token rows: thick line = each output token's most-attended source token.")
-    heatmap_html(layer_means[layer], xlabels=[_show(t) for t in src], ylabels=[_show(t) for t in tgt],
+    title = f"{loaded.name}, layer {layer} (head mean){score}"
+    fig = plot_alignment(layer_means[layer], src, tgt, title=title)
+    out.save_figure(fig, "alignment", f"The alignment implied by layer {layer}'s cross-attention, drawn on "
+                    "the two token rows: thick line = each output token's most-attended source token.")
+    heatmap_html(layer_means[layer], xlabels=_shown(src), ylabels=_shown(tgt),
                  path=out.path("cross_attention.html"), x_title="source token", y_title="output token",
-                 title=f"{loaded.name}: layer {layer} cross-attention, head mean (hover: output, source, weight)")
-    out.register("cross_attention.html", "Interactive cross-attention: hover for output token, source token, weight.")
+                 title=f"{loaded.name}: layer {layer} cross-attention, head mean "
+                       "(hover: output, source, weight)")
+    out.register("cross_attention.html", "Interactive cross-attention: hover for output token, source token, "
+                 "weight.")
 
-    # 3. The RNN with Bahdanau attention, three ways.
+
+def _rnn_demo(args, out) -> None:
+    """Demo 2: the RNN with Bahdanau attention, three ways — heatmap, animation, bars of one step."""
     from attnviz.gru_attention import GRUAttentionSeq2Seq
 
     rnn = GRUAttentionSeq2Seq.from_pretrained(args.rnn_model)
@@ -359,16 +363,33 @@ def main(argv=None):
     print(f"GRU: '{args.text}' -> '{result.output}'; attention {result.attention.shape} (T, S)")
     fig = plot_rnn_heatmap(result.attention, result.source_tokens, result.output_tokens,
                            title=f"GRU + Bahdanau attention: '{args.text}' → '{result.output}'")
-    out.save_figure(fig, "rnn_heatmap", "Way 1 — the RNN's attention as a heatmap: one row per decoding step, one "
-                    "column per source character.")
-    n_frames = attention_gif(result.attention, result.source_tokens, result.output_tokens, out.path("rnn_steps.gif"))
-    out.register("rnn_steps.gif", f"Way 2 — an animation with one frame per decoding step ({n_frames} steps): the "
-                 "red frame marks the step being written, later rows are still blank.")
+    out.save_figure(fig, "rnn_heatmap", "Way 1 — the RNN's attention as a heatmap: one row per decoding "
+                    "step, one column per source character.")
+    n_frames = attention_gif(result.attention, result.source_tokens, result.output_tokens,
+                             out.path("rnn_steps.gif"))
+    out.register("rnn_steps.gif", f"Way 2 — an animation with one frame per decoding step ({n_frames} "
+                 "steps): the red frame marks the step being written, later rows are still blank.")
     n_steps = result.attention.shape[0]
     step = check_index(args.step if args.step is not None else min(5, n_steps - 1), n_steps, name="step")
     fig = plot_step_bars(result.attention, result.source_tokens, result.output_tokens, step)
     out.save_figure(fig, "rnn_step_bars", f"Way 3 — one output token's attention row as bars (step {step}, "
                     f"'{result.output_tokens[step]}'): exact weights, in source order.")
+
+
+def main(argv=None):
+    parser = lesson_parser(__doc__, model_kind="seq2seq", text=DEFAULT_TEXT, layer=None, head=None)
+    parser.add_argument("--layer", type=int, default=None,
+                        help="decoder layer to draw the alignment from (default: the best-aligned layer for "
+                             "the date models, else the last)")
+    parser.add_argument("--rnn-model", default="gru-attention-dates",
+                        help="GRU + Bahdanau checkpoint folder or course model name (default: "
+                             "gru-attention-dates)")
+    parser.add_argument("--step", type=int, default=None,
+                        help="output step shown as a bar chart (default: 5, the first month digit of a date)")
+    args = parser.parse_args(argv)
+    out = LessonOutputs(__file__, args.out)
+    _transformer_demo(args, out)
+    _rnn_demo(args, out)
 
 
 if __name__ == "__main__":
