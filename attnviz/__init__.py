@@ -32,6 +32,7 @@ The tools above the lessons — they run, grade or train on them, so they may im
 - :mod:`attnviz.grading`   — check and grade exercise submissions (its cases run the reference solutions)
 - :mod:`attnviz.training`  — train and evaluate the shipped models
 - :mod:`attnviz.dashboard` — ``make dashboard``: every lesson's view, live
+"""
 
 
 from pathlib import Path
