@@ -1,29 +1,39 @@
-"""The class-grading machinery (``make grade``, ``make check``) on a synthetic class.
+"""The class-grading machinery (``make grade``, ``make check``) on a synthetic class, in the bwrap jail.
 
 The class is graded on two toy exercises that need only numpy (``tests/grading_fixtures/``), so these
 tests do not depend on which real exercises exist. Their references are recorded from the toy solutions,
 which are then deleted: the class is graded the way a course handed out without ``solutions/`` would be.
-Each kind of submission the issue names is in the class, and each student must get exactly the points
-their own code earns:
+Everything lives in a private temporary folder (mode 0700) that is removed at the end, so no answer is
+left behind for a later submission to find. The class is graded once and shared by the tests.
 
-=====================  ==========================================================  ======
-student                what the code does                                          points
-=====================  ==========================================================  ======
-perfect                the solutions' code                                           7
-stubs                  the generated exercise stubs                                  0
-partial                one right function per file, one wrong (a known mistake)       4
-syntax_error           t1 does not parse; t2 right                                   3
-infinite_loop          t1's row_entropy never returns; the rest right                6
-exit_at_import         t1 calls os._exit(0) at import; t2 right                      3
-exits_in_functions     sys.exit in t1's softmax, os._exit in t2's top_token          3
-flooder                prints megabytes on stdout and stderr, computes right          7
-deleter                deletes its working folder, tries to delete and overwrite     7
-                       files outside it, computes right
-missing_tier           hands in only 01_toy (right)                                  4
-cheater_*              steals the answers one way each (solution file, classmate's   0
-                       file, recorded reference, ``import solutions``, a shell, a
-                       symbolic link) instead of computing them
-=====================  ==========================================================  ======
+Each student must get exactly the points their own code earns (t1: 4 points, t2: 3):
+
+==================  ==============================================================  ======
+student             what the code does                                              points
+==================  ==============================================================  ======
+aaa_vandal          graded first: overwrites the case file, a reference, a             7
+                    classmate's file and a canary; computes right
+perfect             the solutions' code                                               7
+stubs               the generated exercise stubs                                      0
+partial             one right function per file, one wrong (a known mistake)           4
+syntax_error        t1 does not parse; t2 right                                       3
+infinite_loop       t1's row_entropy never returns; the rest right                    6
+exit_at_import      t1 calls os._exit(0) at import; t2 right                          3
+exits_in_functions  sys.exit in t1's softmax, os._exit in t2's top_token              3
+flooder             prints megabytes on stdout and stderr, computes right              7
+deleter             deletes its working folder, computes right                        7
+missing_tier        hands in only 01_toy (right)                                      4
+survivor            starts a detached child (raw _posixsubprocess.fork_exec) that      7
+                    waits, then rewrites grades.csv; computes right
+hog                 t1's softmax allocates 10 GiB before its right answer              4
+cheater_from_file   reads a reference (t1) and a solution (t2) with torch.from_file    0
+cheater_classmate   loads the perfect classmate's file                                0
+cheater_import      ``import solutions`` from a copy of the repository                0
+cheater_shell       ``cat`` of the solution file in a child process                   0
+cheater_symlink     a symbolic link to the solution file, made at run time            0
+linked_folder       the student folder is a symbolic link to the solutions            0
+link_out            a real folder whose t1 is a link to the solution file             0
+==================  ==============================================================  ======
 """
 
 import csv
@@ -32,8 +42,11 @@ import importlib
 import os
 import pkgutil
 import shutil
+import stat
 import sys
+import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -48,8 +61,8 @@ from attnviz.grading.worker import _audit, _inside, _resolve, load_exercises, ma
 FIXTURES = Path(__file__).parent / "grading_fixtures"
 TOY_SOLUTIONS = FIXTURES / "toy_solutions"
 T1, T2 = "01_toy/t1_softmax.py", "02_toy/t2_rollout.py"
-LIMITS = ["--timeout-per-test", "5", "--timeout-per-student", "60"]
-CHEATS = ("solution_file", "classmate", "reference", "import", "shell", "symlink")
+LIMITS = ["--timeout-per-test", "20", "--timeout-per-student", "120"]
+CHEATS = ("from_file", "classmate", "import", "shell", "symlink")
 
 # ----------------------------------------------------------------------------- the synthetic class
 SYNTAX_ERROR_T1 = '''
@@ -90,31 +103,20 @@ for _ in range(100_000):
     print("flood " * 20)
 sys.stderr.write("e" * 5_000_000)
 '''
-
 DELETER_PREAMBLE = '''
-import os
 import shutil
 from pathlib import Path
 
 for entry in Path.cwd().iterdir():  # its own working folder: allowed, and costs only itself
     shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
 shutil.rmtree(Path.cwd())
-for victim in [@CANARY@, @CASES_FILE@, @CLASSMATE_FOLDER@]:  # outside it: refused
-    try:
-        shutil.rmtree(victim) if os.path.isdir(victim) else os.remove(victim)
-    except OSError:
-        pass
-try:
-    with open(@CASES_FILE@, "w") as f:  # the instructor's tests: refused
-        f.write("EXERCISE = None\\n")
-except OSError:
-    pass
 '''
 
 CHEATER_T1 = '''
 """A cheater: tries one way of getting the answers instead of computing them."""
 import importlib
 import importlib.util
+import io
 import os
 import subprocess
 import sys
@@ -125,6 +127,12 @@ import numpy as np
 ATTACK = @ATTACK@
 
 
+def _from_source(source):
+    namespace = {}
+    exec(source, namespace)
+    return SimpleNamespace(**namespace)
+
+
 def _load(path, name="stolen"):
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
@@ -132,23 +140,25 @@ def _load(path, name="stolen"):
     return module
 
 
+def _raw_bytes(path):  # torch.from_file raises no audit event: the hole the old guard had
+    import torch
+
+    size = os.path.getsize(path)
+    return torch.from_file(path, shared=False, size=size, dtype=torch.uint8).numpy().tobytes()
+
+
 def _steal():
-    if ATTACK == "solution_file":
-        return _load(@SOLUTION@)
+    if ATTACK == "from_file":
+        with np.load(io.BytesIO(_raw_bytes(@REFERENCE@))) as data:
+            probs, entropy = data["v/softmax_values/expected/probs"], data["v/entropy/expected/entropy"]
+        return SimpleNamespace(softmax=lambda scores: probs, row_entropy=lambda weights: entropy)
     if ATTACK == "classmate":
         return _load(@CLASSMATE@)
     if ATTACK == "import":
         sys.path.insert(0, @FAKE_REPO@)
         return importlib.import_module("solutions.01_toy.t1_softmax")
-    if ATTACK == "reference":
-        with np.load(@REFERENCE@) as data:
-            probs, entropy = data["v/softmax_values/expected/probs"], data["v/entropy/expected/entropy"]
-        return SimpleNamespace(softmax=lambda scores: probs, row_entropy=lambda weights: entropy)
     if ATTACK == "shell":
-        source = subprocess.run(["cat", @SOLUTION@], capture_output=True, text=True, check=True).stdout
-        namespace = {}
-        exec(source, namespace)
-        return SimpleNamespace(**namespace)
+        return _from_source(subprocess.run(["cat", @SOLUTION@], capture_output=True, text=True, check=True).stdout)
     if ATTACK == "symlink":
         os.symlink(@SOLUTION@, "borrowed.py")
         return _load("borrowed.py")
@@ -156,7 +166,7 @@ def _steal():
 
 try:
     STOLEN = _steal()
-except Exception:  # refused by the grader: nothing to copy
+except Exception:  # nothing there to steal: nothing to copy
     STOLEN = None
 
 
@@ -168,8 +178,77 @@ def row_entropy(weights):
     return STOLEN.row_entropy(weights) if STOLEN else np.zeros(len(weights))
 '''
 
+CHEATER_FROM_FILE_T2 = '''
+import os
+from types import SimpleNamespace
+
+import numpy as np
+
+
+def _steal():
+    import torch
+
+    path = @SOLUTION_T2@
+    raw = torch.from_file(path, shared=False, size=os.path.getsize(path), dtype=torch.uint8).numpy().tobytes()
+    namespace = {}
+    exec(raw.decode(), namespace)
+    return SimpleNamespace(**namespace)
+
+
+try:
+    STOLEN = _steal()
+except Exception:
+    STOLEN = None
+
+
+def rollout(layers):
+    return STOLEN.rollout(layers) if STOLEN else np.zeros(layers.shape[1:])
+
+
+def top_token(tokens, weights):
+    return STOLEN.top_token(tokens, weights) if STOLEN else ""
+'''
+
 CHEATER_T2 = '''
-import solutions  # refused by the grader: the file does not import
+import solutions  # nothing to import: the file does not import
+'''
+
+SURVIVOR_PREAMBLE = '''
+import _posixsubprocess
+import os
+import sys
+
+CHILD = """
+import pathlib, time
+time.sleep(4)  # grading of this student is over by now
+for path in [@GRADES@, @EVIL@]:
+    try:
+        pathlib.Path(path).write_text("student,exercise,test,points\\\\nsurvivor,all,all,999\\\\n")
+    except OSError:
+        pass
+# @MARKER@
+"""
+_r, _w = os.pipe()
+_posixsubprocess.fork_exec([sys.executable, "-c", CHILD], [os.fsencode(sys.executable)], True, (), None, None,
+                           -1, -1, -1, -1, -1, -1, _r, _w, True, True, -1, None, None, None, -1, None, False)
+'''
+
+HOG_T1_OLD = "    shifted = scores"
+HOG_T1_NEW = "    import numpy as _np\n    _np.ones(10 * 2**30 // 8)  # 10 GiB, touched\n    shifted = scores"
+
+VANDAL_PREAMBLE = '''
+import os
+
+for victim in [@CANARY@, @CASES_FILE@, @REFERENCE@, @CLASSMATE@]:
+    for attempt in ("write", "remove"):
+        try:
+            if attempt == "write":
+                with open(victim, "w") as f:
+                    f.write("EXERCISE = None\\n")
+            else:
+                os.remove(victim)
+        except OSError:
+            pass
 '''
 
 
@@ -187,11 +266,21 @@ def _write(folder: Path, files: dict) -> None:
 
 
 @pytest.fixture(scope="module")
-def toy(tmp_path_factory):
+def private_root():
+    """A private temporary folder (mode 0700), removed at the end: answers never outlive the tests."""
+    root = Path(tempfile.mkdtemp(prefix="attnviz-grading-test-"))
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def toy(private_root):
     """The toy course as released: case files, recorded references, and no solutions folder."""
-    root = tmp_path_factory.mktemp("toy")
+    root = private_root / "toy"
     cases = root / "cases"
-    cases.mkdir()
+    cases.mkdir(parents=True)
     case_files = [Path(shutil.copy(FIXTURES / name, cases)) for name in ("cases_t1_softmax.py", "cases_t2_rollout.py")]
     exercises = load_exercises(case_files)
     solutions = root / "solutions"
@@ -211,18 +300,23 @@ def _perfect() -> dict:
     return {rel: (TOY_SOLUTIONS / rel).read_text() for rel in (T1, T2)}
 
 
-def _build_class(toy, folder: Path) -> dict:
+def _build_class(toy, folder: Path, out: Path) -> dict:
     perfect = _perfect()
     right_t1, right_t2 = perfect[T1], perfect[T2]
     canary = toy["root"] / "canary" / "keep.txt"
     canary.parent.mkdir(exist_ok=True)
     canary.write_text("still here")
-    infinite_t1 = right_t1.replace('    safe = np.where(weights > 0, weights, 1.0)',
-                                   '    while True:\n        pass')
-    exits_t1 = right_t1.replace('    shifted = scores', '    import sys\n    sys.exit(0)\n    shifted = scores')
-    exits_t2 = right_t2.replace('    return tokens[', '    import os\n    os._exit(0)\n    return tokens[')
-    assert infinite_t1 != right_t1 and exits_t1 != right_t1 and exits_t2 != right_t2
+    marker = f"attnviz-survivor-{uuid.uuid4().hex}"
+    infinite_t1 = right_t1.replace("    safe = np.where(weights > 0, weights, 1.0)",
+                                   "    while True:\n        pass")
+    exits_t1 = right_t1.replace("    shifted = scores", "    import sys\n    sys.exit(0)\n    shifted = scores")
+    exits_t2 = right_t2.replace("    return tokens[", "    import os\n    os._exit(0)\n    return tokens[")
+    hog_t1 = right_t1.replace(HOG_T1_OLD, HOG_T1_NEW)
+    assert len({infinite_t1, exits_t1, hog_t1, right_t1}) == 4 and exits_t2 != right_t2
     students = {
+        "aaa_vandal": {T1: _fill(VANDAL_PREAMBLE, CANARY=canary, CASES_FILE=toy["case_files"][0],
+                                 REFERENCE=toy["reference"] / "t1_softmax.npz",
+                                 CLASSMATE=folder / "perfect" / T1) + right_t1, T2: right_t2},
         "perfect": perfect,
         "stubs": {rel: strip_solutions(text) for rel, text in perfect.items()},
         "partial": {T1: PARTIAL_T1, T2: PARTIAL_T2},
@@ -231,54 +325,58 @@ def _build_class(toy, folder: Path) -> dict:
         "exit_at_import": {T1: "import os\nos._exit(0)\n" + right_t1, T2: right_t2},
         "exits_in_functions": {T1: exits_t1, T2: exits_t2},
         "flooder": {T1: FLOOD_PREAMBLE + right_t1, T2: right_t2},
-        "deleter": {T1: _fill(DELETER_PREAMBLE, CANARY=canary, CASES_FILE=toy["case_files"][0],
-                              CLASSMATE_FOLDER=folder / "perfect") + right_t1, T2: right_t2},
+        "deleter": {T1: DELETER_PREAMBLE + right_t1, T2: right_t2},
         "missing_tier": {T1: right_t1},
+        "survivor": {T1: _fill(SURVIVOR_PREAMBLE, GRADES=out / "grades.csv", EVIL=out / "evil.pt",
+                               MARKER=marker) + right_t1, T2: right_t2},
+        "hog": {T1: hog_t1, T2: right_t2},
     }
     for attack in CHEATS:
         students[f"cheater_{attack}"] = {
             T1: _fill(CHEATER_T1, ATTACK=attack, SOLUTION=TOY_SOLUTIONS / T1, CLASSMATE=folder / "perfect" / T1,
                       FAKE_REPO=toy["fake_repo"], REFERENCE=toy["reference"] / "t1_softmax.npz"),
-            T2: CHEATER_T2,
+            T2: _fill(CHEATER_FROM_FILE_T2, SOLUTION_T2=TOY_SOLUTIONS / T2) if attack == "from_file" else CHEATER_T2,
         }
     for name, files in students.items():
         _write(folder / name, files)
+    (folder / "linked_folder").symlink_to(TOY_SOLUTIONS, target_is_directory=True)
+    _write(folder / "link_out", {T2: right_t2})
+    (folder / "link_out" / T1).parent.mkdir(parents=True)
+    (folder / "link_out" / T1).symlink_to(TOY_SOLUTIONS / T1)
     (folder / ".hidden_folder").mkdir()  # not a student
-    return {"canary": canary}
+    return {"canary": canary, "marker": marker}
 
 
 EXPECTED_POINTS = {
-    "perfect": 7, "stubs": 0, "partial": 4, "syntax_error": 3, "infinite_loop": 6, "exit_at_import": 3,
-    "exits_in_functions": 3, "flooder": 7, "deleter": 7, "missing_tier": 4,
-    **{f"cheater_{attack}": 0 for attack in CHEATS},
+    "aaa_vandal": 7, "perfect": 7, "stubs": 0, "partial": 4, "syntax_error": 3, "infinite_loop": 6,
+    "exit_at_import": 3, "exits_in_functions": 3, "flooder": 7, "deleter": 7, "missing_tier": 4, "survivor": 7,
+    "hog": 4, "linked_folder": 0, "link_out": 0, **{f"cheater_{attack}": 0 for attack in CHEATS},
 }
 
 
 @pytest.fixture(scope="module")
-def graded(toy, tmp_path_factory):
-    """Grade the synthetic class once, through the command line, two students at a time."""
-    root = tmp_path_factory.mktemp("class")
+def graded(toy, private_root):
+    """Grade the synthetic class once, through the command line, two students at a time, in the jail."""
+    root = private_root / "class"
     submissions, out = root / "submissions", root / "out"
-    extra = _build_class(toy, submissions)
-    case_bytes = toy["case_files"][0].read_bytes()
+    extra = _build_class(toy, submissions, out)
+    protected = {path: path.read_bytes() for path in
+                 (toy["case_files"][0], toy["reference"] / "t1_softmax.npz", submissions / "perfect" / T1)}
     argv = ["grade", str(submissions), "--out", str(out), "--jobs", "2", *LIMITS]
     for path in toy["case_files"]:
         argv += ["--cases", str(path)]
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(core, "REFERENCE_DIR", toy["reference"])
         mp.setattr(grading, "DEFAULT_PRELOAD", ("numpy",))  # the toy needs no torch
-        # The toy solutions stand in for solutions/: the grader hides them like the real ones.
-        real_hidden = grading._hidden_defaults
-        mp.setattr(grading, "_hidden_defaults",
-                   lambda: [*real_hidden(), TOY_SOLUTIONS, toy["fake_repo"] / "solutions"])
         start = time.monotonic()
         assert main(argv) == 0
         seconds = time.monotonic() - start
     print(f"\ngraded the synthetic class of {len(EXPECTED_POINTS)} students in {seconds:.1f} s")
+    csv_bytes = (out / "grades.csv").read_bytes()
     with open(out / "grades.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    return {"rows": rows, "out": out, "seconds": seconds, "submissions": submissions,
-            "case_bytes": case_bytes, **extra}
+    return {"rows": rows, "out": out, "seconds": seconds, "submissions": submissions, "protected": protected,
+            "csv_bytes": csv_bytes, **extra}
 
 
 def _rows(graded, student, exercise=None):
@@ -289,9 +387,30 @@ def _points(graded, student) -> int:
     return sum(int(r["points"]) for r in _rows(graded, student))
 
 
+def _status(graded, student, exercise, test):
+    (row,) = [r for r in _rows(graded, student, exercise) if r["test"] == test]
+    return row["status"], row["message"]
+
+
+def _cheat_in_this_process(toy, graded, student, exercise_id, tmp_path, monkeypatch) -> int:
+    """Run a cheater's file here, with no jail: the points the attack would earn."""
+    (exercise,) = [e for e in toy["exercises"] if e.id == exercise_id]
+    reference = core.split_reference(core.load_values(toy["reference"] / exercise_id))
+    monkeypatch.chdir(tmp_path)  # the symlink attack writes into the working folder
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    for name in [m for m in sys.modules if m == "solutions" or m.startswith("solutions.")]:
+        del sys.modules[name]
+    try:
+        results = core.check_module(exercise, graded["submissions"] / student / exercise.path, reference)
+    finally:
+        for name in [m for m in sys.modules if m == "solutions" or m.startswith("solutions.")]:
+            del sys.modules[name]
+    return sum(r.points for r in results)
+
+
 # ------------------------------------------------------------------------------------------- tests
 def test_class_is_graded_in_bounded_time(graded):
-    assert graded["seconds"] < 120
+    assert graded["seconds"] < 180
     assert {r["student"] for r in graded["rows"]} == set(EXPECTED_POINTS)  # the hidden folder is no student
 
 
@@ -307,59 +426,98 @@ def test_each_student_gets_exactly_the_points_their_code_earns(graded, student):
 
 
 def test_statuses_say_what_happened(graded):
-    def status(student, exercise, test):
-        (row,) = [r for r in _rows(graded, student, exercise) if r["test"] == test]
-        return row["status"], row["message"]
-
     assert {r["status"] for r in _rows(graded, "perfect")} == {"passed"}
     assert {r["status"] for r in _rows(graded, "stubs")} == {"not_attempted"}
     assert {r["status"] for r in _rows(graded, "syntax_error", "t1_softmax")} == {"error"}
-    assert "SyntaxError" in status("syntax_error", "t1_softmax", "entropy")[1]
-    assert status("infinite_loop", "t1_softmax", "entropy")[0] == "timeout"
-    assert status("infinite_loop", "t1_softmax", "softmax_values")[0] == "passed"
-    exit_status, exit_message = status("exit_at_import", "t1_softmax", "softmax_values")
+    assert "SyntaxError" in _status(graded, "syntax_error", "t1_softmax", "entropy")[1]
+    assert _status(graded, "infinite_loop", "t1_softmax", "entropy")[0] == "timeout"
+    assert _status(graded, "infinite_loop", "t1_softmax", "softmax_values")[0] == "passed"
+    exit_status, exit_message = _status(graded, "exit_at_import", "t1_softmax", "softmax_values")
     assert exit_status == "error" and "exit code 0" in exit_message and "importing" in exit_message
-    assert status("exits_in_functions", "t1_softmax", "softmax_values")[0] == "error"
-    assert "SystemExit" in status("exits_in_functions", "t1_softmax", "softmax_values")[1]
-    assert status("exits_in_functions", "t1_softmax", "entropy")[0] == "passed"
-    assert "exit code 0" in status("exits_in_functions", "t2_rollout", "top_token")[1]
-    assert status("exits_in_functions", "t2_rollout", "rollout")[0] == "passed"
+    assert _status(graded, "exits_in_functions", "t1_softmax", "softmax_values")[0] == "error"
+    assert "SystemExit" in _status(graded, "exits_in_functions", "t1_softmax", "softmax_values")[1]
+    assert _status(graded, "exits_in_functions", "t1_softmax", "entropy")[0] == "passed"
+    assert "exit code 0" in _status(graded, "exits_in_functions", "t2_rollout", "top_token")[1]
+    assert _status(graded, "exits_in_functions", "t2_rollout", "rollout")[0] == "passed"
     assert {r["status"] for r in _rows(graded, "missing_tier", "t2_rollout")} == {"missing"}
-    partial_status, partial_message = status("partial", "t2_rollout", "rollout")
+    partial_status, partial_message = _status(graded, "partial", "t2_rollout", "rollout")
     assert partial_status == "failed" and "wrong order" in partial_message  # the known mistake's hint
     for attack in CHEATS:
-        t2 = _rows(graded, f"cheater_{attack}", "t2_rollout")
-        assert {r["status"] for r in t2} == {"error"}
-        # (cheater_import's t1 already imported the empty namespace package `solutions`; t2 finds nothing in it)
-        assert attack == "import" or all("the grader does not allow import solutions" in r["message"] for r in t2)
+        if attack != "from_file":
+            assert {r["status"] for r in _rows(graded, f"cheater_{attack}", "t2_rollout")} == {"error"}
 
 
-def test_nothing_outside_a_student_folder_was_changed(toy, graded):
+def test_raw_reads_through_torch_from_file_earn_nothing(toy, graded, tmp_path, monkeypatch):
+    """torch.from_file of a recorded reference (t1) and of a solution file (t2): neither is in the jail."""
+    assert _points(graded, "cheater_from_file") == 0
+    assert {r["status"] for r in _rows(graded, "cheater_from_file")} == {"failed"}
+    # the attack is real: without the jail it earns every point of both files
+    assert _cheat_in_this_process(toy, graded, "cheater_from_file", "t1_softmax", tmp_path, monkeypatch) == 4
+    assert _cheat_in_this_process(toy, graded, "cheater_from_file", "t2_rollout", tmp_path, monkeypatch) == 3
+
+
+def test_copier_of_a_classmate_earns_nothing(toy, graded, tmp_path, monkeypatch):
+    assert _points(graded, "cheater_classmate") == 0 and _points(graded, "perfect") == 7
+    assert _cheat_in_this_process(toy, graded, "cheater_classmate", "t1_softmax", tmp_path, monkeypatch) == 4
+
+
+@pytest.mark.parametrize("attack", ["import", "shell", "symlink"])
+def test_other_ways_to_the_answers_earn_nothing(toy, graded, attack, tmp_path, monkeypatch):
+    assert _points(graded, f"cheater_{attack}") == 0
+    assert _cheat_in_this_process(toy, graded, f"cheater_{attack}", "t1_softmax", tmp_path, monkeypatch) == 4
+
+
+def test_detached_child_does_not_outlive_grading(graded):
+    """A child started with a raw fork_exec (no audit event, its own session) that waits, then rewrites
+    grades.csv: it dies with its jail, and OUT is not even visible from there."""
+    time.sleep(5)  # longer than the child waits
+    out = graded["out"]
+    assert (out / "grades.csv").read_bytes() == graded["csv_bytes"]
+    assert not (out / "evil.pt").exists()
+    alive = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and graded["marker"].encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
+                alive.append(entry)
+        except OSError:
+            continue
+    assert alive == []
+    assert _points(graded, "survivor") == 7  # its own code is right
+
+
+def test_symlinked_student_folder_is_refused(graded):
+    rows = _rows(graded, "linked_folder")
+    assert {r["status"] for r in rows} == {"error"} and _points(graded, "linked_folder") == 0
+    assert all("symbolic link" in r["message"] and "refused" in r["message"] for r in rows)
+
+
+def test_link_leading_out_of_the_submission_is_refused(graded):
+    rows = _rows(graded, "link_out")
+    assert {r["status"] for r in rows} == {"error"}
+    assert "leads out of the submission" in rows[0]["message"] and T1 in rows[0]["message"]
+
+
+def test_ten_gib_allocation_earns_nothing(graded):
+    """The address-space limit stops the allocation: the right answer behind it is never reached."""
+    status, message = _status(graded, "hog", "t1_softmax", "softmax_values")
+    assert status == "error" and "MemoryError" in message
+    assert _status(graded, "hog", "t1_softmax", "entropy")[0] == "passed"  # another function keeps its point
+
+
+def test_writes_into_the_graders_files_change_nothing(graded):
+    """The vandal is graded first; the case file, the reference, a classmate's file and a canary stay as
+    they were, and the honest classmates keep full marks."""
+    for path, content in graded["protected"].items():
+        assert path.read_bytes() == content, path
     assert graded["canary"].read_text() == "still here"
-    assert (graded["submissions"] / "perfect" / T1).read_text() == (TOY_SOLUTIONS / T1).read_text()
-    assert toy["case_files"][0].read_bytes() == graded["case_bytes"]  # the instructor's tests, untouched
-
-
-def test_each_cheat_would_work_without_the_grader(toy, graded, tmp_path, monkeypatch):
-    """The attacks are real: run in this process (no guard), each cheater's t1 gets full points."""
-    (t1,) = [e for e in toy["exercises"] if e.id == "t1_softmax"]
-    reference = core.split_reference(core.load_values(toy["reference"] / "t1_softmax"))
-    monkeypatch.chdir(tmp_path)  # the symlink attack writes into the working folder
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    for attack in CHEATS:
-        for name in [m for m in sys.modules if m == "solutions" or m.startswith("solutions.")]:
-            del sys.modules[name]
-        results = core.check_module(t1, graded["submissions"] / f"cheater_{attack}" / T1, reference)
-        assert [r.status for r in results] == ["passed"] * 3, (attack, results)
-        Path("borrowed.py").unlink(missing_ok=True)
-    for name in [m for m in sys.modules if m == "solutions" or m.startswith("solutions.")]:
-        del sys.modules[name]
+    assert _points(graded, "perfect") == 7 and _points(graded, "flooder") == 7
 
 
 def test_reports_and_summary(graded):
     out = graded["out"]
     report = (out / "reports" / "partial.md").read_text()
     assert "Total: 4 / 7 points" in report and "wrong order" in report and "## 02_toy/t2_rollout.py" in report
+    assert "UNSAFE" not in report
     assert len(list((out / "reports").glob("*.md"))) == len(EXPECTED_POINTS)
     summary = (out / "summary.md").read_text()
     assert "| t1_softmax | 01_toy/t1_softmax.py | 4 |" in summary
@@ -367,6 +525,56 @@ def test_reports_and_summary(graded):
         assert f"**{student}**" in summary
     assert "**perfect**" not in summary and "**flooder**" not in summary and "**deleter**" not in summary
     assert "02_toy/t2_rollout.py: not handed in" in summary
+    assert not [p for p in out.rglob(".*")]  # no temporary file left from the atomic writes
+
+
+def test_the_class_folder_is_private(private_root):
+    assert stat.S_IMODE(private_root.stat().st_mode) == 0o700
+
+
+def _small_class(folder: Path) -> None:
+    _write(folder / "perfect", _perfect())
+    _write(folder / "partial", {T1: PARTIAL_T1, T2: PARTIAL_T2})
+    _write(folder / "stubs", {rel: strip_solutions(text) for rel, text in _perfect().items()})
+
+
+def test_shards_merge_into_the_same_grades(toy, tmp_path, monkeypatch):
+    monkeypatch.setattr(core, "REFERENCE_DIR", toy["reference"])
+    _small_class(tmp_path / "class")
+    common = dict(case_files=toy["case_files"], preload=["numpy"], progress=False, echo=False,
+                  limits=grading.Limits(20, 60, 60), jobs=2)
+    whole = grading.grade_class(tmp_path / "class", tmp_path / "whole", **common)
+    for k in (1, 2):
+        grading.grade_class(tmp_path / "class", tmp_path / f"shard{k}", shard=(k, 2), **common)
+    assert [s.student for s in whole.students] == ["partial", "perfect", "stubs"]
+    argv = ["merge", str(tmp_path / "shard1"), str(tmp_path / "shard2"), "--out", str(tmp_path / "merged")]
+    for path in toy["case_files"]:
+        argv += ["--cases", str(path)]
+    assert main(argv) == 0
+    assert (tmp_path / "merged" / "grades.csv").read_text() == (tmp_path / "whole" / "grades.csv").read_text()
+    with pytest.raises(SystemExit):  # a missing shard is refused
+        main(argv[:1] + argv[2:])
+
+
+def test_without_bwrap_grading_refuses_unless_told(toy, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(core, "REFERENCE_DIR", toy["reference"])
+    monkeypatch.setattr(grading.jail, "find_bwrap", lambda: None)
+    monkeypatch.setattr(grading, "DEFAULT_PRELOAD", ("numpy",))
+    monkeypatch.delenv("UNSAFE", raising=False)
+    _write(tmp_path / "class" / "perfect", _perfect())
+    argv = ["grade", str(tmp_path / "class"), "--out", str(tmp_path / "out"), *LIMITS]
+    for path in toy["case_files"]:
+        argv += ["--cases", str(path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "apt-get install bubblewrap" in err and "--unsafe-no-sandbox" in err
+    assert not (tmp_path / "out" / "grades.csv").exists()
+    monkeypatch.setenv("UNSAFE", "1")
+    assert main(argv) == 0
+    lines = (tmp_path / "out" / "grades.csv").read_text().splitlines()
+    assert lines[0].startswith("# UNSAFE") and lines[1].startswith("student,exercise")
+    assert "UNSAFE" in (tmp_path / "out" / "reports" / "perfect.md").read_text()
+    assert sum(int(line.split(",")[3]) for line in lines[2:]) == 7
 
 
 def test_check_prints_points_and_hints(toy, tmp_path, capsys, monkeypatch):
@@ -397,7 +605,7 @@ def test_per_student_time_limit(toy, tmp_path, monkeypatch):
 def test_restarts_stop_when_nothing_progresses(toy, tmp_path, monkeypatch):
     """A worker that dies before finishing anything is restarted once, then the student is given up."""
     monkeypatch.setattr(core, "REFERENCE_DIR", toy["reference"])
-    monkeypatch.setattr(grading, "_worker_command", lambda plan: [sys.executable, "-c", "raise SystemExit(5)"])
+    monkeypatch.setattr(grading, "_worker_command", lambda: [sys.executable, "-c", "raise SystemExit(5)"])
     _write(tmp_path / "class" / "anyone", _perfect())
     result = grading.grade_class(tmp_path / "class", tmp_path / "out", limits=grading.Limits(5, 60, 10),
                                  case_files=toy["case_files"], preload=[], progress=False, echo=False)
@@ -514,20 +722,20 @@ def _real_ready() -> list[Path]:
 
 
 @pytest.mark.slow
-def test_real_exercises_perfect_and_stubs(tmp_path):
+def test_real_exercises_perfect_student_in_the_jail(private_root):
+    """The solutions, handed in as a student, earn every point in the jail: the lessons, data and models
+    the cases need are all visible there. (The stubs are checked in-process by test_exercise_mechanism.)"""
     case_files = _real_ready()
     if not case_files:
         pytest.skip("no real exercise has a solution, a stub and a recorded reference yet")
     exercises = load_exercises(case_files)
+    root = private_root / "real"
     for exercise in exercises:
-        for name, source in (("perfect", core.SOLUTIONS_DIR), ("stubs", core.EXERCISES_DIR)):
-            target = tmp_path / "class" / name / exercise.path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(source / exercise.path, target)
-    result = grading.grade_class(tmp_path / "class", tmp_path / "out", limits=grading.Limits(180, 900),
-                                 jobs=2 if (os.cpu_count() or 1) > 1 else 1, case_files=case_files,
-                                 progress=False, echo=False)
-    perfect, stubs = result.students
-    assert [(r.exercise, r.case, r.status) for r in perfect.results if r.status != "passed"] == []
+        target = root / "class" / "perfect" / exercise.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(core.SOLUTIONS_DIR / exercise.path, target)
+    result = grading.grade_class(root / "class", root / "out", limits=grading.Limits(180, 900), jobs=1,
+                                 case_files=case_files, progress=False, echo=False)
+    (perfect,) = result.students
+    assert [(r.exercise, r.case, r.status, r.message) for r in perfect.results if r.status != "passed"] == []
     assert perfect.points == perfect.max_points
-    assert {r.status for r in stubs.results} == {"not_attempted"} and stubs.points == 0

@@ -52,6 +52,8 @@ from attnviz.grading.worker import load_exercises
 DEFAULT_PRELOAD = ("numpy", "torch", "transformers", "transformers.modeling_utils", "matplotlib.pyplot")
 #: The largest reply a worker may send (bytes).
 MAX_REPLY_BYTES = 300 * 1024 * 1024
+#: ATTNVIZ_GRADING_TRACE=1: print how long each worker start and each test took (stderr).
+_TRACE = os.environ.get("ATTNVIZ_GRADING_TRACE") == "1"
 #: Problems that mean a student was not graded in full.
 INCOMPLETE = ("missing", "error", "timeout")
 #: Printed in the report and as the first line of grades.csv when grading ran without the jail.
@@ -436,6 +438,7 @@ class _StudentRun:
     def _run_worker(self, todo: list[_Item], attempt: int, deadline: float) -> str:
         """Run one worker over ``todo`` until it ends or is stopped; settle the blame. Returns what happened."""
         limits = self.g.limits
+        started = time.monotonic()
         try:
             worker = _Worker(self.g, self.pristine, self.dir / f"run-{attempt}")
         except (OSError, RuntimeError) as err:
@@ -446,6 +449,9 @@ class _StudentRun:
                 worker.send(self.g.plan(self.pristine, self.dir / f"run-{attempt}"), None,
                             min(deadline, time.monotonic() + limits.startup))
                 header, _ = worker.recv(min(deadline, time.monotonic() + limits.startup))
+                if _TRACE:
+                    print(f"[grading] {self.student} worker ready after {time.monotonic() - started:.2f} s",
+                          file=sys.stderr)
                 if header.get("event") != "ready":
                     return "it did not say it was ready"
                 imported: dict[str, tuple[str, str]] = {}
@@ -467,7 +473,11 @@ class _StudentRun:
                     given = core.given_values(it.case, self.g.expected[ex.id]) if it.case.given else {}
                     worker.send({"op": "case", "exercise": ex.id, "case": it.case.name}, given,
                                 time.monotonic() + limits.per_test)
+                    asked = time.monotonic()
                     header, values = worker.recv(min(deadline, time.monotonic() + limits.per_test))
+                    if _TRACE:
+                        print(f"[grading] {self.student} {ex.id}/{it.case.name}: {time.monotonic() - asked:.2f} s",
+                              file=sys.stderr)
                     status, message = self._check_reply(header, "done", ex.id, it.case.name)
                     if status == "ok":
                         self.verdicts[it.index] = self._compare(it, values)
