@@ -53,7 +53,7 @@ from attnviz.cli import lesson_parser, run_lesson
 from attnviz.extract import MultiheadAttentionRecorder, from_keras, transformer_attentions
 from attnviz.models import encode_texts, load_model
 from attnviz.outputs import LessonOutputs
-from attnviz.plotting import heatmap_html, show_heatmaps
+from attnviz.plotting import show_heatmaps
 from attnviz.validate import check_attention, check_index, check_tokens
 
 DEFAULT_TEXT = "The cat sat on the mat because it was tired."
@@ -209,9 +209,9 @@ def _model_demo(out, viz: AttentionVisualizer, args):
                                            f"mean over {weights.shape[1]} heads")
     out.save_figure(fig, "head_average", "The same layer averaged over its heads: smoother, and the sharp "
                     "single-head patterns blur — averaging is a choice, state it.")
-    heatmap_html(weights[layer, head], xlabels=tokens, ylabels=tokens, path=out.path("one_head.html"),
-                 title=f"{model.name} — layer {layer}, head {head} (hover for query, key, weight)")
-    out.register("one_head.html", "Interactive version: hover a cell for query token, key token and weight.")
+    out.save_heatmap_html("one_head.html", weights[layer, head], "Interactive version: hover a cell for "
+                          "query token, key token and weight.", xlabels=tokens, ylabels=tokens,
+                          title=f"{model.name} — layer {layer}, head {head} (hover for query, key, weight)")
 
 
 def _module_demo(out):

@@ -36,7 +36,7 @@ import numpy as np
 from attnviz.cli import lesson_parser, run_lesson
 from attnviz.normalize import display_scale, mask_padding
 from attnviz.outputs import LessonOutputs
-from attnviz.plotting import heatmap_html, show_heatmaps
+from attnviz.plotting import show_heatmaps
 from attnviz.validate import check_attention, check_index, check_mask
 from beginner.attention_basics import AttentionModel
 
@@ -98,10 +98,9 @@ def _sentences_demo(out, texts, weights, attention_mask, batch_tokens, layer: in
         out.save_figure(fig, f"sentence_{index}", f"“{text}”: one head next to the mean over all heads "
                         f"(layer {layer}, fixed 0–1 scale). The mean blurs the head's sharp pattern.")
         if index == 1:
-            heatmap_html(pair[0], xlabels=toks, ylabels=toks, path=out.path(f"sentence_{index}.html"),
-                         title=f"“{text}” — layer {layer}, head {head}")
-            out.register(f"sentence_{index}.html", "Interactive: hover for query token, key token and "
-                         "weight.")
+            out.save_heatmap_html(f"sentence_{index}.html", pair[0], "Interactive: hover for query token, "
+                                  "key token and weight.", xlabels=toks, ylabels=toks,
+                                  title=f"“{text}” — layer {layer}, head {head}")
 
 
 def _scales_demo(out, weights, attention_mask, batch_tokens, layer: int):

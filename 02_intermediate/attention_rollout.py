@@ -73,19 +73,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from attnviz import validate
 from attnviz.cli import lesson_parser, run_lesson
-from attnviz.normalize import row_normalize
+from attnviz.normalize import HEAD_FUSIONS, row_normalize
 from attnviz.outputs import LessonOutputs
-from attnviz.plotting import heatmap_html, show_heatmaps, token_bars
-from attnviz.validate import (
-    HEAD_FUSIONS,
-    as_layers,
-    check_attention,
-    check_head_fusion,
-    check_index,
-    check_mask,
-    check_tokens,
-)
+from attnviz.plotting import show_heatmaps, token_bars
 
 DEFAULT_TEXT = "The cat sat on the mat because it was tired."
 
@@ -102,7 +94,7 @@ class AttentionRollout:
     """
 
     def __init__(self, head_fusion: str = "mean", discard_ratio: float = 0.0, add_residual: bool = True):
-        self.head_fusion = check_head_fusion(head_fusion)
+        self.head_fusion = validate.check_head_fusion(head_fusion)
         self.discard_ratio = _check_ratio(discard_ratio)
         self.add_residual = bool(add_residual)
 
@@ -154,9 +146,9 @@ class AttentionRollout:
         (each is renormalised after the residual). Returns ``(Q, K)`` / ``(B, Q, K)``, or every partial
         product ``(L, …)`` with ``cumulative=True``.
         """
-        arr, layout = as_layers(fused_layers, "LQK|LBQK", name="fused_layers", stochastic=False)
+        arr, layout = validate.as_layers(fused_layers, "LQK|LBQK", name="fused_layers", stochastic=False)
         fused = arr[:, :, 0].copy()  # (L, B, 1, Q, K) -> (L, B, Q, K), a copy: _rollout works in place
-        mask = check_mask(attention_mask, fused.shape[-1], n_batch=fused.shape[1])  # (B, K) or None
+        mask = validate.check_mask(attention_mask, fused.shape[-1], n_batch=fused.shape[1])  # (B, K) or None
         out = self._rollout(fused, discard_ratio, add_residual, mask, partial=cumulative)
         return out if layout == "LBQK" else out[:, 0] if cumulative else out[0]
 
@@ -167,19 +159,19 @@ class AttentionRollout:
         on the fused matrices: the head mean has rows summing to 1 exactly when the heads' rows average
         to 1, and it carries any NaN, Inf or negative weight of the input that does not cancel out.
         """
-        fusion = self.head_fusion if head_fusion is None else check_head_fusion(head_fusion)
-        arr, layout = as_layers(attention_layers, dtype=None, validate=False)  # (L, B, H, Q, K)
-        mask = check_mask(attention_mask, arr.shape[-1], n_batch=arr.shape[1])  # (B, K) or None
+        fusion = self.head_fusion if head_fusion is None else validate.check_head_fusion(head_fusion)
+        arr, layout = validate.as_layers(attention_layers, dtype=None, validate=False)  # (L, B, H, Q, K)
+        mask = validate.check_mask(attention_mask, arr.shape[-1], n_batch=arr.shape[1])  # (B, K) or None
         if mask is not None:  # each head's rows over the real keys only (a model gives padding ~0 anyway)
-            arr = check_attention(arr, "LBHQK", name="attention_layers", square=True)
+            arr = validate.check_attention(arr, "LBHQK", name="attention_layers", square=True)
             arr = row_normalize(arr * mask[:, None, None, :])  # (L, B, H, Q, K)
         mean = arr.mean(axis=2, dtype=np.float64)  # (L, B, Q, K): heads fused, float64 accumulation
-        check_attention(mean, "LBQK", name="attention_layers", square=True)
+        validate.check_attention(mean, "LBQK", name="attention_layers", square=True)
         if fusion == "mean":
             return mean, layout == "LBHQK", mask
         extreme = arr.max(axis=2) if fusion == "max" else arr.min(axis=2)  # (L, B, Q, K), exact in any dtype
         if fusion == "min":
-            check_attention(extreme, "LBQK", name="attention_layers", stochastic=False)  # negatives
+            validate.check_attention(extreme, "LBQK", name="attention_layers", stochastic=False)  # negatives
         return extreme.astype(np.float64), layout == "LBHQK", mask
 
     def _rollout(self, fused: np.ndarray, discard_ratio, add_residual, mask, *, partial: bool,
@@ -205,7 +197,7 @@ class AttentionRollout:
         np.divide(fused, sums, out=fused, where=sums > 1e-12)  # every row a distribution again
         fused[(sums <= 1e-12)[..., 0]] = 0.0  # rows with no weight (padding without residual) stay zero
         if row is not None:  # e_row · Â_L ⋯ Â_1: one vector–matrix product per layer
-            row = check_index(row, n, name="row")
+            row = validate.check_index(row, n, name="row")
             vector = fused[-1][:, row]  # (B, K): row `row` of Â_L
             for layer in range(n_layers - 2, -1, -1):
                 vector = np.einsum("bq,bqk->bk", vector, fused[layer])  # (B, K)
@@ -231,13 +223,13 @@ class AttentionRollout:
         ``rollout`` is ``(Q, K)``, or ``(B, Q, K)`` with ``batch=`` choosing the example. ``scale="fixed"``
         colours probability on 0–1; ``scale="row"`` shows each row relative to its maximum.
         """
-        arr = check_attention(rollout, "QK|BQK", name="rollout", square=True)
+        arr = validate.check_attention(rollout, "QK|BQK", name="rollout", square=True)
         if arr.ndim == 3:
             if batch is None:
                 raise ValueError(f"batch: rollout has a batch axis of size {arr.shape[0]} "
                                  f"(shape {arr.shape}); pass batch=<index> to choose an example")
-            arr = arr[check_index(batch, arr.shape[0], name="batch")]  # (Q, K)
-        tokens = check_tokens(tokens, arr.shape[0], name="tokens", axis="query/key")
+            arr = arr[validate.check_index(batch, arr.shape[0], name="batch")]  # (Q, K)
+        tokens = validate.check_tokens(tokens, arr.shape[0], name="tokens", axis="query/key")
         fig = show_heatmaps(arr, xlabels=tokens, ylabels=tokens, scale=scale,
                             titles=[title or "Attention rollout Â_L ⋯ Â_1"],
                             xlabel="input token (where the information came from)",
@@ -302,11 +294,11 @@ def _rollout_figures(out, model_name: str, weights, tokens, rollout: AttentionRo
                             f"({fusion} of heads, discard {ratio:g})")
     out.save_figure(fig, "rollout", "Attention rollout Â_L⋯Â_1 (head mean, 0.5·A + 0.5·I, rows "
                     "renormalised): row i is the share of each input token in position i at the top layer.")
-    heatmap_html(result, xlabels=tokens, ylabels=tokens, path=out.path("rollout.html"),
-                 title=f"{model_name}: attention rollout (hover: position, input token, share)",
-                 x_title="input token", y_title="position at the top layer", colorbar_title="rollout")
-    out.register("rollout.html", "Interactive rollout: hover a cell for the position, the input token and "
-                 "its share.")
+    out.save_heatmap_html("rollout.html", result, "Interactive rollout: hover a cell for the position, the "
+                          "input token and its share.", xlabels=tokens, ylabels=tokens,
+                          title=f"{model_name}: attention rollout (hover: position, input token, share)",
+                          x_title="input token", y_title="position at the top layer",
+                          colorbar_title="rollout")
     last_mean = weights[-1].mean(0)  # (Q, K)
     fig = show_heatmaps(np.stack([last_mean, result])[None], xlabels=tokens, ylabels=tokens, tick_labels=True,
                         titles=[f"raw attention, layer {n_layers - 1} (head mean)", "rollout of all layers"],

@@ -69,6 +69,18 @@ class LessonOutputs:
         plt.close(fig)
         return self.register(name, caption)
 
+    def save_heatmap_html(self, name: str, matrix, caption: str, **heatmap_options) -> Path:
+        """Write the interactive twin of a heatmap (:func:`attnviz.plotting.heatmap_html`) and record it.
+
+        ``heatmap_options`` are ``heatmap_html``'s keyword arguments (``xlabels``, ``ylabels``, ``title``, …).
+        """
+        from attnviz.plotting import heatmap_html
+
+        if not name.endswith(".html"):
+            name += ".html"
+        heatmap_html(matrix, path=self.path(name), **heatmap_options)
+        return self.register(name, caption)
+
     def _write_manifest(self) -> None:
         data = {"tier": self.tier, "script": self.script, "command": self.command, "files": self.entries}
         (self.directory / MANIFEST).write_text(json.dumps(data, indent=1))

@@ -339,3 +339,18 @@ def test_token_bars_heights_and_options():
         with pytest.raises(ValueError) as info:
             call()
         assert words in str(info.value)
+
+
+def test_save_heatmap_html_writes_and_registers(tmp_path):
+    import json
+
+    from attnviz.outputs import LessonOutputs
+
+    out = LessonOutputs("01_beginner/demo.py", tmp_path, quiet=True)
+    path = out.save_heatmap_html("m", np.array([[0.25, 0.75], [1.0, 0.0]]), "a caption", xlabels=["a", "b"],
+                                 ylabels=["a", "b"], title="t")
+    assert path == tmp_path / "m.html" and path.exists()
+    html = path.read_text()
+    assert "0.75" in html and '"a"' in html  # the data and the token labels are in the page
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["files"] == [{"file": "m.html", "caption": "a caption", "command": out.command}]
