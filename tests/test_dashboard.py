@@ -352,8 +352,13 @@ def test_gradient_weighted_relevance_matches_the_formula(page, minilm):
 
 def test_switch_to_gpt2_then_bart_then_vit(page):
     import torch
-    from transformers import AutoImageProcessor, AutoModelForCausalLM, AutoModelForImageClassification, \
-        AutoModelForSeq2SeqLM, AutoTokenizer
+    from transformers import (
+        AutoImageProcessor,
+        AutoModelForCausalLM,
+        AutoModelForImageClassification,
+        AutoModelForSeq2SeqLM,
+        AutoTokenizer,
+    )
 
     models = REPO_ROOT / "data" / "models"
     # The tiny GPT-2: the text box switches to its default, head 2 of layer 1 is its induction head.
