@@ -292,3 +292,13 @@ def test_the_input_is_not_modified():
     rollout.compute_rollout(layers)
     rollout.rollout_fused(layers.mean(1))
     np.testing.assert_array_equal(layers, before)
+
+
+def test_cls_row_shares_of_the_caption():
+    from intermediate.attention_rollout import cls_row_shares
+
+    layers = random_attention(12, (3, 2, 5, 5))  # (L, H, Q, K)
+    shares = cls_row_shares(layers, AttentionRollout())
+    np.testing.assert_allclose(shares["raw"], (layers[-1, 0, 0] + layers[-1, 1, 0]) / 2)  # head mean, row 0
+    np.testing.assert_allclose(shares["rollout"], loop_rollout(layers)[0], atol=1e-12)
+    assert shares["raw_self"] == shares["raw"][0] and shares["rollout_self"] == shares["rollout"][0]
