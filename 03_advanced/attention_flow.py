@@ -1,4 +1,4 @@
-"""Lesson 3.1 — Attention flow: how much can travel from an input token to an output position, exactly and fast.
+"""Lesson 3.1 — Attention flow: how much can travel from an input token to an output position, exactly.
 
 The idea
 --------
@@ -32,39 +32,19 @@ For one layer the network is a single bipartite layer and ``F = Â`` exactly.
 Making it exact *and* fast
 --------------------------
 The published code builds the graph in ``networkx`` and runs one Edmonds–Karp max-flow (Edmonds & Karp
-1972) per pair: ``n²`` problems, each on ``L·n²`` edges, in pure Python — 5 s at 16 tokens and 6 layers,
-hours at 64. This file computes the same numbers with a proof of accuracy, in seconds at 64 tokens:
+1972) per pair: ``n²`` problems, each on ``L·n²`` edges, in pure Python. :func:`flow_networkx` keeps that
+reference. Two shortcuts need no search at all (:func:`closed_form_flow`): ``L = 1`` gives ``F = Â_1``, and
+for ``L = 2`` every middle token ``k`` lies on exactly one path ``i → k → j``, the paths share no edge, so
+``F[i, j] = Σ_k min(Â_2[i, k], Â_1[k, j])``.
 
-1. **Closed forms for short networks.** ``L = 1``: ``F = Â_1``. ``L = 2``: every middle node ``k`` lies on
-   exactly one path ``i → k → j``, the paths share no edge, so ``F[i, j] = Σ_k min(Â_2[i, k], Â_1[k, j])``.
-2. **Every flow is a lower bound, every cut an upper bound.** If a feasible flow and a cut have (almost)
-   the same value, both are optimal — no search needed. Upper bounds for all ``n²`` pairs at once come
-   from :func:`cut_upper_bounds`: a dynamic programme over the layers finds the cheapest cut among those
-   whose source side, layer by layer, is one of a few token sets built from ``i`` and ``j`` (nothing, ``{i}``,
-   every token but ``j``, all tokens, …) — it contains the two bottlenecks above and the "lane" cuts around
-   token ``i`` or ``j`` that the residual creates — plus a tree relaxation of the network.
-3. **Lower bounds from a compiled max-flow.** ``scipy.sparse.csgraph.maximum_flow`` runs Dinic's
-   algorithm (Dinic 1970) in C, but only on *integer* capacities. We give it ``⌊2³⁰ · Â⌋``: rounding *down*
-   keeps every integer flow feasible for the true capacities, so ``value / 2³⁰ ≤ F`` always (2³⁰ is a
-   power of two, so the scaling itself is exact). A flow in a *subgraph* is a flow in the graph, so for
-   long inputs a first try keeps only the 16 largest weights of each row of the middle layers (and the
-   diagonal) — when a sample of pairs shows that this subgraph already reaches the cut bounds.
-4. **Certify or refine.** If that lower bound is within ``1e-7`` of a cut bound, the cut's capacity is the
-   answer. If not, the integer flow proves its own minimum cut (the nodes still reachable from the source
-   through capacity it left); evaluated with the *true* capacities, that cut usually closes the gap. If
-   it does not, the rounding error is still bounded — each edge lost less than ``2⁻³⁰``, so
-   ``0 ≤ F − lower ≤ Δ ≤ |E| · 2⁻³⁰`` — and we solve the *residual* network (what is left of each capacity
-   after the integer flow, plus the reverse edges that let it be undone) once more, clipped at ``Δ`` and
-   scaled by ``2³⁰ / Δ``. Its own rounding error is at most ``|E| · Δ · 2⁻³⁰ ≤ |E|² · 2⁻⁶⁰`` — about
-   ``2·10⁻¹⁰`` at 64 tokens × 6 layers. ``compute_flow(..., return_info=True)`` reports the bound it proved.
-
-The ``n²`` problems are independent, so ``AttentionFlow(workers=2)`` can share them between two forked
-processes. All pairs at 64 tokens × 6 layers take one to three seconds of one core's time
-(``bench/RESULTS.md``); the per-pair networkx reference takes about 5 s already at 16 tokens and grows as
-``n⁴``.
-
-``flow_networkx`` keeps the published per-pair reference for comparison (``tests/test_attention_flow.py``
-checks the two agree to 1e-6 on random networks; ``bench/bench_flow.py`` times them).
+For deeper networks the lesson calls a solver that *certifies* its answers (``attnviz/maxflow.py``, where
+the proof is written out). The idea fits in one line: every feasible flow is a lower bound on ``F[i, j]``
+and every cut an upper bound, so a flow and a cut whose values meet within ``1e-7`` prove the answer —
+no matter how they were found. Cheap cuts for all pairs at once come from a dynamic programme over cuts
+built from the tokens ``i`` and ``j``; flows come from a compiled integer max-flow on capacities rounded
+*down* (so every flow it finds is feasible); where the two do not meet, the flow's own minimum cut, or
+one more solve on what is left, closes the gap, with a proven error bound
+(``compute_flow(..., return_info=True)``). ``bench/bench_flow.py`` times it against per-pair networkx.
 
 Gradient-weighted flow
 ----------------------
@@ -91,13 +71,15 @@ heads before the residual, never after; the edge direction is top → input (``�
 Run it
 ------
     python 03_advanced/attention_flow.py
-    python 03_advanced/attention_flow.py --text "The trophy did not fit in the suitcase because it was too big"
+    python 03_advanced/attention_flow.py --text "The trophy did not fit in the suitcase because it was big"
 
 Usage from Python::
 
     from advanced.attention_flow import AttentionFlow
     F = AttentionFlow().compute_flow(list(weights))                  # list of (heads, q, k) -> (q, k)
     F, info = AttentionFlow().compute_flow(list(weights), return_info=True)
+    F_cls = AttentionFlow().compute_flow(list(weights), rows=[0])      # (1, k): only the [CLS] row
+    from attnviz.gradients import attention_gradients, next_token_logit
     A, dA = attention_gradients(model, inputs, next_token_logit())  # (L, B, H, Q, K) each, numpy
     G = gradient_weighted_flow(A[:, 0], dA[:, 0])                    # (layers, q, k)
     F_grad = AttentionFlow().compute_flow_fused(G, normalize=True)   # flow through the weighted maps
@@ -112,10 +94,18 @@ import numpy as np
 from attnviz.cli import lesson_parser, run_lesson
 from attnviz.gradients import attention_gradients, check_attention_gradients, embedding_similarity, mean_pool
 from attnviz.maxflow import FlowInfo, all_pairs_max_flow
-from attnviz.normalize import HEAD_FUSIONS, fuse_heads, row_normalize
+from attnviz.normalize import fuse_heads, row_normalize
 from attnviz.outputs import LessonOutputs
-from attnviz.plotting import heatmap_html, show_heatmaps
-from attnviz.validate import check_attention, check_index, check_tokens, to_numpy
+from attnviz.plotting import heatmap_html, show_heatmaps, token_bars
+from attnviz.validate import (
+    as_layers,
+    check_attention,
+    check_head_fusion,
+    check_index,
+    check_mask,
+    check_tokens,
+    to_numpy,
+)
 
 DEFAULT_TEXT = "The cat sat on the mat because it was tired."
 DEFAULT_OTHER = "A sleepy kitten is lying on a rug."
@@ -135,14 +125,13 @@ class AttentionFlow:
 
     def __init__(self, head_fusion: str = "mean", add_residual: bool = True, tolerance: float = 1e-7,
                  workers: int = 1):
-        if head_fusion not in HEAD_FUSIONS:
-            raise ValueError(f"head_fusion: got {head_fusion!r}; expected one of {', '.join(HEAD_FUSIONS)}")
+        check_head_fusion(head_fusion)
         if not 0 < float(tolerance) <= 1e-6:
             raise ValueError(f"tolerance: got {tolerance}; expected a number in (0, 1e-6]")
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers: got {workers!r}; expected a positive integer")
-        self.head_fusion, self.add_residual, self.tolerance = head_fusion, bool(add_residual), float(tolerance)
-        self.workers = workers
+        self.head_fusion, self.add_residual = head_fusion, bool(add_residual)
+        self.tolerance, self.workers = float(tolerance), workers
 
     def capacities(self, attention_layers, head_fusion: str | None = None, add_residual: bool | None = None,
                    attention_mask=None) -> np.ndarray:
@@ -151,19 +140,18 @@ class AttentionFlow:
         ``attention_layers``: a list with one ``(H, Q, K)`` array per layer, or an ``(L, H, Q, K)`` array.
         With ``attention_mask`` (``(K,)``, 1 = real token) padding rows and columns are dropped first.
         """
-        attention = _as_layers_heads(attention_layers)  # (L, H, Q, K)
-        fusion = self.head_fusion if head_fusion is None else head_fusion
-        if fusion not in HEAD_FUSIONS:
-            raise ValueError(f"head_fusion: got {fusion!r}; expected one of {', '.join(HEAD_FUSIONS)}")
-        keep = _check_mask(attention_mask, attention.shape[-1])
+        attention = as_layers(attention_layers, "LHQK")[0][:, 0]  # (L, 1, H, Q, K) -> (L, H, Q, K)
+        fusion = check_head_fusion(self.head_fusion if head_fusion is None else head_fusion)
+        keep = check_mask(attention_mask, attention.shape[-1])  # (K,) booleans, or None
         if keep is not None:
             attention = row_normalize(attention[..., keep, :][..., keep])  # (L, H, q, q) real tokens only
         fused = fuse_heads(attention, fusion, axis=1)  # (L, Q, K)
         return residual_capacities(fused, self.add_residual if add_residual is None else add_residual)
 
     def compute_flow(self, attention_layers, normalize: bool = False, head_fusion: str | None = None,
-                     add_residual: bool | None = None, attention_mask=None, return_info: bool = False):
-        """Attention flow ``F`` ``(Q, K)``: ``F[i, j]`` = max-flow from token ``i`` at the top to input token ``j``.
+                     add_residual: bool | None = None, attention_mask=None, return_info: bool = False,
+                     rows=None):
+        """Attention flow ``F`` ``(Q, K)``: ``F[i, j]`` = max-flow from top token ``i`` to input token ``j``.
 
         Args:
             attention_layers: one ``(H, Q, K)`` array (numpy or torch) per layer, first layer first, or
@@ -171,13 +159,23 @@ class AttentionFlow:
             normalize: divide each row by its sum (for plotting next to rollout); default: raw flow values.
             attention_mask: optional ``(K,)`` with 0 for padding: padding rows and columns of ``F`` are 0.
             return_info: also return a :class:`FlowInfo` (how pairs were settled, the proven error bound).
+            rows: optional top positions (e.g. ``[0]`` for ``[CLS]``): only their rows are computed and
+                returned, ``(len(rows), K)`` — what a long input needs when one output is explained.
         """
-        keep = _check_mask(attention_mask, _as_layers_heads(attention_layers).shape[-1])
         caps = self.capacities(attention_layers, head_fusion, add_residual, attention_mask)  # (L, q, q)
-        flow, info = self.flow_from_capacities(caps, normalize=normalize, return_info=True)
+        keep = None if attention_mask is None else to_numpy(attention_mask).astype(bool)  # checked above
+        n_keys = caps.shape[-1] if keep is None else keep.size
+        real = np.arange(n_keys) if keep is None else np.flatnonzero(keep)  # (q,): original positions
+        picked = None
+        if rows is not None:
+            wanted = [check_index(int(r), n_keys, name="rows") % n_keys for r in np.atleast_1d(rows)]
+            if any(keep is not None and not keep[r] for r in wanted):
+                raise ValueError(f"rows: {wanted} includes a padding position; pick real tokens")
+            picked = np.searchsorted(real, wanted)  # their indices among the real tokens
+        flow, info = self.flow_from_capacities(caps, normalize=normalize, return_info=True, rows=picked)
         if keep is not None:
-            full = np.zeros((keep.size, keep.size))
-            full[np.ix_(keep, keep)] = flow
+            full = np.zeros((flow.shape[0] if rows is not None else n_keys, n_keys))  # (Q or R, K)
+            full[np.ix_(np.arange(flow.shape[0]) if rows is not None else real, real)] = flow
             flow = full
         return (flow, info) if return_info else flow
 
@@ -192,14 +190,18 @@ class AttentionFlow:
         return self.flow_from_capacities(residual_capacities(maps, residual), normalize=normalize,
                                          return_info=return_info)
 
-    def flow_from_capacities(self, capacities, normalize: bool = False, return_info: bool = False):
-        """The solver itself, on capacities ``Â`` ``(L, Q, K)`` (first layer first, rows summing to 1)."""
+    def flow_from_capacities(self, capacities, normalize: bool = False, return_info: bool = False, rows=None):
+        """The solver itself, on capacities ``Â`` ``(L, Q, K)`` (first layer first, rows summing to 1):
+        the closed forms for one or two layers, the certified solver of ``attnviz/maxflow.py`` beyond.
+        ``rows``: optional indices of the top positions to compute; then ``(len(rows), K)`` is returned."""
         caps = check_attention(capacities, "LQK", name="capacities", square=True)
         start = time.perf_counter()
         if caps.shape[0] <= 2:
-            flow, info = closed_form_flow(caps), FlowInfo(pairs=caps.shape[1] ** 2, closed_form=caps.shape[1] ** 2)
+            flow = closed_form_flow(caps)  # (Q, K)
+            flow = flow if rows is None else flow[np.asarray(rows, dtype=int)]  # (R, K)
+            info = FlowInfo(pairs=flow.size, closed_form=flow.size)
         else:
-            flow, info = all_pairs_max_flow(caps, self.tolerance, self.workers)
+            flow, info = all_pairs_max_flow(caps, self.tolerance, self.workers, rows=rows)
         info.seconds = time.perf_counter() - start
         if normalize:
             flow = row_normalize(flow)
@@ -230,9 +232,9 @@ def residual_capacities(fused, add_residual: bool = True) -> np.ndarray:
 def closed_form_flow(capacities) -> np.ndarray:
     """The flow of a network with one or two layers, without any search, ``(Q, K)``.
 
-    One layer: the edge ``i → j`` is the only path, so ``F = Â_1``. Two layers: every middle token ``k`` lies on
-    exactly one path ``i → k → j`` and no two paths share an edge, so each carries ``min(Â_2[i, k], Â_1[k, j])``
-    and ``F[i, j] = Σ_k min(Â_2[i, k], Â_1[k, j])``.
+    One layer: the edge ``i → j`` is the only path, so ``F = Â_1``. Two layers: every middle token ``k``
+    lies on exactly one path ``i → k → j`` and no two paths share an edge, so each carries
+    ``min(Â_2[i, k], Â_1[k, j])`` and ``F[i, j] = Σ_k min(Â_2[i, k], Â_1[k, j])``.
     """
     caps = check_attention(capacities, "LQK", name="capacities", square=True)
     if caps.shape[0] == 1:
@@ -275,47 +277,9 @@ def flow_networkx(capacities, flow_func=None) -> np.ndarray:
     return flow
 
 
-# ==================================================================================== validation helpers
-def _as_layers_heads(attention_layers) -> np.ndarray:
-    """A list of ``(H, Q, K)`` per layer, or ``(L, H, Q, K)`` -> validated float64 ``(L, H, Q, K)``."""
-    if isinstance(attention_layers, list | tuple):
-        if len(attention_layers) == 0:
-            raise ValueError("attention_layers: got an empty list; expected one (heads, query, key) array per layer")
-        layers = [to_numpy(a, f"attention_layers[{i}]") for i, a in enumerate(attention_layers)]
-        for i, a in enumerate(layers):
-            if a.shape != layers[0].shape:
-                raise ValueError(f"attention_layers[{i}]: shape {a.shape} differs from layer 0's {layers[0].shape}; "
-                                 "every layer must have the same heads and sequence length")
-        if layers[0].ndim != 3:
-            raise ValueError(f"attention_layers: each layer has shape {layers[0].shape}; expected 3 dimensions "
-                             "(heads, query, key) — select the example of a batch first")
-        arr = np.stack(layers)  # (L, H, Q, K)
-    else:
-        arr = to_numpy(attention_layers, "attention_layers")
-        if arr.ndim != 4:
-            hint = " (one layer? wrap it in a list: [weights])" if arr.ndim == 3 else ""
-            raise ValueError(f"attention_layers: got {arr.ndim} dimensions, shape {arr.shape}; expected 4 "
-                             f"(layers, heads, query, key){hint}")
-    return check_attention(arr, "LHQK", name="attention_layers", square=True)
-
-
-def _check_mask(attention_mask, n_keys: int):
-    if attention_mask is None:
-        return None
-    mask = to_numpy(attention_mask, "attention_mask")
-    if mask.shape != (n_keys,):
-        raise ValueError(f"attention_mask: got shape {mask.shape}; expected ({n_keys},) with 1 for real tokens "
-                         "and 0 for padding")
-    if not np.isin(mask, (0, 1)).all():
-        raise ValueError("attention_mask: expected only 0 (padding) and 1 (real token) values")
-    if not mask.any():
-        raise ValueError("attention_mask: has no real token (all zeros)")
-    return mask.astype(bool)
-
-
-# ==================================================================================== gradient integration
+# ============================================================================ gradient-weighted flow
 def gradient_weighted_flow(attention, gradients, head_fusion: str = "mean") -> np.ndarray:
-    """Per layer, ``fuse_h(A ⊙ |∂y/∂A|)``: ``(L, H, Q, K)`` -> ``(L, Q, K)`` (or ``(L, B, H, Q, K)`` -> ``(L, B, Q, K)``).
+    """Per layer, ``fuse_h(A ⊙ |∂y/∂A|)``: ``(L, [B,] H, Q, K)`` -> ``(L, [B,] Q, K)``.
 
     Non-negative, zero where the output does not depend on a weight; rows do not sum to 1.
     """
@@ -324,57 +288,54 @@ def gradient_weighted_flow(attention, gradients, head_fusion: str = "mean") -> n
 
 
 # ============================================================================================== the lesson
-def _bound_figure(flow, rollout, first_layer_cap, tokens, row: int, title: str):
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(max(6.5, 0.55 * len(tokens)), 3.6), constrained_layout=True)
-    x = np.arange(len(tokens))
-    ax.bar(x - 0.2, flow[row], width=0.4, label=f"attention flow F[{row}, j]")
-    ax.bar(x + 0.2, rollout[row], width=0.4, label=f"rollout R[{row}, j]")
-    ax.plot(x, np.minimum(1.0, first_layer_cap), "k_", markersize=16, markeredgewidth=2,
-            label="bottleneck min(1, Σ_k Â_1[k, j])")
-    ax.set_xticks(x, tokens, rotation=90)
-    ax.set_ylabel("value (flow ≤ 1; rollout row sums to 1)")
-    ax.set_title(title)
-    ax.legend(fontsize=8)
+def _bound_figure(flow_row, rollout_row, first_layer_cap, tokens, title: str):
+    """Bars of one flow row and its rollout row, with the trivial bottleneck ``min(1, Σ_k Â_1[k, j])``."""
+    fig = token_bars({"attention flow F[row, j]": flow_row, "rollout R[row, j]": rollout_row}, tokens,
+                     title=title, ylabel="value (flow ≤ 1; rollout row sums to 1)")
+    fig.axes[0].plot(np.arange(len(tokens)), np.minimum(1.0, first_layer_cap), "k_", markersize=16,
+                     markeredgewidth=2, label="bottleneck min(1, Σ_k Â_1[k, j])")
+    fig.axes[0].legend(fontsize=8)
     return fig
 
 
-def main(argv=None):
-    parser = lesson_parser(__doc__, text=DEFAULT_TEXT)
-    parser.add_argument("--other", default=DEFAULT_OTHER, help="second sentence for the similarity target "
-                        f"of the gradient-weighted flow (default: {DEFAULT_OTHER!r})")
-    parser.add_argument("--row", type=int, default=0, help="top position whose flow is plotted as bars (default: 0, [CLS])")
-    args = parser.parse_args(argv)
-    out = LessonOutputs(__file__, args.out)
+def _load(args):
+    """The encoder, its inputs, tokens and attention ``(L, H, Q, K)`` for ``args.text``."""
+    from attnviz.extract import transformer_attentions
+    from attnviz.models import encode_texts, load_model
 
+    loaded = load_model(args.model, kind="encoder", device=args.device)
+    inputs = encode_texts(loaded.tokenizer, args.text, loaded.model).to(loaded.device)
+    tokens = loaded.tokenizer.convert_ids_to_tokens(inputs["input_ids"][0].tolist())
     import torch
 
-    from beginner.attention_basics import AttentionModel
+    with torch.no_grad():
+        weights = transformer_attentions(loaded.model, inputs)[:, 0]  # (L, B, H, Q, K) -> (L, H, Q, K)
+    return loaded, inputs, tokens, weights.float().cpu().numpy()
+
+
+def _flow_demo(out, name, weights, tokens, row):
+    """Flow of every pair, checked on one row against networkx; flow vs rollout; the bottleneck."""
+    import networkx as nx
+
     from intermediate.attention_rollout import AttentionRollout
 
-    model = AttentionModel(args.model, device=args.device)
-    weights = model.get_attention_weights(args.text)  # (L, H, Q, K)
-    tokens = model.tokens(args.text)
-    row = check_index(args.row, len(tokens), name="row")
     n_layers, n_heads, n = weights.shape[:3]
     flow_model = AttentionFlow()
     caps = flow_model.capacities(list(weights))  # (L, Q, K)
     flow, info = flow_model.compute_flow(list(weights), return_info=True)  # (Q, K)
     rollout = AttentionRollout().compute_rollout(list(weights))  # (Q, K)
-    print(f"{model.name}: {n_layers} layers × {n_heads} heads, {n} tokens; flow of all {n * n} pairs in "
+    print(f"{name}: {n_layers} layers × {n_heads} heads, {n} tokens; flow of all {n * n} pairs in "
           f"{info.seconds:.2f} s ({info.certified} certified by a cut, {info.refined} refined; "
           f"proven error ≤ {info.error_bound:.1e})")
 
-    # 1. The flow against the published per-pair networkx reference, for the plotted row.
-    import networkx as nx
-
+    # 1. The row against the published per-pair networkx reference.
     graph = layered_graph(caps)
     start = time.perf_counter()
     reference = np.array([nx.maximum_flow_value(graph, (n_layers, row), (0, j),
                                                 flow_func=nx.algorithms.flow.edmonds_karp) for j in range(n)])
     seconds = time.perf_counter() - start
-    print(f"row {row} against networkx Edmonds–Karp: max |difference| {np.abs(flow[row] - reference).max():.1e}; "
+    gap = np.abs(flow[row] - reference).max()
+    print(f"row {row} against networkx Edmonds–Karp: max |difference| {gap:.1e}; "
           f"networkx took {seconds:.2f} s for {n} pairs (~{seconds * n:.1f} s for all {n * n})")
 
     # 2. Flow and rollout side by side: the raw values on one fixed scale, then the shapes of the rows.
@@ -383,73 +344,101 @@ def main(argv=None):
                         titles=["attention flow F (max-flow value)", "rollout Â_L⋯Â_1"],
                         xlabel="input token", ylabel="position at the top layer", vmin=0, vmax=1,
                         colorbar_label="value on a fixed 0–1 scale",
-                        suptitle=f"{model.name}: attention flow vs rollout ({n_layers} layers, head mean, 0.5·A + 0.5·I)")
-    out.save_figure(fig, "flow_vs_rollout", "Attention flow (max-flow from each top position to each input "
-                    "token) and rollout, on one fixed 0–1 scale. Flow is nearly constant down each column: it is "
-                    "set by a bottleneck, not by the products of the weights along the paths.")
-    fig = show_heatmaps(np.stack([normalized, rollout])[None], xlabels=tokens, ylabels=tokens, tick_labels=True,
-                        scale="row", titles=["flow, rows normalised to sum 1", "rollout"],
+                        suptitle=f"{name}: attention flow vs rollout ({n_layers} layers, head mean, "
+                                 "0.5·A + 0.5·I)")
+    out.save_figure(fig, "flow_vs_rollout", "Attention flow (max-flow from each top position to each "
+                    "input token) and rollout, on one fixed 0–1 scale. Flow is nearly constant down each "
+                    "column: it is set by a bottleneck, not by the products of the weights along the paths.")
+    fig = show_heatmaps(np.stack([normalized, rollout])[None], xlabels=tokens, ylabels=tokens,
+                        tick_labels=True, scale="row", titles=["flow, rows normalised to sum 1", "rollout"],
                         xlabel="input token", ylabel="position at the top layer",
                         suptitle="The shape of each row: flow spreads, rollout concentrates")
     out.save_figure(fig, "flow_vs_rollout_rows", "The same two maps with each row divided by its maximum (a "
-                    "stated per-row scale): flow credits almost every input token nearly equally, rollout keeps "
-                    "the few tokens the product of the weights favours.")
+                    "stated per-row scale): flow credits almost every input token nearly equally, rollout "
+                    "keeps the few tokens the product of the weights favours.")
     heatmap_html(flow, xlabels=tokens, ylabels=tokens, path=out.path("flow.html"),
-                 title=f"{model.name}: attention flow (hover: top position, input token, max-flow value)",
+                 title=f"{name}: attention flow (hover: top position, input token, max-flow value)",
                  x_title="input token", y_title="position at the top layer", colorbar_title="max-flow")
-    out.register("flow.html", "Interactive attention flow: hover a cell for the top position, the input token "
-                 "and the max-flow value.")
+    out.register("flow.html", "Interactive attention flow: hover a cell for the top position, the input "
+                 "token and the max-flow value.")
 
     # 3. Why: the first layer's column sums are a cut, and the flow sits on it.
     first_layer = caps[0].sum(0)  # (K,): capacity into each input token
     at_bound = np.isclose(flow, np.minimum(1.0, first_layer)[None, :], atol=1e-6).mean()
-    print(f"{100 * at_bound:.0f}% of the pairs have flow = min(1, Σ_k Â_1[k, j]) (the two trivial bottlenecks)")
-    fig = _bound_figure(flow, rollout, first_layer, tokens, row,
-                        f"Row {row} ({tokens[row]}) — over all pairs, {100 * at_bound:.0f}% of the flows equal the bound")
-    out.save_figure(fig, "flow_bottleneck", "One top position's flow to each input token, its rollout, and the "
-                    "trivial cut min(1, column sum of the first layer's Â). Most flows in the sentence equal that "
-                    "cut — the reason attention flow looks so flat; where a row sits below it, a cut around the "
-                    "top token's own lane (the residual path down through the layers) is the bottleneck.")
+    print(f"{100 * at_bound:.0f}% of the pairs have flow = min(1, Σ_k Â_1[k, j]) "
+          "(the two trivial bottlenecks)")
+    fig = _bound_figure(flow[row], rollout[row], first_layer, tokens, f"Row {row} ({tokens[row]}) — over all "
+                        f"pairs, {100 * at_bound:.0f}% of the flows equal the bound")
+    out.save_figure(fig, "flow_bottleneck", "One top position's flow to each input token, its rollout, and "
+                    "the trivial cut min(1, column sum of the first layer's Â). Most flows in the sentence "
+                    "equal that cut — the reason attention flow looks so flat; where a row sits below it, "
+                    "a cut around the top token's own lane (the residual path down the layers) is the "
+                    "bottleneck.")
+    return flow, rollout
 
-    # 4. Gradient-weighted flow per layer: A ⊙ |∂y/∂A| for a sentence-similarity target.
-    loaded = model.loaded
-    inputs = model.encode(args.text)
-    other_inputs = model.encode(args.other)
+
+def _gradient_demo(out, loaded, inputs, tokens, other_text, flow, rollout):
+    """Gradient-weighted attention per layer, and its rollout and flow next to plain attention's."""
+    import torch
+
+    from intermediate.attention_rollout import AttentionRollout
+
+    model = loaded.model
+    from attnviz.models import encode_texts
+
+    other_inputs = encode_texts(loaded.tokenizer, other_text, model).to(loaded.device)
     with torch.no_grad():
-        other = mean_pool(loaded.model(**other_inputs).last_hidden_state, other_inputs["attention_mask"])[0]  # (d,)
+        other = mean_pool(model(**other_inputs).last_hidden_state, other_inputs["attention_mask"])[0]  # (d,)
     target = embedding_similarity(other, inputs["attention_mask"])
-    attention, grads = attention_gradients(loaded.model, inputs, target)  # (L, B, H, Q, K) each
+    attention, grads = attention_gradients(model, inputs, target)  # (L, B, H, Q, K) each
     maps = gradient_weighted_flow(attention[:, 0], grads[:, 0])  # (L, Q, K)
     with torch.no_grad():
-        similarity = float(target(loaded.model(**inputs)).item())
-    top = float(maps.max())
+        similarity = float(target(model(**inputs)).item())
+    n_layers, n = maps.shape[0], maps.shape[-1]
     columns = (n_layers + 1) // 2
-    grid = np.zeros((2, columns, n, n))
-    grid.reshape(-1, n, n)[:n_layers] = maps  # (2, L/2, Q, K): two rows of layers
-    titles = [[f"layer {r * columns + c}" if r * columns + c < n_layers else "" for c in range(columns)] for r in range(2)]
-    fig = show_heatmaps(grid, titles=titles, vmin=0.0, vmax=top, tick_labels=n <= 16,
+    grid = np.zeros((2, columns, n, n))  # (2, L/2, Q, K): two rows of layers
+    grid.reshape(-1, n, n)[:n_layers] = maps  # the layers in reading order
+    titles = [[f"layer {r * columns + c}" if r * columns + c < n_layers else "" for c in range(columns)]
+              for r in range(2)]
+    fig = show_heatmaps(grid, titles=titles, vmin=0.0, vmax=float(maps.max()), tick_labels=n <= 16,
                         colorbar_label="mean_h A ⊙ |∂y/∂A|", xlabels=tokens, ylabels=tokens,
-                        suptitle=f"Gradient-weighted attention per layer, y = cos(embedding, '{args.other}') = "
-                                 f"{similarity:.2f}")
-    out.save_figure(fig, "gradient_weighted_per_layer", "Per layer, the head mean of A ⊙ |∂y/∂A| for y = cosine "
-                    "similarity of the sentence embedding with a second sentence: the attention weights the "
-                    "output actually depends on (shared scale, not probabilities).")
+                        suptitle="Gradient-weighted attention per layer, "
+                                 f"y = cos(embedding, '{other_text}') = {similarity:.2f}")
+    out.save_figure(fig, "gradient_weighted_per_layer", "Per layer, the head mean of A ⊙ |∂y/∂A| for y "
+                    "= cosine similarity of the sentence embedding with a second sentence: the attention "
+                    "weights the output actually depends on (shared scale, not probabilities).")
 
-    # 5. The three maps of "what reaches the output" compared: rollout, flow, gradient-weighted flow.
-    grad_flow = flow_model.compute_flow_fused(maps, normalize=True)  # (Q, K)
-    grad_rollout = AttentionRollout().rollout_fused(row_normalize(maps))  # same capacities: rows renormalised first
-    fig = show_heatmaps(np.stack([[rollout, normalized], [grad_rollout, grad_flow]]), xlabels=tokens, ylabels=tokens,
-                        titles=[["rollout of attention", "flow of attention"],
-                                ["rollout of A ⊙ |∂y/∂A|", "flow of A ⊙ |∂y/∂A|"]],
+    grad_flow = AttentionFlow().compute_flow_fused(maps, normalize=True)  # (Q, K)
+    grad_rollout = AttentionRollout().rollout_fused(row_normalize(maps))  # same capacities: rows renormalised
+    normalized = row_normalize(flow)
+    fig = show_heatmaps(np.stack([[rollout, normalized], [grad_rollout, grad_flow]]), xlabels=tokens,
+                        ylabels=tokens, titles=[["rollout of attention", "flow of attention"],
+                                                ["rollout of A ⊙ |∂y/∂A|", "flow of A ⊙ |∂y/∂A|"]],
                         xlabel="input token", ylabel="position at the top layer", scale="row",
                         suptitle="Attention vs gradient-weighted capacities, rolled out and as max-flow")
-    out.save_figure(fig, "gradient_flow_vs_rollout", "Top: rollout and flow of plain attention. Bottom: the same "
-                    "two methods on the gradient-weighted maps A ⊙ |∂y/∂A| (each row renormalised, residual added). "
-                    "Per-row scale: each row divided by its maximum. Weighting by the gradient moves the credit "
-                    "from [CLS]/[SEP] to the content words the similarity score depends on; flow stays flat.")
-    corr = np.corrcoef(np.stack([rollout.ravel(), normalized.ravel(), grad_rollout.ravel(), grad_flow.ravel()]))
-    print(f"correlation over all cells: rollout/flow {corr[0, 1]:.2f}, rollout/gradient-rollout {corr[0, 2]:.2f}, "
-          f"flow/gradient-flow {corr[1, 3]:.2f}")
+    out.save_figure(fig, "gradient_flow_vs_rollout", "Top: rollout and flow of plain attention. Bottom: the "
+                    "same two methods on the gradient-weighted maps A ⊙ |∂y/∂A| (each row renormalised, "
+                    "residual added). Per-row scale: each row divided by its maximum. Weighting by the "
+                    "gradient moves the credit from [CLS]/[SEP] to the content words the similarity score "
+                    "depends on; flow stays flat.")
+    cells = np.stack([m.ravel() for m in (rollout, normalized, grad_rollout, grad_flow)])  # (4, Q·K)
+    corr = np.corrcoef(cells)
+    print(f"correlation over all cells: rollout/flow {corr[0, 1]:.2f}, rollout/gradient-rollout "
+          f"{corr[0, 2]:.2f}, flow/gradient-flow {corr[1, 3]:.2f}")
+
+
+def main(argv=None):
+    parser = lesson_parser(__doc__, text=DEFAULT_TEXT)
+    parser.add_argument("--other", default=DEFAULT_OTHER, help="second sentence for the similarity target "
+                        f"of the gradient-weighted flow (default: {DEFAULT_OTHER!r})")
+    parser.add_argument("--row", type=int, default=0,
+                        help="top position whose flow is plotted as bars (default: 0, [CLS])")
+    args = parser.parse_args(argv)
+    out = LessonOutputs(__file__, args.out)
+    loaded, inputs, tokens, weights = _load(args)
+    row = check_index(args.row, len(tokens), name="row")
+    flow, rollout = _flow_demo(out, loaded.name, weights, tokens, row)
+    _gradient_demo(out, loaded, inputs, tokens, args.other, flow, rollout)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ Why each piece:
 * **Class-specific.** Change the class (or the next token) and the map changes — plain rollout cannot.
 
 Gradients are taken with respect to the attention *probabilities* of the eager attention path
-(``attention_gradients`` in ``attention_flow.py``: ``retain_grad()`` on the returned tensors, no
+(``attention_gradients`` in ``attnviz/gradients.py``: ``retain_grad()`` on the returned tensors, no
 ``torch.no_grad()``), so ``∇A`` has the shape ``(L, B, H, Q, K)`` of ``A``.
 
 Pitfalls: forgetting the clamp (negative evidence cancels positive); taking the head mean before the
@@ -56,7 +56,8 @@ Run it
 
 Usage from Python::
 
-    from advanced.gradient_attention import attention_gradients, chefer_relevance, next_token_logit
+    from advanced.gradient_attention import chefer_relevance
+    from attnviz.gradients import attention_gradients, next_token_logit
     A, dA = attention_gradients(model, inputs, next_token_logit())   # (L, B, H, Q, K) each
     R = chefer_relevance(A[:, 0], dA[:, 0])                            # (Q, K); row -1 for GPT-2
 """
@@ -74,16 +75,17 @@ from attnviz.gradients import (
     mean_pool,
     next_token_logit,
 )
+from attnviz.normalize import output_row
 from attnviz.outputs import LessonOutputs
-from attnviz.plotting import show_heatmaps
-from attnviz.validate import check_attention, check_index, to_numpy
+from attnviz.plotting import show_heatmaps, token_bars
+from attnviz.validate import check_attention
 
 DEFAULT_TEXT = "The cat sat on the mat because it was tired."
 DEFAULT_OTHER = "A sleepy kitten is lying on a rug."
 
 
 def chefer_layer_maps(attention, gradients) -> np.ndarray:
-    """Per layer ``Ā_l = E_h[(∇A ⊙ A)⁺]``: ``(L, H, Q, K)`` -> ``(L, Q, K)`` (or ``(L, B, H, Q, K)`` -> ``(L, B, Q, K)``)."""
+    """Per layer ``Ā_l = E_h[(∇A ⊙ A)⁺]``: ``(L, [B,] H, Q, K)`` -> ``(L, [B,] Q, K)``."""
     weights, grads = check_attention_gradients(attention, gradients)
     return np.clip(grads * weights, 0.0, None).mean(axis=-3)  # clamp per head, then the head mean
 
@@ -110,17 +112,8 @@ def relevance_row(relevance, row, attention_mask=None) -> np.ndarray:
     rows, for a mean-pooled sentence embedding). Returns ``(K,)``.
     """
     arr = check_attention(relevance, "QK", name="relevance", stochastic=False, square=True)
-    n = arr.shape[0]
-    extra = arr - np.eye(n)  # what attention moved; the identity is every token's own starting relevance
-    if isinstance(row, str):
-        if row != "mean":
-            raise ValueError(f"row: got {row!r}; expected an index or 'mean'")
-        keep = np.ones(n, bool) if attention_mask is None else to_numpy(attention_mask, "attention_mask").astype(bool)
-        if keep.shape != (n,) or not keep.any():
-            raise ValueError(f"attention_mask: got shape {keep.shape} with {int(keep.sum())} real tokens; "
-                             f"expected ({n},) with at least one 1")
-        return extra[keep].mean(0) * keep
-    return extra[check_index(row, n, name="row")]
+    extra = arr - np.eye(arr.shape[0])  # what attention moved; R⁰ = I is every token's own starting relevance
+    return output_row(extra, row, attention_mask=attention_mask, name="relevance")
 
 
 def explain(model, inputs, target, *, kind: str = "self") -> dict:
@@ -136,24 +129,6 @@ def explain(model, inputs, target, *, kind: str = "self") -> dict:
 
 
 # ================================================================================================ lesson
-def _bars(tokens, series: dict, title: str, ylabel: str, mark: int | None = None):
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(max(6.5, 0.42 * len(tokens)), 3.6), constrained_layout=True)
-    x = np.arange(len(tokens))
-    width = 0.8 / len(series)
-    for k, (label, values) in enumerate(series.items()):
-        values = np.asarray(values, float)
-        ax.bar(x + (k - (len(series) - 1) / 2) * width, values / max(values.max(), 1e-12), width=width, label=label)
-    if mark is not None:
-        ax.axvspan(mark - 0.45, mark + 0.45, color="0.85", zorder=0, label="expected (earlier occurrence)")
-    ax.set_xticks(x, tokens, rotation=90, fontsize=7 if len(tokens) > 30 else 9)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    return fig
-
-
 def induction_sequence(candidates, half: int = 12, repeat: int = 6, seed: int = 0,
                        bos_id: int | None = None) -> tuple[np.ndarray, int, int]:
     """``<bos> x₁ … x_half x₁ … x_repeat``: ``half`` distinct random ids from ``candidates``, then a repeat.
@@ -163,7 +138,8 @@ def induction_sequence(candidates, half: int = 12, repeat: int = 6, seed: int = 
     """
     candidates = np.asarray(candidates)
     if not 0 < repeat < half <= candidates.size:
-        raise ValueError(f"half, repeat: need 0 < repeat ({repeat}) < half ({half}) <= {candidates.size} candidate ids")
+        raise ValueError(f"half, repeat: need 0 < repeat ({repeat}) < half ({half}) <= {candidates.size} "
+                         "candidate ids")
     first = np.random.default_rng(seed).choice(candidates, size=half, replace=False)
     prefix = [] if bos_id is None else [bos_id]
     ids = np.concatenate([prefix, first, first[:repeat]]).astype(np.int64)
@@ -179,23 +155,27 @@ def _minilm_demo(out, args, rollout):
     inputs, other_inputs = model.encode(args.text), model.encode(args.other)
     tokens = model.tokens(args.text)
     with torch.no_grad():
-        other = mean_pool(model.model(**other_inputs).last_hidden_state, other_inputs["attention_mask"])[0]  # (d,)
+        hidden = model.model(**other_inputs).last_hidden_state  # (1, T, d)
+        other = mean_pool(hidden, other_inputs["attention_mask"])[0]  # (d,)
     result = explain(model.model, inputs, embedding_similarity(other, inputs["attention_mask"]))
     plain = rollout.compute_rollout(list(result["attention"]))  # (Q, K)
-    chefer = result["relevance"] - np.eye(len(tokens))  # what attention moved; R⁰ = I is the same for every input
-    fig = show_heatmaps(np.stack([plain, chefer])[None], xlabels=tokens, ylabels=tokens, tick_labels=True, scale="row",
+    chefer = result["relevance"] - np.eye(len(tokens))  # what attention moved; R⁰ = I is the same everywhere
+    fig = show_heatmaps(np.stack([plain, chefer])[None], xlabels=tokens, ylabels=tokens, tick_labels=True,
+                        scale="row",
                         titles=["plain rollout", "Chefer R − I (gradient-weighted)"],
                         xlabel="input token", ylabel="position at the top",
                         suptitle=f"{model.name}: y = cos(embedding, '{args.other}')")
-    out.save_figure(fig, "minilm_rollout_vs_chefer", "MiniLM, y = cosine similarity with a second sentence: plain "
-                    "rollout vs the gradient-weighted relevance R − I, each row divided by its maximum (per-row "
-                    "scale). Rollout credits [CLS]; the gradient moves the credit to the words the score uses.")
+    out.save_figure(fig, "minilm_rollout_vs_chefer", "MiniLM, y = cosine similarity with a second sentence: "
+                    "plain rollout vs the gradient-weighted relevance R − I, each row divided by its maximum "
+                    "(per-row scale). Rollout credits [CLS]; the gradient moves the credit to the words the "
+                    "score uses.")
     chefer = result["relevance"]
     series = {"rollout (mean row)": plain.mean(0), "Chefer R − I (mean row)": relevance_row(chefer, "mean")}
-    fig = _bars(tokens, series, "Which words the similarity score uses (each series scaled to its maximum)",
-                "relative relevance")
-    out.save_figure(fig, "minilm_relevance_bars", "Relevance of each word to the mean-pooled sentence embedding's "
-                    "similarity score: gradient-weighted (Chefer) vs plain rollout, each scaled to its maximum.")
+    fig = token_bars(series, tokens, title="Which words the similarity score uses (each series scaled to its "
+                     "maximum)", ylabel="relative relevance", normalize="max")
+    out.save_figure(fig, "minilm_relevance_bars", "Relevance of each word to the mean-pooled sentence "
+                    "embedding's similarity score: gradient-weighted (Chefer) vs plain rollout, each scaled "
+                    "to its maximum.")
 
 
 def _gpt2_demo(out, args, rollout) -> bool:
@@ -210,7 +190,8 @@ def _gpt2_demo(out, args, rollout) -> bool:
         return False
     special = set(loaded.tokenizer.all_special_ids)
     candidates = [i for i in range(int(loaded.model.config.vocab_size)) if i not in special]
-    ids, expected, where = induction_sequence(candidates, seed=args.seed, bos_id=loaded.tokenizer.bos_token_id)
+    ids, expected, where = induction_sequence(candidates, seed=args.seed,
+                                              bos_id=loaded.tokenizer.bos_token_id)
     input_ids = torch.tensor(ids[None], device=loaded.device)
     inputs = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
     with torch.no_grad():
@@ -220,15 +201,18 @@ def _gpt2_demo(out, args, rollout) -> bool:
     chefer_row = relevance_row(result["relevance"], -1)
     plain_row = rollout.compute_rollout(list(result["attention"]))[-1]  # (K,)
     hit = int(np.argmax(chefer_row[:-1]))
-    print(f"{loaded.name}: predicts {predicted} (expected {expected}); Chefer relevance peaks at position {hit} "
-          f"(the earlier occurrence is position {where}); rollout peaks at {int(np.argmax(plain_row[:-1]))}")
+    print(f"{loaded.name}: predicts {predicted} (expected {expected}); Chefer relevance peaks at position "
+          f"{hit} (the earlier occurrence is position {where}); rollout peaks at "
+          f"{int(np.argmax(plain_row[:-1]))}")
     labels = [f"{k}:{t}" for k, t in enumerate(tokens)][:-1]  # the earlier positions (not the query itself)
-    fig = _bars(labels, {"rollout, last row": plain_row[:-1], "Chefer R − I, last row": chefer_row[:-1]},
-                f"{loaded.name}: relevance for the next-token logit of {tokens[where]!r} (repeated sequence)",
-                "relative relevance", mark=where)
-    out.save_figure(fig, "gpt2_induction_relevance", "Tiny GPT-2 on a repeated random sequence: relevance of each "
-                    "earlier position for the logit of the token that follows the repeat. An induction head copies "
-                    "from the earlier occurrence (shaded); the gradient-weighted relevance should peak there.")
+    fig = token_bars({"rollout, last row": plain_row[:-1], "Chefer R − I, last row": chefer_row[:-1]}, labels,
+                     title=f"{loaded.name}: relevance for the next-token logit of {tokens[where]!r} "
+                     "(repeated sequence)", ylabel="relative relevance", normalize="max", highlight=where,
+                     highlight_label="expected (earlier occurrence)")
+    out.save_figure(fig, "gpt2_induction_relevance", "Tiny GPT-2 on a repeated random sequence: relevance of "
+                    "each earlier position for the logit of the token that follows the repeat. An induction "
+                    "head copies from the earlier occurrence (shaded); the gradient-weighted relevance "
+                    "should peak there.")
     top = float(result["maps"].max())
     fig = show_heatmaps(result["maps"][None], titles=[f"layer {k}" for k in range(result["maps"].shape[0])],
                         vmin=0.0, vmax=top, colorbar_label="E_h[(∇A ⊙ A)⁺]",
@@ -253,7 +237,8 @@ def _vit_demo(out, args, rollout) -> bool:
 
     from PIL import Image
 
-    images = [Path(args.image)] if args.image else sorted((REPO_ROOT / "data" / "images" / "shapes_test").glob("*.png"))
+    shipped = REPO_ROOT / "data" / "images" / "shapes_test"
+    images = [Path(args.image)] if args.image else sorted(shipped.glob("*.png"))
     if not images:
         print("skipping the ViT example: no test image in data/images/shapes_test/")
         return False
@@ -265,27 +250,33 @@ def _vit_demo(out, args, rollout) -> bool:
         logits = loaded.model(**inputs).logits[0]
     predicted = int(logits.argmax())
     result = explain(loaded.model, inputs, class_logit(predicted))
-    side = int(round(np.sqrt(result["relevance"].shape[-1] - 1)))  # patches form a side × side grid after [CLS]
-    chefer = relevance_row(result["relevance"], 0)[1:].reshape(side, side)  # (side, side)
-    plain = rollout.compute_rollout(list(result["attention"]))[0, 1:].reshape(side, side)
+    side = int(round(np.sqrt(result["relevance"].shape[-1] - 1)))  # a side × side grid of patches after [CLS]
+    chefer = relevance_row(result["relevance"], 0)[1:].reshape(side, side)  # (K - 1,) patches -> (side, side)
+    plain = rollout.compute_rollout(list(result["attention"]))[0, 1:].reshape(side, side)  # (side, side)
     label = loaded.model.config.id2label.get(predicted, str(predicted))
     shown = np.stack([plain / plain.max(), chefer / max(chefer.max(), 1e-12)])[None]
     fig = show_heatmaps(shown, titles=["rollout, [CLS] row", f"Chefer R − I for class {label!r}"],
                         xlabel="patch column", ylabel="patch row", vmin=0, vmax=1,
                         colorbar_label="fraction of the map's maximum",
                         suptitle=f"{loaded.name} on {images[0].name}: where the class evidence is")
-    out.save_figure(fig, "vit_class_relevance", "Tiny ViT: the [CLS] row of plain rollout and of the class-specific "
-                    "gradient-weighted relevance, as patch grids (each divided by its maximum).")
+    out.save_figure(fig, "vit_class_relevance", "Tiny ViT: the [CLS] row of plain rollout and of the "
+                    "class-specific gradient-weighted relevance, as patch grids (each divided by its "
+                    "maximum).")
     return True
 
 
 def main(argv=None):
     parser = lesson_parser(__doc__, text=DEFAULT_TEXT)
-    parser.add_argument("--other", default=DEFAULT_OTHER, help=f"second sentence of the similarity target (default: {DEFAULT_OTHER!r})")
-    parser.add_argument("--gpt2-model", default=None, help="causal LM for the induction example (default: tiny-gpt2-induction)")
-    parser.add_argument("--vit-model", default=None, help="image classifier for the ViT example (default: tiny-vit-shapes)")
-    parser.add_argument("--image", default=None, help="image for the ViT example (default: the first shipped test image)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random repeated sequence (default: 0)")
+    parser.add_argument("--other", default=DEFAULT_OTHER, help="second sentence of the similarity target "
+                                                               f"(default: {DEFAULT_OTHER!r})")
+    parser.add_argument("--gpt2-model", default=None, help="causal LM for the induction example (default: "
+                                                           "tiny-gpt2-induction)")
+    parser.add_argument("--vit-model", default=None, help="image classifier for the ViT example (default: "
+                                                          "tiny-vit-shapes)")
+    parser.add_argument("--image", default=None, help="image for the ViT example (default: the first shipped "
+                                                      "test image)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random repeated sequence (default: "
+                                                            "0)")
     args = parser.parse_args(argv)
     out = LessonOutputs(__file__, args.out)
 

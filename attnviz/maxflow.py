@@ -235,7 +235,7 @@ class _PairNetwork:
         return extra, data.size / scale
 
 
-def all_pairs_max_flow(capacities, tolerance: float = 1e-7, workers: int = 1) -> tuple[np.ndarray, FlowInfo]:
+def all_pairs_max_flow(capacities, tolerance: float = 1e-7, workers: int = 1, rows=None) -> tuple[np.ndarray, FlowInfo]:
     """Max-flow ``F[i, j]`` from token ``i`` at the top to token ``j`` at the input, for every pair, ``(n, n)``.
 
     ``capacities``: ``(L, n, n)``, first layer first, rows summing to 1, ``L ≥ 2``. Returns the flow and a
@@ -247,11 +247,13 @@ def all_pairs_max_flow(capacities, tolerance: float = 1e-7, workers: int = 1) ->
     n_layers, n = caps.shape[:2]
     if n_layers < 2:
         raise ValueError(f"capacities: got {n_layers} layer; the solver needs at least 2 (one layer: F = Â)")
-    info = FlowInfo(pairs=n * n)
+    wanted = np.arange(n) if rows is None else np.asarray(rows, dtype=int).reshape(-1)  # (R,)
+    info = FlowInfo(pairs=wanted.size * n)
     upper = cut_upper_bounds(caps)  # (n, n)
     keep = None
     flow = upper.copy()
-    pending = np.ones((n, n), bool)  # pairs not yet settled
+    pending = np.zeros((n, n), bool)  # pairs not yet settled
+    pending[wanted] = True
     if n > 2 * PRUNE_KEEP:  # a cheaper first lower bound on a subgraph, when a sample shows it pays
         keep = []
         for d in range(n_layers - 2):
@@ -265,7 +267,7 @@ def all_pairs_max_flow(capacities, tolerance: float = 1e-7, workers: int = 1) ->
         sample = [(i, (7 * i + 3) % n) for i in range(n)]  # n pairs spread over rows and columns
         settled = [upper[i, j] - pruned.lower_bound(i, j) <= tolerance for i, j in sample]
         for (i, j), ok in zip(sample, settled):
-            pending[i, j] = not ok
+            pending[i, j] &= not ok
         if np.mean(settled) < 0.8:
             keep = None  # the subgraph rarely reaches the bound here: go straight to the whole graph
     errors = []
@@ -275,9 +277,9 @@ def all_pairs_max_flow(capacities, tolerance: float = 1e-7, workers: int = 1) ->
         if rounding is not None:
             errors.append(rounding)
     info.refined = len(errors)
-    info.certified = n * n - info.refined
+    info.certified = info.pairs - info.refined
     info.error_bound = max(max(errors, default=0.0), tolerance if info.certified else 0.0)
-    return flow, info
+    return flow[wanted], info
 
 
 def _solve_pairs(caps: np.ndarray, upper: np.ndarray, tolerance: float, keep, pairs) -> list[tuple]:
