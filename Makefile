@@ -10,16 +10,18 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export MPLBACKEND := Agg
 
-.PHONY: help setup run test check grade bench exercises references lint clean dashboard
+.PHONY: help setup run test check grade merge bench exercises mywork references lint clean dashboard
 
 help:
 	@echo "make run      set up, run every lesson, write outputs/index.html"
 	@echo "make test     set up, run the test suite"
 	@echo "make dashboard   serve the live dashboard on http://127.0.0.1:8050 (PORT=...)"
-	@echo "make check    grade your own exercises/ against the reference (self-study)"
-	@echo "make grade SUBMISSIONS=dir [OUT=dir]   grade a class"
+	@echo "make mywork   copy exercises/ to mywork/ (yours, git-ignored; never overwrites a file)"
+	@echo "make check    check mywork/ (or exercises/ if there is no mywork/) against the reference"
+	@echo "make grade SUBMISSIONS=dir [OUT=dir] [JOBS=n] [SHARD=k/n] [UNSAFE=1]   grade a class (in bwrap jails)"
+	@echo "make merge SHARDS='out-1 out-2 ...' [OUT=dir]   merge the shards of one class"
 	@echo "make bench    run the benchmarks, write bench/RESULTS.md"
-	@echo "make exercises   regenerate exercises/ from solutions/"
+	@echo "make exercises   regenerate exercises/ from solutions/ (refuses attempted files unless FORCE=1)"
 	@echo "make references  re-record the reference outputs from solutions/"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -36,10 +38,19 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 check: $(STAMP)
-	$(PY) -m attnviz.grading check exercises
+	$(PY) -m attnviz.grading check $(FOLDER)
 
+mywork: $(STAMP)
+	$(PY) -m attnviz.exercises mywork
+
+JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+SHARD ?= 1/1
 grade: $(STAMP)
-	$(PY) -m attnviz.grading grade $(SUBMISSIONS) --out $(OUT)
+	$(PY) -m attnviz.grading grade $(SUBMISSIONS) --out $(OUT) --jobs $(JOBS) --shard $(SHARD) \
+		$(if $(filter-out 0,$(UNSAFE)),--unsafe-no-sandbox,)
+
+merge: $(STAMP)
+	$(PY) -m attnviz.grading merge $(SHARDS) --out $(OUT)
 
 PORT ?= 8050
 dashboard: $(STAMP)
@@ -49,7 +60,7 @@ bench: $(STAMP)
 	$(PY) bench/run.py
 
 exercises: $(STAMP)
-	$(PY) -m attnviz.exercises generate
+	$(PY) -m attnviz.exercises generate $(if $(filter-out 0,$(FORCE)),--force,)
 
 references: $(STAMP)
 	$(PY) -m attnviz.grading record

@@ -1,10 +1,21 @@
-"""The exercise mechanism itself: generation, staleness, pristine stubs, hints for known mistakes."""
+"""The exercise mechanism itself: generation, staleness, pristine stubs, hints for known mistakes, and
+self-study that never loses a student's work (``make mywork``, ``make exercises``, ``make check``)."""
 
+import json
 import shutil
+from pathlib import Path
 
 import pytest
 
-from attnviz.exercises import generate, strip_solutions
+from attnviz.exercises import (
+    MANIFEST,
+    AttemptedFiles,
+    attempted_files,
+    copy_mywork,
+    fingerprint,
+    generate,
+    strip_solutions,
+)
 from attnviz.grading.core import EXERCISES_DIR, SOLUTIONS_DIR, all_exercises, check_module, get_exercise
 from attnviz.grading.reference import stale_entries
 
@@ -43,8 +54,14 @@ def test_every_solution_has_cases_and_an_exercise_file():
 
 
 def test_exercise_files_are_generated_from_the_solutions():
+    """Drift fails; a file a student has written in is their work, not drift (make test stays green)."""
     stale = generate(check_only=True)
     assert not stale, f"exercise files out of date with solutions/: {stale} — run `make exercises`"
+    manifest = json.loads((EXERCISES_DIR / MANIFEST).read_text())
+    assert set(manifest) == {ex.path for ex in EXERCISES}, "run `make exercises` to refresh the manifest"
+    for exercise in EXERCISES:  # the fingerprints are those of the stubs generated now
+        wanted = strip_solutions((SOLUTIONS_DIR / exercise.path).read_text(), exercise.path)
+        assert manifest[exercise.path] == fingerprint(wanted), exercise.path
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
@@ -55,6 +72,8 @@ def test_recorded_references_are_fresh(exercise):
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
 def test_pristine_stub_is_not_attempted_everywhere(exercise):
+    if EXERCISES_DIR / exercise.path in attempted_files():
+        pytest.skip(f"exercises/{exercise.path} has someone's work in it (self-study belongs in mywork/)")
     results = check_module(exercise, EXERCISES_DIR / exercise.path)
     assert {r.status for r in results} == {"not_attempted"}, [(r.case, r.status, r.message) for r in results]
     assert sum(r.points for r in results) == 0
@@ -113,3 +132,58 @@ def test_solutions_can_be_withheld(tmp_path):
     finally:
         core.SOLUTIONS_DIR = original
     assert {r.status for r in results} == {"passed"}
+
+
+# ------------------------------------------------------------------------------------------ self-study
+TOY_SOLUTIONS = Path(__file__).parent / "grading_fixtures" / "toy_solutions"
+TOY_T1 = "01_toy/t1_softmax.py"
+STUDENT_WORK = "def softmax(scores):\n    return scores  # my attempt\n"
+
+
+def _toy_course(tmp_path):
+    solutions, exercises = tmp_path / "solutions", tmp_path / "exercises"
+    shutil.copytree(TOY_SOLUTIONS, solutions)
+    generate(solutions_dir=solutions, exercises_dir=exercises)
+    return solutions, exercises
+
+
+def test_make_exercises_refuses_to_overwrite_an_attempted_file(tmp_path):
+    solutions, exercises = _toy_course(tmp_path)
+    assert attempted_files(exercises) == []
+    (exercises / TOY_T1).write_text(STUDENT_WORK)
+    with open(solutions / TOY_T1, "a") as f:  # the solutions change after the student started
+        f.write("\n# a later fix\n")
+    assert attempted_files(exercises) == [exercises / TOY_T1]
+    with pytest.raises(AttemptedFiles) as err:
+        generate(solutions_dir=solutions, exercises_dir=exercises)
+    assert str(exercises / TOY_T1) in str(err.value) and "FORCE=1" in str(err.value)
+    assert (exercises / TOY_T1).read_text() == STUDENT_WORK  # nothing was written
+    assert generate(check_only=True, solutions_dir=solutions, exercises_dir=exercises) == []  # not "drift"
+    generate(solutions_dir=solutions, exercises_dir=exercises, force=True)
+    assert "NotImplementedError" in (exercises / TOY_T1).read_text()
+    assert attempted_files(exercises) == []
+
+
+def test_mywork_is_copied_once_and_never_overwritten(tmp_path):
+    _, exercises = _toy_course(tmp_path)
+    mywork = tmp_path / "mywork"
+    assert sorted(p.relative_to(mywork).as_posix() for p in copy_mywork(exercises, mywork)) == [
+        "01_toy/t1_softmax.py", "02_toy/t2_rollout.py"]
+    (mywork / TOY_T1).write_text(STUDENT_WORK)
+    (mywork / "02_toy" / "t2_rollout.py").unlink()
+    assert [p.name for p in copy_mywork(exercises, mywork)] == ["t2_rollout.py"]  # only the missing one
+    assert (mywork / TOY_T1).read_text() == STUDENT_WORK
+
+
+def test_check_defaults_to_mywork_when_it_exists(tmp_path, monkeypatch):
+    import attnviz.grading.__main__ as cli
+
+    monkeypatch.setattr(cli, "REPO_ROOT", tmp_path)
+    assert cli.default_check_folder() == "exercises"
+    (tmp_path / "mywork").mkdir()
+    assert cli.default_check_folder() == "mywork"
+
+
+def test_gitignore_keeps_mywork_out_of_git():
+    lines = (EXERCISES_DIR.parent / ".gitignore").read_text().split()
+    assert "mywork/" in lines

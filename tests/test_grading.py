@@ -585,7 +585,9 @@ def test_check_prints_points_and_hints(toy, tmp_path, capsys, monkeypatch):
     argv = ["check", str(folder), *LIMITS]
     for path in toy["case_files"]:
         argv += ["--cases", str(path)]
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
     assert main(argv) == 0
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before  # make check writes nothing there
     printed = capsys.readouterr().out
     assert "Total: 5/7 points" in printed
     assert "Passing: t1_softmax" in printed and "Not yet: t2_rollout" in printed

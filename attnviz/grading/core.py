@@ -357,9 +357,30 @@ def load_reference(exercise: Exercise) -> dict:
     return split_reference(load_values(reference_path(exercise)))
 
 
+#: compute_reference's results, keyed by exercise, solution file content and case file content: a test run
+#: (the freshness check, the exercise tests) runs each reference solution once.
+_REFERENCE_CACHE: dict[tuple, dict] = {}
+
+
+def _content_key(exercise: Exercise, solution: Path) -> tuple:
+    import hashlib
+    import inspect
+
+    case_files = sorted({inspect.getsourcefile(c.run) or "" for c in exercise.cases})
+    digest = hashlib.sha256(Path(solution).read_bytes())
+    for name in case_files:
+        digest.update(Path(name).read_bytes() if name and Path(name).is_file() else name.encode())
+    return exercise.id, str(Path(solution).resolve()), digest.hexdigest()
+
+
 def compute_reference(exercise: Exercise, solutions_dir: Path = SOLUTIONS_DIR) -> dict:
-    """Run every case and every known mistake on the solution module; flat dict ready to save."""
-    module = load_module(Path(solutions_dir) / exercise.path, f"solution_{exercise.id}")
+    """Run every case and every known mistake on the solution module; flat dict ready to save. Cached per
+    process by the content of the solution and case files (a changed file is run again)."""
+    path = Path(solutions_dir) / exercise.path
+    key = _content_key(exercise, path)
+    if key in _REFERENCE_CACHE:
+        return dict(_REFERENCE_CACHE[key])
+    module = load_module(path, f"solution_{exercise.id}")
     flat, fresh = {}, {}
     for case in exercise.cases:
         status, outputs = run_case(case, module, given_values(case, fresh))
@@ -370,7 +391,8 @@ def compute_reference(exercise: Exercise, solutions_dir: Path = SOLUTIONS_DIR) -
         for mistake in case.mistakes:
             wrong = to_plain_dict(mistake.produce(module))
             flat.update({f"{case.name}/mistakes/{mistake.name}/{k}": v for k, v in wrong.items()})
-    return flat
+    _REFERENCE_CACHE[key] = flat
+    return dict(flat)
 
 
 def check_module(exercise: Exercise, path: Path, reference: dict | None = None) -> list[CaseResult]:
