@@ -101,3 +101,49 @@ def error_outcome(call, word: str) -> str:
     except Exception as err:  # noqa: BLE001 - any other exception is the answer being graded
         return type(err).__name__
     return "no error"
+
+
+# ------------------------------------------------------------------- later functions on earlier answers
+def array_key(*values) -> tuple:
+    """A hashable key for arrays and plain values (shape, float64 content), for :func:`reference_lookup`."""
+    key = []
+    for value in values:
+        if value is None or isinstance(value, str | int | float | bool):
+            key.append(value)
+        else:
+            arr = np.asarray(value, dtype=np.float64)
+            key.append((arr.shape, arr.tobytes()))
+    return tuple(key)
+
+
+def reference_lookup(table: dict, own):
+    """A stand-in for a student's earlier function: answers from ``table`` (``array_key(*args)`` -> the
+    reference's result) and calls the student's own function ``own`` for any input not in the table."""
+    def call(*args, **kwargs):
+        key = array_key(*args, *kwargs.values())
+        if key in table:
+            value = table[key]
+            return value.copy() if isinstance(value, np.ndarray) else value
+        return own(*args, **kwargs)
+    return call
+
+
+class reference_functions:
+    """``with reference_functions(module, name=stand_in, ...):`` replaces the module's functions for the
+    duration, so a later function that calls an earlier one is checked on the reference's earlier results:
+    one mistake costs only its own points."""
+
+    def __init__(self, module, **replacements):
+        self.module, self.replacements = module, replacements
+        self.saved: dict = {}
+
+    def __enter__(self):
+        for name, function in self.replacements.items():
+            self.saved[name] = getattr(self.module, name, None)
+            setattr(self.module, name, function)
+        return self
+
+    def __exit__(self, *exc):
+        for name, function in self.saved.items():
+            setattr(self.module, name, function)
+        return False

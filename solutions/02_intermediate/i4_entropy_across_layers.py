@@ -59,7 +59,8 @@ def layer_profile(attention: np.ndarray, mask: np.ndarray) -> dict:
         attention: ``(layers, heads, n, n)``; mask: ``(n,)``.
     Returns a dict with:
         ``"layer_mean"``: ``(layers,)`` entropy fraction averaged over the heads of each layer;
-        ``"layer_spread"``: ``(layers,)`` its standard deviation over the heads (specialisation);
+        ``"layer_spread"``: ``(layers,)`` its population standard deviation over the heads, ``ddof=0``
+        (NumPy's default ``np.std``; not the sample ``ddof=1``) — how specialised the heads are;
         ``"most_focused"``: ``[layer, head]`` (list of two ints) of the head with the lowest fraction;
         ``"most_diffuse_layer"``: the layer (int) with the highest mean fraction.
     """
