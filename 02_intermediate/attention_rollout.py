@@ -253,24 +253,39 @@ def discard_lowest(fused: np.ndarray, ratio: float, mask=None, *, copy: bool = T
     """
     fused = np.array(fused, dtype=np.float64) if copy else fused
     *lead, n_batch, n, _ = fused.shape
-    if mask is None:
-        mask = np.ones((n_batch, n), dtype=bool)
-    candidates = ~np.eye(n, dtype=bool) & mask[:, :, None] & mask[:, None, :]  # (B, Q, K)
-    counts = candidates.reshape(n_batch, -1).sum(-1)  # (B,) candidate entries per example
+    diagonal = np.arange(n)
+    real = np.ones((n_batch, n), dtype=bool) if mask is None else mask
+    counts = real.sum(-1) * (real.sum(-1) - 1)  # (B,) candidates: real × real off-diagonal entries
     drop_counts = np.floor(ratio * counts).astype(int)  # (B,)
     for k in np.unique(drop_counts[drop_counts > 0]):  # examples with the same count share one partition
         rows = np.flatnonzero(drop_counts == k)
-        chosen = fused[..., rows, :, :]  # (..., b, Q, K)
-        flat = np.where(candidates[rows], chosen, np.inf).reshape(*chosen.shape[:-2], n * n)  # (..., b, Q·K)
-        threshold = np.partition(flat, k - 1, axis=-1)[..., k - 1:k]  # (..., b, 1): the k-th smallest
-        drop = flat < threshold  # (..., b, Q·K): all of these go
-        at_threshold = flat == threshold
-        still_needed = k - drop.sum(-1, keepdims=True)  # (..., b, 1) >= 1: taken from the ties
-        if (at_threshold.sum(-1, keepdims=True) > still_needed).any():  # a tie straddles the count
-            at_threshold &= np.cumsum(at_threshold, axis=-1) <= still_needed  # the first in row-major order
-        drop |= at_threshold
-        chosen[drop.reshape(chosen.shape)] = 0.0
-        fused[..., rows, :, :] = chosen
+        every = len(rows) == n_batch  # the usual case: a view, no fancy-index copies
+        chosen = fused if every else fused[..., rows, :, :]  # (..., b, Q, K)
+        candidates = None if mask is None else real[rows][:, :, None] & real[rows][:, None, :]  # (b, Q, K)
+        flat = chosen.reshape(*chosen.shape[:-2], n * n).copy()  # (..., b, Q·K), row-major
+        flat[..., diagonal * (n + 1)] = np.inf  # the diagonal is never a candidate
+        if candidates is not None:
+            flat[..., ~candidates.reshape(len(rows), n * n)] = np.inf  # nor is padding
+        flat.partition(k - 1, axis=-1)
+        threshold = flat[..., k - 1, None, None]  # (..., b, 1, 1): the k-th smallest candidate
+        drop = chosen <= threshold  # (..., b, Q, K)
+        drop[..., diagonal, diagonal] = False
+        if candidates is not None:
+            drop &= candidates
+        if (drop.sum((-2, -1)) != k).any():  # a tie straddles the count: the first ones in row-major order
+            drop = chosen < threshold
+            ties = chosen == threshold
+            for part in (drop, ties):
+                part[..., diagonal, diagonal] = False
+                if candidates is not None:
+                    part &= candidates
+            still_needed = k - drop.sum((-2, -1), keepdims=True)  # (..., b, 1, 1) >= 1
+            flat_ties = ties.reshape(*ties.shape[:-2], n * n)
+            flat_ties &= np.cumsum(flat_ties, axis=-1) <= still_needed[..., 0]
+            drop |= ties
+        np.putmask(chosen, drop, 0.0)
+        if not every:
+            fused[..., rows, :, :] = chosen
     return fused
 
 
