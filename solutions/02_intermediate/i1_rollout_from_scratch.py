@@ -35,8 +35,11 @@ def fuse_heads(attention: np.ndarray, head_fusion: str = "mean") -> np.ndarray:
 def discard_lowest(matrix: np.ndarray, ratio: float) -> np.ndarray:
     """Zero the weakest off-diagonal entries of one fused ``(n, n)`` matrix; return a new array.
 
-    Of the ``n·(n − 1)`` off-diagonal entries, the ``floor(ratio · n·(n − 1))`` smallest become 0. The
-    diagonal is never dropped (a token always keeps its own weight). ``ratio = 0`` returns a copy.
+    Of the ``n·(n − 1)`` off-diagonal entries, exactly ``floor(ratio · n·(n − 1))`` of the smallest become
+    0. Ties are broken by position: among equal values the one that comes first in row-major order (row
+    by row, left to right) is dropped first — a *stable* ascending sort, ``np.argsort(..., kind="stable")``.
+    The diagonal is never dropped (a token always keeps its own weight). ``matrix`` itself is left
+    unchanged (work on a copy); ``ratio = 0`` returns an unchanged copy.
     """
     # BEGIN SOLUTION
     out = np.array(matrix, dtype=float)

@@ -3,7 +3,14 @@
 import numpy as np
 
 from attnviz.grading.core import Case, Close, Equal, Exercise, Mistake
-from attnviz.grading.fixtures import error_outcome, minilm_attention, random_attention
+from attnviz.grading.fixtures import (
+    array_key,
+    error_outcome,
+    minilm_attention,
+    random_attention,
+    reference_functions,
+    reference_lookup,
+)
 
 TEXT = "The cat sat on the mat. The dog sat on the rug."
 
@@ -50,9 +57,28 @@ def _raw_mass(sol):
     return out
 
 
-def _run_labels(mod):
+def _run_minilm_scores(mod):
+    """Every pattern's support at MiniLM's length and every head's score: what label_heads builds on."""
+    weights, _ = minilm_attention(TEXT)  # (L, H, n, n)
+    n = weights.shape[-1]
+    supports = [np.asarray(mod.support_mask(name, n), dtype=float) for name in mod.PATTERNS]
+    scores = [[[float(mod.pattern_score(head, s.astype(bool))) for s in supports] for head in layer]
+              for layer in weights]
+    return {"supports": np.stack(supports), "scores": np.asarray(scores)}  # (P, n, n), (L, H, P)
+
+
+def _run_labels(mod, given):
+    """label_heads on the reference's supports and scores (a wrong pattern_score costs only its own points)."""
     weights, _ = minilm_attention(TEXT)
-    return {"labels": [str(label) for row in mod.label_heads(weights) for label in row]}
+    n = weights.shape[-1]
+    supports, scores = given["minilm_scores/supports"], given["minilm_scores/scores"]
+    masks = {array_key(name, n): supports[p].astype(bool) for p, name in enumerate(mod.PATTERNS)}
+    table = {array_key(weights[l, h], supports[p].astype(bool)): float(scores[l, h, p])
+             for l in range(weights.shape[0]) for h in range(weights.shape[1]) for p in range(len(supports))}
+    with reference_functions(mod, support_mask=reference_lookup(masks, mod.support_mask),
+                             pattern_score=reference_lookup(table, mod.pattern_score)):
+        labels = mod.label_heads(weights)
+    return {"labels": [str(label) for row in labels for label in row]}
 
 
 EXERCISE = Exercise(
@@ -76,7 +102,11 @@ EXERCISE = Exercise(
                                "You scored the raw mass on the support. Compare with the ideal row instead "
                                "(Σ min(A, P)): otherwise a previous-token head scores as high on the diagonal "
                                "band that contains it.")]),
-        Case("label_heads", _run_labels, points=2,
+        Case("minilm_scores", _run_minilm_scores, points=1,
+             checks=[Close("supports", atol=0, hint="support_mask at MiniLM's length, one mask per PATTERNS entry."),
+                     Close("scores", atol=1e-6, hint="pattern_score of every head of every layer against each "
+                           "support.")]),
+        Case("label_heads", _run_labels, points=2, given=("minilm_scores/supports", "minilm_scores/scores"),
              checks=[Equal("labels", "Best pattern by score per head; 'mixed' below the threshold. Labels are listed "
                            "layer by layer, head by head.")]),
     ],

@@ -40,32 +40,51 @@ def _discard_input():
     return random_attention(22, (6, 6))
 
 
+def _tied_input():
+    return np.full((4, 4), 0.25)  # every off-diagonal entry ties with every other
+
+
 def _run_discard(mod):
+    # every call gets a fresh input: a function that edits its input in place loses only the in-place case
+    return {"half": mod.discard_lowest(_discard_input(), 0.5), "tenth": mod.discard_lowest(_discard_input(), 0.1),
+            "none": mod.discard_lowest(_discard_input(), 0.0), "ties": mod.discard_lowest(_tied_input(), 0.5)}
+
+
+def _run_discard_in_place(mod):
     m = _discard_input()
-    return {"half": mod.discard_lowest(m, 0.5), "tenth": mod.discard_lowest(m, 0.1), "none": mod.discard_lowest(m, 0.0)}
+    mod.discard_lowest(m, 0.5)
+    return {"input_after": m}
+
+
+def _input_unchanged(out):
+    changed = np.asarray(out.get("input_after")) != _discard_input()
+    if changed.any():
+        return (f"discard_lowest changed its input in place ({int(changed.sum())} entries): the caller's matrix "
+                "must stay as it was")
+    return None
 
 
 def _discard_with_diagonal(sol):
-    m = _discard_input()
-
-    def wrong(ratio):
+    def wrong(m, ratio):
+        n = m.shape[0]
         out = m.copy().ravel()
-        out[np.argsort(out, kind="stable")[: int(ratio * 36)]] = 0.0
-        return out.reshape(6, 6)
-    return {"half": wrong(0.5), "tenth": wrong(0.1), "none": m.copy()}
+        out[np.argsort(out, kind="stable")[: int(ratio * n * n)]] = 0.0
+        return out.reshape(n, n)
+    m = _discard_input()
+    return {"half": wrong(m, 0.5), "tenth": wrong(m, 0.1), "none": m.copy(), "ties": wrong(_tied_input(), 0.5)}
 
 
 def _discard_highest(sol):
-    m = _discard_input()
-
-    def wrong(ratio):
+    def wrong(m, ratio):
+        n = m.shape[0]
         out = m.copy()
-        off = ~np.eye(6, dtype=bool)
+        off = ~np.eye(n, dtype=bool)
         values = out[off]
-        values[np.argsort(-values, kind="stable")[: int(ratio * 30)]] = 0.0
+        values[np.argsort(-values, kind="stable")[: int(ratio * n * (n - 1))]] = 0.0
         out[off] = values
         return out
-    return {"half": wrong(0.5), "tenth": wrong(0.1), "none": m.copy()}
+    m = _discard_input()
+    return {"half": wrong(m, 0.5), "tenth": wrong(m, 0.1), "none": m.copy(), "ties": wrong(_tied_input(), 0.5)}
 
 
 # --------------------------------------------------------------------------------------------- residual
@@ -153,12 +172,16 @@ EXERCISE = Exercise(
         Case("discard_lowest", _run_discard, points=2,
              checks=[Close("half", atol=1e-12, hint="Drop floor(ratio · n(n−1)) of the smallest off-diagonal "
                            "entries; leave the diagonal alone."),
-                     Close("tenth", atol=1e-12), Close("none", atol=1e-12, hint="ratio 0 changes nothing.")],
+                     Close("tenth", atol=1e-12), Close("none", atol=1e-12, hint="ratio 0 changes nothing."),
+                     Close("ties", atol=1e-12, hint="Equal values: drop the earliest in row-major order first "
+                           "(np.argsort(values, kind='stable') on the off-diagonal entries taken row by row).")],
              mistakes=[Mistake("diagonal_included", _discard_with_diagonal,
                                "You counted (and zeroed) diagonal entries too: only off-diagonal entries may be "
                                "discarded, and the count is floor(ratio · n(n−1))."),
                        Mistake("highest_dropped", _discard_highest,
                                "You zeroed the *largest* weights: discard the smallest ones (sort ascending).")]),
+        Case("discard_keeps_input", _run_discard_in_place, points=1,
+             checks=[Property(_input_unchanged, "Start from a copy: out = np.array(matrix, dtype=float).")]),
         Case("add_residual", _run_residual, points=2,
              checks=[Property(_rows_sum_to_one("residual"), "Divide each row by its sum (keepdims=True) after "
                               "adding the identity — max-fused rows do not sum to 1."),
