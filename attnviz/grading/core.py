@@ -63,7 +63,13 @@ class Close:
             return f"{self.key}: shape {got.shape}, expected {want.shape}. {self.hint}".strip()
         if not np.all(np.isfinite(got)) and np.all(np.isfinite(want)):
             return f"{self.key}: contains NaN or Inf. {self.hint}".strip()
-        if np.allclose(got, want, atol=self.atol, rtol=self.rtol, equal_nan=True):
+        atol, rtol = self.atol, self.rtol
+        if got.dtype in (np.float32, np.complex64) or got.dtype == np.float16:
+            # a float32 answer is right when it is right to float32 precision (the docstrings allow it)
+            eps = float(np.finfo(got.dtype).eps)
+            scale = float(np.nanmax(np.abs(want))) if want.size else 1.0
+            atol, rtol = max(atol, 16 * eps * max(scale, 1.0)), max(rtol, 16 * eps)
+        if np.allclose(got, want, atol=atol, rtol=rtol, equal_nan=True):
             return None
         diff = np.abs(got.astype(float) - want.astype(float))
         where = np.unravel_index(int(np.nanargmax(diff)), diff.shape) if diff.ndim else ()
@@ -85,6 +91,13 @@ class Equal:
         got, want = _plain(actual[self.key]), _plain(expected[self.key])
         if got == want:
             return None
+        if isinstance(got, list) and isinstance(want, list):
+            where = next((i for i, (g, w) in enumerate(zip(got, want)) if g != w), None)
+            if where is None:
+                return (f"{self.key}: {len(got)} items, expected {len(want)} (the first "
+                        f"{min(len(got), len(want))} agree). {self.hint}").strip()
+            return (f"{self.key}: first difference at index {where}: expected {_short(want[where])}, got "
+                    f"{_short(got[where])} ({len(got)} items, expected {len(want)}). {self.hint}").strip()
         return f"{self.key}: expected {_short(want)}, got {_short(got)}. {self.hint}".strip()
 
 
