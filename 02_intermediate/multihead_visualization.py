@@ -61,7 +61,7 @@ import numpy as np
 
 from attnviz.cli import lesson_parser, run_lesson
 from attnviz.outputs import LessonOutputs
-from attnviz.plotting import show_heatmaps
+from attnviz.plotting import show_heatmaps, write_plotly_html
 from attnviz.validate import check_attention, check_index, check_mask, check_tokens, to_numpy
 
 DEFAULT_TEXT = "The cat sat on the mat because it was tired."
@@ -249,8 +249,8 @@ def overview_html(attention, tokens, path, title: str):
 
     The hover names layer, head, query, key and weight.
 
-    One plotly heatmap with a NaN gap between tiles is far lighter than ``L·H`` subplots. plotly.js is
-    embedded, so the page opens offline.
+    One plotly heatmap with a NaN gap between tiles is far lighter than ``L·H`` subplots. The page loads
+    the shared plotly.js by a relative path, so it opens offline.
     """
     import plotly.graph_objects as go
 
@@ -279,7 +279,7 @@ def overview_html(attention, tokens, path, title: str):
                      ticktext=[f"L{i}" for i in range(n_layers)], autorange="reversed")
     fig.update_layout(title=title, width=min(1600, 200 + 8 * tiled.shape[1]),
                       height=min(1200, 160 + 8 * tiled.shape[0]))
-    fig.write_html(str(path), include_plotlyjs=True, full_html=True)
+    write_plotly_html(fig, path)  # plotly.js once under outputs/, loaded by a relative path
     return path
 
 

@@ -9,13 +9,15 @@ looking), columns are keys (what is looked at), colour is the weight on a scale 
 several side by side — the course's one bar chart.
 
 :func:`heatmap_html` writes the same matrix as a plotly HTML page whose hover shows query token, key
-token and weight, with plotly.js embedded so the file opens offline.
+token and weight; every such page loads one shared copy of plotly.js by a relative path
+(:func:`write_plotly_html`), so it opens offline from the file system.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import matplotlib
 
@@ -237,6 +239,37 @@ def token_bars(
     return fig
 
 
+PLOTLY_JS = "plotly.min.js"
+
+
+def write_plotly_html(fig, path) -> Path:
+    """Write a plotly figure as an HTML page that opens offline, sharing one copy of plotly.js.
+
+    plotly.js is 4.6 MB; embedded in every page, a course run wrote it a dozen times. Instead it is written
+    once — to ``outputs/plotly.min.js`` for pages under ``outputs/``, else beside the page — and each page
+    loads it by a *relative* path (``../../plotly.min.js``), so the pages still open from the file system,
+    with no server and no network. Returns the page's path.
+    """
+    from plotly.offline import get_plotlyjs
+
+    from attnviz import OUTPUTS_DIR
+
+    path = Path(path).resolve()
+    outputs = OUTPUTS_DIR.resolve()
+    library_dir = outputs if outputs in path.parents else path.parent
+    library = library_dir / PLOTLY_JS
+    script = get_plotlyjs()
+    if not library.exists() or library.stat().st_size != len(script.encode()):
+        library_dir.mkdir(parents=True, exist_ok=True)
+        partial = library.with_suffix(f".{os.getpid()}.tmp")  # two lessons may write it at once
+        partial.write_text(script, encoding="utf-8")
+        partial.replace(library)
+    relative = os.path.relpath(library, path.parent).replace(os.sep, "/")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.write_html(str(path), include_plotlyjs=relative, full_html=True)
+    return path
+
+
 def heatmap_html(
     matrix,
     *,
@@ -250,8 +283,9 @@ def heatmap_html(
     x_title: str = "key (attended to)",
     y_title: str = "query (attending)",
 ):
-    """Write an interactive heatmap: hover shows query token, key token and weight; plotly.js is
-    embedded (``include_plotlyjs=True``) so the page works offline. Returns the path.
+    """Write an interactive heatmap: hover shows query token, key token and weight; the page loads the
+    one shared copy of plotly.js by a relative path (:func:`write_plotly_html`), so it works offline.
+    Returns the path.
 
     Token strings repeat ("the" twice), and plotly merges repeated category labels, so the axes are
     numeric positions with the tokens as tick text and as hover data.
@@ -278,5 +312,5 @@ def heatmap_html(
                      ticktext=ylabels[::step], autorange="reversed")
     side = int(min(1100, 300 + 14 * max(arr.shape)))
     fig.update_layout(title=title, width=side + 120, height=side)
-    fig.write_html(str(path), include_plotlyjs=True, full_html=True)
+    write_plotly_html(fig, path)
     return path

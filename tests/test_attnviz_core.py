@@ -177,8 +177,29 @@ def test_heatmap_html_is_offline_and_carries_hover_tokens(tmp_path):
     path = heatmap_html(m, xlabels=["the", "cat", "the"], ylabels=["the", "cat", "the"], title="t",
                         path=tmp_path / "h.html")
     text = path.read_text()
-    assert '<script src="http' not in text and len(text) > 1_000_000  # plotly.js embedded, no CDN
+    # offline (issue "Speed"): no CDN; one plotly.js beside the page, loaded by a relative path
+    assert 'src="http' not in text and 'src="plotly.min.js"' in text
+    assert (tmp_path / "plotly.min.js").stat().st_size > 1_000_000 and len(text) < 100_000
     assert "query %{y}: %{customdata[0]}" in text and '"cat"' in text
+
+
+def test_plotly_js_is_written_once_under_outputs_and_referenced_relatively(tmp_path, monkeypatch):
+    import re
+
+    import plotly.graph_objects as go
+
+    import attnviz
+    from attnviz.plotting import write_plotly_html
+
+    monkeypatch.setattr(attnviz, "OUTPUTS_DIR", tmp_path / "outputs")
+    pages = [tmp_path / "outputs" / "01_beginner" / "a" / "x.html", tmp_path / "outputs" / "02_intermediate" / "b" / "y.html"]
+    for page in pages:
+        write_plotly_html(go.Figure(go.Heatmap(z=[[0.5, 0.5]])), page)
+    library = tmp_path / "outputs" / "plotly.min.js"
+    assert sorted(p.name for p in (tmp_path / "outputs").rglob("*.js")) == ["plotly.min.js"]  # one copy
+    for page in pages:
+        src = re.search(r'<script[^>]* src="([^"]+\.js)"', page.read_text()).group(1)
+        assert src == "../../plotly.min.js" and (page.parent / src).resolve() == library.resolve()
 
 
 # ------------------------------------------------------------------------------------------- loading
@@ -347,10 +368,10 @@ def test_save_heatmap_html_writes_and_registers(tmp_path):
     from attnviz.outputs import LessonOutputs
 
     out = LessonOutputs("01_beginner/demo.py", tmp_path, quiet=True)
-    path = out.save_heatmap_html("m", np.array([[0.25, 0.75], [1.0, 0.0]]), "a caption", xlabels=["a", "b"],
-                                 ylabels=["a", "b"], title="t")
+    path = out.save_heatmap_html("m", np.array([[0.25, 0.75], [1.0, 0.0]]), "a caption", xlabels=["alpha", "beta"],
+                                 ylabels=["alpha", "beta"], title="the title")
     assert path == tmp_path / "m.html" and path.exists()
     html = path.read_text()
-    assert "0.75" in html and '"a"' in html  # the data and the token labels are in the page
+    assert '"alpha"' in html and "the title" in html  # the token labels and the title are in the page
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["files"] == [{"file": "m.html", "caption": "a caption", "command": out.command}]
