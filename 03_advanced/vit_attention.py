@@ -35,8 +35,11 @@ Pitfalls
 --------
 * ``patch_size`` must be the model's: a map reshaped with the wrong grid is a scrambled picture that
   still looks like something. It is checked against ``model.config.patch_size``.
-* Some ViTs have more than one special token (DeiT's distillation token, "register" tokens): the
-  patches are the *last* ``g²`` tokens; the prefix count is ``N - g²``.
+* Some ViTs have more than one special token (DeiT's distillation token ``[DIST]``, DINOv2's "register"
+  tokens ``[REG0]`` …): the patches are the *last* ``g²`` tokens; the prefix count is ``N - g²``. The
+  figures name the tokens left off the grid and say whose row they draw (``[CLS]``'s).
+* Masks, like images, must be at the model's input size: the shipped 64-pixel masks are resized
+  (nearest neighbour) for a 224-pixel model before patches are scored.
 * ``[CLS]`` keeps much of its attention on itself and the special tokens: the map shows the share that
   goes to patches, on a scale from 0 to the largest weight shown, as the colour bar says — not 0–1.
 * Big ViTs put large attention on a few background patches that carry global information ("Vision
@@ -66,13 +69,21 @@ import numpy as np
 
 from attnviz import DATA_DIR
 from attnviz.cli import lesson_parser, run_lesson
-from attnviz.kinds import config_patch_size, image_normalisation, image_size, pixel_values, vision_attention
+from attnviz.kinds import (
+    config_patch_size,
+    image_normalisation,
+    image_size,
+    pixel_values,
+    resize_masks,
+    vision_attention,
+    vision_special_tokens,
+)
 from attnviz.models import load_model
 from attnviz.normalize import output_row
 from attnviz.outputs import LessonOutputs
 from attnviz.training.shapes import load_test_set, patch_mask
 from attnviz.validate import check_attention, check_index
-from attnviz.views import overlay_figure
+from attnviz.views import overlay_figure, pointing_examples_figure, pointing_scores_figure
 from intermediate.attention_rollout import AttentionRollout
 
 TEST_SET = DATA_DIR / "images" / "shapes_test"  # the tiny ViT's test images, labels and target masks
@@ -90,6 +101,12 @@ class PatchAttention:
     patch_size: int
     n_prefix: int  # special tokens in front of the patches ([CLS], maybe a distillation token)
     logits: np.ndarray | None = None  # (num_labels,) for a classifier
+    special_tokens: tuple[str, ...] = ("[CLS]",)  # the n_prefix tokens' names, [CLS] first
+
+    def token_note(self) -> str:
+        """Which row is drawn and which tokens are not on the patch grid, for a figure's title."""
+        others = ", ".join(self.special_tokens[1:])
+        return "row drawn: [CLS]" + (f"; not on the patch grid: {others}" if others else "")
 
     @property
     def predicted(self) -> int | None:
@@ -217,9 +234,10 @@ class ViTAttentionVisualizer:
         attention, logits = vision_attention(model, pixels)  # (L, 1, H, N, N), (1, classes) or None
         mean, std = image_normalisation(self._processor(model, processor))
         shown = pixels[0].permute(1, 2, 0).float().numpy() * std + mean  # (3, S, S) -> (S, S, 3) in [0, 1]
+        special = vision_special_tokens(model.config, attention.shape[-1], grid)  # [CLS] first
         patch = image_size(model.config) // grid[0]
-        return PatchAttention(attention[:, 0], np.clip(shown, 0, 1), grid, patch,  # attention (L, H, N, N)
-                              _n_prefix(attention.shape[-1], grid), None if logits is None else logits[0])
+        return PatchAttention(attention[:, 0], np.clip(shown, 0, 1), grid, patch, len(special),
+                              None if logits is None else logits[0], tuple(special))
 
     def attend_batch(self, model=None, images=(), patch_size=None, processor=None, batch_size: int = 64):
         """Many images at once: ``(attention (L, B, H, N, N), logits (B, C) or None, grid, n_prefix)``."""
@@ -231,18 +249,20 @@ class ViTAttentionVisualizer:
             raise ValueError("images: got none; expected at least one image")
         pixels = torch.cat([self.preprocess(image, model, processor) for image in images])  # (B, 3, S, S)
         attention, logits = vision_attention(model, pixels, batch_size)  # (L, B, H, N, N), (B, C) or None
-        return attention, logits, grid, _n_prefix(attention.shape[-1], grid)
+        return attention, logits, grid, len(vision_special_tokens(model.config, attention.shape[-1], grid))
 
     def pointing_game(self, model=None, images=(), object_masks=(), patch_size=None,
                       processor=None) -> dict:
         """The pointing game of every map this lesson draws, on a labelled test set.
 
-        ``images`` are PIL images (or paths), ``object_masks`` their ``(S, S)`` object masks at the model's
-        input size. Returns ``{"methods": {name: hit rate}, "hits": {name: (B,) bool}, "chance": float,
-        "per_image_chance": (B,), "logits": (B, C) or None}`` for ``"layer l (mean of heads)"`` of every
+        ``images`` are PIL images (or paths), ``object_masks`` their object masks; masks of another size
+        than the model's input ``S × S`` are resized to it, as the images are. Returns ``{"methods":
+        {name: hit rate}, "hits": {name: (B,) bool}, "chance": float, "per_image_chance": (B,),
+        "logits": (B, C) or None}`` for ``"layer l (mean of heads)"`` of every
         layer, ``"last layer, best head"`` and ``"rollout"``.
         """
         attention, logits, grid, n_prefix = self.attend_batch(model, images, patch_size, processor)
+        object_masks = resize_masks(object_masks, image_size(self._model(model).config))  # (B, S, S)
         n_layers = attention.shape[0]
         maps = cls_patch_maps(attention.mean(2), grid, n_prefix)  # (L, B, g_h, g_w): head-mean map per layer
         rollout_maps = rollout_map(attention, grid, n_prefix)  # (B, g_h, g_w)
@@ -302,7 +322,7 @@ class ViTAttentionVisualizer:
             name = class_names[result.predicted] if class_names else f"class {result.predicted}"
             label = f" — predicted: {name}"
         title = (suptitle or "Where the [CLS] token looks (weights on patches; colour scale 0 to each "
-                 "map's maximum)") + label
+                 "map's maximum)") + label + f"\n{result.token_note()}"
         return overlay_figure(result.image, panels, grid=result.grid, patch_size=result.patch_size,
                               cmap=self.cmap, alpha=OVERLAY_ALPHA, shared_scale=shared_scale,
                               show_image=show_image, title=title, scale_label=_scale_label)
@@ -310,14 +330,6 @@ class ViTAttentionVisualizer:
 
 def _scale_label(panel_title: str) -> str:
     return "rollout share" if panel_title.startswith("rollout") else "CLS → patch weight"
-
-
-def _n_prefix(n_tokens: int, grid: tuple[int, int]) -> int:
-    """How many special tokens stand before the ``g_h × g_w`` patches; at least the [CLS] token."""
-    if n_tokens - grid[0] * grid[1] < 1:
-        raise ValueError(f"model: {n_tokens} tokens for a {grid[0]} × {grid[1]} grid leave no [CLS] token; "
-                         "is the patch size right?")
-    return n_tokens - grid[0] * grid[1]
 
 
 def randomised_copy(model, seed: int = 2024):
@@ -330,60 +342,6 @@ def randomised_copy(model, seed: int = 2024):
     copy = type(model)(model.config).eval().to(next(model.parameters()).device)
     torch.random.set_rng_state(state)
     return copy
-
-
-def _pointing_figure(trained: dict, randomised: dict, n_images: int):
-    import matplotlib.pyplot as plt
-
-    names = [n for n in trained["methods"] if not n.startswith("last layer, best head")]
-    best = next(n for n in trained["methods"] if n.startswith("last layer, best head"))
-    y = np.arange(len(names) + 1)
-    fig, ax = plt.subplots(figsize=(9, 0.55 * len(y) + 1.8), constrained_layout=True)
-    for offset, result, label, colour in ((-0.2, trained, "trained model", "#1f77b4"),
-                                          (0.2, randomised, "same model, random weights", "#aaaaaa")):
-        other_best = next(n for n in result["methods"] if n.startswith("last layer, best head"))
-        rates = [100 * result["methods"][n] for n in names] + [100 * result["methods"][other_best]]
-        ax.barh(y + offset, rates, height=0.4, color=colour, label=label)
-        for yy, rate in zip(y + offset, rates):
-            ax.text(rate + 0.8, yy, f"{rate:.0f}%", va="center", fontsize=8)
-    ax.axvline(100 * trained["chance"], color="#d62728", ls="--", lw=1.2,
-               label=f"chance: a random patch ({100 * trained['chance']:.0f}%)")
-    ax.set_yticks(y, names + [best.replace("last layer, best head", "last layer, best head*")])
-    ax.invert_yaxis()
-    ax.set_xlim(0, 108)
-    ax.set_xlabel("pointing game: images whose strongest patch touches the target (%)")
-    ax.set_title(f"Does [CLS] look at the object? {n_images} shipped test images "
-                 "(*best head chosen on this set: optimistic)", fontsize=10)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, fontsize=8, frameon=False)
-    return fig
-
-
-def _examples_figure(images, masks, rollout_maps, hits, labels, predictions, class_names, patch: int):
-    import matplotlib.pyplot as plt
-
-    n = len(images)
-    fig, axes = plt.subplots(2, n, figsize=(2.2 * n, 4.8), constrained_layout=True, squeeze=False)
-    size = images.shape[1]
-    for i in range(n):
-        axes[0, i].imshow(images[i])
-        axes[0, i].contour(masks[i], levels=[0.5], colors="white", linewidths=0.8)
-        axes[0, i].set_title(f"{class_names[labels[i]]}\n(predicted {class_names[predictions[i]]})",
-                             fontsize=8)
-        axes[1, i].imshow(images[i], extent=(0, size, size, 0))
-        axes[1, i].imshow(rollout_maps[i], cmap=OVERLAY_CMAP, alpha=OVERLAY_ALPHA, interpolation="nearest",
-                          extent=(0, size, size, 0), vmin=0, vmax=float(rollout_maps[i].max()))
-        row, col = divmod(int(rollout_maps[i].argmax()), rollout_maps[i].shape[1])
-        axes[1, i].add_patch(plt.Rectangle((col * patch, row * patch), patch, patch, fill=False,
-                                           color="cyan", lw=1.5))
-        axes[1, i].set_title("hit" if hits[i] else "miss", fontsize=9,
-                             color="#2ca02c" if hits[i] else "#d62728")
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    axes[0, 0].set_ylabel("image, target outlined", fontsize=8)
-    axes[1, 0].set_ylabel("rollout (0 to its max);\nbox: strongest patch", fontsize=8)
-    fig.suptitle("The pointing game, image by image", fontsize=10)
-    return fig
 
 
 def _single_image_demo(viz, model, image, patch, args, class_names, out, name) -> None:
@@ -409,33 +367,38 @@ def _pointing_game_demo(viz, loaded, data, patch, class_names, out) -> None:
     """Demo 2: the pointing game on a labelled test set, against chance and against random weights."""
     from PIL import Image
 
+    from attnviz.training.shapes import CLASSES
+
     model = loaded.model
     images = [Image.fromarray(a) for a in data.images]  # (S, S, 3) uint8 each
     game = viz.pointing_game(model, images, data.masks, patch_size=patch)
     baseline = viz.pointing_game(randomised_copy(model), images, data.masks, patch_size=patch,
                                  processor=loaded.processor)
-    predictions = game["logits"].argmax(1) if game["logits"] is not None else data.labels
-    accuracy = float((predictions == data.labels).mean()) if game["logits"] is not None else float("nan")
-    print(f"{len(images)} test images, accuracy {100 * accuracy:.1f}%; pointing game (chance "
-          f"{100 * game['chance']:.1f}%), trained / random weights:")
+    same_task = game["logits"] is not None and class_names == list(CLASSES)  # the shapes task's labels?
+    predictions = game["logits"].argmax(1) if game["logits"] is not None else None
+    accuracy = (f"classification accuracy {100 * float((predictions == data.labels).mean()):.0f}%"
+                if same_task else "the model's labels are not the shapes task's: no accuracy")
+    print(f"{len(images)} test images, {accuracy}; pointing game (chance {100 * game['chance']:.1f}%), "
+          "trained / random weights:")
     rows = [(name, rate, other) for (name, rate), other in zip(game["methods"].items(),
                                                                 baseline["methods"].values())]
     for name, rate, other in rows:
         print(f"  {name:32s} {100 * rate:5.1f}%   {100 * other:5.1f}%")
-    fig = _pointing_figure(game, baseline, len(images))
-    out.save_figure(fig, "pointing_game", f"Pointing game on {len(images)} test images (classification "
-                    f"accuracy {100 * accuracy:.0f}%): how often each map's strongest patch touches the "
-                    "target, for the trained model and for the same architecture with random weights, "
-                    "against the chance of a random patch.")
+    fig = pointing_scores_figure(game, baseline, len(images))
+    out.save_figure(fig, "pointing_game", f"Pointing game on {len(images)} test images ({accuracy}): how "
+                    "often each map's strongest patch touches the target, for the trained model and for the "
+                    "same architecture with random weights, against the chance of a random patch.")
     with open(out.path("pointing_game.csv"), "w", encoding="utf-8") as f:
         f.write("method,hit_rate,hit_rate_random_weights,chance,images\n")
         for name, rate, other in rows:
             f.write(f'"{name}",{rate:.4f},{other:.4f},{game["chance"]:.4f},{len(images)}\n')
     out.register("pointing_game.csv", "The pointing-game scores as a table.")
-    show = np.arange(8)
-    fig = _examples_figure(data.images[show], data.masks[show], game["rollout_maps"][show],
-                           game["hits"]["rollout"][show], data.labels[show], predictions[show], class_names,
-                           patch)
+    show = np.arange(min(8, len(images)))
+    predicted = ["" if predictions is None else f"\n(predicted {class_names[predictions[i]]})" for i in show]
+    titles = [CLASSES[data.labels[i]] + p for i, p in zip(show, predicted)]
+    fig = pointing_examples_figure(data.images[show], data.masks[show], game["rollout_maps"][show],
+                                   game["hits"]["rollout"][show], titles, cmap=OVERLAY_CMAP,
+                                   alpha=OVERLAY_ALPHA)
     out.save_figure(fig, "pointing_examples", "Eight test images: the target outlined, the rollout over it "
                     "and its strongest patch (box); hit when the box touches the target.")
 

@@ -184,3 +184,36 @@ def vision_attention(model, pixels, batch_size: int = 64):
         if out is not None:
             logits.append(out.float().cpu().numpy())
     return np.concatenate(attention, axis=1), (np.concatenate(logits) if logits else None)  # (L, B, H, N, N)
+
+
+def vision_special_tokens(config, n_tokens: int, grid: tuple[int, int]) -> list[str]:
+    """Names of the tokens a vision model puts before its ``g_h × g_w`` patches (of ``n_tokens``), in order.
+
+    ViT and BEiT have one, ``[CLS]``; DeiT adds a distillation token (``[DIST]``, Touvron et al. 2021);
+    DINOv2 with registers adds ``num_register_tokens`` register tokens (``[REG0]`` …, Darcet et al.
+    2024). A count the config does not explain gets generic names after ``[CLS]``.
+    """
+    n_prefix = n_tokens - grid[0] * grid[1]
+    if n_prefix < 1:
+        raise ValueError(f"model: {n_tokens} tokens for a {grid[0]} × {grid[1]} grid leave no [CLS] token; "
+                         "is the patch size right?")
+    names = ["[CLS]"] + (["[DIST]"] if getattr(config, "model_type", "") == "deit" else [])
+    names += [f"[REG{i}]" for i in range(getattr(config, "num_register_tokens", 0) or 0)]
+    if len(names) != n_prefix:
+        names = ["[CLS]"] + [f"[special {i}]" for i in range(1, n_prefix)]
+    return names
+
+
+def resize_masks(masks, size: int) -> np.ndarray:
+    """Object masks ``(n, H, W)`` resized to the model's ``size × size`` input, as its image processor
+    resizes the images (nearest neighbour, so a mask stays a mask). Returns ``(n, size, size)`` bool."""
+    from PIL import Image
+
+    masks = np.asarray(masks).astype(bool)  # (n, H, W)
+    if masks.ndim != 3:
+        raise ValueError(f"object_masks: expected (images, height, width), got shape {masks.shape}")
+    if masks.shape[1:] == (size, size):
+        return masks
+    resized = [np.asarray(Image.fromarray(m.astype(np.uint8) * 255).resize((size, size), Image.NEAREST)) > 127
+               for m in masks]
+    return np.stack(resized)  # (n, size, size)

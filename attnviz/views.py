@@ -264,3 +264,63 @@ def overlay_figure(image, panels, *, grid: tuple[int, int], patch_size: int, cma
         bar.set_label(f"{scale_label('') if scale_label else 'weight'} (0 to the largest, {top:.2f})")
     fig.suptitle(title, fontsize=10)
     return fig
+
+
+def pointing_scores_figure(trained: dict, randomised: dict, n_images: int):
+    """The pointing game's hit rate of every map, for a trained model and its random-weight twin, against
+    chance; ``trained`` and ``randomised`` as ``advanced.vit_attention``'s ``pointing_game`` returns them."""
+    import matplotlib.pyplot as plt
+
+    names = [n for n in trained["methods"] if not n.startswith("last layer, best head")]
+    best = next(n for n in trained["methods"] if n.startswith("last layer, best head"))
+    y = np.arange(len(names) + 1)
+    fig, ax = plt.subplots(figsize=(9, 0.55 * len(y) + 1.8), constrained_layout=True)
+    for offset, result, label, colour in ((-0.2, trained, "trained model", "#1f77b4"),
+                                          (0.2, randomised, "same model, random weights", "#aaaaaa")):
+        other_best = next(n for n in result["methods"] if n.startswith("last layer, best head"))
+        rates = [100 * result["methods"][n] for n in names] + [100 * result["methods"][other_best]]
+        ax.barh(y + offset, rates, height=0.4, color=colour, label=label)
+        for yy, rate in zip(y + offset, rates):
+            ax.text(rate + 0.8, yy, f"{rate:.0f}%", va="center", fontsize=8)
+    ax.axvline(100 * trained["chance"], color="#d62728", ls="--", lw=1.2,
+               label=f"chance: a random patch ({100 * trained['chance']:.0f}%)")
+    ax.set_yticks(y, names + [best.replace("last layer, best head", "last layer, best head*")])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 108)
+    ax.set_xlabel("pointing game: images whose strongest patch touches the target (%)")
+    ax.set_title(f"Does [CLS] look at the object? {n_images} shipped test images "
+                 "(*best head chosen on this set: optimistic)", fontsize=10)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, fontsize=8, frameon=False)
+    return fig
+
+
+def pointing_examples_figure(images, masks, rollout_maps, hits, titles, *, cmap: str = "inferno",
+                             alpha: float = 0.6):
+    """Images with their target outlined (top) and the rollout over them with its strongest patch boxed,
+    marked hit or miss (bottom). ``images`` ``(n, S, S, 3)``, ``masks`` ``(n, S, S)``, ``rollout_maps``
+    ``(n, g, g)``, ``hits`` ``(n,)`` bool, ``titles`` one string per image."""
+    import matplotlib.pyplot as plt
+
+    n = len(images)
+    fig, axes = plt.subplots(2, n, figsize=(2.2 * n, 4.8), constrained_layout=True, squeeze=False)
+    size = images.shape[1]
+    cell = size / rollout_maps.shape[-1]  # one patch of the model's grid, in the image's own pixels
+    for i in range(n):
+        axes[0, i].imshow(images[i])
+        axes[0, i].contour(masks[i], levels=[0.5], colors="white", linewidths=0.8)
+        axes[0, i].set_title(titles[i], fontsize=8)
+        axes[1, i].imshow(images[i], extent=(0, size, size, 0))
+        axes[1, i].imshow(rollout_maps[i], cmap=cmap, alpha=alpha, interpolation="nearest",
+                          extent=(0, size, size, 0), vmin=0, vmax=float(rollout_maps[i].max()))
+        row, col = divmod(int(rollout_maps[i].argmax()), rollout_maps[i].shape[1])
+        axes[1, i].add_patch(plt.Rectangle((col * cell, row * cell), cell, cell, fill=False,
+                                           color="cyan", lw=1.5))
+        axes[1, i].set_title("hit" if hits[i] else "miss", fontsize=9,
+                             color="#2ca02c" if hits[i] else "#d62728")
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0, 0].set_ylabel("image, target outlined", fontsize=8)
+    axes[1, 0].set_ylabel("rollout (0 to its max);\nbox: strongest patch", fontsize=8)
+    fig.suptitle("The pointing game, image by image", fontsize=10)
+    return fig

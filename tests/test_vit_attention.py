@@ -280,3 +280,103 @@ def test_the_shipped_vit_points_at_the_target_better_than_its_random_twin():
     random = viz.pointing_game(randomised_copy(loaded.model), images, data.masks[:100], processor=loaded.processor)
     assert trained["methods"]["rollout"] > max(random["methods"]["rollout"] + 0.2, 2 * trained["chance"])
     assert (trained["logits"].argmax(1) == data.labels[:100]).mean() > 0.8
+
+
+# ----------------------------------------------------------- other vision families (issue 12, tiny zoo)
+ZOO_SPECIAL_TOKENS = {
+    "vit": ["[CLS]"],
+    "deit": ["[CLS]", "[DIST]"],
+    "dinov2-registers": ["[CLS]", "[REG0]", "[REG1]", "[REG2]", "[REG3]"],
+    "beit": ["[CLS]"],
+}
+
+
+@pytest.fixture(scope="module")
+def vision_zoo(tmp_path_factory):
+    from zoo import build_zoo
+
+    return build_zoo(tmp_path_factory.mktemp("vision_zoo"), list(ZOO_SPECIAL_TOKENS))
+
+
+@pytest.mark.parametrize("family", list(ZOO_SPECIAL_TOKENS))
+def test_special_tokens_are_named_and_left_off_the_patch_grid(vision_zoo, family):
+    """The [CLS] row over the last g² tokens, against transformers' own output read by hand."""
+    import matplotlib.pyplot as plt
+
+    from attnviz.models import load_model
+
+    loaded = load_model(str(vision_zoo[family]), kind="vit", device="cpu")
+    viz = ViTAttentionVisualizer(loaded.model, loaded.processor)
+    image = two_colour_image()
+    result = viz.attend(loaded.model, image)
+    assert list(result.special_tokens) == ZOO_SPECIAL_TOKENS[family]
+    assert result.n_prefix == len(ZOO_SPECIAL_TOKENS[family]) and result.grid == (4, 4)
+    pixels = loaded.processor(images=image, return_tensors="pt")["pixel_values"]
+    with torch.no_grad():
+        out = loaded.model(pixel_values=pixels, output_attentions=True)
+    last = out.attentions[-1][0].numpy()  # (H, N, N)
+    assert last.shape[-1] == len(ZOO_SPECIAL_TOKENS[family]) + 16
+    expected = last[:, 0, -16:].reshape(-1, 4, 4)  # [CLS] row over the 16 patch tokens (they come last)
+    np.testing.assert_allclose(cls_patch_maps(result.attention[-1], result.grid, result.n_prefix), expected,
+                               atol=1e-6)
+    fig = viz.visualize_patch_attention(loaded.model, image)
+    others = ", ".join(ZOO_SPECIAL_TOKENS[family][1:])
+    assert "row drawn: [CLS]" in fig._suptitle.get_text()
+    assert (f"not on the patch grid: {others}" in fig._suptitle.get_text()) == bool(others)
+    plt.close(fig)
+
+
+def test_pointing_game_resizes_the_masks_for_a_224_by_16_vit():
+    """64-pixel shape images and masks on a 224/16 ViT (a 14 × 14 grid): hits against a plain loop."""
+    from PIL import Image
+    from transformers import ViTImageProcessorPil
+
+    from attnviz.training import shapes
+
+    model = random_vit(num_hidden_layers=1, num_labels=4)  # 224 px, 16 px patches
+    processor = ViTImageProcessorPil(size={"height": 224, "width": 224})
+    data = shapes.make_images(6, seed=3)
+    images = [Image.fromarray(a) for a in data.images]
+    result = ViTAttentionVisualizer().pointing_game(model, images, data.masks, processor=processor)
+
+    source = np.floor((np.arange(224) + 0.5) * 64 / 224).astype(int)  # nearest-neighbour source pixel
+    hits, chance = [], []
+    for image, mask in zip(images, data.masks):
+        big = mask[source][:, source]  # (224, 224)
+        touching = np.array([[big[16 * r:16 * r + 16, 16 * c:16 * c + 16].any() for c in range(14)]
+                             for r in range(14)])
+        with torch.no_grad():
+            pixels = processor(images=image, return_tensors="pt")["pixel_values"]
+            attention = torch.stack(model(pixel_values=pixels, output_attentions=True).attentions)[:, 0].numpy()
+        r, c = divmod(int(np.argmax(plain_rollout_cls(attention)[1:])), 14)
+        hits.append(touching[r, c])
+        chance.append(touching.mean())
+    np.testing.assert_array_equal(result["hits"]["rollout"], hits)
+    assert result["chance"] == pytest.approx(np.mean(chance), abs=1e-9)
+
+
+def test_lesson_runs_with_a_model_whose_labels_are_not_the_shapes_tasks(vision_zoo, tmp_path, capsys):
+    import csv
+
+    from advanced.vit_attention import main
+    from attnviz.cli import run_lesson
+    from attnviz.training import shapes
+
+    shapes.save_test_set(tmp_path / "test", shapes.make_images(8, seed=4))
+    assert run_lesson(main, ["--model", str(vision_zoo["deit"]), "--test-set", str(tmp_path / "test"),
+                             "--out", str(tmp_path / "out")]) == 0
+    assert "not the shapes task's: no accuracy" in capsys.readouterr().out
+    with open(tmp_path / "out" / "pointing_game.csv", encoding="utf-8") as f:
+        assert {row["method"] for row in csv.DictReader(f)} >= {"rollout", "layer 1 (mean of heads)"}
+    assert (tmp_path / "out" / "pointing_examples.png").exists()
+
+
+def test_the_training_processor_does_not_warn_about_torchvision():
+    """In a fresh process (transformers warns once per process), building the processor prints nothing."""
+    import subprocess
+    import sys
+
+    code = "from attnviz.training.vit_shapes import build_processor; print(type(build_processor()).__name__)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "ImageProcessor" in done.stdout and "torchvision" not in done.stderr, done.stderr

@@ -55,7 +55,10 @@ class ViTShapesConfig:
 
 
 def build_processor():
-    from transformers import ViTImageProcessor
+    try:  # without torchvision, ViTImageProcessor is this PIL class, reached through a warning
+        from transformers import ViTImageProcessorPil as ViTImageProcessor
+    except ImportError:  # an older transformers: ViTImageProcessor is the PIL one
+        from transformers import ViTImageProcessor
 
     return ViTImageProcessor(
         do_resize=True,
