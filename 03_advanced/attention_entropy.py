@@ -46,42 +46,34 @@ of its layer's scores so that layers are comparable. Multiplying head ``h``'s *p
 the same as multiplying its output, because the output ``A_h V_h`` is linear in ``A_h`` — so the gate sits
 on the attention probabilities, where we can reach it.
 
-Reaching it in ``transformers`` 5: the ``head_mask`` argument that BERT, GPT-2 and ViT used to take is
-gone. Instead every attention module calls a function looked up by name in ``AttentionInterface``; we
-register our own, :func:`probed_attention_forward` — eager attention (``softmax(QKᵀ·scale + mask) V``)
-with one extra step: the probabilities pass through a small module, :class:`AttentionProbe`, that
-multiplies head ``h`` by ``ξ_h`` (and remembers the probabilities). One trap: a name registered only with
-``AttentionInterface`` gets *no attention mask* — the model builds masks through a second registry,
-``AttentionMaskInterface``, and skips the mask for names it does not know: GPT-2 would see the future
-and BERT the padding. :func:`register_probed_attention` registers both. The same probes carry the hook
-that ``integrated_attention.py`` needs.
+Reaching it in ``transformers`` 5, where the old ``head_mask`` argument is gone, takes a re-implementation
+of eager attention registered through ``AttentionInterface`` (and ``AttentionMaskInterface``, or the model
+builds no mask for it): ``attnviz/probes.py`` holds it, with :class:`~attnviz.probes.AttentionProbes`, which
+puts a gate on every head of a model for the length of a ``with`` block.
 
 Pruning: the curve importance predicts, and the one we measure
 ---------------------------------------------------------------
 Remove heads one at a time (set ``ξ_h = 0``), least important first, and measure the loss (tiny GPT-2)
 or the accuracy (tiny ViT) on held-out data. A first-order Taylor expansion in ``ξ`` predicts that
-curve from the same gradients: ``L(ξ) ≈ L(1) + Σ_h ∂L/∂ξ_h · (ξ_h − 1)``, i.e. removing a set ``S`` changes the
-loss by ``− Σ_{h∈S} ∂L/∂ξ_h``. The prediction is good while few heads are gone and fails as the
+curve from the same gradients: ``L(ξ) ≈ L(1) + Σ_h ∂L/∂ξ_h · (ξ_h − 1)``, i.e. removing a set ``S``
+changes the loss by ``− Σ_{h∈S} ∂L/∂ξ_h``. The prediction is good while few heads are gone and fails as the
 interactions between heads grow. Removing heads in a *random* order is the baseline that shows
 whether the ranking knows anything.
 
-What our models show (the lesson prints what it measures; these numbers are from the shipped models)
------------------------------------------------------------------------------------------------------
-* **MiniLM** (four padded sentences): mean relative entropy per layer 0.76, 0.44, 0.47, 0.59, 0.53,
-  0.66 — the first layer averages, layers 1–2 are the sharpest — with one striking exception, layer 0
-  head 2, at 0.0005: it always puts everything on one key. Averaging the padding rows in by mistake would
-  move a head's entropy by up to 0.13 nats.
-* **Tiny GPT-2**: importance picks out the induction circuit the model card describes: the
-  previous-token head 0.2 (0.99 of its layer's norm) and the four induction heads of layer 1 (0.37–0.61
-  each); the other layer-0 heads score ≤ 0.13. Importance and Voita's confidence agree almost perfectly
-  (Spearman +0.98): here the sharp, consistent heads *are* the ones the loss needs. Pruning: the four
-  least important heads go for free (loss 0.001 → 0.005 nats), while four random heads cost 5.0 nats and
-  the four most important 6.0. The first-order Taylor prediction stays at ≈ 0.001 all the way: the four
-  induction heads are redundant, so the gradient of any one of them is ≈ 0 — until the last one goes and
-  the loss jumps to 6. A linear prediction cannot see that cliff; Michel et al. also found that, past a
-  point, performance falls sharply as more heads go — use the scores to *rank* heads, not to add up.
-* **Tiny ViT** (accuracy 97 % on its 200 test images, chance 25 %): with half of its 8 heads removed,
-  77 % in importance order, 69 % on average in random orders, 56 % most important first.
+What to look for (the lesson prints its own measurements)
+---------------------------------------------------------
+* **MiniLM**: whether the first layer averages and the middle layers are sharpest, and single heads
+  that put everything on one key in every sentence; how far the entropy would move if the padding rows
+  were averaged in by mistake (the lesson prints the largest shift).
+* **Tiny GPT-2**: whether importance picks out the induction circuit its model card describes (the
+  previous-token head in layer 0 and the induction heads of layer 1), and how well it agrees with
+  Voita's confidence (Spearman's ρ is printed). Pruning: redundant induction heads cover for each other,
+  so the gradient of any one of them is ≈ 0 and the first-order prediction stays flat — until the last
+  one goes and the loss jumps. A linear prediction cannot see that cliff; Michel et al. also found that,
+  past a point, performance falls sharply as more heads go — use the scores to *rank* heads, not to add
+  them up.
+* **Tiny ViT**: accuracy with half of its heads removed, in importance order, in random orders and most
+  important first.
 
 Run it
 ------
@@ -90,7 +82,8 @@ Run it
 
 Usage from Python::
 
-    from advanced.attention_entropy import AttentionProbes, head_entropy, head_importance
+    from advanced.attention_entropy import head_entropy, head_importance
+    from attnviz.probes import AttentionProbes
     rel = head_entropy(weights, attention_mask, relative=True)     # (L, H) fraction of log n
     with AttentionProbes(model) as probes:                          # every head gets a gate ξ_h = 1
         probes.set_head_mask(mask)                                  # (L, H) zeros remove heads
@@ -120,7 +113,7 @@ from attnviz.tasks import (
     vit_batches,
     vit_loss,
 )
-from attnviz.validate import check_attention, check_index, to_numpy
+from attnviz.validate import check_attention, check_index, check_mask, to_canonical, to_numpy
 from intermediate.attention_comparison import attention_entropy, row_statistics
 
 DEFAULT_TEXTS = [
@@ -136,26 +129,13 @@ def _as_batch(attention, name: str = "attention") -> tuple[np.ndarray, str]:
     """``(H, Q, K)``, ``(L, H, Q, K)`` or ``(L, B, H, Q, K)`` -> ``(L, B, H, Q, K)`` and the layout it had."""
     arr = check_attention(attention, "HQK|LHQK|LBHQK", name=name, square=True)
     layout = {3: "HQK", 4: "LHQK", 5: "LBHQK"}[arr.ndim]
-    if arr.ndim == 3:
-        arr = arr[None, None]  # (1, 1, H, Q, K)
-    elif arr.ndim == 4:
-        arr = arr[:, None]  # (L, 1, H, Q, K)
-    return arr, layout
+    return to_canonical(arr, layout, name=name), layout  # missing axes inserted: (L, B, H, Q, K)
 
 
 def _real_tokens(attention_mask, n_batch: int, n: int) -> np.ndarray:
     """A tokenizer mask ``(K,)`` or ``(B, K)`` (or ``None``) -> boolean ``(B, K)`` of the real tokens."""
-    if attention_mask is None:
-        return np.ones((n_batch, n), dtype=bool)
-    mask = to_numpy(attention_mask, "attention_mask")
-    if mask.ndim == 1:
-        mask = np.broadcast_to(mask, (n_batch, mask.shape[0]))  # one mask for every example
-    if mask.shape != (n_batch, n):
-        raise ValueError(f"attention_mask: got shape {tuple(to_numpy(attention_mask).shape)}; expected ({n},) or "
-                         f"({n_batch}, {n}) with 1 for real tokens and 0 for padding")
-    if not np.isin(mask, (0, 1)).all():
-        raise ValueError("attention_mask: expected only 0 (padding) and 1 (real token) values")
-    return mask.astype(bool)
+    mask = check_mask(attention_mask, n, n_batch=n_batch)  # (B, K) booleans, or None
+    return np.ones((n_batch, n), dtype=bool) if mask is None else mask
 
 
 def _check_visible(arr: np.ndarray, real: np.ndarray, causal: bool) -> None:
@@ -187,11 +167,12 @@ def head_entropy(attention, attention_mask=None, *, causal: bool = False, relati
     real = _real_tokens(attention_mask, arr.shape[1], arr.shape[-1])  # (B, K)
     _check_visible(arr, real, causal)
     rows = row_statistics(arr, real.astype(int), causal=causal)  # per-row statistics of the comparison lesson
-    values = rows["entropy_fraction" if relative else "entropy"]  # (L, B, H, Q), NaN where a row does not count
+    values = rows["entropy_fraction" if relative else "entropy"]  # (L, B, H, Q), NaN: rows left out
     if np.isnan(values).all():
-        raise ValueError("attention: no query row can be averaged (every row is padding or sees a single key)")
+        raise ValueError("attention: no query row can be averaged (every row is padding or sees a single "
+                         "key)")
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # an example with no countable row gives NaN, on purpose
+        warnings.simplefilter("ignore", RuntimeWarning)  # an example without a countable row gives NaN
         if per_example:
             return np.nanmean(values, axis=-1)  # (L, B, H)
         pooled = np.nanmean(values, axis=(1, 3))  # (L, H): every countable row of every example
@@ -221,8 +202,8 @@ def specialisation(relative_per_example: np.ndarray, sharp: float = 0.45, consis
     """
     arr = to_numpy(relative_per_example, "relative_per_example")
     if arr.ndim != 3:
-        raise ValueError(f"relative_per_example: got shape {arr.shape}; expected (layers, examples, heads) from "
-                         "head_entropy(..., relative=True, per_example=True)")
+        raise ValueError(f"relative_per_example: got shape {arr.shape}; expected (layers, examples, heads) "
+                         "from head_entropy(..., relative=True, per_example=True)")
     mean, spread = np.nanmean(arr, axis=1), np.nanstd(arr, axis=1)  # (L, H)
     label = np.full(mean.shape, "mixed", dtype=object)
     label[spread >= consistent] = "input-dependent"
@@ -243,8 +224,9 @@ def head_importance(model, batches: Iterable[dict], loss_fn: LossFn, *, normaliz
         normalize: divide each layer's scores by their ℓ2 norm (the paper's choice).
 
     Returns:
-        ``{"importance": (L, H), "gradient": (L, H), "loss": float}`` — importance (normalised or not), the mean
-        *signed* gradient ``E_x ∂L/∂ξ_h`` (what the Taylor prediction of pruning uses) and the mean loss.
+        ``{"importance": (L, H), "gradient": (L, H), "loss": float}`` — importance (normalised or not),
+        the mean *signed* gradient ``E_x ∂L/∂ξ_h`` (what the Taylor prediction of pruning uses) and the
+        mean loss.
     """
     total_abs, total_signed, total_loss, count = None, None, 0.0, 0
     with AttentionProbes(model) as probes:
@@ -255,7 +237,8 @@ def head_importance(model, batches: Iterable[dict], loss_fn: LossFn, *, normaliz
             probes.set_head_mask(gates)
             losses = loss_fn(model, batch)  # (B,)
             if losses.dim() != 1 or losses.shape[0] != n:
-                raise ValueError(f"loss_fn: returned shape {tuple(losses.shape)}; expected ({n},), one loss per example")
+                raise ValueError(f"loss_fn: returned shape {tuple(losses.shape)}; expected ({n},), one loss "
+                                 "per example")
             (grad,) = torch.autograd.grad(losses.sum(), gates)  # (L, B, H): per-example ∂L_b/∂ξ
             total_abs = grad.abs().sum(1) if total_abs is None else total_abs + grad.abs().sum(1)  # (L, H)
             total_signed = grad.sum(1) if total_signed is None else total_signed + grad.sum(1)
@@ -267,7 +250,8 @@ def head_importance(model, batches: Iterable[dict], loss_fn: LossFn, *, normaliz
     if normalize:
         norms = np.linalg.norm(importance, axis=1, keepdims=True)  # (L, 1)
         importance = np.divide(importance, norms, out=np.zeros_like(importance), where=norms > 0)
-    return {"importance": importance, "gradient": (total_signed / count).cpu().numpy(), "loss": total_loss / count}
+    gradient = (total_signed / count).cpu().numpy()  # (L, H)
+    return {"importance": importance, "gradient": gradient, "loss": total_loss / count}
 
 
 def pruning_order(importance, strategy: str = "importance", seed: int = 0) -> np.ndarray:
@@ -339,16 +323,18 @@ def _pruning_figure(title, ylabel, curves: dict, n_heads: int, predicted=None, r
 
     fig, ax = plt.subplots(figsize=(7.0, 4.2), constrained_layout=True)
     x = np.arange(n_heads + 1)
-    shown = (lambda v: np.where(np.asarray(v) > 0, v, np.nan)) if log else np.asarray  # log axes need values > 0
+    shown = (lambda v: np.where(np.asarray(v) > 0, v, np.nan)) if log else np.asarray  # log axes: values > 0
     if random_curves is not None:
         lo, hi = np.min(random_curves, 0), np.max(random_curves, 0)
-        ax.fill_between(x, shown(lo), shown(hi), color="0.8", label=f"random orders (range of {len(random_curves)})")
+        ax.fill_between(x, shown(lo), shown(hi), color="0.8",
+                        label=f"random orders (range of {len(random_curves)})")
         ax.plot(x, shown(np.mean(random_curves, 0)), color="0.45", lw=1.5, label="random orders (mean)")
     styles = {"least important first (measured)": "C0", "most important first (measured)": "C3"}
     for name, curve in curves.items():
         ax.plot(x, shown(curve), marker="o", ms=3, color=styles.get(name), label=name)
     if predicted is not None:
-        ax.plot(x, shown(predicted), ls="--", color="C0", label="least important first (first-order Taylor prediction)")
+        ax.plot(x, shown(predicted), ls="--", color="C0",
+                label="least important first (first-order Taylor prediction)")
     if chance is not None:
         ax.axhline(chance, color="0.3", ls=":", lw=1, label=f"chance ({chance:.0%})")
     if log:
@@ -362,24 +348,10 @@ def _pruning_figure(title, ylabel, curves: dict, n_heads: int, predicted=None, r
     return fig
 
 
-def main(argv=None):
-    parser = lesson_parser(__doc__, model_kind=None)
-    parser.add_argument("--encoder", default=None, help="encoder for the entropy part (default: the offline MiniLM)")
-    parser.add_argument("--causal-model", default=None, help="decoder-only model (default: tiny-gpt2-induction)")
-    parser.add_argument("--vit-model", default=None, help="image classifier (default: tiny-vit-shapes)")
-    parser.add_argument("--random-orders", type=int, default=5, help="random pruning orders to compare (default: 5)")
-    args = parser.parse_args(argv)
-    if args.random_orders < 1:
-        raise ValueError(f"--random-orders: got {args.random_orders}; expected at least 1")
-    out = LessonOutputs(__file__, args.out)
-    torch.manual_seed(0)
-    torch.set_num_threads(1)  # tiny models: one thread is as fast, and a busy second core cannot stall it
-    import matplotlib.pyplot as plt
-
-    from attnviz.models import load_model
+def _encoder_demo(out, args):
+    """MiniLM on a padded batch: entropy of every head, masked, as a fraction of ``log n_q``."""
     from beginner.attention_basics import AttentionModel
 
-    # 1. Entropy of every MiniLM head on a padded batch: masked, as a fraction of log n_q.
     encoder = AttentionModel(args.encoder, device=args.device)
     weights, mask, _ = encoder.get_batch_attention(DEFAULT_TEXTS)  # (L, B, H, Q, K), (B, T)
     nats = head_entropy(weights, mask)  # (L, H)
@@ -389,15 +361,20 @@ def main(argv=None):
           f"counting padding rows would shift it by {np.abs(unmasked - nats).max():.3f} nats at worst")
     by_layer = relative.mean(1)  # (L,)
     fig = _heatmap(relative, f"{encoder.name}: entropy / log n_q, mean over the real rows of "
-                   f"{len(DEFAULT_TEXTS)} padded sentences", "fraction of the maximum entropy (0 = one key, 1 = uniform)",
-                   1.0)
-    out.save_figure(fig, "encoder_entropy", f"Relative entropy of every MiniLM head (masked: padding rows and keys "
-                    f"left out). Layer {int(np.argmax(by_layer))} is the broadest on average ({by_layer.max():.2f}), "
-                    f"layer {int(np.argmin(by_layer))} the sharpest ({by_layer.min():.2f}); the sharpest single head is "
-                    f"{'.'.join(map(str, np.unravel_index(np.argmin(relative), relative.shape)))} (layer.head).")
+                   f"{len(DEFAULT_TEXTS)} padded sentences",
+                   "fraction of the maximum entropy (0 = one key, 1 = uniform)", 1.0)
+    out.save_figure(fig, "encoder_entropy", "Relative entropy of every MiniLM head (masked: padding rows and "
+                    f"keys left out). Layer {int(np.argmax(by_layer))} is the broadest on average "
+                    f"({by_layer.max():.2f}), layer {int(np.argmin(by_layer))} the sharpest "
+                    f"({by_layer.min():.2f}); the sharpest single head is "
+                    f"{'.'.join(map(str, np.unravel_index(np.argmin(relative), relative.shape)))} "
+                    "(layer.head).")
 
-    # 2. The causal model: entropy grows with position just because there are more keys.
-    gpt = load_model(args.causal_model, kind="causal-lm", device=args.device)
+
+def _causal_entropy_demo(out, gpt):
+    """The tiny GPT-2: a causal row's entropy grows with position just because it sees more keys."""
+    import matplotlib.pyplot as plt
+
     batches = to_device(gpt2_batches(), gpt.device)
     with AttentionProbes(gpt.model) as probes, torch.no_grad():
         gpt.model(**batches[0])
@@ -419,11 +396,16 @@ def main(argv=None):
     ax.set_ylabel("entropy (nats)")
     ax.set_title(f"{gpt.name}: a causal row can only be as uncertain as log(q + 1)")
     ax.legend(fontsize=8)
-    out.save_figure(fig, "causal_entropy_by_position", "Entropy of two tiny-GPT-2 heads by query position, mean "
-                    "over sequences, against log(q+1): raw nats grow with position for any head, which is why the "
-                    "relative entropy divides each row by its own log n.")
+    out.save_figure(fig, "causal_entropy_by_position", "Entropy of two tiny-GPT-2 heads by query position, "
+                    "mean over sequences, against log(q+1): raw nats grow with position for any head, which "
+                    "is why the relative entropy divides each row by its own log n.")
+    return batches, causal_weights, rel_gpt
 
-    # 3. Michel et al. importance and specialisation on the tiny GPT-2.
+
+def _importance_demo(out, gpt, batches, causal_weights, rel_gpt):
+    """Michel et al. importance and Voita-style specialisation of every tiny-GPT-2 head."""
+    import matplotlib.pyplot as plt
+
     scores = head_importance(gpt.model, batches, gpt2_loss)
     importance = scores["importance"]  # (L, H)
     per_example = head_entropy(causal_weights, causal=True, relative=True, per_example=True)  # (L, B, H)
@@ -437,8 +419,9 @@ def main(argv=None):
           f"{rho_ent:+.2f}")
     fig = _heatmap(importance, f"{gpt.name}: head importance E|∂L/∂ξ_h| (Michel et al.)",
                    "importance, ℓ2-normalised per layer", 1.0)
-    out.save_figure(fig, "gpt2_head_importance", "Michel et al. head importance of the tiny GPT-2 on held-out "
-                    "repeated sequences: |∂loss/∂ξ_h| per example, averaged, each layer divided by its ℓ2 norm.")
+    out.save_figure(fig, "gpt2_head_importance", "Michel et al. head importance of the tiny GPT-2 on "
+                    "held-out repeated sequences: |∂loss/∂ξ_h| per example, averaged, each layer divided by "
+                    "its ℓ2 norm.")
     fig, ax = plt.subplots(figsize=(6.4, 4.4), constrained_layout=True)
     colours = {"specialised": "C0", "averaging": "C1", "input-dependent": "C3", "mixed": "C7"}
     for label, colour in colours.items():
@@ -452,72 +435,112 @@ def main(argv=None):
     ax.set_ylabel("importance (ℓ2-normalised per layer)")
     ax.set_title(f"Specialised heads and importance (Spearman with confidence {rho_conf:+.2f})")
     ax.legend(fontsize=8)
-    out.save_figure(fig, "gpt2_specialisation", "Each tiny-GPT-2 head (label layer.head): relative entropy against "
-                    "Michel importance, coloured by specialisation (sharp and consistent across inputs, averaging, "
-                    "input-dependent). The heads the loss needs are the sharp, consistent ones.")
+    out.save_figure(fig, "gpt2_specialisation", "Each tiny-GPT-2 head (label layer.head): relative entropy "
+                    "against Michel importance, coloured by specialisation (sharp and consistent across "
+                    "inputs, averaging, input-dependent). The heads the loss needs are the sharp, consistent "
+                    "ones.")
+    return scores, spec, confidence
 
-    # 4. Pruning the tiny GPT-2: predicted vs measured vs random.
-    n_heads = importance.size
-    evaluate = mean_loss(to_device(gpt2_batches(seed=2000), gpt.device), gpt2_loss)  # fresh sequences: importance was measured on others
-    by_importance = pruning_order(importance)
-    measured = pruning_curve(gpt.model, by_importance, evaluate)
-    reverse = pruning_curve(gpt.model, pruning_order(importance, "reverse"), evaluate)
-    randoms = np.stack([pruning_curve(gpt.model, pruning_order(importance, "random", seed=s), evaluate)
-                        for s in range(args.random_orders)])
-    predicted = predicted_curve(measured[0], scores["gradient"], by_importance)  # anchored at the intact loss
-    half = n_heads // 2
+
+def _pruning_curves(model, importance, evaluate, random_orders: int) -> dict:
+    """``evaluate(model)`` after removing 0, 1, …, L·H heads, in three kinds of order."""
+    return {"least important first (measured)": pruning_curve(model, pruning_order(importance), evaluate),
+            "most important first (measured)": pruning_curve(model, pruning_order(importance, "reverse"),
+                                                             evaluate),
+            "random": np.stack([pruning_curve(model, pruning_order(importance, "random", seed=seed), evaluate)
+                                for seed in range(random_orders)])}  # (orders, L·H + 1)
+
+
+def _gpt2_pruning_demo(out, args, gpt, scores):
+    """Remove the tiny GPT-2's heads: measured loss vs the first-order prediction vs random orders."""
+    importance = scores["importance"]  # (L, H)
+    n_heads, half = importance.size, importance.size // 2
+    fresh = to_device(gpt2_batches(seed=2000), gpt.device)  # importance was measured on other sequences
+    curves = _pruning_curves(gpt.model, importance, mean_loss(fresh, gpt2_loss), args.random_orders)
+    randoms = curves.pop("random")
+    measured, reverse = curves.values()
+    predicted = predicted_curve(measured[0], scores["gradient"], pruning_order(importance))  # from L(1)
     print(f"{gpt.name} pruning, loss with {half}/{n_heads} heads removed: by importance {measured[half]:.3f} "
-          f"(Taylor prediction {predicted[half]:.3f}), random {randoms[:, half].mean():.3f}, most important first "
-          f"{reverse[half]:.3f}; intact {measured[0]:.3f}")
-    fig = _pruning_figure(f"{gpt.name}: loss as heads are removed", "loss on held-out repeated sequences (nats, log scale)",
-                          {"least important first (measured)": measured, "most important first (measured)": reverse},
-                          n_heads, predicted, randoms, log=True)
+          f"(Taylor prediction {predicted[half]:.3f}), random {randoms[:, half].mean():.3f}, most important "
+          f"first {reverse[half]:.3f}; intact {measured[0]:.3f}")
+    fig = _pruning_figure(f"{gpt.name}: loss as heads are removed",
+                          "loss on held-out repeated sequences (nats, log scale)", curves, n_heads, predicted,
+                          randoms, log=True)
     cliff = int(np.argmax(measured > 10 * measured[0]))  # the first count where the loss has grown tenfold
-    out.save_figure(fig, "gpt2_pruning_curve", f"Loss of the tiny GPT-2 (log scale) as heads are removed: least "
-                    f"important first (measured, and the first-order Taylor prediction from the same gradients), most "
-                    f"important first, and in {args.random_orders} random orders. In importance order the first "
-                    f"{max(cliff - 1, 0)} heads go almost for free; the Taylor prediction never sees the cliff, because "
-                    "redundant heads cover for each other until the last one goes.")
+    out.save_figure(fig, "gpt2_pruning_curve", "Loss of the tiny GPT-2 (log scale) as heads are removed: "
+                    "least important first (measured, and the first-order Taylor prediction from the same "
+                    f"gradients), most important first, and in {args.random_orders} random orders. In "
+                    f"importance order the first {max(cliff - 1, 0)} heads go almost for free; the Taylor "
+                    "prediction never sees the cliff, because redundant heads cover for each other until the "
+                    "last one goes.")
 
-    # 5. Pruning the tiny ViT: accuracy.
+
+def _vit_pruning_demo(out, args):
+    """Remove the tiny ViT's heads: accuracy in importance, reverse and random order."""
+    from attnviz.models import load_model
+
     vit = load_model(args.vit_model, kind="vit", device=args.device)
-    vit_data = to_device(vit_batches(vit.processor), vit.device)  # the shipped test set: pruning is measured here
-    fresh = to_device(vit_batches(vit.processor, 200, seed=4321), vit.device)  # importance: on other images
-    vit_scores = head_importance(vit.model, fresh, vit_loss)
-    vit_order = pruning_order(vit_scores["importance"])
-    accuracy = vit_accuracy(vit_data)
-    vit_measured = pruning_curve(vit.model, vit_order, accuracy)
-    vit_reverse = pruning_curve(vit.model, pruning_order(vit_scores["importance"], "reverse"), accuracy)
-    vit_random = np.stack([pruning_curve(vit.model, pruning_order(vit_scores["importance"], "random", seed=s), accuracy)
-                           for s in range(args.random_orders)])
-    n_vit = vit_scores["importance"].size
-    print(f"{vit.name} pruning, accuracy with {n_vit // 2}/{n_vit} heads removed: by importance "
-          f"{vit_measured[n_vit // 2]:.2f}, random {vit_random[:, n_vit // 2].mean():.2f}, most important first "
-          f"{vit_reverse[n_vit // 2]:.2f}; intact {vit_measured[0]:.2f}")
-    fig = _pruning_figure(f"{vit.name}: accuracy as heads are removed", "accuracy on held-out images",
-                          {"least important first (measured)": vit_measured,
-                           "most important first (measured)": vit_reverse}, n_vit, None, vit_random,
-                          chance=1 / vit.model.config.num_labels)
-    out.save_figure(fig, "vit_pruning_curve", f"Accuracy of the tiny ViT on its 200 shipped test images as heads are "
-                    f"removed in order of Michel importance (measured on 200 other images), in reverse, and in "
-                    f"{args.random_orders} random orders. With half the heads gone: {vit_measured[n_vit // 2]:.0%} by "
-                    f"importance, {vit_random[:, n_vit // 2].mean():.0%} at random, {vit_reverse[n_vit // 2]:.0%} most "
-                    "important first.")
-    fig = _heatmap(vit_scores["importance"], f"{vit.name}: head importance", "importance, ℓ2-normalised per layer", 1.0)
-    out.save_figure(fig, "vit_head_importance", "Michel et al. head importance of the tiny ViT (cross-entropy on "
-                    "held-out images).")
+    test_set = to_device(vit_batches(vit.processor), vit.device)  # the shipped test set: pruning is measured
+    fresh = to_device(vit_batches(vit.processor, 200, seed=4321), vit.device)  # importance: other images
+    importance = head_importance(vit.model, fresh, vit_loss)["importance"]  # (L, H)
+    curves = _pruning_curves(vit.model, importance, vit_accuracy(test_set), args.random_orders)
+    randoms = curves.pop("random")
+    measured, reverse = curves.values()
+    n_heads, half = importance.size, importance.size // 2
+    print(f"{vit.name} pruning, accuracy with {half}/{n_heads} heads removed: by importance "
+          f"{measured[half]:.2f}, random {randoms[:, half].mean():.2f}, most important first "
+          f"{reverse[half]:.2f}; intact {measured[0]:.2f}")
+    fig = _pruning_figure(f"{vit.name}: accuracy as heads are removed", "accuracy on held-out images", curves,
+                          n_heads, None, randoms, chance=1 / vit.model.config.num_labels)
+    out.save_figure(fig, "vit_pruning_curve", "Accuracy of the tiny ViT on its 200 shipped test images as "
+                    "heads are removed in order of Michel importance (measured on 200 other images), in "
+                    f"reverse, and in {args.random_orders} random orders. With half the heads gone: "
+                    f"{measured[half]:.0%} by importance, {randoms[:, half].mean():.0%} at random, "
+                    f"{reverse[half]:.0%} most important first.")
+    fig = _heatmap(importance, f"{vit.name}: head importance", "importance, ℓ2-normalised per layer", 1.0)
+    out.save_figure(fig, "vit_head_importance", "Michel et al. head importance of the tiny ViT "
+                    "(cross-entropy on held-out images).")
 
-    # 6. The table: every tiny-GPT-2 head.
+
+def _gpt2_table(out, causal_weights, rel_gpt, confidence, spec, importance):
+    """Every tiny-GPT-2 head in one CSV: entropy, confidence, specialisation, importance."""
     import pandas as pd
 
     gpt_nats = head_entropy(causal_weights, causal=True)  # (L, H)
-    rows = [{"layer": layer, "head": head, "entropy_nats": float(gpt_nats[layer, head]),
-             "relative_entropy": float(rel_gpt[layer, head]), "confidence": float(confidence[layer, head]),
-             "spread_across_inputs": float(spec["spread"][layer, head]), "specialisation": spec["label"][layer, head],
-             "importance": float(importance[layer, head])} for layer, head in np.ndindex(importance.shape)]
+    columns = {"entropy_nats": gpt_nats, "relative_entropy": rel_gpt, "confidence": confidence,
+               "spread_across_inputs": spec["spread"], "specialisation": spec["label"],
+               "importance": importance}
+    rows = [{"layer": layer, "head": head, **{name: values[layer, head] for name, values in columns.items()}}
+            for layer, head in np.ndindex(importance.shape)]  # one row per (layer, head)
     pd.DataFrame(rows).round(4).to_csv(out.path("gpt2_heads.csv"), index=False)
-    out.register("gpt2_heads.csv", "Every tiny-GPT-2 head: entropy (nats and relative), confidence, spread across "
-                 "inputs, specialisation label and Michel importance.")
+    out.register("gpt2_heads.csv", "Every tiny-GPT-2 head: entropy (nats and relative), confidence, spread "
+                 "across inputs, specialisation label and Michel importance.")
+
+
+def main(argv=None):
+    parser = lesson_parser(__doc__, model_kind=None)
+    parser.add_argument("--encoder", default=None, help="encoder for the entropy part (default: the offline "
+                                                        "MiniLM)")
+    parser.add_argument("--causal-model", default=None, help="decoder-only model (default: "
+                                                             "tiny-gpt2-induction)")
+    parser.add_argument("--vit-model", default=None, help="image classifier (default: tiny-vit-shapes)")
+    parser.add_argument("--random-orders", type=int, default=5, help="random pruning orders to compare "
+                                                                     "(default: 5)")
+    args = parser.parse_args(argv)
+    if args.random_orders < 1:
+        raise ValueError(f"--random-orders: got {args.random_orders}; expected at least 1")
+    out = LessonOutputs(__file__, args.out)
+    torch.manual_seed(0)
+    torch.set_num_threads(1)  # tiny models: one thread is as fast, and a busy second core cannot stall it
+    from attnviz.models import load_model
+
+    _encoder_demo(out, args)
+    gpt = load_model(args.causal_model, kind="causal-lm", device=args.device)
+    batches, causal_weights, rel_gpt = _causal_entropy_demo(out, gpt)
+    scores, spec, confidence = _importance_demo(out, gpt, batches, causal_weights, rel_gpt)
+    _gpt2_pruning_demo(out, args, gpt, scores)
+    _vit_pruning_demo(out, args)
+    _gpt2_table(out, causal_weights, rel_gpt, confidence, spec, scores["importance"])
 
 
 if __name__ == "__main__":

@@ -152,8 +152,35 @@ def _check_output(values, n: int, name: str = "forward_fn") -> None:
         raise ValueError(f"{name}: returned {shape}; expected a tensor of shape ({n},), one number per example")
 
 
+def _integrate(lig, inputs, baselines, extra: tuple, change, n_steps: int, method: str,
+               tolerance: float | None, max_steps: int):
+    """Captum's integral, with ``n_steps`` doubled until ``|δ| ≤ tolerance · |F(x) − F(x')|`` for every example.
+
+    ``change`` ``(B,)`` is ``F(x) − F(x')``, computed once by the caller: Captum's own
+    ``return_convergence_delta`` would run both forward passes again on every call. Returns
+    ``(attributions, δ (B,), relative error (B,), steps used)``; warns when ``max_steps`` is not enough.
+    """
+    import warnings
+
+    while True:
+        attributions = lig.attribute(inputs, baselines=baselines, additional_forward_args=extra or None,
+                                     n_steps=n_steps, method=method)
+        summed = attributions.reshape(attributions.shape[0], -1).sum(-1)  # (B,): Σ over every other axis
+        delta = summed - change.to(summed)  # completeness: Σ attribution − (F(x) − F(x'))
+        error = delta.abs() / change.to(delta).abs().clamp(min=1e-12)  # (B,)
+        if tolerance is None or float(error.max()) <= tolerance:
+            return attributions, delta, error, n_steps
+        if 2 * n_steps > max_steps:
+            warnings.warn(f"integrated gradients: completeness error {100 * float(error.max()):.2f} % with "
+                          f"{n_steps} steps is above the {100 * tolerance:g} % asked for (max_steps={max_steps})",
+                          RuntimeWarning, stacklevel=3)
+            return attributions, delta, error, n_steps
+        n_steps *= 2
+
+
 def embedding_attributions(model, forward_fn: ForwardFn, input_ids, baseline_ids, *, extra: Sequence = (),
-                           n_steps: int = 50, method: str = "gausslegendre", layer=None) -> dict:
+                           n_steps: int = 16, method: str = "gausslegendre", layer=None,
+                           tolerance: float | None = 0.01, max_steps: int = 512) -> dict:
     """Integrated gradients of ``forward_fn`` with respect to the token embeddings (Captum).
 
     Args:
@@ -162,12 +189,15 @@ def embedding_attributions(model, forward_fn: ForwardFn, input_ids, baseline_ids
         forward_fn: ``forward_fn(input_ids, *extra) -> (B,)``.
         input_ids: ``(B, T)`` token ids; ``baseline_ids``: ``(B, T)`` or ``(1, T)`` ids of the baseline.
         extra: further tensors for ``forward_fn`` (the attention mask, target ids), repeated along the path.
-        n_steps, method: Captum's integral approximation.
+        n_steps, method: Captum's integral approximation; ``n_steps`` is where the search starts.
+        tolerance: double ``n_steps`` until the completeness error ``|δ| / |F(x) − F(x')|`` is at most this
+            for every example (default 1 %), up to ``max_steps`` (then a warning gives the figure);
+            ``None`` uses ``n_steps`` as given.
 
     Returns:
         ``{"tokens": (B, T) attribution per token (summed over the embedding), "embedding": (B, T, d),
         "output": F(x), "baseline_output": F(x'), "delta": (B,) Σ attribution − (F(x) − F(x')),
-        "relative_error": (B,) |delta| / |F(x) − F(x')|}`` as numpy arrays.
+        "relative_error": (B,) |delta| / |F(x) − F(x')|, "n_steps": the steps used}`` as numpy arrays.
     """
     from captum.attr import LayerIntegratedGradients
 
@@ -176,28 +206,24 @@ def embedding_attributions(model, forward_fn: ForwardFn, input_ids, baseline_ids
     if input_ids.dim() != 2:
         raise ValueError(f"input_ids: got shape {tuple(input_ids.shape)}; expected (batch, tokens)")
     if baseline_ids.shape[-1] != input_ids.shape[-1] or baseline_ids.dim() != 2:
-        raise ValueError(f"baseline_ids: got shape {tuple(baseline_ids.shape)}; expected {tuple(input_ids.shape)} "
-                         "or (1, tokens) — one baseline token for every input token")
-    extra = tuple(extra)
-    with torch.no_grad():
-        out_x = forward_fn(input_ids, *extra)
-        _check_output(out_x, input_ids.shape[0])
-        out_b = forward_fn(baseline_ids.expand_as(input_ids), *extra)
-    layer = model.get_input_embeddings() if layer is None else layer
-    lig = LayerIntegratedGradients(forward_fn, layer)
-    attributions, delta = lig.attribute(input_ids, baselines=baseline_ids.expand_as(input_ids),
-                                        additional_forward_args=extra or None, n_steps=n_steps, method=method,
-                                        return_convergence_delta=True)  # (B, T, d), (B,)
-    change = (out_x - out_b).detach()
+        raise ValueError(f"baseline_ids: got shape {tuple(baseline_ids.shape)}; expected "
+                         f"{tuple(input_ids.shape)} or (1, tokens) — one baseline token for every input token")
+    extra, n = tuple(extra), input_ids.shape[0]
+    baseline_ids = baseline_ids.expand_as(input_ids)  # (B, T)
+    with torch.no_grad():  # F(x) and F(x') in one batch: (2B,)
+        both = forward_fn(torch.cat([input_ids, baseline_ids]), *(torch.cat([e, e]) for e in extra))
+        _check_output(both, 2 * n)
+    out_x, out_b = both[:n], both[n:]  # (B,) each
+    lig = LayerIntegratedGradients(forward_fn, model.get_input_embeddings() if layer is None else layer)
+    attributions, delta, error, used = _integrate(lig, input_ids, baseline_ids, extra, out_x - out_b, n_steps,
+                                                  method, tolerance, max_steps)  # (B, T, d), (B,), (B,)
+
     def numpy(t):
         return t.detach().cpu().numpy()
 
-    return {
-        "tokens": numpy(attributions.sum(-1)),  # (B, T)
-        "embedding": numpy(attributions),  # (B, T, d)
-        "output": numpy(out_x), "baseline_output": numpy(out_b), "delta": numpy(delta),
-        "relative_error": numpy(delta.abs() / change.to(delta).abs().clamp(min=1e-12)),
-    }
+    return {"tokens": numpy(attributions.sum(-1)), "embedding": numpy(attributions),  # (B, T), (B, T, d)
+            "output": numpy(out_x), "baseline_output": numpy(out_b), "delta": numpy(delta),
+            "relative_error": numpy(error), "n_steps": used}
 
 
 def blank_baseline(input_ids, blank_id: int, keep_ids: Sequence[int] = ()) -> torch.Tensor:
@@ -210,9 +236,15 @@ def blank_baseline(input_ids, blank_id: int, keep_ids: Sequence[int] = ()) -> to
 
 
 # ============================================================================ 2. attention attribution (Hao et al.)
+def _twice(inputs):
+    """The batch stacked on itself, ``(B, …)`` -> ``(2B, …)`` (tuples element by element)."""
+    return tuple(_twice(t) for t in inputs) if isinstance(inputs, tuple) else torch.cat([inputs, inputs])
+
+
 def attention_attributions(forward_fn: ForwardFn, probes: Sequence[AttentionProbe], input_ids, *,
                            extra: Sequence = (), layers: Sequence[int] | None = None, n_steps: int = 20,
-                           method: str = "gausslegendre") -> dict:
+                           method: str = "gausslegendre", tolerance: float | None = 0.01,
+                           max_steps: int = 512) -> dict:
     """Hao et al. (2021) attribution of every attention weight: ``A ⊙ ∫₀¹ ∂F(α·A)/∂A dα``, one layer at a time.
 
     Args:
@@ -221,6 +253,7 @@ def attention_attributions(forward_fn: ForwardFn, probes: Sequence[AttentionProb
         input_ids: ``(B, T)`` (or any first input of ``forward_fn`` whose first axis is the batch).
         layers: which layers to attribute (default: all); each is integrated with the others left intact.
         n_steps, method: Captum's integral approximation (Hao et al. used a 20-step Riemann sum).
+        tolerance, max_steps: as in :func:`embedding_attributions` (per layer).
 
     Returns:
         ``{"attributions": (L', B, H, Q, K), "delta": (L', B), "relative_error": (L', B), "layers": [...]}``
@@ -231,7 +264,8 @@ def attention_attributions(forward_fn: ForwardFn, probes: Sequence[AttentionProb
     _check_steps(n_steps, method)
     probes = list(probes)
     if not probes or not all(isinstance(p, AttentionProbe) for p in probes):
-        raise TypeError("probes: expected a non-empty list of AttentionProbe modules (AttentionProbes(model).probes)")
+        raise TypeError("probes: expected a non-empty list of AttentionProbe modules "
+                        "(AttentionProbes(model).probes)")
     layers = list(range(len(probes))) if layers is None else [int(x) for x in layers]
     for layer in layers:
         if not 0 <= layer < len(probes):
@@ -251,17 +285,16 @@ def attention_attributions(forward_fn: ForwardFn, probes: Sequence[AttentionProb
                 _probe.scale = None
 
         ones, zeros = torch.ones(n_batch, device=device), torch.zeros(n_batch, device=device)
-        with torch.no_grad():
-            out_full = scaled_forward(ones, input_ids, *extra)
-            _check_output(out_full, n_batch)
-            out_zero = scaled_forward(zeros, input_ids, *extra)
+        with torch.no_grad():  # F(A) and F(0·A) in one batch: (2B,)
+            both = scaled_forward(torch.cat([ones, zeros]), *(_twice(t) for t in (input_ids, *extra)))
+            _check_output(both, 2 * n_batch)
         lig = LayerIntegratedGradients(scaled_forward, probe)
-        attributions, delta = lig.attribute(ones, baselines=zeros,
-                                            additional_forward_args=(input_ids, *extra), n_steps=n_steps,
-                                            method=method, return_convergence_delta=True)  # (B, H, Q, K), (B,)
+        attributions, delta, error, _ = _integrate(lig, ones, zeros, (input_ids, *extra),
+                                                   both[:n_batch] - both[n_batch:], n_steps, method, tolerance,
+                                                   max_steps)  # (B, H, Q, K), (B,), (B,)
         results.append(attributions.detach())
         deltas.append(delta.detach())
-        errors.append(delta.detach().abs() / (out_full - out_zero).to(delta).abs().clamp(min=1e-12))
+        errors.append(error.detach())
     return {"attributions": torch.stack(results).cpu().numpy(),  # (L', B, H, Q, K)
             "delta": torch.stack(deltas).cpu().numpy(), "relative_error": torch.stack(errors).cpu().numpy(),
             "layers": layers}

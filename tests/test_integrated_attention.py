@@ -71,6 +71,47 @@ def test_integrated_gradients_completeness_sentence_similarity():
     assert ig["tokens"][0, 0] == 0 and ig["tokens"][0, -1] == 0  # special tokens never left the baseline
 
 
+def test_steps_double_until_completeness_holds_and_a_warning_gives_the_figure():
+    model = _gpt2()
+    ids = torch.randint(1, 30, (2, 6), generator=torch.Generator().manual_seed(1))
+    targets = torch.tensor([3, 7])
+    fn = NextTokenLogProb(model)
+    baseline = torch.zeros_like(ids)
+    coarse = embedding_attributions(model, fn, ids, baseline, extra=(targets,), n_steps=2,
+                                    method="riemann_right", tolerance=None)
+    assert coarse["n_steps"] == 2 and coarse["relative_error"].max() > 0.01  # one step is not enough here
+    fine = embedding_attributions(model, fn, ids, baseline, extra=(targets,), n_steps=2, method="riemann_right")
+    assert fine["n_steps"] > 2 and (fine["relative_error"] <= 0.01).all()
+    # the check against F(x) − F(x'), computed here directly
+    with torch.no_grad():
+        change = (fn(ids, targets) - fn(baseline, targets)).numpy()
+    np.testing.assert_allclose(fine["tokens"].sum(-1) - change, fine["delta"], atol=1e-6)  # float32
+    with pytest.warns(RuntimeWarning, match=r"completeness error \d+\.\d+ %"):
+        embedding_attributions(model, fn, ids, baseline, extra=(targets,), n_steps=2, method="riemann_right",
+                               max_steps=2)
+
+
+def test_the_wrapper_adds_one_forward_pass_to_captums():
+    from captum.attr import LayerIntegratedGradients
+
+    model = _gpt2()
+    ids = torch.randint(1, 30, (1, 5), generator=torch.Generator().manual_seed(2))
+    targets = torch.tensor([4])
+    calls = {"n": 0}
+    plain = NextTokenLogProb(model)
+
+    def counted(input_ids, target_ids):
+        calls["n"] += 1
+        return plain(input_ids, target_ids)
+
+    lig = LayerIntegratedGradients(counted, model.get_input_embeddings())
+    lig.attribute(ids, baselines=torch.zeros_like(ids), additional_forward_args=(targets,), n_steps=8)
+    captum_alone, calls["n"] = calls["n"], 0
+    embedding_attributions(model, counted, ids, torch.zeros_like(ids), extra=(targets,), n_steps=8,
+                           tolerance=None)
+    assert calls["n"] == captum_alone + 1  # F(x) and F(x') in one batch, nothing else
+
+
 # --------------------------------------------------------------------------- attention attribution, exact
 class _HandMade(torch.nn.Module):
     """3 tokens, one head: A = softmax(S) passes a probe, F = (uᵀ A v)³."""
@@ -137,14 +178,13 @@ def test_attention_attribution_on_a_3_token_bert_equals_a_midpoint_integral():
     AttentionInterface.register("test_scaled_eager", _scaled_eager)
     model.set_attn_implementation("test_scaled_eager")
     steps = 400
+    alphas = ((torch.arange(steps, dtype=torch.float64) + 0.5) / steps).view(steps, 1, 1, 1)  # (steps, 1, 1, 1)
     for layer in range(2):
-        total = 0.0
-        for k in range(steps):  # midpoint rule for ∫₀¹ ∂F(α·A)/∂A dα
-            _STATE.update(alpha=(k + 0.5) / steps, layer=layer, calls=0)
-            value = fn(ids).sum()
-            (grad,) = torch.autograd.grad(value, _STATE["scaled"])
-            total = total + grad
-        want = (_STATE["probs"] * total / steps)[0].numpy()  # A ⊙ mean gradient: (H, Q, K)
+        # midpoint rule for ∫₀¹ ∂F(α·A)/∂A dα: all 400 midpoints at once, one copy of the input per α
+        _STATE.update(alpha=alphas, layer=layer, calls=0)
+        value = fn(ids.expand(steps, -1)).sum()  # the copies are independent: Σ of F over the batch
+        (grad,) = torch.autograd.grad(value, _STATE["scaled"])  # (steps, H, Q, K): ∂F/∂A at each α
+        want = (_STATE["probs"][0] * grad.mean(0)).numpy()  # A ⊙ mean gradient: (H, Q, K)
         np.testing.assert_allclose(got["attributions"][layer, 0], want, rtol=1e-4, atol=1e-7)
     model.set_attn_implementation("eager")
     assert (got["relative_error"] < 0.01).all()
