@@ -129,9 +129,9 @@ def test_flow_row_equals_networkx_and_is_computed_only_for_that_row(n_layers, ca
         np.testing.assert_allclose(compute.flow_row(a, row), flow_by_networkx(attention, row), atol=1e-6)
     assert sorted(a.cache["flow_rows"]) == [0, 4, 6], "flow is computed for the rows asked for, no others"
     figure = app.draw_flow(a, 4)
-    np.testing.assert_allclose(figure.data[0].y, flow_by_networkx(attention, 4), atol=1e-6)
-    np.testing.assert_allclose(figure.data[1].y, rollout_by_loop(attention)[4], atol=1e-9)
-    assert figure.layout.meta["row"] == 4
+    np.testing.assert_allclose(figure["data"][0]["y"], flow_by_networkx(attention, 4), atol=1e-6)
+    np.testing.assert_allclose(figure["data"][1]["y"], rollout_by_loop(attention)[4], atol=1e-9)
+    assert figure["layout"]["meta"]["row"] == 4
     with pytest.raises(ValueError, match="row"):
         compute.flow_row(a, 7)
 
@@ -144,9 +144,9 @@ def test_heatmap_and_rollout_figures_hold_the_library_numbers(minilm):
     tokens = minilm[1].convert_ids_to_tokens(minilm[1](SENTENCE)["input_ids"])
     assert a.tokens == tokens
     figure = app.draw_heatmap(a, 4, 7)
-    np.testing.assert_allclose(np.array(figure.data[0].z), reference[4, 7], atol=1e-6)
-    assert figure.data[0].customdata[2][5] == [tokens[2], tokens[5]], "hover: query token, key token"
-    np.testing.assert_allclose(np.array(app.draw_rollout(a).data[0].z), rollout_by_loop(reference), atol=1e-6)
+    np.testing.assert_allclose(np.array(figure["data"][0]["z"]), reference[4, 7], atol=1e-6)
+    assert figure["data"][0]["customdata"][2][5] == [tokens[2], tokens[5]], "hover: query token, key token"
+    np.testing.assert_allclose(np.array(app.draw_rollout(a)["data"][0]["z"]), rollout_by_loop(reference), atol=1e-6)
     assert compute.analyse(compute.DEFAULT_MODEL, SENTENCE) is a, "the forward pass is cached per input"
     assert "--layer 4 --head 7" in compute.command("heatmap", a, layer=4, head=7)
 
@@ -186,7 +186,7 @@ def driver():
 def server():
     from attnviz.dashboard.server import DashboardServer
 
-    srv = DashboardServer("127.0.0.1", 0).start()
+    srv = DashboardServer("127.0.0.1", 0, max_tokens=64).start()  # long inputs: cut at 64, cheaply
     try:
         yield srv
     finally:
@@ -431,8 +431,8 @@ def test_bad_and_long_input_give_messages_and_the_server_survives(page, server, 
     _type(page, "model-path", "")
     long_text = " ".join(["lighthouse"] * 200)
     _type(page, "text", long_text)
-    _wait_text(page, "notice", "truncated to the first 128")
-    _wait_for(page, "heatmap", lambda m: m.get("n_tokens") == 128)
+    _wait_text(page, "notice", "truncated to the first 64")
+    _wait_for(page, "heatmap", lambda m: m.get("n_tokens") == 64)
     assert page.find_element(By.ID, "message").text == ""
 
     # A request that is not a Dash callback at all: the server answers it and goes on serving.

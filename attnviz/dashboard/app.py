@@ -49,51 +49,57 @@ def empty_figure(message: str = ""):
 
 def heatmap_figure(matrix, xlabels, ylabels, *, title: str, meta: dict, zmax: float = 1.0,
                    x_title: str = "key (attended to)", y_title: str = "query (attending)", colorbar: str = "weight",
-                   alignment=None):
-    """A matrix with token labels; hover shows the row token, the column token and the value."""
-    import plotly.graph_objects as go
+                   alignment=None) -> dict:
+    """A matrix with token labels; hover shows the row token, the column token and the value.
 
+    A plain figure dictionary, as plotly.js reads it: building ``go.Figure`` objects validates every
+    property in Python, which costs more than computing the numbers.
+    """
     arr = np.asarray(matrix, dtype=float)
-    hover = np.empty(arr.shape + (2,), dtype=object)  # (Q, K, 2): row token, column token per cell
-    hover[..., 0] = np.array(ylabels, dtype=object)[:, None]
-    hover[..., 1] = np.array(xlabels, dtype=object)[None, :]
-    fig = go.Figure(go.Heatmap(
-        z=arr.tolist(), x=list(range(arr.shape[1])), y=list(range(arr.shape[0])), zmin=0.0, zmax=zmax,
-        colorscale="Viridis", customdata=hover.tolist(), colorbar={"title": {"text": colorbar}},
-        hovertemplate=f"{y_title.split(' ')[0]} %{{y}}: %{{customdata[0]}}<br>{x_title.split(' ')[0]} %{{x}}: "
-                      "%{customdata[1]}<br>value %{z:.4f}<extra></extra>"))
+    xlabels, ylabels = [str(t) for t in xlabels], [str(t) for t in ylabels]
+    hover = [[[y, x] for x in xlabels] for y in ylabels]  # (Q, K, 2): row token, column token per cell
+    row_name, column_name = y_title.split(" ")[0], x_title.split(" ")[0]
+    data = [{"type": "heatmap", "z": arr.tolist(), "x": list(range(arr.shape[1])), "y": list(range(arr.shape[0])),
+             "zmin": 0.0, "zmax": zmax, "colorscale": "Viridis", "customdata": hover,
+             "colorbar": {"title": {"text": colorbar}},
+             "hovertemplate": f"{row_name} %{{customdata[0]}}<br>{column_name} %{{customdata[1]}}<br>"
+                              "value %{z:.4f}<extra></extra>"}]
+    layout = {}
     if alignment is not None:  # the implied alignment: one marker per row on its argmax column
-        fig.add_trace(go.Scatter(x=list(map(int, alignment)), y=list(range(len(alignment))), mode="markers",
-                                 marker=dict(symbol="square-open", size=12, color="#ff3b30", line=dict(width=2)),
-                                 name="alignment (argmax per row)", hoverinfo="skip"))
-        fig.update_layout(legend=dict(orientation="h", y=-0.25))
+        data.append({"type": "scatter", "x": [int(x) for x in alignment], "y": list(range(len(alignment))),
+                     "mode": "markers", "name": "alignment (argmax per row)", "hoverinfo": "skip",
+                     "marker": {"symbol": "square-open", "size": 12, "color": "#ff3b30", "line": {"width": 2}}})
+        layout["legend"] = {"orientation": "h", "y": -0.25}
     step = max(1, int(np.ceil(max(arr.shape) / 64)))
-    fig.update_xaxes(title=x_title, tickmode="array", tickvals=list(range(0, arr.shape[1], step)),
-                     ticktext=list(xlabels)[::step], tickangle=-90)
-    fig.update_yaxes(title=y_title, tickmode="array", tickvals=list(range(0, arr.shape[0], step)),
-                     ticktext=list(ylabels)[::step], autorange="reversed")
     side = int(min(640, 260 + 9 * max(arr.shape)))
-    fig.update_layout(title=title, height=side + 60, margin=dict(l=90, r=20, t=50, b=90), meta=meta)
-    return fig
+    layout.update({
+        "title": {"text": title}, "height": side + 60, "margin": {"l": 90, "r": 20, "t": 50, "b": 90}, "meta": meta,
+        "xaxis": {"title": {"text": x_title}, "tickmode": "array", "tickvals": list(range(0, arr.shape[1], step)),
+                  "ticktext": xlabels[::step], "tickangle": -90},
+        "yaxis": {"title": {"text": y_title}, "tickmode": "array", "tickvals": list(range(0, arr.shape[0], step)),
+                  "ticktext": ylabels[::step], "autorange": "reversed"},
+    })
+    return {"data": data, "layout": layout}
 
 
-def bars_figure(tokens, series: dict, *, title: str, meta: dict, y_title: str, mark: int | None = None):
-    import plotly.graph_objects as go
-
-    fig = go.Figure()
-    for name, values in series.items():
-        fig.add_trace(go.Bar(x=list(range(len(tokens))), y=np.asarray(values, float).tolist(), name=name,
-                             customdata=list(tokens),
-                             hovertemplate="token %{x}: %{customdata}<br>%{y:.4f}<extra>" + name + "</extra>"))
+def bars_figure(tokens, series: dict, *, title: str, meta: dict, y_title: str, mark: int | None = None) -> dict:
+    """Grouped bars over the input tokens (a plain figure dictionary, like :func:`heatmap_figure`)."""
+    tokens = [str(t) for t in tokens]
+    data = [{"type": "bar", "x": list(range(len(tokens))), "y": np.asarray(values, float).tolist(), "name": name,
+             "customdata": tokens, "hovertemplate": "token %{x}: %{customdata}<br>%{y:.4f}<extra>" + name + "</extra>"}
+            for name, values in series.items()]
     step = max(1, int(np.ceil(len(tokens) / 64)))
-    fig.update_xaxes(tickmode="array", tickvals=list(range(0, len(tokens), step)), ticktext=list(tokens)[::step],
-                     tickangle=-90, title="input token")
-    fig.update_yaxes(title=y_title)
+    layout = {
+        "title": {"text": title}, "barmode": "group", "height": 380, "margin": {"l": 60, "r": 20, "t": 50, "b": 90},
+        "legend": {"orientation": "h", "y": 1.02, "x": 0, "yanchor": "bottom"}, "meta": meta,
+        "xaxis": {"tickmode": "array", "tickvals": list(range(0, len(tokens), step)), "ticktext": tokens[::step],
+                  "tickangle": -90, "title": {"text": "input token"}},
+        "yaxis": {"title": {"text": y_title}},
+    }
     if mark is not None:
-        fig.add_vline(x=mark, line_dash="dot", line_color="#888")
-    fig.update_layout(title=title, barmode="group", height=380, margin=dict(l=60, r=20, t=50, b=90),
-                      legend=dict(orientation="h", y=1.02, x=0, yanchor="bottom"), meta=meta)
-    return fig
+        layout["shapes"] = [{"type": "line", "x0": mark, "x1": mark, "xref": "x", "y0": 0, "y1": 1, "yref": "paper",
+                             "line": {"dash": "dot", "color": "#888"}}]
+    return {"data": data, "layout": layout}
 
 
 def _meta(a: compute.Analysis, **extra) -> dict:

@@ -113,7 +113,10 @@ def get_model(name: str, device=None):
     with _MODEL_LOCK:
         if key not in _MODELS:
             source = None if name == "all-MiniLM-L6-v2" else name
-            _MODELS[key] = load_model(source, kind=kind, device=device or "cpu")
+            loaded = load_model(source, kind=kind, device=device or "cpu")
+            for parameter in loaded.model.parameters():  # the dashboard never trains: no weight gradients
+                parameter.requires_grad_(False)
+            _MODELS[key] = loaded
         return _MODELS[key]
 
 
@@ -151,6 +154,7 @@ class Analysis:
 
 
 _ANALYSES: OrderedDict[str, Analysis] = OrderedDict()
+_EMBEDDINGS: dict[tuple[str, str], Any] = {}  # (model, second sentence) -> its sentence embedding
 
 
 def analysis_key(model_name: str, text: str = "", image_bytes: bytes | None = None, max_tokens: int = MAX_TOKENS) -> str:
@@ -377,6 +381,23 @@ def gradient_targets(a: Analysis) -> list[tuple[str, str]]:
     return []
 
 
+def _gradient_inputs(a: Analysis, model) -> dict:
+    """The analysed input with a leaf that requires a gradient, so that backpropagation reaches the attention.
+
+    The weights do not require gradients (see :func:`get_model`), so the input must: the token embeddings
+    (``inputs_embeds`` in place of ``input_ids``) or the pixels. ``∂y/∂A`` does not depend on which leaf
+    is chosen; skipping the weights' gradients (the 30522 × 384 embedding table's among them) makes the
+    backward pass several times cheaper.
+    """
+    inputs = dict(a.inputs)
+    if "pixel_values" in inputs:
+        inputs["pixel_values"] = inputs["pixel_values"].detach().clone().requires_grad_(True)
+    else:
+        ids = inputs.pop("input_ids")
+        inputs["inputs_embeds"] = model.get_input_embeddings()(ids).detach().requires_grad_(True)  # (B, T, d)
+    return inputs
+
+
 def default_target(a: Analysis) -> str | None:
     """The target explained first: the predicted class for a ViT, else the only target there is."""
     targets = [value for value, _ in gradient_targets(a)]
@@ -417,23 +438,28 @@ def gradient_relevance(a: Analysis, target: str | None = None, other: str = DEFA
         if target == "similarity":
             from attnviz.models import encode_texts
 
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                other_inputs = encode_texts(loaded.tokenizer, _check_text(other), model).to(loaded.device)
-            with torch.no_grad():
-                embedding = mean_pool(model(**other_inputs).last_hidden_state, other_inputs["attention_mask"])[0]
-            result = explain(model, a.inputs, embedding_similarity(embedding, a.inputs["attention_mask"]))
+            embedding_key = (a.model_name, other.strip())
+            embedding = _EMBEDDINGS.get(embedding_key)
+            if embedding is None:  # the second sentence's embedding: once per model and sentence
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    other_inputs = encode_texts(loaded.tokenizer, _check_text(other), model).to(loaded.device)
+                with torch.no_grad():
+                    embedding = mean_pool(model(**other_inputs).last_hidden_state, other_inputs["attention_mask"])[0]
+                _EMBEDDINGS[embedding_key] = embedding
+            result = explain(model, _gradient_inputs(a, model),
+                             embedding_similarity(embedding, a.inputs["attention_mask"]))
             row, row_name = "mean", "mean of all rows (the sentence embedding is a mean)"
             label = f"y = cos(embedding, {other.strip()!r})"
         elif target == "next":
-            result = explain(model, a.inputs, next_token_logit())
+            result = explain(model, _gradient_inputs(a, model), next_token_logit())
             with torch.no_grad():
                 predicted = int(model(**a.inputs).logits[0, -1].argmax())
             token = loaded.tokenizer.convert_ids_to_tokens([predicted])[0]
             row, row_name, label = -1, "last position (where the next token is predicted)", f"y = logit of {token!r}"
         else:
             index = int(target.split(":", 1)[1])
-            result = explain(model, a.inputs, class_logit(index))
+            result = explain(model, _gradient_inputs(a, model), class_logit(index))
             row, row_name = 0, "[CLS] (the classifier reads it)"
             label = f"y = logit of class {choices[target].split(' (')[0].removeprefix('class ')!r}"
     relevance = relevance_row(result["relevance"], row)
