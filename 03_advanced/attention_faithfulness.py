@@ -32,58 +32,29 @@ rank correlation of each map with the map of the trained model; at the end the w
 re-initialised too. A method whose map barely moves is explaining the input (or the architecture), not
 the learned function.
 
-What our models show (the lesson prints what it measures; these numbers are from the shipped models)
------------------------------------------------------------------------------------------------------
+What to look for (the lesson prints its own measurements)
+---------------------------------------------------------
 MiniLM, ``F`` = cosine similarity to a reference sentence, six sentence pairs, ``[MASK]`` as the blank:
-
-=====================  =====  =====  =====  =====  =====  =====
-Spearman with LOO      L1     L2     L3     L4     L5     L6
-=====================  =====  =====  =====  =====  =====  =====
-raw attention          −0.15  +0.27  +0.13  +0.07  +0.09  +0.34
-rollout (1..l)         −0.15  −0.02  +0.03  +0.00  −0.08  −0.03
-flow (1..l)            −0.15  −0.01  +0.11  +0.10  +0.04  −0.09
-gradient-weighted      +0.02  +0.11  +0.08  +0.15  +0.14  +0.57
-integrated gradients   +0.63 (no layers)
-=====================  =====  =====  =====  =====  =====  =====
-
-Raw attention behaves as in Abnar & Zuidema's Table 1 — weak, and weakest in the middle layers — but
-rollout and flow do **not** rise to 0.7: they stay at zero. The reason is the output read here: a
+does raw attention behave as in Abnar & Zuidema's Table 1, and do rollout and flow rise with depth? A
 mean-pooled embedding reads the *mean* of all rows, and the mean row of a product of ``0.5·A + 0.5·I``
-matrices is close to uniform (every token keeps a large share of itself), so what is left to rank is
-small and unrelated to what the similarity depends on. Abnar & Zuidema explained a classifier's ``[CLS]``
-row on the task the model was trained for. Only the methods that use the output's gradient —
-gradient-weighted rollout (0.57 at the top) and integrated gradients (0.63) — follow leave-one-out. The
-top-1 agreement (is the map's first token the one whose blanking changes ``F`` most?) tells the same
-story: 0.83 for gradient-weighted rollout, 0.67 for the last layer's raw attention, 0.50 for IG, 0.17 or
-less for rollout and flow.
+matrices is close to uniform (every token keeps a large share of itself), so what is left to rank may be
+small and unrelated to what the similarity depends on — Abnar & Zuidema explained a classifier's
+``[CLS]`` row on the task the model was trained for. Compare with the methods that use the output's
+gradient (gradient-weighted rollout, integrated gradients), and read the top-1 agreement (is the map's
+first token the one whose blanking changes ``F`` most?) next to Spearman's ρ.
 
-Tiny GPT-2, ``F`` = logit of the token the induction circuit should copy, eight sequences, ``<unk>`` blank.
-Leave-one-out is *sparse*: blanking the answer's earlier occurrence, the current token or the token
-before the answer changes the logit by 3–13, everything else by ≈ 0. Spearman over all tokens is then
-mostly the ranking of noise, so read it together with top-1:
+Tiny GPT-2, ``F`` = logit of the token the induction circuit should copy, eight sequences, ``<unk>``
+blank. Leave-one-out is *sparse* here: blanking the answer's earlier occurrence, the current token or the
+token before the answer changes the logit a lot, everything else by ≈ 0. Spearman over all tokens is
+then mostly the ranking of noise, so read it together with top-1: a last-layer induction head can point
+at exactly the right token and still score a low ρ, because it is ≈ 0 everywhere else and ρ punishes it
+for not ranking the noise.
 
-=====================  ==================  ==================
-method                 ρ, layer 1 → 2      top-1, layer 1 → 2
-=====================  ==================  ==================
-raw attention          −0.41 → +0.13       0.00 → 0.88
-rollout                −0.29 → +0.33       0.00 → 0.25
-flow                   −0.29 → +0.36       0.00 → 0.50
-gradient-weighted      −0.05 → +0.19       0.00 → 0.88
-integrated gradients   +0.54               0.88
-=====================  ==================  ==================
-
-Here rollout and flow do rise with depth, as in Abnar & Zuidema, but only to about 0.35. The induction
-head's raw attention in the last layer points at exactly the right token in 7 of 8 sequences and still
-scores a low ρ: it is ≈ 0 everywhere else, and ρ punishes it for not ranking the noise. Rollout and flow
-add the residual identity, spread credit onto the current position, and lose the top-1.
-
-The randomisation check on MiniLM: raw attention of the last layer is decorrelated as soon as the top
-block is random (ρ ≈ 0.3). Rollout and flow stay at ρ ≈ 0.8–0.9 until the *lowest* blocks are replaced —
-they mostly show the residual identity and the first layers, so they barely notice that the top of the
-network is noise: a failed sanity check for everything above layer 1. Gradient-weighted rollout falls
-step by step. Integrated gradients keep ρ ≈ 0.5 even with every block random and only drop when the
-embeddings are re-initialised: ``(x − x') · ∫∇F`` inherits the structure of the input embeddings — the
-weakness Adebayo et al. found for gradient × input.
+The randomisation check on MiniLM: a method whose map stays near ρ = 1 while the top blocks are
+replaced mostly shows the residual identity and the first layers — a failed sanity check for everything
+above. Integrated gradients inherit the structure of the input embeddings through ``(x − x') · ∫∇F`` —
+the weakness Adebayo et al. found for gradient × input — so watch what happens when the embeddings are
+re-initialised last.
 
 Both answers depend on the model, the task, the blank token and the examples; they are measurements,
 not verdicts. "Attention is not explanation" (Jain & Wallace 2019) and "Attention is not not explanation"
@@ -121,10 +92,10 @@ from advanced.integrated_attention import (
     blank_baseline,
     embedding_attributions,
     spearman,
-    target_row,
 )
 from attnviz.cli import lesson_parser, run_lesson
 from attnviz.gradients import attention_gradients, mean_pool
+from attnviz.normalize import output_row
 from attnviz.outputs import LessonOutputs
 from attnviz.probes import AttentionProbes
 from attnviz.validate import to_numpy
@@ -139,12 +110,14 @@ SENTENCE_PAIRS = [
     ("Heavy traffic delayed the bus by an hour.", "The bus was late because of the roads."),
 ]
 LAYERED = ("raw attention", "rollout", "flow", "gradient-weighted")
-STYLES = {"raw attention": ("o", "-"), "rollout": ("s", "--"), "flow": ("^", "-."), "gradient-weighted": ("D", ":")}
-ABNAR_ZUIDEMA = ("Abnar & Zuidema (2020), Table 1: raw attention's correlation with blank-out is low and dips in "
-                 "the middle layers; rollout and flow rise with depth to about 0.7 in the top layers.")
+STYLES = {"raw attention": ("o", "-"), "rollout": ("s", "--"), "flow": ("^", "-."),
+          "gradient-weighted": ("D", ":")}
+ABNAR_ZUIDEMA = ("Abnar & Zuidema (2020), Table 1: raw attention's correlation with blank-out is low and "
+                 "dips in the middle layers; rollout and flow rise with depth to about 0.7 in the top "
+                 "layers.")
 
 
-# ============================================================================ examples: an input and its output F
+# ======================================================================== examples: an input and its output F
 @dataclass
 class Example:
     """One input, the scalar output ``F`` that is explained, and which tokens are scored.
@@ -152,8 +125,9 @@ class Example:
     ``F`` is split in two so that it can be evaluated on any copy of the model (the randomisation check needs
     that): ``model_inputs(input_ids, *extra)`` builds the model's keyword arguments and ``readout(outputs,
     *extra) -> (B,)`` reads one number per example from its outputs. ``row`` is the query row ``F`` reads (an
-    index) or a boolean ``(Q,)`` of the rows it averages; ``content`` ``(T,)`` marks the tokens that are blanked
-    and scored (special tokens are not); ``blank_id`` replaces a token for leave-one-out and in the IG baseline.
+    index) or a boolean ``(Q,)`` of the rows it averages; ``content`` ``(T,)`` marks the tokens that are
+    blanked and scored (special tokens are not); ``blank_id`` replaces a token for leave-one-out and in the IG
+    baseline.
     """
 
     tokens: list[str]
@@ -176,7 +150,7 @@ class Example:
         return forward
 
     def target(self, outputs):
-        """``F`` read from the outputs of ``model(**example.inputs_for(model))`` (for ``attention_gradients``)."""
+        """``F`` read from the outputs of ``model(**example.inputs_for(model))`` (``attention_gradients``)."""
         device = next(v for v in outputs.values() if isinstance(v, torch.Tensor)).device
         return self.readout(outputs, *(e.to(device) for e in self.extra))
 
@@ -207,8 +181,9 @@ def _next_token_readout(outputs, answer):
 
 
 def minilm_examples(model, tokenizer, pairs: Sequence[tuple[str, str]] = SENTENCE_PAIRS) -> list[Example]:
-    """MiniLM: ``F`` = cosine similarity of the mean-pooled embedding with a reference sentence (embedded once, by
-    ``model``); every real row is read (mean pooling); the blank is ``[MASK]``; ``[CLS]``/``[SEP]`` are not scored."""
+    """MiniLM: ``F`` = cosine similarity of the mean-pooled embedding with a reference sentence (embedded
+    once, by ``model``); every real row is read (mean pooling); the blank is ``[MASK]``; ``[CLS]``/``[SEP]``
+    are not scored."""
     examples = []
     for text, reference in pairs:
         encoded = tokenizer(text, return_tensors="pt")
@@ -216,15 +191,16 @@ def minilm_examples(model, tokenizer, pairs: Sequence[tuple[str, str]] = SENTENC
         embedded = SentenceSimilarity(model, tokenizer, reference).reference  # (d,)
         examples.append(Example(
             tokens=tokenizer.convert_ids_to_tokens(ids[0].tolist()), input_ids=ids, extra=(mask,),
-            model_inputs=_encoder_inputs, readout=_similarity_readout(embedded), row=mask[0].numpy().astype(bool),
-            content=~np.isin(ids[0].numpy(), tokenizer.all_special_ids), blank_id=int(tokenizer.mask_token_id)))
+            model_inputs=_encoder_inputs, readout=_similarity_readout(embedded),
+            row=mask[0].numpy().astype(bool), content=~np.isin(ids[0].numpy(), tokenizer.all_special_ids),
+            blank_id=int(tokenizer.mask_token_id)))
     return examples
 
 
 def gpt2_examples(tokenizer, n: int = 8, half: int = 12, seed: int = 500) -> list[Example]:
-    """Tiny GPT-2: ``<bos> x₁…x_h x₁…x_k``, ``F`` = the logit of ``x_{k+1}`` (the token an induction head copies);
-    the last row is read; the blank is a special token that never occurs inside the sequences (``<unk>``).
-    Sequences come from the generator the model was trained with.
+    """Tiny GPT-2: ``<bos> x₁…x_h x₁…x_k``, ``F`` = the logit of ``x_{k+1}`` (the token an induction head
+    copies); the last row is read; the blank is a special token that never occurs inside the sequences
+    (``<unk>``). Sequences come from the generator the model was trained with.
 
     Why the logit: the model copies with probability ≈ 1, where the log-probability is saturated — its
     gradient with respect to everything is ≈ 0, and every gradient-weighted map comes out blank (integrated
@@ -242,9 +218,9 @@ def gpt2_examples(tokenizer, n: int = 8, half: int = 12, seed: int = 500) -> lis
         answer = full[i: i + 1, 1 + k]  # x_{k+1}: what followed x_k the first time
         content = np.ones(sequence.shape[1], dtype=bool)
         content[0] = False  # <bos>
-        examples.append(Example(tokens=tokenizer.convert_ids_to_tokens(sequence[0].tolist()), input_ids=sequence,
-                                extra=(answer,), model_inputs=_causal_inputs, readout=_next_token_readout,
-                                row=sequence.shape[1] - 1, content=content, blank_id=blank))
+        tokens = tokenizer.convert_ids_to_tokens(sequence[0].tolist())
+        examples.append(Example(tokens=tokens, input_ids=sequence, extra=(answer,), model_inputs=_causal_inputs,
+                                readout=_next_token_readout, row=sequence.shape[1] - 1, content=content, blank_id=blank))
     return examples
 
 
@@ -258,7 +234,7 @@ def _gpt2_blank(tokenizer) -> int:
 
 # ============================================================================ 1. leave-one-out
 def leave_one_out(model, example: Example) -> np.ndarray:
-    """``LOO_t = F(x) − F(x with token t replaced by the blank)`` for every content token; NaN elsewhere. ``(T,)``."""
+    """``LOO_t = F(x) − F(x with token t blanked)`` for every content token; NaN elsewhere. ``(T,)``."""
     ids = example.input_ids  # (1, T)
     positions = np.flatnonzero(example.content)
     if positions.size == 0:
@@ -281,7 +257,8 @@ def method_rows(model, example: Example, *, ig_steps: int = 16, methods: Sequenc
     """Each method's attribution of the output to every token.
 
     Returns ``{name: (L, T)}`` for the layered methods (row ``l`` = the map up to layer ``l``) and
-    ``{name: (1, T)}`` for integrated gradients; with ``final_only`` every entry is ``(1, T)``, the full depth.
+    ``{name: (1, T)}`` for integrated gradients; with ``final_only`` every entry is ``(1, T)``, the full
+    depth.
     """
     wanted = set(methods or (*LAYERED, "integrated gradients"))
     rows: dict[str, np.ndarray] = {}
@@ -291,17 +268,21 @@ def method_rows(model, example: Example, *, ig_steps: int = 16, methods: Sequenc
         weights = probes.attentions()[:, 0].double().cpu().numpy()  # (L, H, Q, K)
     row = example.row
     if "raw attention" in wanted:
-        rows["raw attention"] = target_row(weights.mean(1), row)  # (L, K): head mean, layer by layer
+        rows["raw attention"] = output_row(weights.mean(1), row)  # (L, K): head mean, layer by layer
     if "rollout" in wanted:
-        rows["rollout"] = target_row(AttentionRollout().rollout_by_layer(weights), row)  # (L, K)
+        rows["rollout"] = output_row(AttentionRollout().rollout_by_layer(weights), row)  # (L, K)
     if "flow" in wanted:
         flow = AttentionFlow()
         depths = [weights.shape[0]] if final_only else range(1, weights.shape[0] + 1)
-        rows["flow"] = np.stack([target_row(flow.compute_flow(weights[:depth]), row)
-                                 for depth in depths])  # (L, K): flow through layers 1..l
+        if isinstance(row, int | np.integer):  # one output position: only its row of the flow is solved
+            rows["flow"] = np.stack([flow.compute_flow(weights[:depth], rows=[row])[0] for depth in depths])
+        else:
+            rows["flow"] = np.stack([output_row(flow.compute_flow(weights[:depth]), row)
+                                     for depth in depths])  # (L, K): flow through layers 1..l
     if "gradient-weighted" in wanted:
-        attention, grads = attention_gradients(model, example.inputs_for(model), example.target)  # (L, B, H, Q, K)
-        relevance = chefer_relevance(attention[:, 0], grads[:, 0], cumulative=True)  # (L, Q, K): R after each layer
+        inputs = example.inputs_for(model)
+        attention, grads = attention_gradients(model, inputs, example.target)  # (L, B, H, Q, K) each
+        relevance = chefer_relevance(attention[:, 0], grads[:, 0], cumulative=True)  # (L, Q, K): R per layer
         rows["gradient-weighted"] = np.stack([_relevance_row(r, row) for r in relevance])  # (L, K)
     if final_only:
         rows = {name: values[-1:] for name, values in rows.items()}  # (1, K): the full depth
@@ -362,14 +343,14 @@ def score_attribution(model, attribute: Callable, examples: Sequence[Example]) -
     for example in examples:
         values = to_numpy(attribute(model, example), "attribution")
         if values.shape != (example.input_ids.shape[1],):
-            raise ValueError(f"attribution: got shape {values.shape}; expected ({example.input_ids.shape[1]},), "
-                             "one value per token")
+            raise ValueError(f"attribution: got shape {values.shape}; expected "
+                             f"({example.input_ids.shape[1]},), one value per token")
         loo = leave_one_out(model, example)
         scores.append(spearman(values[example.content], loo[example.content]))
     return float(np.nanmean(scores))
 
 
-# ============================================================================ 3. model randomisation (Adebayo et al.)
+# ==================================================================== 3. model randomisation (Adebayo et al.)
 def layer_stack(model) -> list[torch.nn.Module]:
     """The transformer blocks of a BERT-, GPT-2- or ViT-style model, first to last."""
     for path in ("encoder.layer", "transformer.h", "vit.encoder.layer", "model.decoder.layers", "layers"):
@@ -388,7 +369,8 @@ def randomise_top_down(model, n_layers: int, *, embeddings: bool = False, seed: 
     """A copy of ``model`` whose top ``n_layers`` blocks (and, with ``embeddings``, the input embeddings) are
     re-initialised with the model's own initialiser; the original is left untouched."""
     blocks = layer_stack(model)
-    if isinstance(n_layers, bool) or not isinstance(n_layers, int | np.integer) or not 0 <= n_layers <= len(blocks):
+    valid = isinstance(n_layers, int | np.integer) and not isinstance(n_layers, bool)
+    if not valid or not 0 <= n_layers <= len(blocks):
         raise ValueError(f"n_layers: got {n_layers!r}; the model has {len(blocks)} blocks (0..{len(blocks)})")
     randomised = copy.deepcopy(model)
     torch.manual_seed(seed)
@@ -475,18 +457,64 @@ def _table(result: dict, model_name: str):
     rows = []
     for name, values in result["scores"].items():
         for layer, value in enumerate(values):
-            rows.append({"model": model_name, "method": name, "layer": layer + 1 if len(values) > 1 else "all",
+            rows.append({"model": model_name, "method": name,
+                         "layer": layer + 1 if len(values) > 1 else "all",
                          "spearman_with_loo": round(float(value), 4),
                          "top1_agreement": round(float(result["top1"][name][layer]), 4)})
     return pd.DataFrame(rows)
 
 
+def _minilm_demo(out, args, encoder):
+    """MiniLM: similarity to a reference sentence, mean-pooled rows, ``[MASK]`` blank."""
+    examples = minilm_examples(encoder.model, encoder.tokenizer)
+    result = faithfulness(encoder.model, examples, ig_steps=args.ig_steps)
+    _report(encoder.name, result)
+    fig = _faithfulness_figure(result, f"{encoder.name}: agreement with leave-one-out "
+                               f"({len(examples)} sentence pairs)")
+    out.save_figure(fig, "encoder_faithfulness", "MiniLM, F = cosine similarity to a reference sentence, "
+                    "[MASK] blank, six sentence pairs, mean row (mean pooling). Left: Spearman correlation "
+                    "with leave-one-out per layer; right: how often the map's top token is leave-one-out's. "
+                    + ABNAR_ZUIDEMA)
+    return examples, _table(result, encoder.name)
+
+
+def _gpt2_demo(out, args, gpt):
+    """Tiny GPT-2: the logit of the token the induction head should copy, last row, ``<unk>`` blank."""
+    examples = gpt2_examples(gpt.tokenizer)
+    result = faithfulness(gpt.model, examples, ig_steps=args.ig_steps)
+    _report(gpt.name, result)
+    fig = _faithfulness_figure(result, f"{gpt.name}: agreement with leave-one-out "
+                               f"({len(examples)} repeated sequences)")
+    found = round(result["top1"]["raw attention"][-1] * len(examples))
+    out.save_figure(fig, "gpt2_faithfulness", "Tiny GPT-2, F = logit of the token the induction head should "
+                    "copy, <unk> blank, last row. Left: Spearman correlation with leave-one-out per layer "
+                    "(low for every map: only 2–3 tokens matter, the rest is noise); right: top-1 agreement "
+                    f"— the last layer's raw attention finds the token that matters in {found} of "
+                    f"{len(examples)} sequences.")
+    return _table(result, gpt.name)
+
+
+def _randomisation_demo(out, args, encoder, examples):
+    """The sanity check: cascading randomisation of MiniLM, top block first."""
+    curves = randomisation_check(encoder.model, examples[:2], ig_steps=args.ig_steps)
+    n_blocks = len(layer_stack(encoder.model))
+    for name, values in curves.items():
+        print(f"randomisation, {name:>22}: ρ with the trained map {np.array2string(values, precision=2)}")
+    fig = _randomisation_figure(curves, n_blocks, f"{encoder.name}: does the map notice a random model?")
+    out.save_figure(fig, "randomisation_check", "Cascading model randomisation (Adebayo et al. 2018): blocks "
+                    "re-initialised from the top; Spearman correlation of each method's final map with the "
+                    "trained model's map. A map that stays near 1 is not explaining the learned weights.")
+
+
 def main(argv=None):
     parser = lesson_parser(__doc__, model_kind=None)
     parser.add_argument("--encoder", default=None, help="sentence encoder (default: the offline MiniLM)")
-    parser.add_argument("--causal-model", default=None, help="decoder-only model (default: tiny-gpt2-induction)")
-    parser.add_argument("--ig-steps", type=int, default=16, help="integration steps for IG (default: 16)")
-    parser.add_argument("--skip-randomisation", action="store_true", help="skip the model-randomisation check")
+    parser.add_argument("--causal-model", default=None,
+                        help="decoder-only model (default: tiny-gpt2-induction)")
+    parser.add_argument("--ig-steps", type=int, default=16,
+                        help="integration steps IG starts from (doubled until completeness is within 1 %%)")
+    parser.add_argument("--skip-randomisation", action="store_true",
+                        help="skip the model-randomisation check")
     args = parser.parse_args(argv)
     out = LessonOutputs(__file__, args.out)
     torch.manual_seed(0)
@@ -495,46 +523,15 @@ def main(argv=None):
 
     from attnviz.models import load_model
 
-    tables = []
-    # 1. MiniLM: similarity to a reference sentence, mean-pooled rows, [MASK] blank.
     encoder = load_model(args.encoder, kind="encoder", device=args.device)
-    examples = minilm_examples(encoder.model, encoder.tokenizer)
-    result = faithfulness(encoder.model, examples, ig_steps=args.ig_steps)
-    _report(encoder.name, result)
-    fig = _faithfulness_figure(result, f"{encoder.name}: agreement with leave-one-out "
-                               f"({len(examples)} sentence pairs)")
-    out.save_figure(fig, "encoder_faithfulness", "MiniLM, F = cosine similarity to a reference sentence, [MASK] "
-                    "blank, six sentence pairs, mean row (mean pooling). Left: Spearman correlation with leave-one-out "
-                    "per layer; right: how often the map's top token is leave-one-out's. " + ABNAR_ZUIDEMA)
-    tables.append(_table(result, encoder.name))
-
-    # 2. Tiny GPT-2: the induction answer's log-probability, last row.
+    examples, minilm_table = _minilm_demo(out, args, encoder)
     gpt = load_model(args.causal_model, kind="causal-lm", device=args.device)
-    gpt_examples = gpt2_examples(gpt.tokenizer)
-    gpt_result = faithfulness(gpt.model, gpt_examples, ig_steps=args.ig_steps)
-    _report(gpt.name, gpt_result)
-    fig = _faithfulness_figure(gpt_result, f"{gpt.name}: agreement with leave-one-out "
-                               f"({len(gpt_examples)} repeated sequences)")
-    found = round(gpt_result["top1"]["raw attention"][-1] * len(gpt_examples))
-    out.save_figure(fig, "gpt2_faithfulness", "Tiny GPT-2, F = logit of the token the induction head should copy, "
-                    "<unk> blank, last row. Left: Spearman correlation with leave-one-out per layer (low for every "
-                    "map: only 2–3 tokens matter, the rest is noise); right: top-1 agreement — the last layer's raw "
-                    f"attention finds the token that matters in {found} of {len(gpt_examples)} sequences.")
-    tables.append(_table(gpt_result, gpt.name))
-    frame = pd.concat(tables, ignore_index=True)
-    frame.to_csv(out.path("faithfulness.csv"), index=False)
-    out.register("faithfulness.csv", "Mean Spearman correlation with leave-one-out, per model, method and layer.")
-
-    # 3. The sanity check: cascading randomisation of MiniLM, top block first.
+    gpt_table = _gpt2_demo(out, args, gpt)
+    pd.concat([minilm_table, gpt_table], ignore_index=True).to_csv(out.path("faithfulness.csv"), index=False)
+    out.register("faithfulness.csv", "Mean Spearman correlation with leave-one-out, per model, method and "
+                 "layer.")
     if not args.skip_randomisation:
-        curves = randomisation_check(encoder.model, examples[:2], ig_steps=args.ig_steps)
-        n_blocks = len(layer_stack(encoder.model))
-        for name, values in curves.items():
-            print(f"randomisation, {name:>22}: ρ with the trained map {np.array2string(values, precision=2)}")
-        fig = _randomisation_figure(curves, n_blocks, f"{encoder.name}: does the map notice a random model?")
-        out.save_figure(fig, "randomisation_check", "Cascading model randomisation (Adebayo et al. 2018): blocks "
-                        "re-initialised from the top; Spearman correlation of each method's final map with the trained "
-                        "model's map. A map that stays near 1 is not explaining the learned weights.")
+        _randomisation_demo(out, args, encoder, examples)
 
 
 def _report(name: str, result: dict) -> None:

@@ -50,30 +50,28 @@ on. The lesson computes Spearman's rank correlation between them, per layer, ove
 IG against each layer's raw attention row and against rollout (``02_intermediate/attention_rollout.py``),
 and each layer's attention attribution against that layer's raw attention.
 
-What MiniLM shows
------------------
-For the default sentence ("The cat sat on the mat because it was tired.") and reference ("A sleepy kitten
-is lying on a rug."), the similarity rises from 0.10 (baseline) to 0.61, and IG gives the largest shares
-of that rise to *cat*, *tired* and *mat* — the words the reference paraphrases. Completeness holds to
-0.3 % with 16 Gauss–Legendre steps (2.2 % with a 16-step right Riemann sum); for the attention attribution,
-where the path only scales one layer, to better than 0.001 % with 10 steps. The last layer carries the
-most attention attribution, on the columns of *cat* and *tired*, while that layer's raw attention rests
-on ``[CLS]``. Rank correlations on one sentence swing from −0.15 to +0.76 between layers, and IG against
-rollout is only +0.11: an anecdote — ``attention_faithfulness.py`` measures the same questions on many
-inputs against leave-one-out.
+What to look for
+----------------
+The lesson prints ``F(x)`` and ``F(x')``, the completeness error of each integral and the steps it took,
+and the rank correlations. Look for which words IG credits with the rise of the similarity (the ones the
+reference paraphrases?), for the layer that carries the most attention attribution and whether its raw
+attention rests on ``[CLS]`` meanwhile, and for how much the correlations swing between layers. One
+sentence is an anecdote — ``attention_faithfulness.py`` measures the same questions on many inputs
+against leave-one-out.
 
 Run it
 ------
     python 03_advanced/integrated_attention.py
-    python 03_advanced/integrated_attention.py --text "A man is playing a guitar." --reference "Someone plays music."
+    python 03_advanced/integrated_attention.py --text "A man plays a guitar." --reference "Music is played."
 
 Usage from Python::
 
-    from advanced.integrated_attention import SentenceSimilarity, embedding_attributions, attention_attributions
+    from advanced.integrated_attention import SentenceSimilarity, attention_attributions
+    from advanced.integrated_attention import embedding_attributions
     target = SentenceSimilarity(model, tokenizer, "a reference sentence")         # F(ids, mask) -> (B,)
     ig = embedding_attributions(model, target, ids, baseline_ids, extra=(mask,))  # ig["tokens"]: (B, T)
     with AttentionProbes(model) as probes:
-        attr = attention_attributions(target, probes.probes, ids, extra=(mask,))  # attr["attributions"]: (L, B, H, Q, K)
+        attr = attention_attributions(target, probes.probes, ids, extra=(mask,))  # (L, B, H, Q, K) inside
 """
 
 from __future__ import annotations
@@ -85,8 +83,9 @@ import torch
 
 from attnviz.cli import lesson_parser, run_lesson
 from attnviz.gradients import mean_pool
+from attnviz.normalize import output_row
 from attnviz.outputs import LessonOutputs
-from attnviz.plotting import show_heatmaps
+from attnviz.plotting import show_heatmaps, token_bars
 from attnviz.probes import AttentionProbe, AttentionProbes
 from attnviz.validate import check_attention, check_tokens, to_numpy
 from intermediate.attention_rollout import AttentionRollout
@@ -98,7 +97,7 @@ METHODS = ("gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "
 ForwardFn = Callable[..., torch.Tensor]  # forward_fn(input_ids, *extra) -> (B,): one number per example
 
 
-# ============================================================================ targets: F, one number per example
+# ======================================================================== targets: F, one number per example
 class SentenceSimilarity:
     """``F`` for a sentence encoder: cosine similarity of the mean-pooled embedding with a reference sentence.
 
@@ -120,14 +119,16 @@ class SentenceSimilarity:
         return mean_pool(hidden, attention_mask)  # (B, d)
 
     def __call__(self, input_ids, attention_mask):
-        return torch.nn.functional.cosine_similarity(self.embed(input_ids, attention_mask), self.reference[None], dim=-1)
+        embedding = self.embed(input_ids, attention_mask)  # (B, d)
+        return torch.nn.functional.cosine_similarity(embedding, self.reference[None], dim=-1)  # (B,)
 
 
 class NextTokenLogProb:
-    """``F`` for a causal LM: log-probability of ``target_ids`` (one per example) as the next token after the last position.
+    """``F`` for a causal LM: log-probability of ``target_ids`` (one per example) as the token after the last
+    position.
 
-    ``F(input_ids, target_ids) -> (B,)``. Pass ``target_ids`` as an *extra* input so Captum repeats it with the
-    batch along the path.
+    ``F(input_ids, target_ids) -> (B,)``. Pass ``target_ids`` as an *extra* input so Captum repeats it with
+    the batch along the path.
     """
 
     def __init__(self, model):
@@ -149,12 +150,13 @@ def _check_steps(n_steps, method):
 def _check_output(values, n: int, name: str = "forward_fn") -> None:
     if not isinstance(values, torch.Tensor) or values.dim() != 1 or values.shape[0] != n:
         shape = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
-        raise ValueError(f"{name}: returned {shape}; expected a tensor of shape ({n},), one number per example")
+        raise ValueError(f"{name}: returned {shape}; expected a tensor of shape ({n},), one number per "
+                         "example")
 
 
 def _integrate(lig, inputs, baselines, extra: tuple, change, n_steps: int, method: str,
                tolerance: float | None, max_steps: int):
-    """Captum's integral, with ``n_steps`` doubled until ``|δ| ≤ tolerance · |F(x) − F(x')|`` for every example.
+    """Captum's integral, ``n_steps`` doubled until ``|δ| ≤ tolerance · |F(x) − F(x')|`` for every example.
 
     ``change`` ``(B,)`` is ``F(x) − F(x')``, computed once by the caller: Captum's own
     ``return_convergence_delta`` would run both forward passes again on every call. Returns
@@ -172,7 +174,8 @@ def _integrate(lig, inputs, baselines, extra: tuple, change, n_steps: int, metho
             return attributions, delta, error, n_steps
         if 2 * n_steps > max_steps:
             warnings.warn(f"integrated gradients: completeness error {100 * float(error.max()):.2f} % with "
-                          f"{n_steps} steps is above the {100 * tolerance:g} % asked for (max_steps={max_steps})",
+                          f"{n_steps} steps is above the {100 * tolerance:g} % asked for "
+                          f"(max_steps={max_steps})",
                           RuntimeWarning, stacklevel=3)
             return attributions, delta, error, n_steps
         n_steps *= 2
@@ -207,7 +210,8 @@ def embedding_attributions(model, forward_fn: ForwardFn, input_ids, baseline_ids
         raise ValueError(f"input_ids: got shape {tuple(input_ids.shape)}; expected (batch, tokens)")
     if baseline_ids.shape[-1] != input_ids.shape[-1] or baseline_ids.dim() != 2:
         raise ValueError(f"baseline_ids: got shape {tuple(baseline_ids.shape)}; expected "
-                         f"{tuple(input_ids.shape)} or (1, tokens) — one baseline token for every input token")
+                         f"{tuple(input_ids.shape)} or (1, tokens) — one baseline token for every input "
+                         "token")
     extra, n = tuple(extra), input_ids.shape[0]
     baseline_ids = baseline_ids.expand_as(input_ids)  # (B, T)
     with torch.no_grad():  # F(x) and F(x') in one batch: (2B,)
@@ -227,7 +231,7 @@ def embedding_attributions(model, forward_fn: ForwardFn, input_ids, baseline_ids
 
 
 def blank_baseline(input_ids, blank_id: int, keep_ids: Sequence[int] = ()) -> torch.Tensor:
-    """The baseline ids: every token replaced by ``blank_id`` except those in ``keep_ids`` (special tokens)."""
+    """The baseline ids: every token replaced by ``blank_id`` except those in ``keep_ids`` (special ones)."""
     ids = torch.as_tensor(input_ids)
     keep = torch.zeros_like(ids, dtype=torch.bool)
     for token in keep_ids:
@@ -235,7 +239,7 @@ def blank_baseline(input_ids, blank_id: int, keep_ids: Sequence[int] = ()) -> to
     return torch.where(keep, ids, torch.full_like(ids, int(blank_id)))
 
 
-# ============================================================================ 2. attention attribution (Hao et al.)
+# ==================================================================== 2. attention attribution (Hao et al.)
 def _twice(inputs):
     """The batch stacked on itself, ``(B, …)`` -> ``(2B, …)`` (tuples element by element)."""
     return tuple(_twice(t) for t in inputs) if isinstance(inputs, tuple) else torch.cat([inputs, inputs])
@@ -245,7 +249,7 @@ def attention_attributions(forward_fn: ForwardFn, probes: Sequence[AttentionProb
                            extra: Sequence = (), layers: Sequence[int] | None = None, n_steps: int = 20,
                            method: str = "gausslegendre", tolerance: float | None = 0.01,
                            max_steps: int = 512) -> dict:
-    """Hao et al. (2021) attribution of every attention weight: ``A ⊙ ∫₀¹ ∂F(α·A)/∂A dα``, one layer at a time.
+    """Hao et al. (2021) attribution of every attention weight, ``A ⊙ ∫₀¹ ∂F(α·A)/∂A dα``, layer by layer.
 
     Args:
         forward_fn: ``forward_fn(input_ids, *extra) -> (B,)``; running it must pass through ``probes``.
@@ -289,9 +293,9 @@ def attention_attributions(forward_fn: ForwardFn, probes: Sequence[AttentionProb
             both = scaled_forward(torch.cat([ones, zeros]), *(_twice(t) for t in (input_ids, *extra)))
             _check_output(both, 2 * n_batch)
         lig = LayerIntegratedGradients(scaled_forward, probe)
-        attributions, delta, error, _ = _integrate(lig, ones, zeros, (input_ids, *extra),
-                                                   both[:n_batch] - both[n_batch:], n_steps, method, tolerance,
-                                                   max_steps)  # (B, H, Q, K), (B,), (B,)
+        change = both[:n_batch] - both[n_batch:]  # (B,): F(A) − F(0·A)
+        attributions, delta, error, _ = _integrate(lig, ones, zeros, (input_ids, *extra), change, n_steps,
+                                                   method, tolerance, max_steps)  # (B, H, Q, K), (B,), (B,)
         results.append(attributions.detach())
         deltas.append(delta.detach())
         errors.append(error.detach())
@@ -300,7 +304,7 @@ def attention_attributions(forward_fn: ForwardFn, probes: Sequence[AttentionProb
             "layers": layers}
 
 
-# ============================================================================ 3. how they compare with attention
+# ======================================================================== 3. how they compare with attention
 def spearman(a, b) -> float:
     """Spearman's rank correlation of two vectors (NaN when either is constant)."""
     from scipy.stats import spearmanr
@@ -316,13 +320,7 @@ def spearman(a, b) -> float:
 def target_row(matrix, row) -> np.ndarray:
     """The attribution a ``(…, Q, K)`` map gives to each key for the output: row ``row`` (an index), or the
     mean over the query rows in ``row`` (a boolean ``(Q,)`` mask, e.g. for mean pooling)."""
-    arr = to_numpy(matrix, "matrix")
-    if isinstance(row, int | np.integer):
-        return arr[..., row, :]
-    rows = np.asarray(row, dtype=bool)
-    if rows.shape != arr.shape[-2:-1]:
-        raise ValueError(f"row: got a mask of shape {rows.shape}; expected ({arr.shape[-2]},) — one flag per query")
-    return arr[..., rows, :].mean(-2)
+    return output_row(matrix, row)
 
 
 def compare_with_attention(attention, token_attributions, attention_attr, row, content) -> dict:
@@ -354,7 +352,8 @@ def compare_with_attention(attention, token_attributions, attention_attr, row, c
     n_layers = weights.shape[0]
     return {
         "ig_vs_raw": np.array([spearman(ig[content], raw_rows[i, content]) for i in range(n_layers)]),
-        "attr_vs_raw": np.array([spearman(attr_rows[i, content], raw_rows[i, content]) for i in range(n_layers)]),
+        "attr_vs_raw": np.array([spearman(attr_rows[i, content], raw_rows[i, content])
+                                 for i in range(n_layers)]),
         "attr_vs_ig": np.array([spearman(attr_rows[i, content], ig[content]) for i in range(n_layers)]),
         "ig_vs_rollout": spearman(ig[content], rollout_row[content]),
         "attr_vs_rollout": spearman(attr_rows.sum(0)[content], rollout_row[content]),
@@ -362,97 +361,71 @@ def compare_with_attention(attention, token_attributions, attention_attr, row, c
 
 
 # ============================================================================ 4. the lesson
-def _bar_comparison(tokens, series: dict, title: str):
-    import matplotlib.pyplot as plt
-
-    tokens = list(tokens)
-    fig, ax = plt.subplots(figsize=(max(7.0, 0.55 * len(tokens)), 3.8), constrained_layout=True)
-    x = np.arange(len(tokens))
-    width = 0.8 / len(series)
-    for i, (name, values) in enumerate(series.items()):
-        values = np.asarray(values, dtype=float)
-        scale = np.abs(values).sum() or 1.0
-        ax.bar(x + (i - (len(series) - 1) / 2) * width, values / scale, width=width, label=name)
-    ax.axhline(0, color="0.3", lw=0.6)
-    ax.set_xticks(x, tokens, rotation=90)
-    ax.set_ylabel("share of the total |value|")
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    return fig
-
-
-def main(argv=None):
-    parser = lesson_parser(__doc__, text=DEFAULT_TEXT)
-    parser.add_argument("--reference", default=DEFAULT_REFERENCE, help=f"the sentence F compares with "
-                        f"(default: {DEFAULT_REFERENCE!r})")
-    parser.add_argument("--steps", type=int, default=16, help="integration steps for IG (default: 16)")
-    parser.add_argument("--attention-steps", type=int, default=10,
-                        help="integration steps for attention attribution (default: 10)")
-    args = parser.parse_args(argv)
-    out = LessonOutputs(__file__, args.out)
-    torch.manual_seed(0)
-    torch.set_num_threads(1)  # tiny models: one thread is as fast, and a busy second core cannot stall it
-    import matplotlib.pyplot as plt
-    import pandas as pd
+def _setup(args):
+    """The sentence encoder, the input and ``F`` = cosine similarity with the reference sentence."""
+    from types import SimpleNamespace
 
     from attnviz.models import encode_texts, load_model
 
-    # --- the sentence encoder: F = cosine similarity with a reference sentence
     loaded = load_model(args.model, kind="encoder", device=args.device)
     model, tokenizer = loaded.model, loaded.tokenizer
     inputs = encode_texts(tokenizer, args.text, model).to(loaded.device)  # warns if the text is truncated
     ids, mask = inputs["input_ids"], inputs["attention_mask"]  # (1, T)
-    tokens = tokenizer.convert_ids_to_tokens(ids[0].tolist())
-    check_tokens(tokens, ids.shape[1])
-    target = SentenceSimilarity(model, tokenizer, args.reference)
+    tokens = check_tokens(tokenizer.convert_ids_to_tokens(ids[0].tolist()), ids.shape[1])
     blank = tokenizer.mask_token_id if tokenizer.mask_token_id is not None else tokenizer.pad_token_id
-    baseline = blank_baseline(ids, blank, keep_ids=tokenizer.all_special_ids)  # (1, T)
-    content = ~np.isin(ids[0].cpu().numpy(), tokenizer.all_special_ids)  # (T,)
+    return SimpleNamespace(name=loaded.name, model=model, ids=ids, mask=mask, tokens=tokens,
+                           target=SentenceSimilarity(model, tokenizer, args.reference),
+                           baseline=blank_baseline(ids, blank, keep_ids=tokenizer.all_special_ids),  # (1, T)
+                           content=~np.isin(ids[0].cpu().numpy(), tokenizer.all_special_ids))  # (T,)
 
-    # 1. IG on the embeddings for several step counts: completeness tells us when the integral is good enough.
-    steps = [2, 4, 8, args.steps]
-    runs = {m: [embedding_attributions(model, target, ids, baseline, extra=(mask,), n_steps=s, method=m) for s in steps]
-            for m in ("gausslegendre", "riemann_right")}
-    ig = runs["gausslegendre"][-1]
+
+def _ig_demo(out, args, x) -> dict:
+    """IG on the embeddings: the attribution per token, and completeness against the number of steps."""
+    import matplotlib.pyplot as plt
+
+    ig = embedding_attributions(x.model, x.target, x.ids, x.baseline, extra=(x.mask,), n_steps=args.steps)
     change = float(ig["output"][0] - ig["baseline_output"][0])
-    print(f"{loaded.name}: F(x) = {ig['output'][0]:.4f}, F(baseline) = {ig['baseline_output'][0]:.4f}; "
+    steps = [2, 4, 8, 16, 32]
+    runs = {m: [embedding_attributions(x.model, x.target, x.ids, x.baseline, extra=(x.mask,), n_steps=k,
+                                       method=m, tolerance=None)["relative_error"][0] for k in steps]
+            for m in ("gausslegendre", "riemann_right")}  # completeness error at fixed step counts
+    print(f"{x.name}: F(x) = {ig['output'][0]:.4f}, F(baseline) = {ig['baseline_output'][0]:.4f}; "
           f"Σ IG = {ig['tokens'][0].sum():.4f}; completeness error {100 * ig['relative_error'][0]:.3f} % "
-          f"with {args.steps} Gauss–Legendre steps ({100 * runs['riemann_right'][-1]['relative_error'][0]:.2f} % "
-          "with a right Riemann sum)")
-    fig, ax = plt.subplots(figsize=(max(6.5, 0.55 * len(tokens)), 3.6), constrained_layout=True)
-    values = ig["tokens"][0]
-    ax.bar(np.arange(len(tokens)), values, color=np.where(values >= 0, "C0", "C3"))
-    ax.axhline(0, color="0.3", lw=0.6)
-    ax.set_xticks(np.arange(len(tokens)), tokens, rotation=90)
-    ax.set_ylabel("IG attribution (similarity units)")
-    ax.set_title(f"IG: Σ = {values.sum():.4f} vs F(x) − F(x') = {change:.4f} "
-                 f"(error {100 * ig['relative_error'][0]:.2f} %)", fontsize=10)
-    out.save_figure(fig, "ig_tokens", f"Integrated gradients of the cosine similarity to “{args.reference}” with "
-                    "respect to each token's embedding ([MASK] baseline, special tokens kept). Completeness: the bars "
-                    "add up to F(x) − F(baseline).")
-
+          f"with {ig['n_steps']} Gauss–Legendre steps ({100 * runs['riemann_right'][-1]:.2f} % with a "
+          f"{steps[-1]}-step right Riemann sum)")
+    fig = token_bars(ig["tokens"][0], x.tokens, ylabel="IG attribution (similarity units)",
+                     color_by_sign=True,
+                     title=f"IG: Σ = {ig['tokens'][0].sum():.4f} vs F(x) − F(x') = {change:.4f} "
+                           f"(error {100 * ig['relative_error'][0]:.2f} %)")
+    out.save_figure(fig, "ig_tokens", f"Integrated gradients of the cosine similarity to “{args.reference}” "
+                    "with respect to each token's embedding ([MASK] baseline, special tokens kept). "
+                    "Completeness: the bars add up to F(x) − F(baseline).")
     fig, ax = plt.subplots(figsize=(6.0, 3.8), constrained_layout=True)
-    for method, results in runs.items():
-        errs = np.array([100 * r["relative_error"][0] for r in results])
-        ax.loglog(steps, np.maximum(errs, 1e-6), marker="o", label=method)
+    for method, errors in runs.items():
+        ax.loglog(steps, np.maximum(100 * np.array(errors), 1e-6), marker="o", label=method)
     ax.axhline(1.0, color="0.4", ls="--", lw=0.8)
     ax.text(steps[0], 1.1, "1 % (our tolerance)", fontsize=8)
-    ax.set_xticks(steps, [str(s) for s in steps])
+    ax.set_xticks(steps, [str(k) for k in steps])
     ax.minorticks_off()
     ax.set_xlabel("integration steps")
     ax.set_ylabel("|Σ IG − (F(x) − F(x'))| / |F(x) − F(x')|  (%)")
     ax.set_title("Completeness error vs steps")
     ax.legend(fontsize=8)
-    out.save_figure(fig, "ig_completeness", "How far the attributions' sum is from F(x) − F(baseline), against the "
-                    "number of steps: Gauss–Legendre (Captum's default) converges far faster than a right Riemann sum.")
+    out.save_figure(fig, "ig_completeness", "How far the attributions' sum is from F(x) − F(baseline), "
+                    "against the number of steps: Gauss–Legendre (Captum's default) against a right Riemann "
+                    "sum.")
+    return ig
 
-    # 3. Attention attribution, every layer (Hao et al.).
-    with AttentionProbes(model) as probes:
+
+def _attention_attribution_demo(out, args, x):
+    """Hao et al.'s attribution of every layer's attention weights, next to the raw weights."""
+    with AttentionProbes(x.model) as probes:
         with torch.no_grad():
-            target(ids, mask)
-            weights = probes.attentions()[:, 0].cpu().numpy()  # (L, H, Q, K)
-        hao = attention_attributions(target, probes.probes, ids, extra=(mask,), n_steps=args.attention_steps)
-    attr = hao["attributions"][:, 0]  # (L, H, Q, K)
+            x.target(x.ids, x.mask)
+            weights = probes.attentions()[:, 0].cpu().numpy()  # (L, B, H, Q, K) -> (L, H, Q, K)
+        hao = attention_attributions(x.target, probes.probes, x.ids, extra=(x.mask,),
+                                     n_steps=args.attention_steps)
+    attr = hao["attributions"][:, 0]  # (L, B, H, Q, K) -> (L, H, Q, K)
     print("attention attribution: completeness error per layer (%) "
           + " ".join(f"{100 * e:.4f}" for e in hao["relative_error"][:, 0]))
     summed = attr.sum(1)  # (L, Q, K): Hao et al. sum the heads
@@ -460,31 +433,40 @@ def main(argv=None):
     positive = np.clip(summed, 0, None) / np.where(peak > 0, peak, 1)  # (L, Q, K)
     negative_share = np.clip(-summed, 0, None).sum() / np.abs(summed).sum()
     n_layers = weights.shape[0]
-    grid = np.stack([weights.mean(1), positive])  # (2, L, Q, K)
-    fig = show_heatmaps(grid, titles=[[f"raw attention, layer {i}" for i in range(n_layers)],
-                                      [f"attribution, layer {i}" for i in range(n_layers)]],
+    fig = show_heatmaps(np.stack([weights.mean(1), positive]),  # (2, L, Q, K)
+                        titles=[[f"raw attention, layer {i}" for i in range(n_layers)],
+                                [f"attribution, layer {i}" for i in range(n_layers)]],
                         colorbar_label="weight (top) / attribution ÷ layer max (bottom)",
-                        suptitle="Where the heads look (top) vs which weights the similarity depends on (bottom)")
-    out.save_figure(fig, "attention_attribution_grid", "Top: each layer's attention (head mean). Bottom: Hao et al. "
-                    f"attribution A ⊙ ∫∂F(αA)/∂A dα summed over heads, positive part over the layer maximum "
-                    f"({100 * negative_share:.0f} % of the attribution mass is negative and not shown).")
+                        suptitle="Where the heads look (top) vs which weights the similarity depends on "
+                                 "(bottom)")
+    out.save_figure(fig, "attention_attribution_grid", "Top: each layer's attention (head mean). Bottom: Hao "
+                    "et al. attribution A ⊙ ∫∂F(αA)/∂A dα summed over heads, positive part over the layer "
+                    f"maximum ({100 * negative_share:.0f} % of the attribution mass is negative and not "
+                    "shown).")
     layer = int(np.argmax(np.abs(summed).sum((1, 2))))
-    fig = show_heatmaps(np.stack([weights[layer].mean(0), positive[layer]])[None], xlabels=tokens, ylabels=tokens,
-                        tick_labels=True, titles=[f"raw attention, layer {layer}", f"attribution, layer {layer}"],
+    fig = show_heatmaps(np.stack([weights[layer].mean(0), positive[layer]])[None], xlabels=x.tokens,
+                        ylabels=x.tokens, tick_labels=True,
+                        titles=[f"raw attention, layer {layer}", f"attribution, layer {layer}"],
                         colorbar_label="weight / attribution ÷ max",
                         suptitle=f"The layer with the most attribution (layer {layer})")
-    out.save_figure(fig, "attention_attribution_layer", f"Layer {layer}, the layer whose weights carry the most "
-                    "attribution: the heavy attention on special tokens earns little attribution; the weights on the "
-                    "content words that the similarity depends on carry it.")
+    out.save_figure(fig, "attention_attribution_layer", f"Layer {layer}, the layer whose weights carry the "
+                    "most attribution: the heavy attention on special tokens earns little attribution; the "
+                    "weights on the content words that the similarity depends on carry it.")
+    return weights, attr
 
-    # 4. Rank correlations with raw attention and rollout (mean pooling reads every row: the mean row).
-    rows = mask[0].cpu().numpy().astype(bool)  # (Q,): all real rows, as mean pooling averages them
-    table = compare_with_attention(weights, ig["tokens"][0], attr, rows, content)
+
+def _agreement_demo(out, x, ig, weights, attr):
+    """Rank correlations with raw attention and rollout, and four answers to "which tokens matter?"."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    rows = x.mask[0].cpu().numpy().astype(bool)  # (Q,): all real rows, as mean pooling averages them
+    table = compare_with_attention(weights, ig["tokens"][0], attr, rows, x.content)
     print(f"Spearman over content tokens: IG vs rollout {table['ig_vs_rollout']:+.2f}, attention attribution "
           f"(all layers) vs rollout {table['attr_vs_rollout']:+.2f}; IG vs raw per layer "
           f"{np.array2string(table['ig_vs_raw'], precision=2)}; attribution vs raw per layer "
           f"{np.array2string(table['attr_vs_raw'], precision=2)}")
-    frame = pd.DataFrame({"layer": np.arange(n_layers), "IG vs raw attention": table["ig_vs_raw"],
+    frame = pd.DataFrame({"layer": np.arange(weights.shape[0]), "IG vs raw attention": table["ig_vs_raw"],
                           "attention attribution vs raw attention": table["attr_vs_raw"],
                           "attention attribution vs IG": table["attr_vs_ig"],
                           "IG vs rollout": table["ig_vs_rollout"],
@@ -493,7 +475,8 @@ def main(argv=None):
     out.register("rank_correlations.csv", "Spearman correlations over the content tokens, per layer: IG and "
                  "attention attribution against raw attention and each other, and both against rollout.")
     fig, ax = plt.subplots(figsize=(6.4, 3.8), constrained_layout=True)
-    for column in ("IG vs raw attention", "attention attribution vs raw attention", "attention attribution vs IG"):
+    for column in ("IG vs raw attention", "attention attribution vs raw attention",
+                   "attention attribution vs IG"):
         ax.plot(frame["layer"], frame[column], marker="o", label=column)
     ax.axhline(table["ig_vs_rollout"], color="k", ls="--", lw=1, label="IG vs rollout (all layers)")
     ax.axhline(table["attr_vs_rollout"], color="0.5", ls=":", lw=1.5,
@@ -504,20 +487,38 @@ def main(argv=None):
     ax.set_ylabel("Spearman ρ over content tokens")
     ax.set_title("Do gradients agree with attention?")
     ax.legend(fontsize=7)
-    out.save_figure(fig, "rank_correlations", "Spearman rank correlation, over the content tokens of one sentence, "
-                    "of IG with each layer's raw attention (mean row) and with rollout, and of each layer's attention "
-                    "attribution with its raw attention and with IG. One sentence is an anecdote: "
-                    "attention_faithfulness.py averages over many.")
+    out.save_figure(fig, "rank_correlations", "Spearman rank correlation, over the content tokens of one "
+                    "sentence, of IG with each layer's raw attention (mean row) and with rollout, and of "
+                    "each layer's attention attribution with its raw attention and with IG. One sentence is "
+                    "an anecdote: attention_faithfulness.py averages over many.")
+    rollout_row = target_row(AttentionRollout().compute_rollout(weights), rows)  # (K,)
+    series = {"raw attention, last layer": target_row(weights[-1].mean(0), rows), "rollout": rollout_row,
+              "integrated gradients": ig["tokens"][0],
+              "attention attribution, all layers": target_row(attr.sum((0, 1)), rows)}  # (K,) each
+    series = {name: np.where(x.content, values, 0) for name, values in series.items()}  # specials set to 0
+    fig = token_bars(series, x.tokens, normalize="abs_sum", ylabel="share of the total |value|",
+                     title="Four answers to “which tokens matter?” (content tokens, each scaled to Σ|·| = 1)")
+    out.save_figure(fig, "four_answers", "The same question answered four ways for the mean-pooled "
+                    "embedding: raw attention of the last layer, rollout, integrated gradients, and "
+                    "attention attribution summed over layers (special tokens set to 0 for all).")
 
-    rollout_row = target_row(AttentionRollout().compute_rollout(weights), rows)
-    series = {"raw attention, last layer": np.where(content, target_row(weights[-1].mean(0), rows), 0),
-              "rollout": np.where(content, rollout_row, 0), "integrated gradients": ig["tokens"][0],
-              "attention attribution, all layers": np.where(content, target_row(summed.sum(0), rows), 0)}
-    fig = _bar_comparison(tokens, series, "Four answers to “which tokens matter?” (content tokens, each scaled to "
-                          "Σ|·| = 1)")
-    out.save_figure(fig, "four_answers", "The same question answered four ways for the mean-pooled embedding: raw "
-                    "attention of the last layer, rollout, integrated gradients, and attention attribution summed over "
-                    "layers (special tokens set to 0 for all).")
+
+def main(argv=None):
+    parser = lesson_parser(__doc__, text=DEFAULT_TEXT)
+    parser.add_argument("--reference", default=DEFAULT_REFERENCE, help=f"the sentence F compares with "
+                        f"(default: {DEFAULT_REFERENCE!r})")
+    parser.add_argument("--steps", type=int, default=16, help="integration steps IG starts from; doubled "
+                        "until completeness is within 1 %% (default: 16)")
+    parser.add_argument("--attention-steps", type=int, default=10,
+                        help="integration steps for attention attribution (default: 10)")
+    args = parser.parse_args(argv)
+    out = LessonOutputs(__file__, args.out)
+    torch.manual_seed(0)
+    torch.set_num_threads(1)  # tiny models: one thread is as fast, and a busy second core cannot stall it
+    x = _setup(args)
+    ig = _ig_demo(out, args, x)
+    weights, attr = _attention_attribution_demo(out, args, x)
+    _agreement_demo(out, x, ig, weights, attr)
 
 
 if __name__ == "__main__":
