@@ -219,8 +219,9 @@ def gpt2_examples(tokenizer, n: int = 8, half: int = 12, seed: int = 500) -> lis
         content = np.ones(sequence.shape[1], dtype=bool)
         content[0] = False  # <bos>
         tokens = tokenizer.convert_ids_to_tokens(sequence[0].tolist())
-        examples.append(Example(tokens=tokens, input_ids=sequence, extra=(answer,), model_inputs=_causal_inputs,
-                                readout=_next_token_readout, row=sequence.shape[1] - 1, content=content, blank_id=blank))
+        examples.append(Example(tokens=tokens, input_ids=sequence, extra=(answer,),
+                                model_inputs=_causal_inputs, readout=_next_token_readout,
+                                row=sequence.shape[1] - 1, content=content, blank_id=blank))
     return examples
 
 
