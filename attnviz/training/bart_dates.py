@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -164,11 +164,7 @@ def train_and_save(
 
     out_dir = Path(out_dir or MODELS_DIR / NAME)
     cfg = cfg or BartDatesConfig()
-    with common.Timer() as timer:
-        model, tokenizer, losses = train_model(cfg, progress)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out_dir)
-    tokenizer.save_pretrained(out_dir)
+    trained = common.train_and_store(out_dir, lambda: train_model(cfg, progress))
 
     # Measure the checkpoint as the lessons will load it: from disk, with eager attention.
     model = BartForConditionalGeneration.from_pretrained(out_dir, attn_implementation="eager").eval()
@@ -177,16 +173,8 @@ def train_and_save(
     accuracy = evaluate.bart_exact_match(model, tokenizer, examples)
     by_format = evaluate.bart_exact_match_by_format(model, tokenizer, examples)
     alignment = evaluate.bart_cross_attention_alignment(model, tokenizer, examples)
-    figures = {
-        "train_seconds": timer.seconds,
-        "final_loss": sum(losses[-50:]) / len(losses[-50:]),
-        "exact_match": accuracy,
-        "exact_match_by_format": by_format,
-        "alignment_by_layer": alignment,
-        "parameters": common.count_parameters(model),
-        "weights_bytes": common.weights_size(out_dir),
-        "config": asdict(cfg),
-    }
+    figures = {**trained, "exact_match": accuracy, "exact_match_by_format": by_format,
+               "alignment_by_layer": alignment, **common.size_figures(model, out_dir, cfg)}
     write_model_card(out_dir, figures)
     return figures
 

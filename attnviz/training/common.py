@@ -63,6 +63,25 @@ class Timer:
         self.seconds = time.perf_counter() - self.start
 
 
+def train_and_store(out_dir: Path, train) -> dict:
+    """Run ``train()`` — it returns ``(*parts, losses)`` — timed, and ``save_pretrained`` each part
+    (model, tokenizer or processor) into ``out_dir``. Returns the card's first figures:
+    ``{"train_seconds": …, "final_loss": …}`` (the mean loss of the last 50 steps)."""
+    with Timer() as timer:
+        *parts, losses = train()
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    for part in parts:
+        part.save_pretrained(out_dir)
+    return {"train_seconds": timer.seconds, "final_loss": sum(losses[-50:]) / len(losses[-50:])}
+
+
+def size_figures(model, out_dir: Path, cfg) -> dict:
+    """The card's last figures: parameter count, bytes of the saved weights, the training config."""
+    from dataclasses import asdict
+
+    return {"parameters": count_parameters(model), "weights_bytes": weights_size(out_dir), "config": asdict(cfg)}
+
+
 def write_card(folder: Path, title: str, body: str) -> Path:
     """Write ``folder/README.md``: a title line, then the body (Markdown)."""
     path = Path(folder) / "README.md"

@@ -33,7 +33,7 @@ match). Each choice below was needed, in our runs, for the textbook circuit to f
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -185,25 +185,16 @@ def train_and_save(
 
     out_dir = Path(out_dir or MODELS_DIR / NAME)
     cfg = cfg or GPT2InductionConfig()
-    with common.Timer() as timer:
-        model, tokenizer, losses = train_model(cfg, progress)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out_dir)
-    tokenizer.save_pretrained(out_dir)
+    trained = common.train_and_store(out_dir, lambda: train_model(cfg, progress))
 
     model = GPT2LMHeadModel.from_pretrained(out_dir, attn_implementation="eager").eval()
     heads = evaluate.find_induction_heads(model, half=EVAL_HALF, n_sequences=200, seed=CARD_SEED)
     figures = {
-        "train_seconds": timer.seconds,
-        "final_loss": sum(losses[-50:]) / len(losses[-50:]),
-        "copy_accuracy": evaluate.induction_copy_accuracy(
-            model, half=EVAL_HALF, n_sequences=200, seed=CARD_SEED
-        ),
+        **trained,
+        "copy_accuracy": evaluate.induction_copy_accuracy(model, half=EVAL_HALF, n_sequences=200, seed=CARD_SEED),
         "heads": heads,
-        "parameters": common.count_parameters(model),
         "trainable_parameters": sum(p.numel() for name, p in model.named_parameters() if ".mlp." not in name),
-        "weights_bytes": common.weights_size(out_dir),
-        "config": asdict(cfg),
+        **common.size_figures(model, out_dir, cfg),
     }
     write_model_card(out_dir, figures)
     return figures

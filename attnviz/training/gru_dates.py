@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -96,22 +96,17 @@ def train_and_save(
 
     out_dir = Path(out_dir or MODELS_DIR / NAME)
     cfg = cfg or GRUDatesConfig()
-    with common.Timer() as timer:
-        model, losses = train_model(cfg, progress)
-    model.save_pretrained(out_dir)
+    trained = common.train_and_store(out_dir, lambda: train_model(cfg, progress))
 
     model = GRUAttentionSeq2Seq.from_pretrained(out_dir)
     examples = evaluate.fresh_dates(1000, CARD_SEED)
     texts, _ = evaluate.gru_translate(model, examples)
     figures = {
-        "train_seconds": timer.seconds,
-        "final_loss": sum(losses[-50:]) / len(losses[-50:]),
+        **trained,
         "exact_match": evaluate.exact_match(texts, examples),
         "exact_match_by_format": evaluate.exact_match_by_format(texts, examples),
         "alignment": evaluate.gru_attention_alignment(model, examples),
-        "parameters": common.count_parameters(model),
-        "weights_bytes": common.weights_size(out_dir),
-        "config": asdict(cfg),
+        **common.size_figures(model, out_dir, cfg),
     }
     write_model_card(out_dir, figures)
     return figures

@@ -14,7 +14,7 @@ CLS attention rollout points at the target (the pointing game).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -152,11 +152,7 @@ def train_and_save(
 
     out_dir = Path(out_dir or MODELS_DIR / NAME)
     cfg = cfg or ViTShapesConfig()
-    with common.Timer() as timer:
-        model, processor, losses = train_model(cfg, progress)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out_dir)
-    processor.save_pretrained(out_dir)
+    trained = common.train_and_store(out_dir, lambda: train_model(cfg, progress))
     write_test_set()  # deterministic: rewriting it gives the same files unless the generator changed
 
     model = ViTForImageClassification.from_pretrained(out_dir, attn_implementation="eager").eval()
@@ -164,13 +160,10 @@ def train_and_save(
     _, test = load_test_set(TEST_SET_DIR)
     fresh = make_images(1000, CARD_SEED + 1000)
     figures = {
-        "train_seconds": timer.seconds,
-        "final_loss": sum(losses[-50:]) / len(losses[-50:]),
+        **trained,
         "test": evaluate.vit_scores(model, processor, test.images, test.labels, test.masks),
         "fresh": evaluate.vit_scores(model, processor, fresh.images, fresh.labels, fresh.masks),
-        "parameters": common.count_parameters(model),
-        "weights_bytes": common.weights_size(out_dir),
-        "config": asdict(cfg),
+        **common.size_figures(model, out_dir, cfg),
     }
     write_model_card(out_dir, figures)
     return figures
