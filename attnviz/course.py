@@ -5,6 +5,13 @@ that is not listed yet runs after the listed ones, alphabetically, so a new less
 change here. Each lesson runs as its own process with no arguments — exactly what a student types — and
 the gallery reads the ``manifest.json`` each one leaves beside its figures (see :mod:`attnviz.outputs`).
 
+Fast and still isolated: the runner imports the heavy libraries (torch, transformers' model code,
+matplotlib, pandas, scipy, networkx, plotly) and loads the default models *once*, then forks one child
+per lesson (two at a time). A child starts with all of that already in memory, shared copy-on-write,
+and runs the script as ``__main__``; whatever it changes — a model it randomises, a global it sets —
+dies with it. Where ``fork`` is missing (Windows), or with ``--mode subprocess``, each lesson is a fresh
+interpreter instead.
+
     python -m attnviz.course              # run everything, build the gallery
     python -m attnviz.course --only 01_beginner/attention_basics
     python -m attnviz.course --gallery-only
@@ -17,8 +24,10 @@ import html
 import importlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -40,7 +49,7 @@ def lesson_files(tier_dir: str, package: str) -> list[Path]:
 
 def _run_one(path: Path, timeout: float) -> tuple[str, str, float]:
     # two lessons run at once on two cores: one thread each, or their BLAS threads fight over the cores
-    env = dict(os.environ, HF_HUB_OFFLINE="1", MPLBACKEND="Agg", PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
+    env = dict(os.environ, **LESSON_ENV)
     start = time.perf_counter()
     try:
         proc = subprocess.run([sys.executable, str(path)], cwd=REPO_ROOT, env=env, capture_output=True,
@@ -52,27 +61,132 @@ def _run_one(path: Path, timeout: float) -> tuple[str, str, float]:
     return status, detail, time.perf_counter() - start
 
 
-def run_lessons(only: list[str] | None = None, timeout: float = 600, jobs: int = 2) -> list[dict]:
-    """Run the lessons, ``jobs`` at a time (each is its own process), printing a line as each ends.
+LESSON_ENV = {"HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg", "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1",
+              "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+# imported once by the runner before it forks; a library that is missing is simply not preloaded
+HEAVY_MODULES = ("numpy", "torch", "transformers", "transformers.models.bert.modeling_bert",
+                 "transformers.models.gpt2.modeling_gpt2", "transformers.models.bart.modeling_bart",
+                 "transformers.models.vit.modeling_vit", "matplotlib.pyplot", "pandas", "scipy.sparse.csgraph",
+                 "scipy.stats", "networkx", "plotly.graph_objects", "plotly.offline", "PIL.Image", "captum.attr")
+
+
+def prepare_runner() -> list[str]:
+    """Import the heavy libraries and load the default models once, in the runner, before forking.
+
+    One thread per library (two lessons run at once on two cores, and a fork must not inherit a running
+    thread pool). Returns the names of the preloaded models.
+    """
+    os.environ.update(LESSON_ENV)
+    for module in HEAVY_MODULES:
+        try:
+            importlib.import_module(module)
+        except Exception:  # noqa: BLE001 - optional: the lesson that needs it will say what is missing
+            pass
+    import torch
+
+    torch.set_num_threads(1)
+    from attnviz.models import preload_defaults
+
+    return preload_defaults()
+
+
+def _fork_lesson(path: Path, log: Path) -> int:
+    """Start one lesson in a forked child; returns its pid. The child runs the script as ``__main__``."""
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:  # the child: the script's own argv, output to the log, the usual warnings filter
+        import runpy
+        import warnings
+
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.chdir(REPO_ROOT)
+        sys.argv = [str(path.relative_to(REPO_ROOT))]
+        warnings.simplefilter("ignore")
+        try:
+            runpy.run_path(str(path), run_name="__main__")
+            code = 0
+        except SystemExit as done:
+            code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    except BaseException:  # noqa: BLE001 - report like a crashed interpreter would, then leave
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _run_forked(lessons: list[tuple[str, Path]], timeout: float, jobs: int):
+    """Yield ``(index, status, detail, seconds)`` as lessons end, at most ``jobs`` children at a time."""
+    logs = Path(tempfile.mkdtemp(prefix="attnviz-course-"))
+    waiting = list(enumerate(lessons))
+    running: dict[int, tuple[int, Path, float]] = {}  # pid -> (index, log, start)
+    while waiting or running:
+        while waiting and len(running) < max(1, jobs):
+            index, (_tier, path) = waiting.pop(0)
+            log = logs / f"{index}.log"
+            running[_fork_lesson(path, log)] = (index, log, time.perf_counter())
+        time.sleep(0.05)
+        for pid, (index, log, start) in list(running.items()):
+            done, wait_status = os.waitpid(pid, os.WNOHANG)
+            seconds = time.perf_counter() - start
+            if not done and seconds > timeout:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                del running[pid]
+                yield index, f"timed out after {timeout:.0f} s", "", seconds
+            elif done:
+                del running[pid]
+                code = os.waitstatus_to_exitcode(wait_status)
+                status = "ok" if code == 0 else f"failed (exit {code})"
+                lines = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
+                yield index, status, (lines[-1] if code and lines else ""), seconds
+
+
+def run_lessons(only: list[str] | None = None, timeout: float = 600, jobs: int = 2,
+                mode: str = "fork") -> list[dict]:
+    """Run the lessons, ``jobs`` at a time (each in its own process), printing a line as each ends.
 
     Lessons are independent (each reads only the shipped models and writes its own folder), so running
-    two at once on a 2-core machine roughly halves the wall time.
+    two at once on a 2-core machine roughly halves the wall time. ``mode="fork"`` (the default where the
+    system has ``fork``) shares the runner's imports and models; ``"subprocess"`` starts each afresh.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     lessons = [(tier, path) for tier, package, _ in TIERS for path in lesson_files(tier, package)]
     if only:
         lessons = [(t, p) for t, p in lessons if f"{t}/{p.stem}" in only or p.stem in only]
-    print(f"running {len(lessons)} lessons, {jobs} at a time", flush=True)
-    results = []
+    if mode == "fork" and not hasattr(os, "fork"):
+        mode = "subprocess"
+    start = time.perf_counter()
+    preloaded = prepare_runner() if mode == "fork" and lessons else []
+    print(f"running {len(lessons)} lessons, {jobs} at a time ({mode}"
+          + (f"; set-up {time.perf_counter() - start:.1f} s, preloaded {', '.join(preloaded)}" if preloaded
+             else "") + ")", flush=True)
+    if mode == "fork":
+        outcomes = _run_forked(lessons, timeout, jobs)
+    else:
+        outcomes = _run_subprocesses(lessons, timeout, jobs)
+    finished: dict[int, dict] = {}
+    for index, status, detail, seconds in outcomes:
+        tier, path = lessons[index]
+        finished[index] = {"lesson": f"{tier}/{path.name}", "status": status, "seconds": seconds}
+        print(f"[{len(finished)}/{len(lessons)}] {tier}/{path.name}: {status} in {seconds:.1f} s"
+              + (f" — {detail}" if detail else ""), flush=True)
+    return [finished[i] for i in sorted(finished)]
+
+
+def _run_subprocesses(lessons: list[tuple[str, Path]], timeout: float, jobs: int):
+    """Each lesson a fresh interpreter (the portable way); yields like :func:`_run_forked`."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [(f"{tier}/{path.name}", pool.submit(_run_one, path, timeout)) for tier, path in lessons]
-        for index, (label, future) in enumerate(futures, 1):  # report in course order
-            status, detail, seconds = future.result()
-            print(f"[{index}/{len(lessons)}] {label}: {status} in {seconds:.1f} s" + (f" — {detail}" if detail else ""),
-                  flush=True)
-            results.append({"lesson": label, "status": status, "seconds": seconds})
-    return results
+        futures = {pool.submit(_run_one, path, timeout): index for index, (_tier, path) in enumerate(lessons)}
+        for future in as_completed(futures):
+            yield (futures[future], *future.result())
 
 
 def build_gallery(out_dir: Path = OUTPUTS_DIR) -> Path:
@@ -141,9 +255,14 @@ def main(argv=None) -> int:
     parser.add_argument("--only", nargs="*", help="run only these lessons (tier/script or script)")
     parser.add_argument("--gallery-only", action="store_true", help="rebuild the gallery from existing outputs")
     parser.add_argument("--jobs", type=int, default=2, help="lessons run at once (default 2)")
+    parser.add_argument("--mode", choices=("fork", "subprocess"), default="fork",
+                        help="fork from one runner that imported everything once (default), or start each "
+                             "lesson as a fresh interpreter")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds per lesson (default 600)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    results = [] if args.gallery_only else run_lessons(args.only, jobs=args.jobs)
+    results = [] if args.gallery_only else run_lessons(args.only, timeout=args.timeout, jobs=args.jobs,
+                                                       mode=args.mode)
     index = build_gallery()
     failed = [r for r in results if r["status"] != "ok"]
     print(f"{len(results) - len(failed)}/{len(results)} lessons ran in {time.perf_counter() - start:.0f} s")

@@ -103,6 +103,32 @@ class LoadedModel:
         return self.preprocessor
 
 
+_PRELOADED: dict[tuple[str, str], LoadedModel] = {}
+
+
+def preload_defaults(kinds=None, device=None) -> list[str]:
+    """Load the offline default model of each kind now, so a later :func:`load_model` can hand it over.
+
+    For the course runner: it preloads once, then forks one process per lesson, and each lesson's first
+    ``load_model(None, kind)`` gets the preloaded model (shared copy-on-write with the runner, so only
+    what the lesson changes is copied). It is handed over once per process — a second call loads a fresh
+    model, so a lesson that randomises or prunes its model never sees that model again by surprise.
+    Returns the names preloaded; a default that cannot be loaded is skipped (the lesson will say why).
+    """
+    loaded = []
+    for kind in kinds or KINDS:
+        key = (kind, str(resolve_device(device)))
+        if key in _PRELOADED:
+            loaded.append(_PRELOADED[key].name)
+            continue
+        try:
+            _PRELOADED[key] = load_model(None, kind=kind, device=device)
+        except ModelLoadError:
+            continue
+        loaded.append(_PRELOADED[key].name)
+    return loaded
+
+
 def load_model(name_or_path: str | os.PathLike | None = None, kind: str = "encoder", device=None) -> LoadedModel:
     """Load a model for attention extraction: eager attention, eval mode, on ``device``.
 
@@ -127,6 +153,10 @@ def load_model(name_or_path: str | os.PathLike | None = None, kind: str = "encod
     }
     if kind not in model_classes:
         raise ValueError(f"kind: got {kind!r}; expected one of {', '.join(model_classes)}")
+    if name_or_path is None:
+        preloaded = _PRELOADED.pop((kind, str(resolve_device(device))), None)  # handed over once
+        if preloaded is not None:
+            return preloaded
     if name_or_path is None:
         source, name = default_model_path(kind), default_model(kind)
     elif str(name_or_path) in SHIPPED_MODELS.values():

@@ -59,8 +59,10 @@ class LessonOutputs:
             print(f"wrote {path}")
         return path
 
-    def save_figure(self, fig, name: str, caption: str, dpi: int = 130) -> Path:
-        """Save a matplotlib figure as PNG, close it, and record its caption."""
+    def save_figure(self, fig, name: str, caption: str, dpi: int = 100) -> Path:
+        """Save a matplotlib figure as PNG, close it, and record its caption.
+
+        100 dpi: sharp on screen for the gallery, and a third fewer pixels to render than 130."""
         import matplotlib.pyplot as plt
 
         if not name.endswith(".png"):

@@ -30,6 +30,7 @@ from attnviz.validate import check_index, check_tokens, to_numpy  # noqa: E402
 
 DEFAULT_CMAP = "viridis"  # perceptually uniform and readable in greyscale and by colour-blind readers
 MAX_TICK_LABELS = 64  # beyond this, label every n-th token so the labels stay legible
+MANY_PANELS = 16  # above this many panels, a fixed grid layout instead of matplotlib's constrained layout
 
 
 def _as_grid(matrices) -> np.ndarray:
@@ -104,9 +105,12 @@ def show_heatmaps(
         tick_labels = n_rows * n_cols <= 4 and max(n_q, n_k) <= 2 * MAX_TICK_LABELS
     if panel_size is None:
         panel_size = max(2.0, min(0.22 * max(n_q, n_k) + 1.5, 9.0)) if tick_labels else 1.6
+    many = n_rows * n_cols > MANY_PANELS  # a fixed grid: constrained layout costs seconds per figure there
+    width, height = panel_size * n_cols + 1.4, panel_size * n_rows + 0.9
     fig, axes = plt.subplots(
-        n_rows, n_cols, figsize=(panel_size * n_cols + 1.4, panel_size * n_rows + 0.9), squeeze=False,
-        constrained_layout=True,
+        n_rows, n_cols, figsize=(width, height), squeeze=False, constrained_layout=not many,
+        gridspec_kw={"left": 0.9 / width, "right": 1 - 1.1 / width, "bottom": 0.6 / height,
+                     "top": 1 - 0.75 / height, "wspace": 0.12, "hspace": 0.45} if many else None,
     )
     flat_titles = _flatten_titles(titles, n_rows, n_cols)
     image = None
@@ -129,7 +133,11 @@ def show_heatmaps(
     if n_rows * n_cols > 1 and not tick_labels:
         fig.supxlabel(xlabel, fontsize=9)
         fig.supylabel(ylabel, fontsize=9)
-    cbar = fig.colorbar(image, ax=axes, shrink=0.8 if n_rows > 1 else 1.0, pad=0.01)
+    if many:  # the colour bar in the right margin the fixed grid left free
+        cbar = fig.colorbar(image, cax=fig.add_axes((1 - 0.95 / width, 0.15, 0.18 / width, 0.7),
+                                                    label="<colorbar>"))
+    else:
+        cbar = fig.colorbar(image, ax=axes, shrink=0.8 if n_rows > 1 else 1.0, pad=0.01)
     cbar.set_label(label)
     if suptitle:
         fig.suptitle(suptitle)

@@ -375,3 +375,16 @@ def test_save_heatmap_html_writes_and_registers(tmp_path):
     assert '"alpha"' in html and "the title" in html  # the token labels and the title are in the page
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["files"] == [{"file": "m.html", "caption": "a caption", "command": out.command}]
+
+
+def test_preloaded_default_is_handed_over_once(monkeypatch):
+    from attnviz import models
+
+    monkeypatch.setattr(models, "_PRELOADED", {})
+    assert models.preload_defaults(["encoder"], device="cpu") == ["all-MiniLM-L6-v2"]
+    first = models.load_model(device="cpu")
+    second = models.load_model(device="cpu")
+    assert first is not second  # the preloaded one once, then a fresh load
+    assert models._PRELOADED == {}
+    for a, b in zip(first.model.parameters(), second.model.parameters()):
+        assert torch.equal(a, b)  # the same weights either way
