@@ -151,6 +151,8 @@ class Case:
     #: the earlier ones, and one mistake costs only its own points. The grader sends them to the worker only
     #: after the earlier case has its verdict.
     given: tuple[str, ...] = ()
+    #: ``report(outputs) -> str``: a line shown when the case passes (an open-ended case says its score).
+    report: Callable | None = None
 
 
 @dataclass
@@ -290,7 +292,8 @@ def evaluate(case: Case, outputs: dict, reference: dict | None, exercise_id: str
     expected = (reference or {}).get("expected", {})
     problems = [p for check in case.checks if (p := check(outputs, expected))]
     if not problems:
-        return CaseResult(exercise_id, case.name, "passed", case.points, case.points, "", outputs)
+        note = case.report(outputs) if case.report else ""
+        return CaseResult(exercise_id, case.name, "passed", case.points, case.points, note, outputs)
     message = " | ".join(problems)
     for mistake in case.mistakes:
         wrong = (reference or {}).get("mistakes", {}).get(mistake.name)

@@ -10,8 +10,10 @@ similarity of the mean-pooled sentence embedding with a reference sentence):
    randomisation check), your map must change: mean Spearman ρ between the trained and the randomised
    model's maps below 0.8;
 3. **faithfulness** — mean Spearman ρ with leave-one-out (blank a token, measure the drop of ``F``) over
-   the content tokens must beat raw attention's (last layer, head mean, mean of the rows: ≈ 0.34);
-4. **it is not leave-one-out itself** — that is the yardstick (ρ = 1 would be a copy, not a method).
+   the content tokens must beat raw attention's (last layer, head mean, mean of the rows: ≈ 0.34) by a
+   margin of 0.05 (the grader prints your score and the bar);
+4. **it is not leave-one-out itself** — that is the yardstick: a method that blanks the tokens one at a
+   time (with or without noise added) earns no faithfulness points.
 
 Ideas, from cheap to expensive — mix them, or invent your own:
 
