@@ -73,6 +73,7 @@ from attnviz.kinds import (
     config_patch_size,
     image_normalisation,
     image_size,
+    input_size,
     pixel_values,
     resize_masks,
     vision_attention,
@@ -216,15 +217,16 @@ class ViTAttentionVisualizer:
         ``(1, 3, S, S)`` tensor of pixel values, checked against the model's image size."""
         return pixel_values(image, model.config, self._processor(model, processor))
 
-    def _grid(self, model, patch_size) -> tuple[int, int]:
+    def _grid(self, model, patch_size, processor=None) -> tuple[int, int]:
         """The ``(g_h, g_w)`` patch grid of ``model``, after checking ``patch_size`` against its config."""
-        size, patch = image_size(model.config), self.check_patch_size(model, patch_size)
+        size = input_size(model.config, self._processor(model, processor))
+        patch = self.check_patch_size(model, patch_size)
         return size // patch, size // patch
 
     def attend(self, model=None, image=None, patch_size=None, processor=None) -> PatchAttention:
         """Run one image through the model; every attention weight, with the grid it lives on."""
         model = self._model(model)
-        grid = self._grid(model, patch_size)
+        grid = self._grid(model, patch_size, processor)
         if image is None:  # the first shipped test image, when the course's data is there
             image = TEST_SET / "000.png"
             if not image.exists():
@@ -235,7 +237,7 @@ class ViTAttentionVisualizer:
         mean, std = image_normalisation(self._processor(model, processor))
         shown = pixels[0].permute(1, 2, 0).float().numpy() * std + mean  # (3, S, S) -> (S, S, 3) in [0, 1]
         special = vision_special_tokens(model.config, attention.shape[-1], grid)  # [CLS] first
-        patch = image_size(model.config) // grid[0]
+        patch = pixels.shape[-1] // grid[0]
         return PatchAttention(attention[:, 0], np.clip(shown, 0, 1), grid, patch, len(special),
                               None if logits is None else logits[0], tuple(special))
 
@@ -244,7 +246,7 @@ class ViTAttentionVisualizer:
         import torch
 
         model = self._model(model)
-        grid = self._grid(model, patch_size)
+        grid = self._grid(model, patch_size, processor)
         if len(images) == 0:
             raise ValueError("images: got none; expected at least one image")
         pixels = torch.cat([self.preprocess(image, model, processor) for image in images])  # (B, 3, S, S)
@@ -262,7 +264,8 @@ class ViTAttentionVisualizer:
         layer, ``"last layer, best head"`` and ``"rollout"``.
         """
         attention, logits, grid, n_prefix = self.attend_batch(model, images, patch_size, processor)
-        object_masks = resize_masks(object_masks, image_size(self._model(model).config))  # (B, S, S)
+        size = grid[0] * self.check_patch_size(self._model(model), patch_size)
+        object_masks = resize_masks(object_masks, size, self._processor(self._model(model), processor))
         n_layers = attention.shape[0]
         maps = cls_patch_maps(attention.mean(2), grid, n_prefix)  # (L, B, g_h, g_w): head-mean map per layer
         rollout_maps = rollout_map(attention, grid, n_prefix)  # (B, g_h, g_w)

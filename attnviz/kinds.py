@@ -97,6 +97,19 @@ def image_size(config) -> int:
     return size
 
 
+INTERPOLATING_MODELS = ("dinov2", "dinov2_with_registers")  # position embeddings follow the input size
+
+
+def input_size(config, processor=None) -> int:
+    """The square size ``S`` the model sees: ``config.image_size`` — or, for a model that interpolates its
+    position embeddings (DINOv2: its config says 518, its processor makes 224), what the processor makes."""
+    if processor is None or getattr(config, "model_type", "") not in INTERPOLATING_MODELS:
+        return image_size(config)
+    from PIL import Image
+
+    return int(processor(images=Image.new("RGB", (64, 64)), return_tensors="pt")["pixel_values"].shape[-1])
+
+
 def config_patch_size(config) -> int:
     """The square patch size ``P`` of a ViT-style model, from its config."""
     actual = getattr(config, "patch_size", None)
@@ -140,11 +153,11 @@ def as_pil(image):
 
 def pixel_values(image, config, processor=None):
     """``image`` (a PIL image, a path, an ``(H, W, 3)`` array, or ready pixel values) -> a ``(1, C, S, S)``
-    float tensor for a model with this ``config``, through ``processor`` when given; without one, resized
-    to ``S × S`` and normalised with mean and standard deviation 0.5 (ViT's convention)."""
+    float tensor for a model with this ``config`` (``S``: :func:`input_size`), through ``processor`` when
+    given; without one, resized to ``S × S`` and normalised with mean and standard deviation 0.5 (ViT's)."""
     import torch
 
-    size = image_size(config)
+    size = input_size(config, processor)
     channels = getattr(config, "num_channels", 3)
     if isinstance(image, torch.Tensor):  # already preprocessed pixel values
         pixels = image if image.dim() == 4 else image.unsqueeze(0)  # (C, S, S) -> (1, C, S, S)
@@ -204,9 +217,10 @@ def vision_special_tokens(config, n_tokens: int, grid: tuple[int, int]) -> list[
     return names
 
 
-def resize_masks(masks, size: int) -> np.ndarray:
-    """Object masks ``(n, H, W)`` resized to the model's ``size × size`` input, as its image processor
-    resizes the images (nearest neighbour, so a mask stays a mask). Returns ``(n, size, size)`` bool."""
+def resize_masks(masks, size: int, processor=None) -> np.ndarray:
+    """Object masks ``(n, H, W)`` brought to the model's ``size × size`` input as its images are: through
+    ``processor`` when it crops (DINOv2's resizes, then cuts the centre), else resized by nearest neighbour
+    (so a mask stays a mask). Returns ``(n, size, size)`` bool."""
     from PIL import Image
 
     masks = np.asarray(masks).astype(bool)  # (n, H, W)
@@ -214,6 +228,10 @@ def resize_masks(masks, size: int) -> np.ndarray:
         raise ValueError(f"object_masks: expected (images, height, width), got shape {masks.shape}")
     if masks.shape[1:] == (size, size):
         return masks
+    if processor is not None and getattr(processor, "do_center_crop", False):
+        as_images = [np.repeat(m[..., None].astype(np.uint8) * 255, 3, axis=-1) for m in masks]  # (H, W, 3)
+        made = processor(images=as_images, do_rescale=False, do_normalize=False, return_tensors="np")
+        return np.asarray(made["pixel_values"])[:, 0] > 127  # (n, 3, S, S) -> (n, S, S)
     resized = [np.asarray(Image.fromarray(m.astype(np.uint8) * 255).resize((size, size), Image.NEAREST)) > 127
                for m in masks]
     return np.stack(resized)  # (n, size, size)

@@ -380,3 +380,25 @@ def test_the_training_processor_does_not_warn_about_torchvision():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "ImageProcessor" in done.stdout and "torchvision" not in done.stderr, done.stderr
+
+
+def test_dinov2_input_size_comes_from_its_processor_and_masks_follow_its_crop():
+    """DINOv2 interpolates its position embeddings: its config says one size, its processor makes another
+    (resize the short side, then cut the centre). The grid and the masks must follow the processor."""
+    from PIL import Image
+    from transformers import BitImageProcessorPil, Dinov2Config, Dinov2ForImageClassification
+
+    torch.manual_seed(0)
+    config = Dinov2Config(image_size=64, patch_size=8, hidden_size=32, num_hidden_layers=1,
+                          num_attention_heads=4, mlp_ratio=2, num_labels=4, attn_implementation="eager")
+    model = Dinov2ForImageClassification(config).eval()
+    processor = BitImageProcessorPil(size={"shortest_edge": 40}, crop_size={"height": 24, "width": 24},
+                                     do_center_crop=True)  # 64 -> 40, then the centre 24 × 24: a 3 × 3 grid
+    viz = ViTAttentionVisualizer(model, processor)
+    result = viz.attend(model, two_colour_image(64, 64))
+    assert result.grid == (3, 3) and result.attention.shape[-1] == 1 + 9 and result.patch_size == 8
+
+    mask = np.zeros((1, 64, 64), dtype=bool)
+    mask[0, :24, :24] = True  # the top-left 24 px: 15 px after the resize, 7 px after the 8-px crop
+    game = viz.pointing_game(model, [Image.fromarray(mask[0].astype(np.uint8) * 255).convert("RGB")], mask)
+    assert game["per_image_chance"].tolist() == pytest.approx([1 / 9]), "only patch (0, 0) holds the object"
