@@ -103,8 +103,10 @@ def _fork_lesson(path: Path, log: Path) -> int:
         fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         os.dup2(fd, 1)
         os.dup2(fd, 2)
+        sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115 - lives as long as the child
+        sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
         os.chdir(REPO_ROOT)
-        sys.argv = [str(path.relative_to(REPO_ROOT))]
+        sys.argv = [os.path.relpath(path, REPO_ROOT) if REPO_ROOT in path.parents else str(path)]
         warnings.simplefilter("ignore")
         try:
             runpy.run_path(str(path), run_name="__main__")

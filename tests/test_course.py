@@ -39,3 +39,31 @@ def test_gallery_lists_every_registered_file_with_caption_and_command(tmp_path):
     # a second run of the lesson starts a fresh manifest: nothing is listed twice
     LessonOutputs(REPO_ROOT / "01_beginner" / "attention_basics.py", out.directory, quiet=True)
     assert json.loads((out.directory / "manifest.json").read_text())["files"] == []
+
+
+def test_forked_lessons_are_isolated_report_failures_and_time_out(tmp_path):
+    import os
+
+    from attnviz import course
+
+    scripts = {
+        "fine.py": "import attnviz, sys\nattnviz.CHANGED_BY_A_LESSON = True\nprint('hello', sys.argv[0])\n",
+        "fails.py": "raise ValueError('layer: index 9 is out of range')\n",
+        "exits.py": "raise SystemExit(2)\n",
+        "hangs.py": "import time\ntime.sleep(60)\n",
+    }
+    lessons = []
+    for name, text in scripts.items():
+        (tmp_path / name).write_text(text)
+        lessons.append(("tmp", tmp_path / name))
+    outcomes = {lessons[i][1].name: (status, detail) for i, status, detail, _ in
+                course._run_forked(lessons, timeout=3, jobs=2)}
+    assert outcomes["fine.py"] == ("ok", "")
+    assert outcomes["fails.py"][0] == "failed (exit 1)"
+    assert outcomes["fails.py"][1] == "ValueError: layer: index 9 is out of range"
+    assert outcomes["exits.py"][0] == "failed (exit 2)"
+    assert outcomes["hangs.py"][0].startswith("timed out")
+    import attnviz
+
+    assert not hasattr(attnviz, "CHANGED_BY_A_LESSON")  # the child's changes died with it
+    assert os.getpid()  # still the test process
