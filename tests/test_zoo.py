@@ -281,27 +281,44 @@ def _must_refuse(case, name) -> bool:
     return FAMILIES[name].kind not in case.kinds or FAMILIES[name].kind == "unsupported"
 
 
+# A second reshape failure of the same kind, left out of the default selection (ZOO_FULL=1 runs it).
+DEFAULT_SKIP = {("gradient_attention --vit-model", "dinov2-registers")}
+
+
+# The working family each lesson option is checked with by default, chosen so that the families spread over the
+# lessons (the head and model views are cheap: every family that works there is checked).
+DEFAULT_WORKING = {
+    "attention_basics --model": ["qwen2"], "attention_patterns --model": ["bloom"],
+    "multihead_visualization --model": ["opt"], "attention_rollout --model": ["distilbert"],
+    "attention_comparison --model": ["albert"], "cross_attention_viz --model": ["t5"],
+    "attention_flow --model": ["deberta-v2"], "gradient_attention --model": ["roberta"],
+    "gradient_attention --gpt2-model": ["llama"], "gradient_attention --vit-model": ["beit"],
+    "attention_entropy --encoder": ["electra"], "integrated_attention --model": ["albert"],
+    "attention_faithfulness --encoder": ["bert"], "vit_attention --model": ["dinov2-registers"],
+    "bertviz_style --model": list(FAMILIES),
+}
+
+
 def _selected() -> list:
-    """All runs with ZOO_FULL=1; otherwise one working family per lesson option, rotating through the families,
-    plus one family per distinct failure (every refusal too)."""
+    """All runs with ZOO_FULL=1; otherwise the working families of :data:`DEFAULT_WORKING`, one family per
+    distinct failure of each lesson option, and the refusals through a lesson's main ``--model``."""
     if FULL_MATRIX:
         return RUNS
-    chosen, seen_failures, used = [], set(), {}
+    chosen, seen_failures = [], set()
     for case, name in RUNS:
         known = KNOWN_FAILURES.get((case.module, case.option, name))
-        if _must_refuse(case, name) or (known is not None and (case.label, known) not in seen_failures):
+        if (case.label, name) in DEFAULT_SKIP:
+            continue
+        if _must_refuse(case, name):
+            if case.option == "--model":
+                chosen.append((case, name))
+        elif known is None:
+            if name in DEFAULT_WORKING.get(case.label, []):
+                chosen.append((case, name))
+        elif (case.label, known) not in seen_failures:
+            seen_failures.add((case.label, known))
             chosen.append((case, name))
-            if known is not None:
-                seen_failures.add((case.label, known))
-    for case in dict.fromkeys(case for case, _ in RUNS):  # lesson options in order
-        working = [n for c, n in RUNS if c == case and (c.module, c.option, n) not in KNOWN_FAILURES
-                   and not _must_refuse(c, n)]
-        if working:  # the family used least so far, so that every family appears somewhere
-            pick = min(working, key=lambda n: (used.get(n, 0), working.index(n)))
-            used[pick] = used.get(pick, 0) + 1
-            chosen.append((case, pick))
-    order = {run: i for i, run in enumerate(RUNS)}
-    return sorted(chosen, key=lambda run: order[run])
+    return chosen
 
 
 def _param(case, name):
