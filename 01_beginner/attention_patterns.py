@@ -211,6 +211,7 @@ def _ideal_demo(out):
     """The ideal patterns, drawn from their generators."""
     toks = ["[CLS]", "the", "cat", "sat", ".", "the", "cat", "ran", ".", "[SEP]"]
     ideal = np.stack([make_pattern(name, len(toks), tokens=toks) for name in PATTERNS])  # (P, n, n)
+    # ideal[None]: (1, P, n, n), one row of P panels
     fig = show_heatmaps(ideal[None], titles=list(PATTERNS), xlabels=toks, ylabels=toks, tick_labels=True,
                         panel_size=2.6, suptitle="The six common patterns, as ideal attention matrices")
     out.save_figure(fig, "ideal_patterns", "Generators for the six patterns on a 10-token example with two "

@@ -280,7 +280,7 @@ def discard_lowest(fused: np.ndarray, ratio: float, mask=None, *, copy: bool = T
                 if candidates is not None:
                     part &= candidates
             still_needed = k - drop.sum((-2, -1), keepdims=True)  # (..., b, 1, 1) >= 1
-            flat_ties = ties.reshape(*ties.shape[:-2], n * n)
+            flat_ties = ties.reshape(*ties.shape[:-2], n * n)  # (..., b, Q·K) view, row-major
             flat_ties &= np.cumsum(flat_ties, axis=-1) <= still_needed[..., 0]
             drop |= ties
         np.putmask(chosen, drop, 0.0)

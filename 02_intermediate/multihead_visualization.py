@@ -103,7 +103,7 @@ def head_distances(attention, attention_mask=None) -> np.ndarray:
     n = heads.shape[0]
     distances = np.zeros((n, n))
     for h in range(n):  # one head against all others at once: (N, Q_real) row distances
-        distances[h] = jensen_shannon_distance(heads[h][None], heads).mean(-1)
+        distances[h] = jensen_shannon_distance(heads[h][None], heads).mean(-1)  # (1, Q, K) vs (N, Q, K)
     np.fill_diagonal(distances, 0.0)
     return (distances + distances.T) / 2  # exactly symmetric
 
