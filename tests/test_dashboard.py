@@ -347,7 +347,10 @@ def test_gradient_weighted_relevance_matches_the_formula(page, minilm):
         relevance = relevance + layer_map @ relevance
     expected = (relevance - np.eye(n)).mean(0)  # the mean row: MiniLM's sentence embedding is a mean
     model.zero_grad(set_to_none=True)
-    np.testing.assert_allclose(_data(page, "gradient")[0]["y"], expected, atol=1e-6)
+    shown = _data(page, "gradient")[0]
+    np.testing.assert_allclose([value for _, value in shown["customdata"]], expected, atol=1e-6,
+                               err_msg="the relevance values the hover shows")
+    np.testing.assert_allclose(shown["y"], expected / expected.max(), atol=1e-6, err_msg="bars: ÷ the maximum")
 
 
 def test_switch_to_gpt2_then_bart_then_vit(page):
@@ -467,12 +470,19 @@ def _screenshot(driver, tmp_path: Path) -> None:
     _type(driver, "text", SENTENCE)
     _wait_for(driver, "flow", lambda m: m.get("text") == SENTENCE)
     _wait_for(driver, "gradient", lambda m: m.get("text") == SENTENCE)
+    driver.execute_script("window.scrollTo(0, 0);")
+    size = driver.get_window_size()
+    driver.set_window_size(1400, 1900)  # tall enough for the controls and the first four panels
     raw = tmp_path / "dashboard_raw.png"
-    assert driver.save_screenshot(str(raw))
+    try:
+        time.sleep(0.5)  # plotly redraws at the new size
+        assert driver.save_screenshot(str(raw))
+    finally:
+        driver.set_window_size(size["width"], size["height"])
     target = Path(os.environ.get("ATTNVIZ_DASHBOARD_SCREENSHOT") or tmp_path / "dashboard.png")
     with Image.open(raw) as image:
         pixels = np.asarray(image.convert("L"))
         assert pixels.std() > 5, "the screenshot is blank"
         small = image.convert("RGB").resize((image.width * 2 // 3, image.height * 2 // 3), Image.LANCZOS)
-        small.quantize(colors=128).save(target, optimize=True)
+        small.convert("P", palette=Image.ADAPTIVE, colors=256).save(target, optimize=True)
     assert target.stat().st_size < 300 * 1024, f"{target} is {target.stat().st_size / 1024:.0f} KB"

@@ -73,7 +73,7 @@ def heatmap_figure(matrix, xlabels, ylabels, *, title: str, meta: dict, zmax: fl
     step = max(1, int(np.ceil(max(arr.shape) / 64)))
     side = int(min(640, 260 + 9 * max(arr.shape)))
     layout.update({
-        "title": {"text": title}, "height": side + 60, "margin": {"l": 90, "r": 20, "t": 50, "b": 90}, "meta": meta,
+        "title": {"text": title, "x": 0.01, "xanchor": "left"}, "height": side + 60, "margin": {"l": 90, "r": 20, "t": 50, "b": 90}, "meta": meta,
         "xaxis": {"title": {"text": x_title}, "tickmode": "array", "tickvals": list(range(0, arr.shape[1], step)),
                   "ticktext": xlabels[::step], "tickangle": -90},
         "yaxis": {"title": {"text": y_title}, "tickmode": "array", "tickvals": list(range(0, arr.shape[0], step)),
@@ -90,7 +90,7 @@ def bars_figure(tokens, series: dict, *, title: str, meta: dict, y_title: str, m
             for name, values in series.items()]
     step = max(1, int(np.ceil(len(tokens) / 64)))
     layout = {
-        "title": {"text": title}, "barmode": "group", "height": 380, "margin": {"l": 60, "r": 20, "t": 50, "b": 90},
+        "title": {"text": title, "x": 0.01, "xanchor": "left"}, "barmode": "group", "height": 380, "margin": {"l": 60, "r": 20, "t": 50, "b": 90},
         "legend": {"orientation": "h", "y": 1.02, "x": 0, "yanchor": "bottom"}, "meta": meta,
         "xaxis": {"tickmode": "array", "tickvals": list(range(0, len(tokens), step)), "ticktext": tokens[::step],
                   "tickangle": -90, "title": {"text": "input token"}},
@@ -109,31 +109,39 @@ def _meta(a: compute.Analysis, **extra) -> dict:
 # -------------------------------------------------------------------------------------- the panels
 def draw_heatmap(a: compute.Analysis, layer: int, head: int):
     matrix = compute.head_matrix(a, layer, head)
-    title = f"{a.model_name}: layer {layer}, head {head} (fixed 0–1 scale)"
+    title = f"Layer {layer}, head {head} (fixed 0–1 scale)"
     return heatmap_figure(matrix, a.tokens, a.tokens, title=title, meta=_meta(a, layer=layer, head=head))
 
 
 def draw_rollout(a: compute.Analysis):
     rolled = compute.rollout(a)
     return heatmap_figure(rolled, a.tokens, a.tokens, meta=_meta(a),
-                          title=f"Rollout Â_L⋯Â_1 of {a.n_layers} layers (head mean, 0.5·A + 0.5·I) — hover a row",
+                          title=f"Rollout of {a.n_layers} layers (head mean, 0.5·A + 0.5·I)",
                           x_title="input token (where it came from)", y_title="position at the top", colorbar="share")
 
 
 def draw_flow(a: compute.Analysis, row: int):
     values = compute.flow_row(a, row)
     rolled = compute.rollout(a)[row]
-    title = f"Row {row} ({a.tokens[row]}): max-flow to each input token, and rollout's share"
+    title = f"Row {row} ({a.tokens[row]}): max-flow and rollout to each input token"
     return bars_figure(a.tokens, {f"flow F[{row}, j]": values, f"rollout R[{row}, j]": rolled}, title=title,
                        meta=_meta(a, row=row), y_title="value (flow ≤ 1; rollout rows sum to 1)", mark=row)
 
 
 def draw_gradient(a: compute.Analysis, target, other):
+    """Chefer relevance and plain rollout of the same row, each divided by its maximum (as in the lesson:
+    relevance is not a probability, so the two share no scale); hover shows the raw values."""
     result = compute.gradient_relevance(a, target, other)
-    series = {"Chefer R − I": result["row"], "plain rollout": result["rollout_row"]}
-    title = f"{result['label']}; row: {result['row_name']}"
-    return bars_figure(a.tokens, series, title=title, meta=_meta(a, target=result["target"]),
-                       y_title="relevance (R − I; not a probability)")
+    raw = {"Chefer R − I": result["row"], "plain rollout": result["rollout_row"]}
+    scaled = {name: np.asarray(v, float) / max(float(np.max(v)), 1e-12) for name, v in raw.items()}
+    fig = bars_figure(a.tokens, scaled, title=result["label"], meta=_meta(a, target=result["target"],
+                                                                          row=str(result["row_name"])),
+                      y_title="each series ÷ its maximum")
+    for trace, values in zip(fig["data"], raw.values()):
+        trace["customdata"] = [[token, float(v)] for token, v in zip(a.tokens, values)]
+        trace["hovertemplate"] = ("token %{x}: %{customdata[0]}<br>value %{customdata[1]:.5f} "
+                                  "(%{y:.2f} of the maximum)<extra>" + trace["name"] + "</extra>")
+    return fig
 
 
 def draw_cross(a: compute.Analysis, layer: int, head: int):
@@ -214,15 +222,20 @@ def build_layout(max_tokens: int):
         ]),
         html.Div(className="controls", children=[
             html.Label("Model", htmlFor="model"),
-            dcc.RadioItems(id="model", value=compute.DEFAULT_MODEL, options=[
-                {"label": f"{name} ({kind})", "value": name} for name, kind in compute.MODEL_CHOICES.items()], **radio),
-            dcc.Input(id="model-path", type="text", debounce=True, placeholder="or a local model folder / Hub id",
-                      className="wide"),
+            html.Div([
+                dcc.RadioItems(id="model", value=compute.DEFAULT_MODEL, options=[
+                    {"label": f"{name} ({kind})", "value": name} for name, kind in compute.MODEL_CHOICES.items()],
+                    **radio),
+                dcc.Input(id="model-path", type="text", debounce=True, className="wide",
+                          placeholder="or any model: a local folder or a Hub id (press Enter; empty = the picker)"),
+            ]),
             html.Label("Text", htmlFor="text"),
             dcc.Input(id="text", type="text", value=compute.DEFAULT_TEXTS["encoder"], debounce=True, className="wide",
                       placeholder="type a sentence and press Enter"),
+            html.Label("Image"),
             dcc.Upload(id="image", className="upload", accept="image/*", multiple=False,
-                       children=html.Div(["Image for a ViT: drop a file here or ", html.A("choose one")])),
+                       children=html.Div(["For a ViT: drop an image here or ", html.A("choose one"),
+                                          " (default: a shipped test image)"])),
             html.Label("Layer"), dcc.RadioItems(id="layer", options=[], value=0, **radio),
             html.Label("Head"), dcc.RadioItems(id="head", options=[], value=0, **radio),
             html.Label("Flow row", htmlFor="row"),
@@ -360,7 +373,9 @@ def register_callbacks(app, max_tokens: int) -> None:
 
         def draw():
             a = compute.get_analysis(store["key"])
-            return draw_gradient(a, target, other), "", compute.command("gradient", a, other=other or "")
+            figure = draw_gradient(a, target, other)
+            row = figure["layout"]["meta"]["row"]
+            return figure, f"row explained: {row}", compute.command("gradient", a, other=other or "")
         return guarded(draw, "")
 
     @app.callback(Output("headview-frame", "srcDoc"), Output("headview-status", "children"),
