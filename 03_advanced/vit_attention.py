@@ -75,6 +75,7 @@ from attnviz.kinds import (
     image_size,
     input_size,
     pixel_values,
+    require_vision_transformer,
     resize_masks,
     vision_attention,
     vision_special_tokens,
@@ -415,6 +416,8 @@ def main(argv=None):
                              "(default: the shipped one)")
     args = parser.parse_args(argv)
     out = LessonOutputs(__file__, args.out)
+    if args.model is not None:
+        require_vision_transformer(args.model)  # Swin, ConvNeXt, a text model: one line, before any work
     loaded = load_model(args.model, kind="vit", device=args.device)
     viz = ViTAttentionVisualizer(loaded.model, loaded.processor)
     model = loaded.model

@@ -30,18 +30,24 @@ from attnviz.models import SHIPPED_MODELS, ModelLoadError, encode_texts, shipped
 MODEL_KINDS = ("auto", "encoder", "causal-lm", "seq2seq")
 
 
-def detect_kind(name_or_path) -> str:
-    """``encoder``, ``causal-lm`` or ``seq2seq`` from a model's config (without loading its weights)."""
+def read_config(name_or_path, default: str = "all-MiniLM-L6-v2"):
+    """A model's config (a shipped name, a folder or a Hub id), without its weights; one readable line
+    (:class:`ModelLoadError`) when it cannot be read. ``default`` is the offline default the line names."""
     from transformers import AutoConfig
 
     name = str(name_or_path)
     source = shipped_model_path(name) if name in SHIPPED_MODELS.values() else name_or_path
     try:
-        config = AutoConfig.from_pretrained(source)
+        return AutoConfig.from_pretrained(source)
     except Exception as err:  # noqa: BLE001 - one readable line, like load_model
         reason = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
         raise ModelLoadError(f"cannot load model {name!r} offline ({reason}); the offline default is "
-                             "'all-MiniLM-L6-v2' — run without --model to use it") from None
+                             f"{default!r} — run without --model to use it") from None
+
+
+def detect_kind(name_or_path) -> str:
+    """``encoder``, ``causal-lm`` or ``seq2seq`` from a model's config (without loading its weights)."""
+    config = read_config(name_or_path)
     if getattr(config, "is_encoder_decoder", False):
         return "seq2seq"
     architectures = getattr(config, "architectures", None) or []
@@ -108,6 +114,30 @@ def input_size(config, processor=None) -> int:
     from PIL import Image
 
     return int(processor(images=Image.new("RGB", (64, 64)), return_tensors="pt")["pixel_values"].shape[-1])
+
+
+VISION_TRANSFORMERS = ("vit", "deit", "dinov2", "dinov2_with_registers", "beit")  # [CLS] + patches, one grid
+
+
+def require_vision_transformer(name_or_path) -> None:
+    """Refuse, in one line that says why and what to use, a model whose attention is not one ``[CLS]`` +
+    patch-grid matrix per layer: a text model, windowed attention (Swin), or no attention at all (ConvNeXt).
+    Other image models with attention heads are let through (they may well work)."""
+    config = read_config(name_or_path, default="tiny-vit-shapes")
+    model_type = getattr(config, "model_type", "")
+    architecture = (getattr(config, "architectures", None) or [type(config).__name__.replace("Config", "")])[0]
+    use = "this lesson needs a vision transformer (ViT, DeiT, DINOv2, BEiT) — run without --model for the course's"
+    if model_type in VISION_TRANSFORMERS:
+        return
+    if "swin" in model_type:
+        raise ValueError(f"{name_or_path} is a {architecture}: Swin attends within shifted windows, a different "
+                         f"attention tensor per stage, so there is no [CLS]-to-patch map; {use} tiny ViT")
+    if getattr(config, "image_size", None) is None or getattr(config, "patch_size", None) is None:
+        raise ValueError(f"{name_or_path} is a {architecture}, not an image model; {use} tiny ViT "
+                         "(text models: 01_beginner/attention_basics.py)")
+    if getattr(config, "num_attention_heads", None) is None:
+        raise ValueError(f"{name_or_path} is a {architecture}: it has no attention to draw (a convolutional "
+                         f"network); {use} tiny ViT")
 
 
 def config_patch_size(config) -> int:

@@ -402,3 +402,23 @@ def test_dinov2_input_size_comes_from_its_processor_and_masks_follow_its_crop():
     mask[0, :24, :24] = True  # the top-left 24 px: 15 px after the resize, 7 px after the 8-px crop
     game = viz.pointing_game(model, [Image.fromarray(mask[0].astype(np.uint8) * 255).convert("RGB")], mask)
     assert game["per_image_chance"].tolist() == pytest.approx([1 / 9]), "only patch (0, 0) holds the object"
+
+
+@pytest.mark.parametrize(("family", "reason"), [("swin", "shifted windows"), ("convnext", "no attention"),
+                                                ("bert", "not an image model")])
+def test_models_it_cannot_draw_are_refused_in_one_line_before_any_work(tmp_path, capsys, family, reason):
+    import json
+
+    from zoo import build_zoo
+
+    from advanced.vit_attention import main
+    from attnviz.cli import run_lesson
+
+    folder = build_zoo(tmp_path / "zoo", [family])[family]
+    capsys.readouterr()  # what building the checkpoint printed
+    assert run_lesson(main, ["--model", str(folder), "--out", str(tmp_path / "out")]) == 2
+    message = capsys.readouterr().err.strip()
+    assert len(message.splitlines()) == 1 and message.startswith("error:") and reason in message, message
+    assert "offline" not in message and "vision transformer (ViT, DeiT, DINOv2, BEiT)" in message
+    manifest = tmp_path / "out" / "manifest.json"
+    assert not manifest.exists() or json.loads(manifest.read_text())["files"] == []
