@@ -5,6 +5,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from attnviz.exercises import (
@@ -187,3 +188,116 @@ def test_check_defaults_to_mywork_when_it_exists(tmp_path, monkeypatch):
 def test_gitignore_keeps_mywork_out_of_git():
     lines = (EXERCISES_DIR.parent / ".gitignore").read_text().split()
     assert "mywork/" in lines
+
+
+# ------------------------------------------------------------------------------------------ fair hints
+def _variant_of(tmp_path, exercise_id, old, new):
+    return _student_copy(tmp_path, exercise_id, old, new)
+
+
+def test_in_place_discard_costs_only_its_own_case(tmp_path):
+    exercise, path = _variant_of(tmp_path, "i1_rollout_from_scratch", "    out = np.array(matrix, dtype=float)\n",
+                                 "    out = matrix\n")
+    results = {r.case: r for r in check_module(exercise, path)}
+    assert results["discard_keeps_input"].status == "failed"
+    assert "in place" in results["discard_keeps_input"].message
+    assert all(r.status == "passed" for name, r in results.items() if name != "discard_keeps_input"), results
+
+
+def test_a_wrong_row_entropy_costs_only_its_own_points(tmp_path):
+    exercise, path = _variant_of(tmp_path, "i4_entropy_across_layers",
+                                 "    return -np.sum(np.where(weights > 0, weights * np.log(safe), 0.0), axis=-1)",
+                                 "    return np.sum(np.where(weights > 0, weights * np.log(safe), 0.0), axis=-1)")
+    results = {r.case: r.status for r in check_module(exercise, path)}
+    assert results == {"row_entropy": "failed", "row_entropy_minilm": "failed", "head_entropy": "passed",
+                       "entropy_fraction": "passed", "layer_profile": "passed"}
+
+
+def test_a_wrong_pattern_score_costs_only_its_own_points(tmp_path):
+    exercise, path = _variant_of(tmp_path, "b3_identify_patterns", "    return float(lift[rows].mean())",
+                                 "    return float(lift[rows].mean()) * 0.5")
+    results = {r.case: r.status for r in check_module(exercise, path)}
+    assert results == {"support_mask": "passed", "pattern_score": "failed", "minilm_scores": "failed",
+                       "label_heads": "passed"}
+
+
+def test_float32_answers_pass_where_right_to_float32(tmp_path):
+    exercise, path = _variant_of(tmp_path, "a1_attention_flow_gradients",
+                                 "    return hat / hat.sum(-1, keepdims=True)\n",
+                                 "    return (hat / hat.sum(-1, keepdims=True)).astype(np.float32)\n")
+    result = {r.case: r for r in check_module(exercise, path)}["residual_capacities"]
+    assert result.status == "passed", result.message
+    from attnviz.grading.core import Close
+
+    want = {"x": np.linspace(0, 1, 7)}
+    assert Close("x", atol=1e-12)({"x": want["x"].astype(np.float32)}, want) is None
+    assert Close("x", atol=1e-12)({"x": (want["x"] + 1e-3).astype(np.float32)}, want) is not None
+
+
+def test_list_comparisons_name_the_first_differing_index():
+    from attnviz.grading.core import Equal
+
+    labels = ["diagonal"] * 40 + ["bos"] * 40
+    message = Equal("labels")({"labels": labels[:57] + ["mixed"] + labels[58:]}, {"labels": labels})
+    assert "first difference at index 57" in message and "'bos'" in message and "'mixed'" in message
+    assert "80 items, expected 81" in Equal("labels")({"labels": labels}, {"labels": labels + ["bos"]})
+
+
+def test_error_line_points_at_the_students_file_not_the_grader(tmp_path):
+    from attnviz.grading.core import error_line, load_module
+
+    student = tmp_path / "student.py"
+    student.write_text("def call(callback):\n    return callback()\n")
+    module = load_module(student, "error_line_student")
+    case_file = Path(__file__).resolve().parent.parent / "attnviz" / "grading" / "cases" / "any_case.py"
+    namespace = {}
+    exec(compile("\n" * 127 + "def check():\n    raise ValueError('bad output')\n", str(case_file), "exec"),
+         namespace)
+    try:
+        module.call(namespace["check"])
+    except ValueError as err:
+        line = error_line(err)
+    assert "student.py, line 2" in line and "line 129" not in line
+    try:
+        namespace["check"]()
+    except ValueError as err:
+        assert "any_case.py" not in error_line(err)  # the grader's own file is never named
+
+
+def test_a5_margin_and_leave_one_out_rules():
+    from attnviz.grading.cases import a5_own_attribution as a5
+
+    assert a5._beats_raw({"score": 0.337, "raw_attention": 0.336}) is not None  # inside the margin: no pass
+    assert a5._beats_raw({"score": 0.40, "raw_attention": 0.336}) is None
+    assert "leave-one-out" in a5._not_loo({"score": 0.85, "occluded_share": 1.0})
+    assert a5._not_loo({"score": 0.6, "occluded_share": 0.0}) is None
+    assert "0.572" in a5._faithfulness_report({"score": 0.572, "raw_attention": 0.336})
+
+
+def test_occlusion_is_recognised_and_gradients_are_not():
+    """The watch on the model's forward calls: blanking tokens one by one is seen, a gradient method is not."""
+    import torch
+
+    from attnviz.grading.cases import a5_own_attribution as a5
+    from attnviz.grading.fixtures import minilm
+
+    model, _ = minilm()
+    example = a5._examples()[0]
+    forward = example.forward_fn(model)
+    watch = a5._OcclusionWatch(model, example)
+    try:
+        with torch.no_grad():
+            for t in range(example.input_ids.shape[1]):
+                blank = example.input_ids.clone()
+                blank[0, t] = 0
+                forward(blank, *example.extra)
+    finally:
+        watch.close()
+    assert watch.share(example.content) == 1.0
+    watch = a5._OcclusionWatch(model, example)
+    try:
+        with torch.no_grad():
+            forward(example.input_ids, *example.extra)
+    finally:
+        watch.close()
+    assert watch.share(example.content) == 0.0
