@@ -52,6 +52,8 @@ from attnviz.validate import check_attention
 
 SCALE = 2**30  # integer scale for scipy's max-flow: capacities <= 1 become integers <= 2**30 < 2**31
 PRUNE_KEEP = 16  # the first lower bound keeps this many largest weights per row of each middle layer
+TREE_MAX = 128  # above this many tokens the n³ tree bound is not computed
+SPARSE_MIN = 129  # from this many tokens on, each pair is solved on its own sparse subgraph first
 
 
 @dataclass
@@ -62,6 +64,7 @@ class FlowInfo:
     closed_form: int = 0  # L <= 2: no max-flow needed
     certified: int = 0  # a flow and a cut met within the tolerance
     refined: int = 0  # solved again on the residual network at a finer scale
+    sparse: int = 0  # settled on a sparse subgraph of their own (long inputs)
     error_bound: float = 0.0  # proven: |returned value - exact max-flow| <= error_bound for every pair
     seconds: float = 0.0
 
@@ -83,7 +86,14 @@ def cut_upper_bounds(capacities) -> np.ndarray:
       pretending the paths below share nothing — recursively from ``u_0 = [m = j]``.
     """
     caps = check_attention(capacities, "LQK", name="capacities", square=True)
-    return np.minimum(_structured_cut_bound(caps), _tree_bound(caps))
+    return _upper_bounds(caps)
+
+
+def _upper_bounds(caps: np.ndarray, rows=None) -> np.ndarray:
+    """Both bounds for the source ``rows`` (default all), ``(R, n)``. The tree bound costs ``L·n³``: it is
+    left out above ``TREE_MAX`` tokens, where the structured cuts alone serve."""
+    structured = _structured_cut_bound(caps, rows)
+    return structured if caps.shape[1] > TREE_MAX else np.minimum(structured, _tree_bound(caps, rows))
 
 
 _STATES = [(a, b, g) for a, b, g in
@@ -91,9 +101,11 @@ _STATES = [(a, b, g) for a, b, g in
 # a state (α, β, γ) is the token set with indicator α·1 + β·e_i + γ·e_j (e_j counted only when j ≠ i)
 
 
-def _stage_term(matrix: np.ndarray, x: tuple, y: tuple, n: int) -> np.ndarray:
-    """``Σ_{k ∈ X, m ∉ Y} M[k, m]`` for all pairs ``(i, j)`` at once, ``(n, n)``; ``X``, ``Y`` are states."""
-    i, j = np.arange(n)[:, None], np.arange(n)[None, :]  # pair indices, broadcast to (n, n)
+def _stage_term(matrix: np.ndarray, x: tuple, y: tuple, n: int, rows=None) -> np.ndarray:
+    """``Σ_{k ∈ X, m ∉ Y} M[k, m]`` for all pairs ``(i, j)`` at once, ``(R, n)`` (``R`` = the source rows,
+    default all ``n``); ``X``, ``Y`` are states."""
+    i = (np.arange(n) if rows is None else np.asarray(rows))[:, None]  # (R, 1): the sources
+    j = np.arange(n)[None, :]  # (1, n): the sinks
     other = (i != j).astype(float)  # e_j counts only when j differs from i
     rows, cols, total = matrix.sum(1), matrix.sum(0), matrix.sum()  # (n,), (n,), scalar
     (a1, b1, g1), (a2, b2, g2) = x, y
@@ -101,34 +113,37 @@ def _stage_term(matrix: np.ndarray, x: tuple, y: tuple, n: int) -> np.ndarray:
     term = (a1 * (c0 * total + c1 * cols[i] + c2 * cols[j] * other)
             + b1 * (c0 * rows[i] + c1 * matrix[i, i] + c2 * matrix[i, j] * other)
             + g1 * other * (c0 * rows[j] + c1 * matrix[j, i] + c2 * matrix[j, j]))
-    return np.broadcast_to(term, (n, n))
+    return np.broadcast_to(term, (i.shape[0], n))
 
 
-def _structured_cut_bound(caps: np.ndarray) -> np.ndarray:
+def _structured_cut_bound(caps: np.ndarray, rows=None) -> np.ndarray:
     n_layers, n = caps.shape[:2]
+    i = (np.arange(n) if rows is None else np.asarray(rows))[:, None]  # (R, 1): the sources
+    j = np.arange(n)[None, :]  # (1, n): the sinks
     if n_layers == 1:  # the single edge i -> j is the whole network
-        return caps[0].copy()
-    i, j = np.arange(n)[:, None], np.arange(n)[None, :]
+        return caps[0][i[:, 0]].copy()
+    shape = (i.shape[0], n)
     # top layer: the source side there is the top token {i} itself
-    best = np.stack([_stage_term(caps[-1], (0, 1, 0), s, n) for s in _STATES])  # (8, n, n) over states below
+    best = np.stack([_stage_term(caps[-1], (0, 1, 0), s, n, rows) for s in _STATES])  # (8, R, n) per state
     for layer in range(n_layers - 1, 1, -1):  # the middle layers, top to bottom: Â_{L-1} … Â_2
         m = caps[layer - 1]
-        best = np.stack([np.min([best[si] + _stage_term(m, s, t, n) for si, s in enumerate(_STATES)], axis=0)
-                         for t in _STATES])  # (8, n, n): cheapest cut that has state t at this layer
+        best = np.stack([np.min([best[si] + _stage_term(m, s, t, n, rows) for si, s in enumerate(_STATES)],
+                                axis=0) for t in _STATES])  # (8, R, n): cheapest cut with state t here
     # bottom layer: the sink side at the input is {j} (other input tokens are dead ends, source side)
     m, cols = caps[0], caps[0].sum(0)
     other = (i != j).astype(float)
-    last = [a * cols[j] + b * m[i, j] + g * other * m[j, j] for a, b, g in _STATES]  # (n, n) each
-    return np.min(best + np.stack([np.broadcast_to(t, (n, n)) for t in last]), axis=0)
+    last = [a * cols[j] + b * m[i, j] + g * other * m[j, j] for a, b, g in _STATES]  # (R, n) each
+    return np.min(best + np.stack([np.broadcast_to(t, shape) for t in last]), axis=0)
 
 
-def _tree_bound(caps: np.ndarray) -> np.ndarray:
+def _tree_bound(caps: np.ndarray, rows=None) -> np.ndarray:
     n_layers = caps.shape[0]
     deliver = caps[0].copy()  # (k, j): what token k at layer 1 can deliver to input token j
     for layer in range(1, n_layers):
+        top = caps[layer] if layer < n_layers - 1 or rows is None else caps[layer][np.asarray(rows)]
         # (k, m, j): min(capacity k→m, what m delivers to j), summed over m
-        deliver = np.minimum(caps[layer][:, :, None], deliver[None, :, :]).sum(1)  # (k, j)
-    return deliver  # (i, j): the top token i
+        deliver = np.minimum(top[:, :, None], deliver[None, :, :]).sum(1)  # (k, j)
+    return deliver  # (i, j): the top token i (the chosen rows only)
 
 
 # ================================================================================ exact flows for all pairs
@@ -249,28 +264,35 @@ def all_pairs_max_flow(capacities, tolerance: float = 1e-7, workers: int = 1, ro
         raise ValueError(f"capacities: got {n_layers} layer; the solver needs at least 2 (one layer: F = Â)")
     wanted = np.arange(n) if rows is None else np.asarray(rows, dtype=int).reshape(-1)  # (R,)
     info = FlowInfo(pairs=wanted.size * n)
-    upper = cut_upper_bounds(caps)  # (n, n)
+    upper = np.full((n, n), np.inf)
+    upper[wanted] = _upper_bounds(caps, wanted)  # (R, n): the cut bounds of the wanted rows
     keep = None
     flow = upper.copy()
     pending = np.zeros((n, n), bool)  # pairs not yet settled
     pending[wanted] = True
-    if n > 2 * PRUNE_KEEP:  # a cheaper first lower bound on a subgraph, when a sample shows it pays
-        keep = []
-        for d in range(n_layers - 2):
-            matrix = caps[n_layers - 2 - d]
-            largest = np.argsort(-matrix, axis=1, kind="stable")[:, :PRUNE_KEEP]  # (n, 16)
-            mask = np.zeros((n, n), bool)
-            mask[np.arange(n)[:, None], largest] = True
-            mask[np.arange(n), np.arange(n)] = True  # keep the residual lane
-            keep.append(mask)
+    errors = []
+    if n >= SPARSE_MIN:  # long inputs: every pair on its own sparse subgraph first (step 5)
+        for i in np.unique(wanted):
+            base = _top_masks(caps)
+            for mask in base:
+                mask[i, :] = True  # the source's lane and everything leaving it
+            edges = [np.nonzero(mask) for mask in base]  # (rows, cols) per middle layer, once per source
+            for j in range(n):
+                settled = _solve_sparse(caps, int(i), j, upper[i, j], tolerance, base, edges)
+                if settled is not None:
+                    flow[i, j], rounding = settled
+                    pending[i, j] = False
+                    if rounding is not None:
+                        errors.append(rounding)
+    elif n > 2 * PRUNE_KEEP:  # a cheaper first lower bound on a subgraph, when a sample shows it pays
+        keep = _top_masks(caps)
         pruned = _PairNetwork(caps, keep)
-        sample = [(i, (7 * i + 3) % n) for i in range(n)]  # n pairs spread over rows and columns
+        sample = [(i, (7 * i + 3) % n) for i in wanted]  # pairs spread over rows and columns
         settled = [upper[i, j] - pruned.lower_bound(i, j) <= tolerance for i, j in sample]
         for (i, j), ok in zip(sample, settled):
             pending[i, j] &= not ok
         if np.mean(settled) < 0.8:
             keep = None  # the subgraph rarely reaches the bound here: go straight to the whole graph
-    errors = []
     pairs = list(zip(*np.nonzero(pending)))
     for i, j, value, rounding in _solve_pairs_in_parallel(caps, upper, tolerance, keep, pairs, workers):
         flow[i, j] = value
@@ -278,8 +300,137 @@ def all_pairs_max_flow(capacities, tolerance: float = 1e-7, workers: int = 1, ro
             errors.append(rounding)
     info.refined = len(errors)
     info.certified = info.pairs - info.refined
+    info.sparse = info.pairs - int(pending[wanted].sum()) if n >= SPARSE_MIN else 0
     info.error_bound = max(max(errors, default=0.0), tolerance if info.certified else 0.0)
     return flow[wanted], info
+
+
+def _top_masks(caps: np.ndarray) -> list[np.ndarray]:
+    """Per middle layer (top to bottom), the ``PRUNE_KEEP`` largest weights of every row and the diagonal."""
+    n_layers, n = caps.shape[:2]
+    masks = []
+    for d in range(n_layers - 2):
+        matrix = caps[n_layers - 2 - d]  # (n, n)
+        largest = np.argpartition(-matrix, min(PRUNE_KEEP, n - 1), axis=1)[:, :PRUNE_KEEP]  # (n, 16)
+        mask = np.zeros((n, n), bool)
+        mask[np.arange(n)[:, None], largest] = True
+        mask[np.arange(n), np.arange(n)] = True  # keep the residual lane
+        masks.append(mask)
+    return masks
+
+
+def _solve_sparse(caps: np.ndarray, i: int, j: int, upper: float, tolerance: float, base: list, edges: list,
+                  rounds: int = 3):
+    """Step 5: the pair ``(i, j)`` on a subgraph of its own — the largest weights of every row, plus row ``i``
+    (already in ``base`` and its edge lists ``edges``) and column ``j`` of every middle layer: the edges of
+    the lane cuts around the two tokens.
+
+    A flow of the subgraph is a flow of the network (lower bound); the minimum cut it proves is evaluated
+    with *all* the network's edges (upper bound). When they meet, the pair is settled; when not, the edges
+    of the network that cross that cut are added and the subgraph is solved again. Returns ``(value,
+    rounding error or None)``, or ``None`` after ``rounds`` tries (the caller then solves the whole network).
+    """
+    masks = None  # the first round: the source's edge lists and column j, without building masks
+    for _ in range(rounds):
+        if masks is None:
+            lists = []
+            for mask, (rows, cols) in zip(base, edges):
+                missing = np.flatnonzero(~mask[:, j])  # rows whose edge into token j is not kept yet
+                lists.append((np.concatenate([rows, missing]), np.concatenate([cols, np.full(missing.size, j)])))
+        else:
+            lists = [np.nonzero(mask) for mask in masks]
+        network = _SubNetwork(caps, i, j, lists)
+        value, reach = network.lower_bound()
+        cut = network.full_cut(reach)  # an upper bound: a cut of the whole network
+        best = min(cut, upper)
+        if best - value <= tolerance:
+            return best, None
+        extra, _ = network.refine(min(best - value, network.edges / SCALE))
+        if best - (value + extra) <= tolerance:  # the exact flow lies between the two
+            return value + extra, best - (value + extra)
+        crossing = network.crossing(reach)  # the network's edges that leave the cut's source side
+        if masks is None:
+            masks = [m.copy() for m in base]
+            for mask in masks:
+                mask[:, j] = True  # everything entering the sink's lane
+        if not any((c & ~m).any() for c, m in zip(crossing, masks)):
+            return None  # nothing left to add: the subgraph's cut is a cut of the network, yet no meeting
+        masks = [m | c for m, c in zip(masks, crossing)]
+    return None
+
+
+class _SubNetwork:
+    """One pair's network restricted to ``masks`` (one ``(n, n)`` boolean per middle layer, top to bottom).
+
+    Nodes as in :class:`_PairNetwork`: 0 = source, 1 = sink, ``2 + d·n + k`` = token ``k`` at the ``d``-th
+    layer below the top. Capacities rounded down to multiples of ``2⁻³⁰`` (step 3); ``refine`` is step 4 on
+    this subgraph.
+    """
+
+    def __init__(self, caps: np.ndarray, i: int, j: int, edges: list):
+        import scipy.sparse as sparse
+
+        n_layers, n = caps.shape[:2]
+        self.caps, self.n, self.depth, self.i, self.j = caps, n, n_layers - 1, i, j
+        self.nodes = 2 + self.depth * n
+        tails, heads, values = [np.zeros(n, np.int64)], [2 + np.arange(n)], [caps[-1][i]]  # source row
+        for d, (rows, cols) in enumerate(edges):  # the kept edges of each middle layer, no duplicates
+            tails.append(2 + d * n + rows)
+            heads.append(2 + (d + 1) * n + cols)
+            values.append(caps[n_layers - 2 - d][rows, cols])
+        tails.append(2 + (self.depth - 1) * n + np.arange(n))  # every token of layer 1 -> sink
+        heads.append(np.ones(n, np.int64))
+        values.append(caps[0][:, j])
+        tails, heads, true = np.concatenate(tails), np.concatenate(heads), np.concatenate(values)
+        self.edges = true.size
+        shape = (self.nodes, self.nodes)
+        self.true = sparse.csr_array((true, (tails, heads)), shape=shape)  # float capacities
+        self.true.sum_duplicates()
+        self.graph = self.true.copy()
+        self.graph.data = np.floor(self.true.data * SCALE).astype(np.int32)  # exact: SCALE is a power of 2
+        self._result = None
+
+    def lower_bound(self):
+        """The integer max-flow / 2³⁰ and the nodes its residual network still reaches from the source."""
+        from scipy.sparse.csgraph import breadth_first_order, maximum_flow
+
+        self._result = maximum_flow(self.graph, 0, 1)
+        residual = (self.graph - self._result.flow).tocsr()  # forward: capacity − flow; reverse: the flow
+        residual.data = (residual.data > 0).astype(np.int8)
+        residual.eliminate_zeros()
+        reach = np.zeros(self.nodes, bool)
+        reach[breadth_first_order(residual, 0, directed=True, return_predecessors=False)] = True
+        return self._result.flow_value / SCALE, reach
+
+    def _layers(self, reach: np.ndarray) -> np.ndarray:
+        return reach[2:].reshape(self.depth, self.n)  # (depth, n): source side, layer by layer from the top
+
+    def full_cut(self, reach: np.ndarray) -> float:
+        """The capacity, with every edge of the whole network, of the cut whose source side is ``reach``."""
+        caps, side = self.caps, self._layers(reach).astype(float)  # (depth, n)
+        total = caps[-1][self.i] @ (1 - side[0])  # source edges into the sink side
+        for d in range(self.depth - 1):  # source side above -> sink side below (few rows: a slice)
+            total += (caps[-2 - d][side[d] > 0] @ (1 - side[d + 1])).sum()
+        return float(total + side[-1] @ caps[0][:, self.j])  # layer-1 tokens on the source side -> sink
+
+    def crossing(self, reach: np.ndarray) -> list[np.ndarray]:
+        """Per middle layer, the edges from the source side above to the sink side below, ``(n, n)`` each."""
+        side = self._layers(reach)
+        return [side[d][:, None] & ~side[d + 1][None, :] for d in range(self.depth - 1)]
+
+    def refine(self, delta: float) -> tuple[float, float]:
+        """Step 4 on this subgraph: max-flow of the residual network, clipped at ``delta``, at a finer scale."""
+        import scipy.sparse as sparse
+        from scipy.sparse.csgraph import maximum_flow
+
+        if delta <= 0:
+            return 0.0, 0.0
+        residual = (self.true - self._result.flow / SCALE).tocsr()  # true capacity − flow, reverse arcs
+        residual.data = np.clip(residual.data, 0.0, delta)
+        scale = 2.0 ** np.floor(np.log2(SCALE / delta))  # a power of two: the scaling is exact
+        data = np.floor(residual.data * scale).astype(np.int32)
+        network = sparse.csr_array((data, residual.indices, residual.indptr), shape=residual.shape)
+        return maximum_flow(network, 0, 1).flow_value / scale, data.size / scale
 
 
 def _solve_pairs(caps: np.ndarray, upper: np.ndarray, tolerance: float, keep, pairs) -> list[tuple]:

@@ -90,6 +90,34 @@ def test_parallel_workers_give_the_same_flow():
     np.testing.assert_allclose(parallel, networkx_flow(reference_capacities(weights)), atol=1e-6, rtol=0)
 
 
+@pytest.mark.parametrize(("seed", "n_layers", "n_heads", "n", "sharpness"), CASES[2:] + [(14, 5, 3, 12, 3.0)])
+def test_sparse_subgraph_path_equals_networkx(seed, n_layers, n_heads, n, sharpness, monkeypatch):
+    """The path long inputs take (each pair on its own subgraph, cuts of the whole network), forced on."""
+    import attnviz.maxflow as maxflow
+
+    monkeypatch.setattr(maxflow, "SPARSE_MIN", 2)
+    monkeypatch.setattr(maxflow, "PRUNE_KEEP", 2)  # a small subgraph, so that edges must be added back
+    weights = softmax_heads(seed, n_layers, n_heads, n, sharpness)
+    flow, info = AttentionFlow().compute_flow(list(weights), return_info=True)
+    np.testing.assert_allclose(flow, networkx_flow(reference_capacities(weights)), atol=1e-7, rtol=0)
+    assert info.sparse > 0 and info.error_bound <= 1e-7
+
+
+def test_rows_give_the_same_rows_as_all_pairs():
+    weights = softmax_heads(15, 4, 2, 9, 3.0)
+    full = networkx_flow(reference_capacities(weights))
+    np.testing.assert_allclose(AttentionFlow().compute_flow(list(weights), rows=[4, 0]), full[[4, 0]],
+                               atol=1e-7, rtol=0)
+    padded = np.zeros((4, 2, 11, 11))
+    padded[..., :9, :9] = weights
+    padded[..., 9:, :] = 1 / 11
+    rows = AttentionFlow().compute_flow(list(padded), attention_mask=[1] * 9 + [0, 0], rows=[2])
+    np.testing.assert_allclose(rows[:, :9], full[[2]], atol=1e-7, rtol=0)
+    assert rows.shape == (1, 11) and (rows[:, 9:] == 0).all()
+    with pytest.raises(ValueError, match="padding"):
+        AttentionFlow().compute_flow(list(padded), attention_mask=[1] * 9 + [0, 0], rows=[10])
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_flow_never_exceeds_the_smallest_layer_cut(seed):
     weights = softmax_heads(seed, 4, 2, 8, 3.0)
