@@ -108,6 +108,26 @@ def test_command_line_refuses_a_remote_address_without_the_flag():
     assert "Traceback" not in proc.stderr
 
 
+def test_command_line_prints_its_address_serves_and_stops_on_ctrl_c():
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-m", "attnviz.dashboard", "--port", "0", "--no-warm-up"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
+    try:
+        line = proc.stdout.readline()  # blocks until the server prints its address
+        assert line.startswith("attnviz dashboard: http://127.0.0.1:") and "Ctrl-C" in line, line
+        url = line.split()[2]
+        with urllib.request.urlopen(url, timeout=60) as response:
+            assert response.status == 200 and b"_dash-config" in response.read()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "stopped" in out and "Traceback" not in err
+
+
 def _synthetic(seed: int, n_layers: int, n_heads: int, n: int, causal: bool = False) -> np.ndarray:
     rng = np.random.default_rng(seed)
     scores = rng.normal(size=(n_layers, n_heads, n, n)) * 2
@@ -353,7 +373,7 @@ def test_gradient_weighted_relevance_matches_the_formula(page, minilm):
     np.testing.assert_allclose(shown["y"], expected / expected.max(), atol=1e-6, err_msg="bars: ÷ the maximum")
 
 
-def test_switch_to_gpt2_then_bart_then_vit(page):
+def test_switch_to_gpt2_then_bart_then_vit(page, tmp_path):
     import torch
     from transformers import (
         AutoImageProcessor,
@@ -418,6 +438,21 @@ def test_switch_to_gpt2_then_bart_then_vit(page):
     np.testing.assert_allclose(np.array(_data(page, "vit")[3]["z"]), cls_row.reshape(side, side), atol=1e-6)
     gradient = _wait_for(page, "gradient", lambda m: m.get("model") == "tiny-vit-shapes")
     assert gradient["target"] == f"class:{int(out.logits[0].argmax())}", "the predicted class is explained first"
+
+    # Drop another image: the maps are that image's.
+    dropped = REPO_ROOT / "data" / "images" / "example_shape_circle.png"
+    before = meta["key"]
+    page.find_element("css selector", "#image input[type=file]").send_keys(str(dropped))
+    _wait_for(page, "vit", lambda m: m.get("key") != before and (m["layer"], m["head"]) == (0, 1))
+    with torch.no_grad():
+        out = vit(**processor(images=Image.open(dropped).convert("RGB"), return_tensors="pt"), output_attentions=True)
+    np.testing.assert_allclose(np.array(_data(page, "vit")[3]["z"]),
+                               out.attentions[0][0, 1, 0, 1:].numpy().reshape(side, side), atol=1e-6)
+    # A file that is not an image: a message, and the last good maps stay.
+    not_an_image = tmp_path / "notes.png"
+    not_an_image.write_text("this is not a picture")
+    page.find_element("css selector", "#image input[type=file]").send_keys(str(not_an_image))
+    _wait_text(page, "message", "not an image")
     assert console_errors(page) == []
 
 
@@ -431,7 +466,12 @@ def test_bad_and_long_input_give_messages_and_the_server_survives(page, server, 
     _type(page, "model-path", "/no/such/model/folder")
     _wait_text(page, "message", "cannot load model")
     assert "Traceback" not in page.find_element(By.TAG_NAME, "body").text
+    folder = str(REPO_ROOT / "data" / "models" / "tiny-gpt2-induction")  # any local folder works
+    _type(page, "model-path", folder)
+    _wait_for(page, "heatmap", lambda m: m.get("model") == folder)
+    assert page.find_element(By.ID, "message").text == ""
     _type(page, "model-path", "")
+    _wait_for(page, "heatmap", lambda m: m.get("model") == "all-MiniLM-L6-v2")
     long_text = " ".join(["lighthouse"] * 200)
     _type(page, "text", long_text)
     _wait_text(page, "notice", "truncated to the first 64")

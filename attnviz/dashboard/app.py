@@ -287,7 +287,8 @@ def register_callbacks(app, max_tokens: int) -> None:
         try:
             name = (model_path or "").strip() or model or compute.DEFAULT_MODEL
             kind = compute.model_kind(name)
-            if ctx.triggered_id in ("model", "model-path") and (not text or text in compute.DEFAULT_TEXTS.values()):
+            if ctx.triggered_id in ("model", "model-path") and (not (text or "").strip()
+                                                               or text in compute.DEFAULT_TEXTS.values()):
                 text = compute.DEFAULT_TEXTS.get(kind) or compute.DEFAULT_TEXTS["encoder"]
             image_bytes = None
             if kind == "vit" and image:

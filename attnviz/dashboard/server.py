@@ -138,9 +138,10 @@ def main(argv=None) -> int:
         warm_up()
     print(f"attnviz dashboard: {server.url}  (Ctrl-C stops it)", flush=True)
     try:
-        server.serve_forever()
+        server.serve_forever()  # werkzeug's server returns (or we get the interrupt) on Ctrl-C
     except KeyboardInterrupt:
-        print("\nstopped", flush=True)
+        pass
     finally:
         server.server.server_close()
+    print("\nstopped", flush=True)
     return 0
