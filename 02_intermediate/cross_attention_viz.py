@@ -308,8 +308,11 @@ def plot_step_bars(attention, source_tokens, output_tokens, step: int):
 # ------------------------------------------------------------------------------------------------ lesson
 def _transformer_demo(args, out) -> None:
     """Demo 1: an encoder-decoder's cross-attention — every head, each layer's mean, the alignment."""
+    from attnviz.kinds import require_seq2seq
     from attnviz.models import load_model
 
+    if args.model is not None:
+        require_seq2seq(args.model)  # a decoder-only or vision model: one line, before any work
     loaded = load_model(args.model, kind="seq2seq", device=args.device)
     model, tokenizer = loaded.model, loaded.tokenizer
     cross = cross_attentions(model, tokenizer, [args.text])

@@ -45,15 +45,32 @@ def read_config(name_or_path, default: str = "all-MiniLM-L6-v2"):
                              f"{default!r} — run without --model to use it") from None
 
 
+def _architecture(config) -> str:
+    return (getattr(config, "architectures", None) or [type(config).__name__.replace("Config", "")])[0]
+
+
 def detect_kind(name_or_path) -> str:
-    """``encoder``, ``causal-lm`` or ``seq2seq`` from a model's config (without loading its weights)."""
+    """``encoder``, ``causal-lm`` or ``seq2seq`` from a model's config (without loading its weights); an
+    image model is refused in one line (``ValueError``) that names the vision lesson."""
     config = read_config(name_or_path)
+    if getattr(config, "image_size", None) is not None and getattr(config, "vocab_size", None) is None:
+        raise ValueError(f"{name_or_path} is a {_architecture(config)}, an image model; this lesson needs a text "
+                         "model — try 03_advanced/vit_attention.py")
     if getattr(config, "is_encoder_decoder", False):
         return "seq2seq"
     architectures = getattr(config, "architectures", None) or []
     if getattr(config, "is_decoder", False) or any(a.endswith(("CausalLM", "LMHeadModel")) for a in architectures):
         return "causal-lm"
     return "encoder"
+
+
+def require_seq2seq(name_or_path) -> None:
+    """Refuse, in one line, a model without cross-attention (anything but an encoder-decoder)."""
+    config = read_config(name_or_path, default="tiny-bart-dates")
+    if not getattr(config, "is_encoder_decoder", False):
+        raise ValueError(f"{name_or_path} is a {_architecture(config)}, not an encoder-decoder, so it has no "
+                         "cross-attention; this lesson needs one (BART, T5, Marian, Pegasus) — run without "
+                         "--model for the course's tiny-bart-dates")
 
 
 def attention_from_model(loaded, text: str, target: str | None = None) -> dict:
@@ -124,8 +141,7 @@ def require_vision_transformer(name_or_path) -> None:
     patch-grid matrix per layer: a text model, windowed attention (Swin), or no attention at all (ConvNeXt).
     Other image models with attention heads are let through (they may well work)."""
     config = read_config(name_or_path, default="tiny-vit-shapes")
-    model_type = getattr(config, "model_type", "")
-    architecture = (getattr(config, "architectures", None) or [type(config).__name__.replace("Config", "")])[0]
+    model_type, architecture = getattr(config, "model_type", ""), _architecture(config)
     use = "this lesson needs a vision transformer (ViT, DeiT, DINOv2, BEiT) — run without --model for the course's"
     if model_type in VISION_TRANSFORMERS:
         return

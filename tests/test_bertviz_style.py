@@ -265,3 +265,13 @@ def test_encoder_decoder_model_gives_three_kinds_matching_a_direct_call():
     np.testing.assert_allclose(got["encoder_attention"], torch.stack(out.encoder_attentions)[:, 0].numpy(), atol=1e-6)
     assert got["decoder_tokens"] == tokenizer.convert_ids_to_tokens(decoder_ids[0])
     assert got["cross_attention"].shape == (2, 2, len(got["decoder_tokens"]), len(got["encoder_tokens"]))
+
+
+def test_an_image_model_is_refused_in_one_line(tmp_path, capsys):
+    from zoo import build_zoo
+
+    folder = build_zoo(tmp_path / "zoo", ["vit"])["vit"]
+    capsys.readouterr()  # what building the checkpoint printed
+    assert run_lesson(main, ["--model", str(folder), "--out", str(tmp_path / "out")]) == 2
+    message = capsys.readouterr().err.strip()
+    assert len(message.splitlines()) == 1 and "an image model" in message and "vit_attention.py" in message

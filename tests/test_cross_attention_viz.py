@@ -155,3 +155,16 @@ def test_docstring_alignment_figures_hold_for_the_shipped_bart():
     assert rates[0] == pytest.approx(0.9, abs=0.05), rates
     assert rates[1] == pytest.approx(0.8, abs=0.05), rates
     assert rates[0] > rates[1], "the docstring says the first layer aligns better than the second"
+
+
+def test_a_model_without_cross_attention_is_refused_in_one_line(tmp_path, capsys):
+    from zoo import build_zoo
+
+    from attnviz.cli import run_lesson
+    from intermediate.cross_attention_viz import main
+
+    folder = build_zoo(tmp_path / "zoo", ["gpt2"])["gpt2"]
+    capsys.readouterr()  # what building the checkpoint printed
+    assert run_lesson(main, ["--model", str(folder), "--out", str(tmp_path / "out")]) == 2
+    message = capsys.readouterr().err.strip()
+    assert len(message.splitlines()) == 1 and "not an encoder-decoder" in message and "offline" not in message
