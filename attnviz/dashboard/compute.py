@@ -23,7 +23,6 @@ computed once per input and kept with it.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import shlex
 import threading
 import warnings
@@ -313,58 +312,18 @@ def rollout(a: Analysis) -> np.ndarray:
 def flow_row(a: Analysis, row: int) -> np.ndarray:
     """Attention flow ``F[row, :]`` (max-flow from top position ``row`` to each input token), exact.
 
-    Computed only for the row asked for: through ``AttentionFlow.compute_flow(rows=...)`` when the lesson
-    offers it, otherwise with the lesson's own per-pair solver (its cut bounds, then its certified
-    max-flow) on the pairs ``(row, j)``.
+    Computed only for the row asked for, by the flow lesson's ``AttentionFlow.compute_flow(rows=[row])``,
+    and kept: hovering back to a row costs nothing.
     """
     from attnviz.validate import check_index
 
     row = check_index(row, a.attention.shape[-2], name="row")
     rows = a.cache.setdefault("flow_rows", {})
-    if row in rows:
-        return rows[row]
-    from advanced import attention_flow
+    if row not in rows:
+        from advanced.attention_flow import AttentionFlow
 
-    solver = attention_flow.AttentionFlow()
-    if "rows" in inspect.signature(solver.compute_flow).parameters:
-        values = np.asarray(solver.compute_flow(list(a.attention), rows=[row]))
-        values = values[0] if values.ndim == 2 and values.shape[0] == 1 else values[row]
-    else:
-        caps = a.cache.get("flow_caps")
-        if caps is None:
-            caps = a.cache["flow_caps"] = solver.capacities(list(a.attention))  # (L, Q, K)
-        n_layers, n = caps.shape[:2]
-        machinery = _pair_solver()
-        if n_layers <= 2 or machinery is None:  # closed forms (cheap for all pairs), or no per-pair solver found
-            values = solver.flow_from_capacities(caps)[row]
-        else:
-            upper = a.cache.get("flow_upper")
-            if upper is None:
-                upper = a.cache["flow_upper"] = machinery.cut_upper_bounds(caps)  # (Q, K), all pairs at once
-            solved = machinery._solve_pairs(caps, upper, solver.tolerance, None, [(row, j) for j in range(n)])
-            values = np.zeros(n)
-            for _, j, value, _ in solved:
-                values[j] = value
-    rows[row] = values
-    return values
-
-
-def _pair_solver():
-    """The module holding the flow lesson's per-pair solver (``cut_upper_bounds`` and ``_solve_pairs``).
-
-    The lesson's solver may live in ``advanced.attention_flow`` or in ``attnviz.maxflow``; None if neither
-    has it (then the row is cut out of the all-pairs flow, which is slower but the same numbers).
-    """
-    import importlib
-
-    for name in ("attnviz.maxflow", "advanced.attention_flow"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        if hasattr(module, "cut_upper_bounds") and hasattr(module, "_solve_pairs"):
-            return module
-    return None
+        rows[row] = np.asarray(AttentionFlow().compute_flow(list(a.attention), rows=[row]))[0]  # (1, K) -> (K,)
+    return rows[row]
 
 
 def gradient_targets(a: Analysis) -> list[tuple[str, str]]:
