@@ -19,6 +19,12 @@ Modules:
 - :mod:`~attnviz.training.repeats`  — repeated random token sequences, and their index convention
 - :mod:`~attnviz.training.shapes`   — synthetic shape images with target masks; the fixed test set
 - :mod:`~attnviz.training.evaluate` — the figures on the model cards, computed from a checkpoint
+
+Layering: ``training`` is a tool that sits *above* the lessons (like ``grading`` and the course runner).
+Its model cards measure what the lessons teach, so :mod:`~attnviz.training.evaluate` imports those
+metrics from the lessons — the alignment hits of ``intermediate.cross_attention_viz``, the pointing game
+of ``advanced.vit_attention``, the rollout of ``intermediate.attention_rollout`` — instead of writing them
+a second time. The core of ``attnviz`` never imports a lesson.
 - ``bart_dates``, ``gru_dates``, ``gpt2_induction``, ``vit_shapes`` — one training script per model
 - :mod:`~attnviz.training.common`   — seeding, learning-rate schedule, model-card helpers
 """
