@@ -114,6 +114,9 @@ def main(argv=None) -> int:
     parser.add_argument("--allow-remote", action="store_true",
                         help="allow a non-loopback --host, so other machines can reach the dashboard")
     parser.add_argument("--max-tokens", type=int, default=None, help="longer inputs are truncated (default: 128)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads per computation (default: 1 — Dash answers the panels in parallel "
+                             "threads, and more torch threads per panel only compete for the same cores)")
     parser.add_argument("--log-requests", action="store_true", help="print one line per HTTP request")
     parser.add_argument("--no-warm-up", action="store_true", help="do not load the default model before serving")
     args = parser.parse_args(argv)
@@ -123,6 +126,12 @@ def main(argv=None) -> int:
     if args.max_tokens is not None and not 2 <= args.max_tokens <= 512:
         print(f"error: --max-tokens: got {args.max_tokens}; expected 2 to 512", file=sys.stderr)
         return 2
+    if args.threads < 1:
+        print(f"error: --threads: got {args.threads}; expected 1 or more", file=sys.stderr)
+        return 2
+    import torch
+
+    torch.set_num_threads(args.threads)
     try:
         server = DashboardServer(args.host, args.port, allow_remote=args.allow_remote, max_tokens=args.max_tokens,
                                  log_requests=args.log_requests)
