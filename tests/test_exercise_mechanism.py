@@ -264,14 +264,28 @@ def test_error_line_points_at_the_students_file_not_the_grader(tmp_path):
         assert "any_case.py" not in error_line(err)  # the grader's own file is never named
 
 
-def test_a5_margin_and_leave_one_out_rules():
+def test_a5_is_scored_outside_the_students_process_with_a_margin():
+    """The checks rank the student's attributions against the recorded leave-one-out themselves."""
     from attnviz.grading.cases import a5_own_attribution as a5
 
-    assert a5._beats_raw({"score": 0.337, "raw_attention": 0.336}) is not None  # inside the margin: no pass
-    assert a5._beats_raw({"score": 0.40, "raw_attention": 0.336}) is None
-    assert "leave-one-out" in a5._not_loo({"score": 0.85, "occluded_share": 1.0})
-    assert a5._not_loo({"score": 0.6, "occluded_share": 0.0}) is None
-    assert "0.572" in a5._faithfulness_report({"score": 0.572, "raw_attention": 0.336})
+    rng = np.random.default_rng(0)
+    loo = rng.normal(size=12)
+    content = np.ones(12)
+    content[[0, 11]] = 0  # the special tokens are not scored
+    expected = {"loo_0": loo, "content_0": content, "raw_attention": 0.336}
+    assert a5._faithfulness({"example_0": loo.copy()}, expected) == pytest.approx(1.0)
+    assert a5._not_loo({"example_0": loo.copy()}, expected) is not None  # a copy of the yardstick
+    assert a5._not_loo({"example_0": rng.normal(size=12), "occluded_share": 1.0}, expected) is not None
+    inside = {"score": None}
+    weak = loo.copy()
+    order = np.argsort(loo[1:11]) + 1
+    weak[order] = np.linspace(0, 1, 10)[np.argsort(rng.permutation(10))]  # a ranking unrelated to leave-one-out
+    inside["example_0"] = weak
+    rho = a5._faithfulness(inside, expected)
+    message = a5._beats_raw(inside, {**expected, "raw_attention": rho - a5.MARGIN / 2})
+    assert message is not None and "margin" in message  # above raw attention, but inside the margin
+    assert a5._beats_raw(inside, {**expected, "raw_attention": rho - 2 * a5.MARGIN}) is None
+    assert f"{rho:.3f}" in a5._faithfulness_report(inside, {**expected, "raw_attention": 0.0})
 
 
 def test_occlusion_is_recognised_and_gradients_are_not():

@@ -151,8 +151,12 @@ class Case:
     #: the earlier ones, and one mistake costs only its own points. The grader sends them to the worker only
     #: after the earlier case has its verdict.
     given: tuple[str, ...] = ()
-    #: ``report(outputs) -> str``: a line shown when the case passes (an open-ended case says its score).
+    #: ``report(outputs, expected) -> str``: a line shown when the case passes (an open-ended case says its score).
     report: Callable | None = None
+    #: ``yardstick() -> dict``: instructor data computed only when the references are recorded (never in a
+    #: student's run) and stored with the expected outputs, where the checks read it — for example the
+    #: leave-one-out importances an open-ended answer is scored against, outside the student's process.
+    yardstick: Callable | None = None
 
 
 @dataclass
@@ -292,7 +296,7 @@ def evaluate(case: Case, outputs: dict, reference: dict | None, exercise_id: str
     expected = (reference or {}).get("expected", {})
     problems = [p for check in case.checks if (p := check(outputs, expected))]
     if not problems:
-        note = case.report(outputs) if case.report else ""
+        note = case.report(outputs, expected) if case.report else ""
         return CaseResult(exercise_id, case.name, "passed", case.points, case.points, note, outputs)
     message = " | ".join(problems)
     for mistake in case.mistakes:
@@ -402,6 +406,8 @@ def compute_reference(exercise: Exercise, solutions_dir: Path = SOLUTIONS_DIR) -
         status, outputs = run_case(case, module, given_values(case, fresh))
         if status != "ok":
             raise RuntimeError(f"the solution of {exercise.id} fails its own case {case.name}: {outputs}")
+        if case.yardstick is not None:
+            outputs = {**outputs, **to_plain_dict(case.yardstick())}
         fresh[case.name] = outputs
         flat.update({f"{case.name}/expected/{k}": v for k, v in outputs.items()})
         for mistake in case.mistakes:

@@ -1,15 +1,16 @@
 """Cases of exercise A5 — your own attribution method (open-ended, graded on properties).
 
 The fixed set is the six MiniLM sentence pairs of ``03_advanced/attention_faithfulness.py``; the yardstick
-is leave-one-out and the bar is raw attention's score on the same set, both computed here by the lesson's
-code, never by the submission.
+is leave-one-out and the bar is raw attention's score on the same set, both computed by the lesson's code
+when the references are recorded (``Case.yardstick``), never in the student's process. The student's
+worker returns only the attributions; the grader, outside the jail, ranks them against leave-one-out.
 """
 
 from functools import cache
 
 import numpy as np
 
-from attnviz.grading.core import Case, Exercise, Property
+from attnviz.grading.core import Case, Exercise
 from attnviz.grading.fixtures import minilm
 
 RANDOMISED_MAX_RHO = 0.8
@@ -45,57 +46,128 @@ def _raw_attention_score() -> float:
                              _examples())
 
 
-def _attributions(mod, model):
+_TRAINED: dict = {}
+
+
+def _attributions(mod, model, watch: bool = False) -> dict:
+    """``{"example_i": (T,)}`` for every example; with ``watch``, also the share of content tokens the
+    method blanked one at a time (:class:`_OcclusionWatch`)."""
     import torch
 
-    out = {}
+    out, shares = {}, []
     for i, example in enumerate(_examples()):
-        with torch.enable_grad():
-            values = mod.attribute(model, example)
+        watcher = _OcclusionWatch(model, example) if watch else None
+        try:
+            with torch.enable_grad():
+                values = mod.attribute(model, example)
+        finally:
+            if watcher is not None:
+                watcher.close()
         if hasattr(values, "detach"):
             values = values.detach().cpu().numpy()
         out[f"example_{i}"] = np.asarray(values, dtype=float)
+        if watcher is not None:
+            shares.append(watcher.share(example.content))
+    if watch:
+        out["occluded_share"] = float(max(shares, default=0.0))
     return out
 
 
-def _run_shapes(mod):
+def _trained(mod) -> dict:
+    """The student's attributions on the trained model, computed once per worker (three cases read them)."""
+    if id(mod) not in _TRAINED:
+        model, _ = minilm()
+        _TRAINED[id(mod)] = _attributions(mod, model, watch=True)
+    return _TRAINED[id(mod)]
+
+
+@cache
+def _yardstick() -> dict:
+    """Recorded with the references only: leave-one-out and the content tokens of every example, and raw
+    attention's faithfulness score."""
+    from advanced.attention_faithfulness import leave_one_out
+
     model, _ = minilm()
-    return _attributions(mod, model)
-
-
-def _shapes_ok(out):
+    out = {"raw_attention": _raw_attention_score()}
     for i, example in enumerate(_examples()):
-        values = np.asarray(out.get(f"example_{i}"))
-        want = (example.input_ids.shape[1],)
+        out[f"loo_{i}"] = np.asarray(leave_one_out(model, example), dtype=float)
+        out[f"content_{i}"] = np.asarray(example.content, dtype=float)
+    return out
+
+
+def _spearman(a, b) -> float:
+    """Spearman's rank correlation (NaN when either side is constant), as the lesson computes it."""
+    from scipy.stats import spearmanr
+
+    a, b = np.asarray(a, dtype=float).ravel(), np.asarray(b, dtype=float).ravel()
+    if a.size < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    return float(spearmanr(a, b)[0])
+
+
+def _examples_of(expected: dict) -> int:
+    return sum(1 for key in expected if key.startswith("loo_"))
+
+
+def _run_shapes(mod):
+    return {k: v for k, v in _trained(mod).items() if k.startswith("example_")}
+
+
+def _shapes_ok(actual: dict, expected: dict):
+    for i in range(_examples_of(expected)):
+        values = np.asarray(actual.get(f"example_{i}"))
+        want = np.asarray(expected[f"loo_{i}"]).shape
         if values.shape != want:
-            return f"example {i}: shape {values.shape}, expected {want} (one value per token)"
+            return (f"example {i}: shape {values.shape}, expected {want} (one value per token). Return a numpy "
+                    "array with one finite value per input token (T,), special tokens included")
         if not np.isfinite(values).all():
-            return f"example {i}: contains NaN or Inf"
+            return f"example {i}: contains NaN or Inf. Return one finite value per token"
     return None
 
 
 def _run_randomised(mod):
-    from advanced.integrated_attention import spearman
+    return {**{f"trained_{k}": v for k, v in _run_shapes(mod).items()},
+            **{f"randomised_{k}": v for k, v in _attributions(mod, _randomised_model()).items()}}
 
-    model, _ = minilm()
-    trained = _attributions(mod, model)
-    randomised = _attributions(mod, _randomised_model())
+
+def _randomisation_rho(actual: dict, expected: dict) -> float:
     rhos = []
-    for i, example in enumerate(_examples()):
-        rho = spearman(np.asarray(trained[f"example_{i}"])[example.content],
-                       np.asarray(randomised[f"example_{i}"])[example.content])
+    for i in range(_examples_of(expected)):
+        content = np.asarray(expected[f"content_{i}"]).astype(bool)
+        trained = np.asarray(actual.get(f"trained_example_{i}"), dtype=float)
+        randomised = np.asarray(actual.get(f"randomised_example_{i}"), dtype=float)
+        if trained.shape != content.shape or randomised.shape != content.shape:
+            return float("nan")
+        rho = _spearman(trained[content], randomised[content])
         rhos.append(1.0 if np.isnan(rho) else rho)  # a constant map did not change: as bad as ρ = 1
-    return {"rho_trained_vs_randomised": float(np.mean(rhos))}
+    return float(np.mean(rhos))
 
 
-def _changes(out):
-    rho = out.get("rho_trained_vs_randomised")
-    if rho is None or not np.isfinite(rho):
-        return "rho_trained_vs_randomised: missing"
+def _changes(actual: dict, expected: dict):
+    rho = _randomisation_rho(actual, expected)
+    if not np.isfinite(rho):
+        return "your attributions do not have one value per token on both models"
     if rho >= RANDOMISED_MAX_RHO:
         return (f"your map hardly changes when every block of the model is re-initialised (Spearman ρ = {rho:.2f} "
-                f"with the trained model's map; must be below {RANDOMISED_MAX_RHO})")
+                f"with the trained model's map; must be below {RANDOMISED_MAX_RHO}). A map that survives random "
+                "weights explains the input, not the model: use the model's gradients or its weights (attention "
+                "alone is not enough after the residual is added)")
     return None
+
+
+def _run_faithfulness(mod):
+    return _trained(mod)
+
+
+def _faithfulness(actual: dict, expected: dict) -> float:
+    scores = []
+    for i in range(_examples_of(expected)):
+        content = np.asarray(expected[f"content_{i}"]).astype(bool)
+        values = np.asarray(actual.get(f"example_{i}"), dtype=float)
+        if values.shape != content.shape:
+            return float("nan")
+        scores.append(_spearman(values[content], np.asarray(expected[f"loo_{i}"])[content]))
+    return float(np.nanmean(scores)) if scores and not np.all(np.isnan(scores)) else float("nan")
 
 
 class _OcclusionWatch:
@@ -141,59 +213,40 @@ class _OcclusionWatch:
         self.handle.remove()
 
 
-def _run_faithfulness(mod):
-    from advanced.attention_faithfulness import score_attribution
-
-    model, _ = minilm()
-    import torch
-
-    shares = []
-
-    def attribute(m, example):
-        watch = _OcclusionWatch(m, example)
-        try:
-            with torch.enable_grad():
-                values = mod.attribute(m, example)
-        finally:
-            watch.close()
-        shares.append(watch.share(example.content))
-        return values.detach().cpu().numpy() if hasattr(values, "detach") else values
-
-    score = score_attribution(model, attribute, _examples())
-    return {"score": score, "raw_attention": _raw_attention_score(), "occluded_share": float(max(shares, default=0))}
-
-
-def _beats_raw(out):
-    score, raw = out.get("score"), out.get("raw_attention")
-    if score is None or not np.isfinite(score):
-        return "score: your attribution has no finite faithfulness score"
+def _beats_raw(actual: dict, expected: dict):
+    score, raw = _faithfulness(actual, expected), float(expected["raw_attention"])
+    if not np.isfinite(score):
+        return "score: your attribution has no finite faithfulness score (one value per token, not constant)"
     if score < raw + MARGIN:
         return (f"faithfulness {score:.3f} does not beat raw attention's {raw:.3f} by the margin of {MARGIN} "
-                f"(at least {raw + MARGIN:.3f} needed; mean Spearman ρ with leave-one-out over the content tokens)")
+                f"(at least {raw + MARGIN:.3f} needed; mean Spearman ρ with leave-one-out over the content tokens). "
+                "Weight the attention by what the output depends on (gradients), or attribute through the "
+                "embeddings; mean pooling reads every row")
     return None
 
 
-def _not_loo(out):
-    share = out.get("occluded_share", 0.0)
+def _not_loo(actual: dict, expected: dict):
+    share = float(actual.get("occluded_share", 0.0))
     if share >= OCCLUSION_SHARE:
         return (f"your method blanks the tokens one at a time ({share:.0%} of the content tokens of one example): "
                 "that is leave-one-out, the yardstick itself, whatever is added to it — it earns no faithfulness "
                 "points")
-    score = out.get("score")
-    if score is not None and score > 0.99:
+    score = _faithfulness(actual, expected)
+    if np.isfinite(score) and score > 0.99:
         return (f"your ranking equals leave-one-out's (ρ = {score:.3f}): occlusion is the yardstick here, design "
                 "a method that does not blank tokens one by one")
     return None
 
 
-def _faithfulness_report(out) -> str:
-    return (f"faithfulness {out['score']:.3f} (mean Spearman ρ with leave-one-out) against raw attention's "
-            f"{out['raw_attention']:.3f}; the bar is {out['raw_attention'] + MARGIN:.3f}")
+def _faithfulness_report(actual: dict, expected: dict) -> str:
+    raw = float(expected["raw_attention"])
+    return (f"faithfulness {_faithfulness(actual, expected):.3f} (mean Spearman ρ with leave-one-out) against raw "
+            f"attention's {raw:.3f}; the bar is {raw + MARGIN:.3f}")
 
 
-def _randomisation_report(out) -> str:
-    return (f"Spearman ρ between the trained and the randomised model's maps: {out['rho_trained_vs_randomised']:.2f} "
-            f"(must be below {RANDOMISED_MAX_RHO})")
+def _randomisation_report(actual: dict, expected: dict) -> str:
+    return (f"Spearman ρ between the trained and the randomised model's maps: "
+            f"{_randomisation_rho(actual, expected):.2f} (must be below {RANDOMISED_MAX_RHO})")
 
 
 EXERCISE = Exercise(
@@ -201,16 +254,10 @@ EXERCISE = Exercise(
     path="03_advanced/a5_own_attribution.py",
     title="A5 — Your own attribution method",
     cases=[
-        Case("shape_and_values", _run_shapes, points=2,
-             checks=[Property(_shapes_ok, "Return a numpy array with one finite value per input token (T,), "
-                              "for the whole sequence — special tokens included.")]),
-        Case("changes_under_randomisation", _run_randomised, points=3, report=_randomisation_report,
-             checks=[Property(_changes, "A map that survives random weights explains the input, not the model: "
-                              "use the model's gradients or its weights (attention alone is not enough after "
-                              "the residual is added).")]),
-        Case("beats_raw_attention", _run_faithfulness, points=5, report=_faithfulness_report,
-             checks=[Property(_beats_raw, "Weight the attention by what the output depends on (gradients), or "
-                              "attribute through the embeddings; mean pooling reads every row."),
-                     Property(_not_loo, "Leave-one-out is what you are scored against.")]),
+        Case("shape_and_values", _run_shapes, points=2, checks=[_shapes_ok], yardstick=_yardstick),
+        Case("changes_under_randomisation", _run_randomised, points=3, checks=[_changes], yardstick=_yardstick,
+             report=_randomisation_report),
+        Case("beats_raw_attention", _run_faithfulness, points=5, checks=[_beats_raw, _not_loo],
+             yardstick=_yardstick, report=_faithfulness_report),
     ],
 )
