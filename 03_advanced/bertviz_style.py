@@ -84,7 +84,6 @@ from attnviz.models import ModelLoadError, load_model
 from attnviz.outputs import LessonOutputs
 from attnviz.validate import check_attention
 from attnviz.views import (
-    ASSETS,
     AttentionSet,
     AttentionView,
     collect_sets,
@@ -106,7 +105,8 @@ SIZE_LIMIT = 10 * 1024**2  # the bar a 512-token page must stay under (browser t
 
 DEFAULT_TEXT = "The animal didn't cross the street because it was too tired, so it lay down by the road."
 # Original prose for the long-input example: 585 MiniLM word pieces, truncated (with a warning) to 512.
-LONG_TEXT = (ASSETS / "long_text.txt").read_text(encoding="utf-8").strip()
+LONG_TEXT = (Path(__file__).resolve().parent / "_bertviz_assets" / "long_text.txt").read_text(
+    encoding="utf-8").strip()
 
 
 # ------------------------------------------------------------------------ storing it small

@@ -25,10 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from attnviz import REPO_ROOT
 from attnviz.validate import as_layers, check_cross_attention, check_index, check_tokens
 
-ASSETS = REPO_ROOT / "03_advanced" / "_bertviz_assets"  # views.js and views.css, inlined into every page
+ASSETS = Path(__file__).resolve().parent / "_views_assets"  # views.js and views.css, inlined into every page
 DATA_FORMAT = "attnviz-views/1"
 # Line colours, one per head (tab10, then the dark tab20b shades): readable on white.
 HEAD_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
