@@ -121,15 +121,10 @@ def test_rnn_heatmap_shows_the_matrix():
 # ------------------------------------------------------------------------------- the shipped models
 def test_tiny_bart_alignment_matches_the_field_spans():
     from attnviz.models import load_model
-    from attnviz.training import evaluate
 
     loaded = load_model(None, kind="seq2seq", device="cpu")
     rates = date_alignment_by_layer(loaded.model, loaded.tokenizer, n_dates=150, seed=2024)
     assert max(rates.values()) >= 0.8, rates
-    # the same figure as the model card, computed by the independent evaluation code on the same dates
-    card = evaluate.bart_cross_attention_alignment(loaded.model, loaded.tokenizer, evaluate.fresh_dates(150, 2024))
-    for layer, rate in rates.items():
-        assert rate == pytest.approx(card[layer], abs=1e-9)
 
 
 def test_gru_three_ways(tmp_path):

@@ -244,24 +244,6 @@ def test_lesson_pointing_game_matches_a_plain_computation(tmp_path):
             "pointing_game.csv", "manifest.json"} <= written
 
 
-def test_pointing_game_agrees_with_the_model_card_code():
-    """The lesson's rollout pointing game against the independent one that writes the model card."""
-    from transformers import ViTImageProcessor
-
-    from attnviz.training import evaluate, shapes
-
-    model = random_vit(image_size=64, patch_size=8, num_labels=4, num_hidden_layers=3)
-    processor = ViTImageProcessor(size={"height": 64, "width": 64})
-    data = shapes.make_images(24, seed=9)
-    from PIL import Image
-
-    result = ViTAttentionVisualizer().pointing_game(model, [Image.fromarray(a) for a in data.images], data.masks,
-                                                    processor=processor)
-    logits, attentions = evaluate.vit_forward(model, processor, data.images)
-    np.testing.assert_array_equal(result["hits"]["rollout"], evaluate.pointing_game(attentions, data.masks, 8))
-    np.testing.assert_allclose(result["logits"], logits, atol=1e-5)
-
-
 def test_the_shipped_vit_points_at_the_target_better_than_its_random_twin():
     """On the shipped tiny ViT and test set: rollout beats chance and the same network with random weights."""
     from PIL import Image
