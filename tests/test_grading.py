@@ -724,6 +724,7 @@ def _real_ready() -> list[Path]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_real_exercises_perfect_student_in_the_jail(private_root):
     """The solutions, handed in as a student, earn every point in the jail: the lessons, data and models
     the cases need are all visible there. (The stubs are checked in-process by test_exercise_mechanism.)"""

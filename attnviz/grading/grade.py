@@ -89,6 +89,8 @@ class StudentResult:
     results: list[core.CaseResult]
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: CPU seconds its workers reported (what the student's code and the grading cases cost, imports included)
+    cpu_seconds: float = 0.0
 
     @property
     def points(self) -> int:
@@ -102,13 +104,13 @@ class StudentResult:
         return [r for r in self.results if r.exercise == exercise.id]
 
     def to_json(self) -> dict:
-        return {"student": self.student, "notes": self.notes, "seconds": self.seconds,
+        return {"student": self.student, "notes": self.notes, "seconds": self.seconds, "cpu_seconds": self.cpu_seconds,
                 "results": [{k: v for k, v in asdict(r).items() if k != "outputs"} for r in self.results]}
 
     @classmethod
     def from_json(cls, data: dict) -> StudentResult:
         return cls(data["student"], [core.CaseResult(**r) for r in data["results"]], data["notes"],
-                   data["seconds"])
+                   data["seconds"], data.get("cpu_seconds", 0.0))
 
 
 @dataclass
@@ -390,6 +392,7 @@ class _StudentRun:
                       enumerate((e, c) for e in grader.exercises for c in e.cases)]
         self.verdicts: dict[int, core.CaseResult] = {}
         self.notes: list[str] = []
+        self.cpu = 0.0
         self.refused = _refusal(folder)
         self.pristine = student_dir / "submission"
         self.pristine.mkdir(parents=True, exist_ok=True)
@@ -420,7 +423,7 @@ class _StudentRun:
                                                     f"finishing a test ({reason})")
                 break
         results = [self.verdicts[it.index] for it in self.items]
-        return StudentResult(self.student, results, self.notes, time.monotonic() - start)
+        return StudentResult(self.student, results, self.notes, time.monotonic() - start, self.cpu)
 
     def _todo(self) -> list[_Item]:
         return [it for it in self.items if it.index not in self.verdicts]
@@ -444,6 +447,7 @@ class _StudentRun:
         except (OSError, RuntimeError) as err:
             return f"it could not be started: {err}"
         activity: tuple = ("startup",)
+        cpu = 0.0
         try:
             try:
                 worker.send(self.g.plan(self.pristine, self.dir / f"run-{attempt}"), None,
@@ -479,6 +483,8 @@ class _StudentRun:
                         print(f"[grading] {self.student} {ex.id}/{it.case.name}: {time.monotonic() - asked:.2f} s",
                               file=sys.stderr)
                     status, message = self._check_reply(header, "done", ex.id, it.case.name)
+                    if isinstance(header.get("cpu"), float):
+                        cpu = max(cpu, header["cpu"])
                     if status == "ok":
                         self.verdicts[it.index] = self._compare(it, values)
                     else:
@@ -499,6 +505,7 @@ class _StudentRun:
                 self._settle(self._blamed_items(activity, todo), "error", f"error: the grading process sent {err}")
                 return str(err)
         finally:
+            self.cpu += cpu
             killed = worker.stop()
             if killed:
                 self.notes.append(f"{len(killed)} process(es) of this submission outlived their worker and were "

@@ -303,6 +303,14 @@ def _preload(modules) -> None:
             continue
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds of this worker and its finished children so far (the grader's throughput figure)."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _output_bytes(outputs: dict) -> int:
     return sum(v.nbytes if hasattr(v, "nbytes") else len(json.dumps(v)) for v in outputs.values())
 
@@ -358,7 +366,8 @@ class Worker:
             case = exercise.case(header["case"])
             fields, outputs = self.do_case(exercise, case, values)
             try:
-                self.send({"event": "done", "exercise": exercise.id, "case": case.name, **fields}, outputs)
+                self.send({"event": "done", "exercise": exercise.id, "case": case.name, "cpu": _cpu_seconds(),
+                           **fields}, outputs)
             except (TypeError, ValueError) as err:  # a value the protocol cannot carry
                 self.send({"event": "done", "exercise": exercise.id, "case": case.name, "status": "error",
                            "message": f"your outputs could not be sent back: {core.error_line(err)}"})
