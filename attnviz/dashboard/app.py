@@ -90,8 +90,9 @@ def bars_figure(tokens, series: dict, *, title: str, meta: dict, y_title: str, m
             for name, values in series.items()]
     step = max(1, int(np.ceil(len(tokens) / 64)))
     layout = {
-        "title": {"text": title, "x": 0.01, "xanchor": "left"}, "barmode": "group", "height": 380, "margin": {"l": 60, "r": 20, "t": 50, "b": 90},
-        "legend": {"orientation": "h", "y": 1.02, "x": 0, "yanchor": "bottom"}, "meta": meta,
+        "title": {"text": title, "x": 0.01, "xanchor": "left"}, "barmode": "group", "height": 420,
+        "margin": {"l": 60, "r": 20, "t": 50, "b": 120},
+        "legend": {"orientation": "h", "y": -0.32, "x": 0, "yanchor": "top"}, "meta": meta,
         "xaxis": {"tickmode": "array", "tickvals": list(range(0, len(tokens), step)), "ticktext": tokens[::step],
                   "tickangle": -90, "title": {"text": "input token"}},
         "yaxis": {"title": {"text": y_title}},
