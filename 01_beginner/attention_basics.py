@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from attnviz.cli import lesson_parser, run_lesson
+from attnviz.cli import lesson_parser, resolve_layer, run_lesson
 from attnviz.extract import MultiheadAttentionRecorder, from_keras, transformer_attentions
 from attnviz.models import encode_texts, load_model
 from attnviz.outputs import LessonOutputs
@@ -191,12 +191,11 @@ def _toy_demo(out, viz: AttentionVisualizer):
                     "Each row is a probability distribution over the keys (it sums to 1).")
 
 
-def _model_demo(out, viz: AttentionVisualizer, args):
+def _model_demo(out, viz: AttentionVisualizer, model: AttentionModel, args):
     """A real model: one chosen head, the head average, and the interactive twin."""
-    model = AttentionModel(args.model, device=args.device)
     weights = model.get_attention_weights(args.text)  # (L, H, Q, K)
     tokens = model.tokens(args.text)
-    layer = check_index(args.layer, weights.shape[0], name="layer")
+    layer = resolve_layer(args.layer, weights.shape[0])
     head = check_index(args.head, weights.shape[1], name="head")
     print(f"{model.name}: attention of shape {weights.shape} = (layers, heads, query, key) "
           f"for {len(tokens)} tokens")
@@ -238,12 +237,13 @@ def _keras_demo(out, viz: AttentionVisualizer):
 
 
 def main(argv=None):
-    parser = lesson_parser(__doc__, text=DEFAULT_TEXT, layer=-1, head=0)
+    parser = lesson_parser(__doc__, text=DEFAULT_TEXT, layer="last", head=0)
     args = parser.parse_args(argv)
     out = LessonOutputs(__file__, args.out)
+    model = AttentionModel(args.model, device=args.device)  # before any figure: a wrong model stops here
     viz = AttentionVisualizer()
     _toy_demo(out, viz)
-    _model_demo(out, viz, args)
+    _model_demo(out, viz, model, args)
     _module_demo(out)
     _keras_demo(out, viz)
 

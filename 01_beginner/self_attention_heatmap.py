@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from attnviz.cli import lesson_parser, run_lesson
+from attnviz.cli import lesson_parser, resolve_layer, run_lesson
 from attnviz.normalize import display_scale, mask_padding
 from attnviz.outputs import LessonOutputs
 from attnviz.plotting import show_heatmaps
@@ -128,7 +128,7 @@ def _scales_demo(out, weights, attention_mask, batch_tokens, layer: int):
 
 
 def main(argv=None):
-    parser = lesson_parser(__doc__, text=None, layer=2, head=0)
+    parser = lesson_parser(__doc__, text=None, layer="middle", head=0)
     parser.add_argument("--text", action="append", default=None,
                         help="a sentence (repeat for several; default: three example sentences)")
     args = parser.parse_args(argv)
@@ -137,7 +137,7 @@ def main(argv=None):
     model = AttentionModel(args.model, device=args.device)
     # One padded batch, exactly as a model sees it: (L, B, H, T, T) with T = the longest sentence.
     weights, attention_mask, batch_tokens = model.get_batch_attention(texts)
-    layer = check_index(args.layer, weights.shape[0], name="layer")
+    layer = resolve_layer(args.layer, weights.shape[0])  # default: the middle layer, whatever the depth
     head = check_index(args.head, weights.shape[2], name="head")
     print(f"batch attention {weights.shape} = (layers, batch, heads, query, key); "
           f"real lengths {attention_mask.sum(1).tolist()}")

@@ -59,10 +59,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from attnviz.cli import lesson_parser, run_lesson
+from attnviz.cli import lesson_parser, resolve_layer, run_lesson
 from attnviz.outputs import LessonOutputs
 from attnviz.plotting import show_heatmaps, write_plotly_html
-from attnviz.validate import check_attention, check_index, check_mask, check_tokens, to_numpy
+from attnviz.validate import check_attention, check_mask, check_tokens, to_numpy
 
 DEFAULT_TEXT = "The cat sat on the mat because it was tired."
 REDUNDANT_THRESHOLD = 0.15
@@ -360,7 +360,7 @@ def _collapse_demo(out, model_name: str, weights, layer: int):
 
 
 def main(argv=None):
-    parser = lesson_parser(__doc__, text=DEFAULT_TEXT, layer=-1)
+    parser = lesson_parser(__doc__, text=DEFAULT_TEXT, layer="last")
     parser.add_argument("--redundant-threshold", type=float, default=REDUNDANT_THRESHOLD,
                         help=f"head pairs closer than this are flagged (default {REDUNDANT_THRESHOLD})")
     args = parser.parse_args(argv)
@@ -371,7 +371,7 @@ def main(argv=None):
     model = AttentionModel(args.model, device=args.device)
     weights = model.get_attention_weights(args.text)  # (L, H, Q, K)
     tokens = model.tokens(args.text)
-    layer = check_index(args.layer, weights.shape[0], name="layer")
+    layer = resolve_layer(args.layer, weights.shape[0])
     viz = MultiHeadVisualizer(num_heads=weights.shape[1])
     _heads_demo(out, viz, model.name, weights, tokens, layer)
     _similarity_demo(out, viz, model.name, weights, args.redundant_threshold)

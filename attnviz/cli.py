@@ -16,14 +16,53 @@ import warnings
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+MIDDLE, LAST = "middle", "last"  # layer defaults relative to the model's depth, resolved after loading
+
+
+class LessonParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose ``parse_args`` also applies ``--verbose`` (to :data:`attnviz.models.VERBOSE`)."""
+
+    def parse_args(self, args=None, namespace=None):
+        import attnviz.models
+
+        parsed = super().parse_args(args, namespace)
+        attnviz.models.VERBOSE = bool(getattr(parsed, "verbose", False))
+        return parsed
+
+
+def resolve_layer(layer: int | str | None, n_layers: int) -> int:
+    """A ``--layer`` value for a model with ``n_layers`` layers: an index (negative from the end, checked),
+    or ``"middle"`` (layer ``(L − 1) // 2``: 2 of MiniLM's 6, 0 of a 2-layer model) or ``"last"``."""
+    from attnviz.validate import check_index
+
+    if layer == MIDDLE:
+        return (n_layers - 1) // 2
+    if layer in (LAST, None):
+        return n_layers - 1
+    return check_index(int(layer), n_layers, name="layer")
+
+
+def _layer_value(text: str):
+    """``--layer``: an integer, or ``middle`` / ``last``."""
+    if text in (MIDDLE, LAST):
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, 'middle' or 'last', got {text!r}") from None
+
+
 def lesson_parser(doc: str | None, *, model_kind: str | None = "encoder", text: str | None = None,
-                  layer: int | None = None, head: int | None = None, image: str | None = None):
-    """A parser with the shared options. Pass a default for each option the lesson uses."""
+                  layer: int | str | None = None, head: int | None = None, image: str | None = None):
+    """A parser with the shared options. Pass a default for each option the lesson uses.
+
+    ``layer`` may be ``"middle"`` or ``"last"`` (or a negative index): a default that fits a model of any
+    depth; the lesson resolves it with :func:`resolve_layer` once the model is loaded.
+    """
     from attnviz.models import default_model
 
     first_paragraph = (doc or "").strip().split("\n\n")[0]
-    parser = argparse.ArgumentParser(description=first_paragraph,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = LessonParser(description=first_paragraph, formatter_class=argparse.RawDescriptionHelpFormatter)
     if model_kind is not None:
         parser.add_argument("--model", default=None,
                             help=f"a Hub id or local folder (default: the offline {default_model(model_kind)})")
@@ -32,11 +71,15 @@ def lesson_parser(doc: str | None, *, model_kind: str | None = "encoder", text: 
     if image is not None:
         parser.add_argument("--image", default=image, help="an image file (default: a shipped example)")
     if layer is not None:
-        parser.add_argument("--layer", type=int, default=layer, help=f"layer index, negative from the end (default: {layer})")
+        described = {MIDDLE: "the middle layer, (layers − 1) // 2", LAST: "the last layer"}.get(layer, layer)
+        parser.add_argument("--layer", type=_layer_value, default=layer,
+                            help=f"layer index, negative from the end, or 'middle' / 'last' (default: {described})")
     if head is not None:
         parser.add_argument("--head", type=int, default=head, help=f"head index (default: {head})")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:0 ... (default: CUDA when present, else CPU)")
     parser.add_argument("--out", default=None, help="output folder (default: outputs/<tier>/<script>/)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show transformers' load report and progress bars (hidden by default)")
     return parser
 
 

@@ -129,14 +129,72 @@ def preload_defaults(kinds=None, device=None) -> list[str]:
     return loaded
 
 
-def load_model(name_or_path: str | os.PathLike | None = None, kind: str = "encoder", device=None) -> LoadedModel:
+VERBOSE = False  # set by a lesson's ``--verbose``: let transformers' load report and progress bars through
+
+
+def _looks_like_a_path(name: str) -> bool:
+    """A local folder rather than a Hub id (``org/name``): absolute, ``./``/``../``/``~``, or deeper than one
+    slash, or backslashes (Windows)."""
+    return (os.path.isabs(name) or name.startswith((".", "~")) or name.count("/") > 1 or "\\" in name)
+
+
+def _architecture(config) -> str:
+    return (getattr(config, "architectures", None) or [type(config).__name__.replace("Config", "")])[0]
+
+
+_KIND_WORDS = {"encoder": "a text model", "causal-lm": "a decoder-only text model (GPT-2, Llama, ...)",
+               "seq2seq": "an encoder-decoder (BART, T5, Marian, Pegasus)", "vit": "an image model"}
+
+
+def check_model_kind(name: str, config, kind: str) -> None:
+    """Refuse, in one line that says why and what to use, a model of the wrong kind for ``kind``, before any
+    weight is loaded: an image model in a text lesson, a text model in a vision lesson, an encoder-decoder
+    given as a decoder (``AutoModelForCausalLM`` would load its decoder alone, half of it random)."""
+    is_image = getattr(config, "vocab_size", None) is None and (
+        getattr(config, "image_size", None) is not None or getattr(config, "num_channels", None) is not None)
+    what = f"{name} is a {_architecture(config)}"
+    if kind in ("encoder", "causal-lm") and is_image:
+        raise ValueError(f"{what}, an image model; this lesson needs {_KIND_WORDS[kind]} — try "
+                         "03_advanced/vit_attention.py")
+    if kind == "causal-lm" and getattr(config, "is_encoder_decoder", False):
+        raise ValueError(f"{what}, an encoder-decoder; this lesson needs {_KIND_WORDS[kind]} — try "
+                         "02_intermediate/cross_attention_viz.py for encoder-decoders")
+    if kind == "vit" and not is_image:
+        raise ValueError(f"{what}, a text model; this lesson needs an image model (ViT, DeiT, DINOv2, BEiT) — "
+                         "try 01_beginner/attention_basics.py for text models")
+
+
+def _load_failure(name: str, kind: str, err: BaseException) -> ModelLoadError:
+    """One readable line for a failed load; it blames the network only when the network is the problem."""
+    reason = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
+    fallback = f"the offline default is {default_model(kind)!r} — run without --model to use it"
+    if _looks_like_a_path(name) and not Path(name).expanduser().exists():
+        return ModelLoadError(f"no such folder: {name!r}; give an existing model folder or a Hub id ({fallback})")
+    if Path(name).expanduser().is_dir():
+        return ModelLoadError(f"cannot load model {name!r} from its folder ({reason}); {fallback}")
+    network = ("offline", "connect", "connection", "resolve", "network", "internet", "huggingface.co",
+               "cached", "cache")
+    if any(word in reason.lower() for word in network):
+        return ModelLoadError(f"cannot load model {name!r}: it is not on this machine and the Hub cannot be "
+                              f"reached offline ({reason}); {fallback}")
+    return ModelLoadError(f"cannot load model {name!r} ({reason}); {fallback}")
+
+
+def load_model(name_or_path: str | os.PathLike | None = None, kind: str = "encoder", device=None,
+               verbose: bool | None = None) -> LoadedModel:
     """Load a model for attention extraction: eager attention, eval mode, on ``device``.
 
     ``name_or_path`` is ``None`` for the offline default of ``kind``, the name of a shipped model
     (``"tiny-bart-dates"``), a local folder, or a Hub id (needs the network or a local cache).
-    Raises :class:`ModelLoadError` with a one-line reason when it cannot be loaded.
+    Raises :class:`ModelLoadError` with a one-line reason when it cannot be loaded, and ``ValueError``
+    (one line, before any weight is read) when it is the wrong kind of model for ``kind``.
+
+    A tokenizer without a pad token (GPT-2, GPT-NeoX, Llama) gets its end-of-sequence token as pad: a
+    padded batch then works, and the attention mask (not the token) says which positions are real.
+    Transformers' load report and progress bars are silenced unless ``verbose`` (default: :data:`VERBOSE`).
     """
     from transformers import (
+        AutoConfig,
         AutoImageProcessor,
         AutoModel,
         AutoModelForCausalLM,
@@ -144,6 +202,7 @@ def load_model(name_or_path: str | os.PathLike | None = None, kind: str = "encod
         AutoModelForSeq2SeqLM,
         AutoTokenizer,
     )
+    from transformers.utils import logging as hf_logging
 
     model_classes = {
         "encoder": AutoModel,
@@ -164,22 +223,41 @@ def load_model(name_or_path: str | os.PathLike | None = None, kind: str = "encod
     else:
         source, name = name_or_path, str(name_or_path)
     device = resolve_device(device)
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # no "Loading weights" bar for a model that loads in a second
+    verbose = VERBOSE if verbose is None else verbose
+    old_verbosity, bars_were_on = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    if not verbose:
+        hf_logging.disable_progress_bar()  # no "Loading weights" bar for a model that loads in a second
+        hf_logging.set_verbosity_error()  # no LOAD REPORT (UNEXPECTED / MISSING keys) in the student's terminal
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = model_classes[kind].from_pretrained(source, attn_implementation="eager")
-            preprocessor = (AutoImageProcessor if kind == "vit" else AutoTokenizer).from_pretrained(source)
-    except Exception as err:  # noqa: BLE001 - every failure becomes one readable line
-        reason = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
-        raise ModelLoadError(
-            f"cannot load model {name!r} offline ({reason}); the offline default is "
-            f"{default_model(kind)!r} — run without --model to use it"
-        ) from None
+            if not verbose:
+                warnings.simplefilter("ignore")
+            try:
+                config = AutoConfig.from_pretrained(source)
+            except Exception as err:  # noqa: BLE001 - every failure becomes one readable line
+                raise _load_failure(name, kind, err) from None
+            check_model_kind(name, config, kind)
+            try:
+                model = model_classes[kind].from_pretrained(source, attn_implementation="eager")
+                preprocessor = (AutoImageProcessor if kind == "vit" else AutoTokenizer).from_pretrained(source)
+            except Exception as err:  # noqa: BLE001 - every failure becomes one readable line
+                raise _load_failure(name, kind, err) from None
+    finally:
+        hf_logging.set_verbosity(old_verbosity)
+        if bars_were_on:
+            hf_logging.enable_progress_bar()
+    if kind != "vit":
+        use_eos_as_pad(preprocessor)
     model.to(device).eval()
     return LoadedModel(model=model, preprocessor=preprocessor, name=name, kind=kind, device=device)
+
+
+def use_eos_as_pad(tokenizer) -> None:
+    """Give a tokenizer without a pad token its end-of-sequence token as pad (GPT-2, GPT-NeoX, Llama have
+    none). Harmless: padded positions are marked 0 in the attention mask, so no real token attends to them,
+    and right padding leaves the real tokens' positions unchanged."""
+    if getattr(tokenizer, "pad_token", None) is None and getattr(tokenizer, "eos_token", None) is not None:
+        tokenizer.pad_token = tokenizer.eos_token
 
 
 def max_length(tokenizer, model=None) -> int:
@@ -211,4 +289,12 @@ def encode_texts(tokenizer, texts, model=None, limit: int | None = None):
                 f"tokens ({text[:40]!r}...)",
                 stacklevel=2,
             )
-    return tokenizer(texts, return_tensors="pt", padding=True, truncation=True, max_length=limit)
+    if len(texts) > 1 and getattr(tokenizer, "pad_token", None) is None:
+        use_eos_as_pad(tokenizer)
+        if tokenizer.pad_token is None:
+            raise ValueError("text: this tokenizer has neither a pad nor an end-of-sequence token, so a batch of "
+                             "texts cannot be padded; give one text at a time")
+    # Right padding: the real tokens keep positions 0..n-1 (as when the text is run alone), the mask marks
+    # the padding. One text is never padded.
+    return tokenizer(texts, return_tensors="pt", padding=len(texts) > 1, truncation=True, max_length=limit,
+                     padding_side="right")

@@ -204,10 +204,12 @@ def test_plotly_js_is_written_once_under_outputs_and_referenced_relatively(tmp_p
 
 # ------------------------------------------------------------------------------------------- loading
 def test_unloadable_model_is_one_line_naming_the_default(tmp_path):
+    """A local folder that does not exist is "no such folder" — not a network ("offline") complaint."""
     with pytest.raises(ModelLoadError) as info:
         load_model(str(tmp_path / "no-such-model"))
     message = str(info.value)
-    assert "\n" not in message and "all-MiniLM-L6-v2" in message and "offline" in message
+    assert "\n" not in message and "all-MiniLM-L6-v2" in message and "no such folder" in message
+    assert "offline" not in message.replace("offline default", "")
 
 
 def test_long_text_is_truncated_with_a_warning():
