@@ -45,7 +45,7 @@ from __future__ import annotations
 import numpy as np
 
 from attnviz.cli import lesson_parser, run_lesson
-from attnviz.models import ModelLoadError
+from attnviz.models import ModelLoadError, require_kind
 from attnviz.outputs import LessonOutputs
 from attnviz.plotting import show_heatmaps
 from attnviz.validate import check_attention, check_tokens
@@ -273,6 +273,8 @@ def main(argv=None):
                         help="minimum score for a label (default 0.4)")
     args = parser.parse_args(argv)
     out = LessonOutputs(__file__, args.out)
+    require_kind(args.model, "encoder")  # a model of the wrong kind is refused before any work
+    require_kind(args.causal_model, "causal-lm")
     _ideal_demo(out)
     _encoder_demo(out, args)
     _decoder_demo(out, args)

@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from attnviz.cli import lesson_parser, run_lesson
-from attnviz.models import ModelLoadError
+from attnviz.models import ModelLoadError, require_kind
 from attnviz.outputs import LessonOutputs
 from attnviz.plotting import show_heatmaps
 from attnviz.validate import check_attention, check_mask, to_numpy
@@ -291,9 +291,9 @@ def previous_token_head(layer_weights) -> tuple[int, float]:
     return best, float(previous[best])
 
 
-def _encoder_demo(out, model_name, device):
+def _encoder_demo(out, model_name, device, sentences=None):
     """The encoder on a padded batch: its statistics table and the first vs the last layer."""
-    weights, mask, special, tokens, name = encoder_batch(model_name, device, DEFAULT_SENTENCES)
+    weights, mask, special, tokens, name = encoder_batch(model_name, device, sentences or DEFAULT_SENTENCES)
     n_real = int(mask[0].sum())
     first = weights[:, 0, :, :n_real, :n_real]  # (L, H, Q, K): the first sentence, padding cut off
     head, share = previous_token_head(first[0])
@@ -345,11 +345,16 @@ def _tables_demo(out, tables):
 
 def main(argv=None):
     parser = lesson_parser(__doc__)
+    parser.add_argument("--text", action="append", default=None,
+                        help="a sentence for --model (repeat for several; default: four example sentences)")
     parser.add_argument("--causal-model", default=None,
                         help="a decoder-only model (default: tiny-gpt2-induction)")
     args = parser.parse_args(argv)
     out = LessonOutputs(__file__, args.out)
-    tables = [_encoder_demo(out, args.model, args.device), _decoder_demo(out, args.causal_model, args.device)]
+    require_kind(args.model, "encoder")  # a model of the wrong kind is refused before any work
+    require_kind(args.causal_model, "causal-lm")
+    tables = [_encoder_demo(out, args.model, args.device, args.text),
+              _decoder_demo(out, args.causal_model, args.device)]
     _tables_demo(out, [t for t in tables if t is not None])
 
 

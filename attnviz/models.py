@@ -164,6 +164,24 @@ def check_model_kind(name: str, config, kind: str) -> None:
                          "try 01_beginner/attention_basics.py for text models")
 
 
+def require_kind(name_or_path, kind: str) -> None:
+    """Check, from its config alone (no weights), that a user's ``--model`` fits ``kind``; ``None`` (the
+    offline default) always does. Lessons call it first, so that a wrong model is refused before any work.
+    Raises ``ValueError`` or :class:`ModelLoadError`, each one line."""
+    from transformers import AutoConfig
+
+    if name_or_path is None or str(name_or_path) in SHIPPED_MODELS.values():
+        return
+    name = str(name_or_path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            config = AutoConfig.from_pretrained(name_or_path)
+    except Exception as err:  # noqa: BLE001 - one readable line
+        raise _load_failure(name, kind, err) from None
+    check_model_kind(name, config, kind)
+
+
 def _load_failure(name: str, kind: str, err: BaseException) -> ModelLoadError:
     """One readable line for a failed load; it blames the network only when the network is the problem."""
     reason = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
@@ -228,6 +246,8 @@ def load_model(name_or_path: str | os.PathLike | None = None, kind: str = "encod
     if not verbose:
         hf_logging.disable_progress_bar()  # no "Loading weights" bar for a model that loads in a second
         hf_logging.set_verbosity_error()  # no LOAD REPORT (UNEXPECTED / MISSING keys) in the student's terminal
+    elif old_verbosity > hf_logging.WARNING:
+        hf_logging.set_verbosity_warning()  # --verbose: the load report is a warning; let it through
     try:
         with warnings.catch_warnings():
             if not verbose:

@@ -1,0 +1,208 @@
+"""Issue 12, the text side: any model a student brings works in the text lessons, or is refused in one line.
+
+Tiny random-weight checkpoints of real architectures are built at test time by ``tests/zoo.py`` (no download):
+
+* a tokenizer without a pad token (GPT-2, GPT-NeoX, Llama) pads a batch with its end-of-sequence token, and
+  the attention mask says which positions are real — checked against the independent reference of running
+  the shorter text alone;
+* layer defaults fit any depth (a 2-layer model in ``self_attention_heatmap``, whose default used to be 2);
+* a model of the wrong kind is refused in one line that says why and what to use, before any figure, with
+  exit status 2, and "offline" only when the network is the problem;
+* transformers' load report stays out of the terminal unless ``--verbose``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from zoo import LAYERS, build_zoo
+
+NO_PAD_DECODERS = ("gpt2", "gpt-neox", "llama")
+LONG, SHORT = "The cat sat on the mat because it was tired.", "A cat slept."
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory) -> dict:
+    """The few zoo families these tests need, built once for the module."""
+    return build_zoo(tmp_path_factory.mktemp("zoo"), names=[*NO_PAD_DECODERS, "bert", "vit", "bart"])
+
+
+def _manifest_files(out) -> list:
+    return [entry["file"] for entry in json.loads((out / "manifest.json").read_text())["files"]]
+
+
+# --- E5: text without a pad token ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", NO_PAD_DECODERS)
+@pytest.mark.parametrize("kind", ["encoder", "causal-lm"])  # AutoModel (the generic lessons) and ...ForCausalLM
+def test_padded_batch_on_a_no_pad_tokenizer_equals_each_text_alone(zoo, name, kind):
+    from attnviz.models import load_model
+    from beginner.attention_basics import AttentionModel
+
+    model = AttentionModel(str(zoo[name]), device="cpu", kind=kind)
+    raw = load_model(zoo[name], kind=kind, device="cpu").tokenizer
+    assert raw.pad_token == raw.eos_token  # filled in at load time: the real tokenizer has none (see test_zoo)
+    weights, mask, tokens = model.get_batch_attention([LONG, SHORT])  # (L, B, H, T, T), (B, T)
+    alone = {text: model.get_attention_weights(text) for text in (LONG, SHORT)}  # (L, H, n, n), unpadded
+    n_long, n_short = alone[LONG].shape[-1], alone[SHORT].shape[-1]
+    assert n_short < n_long and weights.shape[-1] == n_long
+    # the mask marks exactly the real tokens, at the front (right padding)
+    np.testing.assert_array_equal(mask[1], [1] * n_short + [0] * (n_long - n_short))
+    assert mask[0].all()
+    np.testing.assert_allclose(weights[:, 0], alone[LONG], atol=1e-5)
+    real = weights[:, 1, :, :n_short, :n_short]  # (L, H, n, n): the shorter text's real queries and keys
+    np.testing.assert_allclose(real, alone[SHORT], atol=1e-5)
+    assert np.abs(weights[:, 1, :, :n_short, n_short:]).max() < 1e-6  # no real token attends to the padding
+
+
+@pytest.mark.parametrize("name", NO_PAD_DECODERS)
+def test_one_text_is_not_padded(zoo, name):
+    from transformers import AutoTokenizer
+
+    from attnviz.models import encode_texts
+
+    tokenizer = AutoTokenizer.from_pretrained(zoo[name])
+    assert tokenizer.pad_token is None
+    inputs = encode_texts(tokenizer, SHORT)
+    assert inputs["attention_mask"].sum().item() == inputs["input_ids"].shape[1] == len(tokenizer(SHORT)["input_ids"])
+    batch = encode_texts(tokenizer, [LONG, SHORT])  # a tokenizer loaded elsewhere is fixed on the way
+    assert batch["attention_mask"][1].sum().item() == inputs["input_ids"].shape[1]
+
+
+def test_the_course_decoder_from_the_readme_takes_a_batch():
+    """README: ``AttentionModel("tiny-gpt2-induction", kind="causal-lm")`` — its tokenizer has no pad token."""
+    from beginner.attention_basics import AttentionModel
+
+    model = AttentionModel("tiny-gpt2-induction", device="cpu", kind="causal-lm")
+    weights, mask, _ = model.get_batch_attention([LONG, SHORT])
+    n_short = int(mask[1].sum())
+    np.testing.assert_allclose(weights[:, 1, :, :n_short, :n_short], model.get_attention_weights(SHORT), atol=1e-5)
+
+
+# --- E1: defaults that fit any depth ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("layer, n_layers, expected", [
+    ("middle", 6, 2), ("middle", 2, 0), ("middle", 1, 0), ("middle", 12, 5),
+    ("last", 6, 5), ("last", 2, 1), (-1, 2, 1), (-2, 6, 4), (0, 2, 0)])
+def test_layer_defaults_resolve_against_the_depth(layer, n_layers, expected):
+    from attnviz.cli import resolve_layer
+
+    assert resolve_layer(layer, n_layers) == expected
+
+
+def test_an_explicit_layer_out_of_range_is_still_an_error():
+    from attnviz.cli import resolve_layer
+
+    with pytest.raises(ValueError, match="layer"):
+        resolve_layer(2, 2)
+
+
+def test_heatmap_default_layer_is_the_middle_one_of_a_two_layer_model(zoo, tmp_path):
+    from beginner import self_attention_heatmap
+
+    self_attention_heatmap.main(["--model", str(zoo["bert"]), "--out", str(tmp_path), "--device", "cpu"])
+    captions = [e["caption"] for e in json.loads((tmp_path / "manifest.json").read_text())["files"]]
+    assert LAYERS == 2 and any("layer 0" in c for c in captions)
+    assert not any(f"layer {LAYERS}" in c for c in captions)
+
+
+# --- E13: a model of the wrong kind, in one line, before any work ----------------------------------------
+
+TEXT_LESSONS = ["beginner.attention_basics", "beginner.self_attention_heatmap", "beginner.attention_patterns",
+                "intermediate.multihead_visualization", "intermediate.attention_rollout",
+                "intermediate.attention_comparison"]
+
+
+def _refusal(module_name, argv, tmp_path, capsys):
+    import importlib
+
+    from attnviz.cli import run_lesson
+
+    module = importlib.import_module(module_name)
+    status = run_lesson(module.main, [*argv, "--out", str(tmp_path), "--device", "cpu"])
+    captured = capsys.readouterr()
+    return status, captured.err.strip(), _manifest_files(tmp_path)
+
+
+@pytest.mark.parametrize("module_name", TEXT_LESSONS)
+def test_a_vit_in_a_text_lesson_is_refused_in_one_line(zoo, tmp_path, capsys, module_name):
+    status, message, drawn = _refusal(module_name, ["--model", str(zoo["vit"])], tmp_path, capsys)
+    assert status == 2 and message.count("\n") == 0 and message.startswith("error:")
+    assert "ViTForImageClassification" in message and "03_advanced/vit_attention.py" in message
+    assert "offline" not in message and drawn == []
+
+
+@pytest.mark.parametrize("module_name", ["beginner.attention_patterns", "intermediate.attention_comparison"])
+def test_an_encoder_decoder_as_causal_model_is_refused(zoo, tmp_path, capsys, module_name):
+    status, message, drawn = _refusal(module_name, ["--causal-model", str(zoo["bart"])], tmp_path, capsys)
+    assert status == 2 and message.count("\n") == 0
+    assert "BartForConditionalGeneration" in message and "encoder-decoder" in message
+    assert "cross_attention_viz.py" in message and "offline" not in message and drawn == []
+
+
+def test_a_missing_folder_is_no_such_folder_not_offline(tmp_path, capsys):
+    status, message, _ = _refusal("beginner.attention_basics", ["--model", str(tmp_path / "nope")],
+                                  tmp_path / "out", capsys)
+    assert status == 2 and "no such folder" in message
+    assert "offline" not in message.replace("offline default", "")
+
+
+# --- load report and --verbose ---------------------------------------------------------------------------
+
+def test_load_report_is_hidden_unless_verbose(zoo, capfd, caplog):
+    """The zoo's BERT is saved with its masked-LM head; AutoModel (a bare BertModel) leaves those weights
+    unexpected, which transformers reports as 'LOAD REPORT … UNEXPECTED' (a logged warning)."""
+    import logging
+
+    from attnviz.models import load_model
+
+    def shown():  # everything that would reach the terminal: both streams and the log records
+        captured = capfd.readouterr()
+        text = captured.out + captured.err + caplog.text
+        caplog.clear()
+        return text
+
+    caplog.set_level(logging.WARNING)
+    shown()
+    load_model(zoo["bert"], kind="encoder", device="cpu")
+    quiet = shown()
+    assert "LOAD REPORT" not in quiet and "UNEXPECTED" not in quiet
+    assert "Loading weights" not in quiet  # no progress bar either
+    load_model(zoo["bert"], kind="encoder", device="cpu", verbose=True)  # the report exists: the test can fail
+    loud = shown()
+    assert "LOAD REPORT" in loud and "UNEXPECTED" in loud
+
+
+def test_verbose_is_a_shared_lesson_option(monkeypatch):
+    import attnviz.models
+    from attnviz.cli import lesson_parser
+
+    monkeypatch.setattr(attnviz.models, "VERBOSE", False)
+    parser = lesson_parser("doc", text="x", layer="middle")
+    assert parser.parse_args(["--verbose"]).verbose and attnviz.models.VERBOSE is True
+    assert not parser.parse_args([]).verbose and attnviz.models.VERBOSE is False
+    assert parser.parse_args(["--layer", "-1"]).layer == -1 and parser.parse_args([]).layer == "middle"
+
+
+# --- E5 / options: attention_comparison takes --text ----------------------------------------------------
+
+def test_attention_comparison_takes_text(zoo, tmp_path, monkeypatch):
+    import pandas as pd
+
+    from intermediate import attention_comparison
+
+    seen = []
+    original = attention_comparison.encoder_batch
+
+    def spy(model_name, device, sentences):
+        seen.append(list(sentences))
+        return original(model_name, device, sentences)
+
+    monkeypatch.setattr(attention_comparison, "encoder_batch", spy)
+    attention_comparison.main(["--model", str(zoo["bert"]), "--text", LONG, "--text", SHORT,
+                               "--out", str(tmp_path), "--device", "cpu"])
+    assert seen == [[LONG, SHORT]]
+    table = pd.read_csv(tmp_path / "attention_by_head.csv")
+    assert len(table[table["model"] == "bert"]) == LAYERS * 4  # 2 layers × 4 heads of the zoo model
