@@ -27,6 +27,11 @@ Run it
 ------
     python 01_beginner/self_attention_heatmap.py
     python 01_beginner/self_attention_heatmap.py --layer 2 --text "Colorless green ideas sleep furiously."
+    python 01_beginner/self_attention_heatmap.py --model gpt2 --layer last
+
+``--layer`` defaults to the middle layer, ``(L − 1) // 2`` (layer 2 of MiniLM's 6, layer 5 of GPT-2's
+12), so any depth works; it also takes ``last`` or a negative index. A tokenizer without a pad token
+(GPT-2, Llama) pads the batch with its end-of-sequence token, and the attention mask marks the padding.
 """
 
 from __future__ import annotations
