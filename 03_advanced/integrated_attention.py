@@ -36,8 +36,8 @@ little attribution, which is exactly what raw attention cannot tell. Completenes
 
 No hand-written integral: ``LayerIntegratedGradients`` on a layer interpolates that layer's output between
 its baseline value and its actual value — when the layer *outputs the attention probabilities* that path
-is exactly ``α·A``. The layer is the :class:`~advanced.attention_entropy.AttentionProbe` that
-``attention_entropy.py`` registers through ``transformers``' ``AttentionInterface``. Captum needs a
+is exactly ``α·A``. The layer is the :class:`~attnviz.probes.AttentionProbe` that
+``attnviz/probes.py`` registers through ``transformers``' ``AttentionInterface``. Captum needs a
 baseline *input*, not a baseline layer value, so the forward function takes one extra input, a per-example
 scale: at 1 the probe passes ``A`` through, at 0 it outputs zeros — which makes Captum's baseline for the
 probe ``0·A``, and its path ``α·A``.
@@ -76,13 +76,23 @@ Usage from Python::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
+from attnviz.attribution import (  # noqa: F401 (METHODS, NextTokenLogProb: importers find them here)
+    METHODS,
+    ForwardFn,
+    NextTokenLogProb,
+    SentenceSimilarity,
+    check_output,
+    check_steps,
+    integrate,
+    spearman,
+    twice,
+)
 from attnviz.cli import lesson_parser, run_lesson
-from attnviz.gradients import mean_pool
 from attnviz.normalize import output_row
 from attnviz.outputs import LessonOutputs
 from attnviz.plotting import show_heatmaps, token_bars
@@ -92,95 +102,9 @@ from intermediate.attention_rollout import AttentionRollout
 
 DEFAULT_TEXT = "The cat sat on the mat because it was tired."
 DEFAULT_REFERENCE = "A sleepy kitten is lying on a rug."
-METHODS = ("gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid")
-
-ForwardFn = Callable[..., torch.Tensor]  # forward_fn(input_ids, *extra) -> (B,): one number per example
-
-
-# ======================================================================== targets: F, one number per example
-class SentenceSimilarity:
-    """``F`` for a sentence encoder: cosine similarity of the mean-pooled embedding with a reference sentence.
-
-    ``F(input_ids, attention_mask) -> (B,)``, the signature Captum calls: ids first, then the extra inputs.
-    Mean pooling over the real tokens (``attention_flow.mean_pool``) is how all-MiniLM-L6-v2 builds its
-    sentence embedding.
-    """
-
-    def __init__(self, model, tokenizer, reference: str):
-        if not isinstance(reference, str) or not reference.strip():
-            raise ValueError(f"reference: expected a non-empty sentence, got {reference!r}")
-        self.model = model
-        encoded = tokenizer(reference, return_tensors="pt").to(next(model.parameters()).device)
-        with torch.no_grad():
-            self.reference = self.embed(encoded["input_ids"], encoded["attention_mask"])[0]  # (d,)
-
-    def embed(self, input_ids, attention_mask):
-        hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # (B, T, d)
-        return mean_pool(hidden, attention_mask)  # (B, d)
-
-    def __call__(self, input_ids, attention_mask):
-        embedding = self.embed(input_ids, attention_mask)  # (B, d)
-        return torch.nn.functional.cosine_similarity(embedding, self.reference[None], dim=-1)  # (B,)
-
-
-class NextTokenLogProb:
-    """``F`` for a causal LM: log-probability of ``target_ids`` (one per example) as the token after the last
-    position.
-
-    ``F(input_ids, target_ids) -> (B,)``. Pass ``target_ids`` as an *extra* input so Captum repeats it with
-    the batch along the path.
-    """
-
-    def __init__(self, model):
-        self.model = model
-
-    def __call__(self, input_ids, target_ids):
-        logits = self.model(input_ids=input_ids).logits[:, -1]  # (B, V)
-        return torch.log_softmax(logits.float(), -1).gather(1, target_ids.view(-1, 1))[:, 0]  # (B,)
 
 
 # ============================================================================ 1. IG on the token embeddings
-def _check_steps(n_steps, method):
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
-        raise ValueError(f"n_steps: got {n_steps!r}; expected a positive integer (20–100 is typical)")
-    if method not in METHODS:
-        raise ValueError(f"method: got {method!r}; expected one of {', '.join(METHODS)}")
-
-
-def _check_output(values, n: int, name: str = "forward_fn") -> None:
-    if not isinstance(values, torch.Tensor) or values.dim() != 1 or values.shape[0] != n:
-        shape = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
-        raise ValueError(f"{name}: returned {shape}; expected a tensor of shape ({n},), one number per "
-                         "example")
-
-
-def _integrate(lig, inputs, baselines, extra: tuple, change, n_steps: int, method: str,
-               tolerance: float | None, max_steps: int):
-    """Captum's integral, ``n_steps`` doubled until ``|δ| ≤ tolerance · |F(x) − F(x')|`` for every example.
-
-    ``change`` ``(B,)`` is ``F(x) − F(x')``, computed once by the caller: Captum's own
-    ``return_convergence_delta`` would run both forward passes again on every call. Returns
-    ``(attributions, δ (B,), relative error (B,), steps used)``; warns when ``max_steps`` is not enough.
-    """
-    import warnings
-
-    while True:
-        attributions = lig.attribute(inputs, baselines=baselines, additional_forward_args=extra or None,
-                                     n_steps=n_steps, method=method)
-        summed = attributions.reshape(attributions.shape[0], -1).sum(-1)  # (B,): Σ over every other axis
-        delta = summed - change.to(summed)  # completeness: Σ attribution − (F(x) − F(x'))
-        error = delta.abs() / change.to(delta).abs().clamp(min=1e-12)  # (B,)
-        if tolerance is None or float(error.max()) <= tolerance:
-            return attributions, delta, error, n_steps
-        if 2 * n_steps > max_steps:
-            warnings.warn(f"integrated gradients: completeness error {100 * float(error.max()):.2f} % with "
-                          f"{n_steps} steps is above the {100 * tolerance:g} % asked for "
-                          f"(max_steps={max_steps})",
-                          RuntimeWarning, stacklevel=3)
-            return attributions, delta, error, n_steps
-        n_steps *= 2
-
-
 def embedding_attributions(model, forward_fn: ForwardFn, input_ids, baseline_ids, *, extra: Sequence = (),
                            n_steps: int = 16, method: str = "gausslegendre", layer=None,
                            tolerance: float | None = 0.01, max_steps: int = 512) -> dict:
@@ -204,7 +128,7 @@ def embedding_attributions(model, forward_fn: ForwardFn, input_ids, baseline_ids
     """
     from captum.attr import LayerIntegratedGradients
 
-    _check_steps(n_steps, method)
+    check_steps(n_steps, method)
     input_ids, baseline_ids = torch.as_tensor(input_ids), torch.as_tensor(baseline_ids)
     if input_ids.dim() != 2:
         raise ValueError(f"input_ids: got shape {tuple(input_ids.shape)}; expected (batch, tokens)")
@@ -216,10 +140,10 @@ def embedding_attributions(model, forward_fn: ForwardFn, input_ids, baseline_ids
     baseline_ids = baseline_ids.expand_as(input_ids)  # (B, T)
     with torch.no_grad():  # F(x) and F(x') in one batch: (2B,)
         both = forward_fn(torch.cat([input_ids, baseline_ids]), *(torch.cat([e, e]) for e in extra))
-        _check_output(both, 2 * n)
+        check_output(both, 2 * n)
     out_x, out_b = both[:n], both[n:]  # (B,) each
     lig = LayerIntegratedGradients(forward_fn, model.get_input_embeddings() if layer is None else layer)
-    attributions, delta, error, used = _integrate(lig, input_ids, baseline_ids, extra, out_x - out_b, n_steps,
+    attributions, delta, error, used = integrate(lig, input_ids, baseline_ids, extra, out_x - out_b, n_steps,
                                                   method, tolerance, max_steps)  # (B, T, d), (B,), (B,)
 
     def numpy(t):
@@ -240,11 +164,6 @@ def blank_baseline(input_ids, blank_id: int, keep_ids: Sequence[int] = ()) -> to
 
 
 # ==================================================================== 2. attention attribution (Hao et al.)
-def _twice(inputs):
-    """The batch stacked on itself, ``(B, …)`` -> ``(2B, …)`` (tuples element by element)."""
-    return tuple(_twice(t) for t in inputs) if isinstance(inputs, tuple) else torch.cat([inputs, inputs])
-
-
 def attention_attributions(forward_fn: ForwardFn, probes: Sequence[AttentionProbe], input_ids, *,
                            extra: Sequence = (), layers: Sequence[int] | None = None, n_steps: int = 20,
                            method: str = "gausslegendre", tolerance: float | None = 0.01,
@@ -265,7 +184,7 @@ def attention_attributions(forward_fn: ForwardFn, probes: Sequence[AttentionProb
     """
     from captum.attr import LayerIntegratedGradients
 
-    _check_steps(n_steps, method)
+    check_steps(n_steps, method)
     probes = list(probes)
     if not probes or not all(isinstance(p, AttentionProbe) for p in probes):
         raise TypeError("probes: expected a non-empty list of AttentionProbe modules "
@@ -290,11 +209,11 @@ def attention_attributions(forward_fn: ForwardFn, probes: Sequence[AttentionProb
 
         ones, zeros = torch.ones(n_batch, device=device), torch.zeros(n_batch, device=device)
         with torch.no_grad():  # F(A) and F(0·A) in one batch: (2B,)
-            both = scaled_forward(torch.cat([ones, zeros]), *(_twice(t) for t in (input_ids, *extra)))
-            _check_output(both, 2 * n_batch)
+            both = scaled_forward(torch.cat([ones, zeros]), *(twice(t) for t in (input_ids, *extra)))
+            check_output(both, 2 * n_batch)
         lig = LayerIntegratedGradients(scaled_forward, probe)
         change = both[:n_batch] - both[n_batch:]  # (B,): F(A) − F(0·A)
-        attributions, delta, error, _ = _integrate(lig, ones, zeros, (input_ids, *extra), change, n_steps,
+        attributions, delta, error, _ = integrate(lig, ones, zeros, (input_ids, *extra), change, n_steps,
                                                    method, tolerance, max_steps)  # (B, H, Q, K), (B,), (B,)
         results.append(attributions.detach())
         deltas.append(delta.detach())
@@ -305,18 +224,6 @@ def attention_attributions(forward_fn: ForwardFn, probes: Sequence[AttentionProb
 
 
 # ======================================================================== 3. how they compare with attention
-def spearman(a, b) -> float:
-    """Spearman's rank correlation of two vectors (NaN when either is constant)."""
-    from scipy.stats import spearmanr
-
-    x, y = to_numpy(a, "a").ravel(), to_numpy(b, "b").ravel()
-    if x.shape != y.shape:
-        raise ValueError(f"a, b: got {x.size} and {y.size} values; expected the same number")
-    if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return float("nan")
-    return float(spearmanr(x, y)[0])
-
-
 def target_row(matrix, row) -> np.ndarray:
     """The attribution a ``(…, Q, K)`` map gives to each key for the output: row ``row`` (an index), or the
     mean over the query rows in ``row`` (a boolean ``(Q,)`` mask, e.g. for mean pooling)."""

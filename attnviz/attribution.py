@@ -1,0 +1,129 @@
+"""Integrated-gradients plumbing shared by the attribution lessons (3.6 ``integrated_attention.py`` and 3.7
+``attention_faithfulness.py``): the outputs ``F`` they explain, Captum's integral with its completeness
+search, and Spearman's rank correlation.
+
+- the targets ``F(input_ids, *extra) -> (B,)``: :class:`SentenceSimilarity` (cosine similarity of
+  all-MiniLM-L6-v2's mean-pooled embedding with a reference sentence) and :class:`NextTokenLogProb`;
+- :func:`integrate`: Captum's ``attribute`` with ``n_steps`` doubled until the completeness error
+  ``|Σ attribution − (F(x) − F(x'))| / |F(x) − F(x')|`` is within a tolerance; :func:`check_steps`,
+  :func:`check_output` and :func:`twice` are its input checks and batching;
+- :func:`spearman`: rank correlation of two vectors, NaN when either is constant.
+
+The idea — integrated gradients on the embeddings, Hao et al.'s attention attribution — is taught in
+``03_advanced/integrated_attention.py``, which calls these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from attnviz.gradients import mean_pool
+from attnviz.validate import to_numpy
+
+METHODS = ("gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid")
+
+ForwardFn = Callable[..., torch.Tensor]  # forward_fn(input_ids, *extra) -> (B,): one number per example
+
+
+# ======================================================================== targets: F, one number per example
+class SentenceSimilarity:
+    """``F`` for a sentence encoder: cosine similarity of the mean-pooled embedding with a reference sentence.
+
+    ``F(input_ids, attention_mask) -> (B,)``, the signature Captum calls: ids first, then the extra inputs.
+    Mean pooling over the real tokens (:func:`attnviz.gradients.mean_pool`) is how all-MiniLM-L6-v2 builds its
+    sentence embedding.
+    """
+
+    def __init__(self, model, tokenizer, reference: str):
+        if not isinstance(reference, str) or not reference.strip():
+            raise ValueError(f"reference: expected a non-empty sentence, got {reference!r}")
+        self.model = model
+        encoded = tokenizer(reference, return_tensors="pt").to(next(model.parameters()).device)
+        with torch.no_grad():
+            self.reference = self.embed(encoded["input_ids"], encoded["attention_mask"])[0]  # (d,)
+
+    def embed(self, input_ids, attention_mask):
+        hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # (B, T, d)
+        return mean_pool(hidden, attention_mask)  # (B, d)
+
+    def __call__(self, input_ids, attention_mask):
+        embedding = self.embed(input_ids, attention_mask)  # (B, d)
+        return torch.nn.functional.cosine_similarity(embedding, self.reference[None], dim=-1)  # (B,)
+
+
+class NextTokenLogProb:
+    """``F`` for a causal LM: log-probability of ``target_ids`` (one per example) as the token after the last
+    position.
+
+    ``F(input_ids, target_ids) -> (B,)``. Pass ``target_ids`` as an *extra* input so Captum repeats it with
+    the batch along the path.
+    """
+
+    def __init__(self, model):
+        self.model = model
+
+    def __call__(self, input_ids, target_ids):
+        logits = self.model(input_ids=input_ids).logits[:, -1]  # (B, V)
+        return torch.log_softmax(logits.float(), -1).gather(1, target_ids.view(-1, 1))[:, 0]  # (B,)
+
+
+# ======================================================================== Captum's integral, checked
+def check_steps(n_steps, method):
+    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
+        raise ValueError(f"n_steps: got {n_steps!r}; expected a positive integer (20–100 is typical)")
+    if method not in METHODS:
+        raise ValueError(f"method: got {method!r}; expected one of {', '.join(METHODS)}")
+
+
+def check_output(values, n: int, name: str = "forward_fn") -> None:
+    if not isinstance(values, torch.Tensor) or values.dim() != 1 or values.shape[0] != n:
+        shape = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
+        raise ValueError(f"{name}: returned {shape}; expected a tensor of shape ({n},), one number per "
+                         "example")
+
+
+def integrate(lig, inputs, baselines, extra: tuple, change, n_steps: int, method: str,
+               tolerance: float | None, max_steps: int):
+    """Captum's integral, ``n_steps`` doubled until ``|δ| ≤ tolerance · |F(x) − F(x')|`` for every example.
+
+    ``change`` ``(B,)`` is ``F(x) − F(x')``, computed once by the caller: Captum's own
+    ``return_convergence_delta`` would run both forward passes again on every call. Returns
+    ``(attributions, δ (B,), relative error (B,), steps used)``; warns when ``max_steps`` is not enough.
+    """
+    import warnings
+
+    while True:
+        attributions = lig.attribute(inputs, baselines=baselines, additional_forward_args=extra or None,
+                                     n_steps=n_steps, method=method)
+        summed = attributions.reshape(attributions.shape[0], -1).sum(-1)  # (B,): Σ over every other axis
+        delta = summed - change.to(summed)  # completeness: Σ attribution − (F(x) − F(x'))
+        error = delta.abs() / change.to(delta).abs().clamp(min=1e-12)  # (B,)
+        if tolerance is None or float(error.max()) <= tolerance:
+            return attributions, delta, error, n_steps
+        if 2 * n_steps > max_steps:
+            warnings.warn(f"integrated gradients: completeness error {100 * float(error.max()):.2f} % with "
+                          f"{n_steps} steps is above the {100 * tolerance:g} % asked for "
+                          f"(max_steps={max_steps})",
+                          RuntimeWarning, stacklevel=3)
+            return attributions, delta, error, n_steps
+        n_steps *= 2
+
+
+def twice(inputs):
+    """The batch stacked on itself, ``(B, …)`` -> ``(2B, …)`` (tuples element by element)."""
+    return tuple(twice(t) for t in inputs) if isinstance(inputs, tuple) else torch.cat([inputs, inputs])
+
+
+def spearman(a, b) -> float:
+    """Spearman's rank correlation of two vectors (NaN when either is constant)."""
+    from scipy.stats import spearmanr
+
+    x, y = to_numpy(a, "a").ravel(), to_numpy(b, "b").ravel()
+    if x.shape != y.shape:
+        raise ValueError(f"a, b: got {x.size} and {y.size} values; expected the same number")
+    if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
+    return float(spearmanr(x, y)[0])
