@@ -373,14 +373,8 @@ def gradient_relevance(a: Analysis, target: str | None = None, other: str = DEFA
     """
     import torch
 
-    from advanced.gradient_attention import (
-        class_logit,
-        embedding_similarity,
-        explain,
-        mean_pool,
-        next_token_logit,
-        relevance_row,
-    )
+    from advanced.gradient_attention import explain, relevance_row
+    from attnviz.gradients import class_logit, embedding_similarity, mean_pool, next_token_logit
 
     choices = dict(gradient_targets(a))
     if not choices:

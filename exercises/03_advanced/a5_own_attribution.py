@@ -28,9 +28,9 @@ Tools (read their docstrings):
 
 * ``example.forward_fn(model)(example.input_ids, *example.extra)`` computes ``F`` as a ``(1,)`` tensor;
 * ``example.target(outputs)`` reads ``F`` from ``outputs = model(**example.inputs_for(model))``;
-* ``advanced.attention_flow.attention_gradients(model, example.inputs_for(model), example.target)``
+* ``attnviz.gradients.attention_gradients(model, example.inputs_for(model), example.target)``
   returns the attention probabilities and ``∂F/∂A``, numpy ``(L, 1, H, Q, K)`` each;
-* ``advanced.attention_entropy.AttentionProbes(model)`` exposes every layer's probabilities in the autograd
+* ``attnviz.probes.AttentionProbes(model)`` exposes every layer's probabilities in the autograd
   graph;
 * ``advanced.integrated_attention.target_row(matrix, example.row)`` picks the row(s) ``F`` reads.
 

@@ -28,9 +28,9 @@ Tools (read their docstrings):
 
 * ``example.forward_fn(model)(example.input_ids, *example.extra)`` computes ``F`` as a ``(1,)`` tensor;
 * ``example.target(outputs)`` reads ``F`` from ``outputs = model(**example.inputs_for(model))``;
-* ``advanced.attention_flow.attention_gradients(model, example.inputs_for(model), example.target)``
+* ``attnviz.gradients.attention_gradients(model, example.inputs_for(model), example.target)``
   returns the attention probabilities and ``∂F/∂A``, numpy ``(L, 1, H, Q, K)`` each;
-* ``advanced.attention_entropy.AttentionProbes(model)`` exposes every layer's probabilities in the autograd
+* ``attnviz.probes.AttentionProbes(model)`` exposes every layer's probabilities in the autograd
   graph;
 * ``advanced.integrated_attention.target_row(matrix, example.row)`` picks the row(s) ``F`` reads.
 
@@ -56,9 +56,9 @@ def attribute(model, example) -> np.ndarray:
     # E_h[(A ⊙ ∂F/∂A)⁺] — the weights that raise F — summed over the layers instead of rolled out, read at
     # the row(s) F reads. On MiniLM it scores about what the rollout does ("gradient-weighted" in
     # attention_faithfulness.py) with one matrix sum instead of L products.
-    from advanced.attention_flow import attention_gradients
     from advanced.gradient_attention import chefer_layer_maps
     from advanced.integrated_attention import target_row
+    from attnviz.gradients import attention_gradients
 
     attention, grads = attention_gradients(model, example.inputs_for(model), example.target)  # (L, 1, H, Q, K)
     maps = chefer_layer_maps(attention[:, 0], grads[:, 0])  # (L, Q, K): per layer E_h[(A ⊙ ∂F/∂A)⁺]
