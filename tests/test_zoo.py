@@ -115,7 +115,15 @@ def test_dinov2_with_registers_has_register_tokens_and_plain_dinov2_has_none(zoo
     assert not hasattr(plain.config, "num_register_tokens")
 
 
-@pytest.mark.parametrize("name", VISION_FAMILIES + ["swin", "convnext"])
+BEIT_REFUSED = pytest.mark.xfail(strict=True, raises=ValueError,
+                                 reason="460ff08 regression: load_model(kind='vit') calls BEiT 'a text model'")
+
+
+def _vision(names):
+    return [pytest.param(n, marks=BEIT_REFUSED) if n == "beit" else n for n in names]
+
+
+@pytest.mark.parametrize("name", _vision(VISION_FAMILIES + ["swin", "convnext"]))
 def test_image_processor_resizes_to_the_model_input(zoo, name):
     from PIL import Image
 
@@ -191,7 +199,7 @@ def test_extraction_of_encoder_decoder_attention(zoo, name):
     assert np.abs(np.triu(shapes["decoder"], k=1)).max() == 0.0
 
 
-@pytest.mark.parametrize("name", VISION_FAMILIES)
+@pytest.mark.parametrize("name", _vision(VISION_FAMILIES))
 def test_vision_extraction_has_prefix_tokens_before_the_patch_grid(zoo, name):
     from attnviz.extract import transformer_attentions
 
@@ -223,13 +231,10 @@ class Known:
     fragment: str
 
 
-PAD = Known(ValueError, "Asking to pad but the tokenizer does not have a padding token")
-NO_PAD_DECODERS = ("gpt2", "gpt-neox", "llama")
-WITH_PAD_DECODERS = ("qwen2", "opt", "bloom")
 NO_INTERFACE = Known(TypeError, "has no attention module that uses transformers' AttentionInterface")
 SWIN_STACK = Known(RuntimeError, "stack expects each tensor to be equal size")
 NO_WEIGHTS = Known(RuntimeError, "the model returned no attention weights")
-OFFLINE = Known(AssertionError, "offline")  # refused in one line, but it blames the network
+BEIT_AS_TEXT = Known(ValueError, "is a BeitForImageClassification, a text model")
 
 
 def _table() -> dict[tuple[str, str, str], Known]:
@@ -240,12 +245,8 @@ def _table() -> dict[tuple[str, str, str], Known]:
         for family in families:
             table[(module, option, family)] = known
 
-    for module in ("beginner.attention_basics", "beginner.attention_patterns", "intermediate.multihead_visualization",
-                   "intermediate.attention_rollout", "intermediate.attention_comparison"):
-        fails(module, "--model", NO_PAD_DECODERS, PAD)
-    fails("beginner.self_attention_heatmap", "--model", NO_PAD_DECODERS, PAD)
-    fails("beginner.self_attention_heatmap", "--model", names_of_kind("encoder") + list(WITH_PAD_DECODERS),
-          Known(ValueError, "layer: index 2 is out of range; there are 2"))  # --layer 2 by default
+    # Fixed by 460ff08 (text side of issue 12): decoders without a pad token and the --layer default in the
+    # generic lessons; a ViT given to attention_basics is refused in one line.
     fails("advanced.gradient_attention", "--vit-model", ["deit"],
           Known(ValueError, "cannot reshape array of size 17 into shape (4,4)"))
     fails("advanced.gradient_attention", "--vit-model", ["dinov2-registers"],
@@ -253,7 +254,11 @@ def _table() -> dict[tuple[str, str, str], Known]:
     fails("advanced.attention_entropy", "--encoder", ["deberta-v2"], Known(ValueError, "on padding keys"))
     fails("advanced.attention_entropy", "--causal-model", ["bloom"], NO_INTERFACE)
     fails("advanced.attention_faithfulness", "--causal-model", ["bloom"], NO_INTERFACE)
-    fails("advanced.attention_entropy", "--vit-model", VISION_FAMILIES, Known(IndexError, "Target 3 is out of bounds"))
+    fails("advanced.attention_entropy", "--vit-model", [n for n in VISION_FAMILIES if n != "beit"],
+          Known(IndexError, "Target 3 is out of bounds"))
+    for module, option in (("advanced.gradient_attention", "--vit-model"), ("advanced.attention_entropy", "--vit-model"),
+                           ("advanced.vit_attention", "--model")):  # a regression of 460ff08: BEiT taken for text
+        fails(module, option, ["beit"], BEIT_AS_TEXT)
     fails("advanced.integrated_attention", "--model", ["deberta-v2"], NO_INTERFACE)
     fails("advanced.attention_faithfulness", "--encoder", ["distilbert", "albert"],
           Known(TypeError, "cannot find the transformer blocks of"))
@@ -265,7 +270,6 @@ def _table() -> dict[tuple[str, str, str], Known]:
     fails("advanced.attention_entropy", "--vit-model", ["swin"], Known(RuntimeError, "must match the size of tensor"))
     fails("advanced.attention_entropy", "--vit-model", ["convnext"],  # one line, but after the other models' work
           Known(AssertionError, "has no attention module that uses transformers' AttentionInterface"))
-    fails("beginner.attention_basics", "--model", ["vit"], OFFLINE)
     fails("advanced.attention_entropy", "--causal-model", ["bart"], Known(RuntimeError, "no forward pass went through"))
     return table
 
@@ -286,11 +290,11 @@ DEFAULT_SKIP = {("gradient_attention --vit-model", "dinov2-registers")}
 # The working family each lesson option is checked with by default, chosen so that the families spread over the
 # lessons (the head and model views are cheap: every family that works there is checked).
 DEFAULT_WORKING = {
-    "attention_basics --model": ["qwen2"], "attention_patterns --model": ["bloom"],
-    "multihead_visualization --model": ["opt"], "attention_rollout --model": ["distilbert"],
+    "attention_basics --model": ["qwen2", "gpt2"], "self_attention_heatmap --model": ["llama"], "attention_patterns --model": ["bloom"],
+    "multihead_visualization --model": ["opt"], "attention_rollout --model": ["distilbert", "gpt-neox"],
     "attention_comparison --model": ["albert"], "cross_attention_viz --model": ["t5"],
     "attention_flow --model": ["deberta-v2"], "gradient_attention --model": ["roberta"],
-    "gradient_attention --gpt2-model": ["llama"], "gradient_attention --vit-model": ["beit"],
+    "gradient_attention --gpt2-model": ["llama"], "gradient_attention --vit-model": ["dinov2"],
     "attention_entropy --encoder": ["electra"], "integrated_attention --model": ["albert"],
     "attention_faithfulness --encoder": ["bert"], "vit_attention --model": ["dinov2-registers"],
     "bertviz_style --model": list(FAMILIES),
