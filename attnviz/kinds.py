@@ -49,11 +49,17 @@ def _architecture(config) -> str:
     return (getattr(config, "architectures", None) or [type(config).__name__.replace("Config", "")])[0]
 
 
+def is_image_config(config) -> bool:
+    """Whether a config describes an image model: it has an input image size or channel count. (A vocabulary
+    size says nothing: BEiT has one, 8192 visual tokens, for its masked-image pre-training.)"""
+    return getattr(config, "image_size", None) is not None or getattr(config, "num_channels", None) is not None
+
+
 def detect_kind(name_or_path) -> str:
     """``encoder``, ``causal-lm`` or ``seq2seq`` from a model's config (without loading its weights); an
     image model is refused in one line (``ValueError``) that names the vision lesson."""
     config = read_config(name_or_path)
-    if getattr(config, "image_size", None) is not None and getattr(config, "vocab_size", None) is None:
+    if is_image_config(config):
         raise ValueError(f"{name_or_path} is a {_architecture(config)}, an image model; this lesson needs a text "
                          "model — try 03_advanced/vit_attention.py")
     if getattr(config, "is_encoder_decoder", False):
