@@ -49,6 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from attnviz.cli import lesson_parser, run_lesson
+from attnviz.kinds import detect_kind
 from attnviz.models import ModelLoadError, require_kind
 from attnviz.outputs import LessonOutputs
 from attnviz.plotting import show_heatmaps
@@ -302,7 +303,8 @@ def _encoder_demo(out, model_name, device, sentences=None):
                     f"last. In the first layer, head {head} is the strongest previous-token head "
                     f"({share:.0%} of each row on the previous token); compare the stripes of the last "
                     "layer, where many queries read the same few tokens.")
-    return depth_statistics(weights, mask, special, causal=False, model=name)
+    causal = model_name is not None and detect_kind(model_name) == "causal-lm"  # a decoder given as --model
+    return depth_statistics(weights, mask, special, causal=causal, model=name)
 
 
 def _decoder_demo(out, model_name, device):

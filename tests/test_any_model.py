@@ -206,3 +206,17 @@ def test_attention_comparison_takes_text(zoo, tmp_path, monkeypatch):
     assert seen == [[LONG, SHORT]]
     table = pd.read_csv(tmp_path / "attention_by_head.csv")
     assert len(table[table["model"] == "bert"]) == LAYERS * 4  # 2 layers × 4 heads of the zoo model
+
+
+def test_attention_comparison_treats_a_decoder_given_as_model_as_causal(zoo, tmp_path):
+    """A random-weight decoder spreads each row evenly over the keys its query can see (0 … i), so its entropy
+    is log(i + 1): the fraction of the maximum is 1 when the maximum counts the visible keys only (causal),
+    and clearly below 1 (about log(i + 1) / log(n)) if the decoder is mistaken for an encoder."""
+    import pandas as pd
+
+    from intermediate import attention_comparison
+
+    attention_comparison.main(["--model", str(zoo["gpt2"]), "--out", str(tmp_path), "--device", "cpu"])
+    table = pd.read_csv(tmp_path / "attention_by_head.csv")
+    fractions = table[table["model"] == "gpt2"]["entropy_fraction"]
+    assert len(fractions) == LAYERS * 4 and fractions.min() > 0.95
