@@ -45,6 +45,7 @@ from __future__ import annotations
 import numpy as np
 
 from attnviz.cli import lesson_parser, run_lesson
+from attnviz.kinds import detect_kind
 from attnviz.models import ModelLoadError, require_kind
 from attnviz.outputs import LessonOutputs
 from attnviz.plotting import show_heatmaps
@@ -224,7 +225,8 @@ def _encoder_demo(out, args):
     encoder = AttentionModel(args.model, device=args.device)
     weights = encoder.get_attention_weights(args.text)  # (L, H, n, n)
     tokens = encoder.tokens(args.text)
-    labels, scores = label_heads(weights, tokens, threshold=args.threshold)
+    causal = args.model is not None and detect_kind(args.model) == "causal-lm"  # a decoder given as --model
+    labels, scores = label_heads(weights, tokens, causal=causal, threshold=args.threshold)
     fig = plot_label_map(labels, scores, f"{encoder.name}: best pattern of each head")
     out.save_figure(fig, "encoder_pattern_map", f"Every head of {encoder.name} labelled by its best pattern "
                     f"on “{args.text}”. Colour is the chance-corrected score; 'mixed' means no score ≥ "
