@@ -11,9 +11,11 @@ import torch
 from advanced.attention_faithfulness import (
     Example,
     faithfulness,
+    gpt2_examples,
     layer_stack,
     leave_one_out,
     method_rows,
+    minilm_examples,
     randomisation_check,
     randomise_top_down,
     score_attribution,
@@ -150,3 +152,62 @@ def test_bad_inputs_are_named():
         score_attribution(model, lambda m, e: np.ones(2), [_example([2, 7, 5, 3])])
     with pytest.raises(ValueError, match="examples"):
         faithfulness(model, [])
+
+
+# ------------------------------------------------------------------ the examples (attnviz/faithfulness_data.py)
+class _Tokenizer:
+    """A stand-in with only what gpt2_examples reads: the special ids and id -> token names."""
+
+    def __init__(self, unk=None, pad=None, eos=None, bos=None):
+        self.unk_token_id, self.pad_token_id, self.eos_token_id, self.bos_token_id = unk, pad, eos, bos
+
+    def convert_ids_to_tokens(self, ids):
+        return [f"t{i}" for i in ids]
+
+
+def test_gpt2_examples_ask_for_the_token_that_followed_the_last_one_the_first_time():
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    half = 10
+    examples = gpt2_examples(_Tokenizer(pad=70, eos=71), n=5, half=half, seed=3)
+    assert len(examples) == 5
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(n_layer=1, n_head=2, n_embd=16, vocab_size=80, n_positions=32)).eval()
+    for example in examples:
+        ids = example.input_ids[0].tolist()  # <bos> x_1 … x_half x_1 … x_k
+        k = len(ids) - 1 - half
+        assert 3 <= k < half - 1
+        assert ids[1 + half:] == ids[1:1 + k]  # the second copy so far repeats the first
+        answer = int(example.extra[0][0])
+        assert answer == ids[k + 1]  # x_{k+1}, written out by position: what followed x_k the first time
+        assert example.row == len(ids) - 1 and example.blank_id == 70  # no <unk>: the pad id is next in line
+        assert example.content.tolist() == [False] + [True] * (len(ids) - 1)  # only <bos> is not scored
+        assert example.tokens == [f"t{i}" for i in ids]
+        with torch.no_grad():
+            want = model(input_ids=example.input_ids).logits[0, -1, answer]  # the logit, read by hand
+            got = example.forward_fn(model)(example.input_ids, *example.extra)
+        assert got.shape == (1,) and float(got[0]) == pytest.approx(float(want), abs=1e-6)
+
+
+def test_gpt2_examples_need_a_special_token_to_blank_with():
+    with pytest.raises(ValueError, match="no special token to blank with"):
+        gpt2_examples(_Tokenizer(), n=2, half=8)
+
+
+def test_minilm_examples_read_every_real_row_and_score_only_the_words():
+    from attnviz.grading.fixtures import minilm
+
+    model, tokenizer = minilm()
+    pair = ("Tea is best served hot.", "A warm drink.")
+    (example,) = minilm_examples(model, tokenizer, [pair])
+    encoded = tokenizer(pair[0], return_tensors="pt")
+    ids = encoded["input_ids"][0].tolist()
+    assert example.input_ids[0].tolist() == ids and example.blank_id == tokenizer.mask_token_id
+    assert example.content.tolist() == [i not in (tokenizer.cls_token_id, tokenizer.sep_token_id) for i in ids]
+    assert example.row.dtype == bool and example.row.all()  # mean pooling reads every real row
+    with torch.no_grad():  # F by hand: cosine of the two sentences' mean token vectors
+        first = model(**encoded).last_hidden_state[0].mean(0)
+        second = model(**tokenizer(pair[1], return_tensors="pt")).last_hidden_state[0].mean(0)
+        want = torch.nn.functional.cosine_similarity(first, second, dim=0)
+        got = example.forward_fn(model)(example.input_ids, *example.extra)
+    assert float(got[0]) == pytest.approx(float(want), abs=1e-5)
