@@ -22,7 +22,8 @@ number means anything:
 
 The per-row entropy and its fraction of ``log n_q`` come from ``02_intermediate/attention_comparison.py``
 (``attention_entropy``, ``row_statistics``); this lesson pools them per head over many inputs, checks that
-no weight sits where the query cannot see, and asks what the numbers say about the heads.
+no weight sits where the query cannot see (``attnviz/attention_batch.py``), and asks what the numbers say
+about the heads.
 
 Head specialisation
 -------------------
@@ -58,7 +59,8 @@ or the accuracy (tiny ViT) on held-out data. A first-order Taylor expansion in `
 curve from the same gradients: ``L(ξ) ≈ L(1) + Σ_h ∂L/∂ξ_h · (ξ_h − 1)``, i.e. removing a set ``S``
 changes the loss by ``− Σ_{h∈S} ∂L/∂ξ_h``. The prediction is good while few heads are gone and fails as the
 interactions between heads grow. Removing heads in a *random* order is the baseline that shows
-whether the ranking knows anything.
+whether the ranking knows anything. (:func:`attnviz.probes.pruning_curve` sets the gates and measures after
+each removal.)
 
 What to look for (the lesson prints its own measurements)
 ---------------------------------------------------------
@@ -92,15 +94,21 @@ Usage from Python::
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import torch
 
+from attnviz.attention_batch import as_attention_batch, check_visible, real_tokens
 from attnviz.cli import lesson_parser, run_lesson
+from attnviz.head_figures import (
+    entropy_by_position_figure,
+    head_heatmap,
+    pruning_figure,
+    specialisation_figure,
+)
 from attnviz.outputs import LessonOutputs
-from attnviz.plotting import show_heatmaps
-from attnviz.probes import AttentionProbes
+from attnviz.probes import AttentionProbes, pruning_curve
 from attnviz.tasks import (
     LossFn,
     device_of,
@@ -113,7 +121,7 @@ from attnviz.tasks import (
     vit_batches,
     vit_loss,
 )
-from attnviz.validate import check_attention, check_index, check_mask, to_canonical, to_numpy
+from attnviz.validate import to_numpy
 from intermediate.attention_comparison import attention_entropy, row_statistics
 
 DEFAULT_TEXTS = [
@@ -125,29 +133,6 @@ DEFAULT_TEXTS = [
 
 
 # ============================================================================ 1. entropy, masked
-def _as_batch(attention, name: str = "attention") -> tuple[np.ndarray, str]:
-    """``(H, Q, K)``, ``(L, H, Q, K)`` or ``(L, B, H, Q, K)`` -> ``(L, B, H, Q, K)`` and the layout it had."""
-    arr = check_attention(attention, "HQK|LHQK|LBHQK", name=name, square=True)
-    layout = {3: "HQK", 4: "LHQK", 5: "LBHQK"}[arr.ndim]
-    return to_canonical(arr, layout, name=name), layout  # missing axes inserted: (L, B, H, Q, K)
-
-
-def _real_tokens(attention_mask, n_batch: int, n: int) -> np.ndarray:
-    """A tokenizer mask ``(K,)`` or ``(B, K)`` (or ``None``) -> boolean ``(B, K)`` of the real tokens."""
-    mask = check_mask(attention_mask, n, n_batch=n_batch)  # (B, K) booleans, or None
-    return np.ones((n_batch, n), dtype=bool) if mask is None else mask
-
-
-def _check_visible(arr: np.ndarray, real: np.ndarray, causal: bool) -> None:
-    """No weight may sit on a key the query cannot see (padding, or the future of a causal model)."""
-    n = arr.shape[-1]
-    visible = real[:, None, :] & (np.tril(np.ones((n, n), dtype=bool)) if causal else True)  # (B, Q, K)
-    leaked = np.abs(arr * ~visible[None, :, None]).max()
-    if leaked > 1e-3:
-        what = "future keys (is the model really causal?)" if causal else "padding keys (is the mask right?)"
-        raise ValueError(f"attention: puts weight {leaked:.3g} on {what}; expected 0 there")
-
-
 def head_entropy(attention, attention_mask=None, *, causal: bool = False, relative: bool = False,
                  per_example: bool = False) -> np.ndarray:
     """Mean entropy of each head over the real query rows.
@@ -163,9 +148,9 @@ def head_entropy(attention, attention_mask=None, *, causal: bool = False, relati
     Returns:
         ``(H,)``, ``(L, H)``, or with ``per_example`` ``(L, B, H)``.
     """
-    arr, layout = _as_batch(attention)  # (L, B, H, Q, K)
-    real = _real_tokens(attention_mask, arr.shape[1], arr.shape[-1])  # (B, K)
-    _check_visible(arr, real, causal)
+    arr, layout = as_attention_batch(attention)  # (L, B, H, Q, K)
+    real = real_tokens(attention_mask, arr.shape[1], arr.shape[-1])  # (B, K)
+    check_visible(arr, real, causal)
     rows = row_statistics(arr, real.astype(int), causal=causal)  # per-row statistics of the comparison lesson
     values = rows["entropy_fraction" if relative else "entropy"]  # (L, B, H, Q), NaN: rows left out
     if np.isnan(values).all():
@@ -184,8 +169,8 @@ def head_confidence(attention, attention_mask=None) -> np.ndarray:
 
     Same inputs as :func:`head_entropy`; returns ``(H,)`` or ``(L, H)``.
     """
-    arr, layout = _as_batch(attention)  # (L, B, H, Q, K)
-    real = _real_tokens(attention_mask, arr.shape[1], arr.shape[-1])  # (B, Q): self-attention, rows = tokens
+    arr, layout = as_attention_batch(attention)  # (L, B, H, Q, K)
+    real = real_tokens(attention_mask, arr.shape[1], arr.shape[-1])  # (B, Q): self-attention, rows = tokens
     top = arr.max(-1)  # (L, B, H, Q)
     weights = np.broadcast_to(real[None, :, None, :], top.shape).astype(float)
     pooled = (top * weights).sum((1, 3)) / weights.sum((1, 3))  # (L, H)
@@ -275,31 +260,6 @@ def pruning_order(importance, strategy: str = "importance", seed: int = 0) -> np
     return np.stack(np.unravel_index(order, scores.shape), axis=1)  # (L·H, 2)
 
 
-def pruning_curve(model, order, evaluate: Callable[[torch.nn.Module], float], steps=None) -> np.ndarray:
-    """Remove heads in ``order`` and measure after each: ``evaluate(model)`` for 0, 1, …, L·H heads removed.
-
-    ``order`` is ``(n, 2)`` (layer, head) pairs; ``steps`` optionally lists which counts to measure
-    (default: every count). Returns ``(len(steps),)``.
-    """
-    order = np.asarray(order, dtype=int)
-    with AttentionProbes(model) as probes:
-        if order.ndim != 2 or order.shape[1] != 2:
-            raise ValueError(f"order: got shape {order.shape}; expected (n, 2) pairs of (layer, head)")
-        for layer, head in order:
-            check_index(int(layer), len(probes), name="layer")
-            check_index(int(head), probes.num_heads, name="head")
-        steps = range(len(order) + 1) if steps is None else steps
-        results = []
-        for k in steps:
-            mask = torch.ones(len(probes), probes.num_heads)  # (L, H)
-            for layer, head in order[:k]:
-                mask[layer, head] = 0.0
-            probes.set_head_mask(mask)
-            with torch.no_grad():
-                results.append(float(evaluate(model)))
-    return np.asarray(results)
-
-
 def predicted_curve(base_loss: float, gradient, order) -> np.ndarray:
     """First-order Taylor prediction of the loss as heads are removed: ``L(1) − Σ_{h removed} ∂L/∂ξ_h``."""
     grad = to_numpy(gradient, "gradient")
@@ -309,45 +269,6 @@ def predicted_curve(base_loss: float, gradient, order) -> np.ndarray:
 
 
 # ============================================================================ 3. the lesson
-def _heatmap(values, title, colorbar_label, vmax):
-    arr = np.asarray(values, dtype=float)  # (L, H)
-    return show_heatmaps(arr, xlabels=[str(h) for h in range(arr.shape[1])],
-                         ylabels=[str(layer) for layer in range(arr.shape[0])], titles=[title], xlabel="head",
-                         ylabel="layer", vmin=0.0, vmax=vmax, colorbar_label=colorbar_label,
-                         annotate=arr.size <= 80, tick_labels=True)
-
-
-def _pruning_figure(title, ylabel, curves: dict, n_heads: int, predicted=None, random_curves=None,
-                    log: bool = False, chance: float | None = None):
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7.0, 4.2), constrained_layout=True)
-    x = np.arange(n_heads + 1)
-    shown = (lambda v: np.where(np.asarray(v) > 0, v, np.nan)) if log else np.asarray  # log axes: values > 0
-    if random_curves is not None:
-        lo, hi = np.min(random_curves, 0), np.max(random_curves, 0)
-        ax.fill_between(x, shown(lo), shown(hi), color="0.8",
-                        label=f"random orders (range of {len(random_curves)})")
-        ax.plot(x, shown(np.mean(random_curves, 0)), color="0.45", lw=1.5, label="random orders (mean)")
-    styles = {"least important first (measured)": "C0", "most important first (measured)": "C3"}
-    for name, curve in curves.items():
-        ax.plot(x, shown(curve), marker="o", ms=3, color=styles.get(name), label=name)
-    if predicted is not None:
-        ax.plot(x, shown(predicted), ls="--", color="C0",
-                label="least important first (first-order Taylor prediction)")
-    if chance is not None:
-        ax.axhline(chance, color="0.3", ls=":", lw=1, label=f"chance ({chance:.0%})")
-    if log:
-        ax.set_yscale("log")
-        floor = min(np.nanmin(shown(c)) for c in curves.values())
-        ax.set_ylim(bottom=0.3 * floor)  # a Taylor prediction far below the measured curves would squash them
-    ax.set_xlabel("heads removed")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    return fig
-
-
 def _encoder_demo(out, args):
     """MiniLM on a padded batch: entropy of every head, masked, as a fraction of ``log n_q``."""
     from beginner.attention_basics import AttentionModel
@@ -360,7 +281,7 @@ def _encoder_demo(out, args):
     print(f"{encoder.name}: mean head entropy {nats.mean():.3f} nats = {relative.mean():.2f} of log n; "
           f"counting padding rows would shift it by {np.abs(unmasked - nats).max():.3f} nats at worst")
     by_layer = relative.mean(1)  # (L,)
-    fig = _heatmap(relative, f"{encoder.name}: entropy / log n_q, mean over the real rows of "
+    fig = head_heatmap(relative, f"{encoder.name}: entropy / log n_q, mean over the real rows of "
                    f"{len(DEFAULT_TEXTS)} padded sentences",
                    "fraction of the maximum entropy (0 = one key, 1 = uniform)", 1.0)
     out.save_figure(fig, "encoder_entropy", "Relative entropy of every MiniLM head (masked: padding rows and "
@@ -373,8 +294,6 @@ def _encoder_demo(out, args):
 
 def _causal_entropy_demo(out, gpt):
     """The tiny GPT-2: a causal row's entropy grows with position just because it sees more keys."""
-    import matplotlib.pyplot as plt
-
     batches = to_device(gpt2_batches(), gpt.device)
     with AttentionProbes(gpt.model) as probes, torch.no_grad():
         gpt.model(**batches[0])
@@ -383,19 +302,9 @@ def _causal_entropy_demo(out, gpt):
     rel_gpt = head_entropy(causal_weights, causal=True, relative=True)  # (L, H)
     sharpest = np.unravel_index(np.argmin(rel_gpt), rel_gpt.shape)
     broadest = np.unravel_index(np.argmax(rel_gpt), rel_gpt.shape)
-    fig, ax = plt.subplots(figsize=(7.0, 4.0), constrained_layout=True)
-    positions = np.arange(entropy.shape[-1])
-    ax.plot(positions, np.log(positions + 1), "k--", label="log(q + 1): uniform over the visible keys")
-    for (layer, head), colour in ((broadest, "C1"), (sharpest, "C0")):
-        ax.plot(positions, entropy[layer, :, head].mean(0), color=colour,
-                label=f"layer {layer}, head {head} (relative entropy {rel_gpt[layer, head]:.2f})")
     repeat = 1 + (entropy.shape[-1] - 1) // 2  # <bos>, half tokens, then the repeat
-    ax.axvline(repeat, color="0.6", lw=0.8)
-    ax.text(repeat + 0.3, 0.1, "repeat starts", fontsize=8, color="0.4")
-    ax.set_xlabel("query position q")
-    ax.set_ylabel("entropy (nats)")
-    ax.set_title(f"{gpt.name}: a causal row can only be as uncertain as log(q + 1)")
-    ax.legend(fontsize=8)
+    title = f"{gpt.name}: a causal row can only be as uncertain as log(q + 1)"
+    fig = entropy_by_position_figure(entropy, rel_gpt, ((broadest, "C1"), (sharpest, "C0")), title, repeat)
     out.save_figure(fig, "causal_entropy_by_position", "Entropy of two tiny-GPT-2 heads by query position, "
                     "mean over sequences, against log(q+1): raw nats grow with position for any head, which "
                     "is why the relative entropy divides each row by its own log n.")
@@ -404,8 +313,6 @@ def _causal_entropy_demo(out, gpt):
 
 def _importance_demo(out, gpt, batches, causal_weights, rel_gpt):
     """Michel et al. importance and Voita-style specialisation of every tiny-GPT-2 head."""
-    import matplotlib.pyplot as plt
-
     scores = head_importance(gpt.model, batches, gpt2_loss)
     importance = scores["importance"]  # (L, H)
     per_example = head_entropy(causal_weights, causal=True, relative=True, per_example=True)  # (L, B, H)
@@ -417,24 +324,13 @@ def _importance_demo(out, gpt, batches, causal_weights, rel_gpt):
     rho_ent = spearmanr(rel_gpt.ravel(), importance.ravel())[0]
     print(f"{gpt.name}: Spearman(importance, confidence) = {rho_conf:+.2f}, (importance, relative entropy) = "
           f"{rho_ent:+.2f}")
-    fig = _heatmap(importance, f"{gpt.name}: head importance E|∂L/∂ξ_h| (Michel et al.)",
+    fig = head_heatmap(importance, f"{gpt.name}: head importance E|∂L/∂ξ_h| (Michel et al.)",
                    "importance, ℓ2-normalised per layer", 1.0)
     out.save_figure(fig, "gpt2_head_importance", "Michel et al. head importance of the tiny GPT-2 on "
                     "held-out repeated sequences: |∂loss/∂ξ_h| per example, averaged, each layer divided by "
                     "its ℓ2 norm.")
-    fig, ax = plt.subplots(figsize=(6.4, 4.4), constrained_layout=True)
-    colours = {"specialised": "C0", "averaging": "C1", "input-dependent": "C3", "mixed": "C7"}
-    for label, colour in colours.items():
-        chosen = spec["label"] == label
-        if chosen.any():
-            ax.scatter(spec["mean"][chosen], importance[chosen], c=colour, label=label, s=40)
-    for (layer, head), value in np.ndenumerate(importance):
-        ax.annotate(f"{layer}.{head}", (spec["mean"][layer, head], value), fontsize=7, xytext=(3, 2),
-                    textcoords="offset points")
-    ax.set_xlabel("relative entropy (mean over sequences; 0 = one key, 1 = uniform)")
-    ax.set_ylabel("importance (ℓ2-normalised per layer)")
-    ax.set_title(f"Specialised heads and importance (Spearman with confidence {rho_conf:+.2f})")
-    ax.legend(fontsize=8)
+    title = f"Specialised heads and importance (Spearman with confidence {rho_conf:+.2f})"
+    fig = specialisation_figure(spec, importance, title)
     out.save_figure(fig, "gpt2_specialisation", "Each tiny-GPT-2 head (label layer.head): relative entropy "
                     "against Michel importance, coloured by specialisation (sharp and consistent across "
                     "inputs, averaging, input-dependent). The heads the loss needs are the sharp, consistent "
@@ -463,7 +359,7 @@ def _gpt2_pruning_demo(out, args, gpt, scores):
     print(f"{gpt.name} pruning, loss with {half}/{n_heads} heads removed: by importance {measured[half]:.3f} "
           f"(Taylor prediction {predicted[half]:.3f}), random {randoms[:, half].mean():.3f}, most important "
           f"first {reverse[half]:.3f}; intact {measured[0]:.3f}")
-    fig = _pruning_figure(f"{gpt.name}: loss as heads are removed",
+    fig = pruning_figure(f"{gpt.name}: loss as heads are removed",
                           "loss on held-out repeated sequences (nats, log scale)", curves, n_heads, predicted,
                           randoms, log=True)
     cliff = int(np.argmax(measured > 10 * measured[0]))  # the first count where the loss has grown tenfold
@@ -490,14 +386,14 @@ def _vit_pruning_demo(out, args):
     print(f"{vit.name} pruning, accuracy with {half}/{n_heads} heads removed: by importance "
           f"{measured[half]:.2f}, random {randoms[:, half].mean():.2f}, most important first "
           f"{reverse[half]:.2f}; intact {measured[0]:.2f}")
-    fig = _pruning_figure(f"{vit.name}: accuracy as heads are removed", "accuracy on held-out images", curves,
+    fig = pruning_figure(f"{vit.name}: accuracy as heads are removed", "accuracy on held-out images", curves,
                           n_heads, None, randoms, chance=1 / vit.model.config.num_labels)
     out.save_figure(fig, "vit_pruning_curve", "Accuracy of the tiny ViT on its 200 shipped test images as "
                     "heads are removed in order of Michel importance (measured on 200 other images), in "
                     f"reverse, and in {args.random_orders} random orders. With half the heads gone: "
                     f"{measured[half]:.0%} by importance, {randoms[:, half].mean():.0%} at random, "
                     f"{reverse[half]:.0%} most important first.")
-    fig = _heatmap(importance, f"{vit.name}: head importance", "importance, ℓ2-normalised per layer", 1.0)
+    fig = head_heatmap(importance, f"{vit.name}: head importance", "importance, ℓ2-normalised per layer", 1.0)
     out.save_figure(fig, "vit_head_importance", "Michel et al. head importance of the tiny ViT "
                     "(cross-entropy on held-out images).")
 

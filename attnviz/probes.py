@@ -25,13 +25,18 @@ Usage::
         model(**inputs)
         probes.attentions()                   # (L, B, H, Q, K), in the graph
         probes.set_head_mask(mask)            # (L, H): 0 removes a head
+
+:func:`pruning_curve` uses the gates to remove heads one after another and measure the model after each.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import numpy as np
 import torch
 
-from attnviz.validate import to_numpy
+from attnviz.validate import check_index, to_numpy
 
 PROBED_ATTENTION = "attnviz_probed"  # the name our attention function is registered under
 
@@ -186,3 +191,28 @@ class AttentionProbes:
         if missing:
             raise RuntimeError(f"no forward pass went through {missing[0]}: run the model inside `with AttentionProbes`")
         return torch.stack([p.last for p in self.probes])  # (L, B, H, Q, K)
+
+
+def pruning_curve(model, order, evaluate: Callable[[torch.nn.Module], float], steps=None) -> np.ndarray:
+    """Remove heads in ``order`` and measure after each: ``evaluate(model)`` for 0, 1, …, L·H heads removed.
+
+    ``order`` is ``(n, 2)`` (layer, head) pairs; ``steps`` optionally lists which counts to measure
+    (default: every count). Returns ``(len(steps),)``.
+    """
+    order = np.asarray(order, dtype=int)
+    with AttentionProbes(model) as probes:
+        if order.ndim != 2 or order.shape[1] != 2:
+            raise ValueError(f"order: got shape {order.shape}; expected (n, 2) pairs of (layer, head)")
+        for layer, head in order:
+            check_index(int(layer), len(probes), name="layer")
+            check_index(int(head), probes.num_heads, name="head")
+        steps = range(len(order) + 1) if steps is None else steps
+        results = []
+        for k in steps:
+            mask = torch.ones(len(probes), probes.num_heads)  # (L, H)
+            for layer, head in order[:k]:
+                mask[layer, head] = 0.0
+            probes.set_head_mask(mask)
+            with torch.no_grad():
+                results.append(float(evaluate(model)))
+    return np.asarray(results)

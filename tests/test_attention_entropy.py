@@ -245,3 +245,58 @@ def test_importance_and_pruning_errors():
     with pytest.raises(TypeError, match="model"):
         with AttentionProbes(torch.nn.Linear(2, 2)):
             pass
+
+
+# ---------------------------------------------------------------- the figures (attnviz/head_figures.py)
+def test_entropy_by_position_figure_draws_log_q_plus_one_and_each_heads_mean():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from attnviz.head_figures import entropy_by_position_figure
+
+    rng = np.random.default_rng(0)
+    entropy = rng.random((2, 3, 2, 5))  # (L, B, H, Q)
+    relative = np.array([[0.1, 0.2], [0.3, 0.4]])
+    fig = entropy_by_position_figure(entropy, relative, (((1, 0), "C1"), ((0, 1), "C0")), "t", repeat=3)
+    lines = fig.axes[0].get_lines()
+    np.testing.assert_allclose(lines[0].get_ydata(), [math.log(q + 1) for q in range(5)])
+    np.testing.assert_allclose(lines[1].get_ydata(), [entropy[1, :, 0, q].mean() for q in range(5)])
+    np.testing.assert_allclose(lines[2].get_ydata(), [entropy[0, :, 1, q].mean() for q in range(5)])
+    assert "relative entropy 0.30" in lines[1].get_label() and lines[3].get_xdata()[0] == 3  # the repeat
+
+
+def test_specialisation_figure_puts_every_head_at_its_entropy_and_importance():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from attnviz.head_figures import specialisation_figure
+
+    mean = np.array([[0.1, 0.9], [0.5, 0.2]])
+    label = np.array([["specialised", "averaging"], ["mixed", "specialised"]], dtype=object)
+    importance = np.array([[0.8, 0.1], [0.3, 0.6]])
+    fig = specialisation_figure({"mean": mean, "label": label}, importance, "t")
+    ax = fig.axes[0]
+    points = {text.get_text(): text.xy for text in ax.texts}  # one "layer.head" label per head
+    assert points == {"0.0": (0.1, 0.8), "0.1": (0.9, 0.1), "1.0": (0.5, 0.3), "1.1": (0.2, 0.6)}
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["specialised", "averaging", "mixed"]  # only the labels that occur
+
+
+def test_pruning_figure_draws_the_curves_it_is_given_and_hides_non_positive_values_on_a_log_axis():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from attnviz.head_figures import pruning_figure
+
+    measured, reverse = np.array([1.0, 1.5, 4.0]), np.array([1.0, 3.0, 0.0])
+    randoms = np.array([[1.0, 2.0, 3.0], [1.0, 4.0, 5.0]])  # (orders, L·H + 1)
+    fig = pruning_figure("t", "loss", {"least important first (measured)": measured,
+                                       "most important first (measured)": reverse}, 2,
+                         predicted=np.array([1.0, 0.9, -0.2]), random_curves=randoms, log=True)
+    ax = fig.axes[0]
+    lines = {line.get_label(): line.get_ydata() for line in ax.get_lines()}
+    np.testing.assert_allclose(lines["random orders (mean)"], [1.0, 3.0, 4.0])
+    np.testing.assert_allclose(lines["least important first (measured)"], measured)
+    np.testing.assert_allclose(lines["most important first (measured)"], [1.0, 3.0, np.nan])  # 0: not on a log axis
+    np.testing.assert_allclose(lines["least important first (first-order Taylor prediction)"], [1.0, 0.9, np.nan])
+    assert ax.get_yscale() == "log" and ax.get_ylim()[0] == pytest.approx(0.3)  # 0.3 × the smallest measured
