@@ -150,8 +150,9 @@ def check_model_kind(name: str, config, kind: str) -> None:
     """Refuse, in one line that says why and what to use, a model of the wrong kind for ``kind``, before any
     weight is loaded: an image model in a text lesson, a text model in a vision lesson, an encoder-decoder
     given as a decoder (``AutoModelForCausalLM`` would load its decoder alone, half of it random)."""
-    is_image = getattr(config, "vocab_size", None) is None and (
-        getattr(config, "image_size", None) is not None or getattr(config, "num_channels", None) is not None)
+    # An image model says how big its input is; BEiT also has a vocab_size (its masked-image tokens), so a
+    # vocabulary alone does not make a text model.
+    is_image = getattr(config, "image_size", None) is not None or getattr(config, "num_channels", None) is not None
     what = f"{name} is a {_architecture(config)}"
     if kind in ("encoder", "causal-lm") and is_image:
         raise ValueError(f"{what}, an image model; this lesson needs {_KIND_WORDS[kind]} — try "

@@ -20,13 +20,14 @@ import pytest
 from zoo import LAYERS, build_zoo
 
 NO_PAD_DECODERS = ("gpt2", "gpt-neox", "llama")
+IMAGE_FAMILIES = ("vit", "deit", "dinov2", "dinov2-registers", "beit", "swin", "convnext")
 LONG, SHORT = "The cat sat on the mat because it was tired.", "A cat slept."
 
 
 @pytest.fixture(scope="module")
 def zoo(tmp_path_factory) -> dict:
     """The few zoo families these tests need, built once for the module."""
-    return build_zoo(tmp_path_factory.mktemp("zoo"), names=[*NO_PAD_DECODERS, "bert", "vit", "bart"])
+    return build_zoo(tmp_path_factory.mktemp("zoo"), names=[*NO_PAD_DECODERS, "bert", "bart", *IMAGE_FAMILIES])
 
 
 def _manifest_files(out) -> list:
@@ -140,6 +141,30 @@ def test_an_encoder_decoder_as_causal_model_is_refused(zoo, tmp_path, capsys, mo
     assert status == 2 and message.count("\n") == 0
     assert "BartForConditionalGeneration" in message and "encoder-decoder" in message
     assert "cross_attention_viz.py" in message and "offline" not in message and drawn == []
+
+
+@pytest.mark.parametrize("name", IMAGE_FAMILIES)
+def test_every_image_family_is_an_image_model_and_never_a_text_one(zoo, name):
+    """BEiT's config has a vocab_size (its masked-image-modelling tokens): it is still an image model."""
+    from transformers import AutoConfig
+
+    from attnviz.models import check_model_kind
+
+    config = AutoConfig.from_pretrained(zoo[name])
+    check_model_kind(name, config, "vit")  # accepted (Swin and ConvNeXt are refused by the lessons themselves)
+    for text_kind in ("encoder", "causal-lm"):
+        with pytest.raises(ValueError, match="an image model; this lesson needs"):
+            check_model_kind(name, config, text_kind)
+
+
+@pytest.mark.parametrize("name", ["bert", "gpt2", "bart"])
+def test_a_text_model_is_refused_as_an_image_model(zoo, name):
+    from transformers import AutoConfig
+
+    from attnviz.models import check_model_kind
+
+    with pytest.raises(ValueError, match="a text model; this lesson needs an image model"):
+        check_model_kind(name, AutoConfig.from_pretrained(zoo[name]), "vit")
 
 
 def test_a_missing_folder_is_no_such_folder_not_offline(tmp_path, capsys):
