@@ -149,7 +149,8 @@ _KIND_WORDS = {"encoder": "a text model", "causal-lm": "a decoder-only text mode
 def check_model_kind(name: str, config, kind: str) -> None:
     """Refuse, in one line that says why and what to use, a model of the wrong kind for ``kind``, before any
     weight is loaded: an image model in a text lesson, a text model in a vision lesson, an encoder-decoder
-    given as a decoder (``AutoModelForCausalLM`` would load its decoder alone, half of it random)."""
+    given as a decoder (``AutoModelForCausalLM`` would load its decoder alone, half of it random) or to a
+    lesson that runs one stack of self-attention (T5's ``AutoModel`` wants decoder inputs)."""
     # An image model says how big its input is; BEiT also has a vocab_size (its masked-image tokens), so a
     # vocabulary alone does not make a text model.
     is_image = getattr(config, "image_size", None) is not None or getattr(config, "num_channels", None) is not None
@@ -157,8 +158,9 @@ def check_model_kind(name: str, config, kind: str) -> None:
     if kind in ("encoder", "causal-lm") and is_image:
         raise ValueError(f"{what}, an image model; this lesson needs {_KIND_WORDS[kind]} — try "
                          "03_advanced/vit_attention.py")
-    if kind == "causal-lm" and getattr(config, "is_encoder_decoder", False):
-        raise ValueError(f"{what}, an encoder-decoder; this lesson needs {_KIND_WORDS[kind]} — try "
+    if kind in ("encoder", "causal-lm") and getattr(config, "is_encoder_decoder", False):
+        needs = "an encoder or a decoder-only text model" if kind == "encoder" else _KIND_WORDS[kind]
+        raise ValueError(f"{what}, an encoder-decoder; this lesson needs {needs} — try "
                          "02_intermediate/cross_attention_viz.py for encoder-decoders")
     if kind == "vit" and not is_image:
         raise ValueError(f"{what}, a text model; this lesson needs an image model (ViT, DeiT, DINOv2, BEiT) — "

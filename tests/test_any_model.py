@@ -167,6 +167,12 @@ def test_a_text_model_is_refused_as_an_image_model(zoo, name):
         check_model_kind(name, AutoConfig.from_pretrained(zoo[name]), "vit")
 
 
+def test_an_encoder_decoder_in_a_one_stack_lesson_is_refused(zoo, tmp_path, capsys):
+    status, message, drawn = _refusal("beginner.attention_basics", ["--model", str(zoo["bart"])], tmp_path, capsys)
+    assert status == 2 and message.count("\n") == 0 and "encoder-decoder" in message
+    assert "cross_attention_viz.py" in message and "offline" not in message and drawn == []
+
+
 def test_a_missing_folder_is_no_such_folder_not_offline(tmp_path, capsys):
     status, message, _ = _refusal("beginner.attention_basics", ["--model", str(tmp_path / "nope")],
                                   tmp_path / "out", capsys)
