@@ -75,6 +75,8 @@ from attnviz.gradients import (
     mean_pool,
     next_token_logit,
 )
+from attnviz.kinds import config_patch_size, require_vision_transformer, vision_special_tokens
+from attnviz.models import require_kind
 from attnviz.normalize import output_row
 from attnviz.outputs import LessonOutputs
 from attnviz.plotting import show_heatmaps, token_bars
@@ -184,7 +186,7 @@ def _gpt2_demo(out, args, rollout) -> bool:
     from attnviz.models import ModelLoadError, load_model
 
     try:
-        loaded = load_model(args.gpt2_model, kind="causal-lm", device=args.device)
+        loaded = load_model(args.causal_model, kind="causal-lm", device=args.device)
     except ModelLoadError as err:
         print(f"skipping the GPT-2 example: {err}")
         return False
@@ -222,6 +224,27 @@ def _gpt2_demo(out, args, rollout) -> bool:
     return True
 
 
+def vit_patch_maps(result, config, pixel_shape, rollout) -> dict:
+    """The ``[CLS]`` row of rollout and of Chefer's ``R − I`` on the patch grid, from :func:`explain`.
+
+    A ViT puts special tokens before its patches: ``[CLS]`` alone (ViT, BEiT), ``[CLS]`` and a distillation
+    token (DeiT), ``[CLS]`` and register tokens (DINOv2 with registers). Every one of them is dropped from
+    the grid; only ``[CLS]``'s row — the one the classifier reads — is drawn. ``pixel_shape`` is the
+    ``(S_h, S_w)`` the model saw. Returns ``rollout`` and ``chefer`` ``(g_h, g_w)``, the ``special`` token
+    names and a ``note`` for the figure's title.
+    """
+    patch = config_patch_size(config)
+    grid = (int(pixel_shape[0]) // patch, int(pixel_shape[1]) // patch)  # (g_h, g_w) patches
+    n_tokens = result["relevance"].shape[-1]  # N = n_prefix + g_h · g_w
+    special = vision_special_tokens(config, n_tokens, grid)  # [CLS] first
+    n_prefix = len(special)
+    chefer = relevance_row(result["relevance"], 0)[n_prefix:].reshape(grid)  # (g_h · g_w,) -> (g_h, g_w)
+    plain = rollout.compute_rollout(list(result["attention"]))[0, n_prefix:].reshape(grid)  # (g_h, g_w)
+    others = ", ".join(special[1:])
+    note = "row drawn: [CLS]" + (f"; not on the patch grid: {others}" if others else "")
+    return {"rollout": plain, "chefer": chefer, "special": special, "note": note}
+
+
 def _vit_demo(out, args, rollout) -> bool:
     import torch
 
@@ -250,18 +273,18 @@ def _vit_demo(out, args, rollout) -> bool:
         logits = loaded.model(**inputs).logits[0]
     predicted = int(logits.argmax())
     result = explain(loaded.model, inputs, class_logit(predicted))
-    side = int(round(np.sqrt(result["relevance"].shape[-1] - 1)))  # a side × side grid of patches after [CLS]
-    chefer = relevance_row(result["relevance"], 0)[1:].reshape(side, side)  # (K - 1,) patches -> (side, side)
-    plain = rollout.compute_rollout(list(result["attention"]))[0, 1:].reshape(side, side)  # (side, side)
+    maps = vit_patch_maps(result, loaded.model.config, inputs["pixel_values"].shape[-2:], rollout)
     label = loaded.model.config.id2label.get(predicted, str(predicted))
-    shown = np.stack([plain / plain.max(), chefer / max(chefer.max(), 1e-12)])[None]
+    plain, chefer = maps["rollout"], maps["chefer"]  # (g_h, g_w) each
+    shown = np.stack([plain / plain.max(), chefer / max(chefer.max(), 1e-12)])[None]  # (1, 2, g_h, g_w)
     fig = show_heatmaps(shown, titles=["rollout, [CLS] row", f"Chefer R − I for class {label!r}"],
                         xlabel="patch column", ylabel="patch row", vmin=0, vmax=1,
                         colorbar_label="fraction of the map's maximum",
-                        suptitle=f"{loaded.name} on {images[0].name}: where the class evidence is")
+                        suptitle=f"{loaded.name} on {images[0].name}: where the class evidence is "
+                        f"({maps['note']})")
     out.save_figure(fig, "vit_class_relevance", "Tiny ViT: the [CLS] row of plain rollout and of the "
                     "class-specific gradient-weighted relevance, as patch grids (each divided by its "
-                    "maximum).")
+                    f"maximum); {maps['note']}.")
     return True
 
 
@@ -269,8 +292,8 @@ def main(argv=None):
     parser = lesson_parser(__doc__, text=DEFAULT_TEXT)
     parser.add_argument("--other", default=DEFAULT_OTHER, help="second sentence of the similarity target "
                                                                f"(default: {DEFAULT_OTHER!r})")
-    parser.add_argument("--gpt2-model", default=None, help="causal LM for the induction example (default: "
-                                                           "tiny-gpt2-induction)")
+    parser.add_argument("--causal-model", "--gpt2-model", dest="causal_model", default=None,
+                        help="causal LM for the induction example (default: tiny-gpt2-induction)")
     parser.add_argument("--vit-model", default=None, help="image classifier for the ViT example (default: "
                                                           "tiny-vit-shapes)")
     parser.add_argument("--image", default=None, help="image for the ViT example (default: the first shipped "
@@ -278,6 +301,10 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="seed of the random repeated sequence (default: "
                                                             "0)")
     args = parser.parse_args(argv)
+    if args.vit_model is not None:
+        require_vision_transformer(args.vit_model)  # Swin, ConvNeXt, a text model: one line, before any work
+    if args.causal_model is not None:
+        require_kind(args.causal_model, "causal-lm")  # an encoder-decoder or an image model: one line
     out = LessonOutputs(__file__, args.out)
 
     from intermediate.attention_rollout import AttentionRollout

@@ -135,3 +135,77 @@ def test_bad_input_is_rejected():
         relevance_row(np.eye(3), 5)
     with pytest.raises(ValueError, match="kind"):
         attention_gradients(torch.nn.Linear(2, 2), {}, class_logit(), kind="sideways")
+
+
+# ------------------------------------------------------------------ any ViT-style model (issue 12, tests/zoo.py)
+def test_vit_patch_maps_drop_every_special_token_from_the_grid():
+    from types import SimpleNamespace
+
+    from advanced.gradient_attention import vit_patch_maps
+
+    config = SimpleNamespace(model_type="deit", patch_size=2)  # [CLS] + [DIST] before a 2 × 2 grid
+    relevance = np.eye(6)
+    relevance[0] += [0, 7, 1, 2, 3, 4]  # [CLS] row, written by hand: R − I = 0, 7 ([DIST]), then the patches
+    attention = np.full((1, 1, 6, 6), 1 / 6)  # (L, H, Q, K)
+    rollout = SimpleNamespace(compute_rollout=lambda layers: np.arange(36.0).reshape(6, 6))
+    maps = vit_patch_maps({"relevance": relevance, "attention": attention}, config, (4, 4), rollout)
+    np.testing.assert_array_equal(maps["chefer"], [[1, 2], [3, 4]])  # [DIST]'s 7 is not a patch
+    np.testing.assert_array_equal(maps["rollout"], [[2, 3], [4, 5]])  # row 0 from key 2 on
+    assert maps["special"] == ["[CLS]", "[DIST]"]
+    assert maps["note"] == "row drawn: [CLS]; not on the patch grid: [DIST]"
+
+
+@pytest.fixture(scope="module")
+def vit_zoo(tmp_path_factory):
+    from zoo import build_zoo
+
+    return build_zoo(tmp_path_factory.mktemp("zoo"), ["deit", "dinov2-registers"])
+
+
+@pytest.mark.parametrize(("family", "others"), [("deit", "[DIST]"),
+                                                ("dinov2-registers", "[REG0], [REG1], [REG2], [REG3]")])
+def test_vit_demo_draws_the_cls_row_on_the_patch_grid(vit_zoo, tmp_path, monkeypatch, family, others):
+    from types import SimpleNamespace
+
+    import zoo
+
+    import advanced.gradient_attention as lesson
+    from attnviz.outputs import LessonOutputs
+    from attnviz.plotting import show_heatmaps as real_show_heatmaps
+    from intermediate.attention_rollout import AttentionRollout
+
+    drawn = []
+
+    def record(maps, **kwargs):  # what the demo draws; the real plot still runs, so the figure is saved
+        drawn.append((np.asarray(maps), kwargs))
+        return real_show_heatmaps(maps, **kwargs)
+
+    monkeypatch.setattr(lesson, "show_heatmaps", record)
+    out = LessonOutputs(lesson.__file__, tmp_path / "out")
+    args = SimpleNamespace(vit_model=str(vit_zoo[family]), device="cpu", image=None)
+    assert lesson._vit_demo(out, args, AttentionRollout())
+    side = zoo.IMAGE // zoo.PATCH  # the zoo's image and patch sizes, not read from the lesson
+    (maps, kwargs), = drawn
+    assert maps.shape == (1, 2, side, side)
+    assert f"row drawn: [CLS]; not on the patch grid: {others}" in kwargs["suptitle"]
+
+
+@pytest.mark.parametrize(("option", "family", "reason"),
+                         [("--vit-model", "swin", "shifted windows"), ("--vit-model", "convnext", "no attention"),
+                          ("--causal-model", "bart", "encoder-decoder"), ("--gpt2-model", "bart", "encoder-decoder")])
+def test_models_the_demos_cannot_use_are_refused_in_one_line_before_any_work(tmp_path, capsys, monkeypatch,
+                                                                               option, family, reason):
+    from zoo import build_zoo
+
+    import advanced.gradient_attention as lesson
+    from attnviz.cli import run_lesson
+
+    folder = build_zoo(tmp_path / "zoo", [family])[family]
+    capsys.readouterr()  # what building the checkpoint printed
+    monkeypatch.setattr(lesson, "_minilm_demo", lambda *a: pytest.fail("work started before the refusal"))
+    with pytest.raises(SystemExit) as exit_info:
+        raise SystemExit(run_lesson(lesson.main, [option, str(folder), "--out", str(tmp_path / "out")]))
+    assert exit_info.value.code == 2
+    message = capsys.readouterr().err.strip()
+    assert len(message.splitlines()) == 1 and message.startswith("error:") and reason in message, message
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.*"))
