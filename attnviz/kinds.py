@@ -25,7 +25,14 @@ from pathlib import Path
 import numpy as np
 
 from attnviz.extract import transformer_attentions
-from attnviz.models import SHIPPED_MODELS, ModelLoadError, encode_texts, shipped_model_path
+from attnviz.models import (
+    SHIPPED_MODELS,
+    ModelLoadError,
+    architecture_name,
+    encode_texts,
+    is_image_config,
+    shipped_model_path,
+)
 
 MODEL_KINDS = ("auto", "encoder", "causal-lm", "seq2seq")
 
@@ -45,22 +52,12 @@ def read_config(name_or_path, default: str = "all-MiniLM-L6-v2"):
                              f"{default!r} — run without --model to use it") from None
 
 
-def _architecture(config) -> str:
-    return (getattr(config, "architectures", None) or [type(config).__name__.replace("Config", "")])[0]
-
-
-def is_image_config(config) -> bool:
-    """Whether a config describes an image model: it has an input image size or channel count. (A vocabulary
-    size says nothing: BEiT has one, 8192 visual tokens, for its masked-image pre-training.)"""
-    return getattr(config, "image_size", None) is not None or getattr(config, "num_channels", None) is not None
-
-
 def detect_kind(name_or_path) -> str:
     """``encoder``, ``causal-lm`` or ``seq2seq`` from a model's config (without loading its weights); an
     image model is refused in one line (``ValueError``) that names the vision lesson."""
     config = read_config(name_or_path)
     if is_image_config(config):
-        raise ValueError(f"{name_or_path} is a {_architecture(config)}, an image model; this lesson needs a text "
+        raise ValueError(f"{name_or_path} is a {architecture_name(config)}, an image model; this lesson needs a text "
                          "model — try 03_advanced/vit_attention.py")
     if getattr(config, "is_encoder_decoder", False):
         return "seq2seq"
@@ -74,7 +71,7 @@ def require_seq2seq(name_or_path) -> None:
     """Refuse, in one line, a model without cross-attention (anything but an encoder-decoder)."""
     config = read_config(name_or_path, default="tiny-bart-dates")
     if not getattr(config, "is_encoder_decoder", False):
-        raise ValueError(f"{name_or_path} is a {_architecture(config)}, not an encoder-decoder, so it has no "
+        raise ValueError(f"{name_or_path} is a {architecture_name(config)}, not an encoder-decoder, so it has no "
                          "cross-attention; this lesson needs one (BART, T5, Marian, Pegasus) — run without "
                          "--model for the course's tiny-bart-dates")
 
@@ -147,7 +144,7 @@ def require_vision_transformer(name_or_path) -> None:
     patch-grid matrix per layer: a text model, windowed attention (Swin), or no attention at all (ConvNeXt).
     Other image models with attention heads are let through (they may well work)."""
     config = read_config(name_or_path, default="tiny-vit-shapes")
-    model_type, architecture = getattr(config, "model_type", ""), _architecture(config)
+    model_type, architecture = getattr(config, "model_type", ""), architecture_name(config)
     use = "this lesson needs a vision transformer (ViT, DeiT, DINOv2, BEiT) — run without --model for the course's"
     if model_type in VISION_TRANSFORMERS:
         return

@@ -138,8 +138,15 @@ def _looks_like_a_path(name: str) -> bool:
     return (os.path.isabs(name) or name.startswith((".", "~")) or name.count("/") > 1 or "\\" in name)
 
 
-def _architecture(config) -> str:
+def architecture_name(config) -> str:
+    """The class a checkpoint was saved from (``ViTForImageClassification``), or its config's family name."""
     return (getattr(config, "architectures", None) or [type(config).__name__.replace("Config", "")])[0]
+
+
+def is_image_config(config) -> bool:
+    """Whether a config describes an image model: it has an input image size or channel count. (A vocabulary
+    size says nothing: BEiT has one, 8192 visual tokens, for its masked-image pre-training.)"""
+    return getattr(config, "image_size", None) is not None or getattr(config, "num_channels", None) is not None
 
 
 _KIND_WORDS = {"encoder": "a text model", "causal-lm": "a decoder-only text model (GPT-2, Llama, ...)",
@@ -153,8 +160,8 @@ def check_model_kind(name: str, config, kind: str) -> None:
     lesson that runs one stack of self-attention (T5's ``AutoModel`` wants decoder inputs)."""
     # An image model says how big its input is; BEiT also has a vocab_size (its masked-image tokens), so a
     # vocabulary alone does not make a text model.
-    is_image = getattr(config, "image_size", None) is not None or getattr(config, "num_channels", None) is not None
-    what = f"{name} is a {_architecture(config)}"
+    is_image = is_image_config(config)
+    what = f"{name} is a {architecture_name(config)}"
     if kind in ("encoder", "causal-lm") and is_image:
         raise ValueError(f"{what}, an image model; this lesson needs {_KIND_WORDS[kind]} — try "
                          "03_advanced/vit_attention.py")
