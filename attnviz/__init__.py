@@ -19,8 +19,17 @@ The core — below the lessons: it never imports ``beginner``, ``intermediate`` 
 - :mod:`attnviz.cli`       — the shared command-line arguments of every lesson
 - :mod:`attnviz.maxflow`   — the certified all-pairs max-flow solver behind attention flow
 - :mod:`attnviz.gradients` — gradients of a scalar output with respect to the attention probabilities
-- :mod:`attnviz.probes`    — head gates and recorded weights through ``transformers``' AttentionInterface
+- :mod:`attnviz.probes`    — head gates and recorded weights through ``transformers``' AttentionInterface;
+  ``pruning_curve``
 - :mod:`attnviz.tasks`     — the shipped models' tasks as batches and losses
+- :mod:`attnviz.attribution` — integrated-gradients plumbing: the targets F, Captum's integral with its
+  completeness search, ``spearman``
+- :mod:`attnviz.faithfulness_data` — the examples lesson 3.7 scores maps on (``Example``, ``minilm_examples``,
+  ``gpt2_examples``)
+- :mod:`attnviz.attention_batch` — a padded batch's attention checked: canonical layout, real tokens, no weight
+  where a query cannot see
+- :mod:`attnviz.head_figures` — per-head figures of lesson 3.5: ``(L, H)`` heatmap, entropy by position,
+  specialisation, pruning curves
 - :mod:`attnviz.kinds`     — what kind of model a checkpoint is, and its attention for the views
 - :mod:`attnviz.views`     — the interactive head and model views as one self-contained HTML page
 - :mod:`attnviz.gru_attention` — the course's GRU encoder-decoder with Bahdanau attention
