@@ -301,11 +301,11 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="seed of the random repeated sequence (default: "
                                                             "0)")
     args = parser.parse_args(argv)
+    out = LessonOutputs(__file__, args.out)
     if args.vit_model is not None:
         require_vision_transformer(args.vit_model)  # Swin, ConvNeXt, a text model: one line, before any work
     if args.causal_model is not None:
         require_kind(args.causal_model, "causal-lm")  # an encoder-decoder or an image model: one line
-    out = LessonOutputs(__file__, args.out)
 
     from intermediate.attention_rollout import AttentionRollout
 

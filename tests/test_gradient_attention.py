@@ -195,6 +195,8 @@ def test_vit_demo_draws_the_cls_row_on_the_patch_grid(vit_zoo, tmp_path, monkeyp
                           ("--causal-model", "bart", "encoder-decoder"), ("--gpt2-model", "bart", "encoder-decoder")])
 def test_models_the_demos_cannot_use_are_refused_in_one_line_before_any_work(tmp_path, capsys, monkeypatch,
                                                                                option, family, reason):
+    import json
+
     from zoo import build_zoo
 
     import advanced.gradient_attention as lesson
@@ -208,4 +210,6 @@ def test_models_the_demos_cannot_use_are_refused_in_one_line_before_any_work(tmp
     assert exit_info.value.code == 2
     message = capsys.readouterr().err.strip()
     assert len(message.splitlines()) == 1 and message.startswith("error:") and reason in message, message
-    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.*"))
+    manifest = tmp_path / "out" / "manifest.json"
+    assert not manifest.exists() or json.loads(manifest.read_text())["files"] == []
+    assert not any(p.name != "manifest.json" for p in (tmp_path / "out").rglob("*") if p.is_file())
