@@ -492,7 +492,7 @@ LESSON_CASES = [
     LessonCase("intermediate.cross_attention_viz", "--model", ("seq2seq",)),
     LessonCase("advanced.attention_flow", "--model", ("encoder",)),
     LessonCase("advanced.gradient_attention", "--model", ("encoder",)),
-    LessonCase("advanced.gradient_attention", "--gpt2-model", ("causal-lm",)),
+    LessonCase("advanced.gradient_attention", "--causal-model", ("causal-lm",)),
     LessonCase("advanced.gradient_attention", "--vit-model", ("vit", "unsupported")),
     LessonCase("advanced.attention_entropy", "--encoder", ("encoder",), ("--random-orders", "1")),
     LessonCase("advanced.attention_entropy", "--causal-model", ("causal-lm",), ("--random-orders", "1")),
