@@ -428,8 +428,14 @@ def main(argv=None):
     out = LessonOutputs(__file__, args.out)
     torch.manual_seed(0)
     torch.set_num_threads(1)  # tiny models: one thread is as fast, and a busy second core cannot stall it
-    from attnviz.models import load_model
+    from attnviz.kinds import require_vision_transformer
+    from attnviz.models import load_model, require_kind
 
+    # A model of the wrong kind is refused in one line before any work (the defaults always fit).
+    require_kind(args.encoder, "encoder")
+    require_kind(args.causal_model, "causal-lm")
+    if args.vit_model is not None:
+        require_vision_transformer(args.vit_model)
     _encoder_demo(out, args)
     gpt = load_model(args.causal_model, kind="causal-lm", device=args.device)
     batches, causal_weights, rel_gpt = _causal_entropy_demo(out, gpt)

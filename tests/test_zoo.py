@@ -115,12 +115,8 @@ def test_dinov2_with_registers_has_register_tokens_and_plain_dinov2_has_none(zoo
     assert not hasattr(plain.config, "num_register_tokens")
 
 
-BEIT_REFUSED = pytest.mark.xfail(strict=True, raises=ValueError,
-                                 reason="460ff08 regression: load_model(kind='vit') calls BEiT 'a text model'")
-
-
 def _vision(names):
-    return [pytest.param(n, marks=BEIT_REFUSED) if n == "beit" else n for n in names]
+    return list(names)
 
 
 @pytest.mark.parametrize("name", _vision(VISION_FAMILIES + ["swin", "convnext"]))
@@ -232,9 +228,6 @@ class Known:
 
 
 NO_INTERFACE = Known(TypeError, "has no attention module that uses transformers' AttentionInterface")
-SWIN_STACK = Known(RuntimeError, "stack expects each tensor to be equal size")
-NO_WEIGHTS = Known(RuntimeError, "the model returned no attention weights")
-BEIT_AS_TEXT = Known(ValueError, "is a BeitForImageClassification, a text model")
 
 
 def _table() -> dict[tuple[str, str, str], Known]:
@@ -247,30 +240,17 @@ def _table() -> dict[tuple[str, str, str], Known]:
 
     # Fixed by 460ff08 (text side of issue 12): decoders without a pad token and the --layer default in the
     # generic lessons; a ViT given to attention_basics is refused in one line.
-    fails("advanced.gradient_attention", "--vit-model", ["deit"],
-          Known(ValueError, "cannot reshape array of size 17 into shape (4,4)"))
-    fails("advanced.gradient_attention", "--vit-model", ["dinov2-registers"],
-          Known(ValueError, "cannot reshape array of size 20 into shape (4,4)"))
     fails("advanced.attention_entropy", "--encoder", ["deberta-v2"], Known(ValueError, "on padding keys"))
     fails("advanced.attention_entropy", "--causal-model", ["bloom"], NO_INTERFACE)
     fails("advanced.attention_faithfulness", "--causal-model", ["bloom"], NO_INTERFACE)
-    fails("advanced.attention_entropy", "--vit-model", [n for n in VISION_FAMILIES if n != "beit"],
+    fails("advanced.attention_entropy", "--vit-model", list(VISION_FAMILIES),
           Known(IndexError, "Target 3 is out of bounds"))
-    for module, option in (("advanced.gradient_attention", "--vit-model"), ("advanced.attention_entropy", "--vit-model"),
-                           ("advanced.vit_attention", "--model")):  # a regression of 460ff08: BEiT taken for text
-        fails(module, option, ["beit"], BEIT_AS_TEXT)
     fails("advanced.integrated_attention", "--model", ["deberta-v2"], NO_INTERFACE)
     fails("advanced.attention_faithfulness", "--encoder", ["distilbert", "albert"],
           Known(TypeError, "cannot find the transformer blocks of"))
     fails("advanced.attention_faithfulness", "--encoder", ["deberta-v2"], NO_INTERFACE)
     # Models a lesson must refuse in one line (Swin, ConvNeXt, a model of the wrong kind): how they end today.
     # (vit_attention --model already refuses Swin, ConvNeXt and BERT, cross_attention_viz --model GPT-2.)
-    fails("advanced.gradient_attention", "--vit-model", ["swin"], SWIN_STACK)
-    fails("advanced.gradient_attention", "--vit-model", ["convnext"], NO_WEIGHTS)
-    fails("advanced.attention_entropy", "--vit-model", ["swin"], Known(RuntimeError, "must match the size of tensor"))
-    fails("advanced.attention_entropy", "--vit-model", ["convnext"],  # one line, but after the other models' work
-          Known(AssertionError, "has no attention module that uses transformers' AttentionInterface"))
-    fails("advanced.attention_entropy", "--causal-model", ["bart"], Known(RuntimeError, "no forward pass went through"))
     return table
 
 
@@ -283,8 +263,8 @@ def _must_refuse(case, name) -> bool:
     return FAMILIES[name].kind not in case.kinds or FAMILIES[name].kind == "unsupported"
 
 
-# A second reshape failure of the same kind, left out of the default selection (ZOO_FULL=1 runs it).
-DEFAULT_SKIP = {("gradient_attention --vit-model", "dinov2-registers")}
+# Runs left out of the default selection (ZOO_FULL=1 runs them).
+DEFAULT_SKIP: set[tuple[str, str]] = set()
 
 
 # The working family each lesson option is checked with by default, chosen so that the families spread over the
@@ -294,7 +274,7 @@ DEFAULT_WORKING = {
     "multihead_visualization --model": ["opt"], "attention_rollout --model": ["distilbert", "gpt-neox"],
     "attention_comparison --model": ["albert"], "cross_attention_viz --model": ["t5"],
     "attention_flow --model": ["deberta-v2"], "gradient_attention --model": ["roberta"],
-    "gradient_attention --gpt2-model": ["llama"], "gradient_attention --vit-model": ["dinov2"],
+    "gradient_attention --causal-model": ["llama"], "gradient_attention --vit-model": ["dinov2", "deit"],
     "attention_entropy --encoder": ["electra"], "integrated_attention --model": ["albert"],
     "attention_faithfulness --encoder": ["bert"], "vit_attention --model": ["dinov2-registers"],
     "bertviz_style --model": list(FAMILIES),
