@@ -415,8 +415,8 @@ def _gpt2_table(out, causal_weights, rel_gpt, confidence, spec, importance):
 
 def main(argv=None):
     parser = lesson_parser(__doc__, model_kind=None)
-    parser.add_argument("--encoder", default=None, help="encoder for the entropy part (default: the offline "
-                                                        "MiniLM)")
+    parser.add_argument("--model", "--encoder", dest="encoder", default=None,
+                        help="encoder for the entropy part (default: the offline MiniLM)")
     parser.add_argument("--causal-model", default=None, help="decoder-only model (default: "
                                                              "tiny-gpt2-induction)")
     parser.add_argument("--vit-model", default=None, help="image classifier (default: tiny-vit-shapes)")

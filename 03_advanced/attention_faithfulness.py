@@ -387,7 +387,8 @@ def _randomisation_demo(out, args, encoder, examples):
 
 def main(argv=None):
     parser = lesson_parser(__doc__, model_kind=None)
-    parser.add_argument("--encoder", default=None, help="sentence encoder (default: the offline MiniLM)")
+    parser.add_argument("--model", "--encoder", dest="encoder", default=None,
+                        help="sentence encoder (default: the offline MiniLM)")
     parser.add_argument("--causal-model", default=None,
                         help="decoder-only model (default: tiny-gpt2-induction)")
     parser.add_argument("--ig-steps", type=int, default=16,
