@@ -139,6 +139,10 @@ def bwrap_command(bwrap: str, worker: list[str], *, submission: Path, case_files
         args += ["--userns", str(userns_fd), "--cap-drop", "ALL", "--cap-add", "CAP_SETUID",
                  "--cap-add", "CAP_SETGID"]
     args += _system_binds()
+    # The private /tmp first: the course or the venv may live under /tmp (a CI clone, say), and a tmpfs
+    # mounted after their binds would hide them.
+    args += ["--proc", "/proc", "--dev", "/dev",
+             "--size", str(limits.tmpfs_bytes), "--perms", "1777", "--tmpfs", "/tmp"]
     args += _dirs_for([*pythons, *course])
     for path in pythons:
         args += ["--ro-bind", str(path), str(path)]
@@ -152,9 +156,7 @@ def bwrap_command(bwrap: str, worker: list[str], *, submission: Path, case_files
         args += ["--perms", "0755", "--dir", CASES_MOUNT]
     for index, path in enumerate(case_files):
         args += ["--ro-bind", str(path), f"{CASES_MOUNT}/{index}_{path.name}"]
-    args += ["--proc", "/proc", "--dev", "/dev",
-             "--size", str(limits.tmpfs_bytes), "--perms", "1777", "--tmpfs", "/tmp",
-             "--remount-ro", "/", "--chdir", "/tmp", "--clearenv"]
+    args += ["--remount-ro", "/", "--chdir", "/tmp", "--clearenv"]
     for key, value in sorted(env.items()):
         args += ["--setenv", key, value]
     return args + worker
