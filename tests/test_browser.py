@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
-from chromium import browser_missing, chromium, console_errors, open_page, require_browser  # noqa: E402
+from chromium import chromium, console_errors, open_page, skip_or_fail_without_browser  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -39,11 +39,7 @@ return s;
 
 @pytest.fixture(scope="module")
 def driver():
-    reason = browser_missing()
-    if reason:
-        if require_browser():
-            pytest.fail(f"{reason} (ATTNVIZ_REQUIRE_BROWSER is set, so the browser tests must run)")
-        pytest.skip(reason)
+    skip_or_fail_without_browser()
     with chromium() as drv:
         yield drv
 

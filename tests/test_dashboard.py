@@ -27,7 +27,7 @@ import pytest
 from attnviz import REPO_ROOT
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
-from chromium import browser_missing, chromium, console_errors, require_browser  # noqa: E402
+from chromium import chromium, console_errors, skip_or_fail_without_browser  # noqa: E402
 
 SENTENCE = "The quick brown fox jumps over the lazy dog."
 WAIT_S = 90  # a busy two-core machine: model loads can take a while
@@ -193,11 +193,7 @@ def test_long_input_is_truncated_with_a_notice_and_bad_input_gives_messages():
 # ---------------------------------------------------------------------------------------- the browser
 @pytest.fixture(scope="module")
 def driver():
-    reason = browser_missing()
-    if reason:
-        if require_browser():
-            pytest.fail(f"{reason} (ATTNVIZ_REQUIRE_BROWSER is set, so the browser tests must run)")
-        pytest.skip(reason)
+    skip_or_fail_without_browser()
     with chromium(width=1400, height=1100) as drv:
         yield drv
 

@@ -89,3 +89,14 @@ def open_page(driver, path, wait_for_draw: bool = True, timeout: float = 20.0) -
 def require_browser() -> bool:
     """True when the environment demands the browser tests run (CI sets ``ATTNVIZ_REQUIRE_BROWSER=1``)."""
     return os.environ.get("ATTNVIZ_REQUIRE_BROWSER", "") not in ("", "0")
+
+
+def skip_or_fail_without_browser() -> None:
+    """In a test: skip with the reason when Chromium is absent, or fail when the environment demands it."""
+    import pytest
+
+    reason = browser_missing()
+    if reason:
+        if require_browser():
+            pytest.fail(f"{reason} (ATTNVIZ_REQUIRE_BROWSER is set, so the browser tests must run)")
+        pytest.skip(reason)
