@@ -311,10 +311,13 @@ def register_callbacks(app, max_tokens: int) -> None:
             return (no_update, no_update, no_update, no_update, no_update, no_update, no_update, no_update,
                     error_text(err), "")
 
-    def guarded(draw, *outputs_on_error):
-        """Run a panel's drawing; on any error, the panel shows the message instead of a figure."""
+    def panel(store, draw, *outputs_on_error):
+        """A panel's outputs: left as they are before the first input; otherwise ``draw(analysis)`` on the
+        cached analysis, and on any error the message in place of the figure."""
+        if not store:
+            return (no_update,) * (2 + len(outputs_on_error))
         try:
-            return draw()
+            return draw(compute.get_analysis(store["key"]))
         except Exception as err:  # noqa: BLE001
             return (empty_figure(""), error_text(err), *outputs_on_error)
 
@@ -322,25 +325,15 @@ def register_callbacks(app, max_tokens: int) -> None:
                   Output("heatmap-command", "children"),
                   Input("analysis", "data"), Input("layer", "value"), Input("head", "value"))
     def heatmap_panel(store, layer, head):
-        if not store:
-            return no_update, no_update, no_update
-
-        def draw():
-            a = compute.get_analysis(store["key"])
+        def draw(a):
             return (draw_heatmap(a, layer, head), f"{len(a.tokens)} tokens; rows are queries, columns keys",
                     compute.command("heatmap", a, layer=layer, head=head))
-        return guarded(draw, "")
+        return panel(store, draw, "")
 
     @app.callback(Output("rollout-graph", "figure"), Output("rollout-status", "children"),
                   Output("rollout-command", "children"), Input("analysis", "data"))
     def rollout_panel(store):
-        if not store:
-            return no_update, no_update, no_update
-
-        def draw():
-            a = compute.get_analysis(store["key"])
-            return draw_rollout(a), "", compute.command("rollout", a)
-        return guarded(draw, "")
+        return panel(store, lambda a: (draw_rollout(a), "", compute.command("rollout", a)), "")
 
     @app.callback(Output("row", "value"), Input("heatmap-graph", "hoverData"), Input("rollout-graph", "hoverData"),
                   prevent_initial_call=True)
@@ -354,31 +347,23 @@ def register_callbacks(app, max_tokens: int) -> None:
     @app.callback(Output("flow-graph", "figure"), Output("flow-status", "children"), Output("flow-command", "children"),
                   Input("analysis", "data"), Input("row", "value"))
     def flow_panel(store, row):
-        if not store:
-            return no_update, no_update, no_update
-
-        def draw():
-            a = compute.get_analysis(store["key"])
+        def draw(a):
             n = len(a.tokens)
             chosen = _clip(row, n)
             note = "" if row in (chosen, None) else f"row {row} is out of range (0–{n - 1}); showing row 0. "
             return (draw_flow(a, chosen), note + "flow is a bottleneck (max-flow/min-cut), not a product of weights",
                     compute.command("flow", a))
-        return guarded(draw, "")
+        return panel(store, draw, "")
 
     @app.callback(Output("gradient-graph", "figure"), Output("gradient-status", "children"),
                   Output("gradient-command", "children"),
                   Input("analysis", "data"), Input("target", "value"), Input("other", "value"))
     def gradient_panel(store, target, other):
-        if not store:
-            return no_update, no_update, no_update
-
-        def draw():
-            a = compute.get_analysis(store["key"])
+        def draw(a):
             figure = draw_gradient(a, target, other)
             row = figure["layout"]["meta"]["row"]
             return figure, f"row explained: {row}", compute.command("gradient", a, other=other or "")
-        return guarded(draw, "")
+        return panel(store, draw, "")
 
     @app.callback(Output("headview-frame", "srcDoc"), Output("headview-status", "children"),
                   Output("headview-command", "children"), Output("overview-frame", "srcDoc"),
@@ -399,33 +384,27 @@ def register_callbacks(app, max_tokens: int) -> None:
                   Output("cross-command", "children"), Output("panel-cross", "hidden"),
                   Input("analysis", "data"), Input("layer", "value"), Input("head", "value"))
     def cross_panel(store, layer, head):
-        if not store:
-            return no_update, no_update, no_update, no_update
-        if store["kind"] != "seq2seq":
+        if store and store["kind"] != "seq2seq":
             return empty_figure(""), "", "", True
 
-        def draw():
-            a = compute.get_analysis(store["key"])
+        def draw(a):
             chosen = min(_clip(layer, a.n_layers), a.cross.shape[0] - 1)
             return (draw_cross(a, chosen, head), "rows: output tokens; columns: source tokens",
                     compute.command("cross", a, layer=chosen), False)
-        return guarded(draw, "", False)
+        return panel(store, draw, "", False)
 
     @app.callback(Output("vit-graph", "figure"), Output("vit-status", "children"), Output("vit-command", "children"),
                   Output("panel-vit", "hidden"),
                   Input("analysis", "data"), Input("layer", "value"), Input("head", "value"))
     def vit_panel(store, layer, head):
-        if not store:
-            return no_update, no_update, no_update, no_update
-        if store["kind"] != "vit":
+        if store and store["kind"] != "vit":
             return empty_figure(""), "", "", True
 
-        def draw():
-            a = compute.get_analysis(store["key"])
+        def draw(a):
             return (draw_vit(a, _clip(layer, a.n_layers), _clip(head, a.n_heads)),
                     "drawn over the image; each map on its own 0-to-max scale",
                     compute.command("vit", a, layer=layer, head=head), False)
-        return guarded(draw, "", False)
+        return panel(store, draw, "", False)
 
 
 def create_app(max_tokens: int = compute.MAX_TOKENS):
