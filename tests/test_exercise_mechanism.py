@@ -191,12 +191,8 @@ def test_gitignore_keeps_mywork_out_of_git():
 
 
 # ------------------------------------------------------------------------------------------ fair hints
-def _variant_of(tmp_path, exercise_id, old, new):
-    return _student_copy(tmp_path, exercise_id, old, new)
-
-
 def test_in_place_discard_costs_only_its_own_case(tmp_path):
-    exercise, path = _variant_of(tmp_path, "i1_rollout_from_scratch", "    out = np.array(matrix, dtype=float)\n",
+    exercise, path = _student_copy(tmp_path, "i1_rollout_from_scratch", "    out = np.array(matrix, dtype=float)\n",
                                  "    out = matrix\n")
     results = {r.case: r for r in check_module(exercise, path)}
     assert results["discard_keeps_input"].status == "failed"
@@ -205,7 +201,7 @@ def test_in_place_discard_costs_only_its_own_case(tmp_path):
 
 
 def test_a_wrong_row_entropy_costs_only_its_own_points(tmp_path):
-    exercise, path = _variant_of(tmp_path, "i4_entropy_across_layers",
+    exercise, path = _student_copy(tmp_path, "i4_entropy_across_layers",
                                  "    return -np.sum(np.where(weights > 0, weights * np.log(safe), 0.0), axis=-1)",
                                  "    return np.sum(np.where(weights > 0, weights * np.log(safe), 0.0), axis=-1)")
     results = {r.case: r.status for r in check_module(exercise, path)}
@@ -214,7 +210,7 @@ def test_a_wrong_row_entropy_costs_only_its_own_points(tmp_path):
 
 
 def test_a_wrong_pattern_score_costs_only_its_own_points(tmp_path):
-    exercise, path = _variant_of(tmp_path, "b3_identify_patterns", "    return float(lift[rows].mean())",
+    exercise, path = _student_copy(tmp_path, "b3_identify_patterns", "    return float(lift[rows].mean())",
                                  "    return float(lift[rows].mean()) * 0.5")
     results = {r.case: r.status for r in check_module(exercise, path)}
     assert results == {"support_mask": "passed", "pattern_score": "failed", "minilm_scores": "failed",
@@ -222,7 +218,7 @@ def test_a_wrong_pattern_score_costs_only_its_own_points(tmp_path):
 
 
 def test_float32_answers_pass_where_right_to_float32(tmp_path):
-    exercise, path = _variant_of(tmp_path, "a1_attention_flow_gradients",
+    exercise, path = _student_copy(tmp_path, "a1_attention_flow_gradients",
                                  "    return hat / hat.sum(-1, keepdims=True)\n",
                                  "    return (hat / hat.sum(-1, keepdims=True)).astype(np.float32)\n")
     result = {r.case: r for r in check_module(exercise, path)}["residual_capacities"]
