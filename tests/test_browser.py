@@ -253,37 +253,6 @@ def _detail_geometry(n: int) -> tuple[int, int]:
     return (90 if cell >= 10 else 8), cell
 
 
-# --------------------------------------------------------------------------------- the gallery
-def test_gallery_opens_with_its_images(driver, tmp_path, encoder):
-    from selenium.webdriver.common.by import By
-
-    from advanced import bertviz_style
-    from attnviz.course import build_gallery
-    from beginner import attention_basics
-
-    attention_basics.main(["--out", str(tmp_path / "01_beginner" / "attention_basics")])
-    bertviz_style.main(["--out", str(tmp_path / "03_advanced" / "bertviz_style"), "--text", "Short and sweet."])
-    index = build_gallery(tmp_path)
-    open_page(driver, index, wait_for_draw=False)
-    images = driver.find_elements(By.TAG_NAME, "img")
-    assert len(images) >= 4
-    for image in images:
-        driver.execute_script("arguments[0].scrollIntoView();", image)
-    driver.execute_script("""return new Promise(done => Promise.all(Array.from(document.images).map(
-        i => i.complete ? null : new Promise(r => { i.onload = i.onerror = r; }))).then(done));""")
-    broken = driver.execute_script("return Array.from(document.images).filter(i => !i.naturalWidth).map(i => i.src);")
-    assert broken == [], f"images that did not load: {broken}"
-    links = [a.get_attribute("href") for a in driver.find_elements(By.CSS_SELECTOR, "figure a")
-             if a.get_attribute("href").endswith(".html")]
-    assert any(link.endswith("bertviz_style/head_view.html") for link in links)
-    assert any(link.endswith("bertviz_style/model_view.html") for link in links)
-    assert console_errors(driver) == []
-    _screenshot(driver, "gallery", tmp_path)
-    for link in links:  # every interactive page the gallery links to opens without console errors
-        driver.get(link)
-        assert console_errors(driver) == [], link
-
-
 # ------------------------------------------------------------------------------ exercise A2
 def test_exercise_a2_dashboard_in_the_browser(driver, submission_dir, tmp_path):
     """The A2 page of the submission (default: the reference solution) redraws when the head changes."""
