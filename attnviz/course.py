@@ -191,8 +191,21 @@ def _run_subprocesses(lessons: list[tuple[str, Path]], timeout: float, jobs: int
             yield (futures[future], *future.result())
 
 
+IMAGE_SUFFIXES = (".png", ".gif", ".jpg", ".jpeg", ".svg", ".webp")
+CSV_PREVIEW_ROWS, CSV_PREVIEW_COLUMNS = 6, 7
+# an interactive page up to this size previews itself (a live, scaled-down iframe) when its card scrolls
+# into view; a larger one (the 512-token head and model views) waits for a click on its preview button
+AUTO_PREVIEW_BYTES = 1_500_000
+
+
 def build_gallery(out_dir: Path = OUTPUTS_DIR) -> Path:
-    """Write ``index.html``: every registered figure, grouped by tier and lesson, captioned."""
+    """Write ``index.html``: every registered file, grouped by tier and lesson, as a grid of cards.
+
+    A card shows its figure (an image thumbnail; a live preview of an HTML page, loaded only when the
+    card is visible or clicked; the first rows of a CSV), its caption, its size and the command that
+    made it; clicking it opens the figure full size in a viewer on the same page (``Esc`` closes it).
+    Everything is relative links and inline CSS/JS, so the page opens offline from the file system.
+    """
     sections, contents = [], []
     for tier, package, title in TIERS:
         lessons = []
@@ -201,45 +214,160 @@ def build_gallery(out_dir: Path = OUTPUTS_DIR) -> Path:
             if not manifest_path.exists():
                 continue
             manifest = json.loads(manifest_path.read_text())
-            doc_line = _first_doc_line(path)
-            cards = []
-            for entry in manifest["files"]:
-                rel = f"{tier}/{path.stem}/{entry['file']}"
-                cards.append(_card(rel, entry))
-            contents.append(f'<li><a href="#{tier}-{path.stem}">{tier}/{html.escape(path.name)}</a> '
-                            f"({len(cards)} files)</li>")
+            cards = [_card(out_dir, f"{tier}/{path.stem}/{entry['file']}", entry) for entry in manifest["files"]]
+            contents.append(f'<li><a href="#{tier}-{path.stem}">{html.escape(path.stem)}</a> '
+                            f"<small>({len(cards)})</small></li>")
             lessons.append(
-                f'<section class="lesson" id="{tier}-{path.stem}"><h3>{html.escape(path.name)}</h3>'
-                f"<p>{html.escape(doc_line)}</p><div class=cards>{''.join(cards)}</div></section>"
+                f'<section class="lesson" id="{tier}-{path.stem}"><h3>{tier}/{html.escape(path.name)}</h3>'
+                f"<p>{html.escape(_first_doc_line(path))}</p><div class=cards>{''.join(cards)}</div></section>"
             )
         if lessons:
             sections.append(f'<h2 id="{tier}">{title} — {tier}</h2>' + "".join(lessons))
     body = "".join(sections) or "<p>No lesson has written figures yet: run <code>make run</code>.</p>"
-    page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>Attention visualization — gallery</title><style>
-body{{font-family:system-ui,sans-serif;margin:2rem;max-width:1400px;color:#222}}
-.cards{{display:flex;flex-wrap:wrap;gap:1rem}} .card{{border:1px solid #ddd;border-radius:6px;padding:.6rem;max-width:440px}}
-.card img{{max-width:420px;max-height:420px;display:block}} code{{font-size:.8rem;background:#f4f4f4;padding:2px 4px;word-break:break-all}}
-figcaption{{font-size:.9rem;margin:.4rem 0}} h3{{margin-bottom:.2rem}}
-</style></head><body><h1>Attention visualization — every figure of the course</h1>
-<p>Written by <code>make run</code>. Each figure names the command that made it; run it yourself to change the inputs.</p>
-<ul class=toc>{"".join(contents)}</ul>
-{body}</body></html>"""
+    page = (GALLERY_PAGE.replace("__CONTENTS__", "".join(contents)).replace("__BODY__", body)
+            .replace("__AUTO_PREVIEW_BYTES__", str(AUTO_PREVIEW_BYTES)))
     index = out_dir / "index.html"
     out_dir.mkdir(parents=True, exist_ok=True)
     index.write_text(page)
     return index
 
 
-def _card(rel: str, entry: dict) -> str:
+def _human_size(n_bytes: int) -> str:
+    for unit, scale in (("MB", 1024**2), ("kB", 1024)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:.1f} {unit}"
+    return f"{n_bytes} B"
+
+
+def _csv_preview(path: Path) -> str:
+    """The first rows and columns of a CSV as an HTML table (numbers shortened to 4 significant digits)."""
+    import csv
+
+    def cell(text: str) -> str:
+        try:
+            return html.escape(f"{float(text):.4g}") if text.strip() and not text.strip().isdigit() else html.escape(text)
+        except ValueError:
+            return html.escape(text if len(text) <= 28 else text[:27] + "…")
+
+    with open(path, newline="", errors="replace") as handle:
+        rows = list(csv.reader(handle))
+    if not rows:
+        return '<p class="empty">empty file</p>'
+    header, data = rows[0], rows[1:]
+    cut = len(header) > CSV_PREVIEW_COLUMNS
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header[:CSV_PREVIEW_COLUMNS]) + ("<th>…</th>" if cut else "")
+    body = "".join("<tr>" + "".join(f"<td>{cell(c)}</td>" for c in row[:CSV_PREVIEW_COLUMNS])
+                   + ("<td>…</td>" if cut else "") + "</tr>" for row in data[:CSV_PREVIEW_ROWS])
+    note = (f"first {min(len(data), CSV_PREVIEW_ROWS)} of {len(data)} rows"
+            + (f", {CSV_PREVIEW_COLUMNS} of {len(header)} columns" if cut else ""))
+    return f'<table class="csv"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table><p class="note">{note}</p>'
+
+
+def _card(out_dir: Path, rel: str, entry: dict) -> str:
     src = html.escape(rel)
     caption = html.escape(entry["caption"])
     command = html.escape(entry["command"])
-    if rel.endswith((".png", ".gif", ".jpg", ".svg")):
-        media = f'<a href="{src}"><img src="{src}" alt="{caption}" loading="lazy"></a>'
+    file = out_dir / rel
+    size = file.stat().st_size if file.exists() else 0
+    name = html.escape(Path(rel).name)
+    suffix = Path(rel).suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        kind, media = "image", f'<img src="{src}" alt="{caption}" loading="lazy">'
+    elif suffix in (".html", ".htm"):
+        kind = "html"
+        auto = "auto" if size <= AUTO_PREVIEW_BYTES else "click"
+        label = ("live preview loads when visible" if auto == "auto" else
+                 f'<button type="button" class="load-preview">load a live preview ({_human_size(size)})</button>')
+        media = (f'<div class="preview" data-src="{src}" data-load="{auto}"><span class="placeholder">'
+                 f"interactive page · {label}</span></div>")
+    elif suffix == ".csv" and file.exists():
+        kind, media = "csv", f'<div class="table">{_csv_preview(file)}</div>'
     else:
-        media = f'<a href="{src}">open {html.escape(Path(rel).name)}</a>'
-    return f"<figure class=card>{media}<figcaption>{caption}</figcaption><code>{command}</code></figure>"
+        kind, media = "other", f'<span class="placeholder">{name}</span>'
+    return (f'<figure class="card" data-kind="{kind}"><a class="open" href="{src}" data-kind="{kind}" '
+            f'title="open {name} full size">{media}</a><figcaption>{caption}</figcaption>'
+            f'<p class="meta"><a href="{src}">{name}</a> · <span class="size">{_human_size(size)}</span></p>'
+            f"<code>{command}</code></figure>")
+
+
+GALLERY_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Attention visualization — gallery</title><style>
+body{font-family:system-ui,sans-serif;margin:1.2rem 2rem;color:#222;background:#fafafa}
+h1{margin:.2rem 0} h2{margin-top:2rem;border-bottom:2px solid #ccc} h3{margin:1.2rem 0 .2rem}
+.lesson>p{margin:.2rem 0 .6rem;color:#555;max-width:70rem}
+.toc{display:flex;flex-wrap:wrap;gap:.3rem 1rem;padding:0;list-style:none;font-size:.9rem}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));gap:1rem;align-items:start}
+.card{margin:0;border:1px solid #ddd;border-radius:6px;padding:.6rem;background:#fff;min-width:0}
+.card a.open{display:block;height:240px;overflow:hidden;border-radius:4px;background:#f3f3f3;cursor:zoom-in;
+  position:relative;text-decoration:none;color:#555}
+.card img{width:100%;height:100%;object-fit:contain;display:block}
+.preview{position:absolute;inset:0;overflow:hidden}
+.preview iframe{width:1100px;height:900px;border:0;transform-origin:0 0;pointer-events:none;background:#fff}
+.placeholder{display:flex;height:100%;align-items:center;justify-content:center;text-align:center;padding:0 1rem;
+  font-size:.9rem}
+.table{height:100%;overflow:hidden;font-size:.72rem} .csv{border-collapse:collapse;background:#fff}
+.csv th,.csv td{border:1px solid #e3e3e3;padding:1px 4px;text-align:right;white-space:nowrap}
+.csv th{background:#eef} .note{margin:.2rem .3rem;color:#777}
+figcaption{font-size:.88rem;margin:.4rem 0} .meta{font-size:.8rem;margin:.2rem 0;color:#666}
+code{font-size:.75rem;background:#f4f4f4;padding:2px 4px;word-break:break-all;display:block}
+dialog{padding:0;border:0;border-radius:6px;max-width:98vw;max-height:96vh;overflow:auto}
+dialog::backdrop{background:rgba(0,0,0,.6)}
+dialog header{position:sticky;top:0;left:0;display:flex;gap:1rem;align-items:center;padding:.4rem .8rem;
+  background:#fff;border-bottom:1px solid #ddd;z-index:1}
+#viewer-body img{display:block;max-width:none}
+#viewer-body iframe{width:94vw;height:86vh;border:0;display:block}
+</style></head><body><h1>Attention visualization — every figure of the course</h1>
+<p>Written by <code style="display:inline">make run</code>. Click a card to see its figure full size
+(<kbd>Esc</kbd> closes it); each card names the command that made it — run it yourself to change the inputs.</p>
+<ul class=toc>__CONTENTS__</ul>
+__BODY__
+<dialog id="viewer"><header><strong id="viewer-title"></strong><a id="viewer-link" target="_blank">open in
+a new tab</a><button id="viewer-close" type="button" style="margin-left:auto">close ✕</button></header>
+<div id="viewer-body"></div></dialog>
+<script>
+(function () {
+  const viewer = document.getElementById("viewer"), body = document.getElementById("viewer-body");
+  function fit(frame) {  // scale the 1100 px wide page down to the card's width
+    frame.style.transform = "scale(" + (frame.parentNode.clientWidth / 1100) + ")";
+  }
+  function load(preview) {
+    if (preview.querySelector("iframe")) return;
+    const frame = document.createElement("iframe");
+    frame.src = preview.dataset.src;
+    frame.setAttribute("tabindex", "-1");
+    frame.title = "preview of " + preview.dataset.src;
+    preview.replaceChildren(frame);
+    fit(frame);
+  }
+  const previews = document.querySelectorAll(".preview");
+  if ("IntersectionObserver" in window) {
+    const watcher = new IntersectionObserver(entries => entries.forEach(e => {
+      if (e.isIntersecting) { load(e.target); watcher.unobserve(e.target); }
+    }), {rootMargin: "200px"});
+    previews.forEach(p => { if (p.dataset.load === "auto") watcher.observe(p); });
+  }
+  window.addEventListener("resize", () => document.querySelectorAll(".preview iframe").forEach(fit));
+  document.querySelectorAll("a.open").forEach(link => link.addEventListener("click", event => {
+    const kind = link.dataset.kind, preview = link.querySelector(".preview");
+    if (kind === "other" || kind === "csv") return;  // the browser shows the file itself
+    event.preventDefault();
+    if (event.target.classList.contains("load-preview")) { load(preview); return; }
+    const href = link.getAttribute("href");
+    let media;
+    if (kind === "image") { media = document.createElement("img"); media.alt = href; }
+    else { media = document.createElement("iframe"); media.title = href; }
+    media.src = href;
+    body.replaceChildren(media);
+    document.getElementById("viewer-title").textContent = href;
+    document.getElementById("viewer-link").href = href;
+    viewer.showModal();
+  }));
+  document.getElementById("viewer-close").addEventListener("click", () => viewer.close());
+  viewer.addEventListener("click", e => { if (e.target === viewer) viewer.close(); });
+  viewer.addEventListener("close", () => body.replaceChildren());
+})();
+</script></body></html>"""
 
 
 def _first_doc_line(path: Path) -> str:
