@@ -191,7 +191,6 @@ def screenshot_for_the_readme(index: Path, png: Path, width: int = 1400) -> Path
 
     with chromium(width=width, height=1000) as drv:
         open_page(drv, index, wait_for_draw=False)
-        drv.execute_script("document.querySelector('section.lesson').scrollIntoView();")
         time.sleep(4)  # the previews of the visible HTML cards load and draw
         raw = png.with_suffix(".raw.png")
         drv.save_screenshot(str(raw))
