@@ -11,9 +11,12 @@ matrix is the natural thing to look at::
     a_{l,h} = A[l, h, 0, 1:]            # (g²,)   what [CLS] takes from each patch, in layer l, head h
     M_{l,h} = reshape(a_{l,h}, (g, g))  # (g, g)  back onto the patch grid, row-major like the patches
 
-and ``M`` drawn over the image (each cell covers its ``P × P`` patch) shows where that head looked.
-Nearest-neighbour upsampling is the honest choice: a patch has one weight, and bilinear smoothing would
-suggest detail finer than a patch that the model never had.
+and ``M`` drawn on the image's own coordinates (each cell covers its ``P × P`` patch), beside the image and
+with the object outlined on it, shows where that head looked. Nearest-neighbour upsampling is the honest
+choice: a patch has one weight, and bilinear smoothing would suggest detail finer than a patch that the
+model never had. The map is drawn *opaque*: a half-transparent colour map blended over a photograph makes
+colours that are on no colour bar (the blend of "0.2" over a bright pixel looks like "0.7" over a dark
+one), so the reader could not read a weight off the bar.
 
 One layer is not enough: in layer ``l`` the "patches" are already mixtures of patches. **Rollout**
 (Abnar & Zuidema 2020; ``02_intermediate/attention_rollout.py``, imported here, not re-implemented)
@@ -28,8 +31,11 @@ patch overlaps the object's mask. Compare the score with *chance* — the share 
 the object, i.e. the score of a map that picks a patch at random — or a small object and a high score
 say nothing. And compare it with the *same architecture with random weights* (the model-randomisation
 check of Adebayo et al. 2018, "Sanity Checks for Saliency Maps"): a bright, solid target stands out
-in the patch embeddings even of an untrained network, so a map that points at it only as often as the
-random network does shows the image, not what the classifier learned.
+in the patch embeddings even of an untrained network — on the course's test set the random network's maps
+hit the target far more often than chance (the lesson prints both, and a test checks it) —, so a map that
+points at it only as often as the random network does shows the image, not what the classifier learned.
+The example figure shows the first hits *and* the first misses in test-set order: a gallery of hits alone
+would hide how a map fails.
 
 Pitfalls
 --------
@@ -40,8 +46,14 @@ Pitfalls
   figures name the tokens left off the grid and say whose row they draw (``[CLS]``'s).
 * Masks, like images, must be at the model's input size: the shipped 64-pixel masks are resized
   (nearest neighbour) for a 224-pixel model before patches are scored.
-* ``[CLS]`` keeps much of its attention on itself and the special tokens: the map shows the share that
-  goes to patches, on a scale from 0 to the largest weight shown, as the colour bar says — not 0–1.
+* ``[CLS]`` can keep part of its attention on itself and the other special tokens: the map shows only the
+  share that goes to patches, on a scale from 0 to the largest weight shown, as the colour bar says — not
+  0–1 —, and each panel's title says how large that share is.
+* "This head looks at clutter" is a claim about where the weight lies, so measure it: the share of a map
+  on the patches the object touches (:func:`target_shares`), split into *edge* patches (partly object) and
+  patches wholly *inside* it, against the share of the patches each region holds (what a flat map gives).
+  On the tiny ViT's default image every head of the last layer puts most of its weight on the object's
+  edge patches (a test checks it), and the figure's caption gives the numbers.
 * Big ViTs put large attention on a few background patches that carry global information ("Vision
   Transformers Need Registers", Darcet et al. 2024): a bright spot in the sky is not the object.
 * Attention is where information is *read*, not proof that it *mattered* (Jain & Wallace 2019); the
@@ -70,6 +82,7 @@ import numpy as np
 from attnviz import DATA_DIR
 from attnviz.cli import lesson_parser, run_lesson
 from attnviz.kinds import (
+    check_object_masks,
     config_patch_size,
     image_normalisation,
     image_size,
@@ -83,14 +96,15 @@ from attnviz.kinds import (
 from attnviz.models import load_model
 from attnviz.normalize import output_row
 from attnviz.outputs import LessonOutputs
-from attnviz.training.shapes import load_test_set, patch_mask
-from attnviz.validate import check_attention, check_index
+from attnviz.training.shapes import load_test_set
+from attnviz.validate import check_attention, check_index, to_numpy
 from attnviz.views import overlay_figure, pointing_examples_figure, pointing_scores_figure
 from intermediate.attention_rollout import AttentionRollout
 
 TEST_SET = DATA_DIR / "images" / "shapes_test"  # the tiny ViT's test images, labels and target masks
 OVERLAY_CMAP = "inferno"  # perceptually uniform; dark = little attention, so the image shows through
-OVERLAY_ALPHA = 0.6
+OVERLAY_ALPHA = 1.0  # opaque: a blend over the image makes colours the colour bar does not show
+OUTLINE_COLOUR = "cyan"  # the object's outline over a map: a colour inferno never uses
 
 
 @dataclass
@@ -146,28 +160,113 @@ def rollout_map(attention, grid: tuple[int, int], n_prefix: int = 1, *, head_fus
     return maps if arr.ndim == 5 else maps[0]
 
 
+def check_maps(maps, name: str = "maps") -> np.ndarray:
+    """Patch maps ``(n, g_h, g_w)`` checked and returned as float64: finite, non-negative, none all zero (a
+    map of zeros has no strongest patch). A map need not sum to 1 (``[CLS]`` keeps weight off the patches)."""
+    arr = to_numpy(maps, name)
+    if arr.ndim != 3 or arr.size == 0:
+        raise ValueError(f"{name}: expected (images, grid_h, grid_w) with at least one patch, got shape "
+                         f"{arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name}: contains {int(arr.size - np.isfinite(arr).sum())} NaN or Inf values")
+    if arr.min() < 0:
+        raise ValueError(f"{name}: contains negative weights (min {arr.min():.4g}); attention maps are >= 0")
+    blank = np.flatnonzero(arr.reshape(len(arr), -1).max(1) == 0)
+    if len(blank):
+        raise ValueError(f"{name}: map {int(blank[0])} is all zero; it has no strongest patch")
+    return arr
+
+
+def patch_cover(object_masks, grid: tuple[int, int], name: str = "object_masks") -> np.ndarray:
+    """``(n, S_h, S_w)`` pixel masks -> ``(n, g_h, g_w)``: the share of each patch's pixels on the object."""
+    masks = check_object_masks(object_masks, name=name)  # (n, S_h, S_w) bool
+    g_h, g_w = grid
+    if masks.shape[1] % g_h or masks.shape[2] % g_w or masks.shape[1] // g_h != masks.shape[2] // g_w:
+        raise ValueError(f"{name}: shape {masks.shape} cannot be cut into a {g_h} × {g_w} grid of square "
+                         "patches")
+    patch = masks.shape[1] // g_h
+    blocks = masks.reshape(len(masks), g_h, patch, g_w, patch)  # (n, S_h, S_w) -> (n, g_h, P, g_w, P)
+    return blocks.mean(axis=(2, 4))  # (n, g_h, g_w)
+
+
 def pointing_hits(maps, object_masks) -> tuple[np.ndarray, np.ndarray]:
     """The pointing game on patch maps: ``(hits, chance)``, one entry per image.
 
-    ``maps`` is ``(n, g_h, g_w)``; ``object_masks`` ``(n, S_h, S_w)`` pixel masks of the object. An image is
-    a hit when the map's highest patch overlaps the object; its chance level is the share of patches that
-    overlap the object (the expected hit rate of a patch picked at random).
+    ``maps`` is ``(n, g_h, g_w)``; ``object_masks`` ``(n, S_h, S_w)`` pixel masks of the object (0/1, none
+    empty). An image is a hit when the map's highest patch overlaps the object; its chance level is the
+    share of patches that overlap the object (the expected hit rate of a patch picked at random).
     """
-    maps = np.asarray(maps, dtype=float)
-    if maps.ndim != 3:
-        raise ValueError(f"maps: expected (images, grid_h, grid_w), got shape {maps.shape}")
-    if len(object_masks) != len(maps):
-        raise ValueError(f"object_masks: got {len(object_masks)} masks for {len(maps)} maps")
-    masks = np.asarray(object_masks).astype(bool)  # (n, S_h, S_w)
-    g_h, g_w = maps.shape[1:]
-    if (masks.ndim != 3 or masks.shape[1] % g_h or masks.shape[2] % g_w
-            or masks.shape[1] // g_h != masks.shape[2] // g_w):
-        raise ValueError(f"object_masks: shape {masks.shape} cannot be cut into a {g_h} × {g_w} grid of "
-                         "square patches")
-    on_object = patch_mask(masks, masks.shape[1] // g_h)  # (n, g_h, g_w): patches that touch the object
+    maps = check_maps(maps)
+    check_object_masks(object_masks, len(maps))
+    on_object = patch_cover(object_masks, maps.shape[1:]) > 0  # (n, g_h, g_w): patches that touch the object
     on_object = on_object.reshape(len(maps), -1)  # (n, g_h, g_w) -> (n, g_h · g_w), row-major
     best = maps.reshape(len(maps), -1).argmax(1)  # (n, g_h, g_w) -> (n,): the highest patch, row-major
     return on_object[np.arange(len(maps)), best], on_object.mean(1)
+
+
+def target_shares(maps, object_mask) -> dict:
+    """Where the weight of each map lies relative to one object: the test of "this head looks at X".
+
+    ``maps`` is ``(n, g_h, g_w)`` (e.g. the heads of one layer), ``object_mask`` the ``(S_h, S_w)`` pixel mask
+    of the image's object. A patch is *inside* when the object covers all its pixels, an *edge* patch when it
+    covers some. Returns ``{"target", "edge", "inside": (n,)`` shares of each map's total on those patches,
+    ``"edge_per_patch", "inside_per_patch": (n,)`` the same divided by the number of such patches (NaN when
+    there is none), ``"n_edge", "n_inside", "n_patches"`` and ``"chance"``: the share of the patches that
+    touch the object — what a flat map would put there.``}``
+    """
+    maps = check_maps(maps)
+    cover = patch_cover(np.asarray(object_mask)[None], maps.shape[1:], name="object_mask")[0]  # (g_h, g_w)
+    edge, inside = (cover > 0) & (cover < 1), cover == 1  # (g_h, g_w) each
+    totals = maps.sum(axis=(1, 2))  # (n,)
+    on_edge = maps[:, edge].sum(1) / totals  # (n, g_h, g_w)[:, mask] -> (n, patches) -> (n,)
+    on_inside = maps[:, inside].sum(1) / totals
+    n_edge, n_inside = int(edge.sum()), int(inside.sum())
+    return {"target": on_edge + on_inside, "edge": on_edge, "inside": on_inside,
+            "edge_per_patch": on_edge / n_edge if n_edge else np.full(len(maps), np.nan),
+            "inside_per_patch": on_inside / n_inside if n_inside else np.full(len(maps), np.nan),
+            "n_edge": n_edge, "n_inside": n_inside, "n_patches": int(cover.size),
+            "chance": (n_edge + n_inside) / cover.size}
+
+
+def head_verdicts(shares: dict) -> list[str]:
+    """One phrase per map from :func:`target_shares`, decided by the numbers: ``"off the object"`` when its
+    share on the object is under twice a flat map's, ``"on the object's edges"`` when each edge patch gets
+    more than each inside patch, else ``"on the object"``."""
+    verdicts = []
+    for target, edge, inside in zip(shares["target"], shares["edge_per_patch"], shares["inside_per_patch"]):
+        if target < 2 * shares["chance"]:
+            verdicts.append("off the object")
+        elif shares["n_inside"] and edge > inside:
+            verdicts.append("on the object's edges")
+        else:
+            verdicts.append("on the object")
+    return verdicts
+
+
+def head_grid_caption(layer: int, shares: dict | None) -> str:
+    """The head grid's caption, every number from :func:`target_shares` of the layer's heads."""
+    text = f"Every head of layer {layer} on one shared scale, beside the image"
+    if shares is None:
+        return text + " (no object mask for this image: where the heads look is not measured)."
+    percent = lambda values: ", ".join(f"head {h} {100 * v:.0f}%" for h, v in enumerate(values))  # noqa: E731
+    n_target = shares["n_edge"] + shares["n_inside"]
+    text += (f", the object outlined. Share of each head's patch weight on the {n_target} patches the object "
+             f"touches ({100 * shares['chance']:.0f}% of the patches: what a flat map puts there): "
+             f"{percent(shares['target'])}. Per patch, each of the {shares['n_edge']} edge patches (partly "
+             f"object) gets {percent(shares['edge_per_patch'])}")
+    if shares["n_inside"]:
+        inside = "the 1 patch" if shares["n_inside"] == 1 else f"each of the {shares['n_inside']} patches"
+        text += f"; {inside} wholly inside gets {percent(shares['inside_per_patch'])}"
+        if shares["n_inside"] < 3:
+            text += " (so few inside patches make edge-versus-inside one image's hint, not a rule)"
+    groups: dict[str, list[int]] = {}
+    for head, verdict in enumerate(head_verdicts(shares)):
+        groups.setdefault(verdict, []).append(head)
+    said = "; ".join(f"head{'s' if len(heads) > 1 else ''} {', '.join(map(str, heads))}: {verdict}"
+                     for verdict, heads in groups.items())
+    worst = int(np.argmin(shares["target"]))
+    return text + (f". So — {said}; the most weight off the object is head {worst}'s, "
+                   f"{100 * (1 - shares['target'][worst]):.0f}%.")
 
 
 # ------------------------------------------------------------------------------- the visualizer
@@ -285,12 +384,14 @@ class ViTAttentionVisualizer:
     # ------------------------------------------------------------------------------------ figures
     def visualize_patch_attention(self, model=None, image=None, patch_size: int | None = None,
                                   head_idx: int = 0, layer_idx: int = -1, processor=None, save_path=None,
-                                  class_names=None):
+                                  class_names=None, object_mask=None):
         """The image; the CLS-to-patch attention of one head, of the mean over the layer's heads, and the
-        rollout of all layers, each drawn over the image. Returns the matplotlib ``Figure``.
+        rollout of all layers, each on the image's coordinates. Returns the matplotlib ``Figure``.
 
         ``patch_size`` is checked against the model's config (``None`` takes it from there);
-        ``layer_idx`` and ``head_idx`` count from 0, negative from the end.
+        ``layer_idx`` and ``head_idx`` count from 0, negative from the end. Each panel's title says the
+        share of ``[CLS]``'s attention that went to patches (the rest stayed on the special tokens).
+        ``object_mask`` (a pixel mask of the object, any square size) is outlined on every panel.
         """
         result = self.attend(model, image, patch_size, processor)
         n_layers, n_heads = result.attention.shape[:2]
@@ -298,38 +399,66 @@ class ViTAttentionVisualizer:
         head = check_index(head_idx, n_heads, name="head_idx")
         maps = cls_patch_maps(result.attention[layer], result.grid, result.n_prefix)  # (H, g_h, g_w)
         rolled = rollout_map(result.attention, result.grid, result.n_prefix)  # (g_h, g_w)
-        panels = [(maps[head], f"layer {layer}, head {head}"),
-                  (maps.mean(0), f"layer {layer}, mean of {n_heads} heads"),
-                  (rolled, f"rollout of {n_layers} layers")]
-        fig = self._overlay_figure(result, panels, class_names=class_names)
+        on_patches = "of [CLS]'s attention on patches"
+        panels = [(maps[head], f"layer {layer}, head {head}\n{100 * maps[head].sum():.0f}% {on_patches}"),
+                  (maps.mean(0), f"layer {layer}, mean of {n_heads} heads\n{100 * maps.mean(0).sum():.0f}% "
+                                 f"{on_patches}"),
+                  (rolled, f"rollout of {n_layers} layers\n{100 * rolled.sum():.0f}% of the rollout row on "
+                           "patches")]
+        fig = self._overlay_figure(result, panels, class_names=class_names,
+                                   object_mask=self._input_mask(object_mask, result, model, processor))
         if save_path is not None:
             fig.savefig(save_path, dpi=130, bbox_inches="tight")
         return fig
 
     def plot_head_grid(self, model=None, image=None, layer_idx: int = -1, patch_size: int | None = None,
-                       processor=None, class_names=None):
-        """Every head of one layer over the image, on one shared colour scale. Returns the ``Figure``."""
+                       processor=None, class_names=None, object_mask=None):
+        """Every head of one layer beside the image, on one shared colour scale, ``object_mask`` (if given)
+        outlined. Returns the ``Figure``; :func:`target_shares` measures what it shows."""
         result = self.attend(model, image, patch_size, processor)
         layer = check_index(layer_idx, result.attention.shape[0], name="layer_idx")
         maps = cls_patch_maps(result.attention[layer], result.grid, result.n_prefix)  # (H, g_h, g_w)
         panels = [(m, f"head {h}") for h, m in enumerate(maps)]
-        return self._overlay_figure(result, panels, shared_scale=True, show_image=False,
-                                    class_names=class_names,
+        return self._overlay_figure(result, panels, shared_scale=True, class_names=class_names,
+                                    object_mask=self._input_mask(object_mask, result, model, processor),
                                     suptitle=f"Layer {layer}: where [CLS] looks, head by head "
                                              "(one shared scale)")
 
+    def _input_mask(self, object_mask, result: PatchAttention, model, processor):
+        """``object_mask`` brought to the image the model saw (``(S, S)`` bool), or ``None``."""
+        if object_mask is None:
+            return None
+        size = result.image.shape[0]
+        return resize_masks(np.asarray(object_mask)[None], size, self._processor(self._model(model),
+                                                                                   processor))[0]
+
     def _overlay_figure(self, result: PatchAttention, panels, *, shared_scale: bool = False,
-                        show_image: bool = True, class_names=None, suptitle: str | None = None):
-        """``panels`` (``(map (g_h, g_w), title)`` each) over the image, titled with the prediction."""
+                        show_image: bool = True, class_names=None, suptitle: str | None = None,
+                        object_mask=None):
+        """``panels`` (``(map (g_h, g_w), title)`` each) beside the image, titled with the prediction;
+        ``object_mask`` ``(S, S)`` outlined on the image and on every map."""
         label = ""
         if result.predicted is not None:
             name = class_names[result.predicted] if class_names else f"class {result.predicted}"
             label = f" — predicted: {name}"
+        outline = "" if object_mask is None else f"; object outlined in {OUTLINE_COLOUR}"
         title = (suptitle or "Where the [CLS] token looks (weights on patches; colour scale 0 to each "
-                 "map's maximum)") + label + f"\n{result.token_note()}"
-        return overlay_figure(result.image, panels, grid=result.grid, patch_size=result.patch_size,
-                              cmap=self.cmap, alpha=OVERLAY_ALPHA, shared_scale=shared_scale,
-                              show_image=show_image, title=title, scale_label=_scale_label)
+                 "map's maximum)") + label + f"\n{result.token_note()}{outline}"
+        fig = overlay_figure(result.image, panels, grid=result.grid, patch_size=result.patch_size,
+                             cmap=self.cmap, alpha=OVERLAY_ALPHA, shared_scale=shared_scale,
+                             show_image=show_image, title=title, scale_label=_scale_label)
+        if object_mask is not None:
+            for ax in fig.axes:
+                if ax.images:  # the image and every map (colour bars hold no image)
+                    outline_object(ax, object_mask)
+        return fig
+
+
+def outline_object(ax, object_mask) -> None:
+    """Draw the outline of a pixel mask ``(S, S)`` on ``ax``, in image coordinates (pixel centres at +0.5)."""
+    centres = np.arange(object_mask.shape[0]) + 0.5
+    ax.contour(centres, centres, np.asarray(object_mask, dtype=float), levels=[0.5], colors=OUTLINE_COLOUR,
+               linewidths=1.2)
 
 
 def _scale_label(panel_title: str) -> str:
@@ -348,23 +477,85 @@ def randomised_copy(model, seed: int = 2024):
     return copy
 
 
-def _single_image_demo(viz, model, image, patch, args, class_names, out, name) -> None:
-    """Demo 1: one image — a head, the layer's head mean and the rollout; every head; every layer."""
-    fig = viz.visualize_patch_attention(model, image, patch_size=patch, head_idx=args.head,
-                                        layer_idx=args.layer, class_names=class_names)
-    out.save_figure(fig, "patch_attention", f"{name}: the [CLS] token's attention to each patch, drawn over "
-                    "the image — one head, the mean of the layer's heads, and the rollout of all layers.")
-    fig = viz.plot_head_grid(model, image, layer_idx=args.layer, patch_size=patch, class_names=class_names)
-    out.save_figure(fig, "head_grid", "Every head of one layer on one shared scale: some heads find the "
-                    "object, others spread out or look at clutter.")
+def depth_caption(names: list[str], shares: dict | None) -> str:
+    """The by-layer figure's caption: each map's share on the object (from :func:`target_shares`)."""
+    text = "How the [CLS] map changes with depth; each panel on its own 0-to-max scale"
+    if shares is None:
+        return text + "."
+    listed = ", ".join(f"{name} {100 * share:.0f}%" for name, share in zip(names, shares["target"]))
+    return text + (f". Share of each map on the patches the object touches (a flat map: "
+                   f"{100 * shares['chance']:.0f}%): {listed}.")
+
+
+def single_image_figures(viz, model, image, patch, layer_idx, head_idx, class_names, object_mask=None):
+    """Demo 1's three figures with their captions: ``[(name, figure, caption)]``. Every measured sentence
+    of a caption comes from :func:`target_shares` on the maps drawn (when ``object_mask`` is known)."""
     result = viz.attend(model, image, patch)
-    panels = [(cls_patch_maps(result.attention[layer], result.grid, result.n_prefix).mean(0),
-               f"layer {layer} (mean of heads)") for layer in range(result.attention.shape[0])]
-    panels.append((rollout_map(result.attention, result.grid, result.n_prefix), "rollout"))
-    fig = viz._overlay_figure(result, panels, class_names=class_names,
+    layer = check_index(layer_idx, result.attention.shape[0], name="layer_idx")
+    mask = viz._input_mask(object_mask, result, model, None)
+    made = []
+    fig = viz.visualize_patch_attention(model, image, patch_size=patch, head_idx=head_idx, layer_idx=layer,
+                                        class_names=class_names, object_mask=object_mask)
+    made.append(("patch_attention", fig, "The [CLS] token's attention to each patch, beside the image — one "
+                 "head, the mean of the layer's heads, and the rollout of all layers; each title gives the "
+                 "share of [CLS]'s attention that the map holds."))
+    heads = cls_patch_maps(result.attention[layer], result.grid, result.n_prefix)  # (H, g_h, g_w)
+    fig = viz.plot_head_grid(model, image, layer_idx=layer, patch_size=patch, class_names=class_names,
+                             object_mask=object_mask)
+    head_shares = None if mask is None else target_shares(heads, mask)
+    made.append(("head_grid", fig, head_grid_caption(layer, head_shares)))
+    n_layers = result.attention.shape[0]
+    names = [f"layer {i} (mean of heads)" for i in range(n_layers)] + ["rollout"]
+    depth = np.stack([cls_patch_maps(result.attention[i], result.grid, result.n_prefix).mean(0)
+                      for i in range(n_layers)]  # (L, g_h, g_w): each layer's head-mean map
+                     + [rollout_map(result.attention, result.grid, result.n_prefix)])  # (L + 1, g_h, g_w)
+    fig = viz._overlay_figure(result, list(zip(depth, names)), class_names=class_names, object_mask=mask,
                               suptitle="Depth: the [CLS] map of each layer (mean of heads) and the rollout")
-    out.save_figure(fig, "by_layer", "How the [CLS] map changes with depth; each panel on its own 0-to-max "
-                    "scale.")
+    made.append(("by_layer", fig, depth_caption(names, None if mask is None else target_shares(depth, mask))))
+    return made
+
+
+def first_hits_and_misses(hits, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the first ``k`` hits and the first ``k`` misses, in data-set order: examples chosen by a
+    rule stated in advance, not by how good they look."""
+    hits = np.asarray(hits)
+    if hits.ndim != 1 or hits.dtype != bool:
+        raise ValueError(f"hits: expected a 1-d bool array, got shape {hits.shape} and dtype {hits.dtype}")
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise ValueError(f"k: expected a positive integer, got {k!r}")
+    return np.flatnonzero(hits)[:k], np.flatnonzero(~hits)[:k]
+
+
+def pointing_examples(data, game: dict, class_names, k: int = 4):
+    """The pointing-game examples figure and its caption: the first ``k`` hits and the first ``k`` misses of
+    the rollout, in test-set order, each titled with its test-set index, its class and the prediction."""
+    from attnviz.training.shapes import CLASSES
+
+    hits = np.asarray(game["hits"]["rollout"])
+    shown_hits, shown_misses = first_hits_and_misses(hits, k)
+    show = np.concatenate([shown_hits, shown_misses])  # hits first, then misses
+    logits = game["logits"]
+    predicted = ["" if logits is None else f"\n(predicted {class_names[int(logits[i].argmax())]})"
+                 for i in show]
+    titles = [f"#{i}: {CLASSES[data.labels[i]]}{p}" for i, p in zip(show, predicted)]
+    fig = pointing_examples_figure(data.images[show], data.masks[show], game["rollout_maps"][show],
+                                   hits[show], titles, cmap=OVERLAY_CMAP, alpha=OVERLAY_ALPHA)
+    for ax, i in zip(fig.axes[len(show):], show):  # the bottom row: the maps; outline the object there too
+        outline_object(ax, data.masks[i])
+    n_miss = int((~hits).sum())
+    misses = (f"the first {len(shown_misses)} of its {n_miss} misses" if n_miss
+              else "no misses (there are none to show)")
+    caption = (f"The rollout's first {len(shown_hits)} hits and {misses} among {len(hits)} test images, in "
+               f"test-set order (chosen by that rule, not by looks): the target outlined, the rollout beside "
+               "it with its strongest patch boxed; hit when the box touches the target.")
+    return fig, caption
+
+
+def _single_image_demo(viz, model, image, patch, args, class_names, out, name, object_mask=None) -> None:
+    """Demo 1: one image — a head, the layer's head mean and the rollout; every head; every layer."""
+    for file, fig, caption in single_image_figures(viz, model, image, patch, args.layer, args.head,
+                                                   class_names, object_mask):
+        out.save_figure(fig, file, f"{name}: {caption}")
 
 
 def _pointing_game_demo(viz, loaded, data, patch, class_names, out) -> None:
@@ -397,14 +588,8 @@ def _pointing_game_demo(viz, loaded, data, patch, class_names, out) -> None:
         for name, rate, other in rows:
             f.write(f'"{name}",{rate:.4f},{other:.4f},{game["chance"]:.4f},{len(images)}\n')
     out.register("pointing_game.csv", "The pointing-game scores as a table.")
-    show = np.arange(min(8, len(images)))
-    predicted = ["" if predictions is None else f"\n(predicted {class_names[predictions[i]]})" for i in show]
-    titles = [CLASSES[data.labels[i]] + p for i, p in zip(show, predicted)]
-    fig = pointing_examples_figure(data.images[show], data.masks[show], game["rollout_maps"][show],
-                                   game["hits"]["rollout"][show], titles, cmap=OVERLAY_CMAP,
-                                   alpha=OVERLAY_ALPHA)
-    out.save_figure(fig, "pointing_examples", "Eight test images: the target outlined, the rollout over it "
-                    "and its strongest patch (box); hit when the box touches the target.")
+    fig, caption = pointing_examples(data, game, class_names)
+    out.save_figure(fig, "pointing_examples", caption)
 
 
 def main(argv=None):
@@ -429,7 +614,8 @@ def main(argv=None):
         raise FileNotFoundError(f"--image: none given and no test set in {test_folder}")
     patch = viz.check_patch_size(model, args.patch_size)
 
-    _single_image_demo(viz, model, image, patch, args, class_names, out, loaded.name)
+    object_mask = data.masks[0] if data is not None and not args.image else None  # the default image's object
+    _single_image_demo(viz, model, image, patch, args, class_names, out, loaded.name, object_mask)
     if data is None:
         print(f"no test set in {test_folder}: skipping the pointing game")
         return

@@ -179,24 +179,77 @@ def image_normalisation(processor) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(mean, dtype=np.float32), np.asarray(std, dtype=np.float32)
 
 
+def read_image(path):
+    """Open an image file as RGB, with every way a file can fail as one readable ``ValueError`` that names the
+    path and the cause: not an image (``UnidentifiedImageError``), truncated or corrupt (``OSError`` while
+    decoding), or so large it may be a decompression bomb (``DecompressionBombError``, PIL's guard at twice
+    ``Image.MAX_IMAGE_PIXELS``). A missing path is a ``FileNotFoundError``."""
+    from PIL import Image
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"image: {path} does not exist")
+    if not path.is_file():
+        raise ValueError(f"image: {path} is not a file; expected an image file (PNG, JPEG, ...)")
+    try:
+        with Image.open(path) as opened:
+            return opened.convert("RGB")  # decodes every pixel now, so a truncated file fails here
+    except Image.DecompressionBombError as err:
+        raise ValueError(f"image: cannot read {path}: too large, a possible decompression bomb ({err})") from None
+    except OSError as err:  # UnidentifiedImageError is an OSError too
+        cause = str(err).strip() or type(err).__name__
+        raise ValueError(f"image: cannot read {path} as an image ({cause})") from None
+
+
+def check_image_array(image, name: str = "image") -> np.ndarray:
+    """An ``(H, W, 3)`` (or RGBA ``(H, W, 4)``) array checked and returned as ``uint8`` RGB.
+
+    Accepted: ``uint8``; other integers in 0..255; floats in [0, 1]. **Float images above 1 are rejected, not
+    rescaled**: a float array in 0..255 is the classic mistake (``np.asarray(img, dtype=float)``), and clipping
+    it to [0, 1] silently turns the picture white and changes the prediction, while guessing "divide by 255"
+    would be wrong for an HDR image. The message says what to do instead. Also rejected: the wrong number of
+    dimensions or channels, an image with no pixels, NaN or Inf, negative values, booleans.
+    """
+    arr = np.asarray(image)
+    if arr.ndim != 3 or arr.shape[-1] not in (3, 4):
+        raise ValueError(f"{name}: an array must be (height, width, 3) RGB or (height, width, 4) RGBA, got shape "
+                         f"{arr.shape}" + (" — a grey image? stack it: np.stack([a] * 3, axis=-1)"
+                                           if arr.ndim == 2 else ""))
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{name}: got an empty image of shape {arr.shape}; expected at least one pixel")
+    if arr.dtype == np.uint8:
+        return arr[..., :3]
+    if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise TypeError(f"{name}: expected uint8 or float pixel values, got dtype {arr.dtype}")
+    arr = arr[..., :3]
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name}: contains {int(arr.size - np.isfinite(arr).sum())} NaN or Inf pixel values")
+    low, high = arr.min(), arr.max()
+    if np.issubdtype(arr.dtype, np.integer):
+        if low < 0 or high > 255:
+            raise ValueError(f"{name}: integer pixel values must be in 0..255; got {low}..{high}")
+        return arr.astype(np.uint8)
+    if low < 0:
+        raise ValueError(f"{name}: float images must be in [0, 1]; got min {low:.4g}")
+    if high > 1:
+        raise ValueError(f"{name}: float images must be in [0, 1]; got max {high:.4g} — pass a uint8 array or "
+                         "divide by 255")
+    return (arr * 255).round().astype(np.uint8)
+
+
 def as_pil(image):
-    """A PIL image, a path or an ``(H, W, 3)`` array (uint8, or floats in [0, 1]) as an RGB PIL image."""
+    """A PIL image, a path or an ``(H, W, 3)`` array (checked by :func:`check_image_array`: uint8, or floats
+    in [0, 1] — never clipped) as an RGB PIL image; an unreadable file is a ``ValueError`` naming it."""
     from PIL import Image
 
     if isinstance(image, Image.Image):
+        if image.width == 0 or image.height == 0:
+            raise ValueError(f"image: got an empty PIL image of size {image.size}; expected at least one pixel")
         return image.convert("RGB")
     if isinstance(image, str | Path):
-        path = Path(image)
-        if not path.is_file():
-            raise FileNotFoundError(f"image: {path} does not exist")
-        return Image.open(path).convert("RGB")
+        return read_image(image)
     if isinstance(image, np.ndarray):
-        if image.ndim != 3 or image.shape[-1] not in (3, 4):
-            raise ValueError(f"image: an array must be (height, width, 3) RGB, got shape {image.shape}")
-        arr = image[..., :3]
-        if arr.dtype != np.uint8:
-            arr = (np.clip(arr, 0, 1) * 255).round().astype(np.uint8)
-        return Image.fromarray(arr)
+        return Image.fromarray(check_image_array(image))
     raise TypeError(f"image: expected a PIL image, a path or an (H, W, 3) array, got {type(image).__name__}")
 
 
@@ -213,6 +266,8 @@ def pixel_values(image, config, processor=None):
         if tuple(pixels.shape[1:]) != (channels, size, size):
             raise ValueError(f"image: pixel values of shape {tuple(image.shape)}; the model expects "
                              f"({channels}, {size}, {size}) — resize the image or pass it as a PIL image")
+        if not torch.isfinite(pixels).all():
+            raise ValueError("image: pixel values contain NaN or Inf")
         return pixels.float()
     pil = as_pil(image)
     if processor is not None:
@@ -272,9 +327,7 @@ def resize_masks(masks, size: int, processor=None) -> np.ndarray:
     (so a mask stays a mask). Returns ``(n, size, size)`` bool."""
     from PIL import Image
 
-    masks = np.asarray(masks).astype(bool)  # (n, H, W)
-    if masks.ndim != 3:
-        raise ValueError(f"object_masks: expected (images, height, width), got shape {masks.shape}")
+    masks = check_object_masks(masks)  # (n, H, W) bool
     if masks.shape[1:] == (size, size):
         return masks
     if processor is not None and getattr(processor, "do_center_crop", False):
@@ -284,3 +337,29 @@ def resize_masks(masks, size: int, processor=None) -> np.ndarray:
     resized = [np.asarray(Image.fromarray(m.astype(np.uint8) * 255).resize((size, size), Image.NEAREST)) > 127
                for m in masks]
     return np.stack(resized)  # (n, size, size)
+
+
+def check_object_masks(masks, n_images: int | None = None, name: str = "object_masks") -> np.ndarray:
+    """Object masks ``(n, H, W)`` checked and returned as bool: 0/1 (or bool) values only — a NaN, a 0.5 or a
+    255 is not a mask, and ``astype(bool)`` would silently make it one —, one mask per image (``n_images``),
+    and every mask holds at least one object pixel (an empty mask can never be hit: its chance level is 0)."""
+    if masks is None or isinstance(masks, str | bytes | dict):
+        raise TypeError(f"{name}: expected an array of masks (images, height, width), got {type(masks).__name__}")
+    try:
+        arr = np.asarray(masks, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name}: expected a numeric array of masks, could not convert {type(masks).__name__} "
+                        f"({err})") from None
+    if arr.ndim != 3 or arr.size == 0:
+        raise ValueError(f"{name}: expected (images, height, width) with at least one pixel, got shape {arr.shape}")
+    if n_images is not None and len(arr) != n_images:
+        raise ValueError(f"{name}: got {len(arr)} masks for {n_images} images; expected one mask per image")
+    binary = (arr == 0) | (arr == 1)
+    if not binary.all():
+        bad = arr[~binary].ravel()[0]
+        raise ValueError(f"{name}: a mask must hold only 0/1 (or bool) values, got {bad!r}")
+    empty = np.flatnonzero(arr.reshape(len(arr), -1).max(1) == 0)
+    if len(empty):
+        raise ValueError(f"{name}: mask {int(empty[0])} holds no object pixel ({len(empty)} empty masks); every "
+                         "image needs its object marked")
+    return arr.astype(bool)
