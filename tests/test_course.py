@@ -67,3 +67,34 @@ def test_forked_lessons_are_isolated_report_failures_and_time_out(tmp_path):
 
     assert not hasattr(attnviz, "CHANGED_BY_A_LESSON")  # the child's changes died with it
     assert os.getpid()  # still the test process
+
+
+def test_gallery_csv_card_previews_its_first_rows_and_html_card_its_size(tmp_path):
+    """The CSV card's table is the file's header and first rows (independently read); sizes are true."""
+    import csv
+    import re
+
+    from attnviz import REPO_ROOT
+
+    out = LessonOutputs(REPO_ROOT / "02_intermediate" / "attention_comparison.py",
+                        tmp_path / "02_intermediate" / "attention_comparison", quiet=True)
+    rows = [["layer", "name", "entropy"]] + [[str(i), f"tok<{i}>", f"{i / 7:.6f}"] for i in range(10)]
+    with open(out.path("table.csv"), "w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    out.register("table.csv", "A table.")
+    out.path("page.html").write_text("x" * 3000)
+    out.register("page.html", "A page of 3000 bytes.")
+    page = build_gallery(tmp_path).read_text()
+
+    table = re.search(r'<table class="csv">(.*?)</table>', page).group(1)
+    header = re.findall(r"<th>(.*?)</th>", table)
+    cells = [re.findall(r"<td>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", table.split("<tbody>")[1])]
+    assert header == rows[0]
+    assert len(cells) == 6, "the preview shows the first 6 rows"
+    for shown, (layer, name, entropy) in zip(cells, rows[1:]):
+        assert shown[0] == layer and shown[1] == name.replace("<", "&lt;").replace(">", "&gt;")
+        assert abs(float(shown[2]) - float(entropy)) <= 5e-4 * max(1.0, float(entropy))
+    assert "first 6 of 10 rows" in page
+    card = re.search(r'<figure class="card" data-kind="html".*?</figure>', page).group(0)
+    assert re.search(r'class="size">2\.9 kB<', card), "3000 bytes are 2.9 kB"
+    assert 'data-load="auto"' in card  # a small page previews itself when visible
