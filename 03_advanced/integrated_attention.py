@@ -97,7 +97,7 @@ from attnviz.normalize import output_row
 from attnviz.outputs import LessonOutputs
 from attnviz.plotting import show_heatmaps, token_bars
 from attnviz.probes import AttentionProbe, AttentionProbes
-from attnviz.validate import check_attention, check_tokens, to_numpy
+from attnviz.validate import check_attention, check_mask, check_tokens, to_numpy
 from intermediate.attention_rollout import AttentionRollout
 
 DEFAULT_TEXT = "The cat sat on the mat because it was tired."
@@ -128,9 +128,9 @@ def embedding_attributions(model, forward_fn: ForwardFn, input_ids, baseline_ids
     """
     from captum.attr import LayerIntegratedGradients
 
-    check_steps(n_steps, method)
-    input_ids, baseline_ids = torch.as_tensor(input_ids), torch.as_tensor(baseline_ids)
-    if input_ids.dim() != 2:
+    check_steps(n_steps, method, tolerance, max_steps)
+    input_ids, baseline_ids = _token_ids(input_ids, "input_ids"), _token_ids(baseline_ids, "baseline_ids")
+    if input_ids.dim() != 2 or input_ids.numel() == 0:
         raise ValueError(f"input_ids: got shape {tuple(input_ids.shape)}; expected (batch, tokens)")
     if baseline_ids.shape[-1] != input_ids.shape[-1] or baseline_ids.dim() != 2:
         raise ValueError(f"baseline_ids: got shape {tuple(baseline_ids.shape)}; expected "
@@ -154,9 +154,27 @@ def embedding_attributions(model, forward_fn: ForwardFn, input_ids, baseline_ids
             "relative_error": numpy(error), "n_steps": used}
 
 
+def _token_ids(ids, name: str) -> torch.Tensor:
+    """Token ids as an integer tensor; a ``TypeError``/``ValueError`` naming ``name`` otherwise."""
+    if ids is None or isinstance(ids, str | bytes | dict):
+        raise TypeError(f"{name}: expected a (batch, tokens) tensor of token ids, got {type(ids).__name__}")
+    try:
+        ids = torch.as_tensor(ids)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(f"{name}: expected a (batch, tokens) tensor of token ids ({err})") from None
+    if ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool:
+        raise TypeError(f"{name}: got dtype {ids.dtype}; expected integer token ids")
+    if ids.numel() and int(ids.min()) < 0:
+        raise ValueError(f"{name}: contains the negative id {int(ids.min())}; token ids are >= 0")
+    return ids
+
+
 def blank_baseline(input_ids, blank_id: int, keep_ids: Sequence[int] = ()) -> torch.Tensor:
     """The baseline ids: every token replaced by ``blank_id`` except those in ``keep_ids`` (special ones)."""
-    ids = torch.as_tensor(input_ids)
+    ids = _token_ids(input_ids, "input_ids")
+    if isinstance(blank_id, bool) or not isinstance(blank_id, int | np.integer) or blank_id < 0:
+        raise TypeError(f"blank_id: got {blank_id!r}; expected a token id (an integer >= 0), e.g. "
+                        "tokenizer.mask_token_id")
     keep = torch.zeros_like(ids, dtype=torch.bool)
     for token in keep_ids:
         keep |= ids == int(token)
@@ -179,12 +197,13 @@ def attention_attributions(forward_fn: ForwardFn, probes: Sequence[AttentionProb
         tolerance, max_steps: as in :func:`embedding_attributions` (per layer).
 
     Returns:
-        ``{"attributions": (L', B, H, Q, K), "delta": (L', B), "relative_error": (L', B), "layers": [...]}``
-        where ``L'`` is the number of attributed layers; ``delta`` is Σ Attr − (F(A) − F(0·A)).
+        ``{"attributions": (L', B, H, Q, K), "delta": (L', B), "relative_error": (L', B), "layers": [...],
+        "n_steps": [...]}`` where ``L'`` is the number of attributed layers; ``delta`` is Σ Attr − (F(A) −
+        F(0·A)); ``n_steps`` the steps each layer's integral took.
     """
     from captum.attr import LayerIntegratedGradients
 
-    check_steps(n_steps, method)
+    check_steps(n_steps, method, tolerance, max_steps)
     probes = list(probes)
     if not probes or not all(isinstance(p, AttentionProbe) for p in probes):
         raise TypeError("probes: expected a non-empty list of AttentionProbe modules "
@@ -196,7 +215,7 @@ def attention_attributions(forward_fn: ForwardFn, probes: Sequence[AttentionProb
     extra = tuple(extra)
     first = input_ids[0] if isinstance(input_ids, tuple) else torch.as_tensor(input_ids)
     n_batch, device = int(first.shape[0]), first.device
-    results, deltas, errors = [], [], []
+    results, deltas, errors, used_steps = [], [], [], []
     for layer in layers:
         probe = probes[layer]
 
@@ -213,21 +232,31 @@ def attention_attributions(forward_fn: ForwardFn, probes: Sequence[AttentionProb
             check_output(both, 2 * n_batch)
         lig = LayerIntegratedGradients(scaled_forward, probe)
         change = both[:n_batch] - both[n_batch:]  # (B,): F(A) − F(0·A)
-        attributions, delta, error, _ = integrate(lig, ones, zeros, (input_ids, *extra), change, n_steps,
-                                                   method, tolerance, max_steps)  # (B, H, Q, K), (B,), (B,)
+        attributions, delta, error, used = integrate(lig, ones, zeros, (input_ids, *extra), change, n_steps,
+                                                      method, tolerance, max_steps)  # (B, H, Q, K), (B,) ×2
+        used_steps.append(used)
         results.append(attributions.detach())
         deltas.append(delta.detach())
         errors.append(error.detach())
     return {"attributions": torch.stack(results).cpu().numpy(),  # (L', B, H, Q, K)
             "delta": torch.stack(deltas).cpu().numpy(), "relative_error": torch.stack(errors).cpu().numpy(),
-            "layers": layers}
+            "layers": layers, "n_steps": used_steps}
 
 
 # ======================================================================== 3. how they compare with attention
 def target_row(matrix, row) -> np.ndarray:
     """The attribution a ``(…, Q, K)`` map gives to each key for the output: row ``row`` (an index), or the
-    mean over the query rows in ``row`` (a boolean ``(Q,)`` mask, e.g. for mean pooling)."""
-    return output_row(matrix, row)
+    mean over the query rows in ``row`` (a boolean ``(Q,)`` mask, e.g. for mean pooling).
+
+    Any finite ``(…, Q, K)`` array is accepted — attributions are signed and their rows do not sum to 1, so
+    only NaN/Inf, a missing axis and an empty array are rejected (``ValueError`` naming ``matrix``).
+    """
+    arr = to_numpy(matrix, "matrix")
+    if arr.size == 0 or arr.ndim < 2:
+        raise ValueError(f"matrix: got shape {arr.shape}; expected a non-empty (…, query, key) array")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"matrix: contains {int(arr.size - np.isfinite(arr).sum())} NaN or Inf values")
+    return output_row(arr, row, name="matrix")
 
 
 def compare_with_attention(attention, token_attributions, attention_attr, row, content) -> dict:
@@ -249,10 +278,16 @@ def compare_with_attention(attention, token_attributions, attention_attr, row, c
     if attr.shape != weights.shape:
         raise ValueError(f"attention_attr: got shape {attr.shape}; expected {weights.shape} like attention")
     ig = to_numpy(token_attributions, "token_attributions")
-    content = np.asarray(content, dtype=bool)
-    if ig.shape != (weights.shape[-1],) or content.shape != ig.shape:
-        raise ValueError(f"token_attributions, content: got {ig.shape} and {content.shape}; expected "
-                         f"({weights.shape[-1]},), one value per token")
+    if ig.shape != (weights.shape[-1],):
+        raise ValueError(f"token_attributions: got shape {ig.shape}; expected ({weights.shape[-1]},), one "
+                         "value per token")
+    for name, values in (("attention_attr", attr), ("token_attributions", ig)):
+        if not np.isfinite(values).all():
+            raise ValueError(f"{name}: contains NaN or Inf values")
+    content = check_mask(content, weights.shape[-1], name="content")  # (K,) boolean
+    if content is None or content.sum() < 3:
+        raise ValueError(f"content: got {0 if content is None else int(content.sum())} content tokens; "
+                         "expected at least 3 to rank")
     raw_rows = target_row(weights.mean(1), row)  # (L, K): head mean, the output's row
     attr_rows = target_row(attr.sum(1), row)  # (L, K): Hao sums the heads
     rollout_row = target_row(AttentionRollout().compute_rollout(weights), row)  # (K,)

@@ -67,15 +67,35 @@ class NextTokenLogProb:
 
     def __call__(self, input_ids, target_ids):
         logits = self.model(input_ids=input_ids).logits[:, -1]  # (B, V)
+        target_ids = torch.as_tensor(target_ids, device=logits.device)
+        if target_ids.dtype.is_floating_point or target_ids.numel() != logits.shape[0]:
+            raise ValueError(f"target_ids: got {tuple(target_ids.shape)} {target_ids.dtype}; expected "
+                             f"{logits.shape[0]} integer token ids, one per example")
+        if target_ids.numel() and not (0 <= int(target_ids.min()) and int(target_ids.max()) < logits.shape[-1]):
+            raise ValueError(f"target_ids: got ids from {int(target_ids.min())} to {int(target_ids.max())}; "
+                             f"expected 0..{logits.shape[-1] - 1} (the vocabulary)")
         return torch.log_softmax(logits.float(), -1).gather(1, target_ids.view(-1, 1))[:, 0]  # (B,)
 
 
 # ======================================================================== Captum's integral, checked
-def check_steps(n_steps, method):
+def check_steps(n_steps, method, tolerance=None, max_steps=None):
+    """``n_steps`` a positive integer, ``method`` one of :data:`METHODS`, ``tolerance`` ``None`` or in (0, 1),
+    ``max_steps`` an integer at least ``n_steps``; a ``ValueError``/``TypeError`` naming the argument."""
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
         raise ValueError(f"n_steps: got {n_steps!r}; expected a positive integer (20–100 is typical)")
     if method not in METHODS:
         raise ValueError(f"method: got {method!r}; expected one of {', '.join(METHODS)}")
+    if tolerance is not None:
+        if isinstance(tolerance, bool) or not isinstance(tolerance, int | float | np.floating):
+            raise TypeError(f"tolerance: got {type(tolerance).__name__}; expected a number in (0, 1) or None")
+        if not 0 < float(tolerance) < 1:
+            raise ValueError(f"tolerance: got {tolerance!r}; expected a fraction in (0, 1), e.g. 0.01 for 1 %, "
+                             "or None for exactly n_steps")
+    if max_steps is not None:
+        if isinstance(max_steps, bool) or not isinstance(max_steps, int | np.integer):
+            raise TypeError(f"max_steps: got {type(max_steps).__name__}; expected an integer")
+        if max_steps < n_steps:
+            raise ValueError(f"max_steps: got {max_steps}; expected at least n_steps ({n_steps})")
 
 
 def check_output(values, n: int, name: str = "forward_fn") -> None:
@@ -95,6 +115,7 @@ def integrate(lig, inputs, baselines, extra: tuple, change, n_steps: int, method
     """
     import warnings
 
+    check_steps(n_steps, method, tolerance, max_steps)
     while True:
         attributions = lig.attribute(inputs, baselines=baselines, additional_forward_args=extra or None,
                                      n_steps=n_steps, method=method)
@@ -124,6 +145,10 @@ def spearman(a, b) -> float:
     x, y = to_numpy(a, "a").ravel(), to_numpy(b, "b").ravel()
     if x.shape != y.shape:
         raise ValueError(f"a, b: got {x.size} and {y.size} values; expected the same number")
+    for name, values in (("a", x), ("b", y)):
+        if not np.isfinite(values).all():
+            raise ValueError(f"{name}: contains {int(np.size(values) - np.isfinite(values).sum())} NaN or Inf "
+                             "values; a rank correlation needs finite numbers")
     if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return float("nan")
     return float(spearmanr(x, y)[0])

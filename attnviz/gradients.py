@@ -47,6 +47,9 @@ def attention_gradients(model, inputs: dict, target, *, kind: str = "self"):
         raise TypeError(f"target: expected a function outputs -> (B,) tensor, got {type(target).__name__}")
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model: expected a transformers model (torch.nn.Module), got {type(model).__name__}")
+    if not isinstance(inputs, dict) or not inputs:
+        raise TypeError(f"inputs: expected a non-empty dict of model inputs (input_ids=..., pixel_values=...), "
+                        f"got {type(inputs).__name__}")
     use_eager_attention(model)
     model.zero_grad(set_to_none=True)
     with torch.enable_grad():
@@ -68,26 +71,68 @@ def attention_gradients(model, inputs: dict, target, *, kind: str = "self"):
     return weights.astype(np.float64), grads.float().cpu().numpy().astype(np.float64)
 
 
+def _check_optional_index(value, name: str) -> int | None:
+    """``None`` or an integer (a class, token or position index); anything else is a ``TypeError``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name}: expected an integer index or None, got {type(value).__name__} {value!r}")
+    return int(value)
+
+
+def _pick(logits, index: int | None, name: str, what: str):
+    """``logits[b, index]`` per example (``index=None``: the arg-max); ``index`` checked against ``(B, N)``."""
+    n = int(logits.shape[-1])
+    if index is not None and not -n <= index < n:
+        raise ValueError(f"{name}: {what} {index} is out of range; the model has {n} (valid: 0..{n - 1})")
+    chosen = logits.argmax(-1) if index is None else logits.new_full((logits.shape[0],), index % n).long()
+    return logits.gather(1, chosen[:, None])[:, 0]  # (B,)
+
+
 def class_logit(index: int | None = None):
-    """Target: the logit of class ``index`` (default: the predicted class) of a classifier (ViT)."""
+    """Target: the logit of class ``index`` (default: the predicted class) of a classifier (ViT).
+
+    ``index`` must be an integer (``TypeError`` otherwise); one out of the model's range is a ``ValueError``
+    naming ``index`` when the target is evaluated (the number of classes is known only then).
+    """
+    index = _check_optional_index(index, "index")
+
     def target(outputs):
         logits = outputs.logits  # (B, C)
-        chosen = logits.argmax(-1) if index is None else logits.new_full((logits.shape[0],), index).long()
-        return logits.gather(1, chosen[:, None])[:, 0]  # (B,)
+        return _pick(logits, index, "index", "class")
     return target
 
 
 def next_token_logit(token_id: int | None = None, position: int = -1):
-    """Target: the logit of ``token_id`` (default: the predicted token) at ``position`` of a causal LM."""
+    """Target: the logit of ``token_id`` (default: the predicted token) at ``position`` of a causal LM.
+
+    Both are checked when the target is evaluated: ``token_id`` against the vocabulary, ``position`` against
+    the sequence length (``ValueError`` naming the argument).
+    """
+    token_id = _check_optional_index(token_id, "token_id")
+    position = _check_optional_index(position, "position")
+    if position is None:
+        raise TypeError("position: expected an integer index, got None")
+
     def target(outputs):
+        n_positions = int(outputs.logits.shape[1])  # logits: (B, T, V)
+        if not -n_positions <= position < n_positions:
+            raise ValueError(f"position: index {position} is out of range; the input has {n_positions} "
+                             f"positions (valid: 0..{n_positions - 1} or -{n_positions}..-1)")
         logits = outputs.logits[:, position]  # (B, V)
-        chosen = logits.argmax(-1) if token_id is None else logits.new_full((logits.shape[0],), token_id).long()
-        return logits.gather(1, chosen[:, None])[:, 0]  # (B,)
+        return _pick(logits, token_id, "token_id", "token id")
     return target
 
 
 def mean_pool(hidden, attention_mask):
     """Mean of the real tokens' vectors — all-MiniLM-L6-v2's sentence embedding. ``(B, T, d)`` -> ``(B, d)``."""
+    if not hasattr(hidden, "dim") or hidden.dim() != 3:
+        shape = tuple(hidden.shape) if hasattr(hidden, "shape") else type(hidden).__name__
+        raise ValueError(f"hidden: got {shape}; expected a (batch, tokens, dim) tensor")
+    if not hasattr(attention_mask, "dim") or tuple(attention_mask.shape) != tuple(hidden.shape[:2]):
+        shape = tuple(attention_mask.shape) if hasattr(attention_mask, "shape") else type(attention_mask).__name__
+        raise ValueError(f"attention_mask: got {shape}; expected a {tuple(hidden.shape[:2])} tensor "
+                         "(1 = real token, 0 = padding), one per token of hidden")
     mask = attention_mask[..., None].to(hidden.dtype)  # (B, T, 1)
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
 
@@ -97,8 +142,17 @@ def embedding_similarity(other_embedding, attention_mask):
     ``(d,)`` (e.g. a second sentence's, computed under ``torch.no_grad()``)."""
     import torch
 
+    if not isinstance(other_embedding, torch.Tensor) or other_embedding.dim() != 1:
+        shape = tuple(other_embedding.shape) if hasattr(other_embedding, "shape") else type(other_embedding).__name__
+        raise ValueError(f"other_embedding: got {shape}; expected a (dim,) tensor, one sentence's embedding")
+    if not bool(torch.isfinite(other_embedding).all()):
+        raise ValueError("other_embedding: contains NaN or Inf values")
+
     def target(outputs):
         pooled = mean_pool(outputs.last_hidden_state, attention_mask)  # (B, d)
+        if pooled.shape[-1] != other_embedding.shape[0]:
+            raise ValueError(f"other_embedding: has {other_embedding.shape[0]} values; the model's embedding "
+                             f"has {pooled.shape[-1]}")
         return torch.nn.functional.cosine_similarity(pooled, other_embedding[None].to(pooled.dtype), dim=-1)
     return target
 
