@@ -4,18 +4,23 @@
 colour bar on a stated scale — a single head, a head grid, the layers × heads overview and
 cross-attention are all calls to it, so every figure reads the same way: rows are queries (who is
 looking), columns are keys (what is looked at), colour is the weight on a scale the colour bar names.
+Masked cells (NaN, or ``masked=True``) are drawn grey, never in the colour of a real zero, and the colour
+bar says so. Long titles and colour-bar labels are wrapped to the space they have, so they never overlap.
 
 :func:`token_bars` draws one value per token (a row of a map, an attribution) as bars, one series or
 several side by side — the course's one bar chart.
 
 :func:`heatmap_html` writes the same matrix as a plotly HTML page whose hover shows query token, key
-token and weight; every such page loads one shared copy of plotly.js by a relative path
-(:func:`write_plotly_html`), so it opens offline from the file system.
+token and weight, each with its *position* (two "the" must be told apart); every such page loads one
+shared copy of plotly.js by a relative path (:func:`write_plotly_html`), so it opens offline from the
+file system. plotly reads label text as HTML, so every token is escaped (:func:`plotly_text`): ``<s>``
+would otherwise start a strike-through and blank the axis.
 """
 
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -31,6 +36,28 @@ from attnviz.validate import check_index, check_tokens, to_numpy  # noqa: E402
 DEFAULT_CMAP = "viridis"  # perceptually uniform and readable in greyscale and by colour-blind readers
 MAX_TICK_LABELS = 64  # beyond this, label every n-th token so the labels stay legible
 MANY_PANELS = 16  # above this many panels, a fixed grid layout instead of matplotlib's constrained layout
+MASKED_GREY = (0.6, 0.6, 0.6, 1.0)  # masked cells: a grey that no perceptually uniform map uses for 0
+CHAR_WIDTH_IN = 0.085  # rough width of one character at 10 pt, in inches: enough to wrap text to a space
+
+
+def _wrap(text: str, inches: float, fontsize: float = 10.0) -> str:
+    """Wrap ``text`` to lines that fit ``inches`` at ``fontsize`` (existing line breaks are kept)."""
+    width = max(8, int(inches / (CHAR_WIDTH_IN * fontsize / 10.0)))
+    return "\n".join(textwrap.fill(line, width) if line else line for line in str(text).split("\n"))
+
+
+def _tick_text(label: str) -> str:
+    """A token as matplotlib tick text: a ``$`` would start mathtext (``$5 to $6`` fails to render)."""
+    return str(label).replace("$", r"\$")
+
+
+def plotly_text(label) -> str:
+    """A label for plotly: ``<`` and ``>`` escaped, because plotly parses label text as HTML.
+
+    ``<s>`` (BART's start token) would start a strike-through and blank every tick after it. Escaping only
+    the angle brackets keeps the function idempotent (an escaped label passes through unchanged).
+    """
+    return str(label).replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _as_grid(matrices) -> np.ndarray:
@@ -44,6 +71,29 @@ def _as_grid(matrices) -> np.ndarray:
     raise ValueError(f"matrices: expected 2 to 4 dimensions (rows, cols, query, key), got shape {arr.shape}")
 
 
+def _checked_grid(matrices, masked) -> np.ndarray:
+    """The grid ``(rows, cols, Q, K)`` with masked cells as NaN; rejects empty, Inf and all-masked input."""
+    grid = _as_grid(matrices)  # (rows, cols, Q, K)
+    if grid.size == 0:
+        raise ValueError(f"matrices: got an empty array of shape {grid.shape}; expected at least one cell")
+    if np.isinf(grid).any():
+        raise ValueError(f"matrices: contains {int(np.isinf(grid).sum())} Inf values (shape {grid.shape}); "
+                         "expected finite values (NaN marks a masked cell)")
+    if masked is not None:
+        cells = to_numpy(masked, "masked")
+        try:
+            cells = np.broadcast_to(cells, grid.shape)  # (rows, cols, Q, K), trailing axes aligned
+        except ValueError:
+            raise ValueError(f"masked: got shape {cells.shape}; expected a boolean array that broadcasts "
+                             f"to the matrices' shape {grid.shape}") from None
+        if not np.isin(cells, (0, 1)).all():
+            raise ValueError("masked: expected booleans (True = masked cell, drawn grey)")
+        grid = np.where(cells.astype(bool), np.nan, grid)
+    if np.isnan(grid).all():
+        raise ValueError(f"matrices: every cell is NaN or masked (shape {grid.shape}); nothing to draw")
+    return grid
+
+
 def _set_token_ticks(ax, labels: Sequence[str] | None, n: int, axis: str, show: bool) -> None:
     setter_ticks, setter_labels = (ax.set_xticks, ax.set_xticklabels) if axis == "x" else (ax.set_yticks, ax.set_yticklabels)
     if labels is None or not show:
@@ -53,9 +103,9 @@ def _set_token_ticks(ax, labels: Sequence[str] | None, n: int, axis: str, show: 
     positions = np.arange(0, n, step)
     setter_ticks(positions)
     if axis == "x":
-        setter_labels([labels[i] for i in positions], rotation=90, fontsize=8)
+        setter_labels([_tick_text(labels[i]) for i in positions], rotation=90, fontsize=8)
     else:
-        setter_labels([labels[i] for i in positions], fontsize=8)
+        setter_labels([_tick_text(labels[i]) for i in positions], fontsize=8)
 
 
 def show_heatmaps(
@@ -75,6 +125,7 @@ def show_heatmaps(
     panel_size: float | None = None,
     tick_labels: bool | None = None,
     annotate: bool = False,
+    masked=None,
 ):
     """Draw ``(Q, K)``, ``(n, Q, K)`` or ``(rows, cols, Q, K)`` matrices as one grid with one colour bar.
 
@@ -87,20 +138,34 @@ def show_heatmaps(
             the scale's limits for quantities that are not probabilities (scores, distances).
         tick_labels: draw token labels on every panel (default: only when the grid is small).
         annotate: write each value in its cell (for small teaching matrices).
+        masked: optional booleans broadcastable to the matrices (``True`` = masked, e.g. padding). Masked
+            cells — and NaN cells — are drawn grey, not in the colour of a real zero, and the colour-bar
+            label says "grey = masked".
+
+    Values are not required to be probabilities (scores and distances are drawn too, with ``vmin``/``vmax``);
+    they must be finite apart from NaN, which means "masked".
 
     Returns:
-        The matplotlib ``Figure``. Each panel holds one ``AxesImage`` whose data is the displayed matrix.
+        The matplotlib ``Figure``. Each panel holds one ``AxesImage`` whose data is the displayed matrix
+        (a masked array: masked cells are its mask).
     """
-    grid = _as_grid(matrices)  # (rows, cols, Q, K)
+    grid = _checked_grid(matrices, masked)  # (rows, cols, Q, K), masked cells NaN
     n_rows, n_cols, n_q, n_k = grid.shape
+    hidden = np.isnan(grid)  # (rows, cols, Q, K)
     if xlabels is not None:
         xlabels = check_tokens(xlabels, n_k, name="xlabels", axis="key (columns)")
     if ylabels is not None:
         ylabels = check_tokens(ylabels, n_q, name="ylabels", axis="query (rows)")
-    shown, lo, hi, label = display_scale(grid, scale)
+    # masked cells take the smallest real value while the scale is computed (so min-max and per-row
+    # scales ignore them), then are hidden again
+    shown, lo, hi, label = display_scale(np.where(hidden, np.nanmin(grid), grid), scale)
+    shown = np.ma.masked_array(np.where(hidden, np.nan, shown), mask=hidden)  # NaN data under the mask
     lo = lo if vmin is None else vmin
     hi = hi if vmax is None else vmax
     label = colorbar_label or label
+    if hidden.any():
+        label += "; grey = masked"
+    colour_map = plt.get_cmap(cmap).with_extremes(bad=MASKED_GREY)
     if tick_labels is None:
         tick_labels = n_rows * n_cols <= 4 and max(n_q, n_k) <= 2 * MAX_TICK_LABELS
     if panel_size is None:
@@ -117,13 +182,18 @@ def show_heatmaps(
     for r in range(n_rows):
         for c in range(n_cols):
             ax = axes[r, c]
-            image = ax.imshow(shown[r, c], cmap=cmap, vmin=lo, vmax=hi, aspect="auto", interpolation="nearest")
+            image = ax.imshow(shown[r, c], cmap=colour_map, vmin=lo, vmax=hi, aspect="auto",
+                              interpolation="nearest")
             _set_token_ticks(ax, xlabels, n_k, "x", tick_labels or r == n_rows - 1 and n_rows * n_cols == 1)
             _set_token_ticks(ax, ylabels, n_q, "y", tick_labels or c == 0 and n_rows * n_cols == 1)
             if flat_titles is not None:
-                ax.set_title(flat_titles[r * n_cols + c], fontsize=9 if n_rows * n_cols > 1 else 11)
+                size = 9 if n_rows * n_cols > 1 else 11
+                ax.set_title(_wrap(flat_titles[r * n_cols + c], panel_size, size), fontsize=size)
+                ax.attnviz_title = flat_titles[r * n_cols + c]  # as given, unwrapped: describe_figure
             if annotate:
                 for (i, j), v in np.ndenumerate(grid[r, c]):
+                    if np.isnan(v):
+                        continue
                     ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
                             color="white" if (v - lo) < 0.6 * (hi - lo) else "black")
             if r == n_rows - 1 and (tick_labels or n_rows * n_cols == 1):
@@ -138,9 +208,13 @@ def show_heatmaps(
                                                     label="<colorbar>"))
     else:
         cbar = fig.colorbar(image, ax=axes, shrink=0.8 if n_rows > 1 else 1.0, pad=0.01)
-    cbar.set_label(label)
+    # the label runs along the bar: wrap it to the bar's length so it never reaches a title
+    bar_length = height * (0.7 if many else 0.8 if n_rows > 1 else 1.0) - 0.6
+    cbar.set_label(_wrap(label, max(bar_length, 1.0), 10))
+    cbar.ax.attnviz_label = label
     if suptitle:
-        fig.suptitle(suptitle)
+        fig.suptitle(_wrap(suptitle, width - 0.2, 12))
+        fig.attnviz_suptitle = suptitle
     return fig
 
 
@@ -157,7 +231,8 @@ def _flatten_titles(titles, n_rows: int, n_cols: int):
 
 def describe_figure(fig) -> dict:
     """The data a test (or grader) compares instead of pixels: per panel, the image array, tick
-    labels, colour limits and title, plus the colour-bar label."""
+    labels, colour limits and title, plus the colour-bar label. Titles and labels are given as they were
+    passed, before :func:`show_heatmaps` wrapped them to fit."""
     panels = []
     for ax in fig.axes:
         if not ax.images:
@@ -168,12 +243,13 @@ def describe_figure(fig) -> dict:
             "xticklabels": [t.get_text() for t in ax.get_xticklabels()],
             "yticklabels": [t.get_text() for t in ax.get_yticklabels()],
             "clim": tuple(float(v) for v in im.get_clim()),
-            "title": ax.get_title(),
+            "title": getattr(ax, "attnviz_title", ax.get_title()),
             "cmap": im.get_cmap().name,
         })
-    colorbar_labels = [ax.get_ylabel() for ax in fig.axes if not ax.images and ax.get_label() == "<colorbar>"]
+    colorbar_labels = [getattr(ax, "attnviz_label", ax.get_ylabel()) for ax in fig.axes
+                       if not ax.images and ax.get_label() == "<colorbar>"]
     return {"panels": panels, "colorbar_label": colorbar_labels[0] if colorbar_labels else "",
-            "suptitle": fig._suptitle.get_text() if fig._suptitle else ""}
+            "suptitle": getattr(fig, "attnviz_suptitle", fig._suptitle.get_text() if fig._suptitle else "")}
 
 
 BAR_NORMALIZATIONS = (None, "max", "abs_sum")
@@ -239,11 +315,12 @@ def token_bars(
         ax.axvspan(spot - 0.45, spot + 0.45, color="0.85", zorder=0, label=highlight_label)
     if min(v.min() for v in values.values()) < 0:
         ax.axhline(0, color="0.3", lw=0.6)
-    ax.set_xticks(x, tokens, rotation=90, fontsize=7 if n > 30 else 9)
+    ax.set_xticks(x, [_tick_text(t) for t in tokens], rotation=90, fontsize=7 if n > 30 else 9)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     if len(values) > 1 or highlight is not None or "" not in values:
-        ax.legend(fontsize=8)
+        # outside the axes, right of the bars: a legend inside would cover some of them
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     return fig
 
 
@@ -256,7 +333,8 @@ def write_plotly_html(fig, path) -> Path:
     plotly.js is 4.6 MB; embedded in every page, a course run wrote it a dozen times. Instead it is written
     once — to ``outputs/plotly.min.js`` for pages under ``outputs/``, else beside the page — and each page
     loads it by a *relative* path (``../../plotly.min.js``), so the pages still open from the file system,
-    with no server and no network. Returns the page's path.
+    with no server and no network. Tick labels of every axis are escaped (:func:`plotly_text`) on the way
+    out, since plotly reads them as HTML. Returns the page's path.
     """
     from plotly.offline import get_plotlyjs
 
@@ -273,52 +351,75 @@ def write_plotly_html(fig, path) -> Path:
         partial.write_text(script, encoding="utf-8")
         partial.replace(library)
     relative = os.path.relpath(library, path.parent).replace(os.sep, "/")
+    for axis in [*fig.select_xaxes(), *fig.select_yaxes()]:
+        if axis.ticktext is not None:
+            axis.ticktext = [plotly_text(t) for t in axis.ticktext]
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.write_html(str(path), include_plotlyjs=relative, full_html=True)
     return path
 
 
-def heatmap_html(
+def heatmap_figure(
     matrix,
     *,
     xlabels: Sequence[str],
     ylabels: Sequence[str],
     title: str,
-    path,
     zmin: float = 0.0,
     zmax: float = 1.0,
     colorbar_title: str = "weight",
     x_title: str = "key (attended to)",
     y_title: str = "query (attending)",
 ):
-    """Write an interactive heatmap: hover shows query token, key token and weight; the page loads the
-    one shared copy of plotly.js by a relative path (:func:`write_plotly_html`), so it works offline.
-    Returns the path.
+    """The plotly figure :func:`heatmap_html` writes (see there); returns a ``plotly.graph_objects.Figure``.
 
-    Token strings repeat ("the" twice), and plotly merges repeated category labels, so the axes are
-    numeric positions with the tokens as tick text and as hover data.
+    Each cell's ``customdata`` is ``(query position, query token, key position, key token)`` and the hover
+    reads those four fields: ``%{x}``/``%{y}`` would show the *tick text* on these axes, so two "the"
+    would look alike. NaN cells (masked) show no hover. Labels and title are escaped for plotly.
     """
     import plotly.graph_objects as go
 
     arr = to_numpy(matrix, "matrix")
     if arr.ndim != 2:
         raise ValueError(f"matrix: expected 2 dimensions (query, key), got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"matrix: got an empty array of shape {arr.shape}; expected at least one cell")
+    if np.isinf(arr).any() or np.isnan(arr).all():
+        raise ValueError(f"matrix: expected finite values (NaN marks a masked cell), got "
+                         f"{int(np.isinf(arr).sum())} Inf and {int(np.isnan(arr).sum())} NaN of {arr.size}")
     xlabels = check_tokens(xlabels, arr.shape[1], name="xlabels", axis="key (columns)")
     ylabels = check_tokens(ylabels, arr.shape[0], name="ylabels", axis="query (rows)")
-    hover = np.empty(arr.shape + (2,), dtype=object)  # (Q, K, 2): query token, key token per cell
-    hover[..., 0] = np.array(ylabels, dtype=object)[:, None]
-    hover[..., 1] = np.array(xlabels, dtype=object)[None, :]
+    n_q, n_k = arr.shape
+    hover = np.empty((n_q, n_k, 4), dtype=object)  # (Q, K, 4): query position, token, key position, token
+    hover[..., 0] = np.arange(n_q)[:, None]
+    hover[..., 1] = np.array([plotly_text(t) for t in ylabels], dtype=object)[:, None]
+    hover[..., 2] = np.arange(n_k)[None, :]
+    hover[..., 3] = np.array([plotly_text(t) for t in xlabels], dtype=object)[None, :]
     fig = go.Figure(go.Heatmap(
-        z=arr, x=np.arange(arr.shape[1]), y=np.arange(arr.shape[0]), zmin=zmin, zmax=zmax,
-        colorscale="Viridis", customdata=hover, colorbar={"title": {"text": colorbar_title}},
-        hovertemplate="query %{y}: %{customdata[0]}<br>key %{x}: %{customdata[1]}<br>weight %{z:.4f}<extra></extra>",
+        z=arr, x=np.arange(n_k), y=np.arange(n_q), zmin=zmin, zmax=zmax, hoverongaps=False,
+        colorscale="Viridis", customdata=hover, colorbar={"title": {"text": plotly_text(colorbar_title)}},
+        hovertemplate=("query %{customdata[0]}: %{customdata[1]}<br>key %{customdata[2]}: %{customdata[3]}"
+                       "<br>weight %{z:.4f}<extra></extra>"),
     ))
     step = max(1, int(np.ceil(max(arr.shape) / MAX_TICK_LABELS)))
-    fig.update_xaxes(title=x_title, tickmode="array", tickvals=list(range(0, arr.shape[1], step)),
-                     ticktext=xlabels[::step], tickangle=-90)
-    fig.update_yaxes(title=y_title, tickmode="array", tickvals=list(range(0, arr.shape[0], step)),
-                     ticktext=ylabels[::step], autorange="reversed")
+    fig.update_xaxes(title=plotly_text(x_title), tickmode="array", tickvals=list(range(0, n_k, step)),
+                     ticktext=[plotly_text(t) for t in xlabels[::step]], tickangle=-90)
+    fig.update_yaxes(title=plotly_text(y_title), tickmode="array", tickvals=list(range(0, n_q, step)),
+                     ticktext=[plotly_text(t) for t in ylabels[::step]], autorange="reversed")
     side = int(min(1100, 300 + 14 * max(arr.shape)))
-    fig.update_layout(title=title, width=side + 120, height=side)
+    fig.update_layout(title=plotly_text(title), width=side + 120, height=side)
+    return fig
+
+
+def heatmap_html(matrix, *, xlabels: Sequence[str], ylabels: Sequence[str], title: str, path, **options):
+    """Write an interactive heatmap: hover shows query position and token, key position and token, and the
+    weight; the page loads the one shared copy of plotly.js by a relative path (:func:`write_plotly_html`),
+    so it works offline. ``options`` are :func:`heatmap_figure`'s (``zmin``, ``zmax``, ``colorbar_title``,
+    ``x_title``, ``y_title``). Returns the path.
+
+    Token strings repeat ("the" twice), and plotly merges repeated category labels, so the axes are
+    numeric positions with the tokens as tick text and as hover data.
+    """
+    fig = heatmap_figure(matrix, xlabels=xlabels, ylabels=ylabels, title=title, **options)
     write_plotly_html(fig, path)
     return path

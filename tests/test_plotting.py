@@ -1,0 +1,189 @@
+"""attnviz.plotting: what a reader sees — masked cells grey, text that does not collide, hover that names
+positions, labels plotly cannot mistake for HTML, one shared plotly.js — and bad input rejected.
+
+Pixels are read back from the rendered canvas where the claim is about pixels (the grey of a masked cell,
+the overlap of two text boxes); everything else is checked on the figure's data.
+"""
+
+import re
+
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+from attnviz.plotting import (  # noqa: E402
+    MASKED_GREY,
+    describe_figure,
+    heatmap_figure,
+    plotly_text,
+    show_heatmaps,
+    token_bars,
+    write_plotly_html,
+)
+
+
+def _pixel(fig, ax, row: int, col: int) -> np.ndarray:
+    """The RGBA (0-255) drawn at the centre of cell (row, col) of an image panel."""
+    fig.canvas.draw()
+    x, y = ax.transData.transform((col, row))  # display coordinates, origin bottom-left
+    buffer = np.asarray(fig.canvas.buffer_rgba())  # (height, width, 4), origin top-left
+    return buffer[int(round(buffer.shape[0] - y)), int(round(x))]
+
+
+def _overlaps(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+# ------------------------------------------------------------------------------------------ masked cells
+def test_masked_cells_are_grey_not_the_colour_of_zero():
+    matrix = np.array([[0.0, 1.0, 0.0], [0.5, 0.5, 0.0], [0.2, 0.3, 0.5]])
+    masked = np.zeros((3, 3), dtype=bool)
+    masked[0, 2] = True  # a padding cell whose value would be 0, like matrix[0, 0]
+    fig = show_heatmaps(matrix, masked=masked, xlabels=list("abc"), ylabels=list("abc"))
+    ax = fig.axes[0]
+    grey = np.round(np.array(MASKED_GREY) * 255)
+    zero = np.round(np.array(plt.get_cmap("viridis")(0.0)) * 255)
+    np.testing.assert_allclose(_pixel(fig, ax, 0, 2), grey, atol=2)  # masked: grey
+    np.testing.assert_allclose(_pixel(fig, ax, 0, 0), zero, atol=2)  # a real zero: the map's colour for 0
+    info = describe_figure(fig)
+    assert "grey = masked" in info["colorbar_label"]
+    assert np.isnan(info["panels"][0]["data"][0, 2]) and info["panels"][0]["data"][0, 0] == 0.0
+    plt.close(fig)
+
+
+def test_nan_cells_are_masked_and_the_scale_ignores_them():
+    matrix = np.array([[0.2, 0.8], [np.nan, np.nan]])  # a padding query row as NaN
+    fig = show_heatmaps(matrix, scale="minmax")
+    data = describe_figure(fig)["panels"][0]["data"]
+    # min-max over the real cells only: 0.2 -> 0, 0.8 -> 1 (a NaN would have made every value NaN)
+    np.testing.assert_allclose(data[0], [0.0, 1.0])
+    np.testing.assert_allclose(_pixel(fig, fig.axes[0], 1, 0), np.round(np.array(MASKED_GREY) * 255), atol=2)
+    plt.close(fig)
+
+
+# -------------------------------------------------------------------------------------- text collisions
+@pytest.mark.parametrize("layout", ["one panel", "one row"])
+def test_titles_never_overlap_the_colour_bar_label(layout):
+    rng = np.random.default_rng(0)
+    long_title = "Keras-style array: example 1, head 2 (target × source), a long title"
+    if layout == "one panel":
+        m = rng.dirichlet(np.ones(6), size=4)  # (4, 6): a short, wide panel, as lesson 1.1's keras_style
+        fig = show_heatmaps(m, titles=[long_title], xlabels=[f"s{j}" for j in range(6)],
+                            ylabels=[f"t{i}" for i in range(4)], annotate=True)
+    else:
+        m = rng.dirichlet(np.ones(6), size=(5, 6))  # (5 panels, 6, 6), as lesson 1.1's multihead_module
+        fig = show_heatmaps(m, titles=[f"head {h}" for h in range(5)],
+                            suptitle="torch.nn.MultiheadAttention: average_attn_weights=False keeps the heads; "
+                                     "the default silently averages them")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    colorbar_ax = [ax for ax in fig.axes if not ax.images][0]
+    label_box = colorbar_ax.yaxis.label.get_window_extent(renderer)
+    titles = [ax.title for ax in fig.axes if ax.images] + ([fig._suptitle] if fig._suptitle else [])
+    for title in titles:
+        assert not _overlaps(title.get_window_extent(renderer), label_box), title.get_text()
+    figure_box = fig.bbox
+    for text in titles + [colorbar_ax.yaxis.label]:  # nothing runs off the canvas either
+        box = text.get_window_extent(renderer)
+        assert box.x0 >= -1 and box.x1 <= figure_box.x1 + 1, text.get_text()
+    # the text as given stays readable from the figure's data
+    info = describe_figure(fig)
+    assert "\n" not in info["colorbar_label"] and info["suptitle"] in ("", info["suptitle"].replace("\n", " "))
+    plt.close(fig)
+
+
+def test_token_bars_legend_sits_outside_the_bars():
+    fig = token_bars({"raw": [0.9, 0.05, 0.05], "rollout": [0.8, 0.1, 0.1]}, ["[CLS]", "a", "b"], highlight=0)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    legend_box = ax.get_legend().get_window_extent(renderer)
+    assert not _overlaps(legend_box, ax.get_window_extent(renderer))
+    plt.close(fig)
+
+
+def test_dollar_signs_in_tokens_are_drawn_literally():
+    fig = show_heatmaps(np.eye(2), xlabels=["$5 or $6", "x"], ylabels=["$5 or $6", "x"])
+    fig.canvas.draw()  # unescaped, mathtext would read "$5 or $" as a formula and drop the dollars
+    ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert ticks == [r"\$5 or \$6", "x"]
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------------------------- plotly
+def _render_hover(trace, row: int, col: int) -> str:
+    """Fill a hovertemplate for one cell the way plotly does for %{customdata[i]} and %{z:.4f}."""
+    text = trace.hovertemplate
+    for i, value in enumerate(trace.customdata[row][col]):
+        text = text.replace(f"%{{customdata[{i}]}}", str(value))
+    text = text.replace("%{z:.4f}", f"{trace.z[row][col]:.4f}")
+    return text.replace("<extra></extra>", "")
+
+
+def test_hover_shows_positions_so_repeated_tokens_differ():
+    tokens = ["[CLS]", "the", "cat", "saw", "the", "dog"]
+    m = np.full((6, 6), 1 / 6)
+    (trace,) = heatmap_figure(m, xlabels=tokens, ylabels=tokens, title="t").data
+    assert "%{x}" not in trace.hovertemplate and "%{y}" not in trace.hovertemplate  # tick text, not positions
+    first, second = _render_hover(trace, 1, 2), _render_hover(trace, 4, 2)
+    assert first.startswith("query 1: the<br>key 2: cat") and second.startswith("query 4: the<br>key 2: cat")
+    assert first != second and "weight 0.1667" in first
+
+
+def test_plotly_labels_are_escaped():
+    tokens = ["<s>", "21", "</s>"]
+    fig = heatmap_figure(np.full((3, 3), 1 / 3), xlabels=tokens, ylabels=tokens, title="<s> to </s>")
+    assert list(fig.layout.xaxis.ticktext) == ["&lt;s&gt;", "21", "&lt;/s&gt;"]
+    assert list(fig.layout.yaxis.ticktext) == ["&lt;s&gt;", "21", "&lt;/s&gt;"]
+    assert "<s>" not in _render_hover(fig.data[0], 0, 2) and "&lt;/s&gt;" in _render_hover(fig.data[0], 0, 2)
+    assert fig.layout.title.text == "&lt;s&gt; to &lt;/s&gt;"
+    assert plotly_text(plotly_text("<s>")) == "&lt;s&gt;"  # idempotent
+
+
+def test_write_plotly_html_escapes_any_figures_ticks(tmp_path):
+    import plotly.graph_objects as go
+
+    fig = go.Figure(go.Heatmap(z=[[0.5, 0.5]]))
+    fig.update_xaxes(tickmode="array", tickvals=[0, 1], ticktext=["<s>", "a"])
+    page = write_plotly_html(fig, tmp_path / "p.html")
+    assert "&lt;s&gt;" in page.read_text() and '"<s>"' not in page.read_text()
+
+
+def test_plotly_js_written_once_and_shared_by_every_page(tmp_path, monkeypatch):
+    import attnviz
+    from attnviz.plotting import heatmap_html
+
+    monkeypatch.setattr(attnviz, "OUTPUTS_DIR", tmp_path / "outputs")
+    pages = [tmp_path / "outputs" / "01_beginner" / "lesson" / "a.html",
+             tmp_path / "outputs" / "03_advanced" / "other" / "deeper" / "b.html"]
+    for page in pages:
+        heatmap_html(np.eye(2), xlabels=["x", "y"], ylabels=["x", "y"], title="t", path=page)
+    scripts = list((tmp_path / "outputs").rglob("*.js"))
+    assert [p.relative_to(tmp_path / "outputs").as_posix() for p in scripts] == ["plotly.min.js"]
+    for page in pages:
+        html = page.read_text()
+        assert len(html) < 100_000  # plotly.js (4.6 MB) is not inlined
+        (src,) = re.findall(r'<script[^>]* src="([^"]+)"', html)
+        assert (page.parent / src).resolve() == scripts[0].resolve() and not src.startswith(("http", "/"))
+
+
+# ------------------------------------------------------------------------------------------ bad input
+def test_bad_matrices_are_rejected_with_the_argument_named():
+    with pytest.raises(ValueError, match="matrices: contains 1 Inf"):
+        show_heatmaps(np.array([[0.5, np.inf], [0.5, 0.5]]))
+    with pytest.raises(ValueError, match="matrices: got an empty array"):
+        show_heatmaps(np.zeros((0, 3)))
+    with pytest.raises(ValueError, match="matrices: every cell is NaN"):
+        show_heatmaps(np.full((2, 2), np.nan))
+    with pytest.raises(ValueError, match="masked: got shape"):
+        show_heatmaps(np.eye(2), masked=np.zeros(3, dtype=bool))
+    with pytest.raises(TypeError, match="matrices"):
+        show_heatmaps("not a matrix")
+    with pytest.raises(ValueError, match="matrix: expected finite"):
+        heatmap_figure(np.array([[np.inf]]), xlabels=["a"], ylabels=["a"], title="t")
+    with pytest.raises(ValueError, match="matrix: got an empty"):
+        heatmap_figure(np.zeros((0, 0)), xlabels=[], ylabels=[], title="t")
