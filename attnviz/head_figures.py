@@ -72,10 +72,17 @@ def pruning_figure(title, ylabel, curves: dict, n_heads: int, predicted=None, ra
                    log: bool = False, chance: float | None = None):
     """Loss or accuracy ``(L·H + 1,)`` against the number of heads removed: the measured ``curves``
     (``{name: values}``), optionally the first-order ``predicted`` curve, the range and mean of
-    ``random_curves`` ``(orders, L·H + 1)`` and a ``chance`` level; ``log`` puts the y axis on a log scale."""
+    ``random_curves`` ``(orders, L·H + 1)`` and a ``chance`` level; ``log`` puts the y axis on a log scale.
+
+    On a log axis a value ≤ 0 has no place. Measured curves of a loss are positive; the Taylor prediction
+    ``L(1) − Σ ∂L/∂ξ_h`` is not, and a prediction that dropped silently off the axis would hide exactly where
+    it fails. So every predicted point below the axis's floor is drawn *on* the floor as a ▼ and named in an
+    annotation with its true value (``fig.clipped_predictions`` lists them: ``[(heads removed, value)]``).
+    The legend sits below the axes, where it cannot cover a curve.
+    """
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7.0, 4.2), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(7.0, 5.0), constrained_layout=True)
     x = np.arange(n_heads + 1)
     shown = (lambda v: np.where(np.asarray(v) > 0, v, np.nan)) if log else np.asarray  # log axes: values > 0
     if random_curves is not None:
@@ -86,17 +93,34 @@ def pruning_figure(title, ylabel, curves: dict, n_heads: int, predicted=None, ra
     styles = {"least important first (measured)": "C0", "most important first (measured)": "C3"}
     for name, curve in curves.items():
         ax.plot(x, shown(curve), marker="o", ms=3, color=styles.get(name), label=name)
-    if predicted is not None:
-        ax.plot(x, shown(predicted), ls="--", color="C0",
-                label="least important first (first-order Taylor prediction)")
-    if chance is not None:
-        ax.axhline(chance, color="0.3", ls=":", lw=1, label=f"chance ({chance:.0%})")
+    floor = None
     if log:
         ax.set_yscale("log")
-        floor = min(np.nanmin(shown(c)) for c in curves.values())
-        ax.set_ylim(bottom=0.3 * floor)  # a Taylor prediction far below the measured curves would squash them
+        floor = 0.3 * min(np.nanmin(shown(c)) for c in curves.values())  # measured curves set the scale
+        ax.set_ylim(bottom=floor)  # a Taylor prediction far below the measured curves would squash them
+    fig.clipped_predictions = []
+    if predicted is not None:
+        predicted = np.asarray(predicted, dtype=float)
+        label = "least important first (first-order Taylor prediction)"
+        if floor is None:
+            ax.plot(x, predicted, ls="--", color="C0", label=label)
+        else:
+            below = predicted < floor  # ≤ 0, or positive but under the floor: both would be invisible
+            ax.plot(x, np.where(below, np.nan, predicted), ls="--", color="C0", label=label)
+            ax.set_ylim(floor, max(ax.get_ylim()[1], 1.5 * np.max(predicted)))  # the top fits it too
+            if below.any():
+                ax.plot(x[below], np.full(below.sum(), floor), ls="none", marker="v", ms=8, color="C0",
+                        clip_on=False, label="Taylor prediction below the axis (drawn on its floor)")
+                fig.clipped_predictions = [(int(k), float(predicted[k])) for k in np.flatnonzero(below)]
+                first, value = fig.clipped_predictions[0]
+                ax.annotate(f"prediction {value:+.3g} at {first} removed"
+                            + (f" (and {below.sum() - 1} more below the axis)" if below.sum() > 1 else ""),
+                            (first, floor), xytext=(-10, 18), textcoords="offset points", ha="right",
+                            fontsize=8, color="C0", arrowprops=dict(arrowstyle="->", color="C0"))
+    if chance is not None:
+        ax.axhline(chance, color="0.3", ls=":", lw=1, label=f"chance ({chance:.0%})")
     ax.set_xlabel("heads removed")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend(fontsize=8)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=8)
     return fig

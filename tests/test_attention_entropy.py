@@ -300,3 +300,33 @@ def test_pruning_figure_draws_the_curves_it_is_given_and_hides_non_positive_valu
     np.testing.assert_allclose(lines["most important first (measured)"], [1.0, 3.0, np.nan])  # 0: not on a log axis
     np.testing.assert_allclose(lines["least important first (first-order Taylor prediction)"], [1.0, 0.9, np.nan])
     assert ax.get_yscale() == "log" and ax.get_ylim()[0] == pytest.approx(0.3)  # 0.3 × the smallest measured
+
+
+def test_pruning_figure_shows_or_annotates_every_predicted_point_on_a_log_axis():
+    """Issue 13: the Taylor prediction went ≤ 0 and silently fell off the log axis."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from attnviz.head_figures import pruning_figure
+
+    measured = np.array([1.0, 1.2, 2.0, 8.0])
+    predicted = np.array([1.0, 0.9, 0.05, -0.4])  # 0.05 is positive but under the floor 0.3; -0.4 is ≤ 0
+    fig = pruning_figure("t", "loss", {"least important first (measured)": measured}, 3, predicted=predicted,
+                         log=True)
+    ax = fig.axes[0]
+    bottom, top = ax.get_ylim()
+    label = "least important first (first-order Taylor prediction)"
+    drawn = next(line for line in ax.get_lines() if line.get_label() == label).get_ydata()
+    markers = [line for line in ax.get_lines() if "below the axis" in line.get_label()]
+    floor_x = list(markers[0].get_xdata()) if markers else []
+    texts = " ".join(t.get_text() for t in ax.texts)
+    for k, value in enumerate(predicted):  # each point: on the line inside the axis, or on the floor and named
+        if np.isfinite(drawn[k]):
+            assert bottom <= drawn[k] <= top and drawn[k] == value
+        else:
+            assert k in floor_x and (k, value) in fig.clipped_predictions
+    assert fig.clipped_predictions == [(2, 0.05), (3, -0.4)]
+    assert f"{0.05:+.3g}" in texts and "1 more below the axis" in texts
+    np.testing.assert_allclose(markers[0].get_ydata(), [bottom, bottom])
+    # the legend is outside the axes: none drawn on top of the curves
+    assert ax.get_legend() is None and fig.legends
