@@ -21,13 +21,19 @@ Why each step:
   mixes with (roughly) their average. Fuse *before* the residual and the product: rolling out each head on
   its own and averaging the rollouts afterwards gives a different, meaningless answer.
   ``"max"`` (a popular variant from Jacob Gildenblat's *Exploring Explainability for Vision Transformers*,
-  2020) keeps each pair's strongest head and tends to give sharper maps; ``"min"`` is the pessimistic one.
+  2020) keeps each pair's strongest head and is often said to give sharper maps; ``"min"`` is the
+  pessimistic one. Measure before you believe it: on this lesson's default input max fusion gives the
+  *flattest* rollout of the three (the highest mean row entropy) and min the sharpest — the
+  ``fusion_and_discard`` caption prints the entropies, and a test asserts the order.
 * **Discard** (also from that blog post) removes the faint background weights that, multiplied twelve
   times, smear every map towards uniform. The rule, the same as exercise I1's: of the ``c`` candidate
   entries of a fused matrix (off-diagonal, real query × real key), exactly ``floor(ratio · c)`` are zeroed,
   smallest first; equal values are taken in row-major order (a stable sort). The diagonal is never touched.
 * **Residual.** A transformer layer computes ``x + Attention(x)``: half of what flows up is the token
-  itself. Without the identity, rollout forgets that and drifts towards a single column.
+  itself. Without the identity, rollout forgets that: on the default input every row of the product
+  becomes the same distribution (rows differ by < 0.01; ``residual_row_spread`` measures it). With it,
+  the rows stay apart — but the residual does *not* keep the diagonal alive: a position's share of its
+  own token falls at every layer, below uniform by the last (``rollout_by_layer``'s caption).
 * **Renormalise rows.** ``max``, ``min`` and discarding break "rows sum to 1"; a product of row-stochastic
   matrices is row-stochastic, so every row of ``R`` is a distribution over input tokens again. Watch the
   axis: ``A / A.sum(-1)`` without ``keepdims`` divides *columns* by row sums (a bug in many copies).
@@ -78,6 +84,7 @@ from attnviz.cli import lesson_parser, run_lesson
 from attnviz.normalize import HEAD_FUSIONS, row_normalize
 from attnviz.outputs import LessonOutputs
 from attnviz.plotting import show_heatmaps, token_bars
+from intermediate.attention_comparison import attention_entropy
 
 DEFAULT_TEXT = "The cat sat on the mat because it was tired."
 
@@ -299,6 +306,76 @@ def _check_ratio(ratio) -> float:
 
 
 # ------------------------------------------------------------------------------------------------ lesson
+# The measured facts the captions state. Each returns the numbers; the caption is filled from them, and
+# tests/test_attention_rollout.py asserts their direction on the lesson's default input.
+def diagonal_by_depth(partial) -> np.ndarray:
+    """Mean diagonal of each partial rollout ``(L, Q, K)`` without position 0 (``[CLS]``) -> ``(L,)``.
+
+    Entry ``l`` is the average share that position ``i`` of ``Â_l ⋯ Â_1`` keeps of its own input token.
+    """
+    arr = validate.check_attention(partial, "LQK", name="partial", square=True)
+    if arr.shape[-1] < 2:
+        raise ValueError(f"partial: got {arr.shape[-1]} token(s); the diagonal without position 0 needs >= 2")
+    return np.diagonal(arr, axis1=-2, axis2=-1)[:, 1:].mean(-1)  # (L,)
+
+
+def diagonal_caption(diagonal, n_tokens: int) -> str:
+    """The rollout_by_layer caption, from the numbers: does the diagonal fade, and below uniform?"""
+    chain = " → ".join(f"{d:.2f}" for d in diagonal)
+    uniform = 1.0 / n_tokens
+    fades = bool(np.all(np.diff(diagonal) < 0))
+    below = np.flatnonzero(np.asarray(diagonal) < uniform)
+    trend = "falls at every layer" if fades else "does not fall at every layer"
+    where = (f"and is below uniform (1/{n_tokens} = {uniform:.3f}) from depth {below[0] + 1} on"
+             if below.size else f"and stays above uniform (1/{n_tokens} = {uniform:.3f})")
+    lesson = ("The residual slows the mixing but does not keep the diagonal alive: rolled out, a token's "
+              "share of itself fades." if fades and below.size else
+              "Here the residual does keep a share of each token on itself.")
+    return (f"Partial rollouts Â_l⋯Â_1 for l = 1…{len(diagonal)}. The mean share a position keeps of its "
+            f"own token (the diagonal, [CLS] left out) {trend}: {chain}, {where}. {lesson}")
+
+
+def fusion_entropies(weights, rollout: AttentionRollout, fusions=HEAD_FUSIONS, ratios=(0.0, 0.5, 0.9)):
+    """Every (fusion, discard ratio) rollout and its mean row entropy in nats.
+
+    Returns ``(grid (F, R, Q, K), entropies (F, R))``."""
+    grid = np.stack([np.stack([rollout.compute_rollout(weights, discard_ratio=r, head_fusion=f)
+                               for r in ratios]) for f in fusions])  # (F, R, Q, K)
+    return grid, attention_entropy(grid, per="head")  # (F, R): mean over the query rows
+
+
+def fusion_caption(entropies, fusions, ratios, n_tokens: int) -> str:
+    """The fusion_and_discard caption from the entropies: the flattest fusion; does discarding sharpen."""
+    entropies = np.asarray(entropies)
+    no_discard = entropies[:, 0]
+    flattest, sharpest = fusions[int(np.argmax(no_discard))], fusions[int(np.argmin(no_discard))]
+    table = "; ".join(f"{f} " + " / ".join(f"{e:.2f}" for e in row) for f, row in zip(fusions, entropies))
+    sharpen = bool(np.all(np.diff(entropies, axis=1) < 0))
+    folklore = ("so max fusion does not sharpen the map, it flattens it" if flattest == "max"
+                else "as the folklore says" if sharpest == "max" else "")
+    return (f"Mean row entropy in nats (lower = sharper; uniform = log {n_tokens} = {np.log(n_tokens):.2f}) "
+            f"at discard {' / '.join(f'{r:g}' for r in ratios)}: {table}. Without discarding, {flattest} "
+            f"fusion is the flattest and {sharpest} the sharpest{', ' + folklore if folklore else ''}. "
+            f"Discarding {'lowers the entropy of every fusion' if sharpen else 'does not always sharpen'}; "
+            "the rows still sum to 1.")
+
+
+def first_token_shares(weights, result) -> dict:
+    """How much each row gives to position 0 (``[CLS]``): raw last layer (head mean) and rollout ``(Q,)``."""
+    raw = np.asarray(weights)[-1].mean(0)[:, 0]  # (Q,)
+    rolled = validate.check_attention(result, "QK", name="result", square=True)[:, 0]  # (Q,)
+    return {"raw": raw, "rollout": rolled}
+
+
+def residual_row_spread(weights, rollout: AttentionRollout) -> dict:
+    """The largest difference between two rows of the rollout (per key), with and without the residual."""
+    spread = {}
+    for residual in (True, False):
+        r = rollout.compute_rollout(weights, add_residual=residual, discard_ratio=0.0)  # (Q, K)
+        spread[residual] = float(np.ptp(r, axis=0).max())
+    return spread
+
+
 def _rollout_figures(out, model_name: str, weights, tokens, rollout: AttentionRollout, fusion: str,
                      ratio: float):
     """The rollout, its interactive twin, the last layer beside it, and the partial products."""
@@ -307,25 +384,34 @@ def _rollout_figures(out, model_name: str, weights, tokens, rollout: AttentionRo
     result = partial[-1]  # (Q, K)
     fig = rollout.visualize(result, tokens, title=f"{model_name}: rollout over {n_layers} layers "
                             f"({fusion} of heads, discard {ratio:g})")
-    out.save_figure(fig, "rollout", "Attention rollout Â_L⋯Â_1 (head mean, 0.5·A + 0.5·I, rows "
-                    "renormalised): row i is the share of each input token in position i at the top layer.")
+    out.save_figure(fig, "rollout", "Attention rollout Â_L⋯Â_1 (0.5·A + 0.5·I, rows renormalised): row i "
+                    "is the share of each input token in position i at the top layer.")
     out.save_heatmap_html("rollout.html", result, "Interactive rollout: hover a cell for the position, the "
                           "input token and its share.", xlabels=tokens, ylabels=tokens,
                           title=f"{model_name}: attention rollout (hover: position, input token, share)",
                           x_title="input token", y_title="position at the top layer",
                           colorbar_title="rollout")
     last_mean = weights[-1].mean(0)  # (Q, K)
+    shares = first_token_shares(weights, result)
     fig = show_heatmaps(np.stack([last_mean, result])[None], xlabels=tokens, ylabels=tokens, tick_labels=True,
                         titles=[f"raw attention, layer {n_layers - 1} (head mean)", "rollout of all layers"],
                         suptitle="What one layer shows vs what reaches the top")  # (1, 2, Q, K)
-    out.save_figure(fig, "raw_vs_rollout", "Left: the last layer's attention alone (it mixes positions "
-                    "that are already mixtures). Right: rollout, which traces the mixing back to the input "
-                    "tokens.")
-    fig = show_heatmaps(partial[None], titles=[f"Â_{depth + 1}⋯Â_1" for depth in range(n_layers)],
-                        suptitle="Rollout up to each layer (the residual keeps the diagonal alive)")
+    low, high = shares["rollout"].min(), shares["rollout"].max()
+    out.save_figure(fig, "raw_vs_rollout", f"Left: the last layer's attention alone; right: the rollout. "
+                    f"Every one of the {len(tokens)} rollout rows gives {low:.0%}–{high:.0%} of its share to "
+                    f"the first token ({tokens[0]}), against {shares['raw'].min():.0%}–"
+                    f"{shares['raw'].max():.0%} in the raw last layer: rolled out, this model's attention "
+                    f"traces back mostly to {tokens[0]}, where its layers park their weight, not to the "
+                    "content words.")
+    diagonal = diagonal_by_depth(partial)  # (L,)
+    fig = show_heatmaps(partial[None], titles=[f"Â_{depth + 1}⋯Â_1: diag {d:.2f}"
+                                                for depth, d in enumerate(diagonal)],
+                        colorbar_label="rollout share (0–1)",
+                        suptitle=f"Rollout up to each layer: the diagonal fades ({diagonal[0]:.2f} → "
+                                 f"{diagonal[-1]:.2f}; uniform {1 / len(tokens):.3f})"
+                        if np.all(np.diff(diagonal) < 0) else "Rollout up to each layer")
     # partial[None]: (1, L, Q, K), one row of L panels
-    out.save_figure(fig, "rollout_by_layer", "Partial rollouts Â_l⋯Â_1 for l = 1…L: mixing accumulates with "
-                    "depth while the residual term keeps each token's share of itself.")
+    out.save_figure(fig, "rollout_by_layer", diagonal_caption(diagonal, len(tokens)))
     return result
 
 
@@ -342,33 +428,43 @@ def _cls_row_demo(out, weights, tokens, rollout: AttentionRollout):
     fig = token_bars({f"raw attention, layer {weights.shape[0] - 1}": shares["raw"],
                       "rollout": shares["rollout"]}, tokens, ylabel=f"share of the {tokens[0]} position",
                      title=f"Where the first token ({tokens[0]}) gets its information")
+    grows = shares["rollout_self"] > shares["raw_self"]
     out.save_figure(fig, "cls_row", f"Row 0 ({tokens[0]}) of the last layer's attention (head mean) and of "
                     f"the rollout. {tokens[0]} keeps {shares['raw_self']:.0%} of the last layer's attention "
-                    f"on itself, and {shares['rollout_self']:.0%} rolled out: the residual term and the "
-                    "early layers' attention to the special tokens compound in the product.")
+                    f"on itself, and {shares['rollout_self']:.0%} rolled out: "
+                    + ("the residual term and every layer's attention to it compound in the product."
+                       if grows else "rolling out lowers its share of itself."))
+
+
+def wrong_order_gap(weights, rollout: AttentionRollout) -> tuple[np.ndarray, np.ndarray, float]:
+    """The rollout in the right order, the product in the wrong order ``Â_1 ⋯ Â_L``, and their largest gap."""
+    right = rollout.compute_rollout(weights, head_fusion="mean", discard_ratio=0.0)  # (Q, K)
+    n = np.asarray(weights).shape[-1]
+    fused = 0.5 * np.asarray(weights).mean(1) + 0.5 * np.eye(n)  # (L, Q, K), rows already sum to 1
+    fused /= fused.sum(-1, keepdims=True)
+    wrong = fused[0]
+    for layer in range(1, len(fused)):
+        wrong = wrong @ fused[layer]  # Â_1 · Â_2 ⋯ Â_L — the wrong order
+    return right, wrong, float(np.abs(right - wrong).max())
 
 
 def _variants_demo(out, weights, tokens, rollout: AttentionRollout):
     """Head fusion × discard ratio, and the product in the wrong order."""
     fusions, ratios = list(HEAD_FUSIONS), [0.0, 0.5, 0.9]
-    grid = np.stack([np.stack([rollout.compute_rollout(weights, discard_ratio=r, head_fusion=f)
-                               for r in ratios]) for f in fusions])  # (fusions, ratios, Q, K)
-    fig = show_heatmaps(grid, titles=[[f"{f}, discard {r:g}" for r in ratios] for f in fusions],
-                        suptitle="Head fusion (rows) and discard ratio (columns)")
-    out.save_figure(fig, "fusion_and_discard", "The variants: mean/max/min head fusion and discarding the "
-                    "weakest off-diagonal weights. Max and discarding sharpen the map; the rows still sum "
-                    "to 1.")
-    right = rollout.compute_rollout(weights, head_fusion="mean", discard_ratio=0.0)  # (Q, K)
-    fused = 0.5 * weights.mean(1) + 0.5 * np.eye(len(tokens))  # (L, Q, K), rows already sum to 1
-    wrong = fused[0]
-    for layer in range(1, len(fused)):
-        wrong = wrong @ fused[layer]  # Â_1 · Â_2 ⋯ Â_L — the wrong order
+    grid, entropies = fusion_entropies(weights, rollout, fusions, ratios)  # (F, R, Q, K), (F, R)
+    fig = show_heatmaps(grid, titles=[[f"{f}, {r:g}: H={e:.2f}" for r, e in zip(ratios, row)]
+                                      for f, row in zip(fusions, entropies)],
+                        colorbar_label="rollout share (0–1)",
+                        suptitle="Head fusion (rows) × discard ratio (columns)\nH = mean row entropy, nats")
+    out.save_figure(fig, "fusion_and_discard", fusion_caption(entropies, fusions, ratios, len(tokens)))
+    right, wrong, gap = wrong_order_gap(weights, rollout)
     fig = show_heatmaps(np.stack([right, wrong])[None], xlabels=tokens, ylabels=tokens, tick_labels=True,
                         titles=["right: Â_L ⋯ Â_1", "wrong: Â_1 ⋯ Â_L"],
                         suptitle="Order matters")  # panels (1, 2, Q, K)
+    sums_gap = max(np.abs(right.sum(-1) - 1).max(), np.abs(wrong.sum(-1) - 1).max())
     out.save_figure(fig, "wrong_order", "Right and wrong order of the product: the first layer must be the "
-                    "rightmost factor. Both have rows summing to 1, so only the order gives the mistake "
-                    "away.")
+                    f"rightmost factor. The two differ by up to {gap:.2f} in a cell, yet both have rows "
+                    f"summing to 1 (within {sums_gap:.0e}), so only the order gives the mistake away.")
 
 
 def _padded_batch_demo(out, model, text: str, rollout: AttentionRollout):
@@ -384,7 +480,10 @@ def _padded_batch_demo(out, model, text: str, rollout: AttentionRollout):
                         titles=[f"padded example (max diff to unpadded run {gap:.1e})"],
                         suptitle="Rollout with attention_mask: padding rows and columns are zero")
     out.save_figure(fig, "padded_batch", "The shorter sentence of a padded batch: with attention_mask the "
-                    "padding positions are dropped from every layer, and the result equals the unpadded run.")
+                    "padding positions are dropped from every layer, and the result "
+                    + (f"equals the unpadded run up to float32 rounding (largest difference {gap:.1e})."
+                       if gap < 1e-6 else f"differs from the unpadded run by up to {gap:.1e}."))
+    return gap
 
 
 def main(argv=None):

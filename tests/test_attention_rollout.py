@@ -302,3 +302,106 @@ def test_cls_row_shares_of_the_caption():
     np.testing.assert_allclose(shares["raw"], (layers[-1, 0, 0] + layers[-1, 1, 0]) / 2)  # head mean, row 0
     np.testing.assert_allclose(shares["rollout"], loop_rollout(layers)[0], atol=1e-12)
     assert shares["raw_self"] == shares["raw"][0] and shares["rollout_self"] == shares["rollout"][0]
+
+
+# ------------------------------------------------------------------------------------------ claims (issue 13)
+# Every caption sentence of the lesson that states a measurement is computed by the functions below; these
+# tests check each function against a hand-written version and assert the stated direction on the lesson's
+# default input (MiniLM, DEFAULT_TEXT), so that the gallery cannot keep a claim the model stops supporting.
+@pytest.fixture(scope="module")
+def default_input():
+    from attnviz.grading.fixtures import minilm_attention
+    from intermediate.attention_rollout import DEFAULT_TEXT
+
+    weights, tokens = minilm_attention(DEFAULT_TEXT)  # (L, H, Q, K)
+    return weights, list(tokens)
+
+
+def test_diagonal_by_depth_by_hand():
+    from intermediate.attention_rollout import diagonal_by_depth
+
+    partial = np.stack([np.eye(3), np.full((3, 3), 1 / 3)])  # (L=2, Q, K)
+    np.testing.assert_allclose(diagonal_by_depth(partial), [1.0, 1 / 3])  # mean of A[1,1], A[2,2]
+    with pytest.raises(ValueError, match="partial"):
+        diagonal_by_depth(np.ones((2, 1, 1)))
+
+
+def test_claim_rollouts_diagonal_fades_below_uniform(default_input):
+    """Folklore says 'the residual keeps the diagonal alive'; on the default input it fades below 1/n."""
+    from intermediate.attention_rollout import diagonal_by_depth, diagonal_caption
+
+    weights, tokens = default_input
+    n = len(tokens)
+    partial = AttentionRollout().rollout_by_layer(weights)  # (L, Q, K)
+    by_loop = [np.mean([loop_rollout(weights[: depth + 1])[i, i] for i in range(1, n)])
+               for depth in range(len(weights))]
+    diagonal = diagonal_by_depth(partial)
+    np.testing.assert_allclose(diagonal, by_loop, atol=1e-12)
+    assert np.all(np.diff(diagonal) < 0), diagonal  # falls at every layer
+    assert diagonal[-1] < 1 / n < diagonal[0]  # ends below uniform
+    caption = diagonal_caption(diagonal, n)
+    assert "falls at every layer" in caption and "does not keep the diagonal alive" in caption
+    assert f"{diagonal[-1]:.2f}" in caption and f"{1 / n:.3f}" in caption
+
+
+def test_claim_max_fusion_is_the_flattest_and_discarding_sharpens(default_input):
+    from scipy.stats import entropy as scipy_entropy
+
+    from intermediate.attention_rollout import fusion_caption, fusion_entropies
+
+    weights, tokens = default_input
+    fusions, ratios = ["mean", "max", "min"], [0.0, 0.5, 0.9]
+    grid, entropies = fusion_entropies(weights, AttentionRollout(), fusions, ratios)
+    want = np.array([[scipy_entropy(loop_rollout(weights, f, r), axis=-1).mean() for r in ratios]
+                     for f in fusions])  # an independent entropy of an independent rollout
+    np.testing.assert_allclose(entropies, want, atol=1e-9)
+    mean, high, low = entropies[:, 0]
+    assert high > mean > low  # without discard: max flattest, min sharpest
+    assert np.all(np.diff(entropies, axis=1) < 0)  # discarding sharpens every fusion
+    caption = fusion_caption(entropies, fusions, ratios, len(tokens))
+    assert "max fusion is the flattest and min the sharpest" in caption and "flattens it" in caption
+
+
+def test_claim_rollout_rows_trace_back_to_cls(default_input):
+    from intermediate.attention_rollout import first_token_shares
+
+    weights, tokens = default_input
+    result = AttentionRollout().compute_rollout(weights)
+    shares = first_token_shares(weights, result)
+    np.testing.assert_allclose(shares["rollout"], loop_rollout(weights)[:, 0], atol=1e-12)
+    np.testing.assert_allclose(shares["raw"], weights[-1, :, :, 0].mean(0))
+    assert tokens[0] == "[CLS]"
+    assert shares["rollout"].min() > 0.5  # every row: most of its share is [CLS]
+    assert shares["rollout"].min() > shares["raw"].mean()  # more than in the raw last layer
+
+
+def test_claim_cls_keeps_more_of_itself_rolled_out(default_input):
+    from intermediate.attention_rollout import cls_row_shares
+
+    weights, _ = default_input
+    shares = cls_row_shares(weights, AttentionRollout())
+    assert shares["rollout_self"] > shares["raw_self"]
+
+
+def test_claim_wrong_order_differs_with_rows_summing_to_one(default_input):
+    from intermediate.attention_rollout import wrong_order_gap
+
+    weights, _ = default_input
+    right, wrong, gap = wrong_order_gap(weights, AttentionRollout())
+    hats = [0.5 * layer.mean(0) + 0.5 * np.eye(layer.shape[-1]) for layer in weights]
+    by_hand = hats[0]
+    for hat in hats[1:]:
+        by_hand = by_hand @ hat
+    np.testing.assert_allclose(wrong, by_hand, atol=1e-12)
+    assert gap > 0.05 and np.allclose(wrong.sum(-1), 1) and np.allclose(right.sum(-1), 1)
+
+
+def test_claim_without_residual_every_row_is_the_same(default_input):
+    """The docstring: without the identity, every row of the rollout becomes the same distribution."""
+    from intermediate.attention_rollout import residual_row_spread
+
+    weights, _ = default_input
+    spread = residual_row_spread(weights, AttentionRollout())
+    assert spread[False] < 0.01 < 0.05 < spread[True]
+    np.testing.assert_allclose(spread[False], np.ptp(loop_rollout(weights, add_residual=False), axis=0).max(),
+                               atol=1e-12)
