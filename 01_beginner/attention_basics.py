@@ -31,6 +31,18 @@ Where the weights come from — three real sources, three traps
 And one trap in drawing: do **not** min-max rescale a softmax matrix to fill the colour map (see
 ``self_attention_heatmap.py``); colour it on a fixed 0–1 scale so colour means probability.
 
+Sharp or diffuse — one number
+-----------------------------
+How decisive is a head? The simplest measure is its *peakiness*, the mean over query rows of the row's
+largest weight, ``(1/n) Σ_i max_j A[i, j]``: 1 when every query looks at a single key, ``1/n`` when every
+row is uniform. (Entropy is the finer measure of the same thing; the intermediate tier uses it.) Averaging
+heads can only spread weight — the mean of distributions that peak in different places is flatter than
+they are — so the figure ``head_average`` puts the sharpest head of the layer (the default ``--head``)
+next to the mean over heads, and its caption states both numbers as measured.
+
+Tokens, not words: the model counts ``[CLS]`` and ``[SEP]`` (BERT family) or a BOS token, and splits
+rare words into pieces ("##ing"). Label a figure with ``model.tokens(text)``, never ``text.split()``.
+
 Run it
 ------
     python 01_beginner/attention_basics.py                         # MiniLM, offline
@@ -41,7 +53,8 @@ Usage from Python::
     from beginner.attention_basics import AttentionModel, AttentionVisualizer
     model = AttentionModel()
     weights = model.get_attention_weights("The cat sat on the mat")   # (layers, heads, query, key)
-    tokens = model.tokens("The cat sat on the mat")
+    tokens = model.tokens("The cat sat on the mat")                    # [CLS] the cat ... [SEP]
+    batch = model.get_attention_weights(["a cat", "the dog sat"])      # (layers, batch, heads, query, key)
     AttentionVisualizer().plot_attention_heatmap(weights[-1, 0], tokens=tokens, save_path="heatmap.png")
 """
 
@@ -54,16 +67,31 @@ from attnviz.extract import MultiheadAttentionRecorder, from_keras, transformer_
 from attnviz.models import encode_texts, load_model
 from attnviz.outputs import LessonOutputs
 from attnviz.plotting import show_heatmaps
-from attnviz.validate import check_attention, check_index, check_tokens
+from attnviz.validate import check_attention, check_index, check_tokens, to_numpy
 
 DEFAULT_TEXT = "The cat sat on the mat because it was tired."
+
+
+def _check_text(text, name: str = "text"):
+    """One string, or a non-empty list/tuple of strings (a batch); anything else is a ``TypeError``."""
+    if isinstance(text, str):
+        return text
+    if isinstance(text, list | tuple):
+        if not text:
+            raise ValueError(f"{name}: got an empty list; expected at least one string")
+        bad = [type(t).__name__ for t in text if not isinstance(t, str)]
+        if bad:
+            raise TypeError(f"{name}: expected a list of strings, got an item of type {bad[0]}")
+        return list(text)
+    raise TypeError(f"{name}: expected a string or a list of strings, got {type(text).__name__}")
 
 
 class AttentionModel:
     """A ``transformers`` model wrapped for attention extraction (the offline MiniLM by default).
 
     ``get_attention_weights(text)`` runs one forward pass with eager attention and returns every
-    layer's and head's weights as numpy ``(L, H, Q, K)``; ``tokens(text)`` the matching token strings.
+    layer's and head's weights as numpy ``(L, H, Q, K)`` — or ``(L, B, H, Q, K)`` for a list of texts,
+    padded to the longest; ``tokens(text)`` the matching token strings (special tokens included).
     """
 
     def __init__(self, model: str | None = None, device=None, kind: str = "encoder"):
@@ -73,16 +101,22 @@ class AttentionModel:
 
     def encode(self, text):
         """Tokenize (with a warning if the text is longer than the model takes) and move to the device."""
-        return encode_texts(self.tokenizer, text, self.model).to(self.loaded.device)
+        return encode_texts(self.tokenizer, _check_text(text), self.model).to(self.loaded.device)
 
-    def get_attention_weights(self, text: str) -> np.ndarray:
-        """All attention weights for one text: numpy ``(layers, heads, query, key)``."""
+    def get_attention_weights(self, text: str | list[str]) -> np.ndarray:
+        """All attention weights: numpy ``(L, H, Q, K)`` for one text, ``(L, B, H, Q, K)`` for a list.
+
+        A list is one padded batch (right padding, as :meth:`get_batch_attention`, which also returns the
+        attention mask that says which positions are padding).
+        """
         import torch
 
+        batch = not isinstance(_check_text(text), str)
         inputs = self.encode(text)
         with torch.no_grad():
-            attention = transformer_attentions(self.model, inputs)  # (L, B=1, H, Q, K)
-        return attention[:, 0].cpu().numpy()  # (L, H, Q, K)
+            attention = transformer_attentions(self.model, inputs)  # (L, B, H, Q, K)
+        attention = attention.cpu().numpy()
+        return attention if batch else attention[:, 0]  # (L, B, H, Q, K) or (L, H, Q, K)
 
     def get_batch_attention(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[list[str]]]:
         """A padded batch: weights ``(L, B, H, Q, K)``, the attention mask ``(B, T)`` and tokens per text."""
@@ -95,10 +129,40 @@ class AttentionModel:
         tokens = [self.tokenizer.convert_ids_to_tokens(ids) for ids in inputs["input_ids"].cpu().tolist()]
         return attention.cpu().numpy(), mask, tokens
 
-    def tokens(self, text: str) -> list[str]:
-        """The token strings, one per query position (special tokens included)."""
-        ids = self.encode(text)["input_ids"][0].tolist()
-        return self.tokenizer.convert_ids_to_tokens(ids)
+    def tokens(self, text: str | list[str]) -> list[str] | list[list[str]]:
+        """The token strings, one per query position (special tokens included); a list per text for a
+        list of texts, padded like :meth:`get_attention_weights`' batch."""
+        ids = self.encode(text)["input_ids"].tolist()  # (B, T)
+        per_text = [self.tokenizer.convert_ids_to_tokens(row) for row in ids]
+        return per_text if isinstance(_check_text(text), list) else per_text[0]
+
+
+def check_token_labels(tokens, length: int, *, name: str = "tokens", axis: str = "query (rows)") -> list[str]:
+    """:func:`attnviz.validate.check_tokens`, with the likely cause when the count is off: the model's
+    special tokens (``[CLS]``/``[SEP]``, BOS), or words given where sub-word tokens were needed."""
+    try:
+        return check_tokens(tokens, length, name=name, axis=axis)
+    except ValueError as err:
+        given = len(list(tokens))
+        hint = (" — the model adds special tokens ([CLS] … [SEP], or BOS) and splits rare words into "
+                "pieces; take the labels from model.tokens(text), not text.split()")
+        if given == length - 2:
+            hint = f" — exactly 2 short: [CLS] and [SEP]?{hint}"
+        raise ValueError(f"{err}{hint}") from None
+
+
+def peakiness(matrix) -> float:
+    """Mean of each row's largest weight, ``(1/n) Σ_i max_j A[i, j]``: near 1 = every query looks at one
+    key, ``1/K`` = every row uniform. (Entropy is the finer measure: see the intermediate tier.)
+    """
+    arr = check_attention(matrix, "QK", name="matrix")
+    return float(arr.max(-1).mean())
+
+
+def sharpest_head(layer_weights) -> int:
+    """The head of a layer ``(H, Q, K)`` with the highest :func:`peakiness`."""
+    arr = check_attention(layer_weights, "HQK", name="layer_weights")
+    return int(np.argmax([peakiness(m) for m in arr]))
 
 
 class AttentionVisualizer:
@@ -141,9 +205,9 @@ class AttentionVisualizer:
         """
         matrix, what = self.select_matrix(attention_weights, head=head, batch=batch,
                                           average_heads=average_heads)
-        tokens = check_tokens(tokens, matrix.shape[0], name="tokens", axis="query (rows)")
+        tokens = check_token_labels(tokens, matrix.shape[0], name="tokens", axis="query (rows)")
         key_tokens = tokens if key_tokens is None else key_tokens
-        key_tokens = check_tokens(key_tokens, matrix.shape[1], name="key_tokens", axis="key (columns)")
+        key_tokens = check_token_labels(key_tokens, matrix.shape[1], name="key_tokens", axis="key (columns)")
         title = title or ("Attention weights" + (f" ({what})" if what else ""))
         fig = show_heatmaps(matrix, xlabels=key_tokens, ylabels=tokens, titles=[title], scale=self.scale,
                             cmap=self.cmap,
@@ -154,7 +218,16 @@ class AttentionVisualizer:
 
 
 def softmax(scores: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Numerically stable softmax: subtracting the row maximum changes nothing but avoids overflow."""
+    """Numerically stable softmax: subtracting the row maximum changes nothing but avoids overflow.
+
+    ``scores`` may be any finite real numbers (negative too); NaN, Inf or an empty array is a ``ValueError``.
+    """
+    scores = to_numpy(scores, "scores")
+    if scores.size == 0 or scores.ndim == 0:
+        raise ValueError(f"scores: got shape {scores.shape}; expected at least one score along axis {axis}")
+    if not np.isfinite(scores).all():
+        raise ValueError(f"scores: contains {int((~np.isfinite(scores)).sum())} NaN or Inf values; a softmax "
+                         "needs finite scores (mask a key by leaving it out, or use a large negative score)")
     shifted = scores - scores.max(axis=axis, keepdims=True)
     exp = np.exp(shifted)
     return exp / exp.sum(axis=axis, keepdims=True)
@@ -191,26 +264,48 @@ def _toy_demo(out, viz: AttentionVisualizer):
                     "Each row is a probability distribution over the keys (it sums to 1).")
 
 
+def head_vs_average(layer_weights, head: int) -> dict:
+    """Peakiness of one head of ``(H, Q, K)`` and of the mean over heads, and the caption they support."""
+    arr = check_attention(layer_weights, "HQK", name="layer_weights")
+    head = check_index(head, arr.shape[0], name="head")
+    one, mean = peakiness(arr[head]), peakiness(arr.mean(0))  # mean over heads: (H, Q, K) -> (Q, K)
+    uniform = 1.0 / arr.shape[-1]
+    if one > mean:
+        verdict = (f"the mean is flatter: its mean largest row weight is {mean:.2f} against {one:.2f} for "
+                   f"head {head} (uniform rows: {uniform:.2f}) — averaging blurs the head's pattern")
+    else:
+        verdict = (f"here the mean is not flatter: its mean largest row weight is {mean:.2f} against "
+                   f"{one:.2f} for head {head} (uniform rows: {uniform:.2f}) — head {head} is itself "
+                   "diffuse")
+    return {"head": head, "head_peakiness": one, "mean_peakiness": mean, "uniform": uniform,
+            "verdict": verdict}
+
+
 def _model_demo(out, viz: AttentionVisualizer, model: AttentionModel, args):
     """A real model: one chosen head, the head average, and the interactive twin."""
     weights = model.get_attention_weights(args.text)  # (L, H, Q, K)
     tokens = model.tokens(args.text)
     layer = resolve_layer(args.layer, weights.shape[0])
+    chosen = "chosen"
+    if args.head is None:  # default: the sharpest head, so the comparison with the mean has a point
+        args.head, chosen = sharpest_head(weights[layer]), "sharpest"
     head = check_index(args.head, weights.shape[1], name="head")
     print(f"{model.name}: attention of shape {weights.shape} = (layers, heads, query, key) "
           f"for {len(tokens)} tokens")
     fig = viz.plot_attention_heatmap(weights[layer], tokens, head=head,
-                                     title=f"{model.name} — layer {layer}, head {head}")
-    out.save_figure(fig, "one_head", f"Layer {layer}, head {head} of {model.name}: rows are query "
-                    "tokens, columns key tokens, colour is the weight on a fixed 0–1 scale.")
+                                     title=f"{model.name} — layer {layer}, head {head} ({chosen})")
+    out.save_figure(fig, "one_head", f"Layer {layer}, head {head} of {model.name} (the {chosen} head): rows "
+                    "are query tokens, columns key tokens, colour is the weight on a fixed 0–1 scale.")
+    compared = head_vs_average(weights[layer], head)
     fig = viz.plot_attention_heatmap(weights[layer], tokens, average_heads=True,
                                      title=f"{model.name} — layer {layer}, "
                                            f"mean over {weights.shape[1]} heads")
-    out.save_figure(fig, "head_average", "The same layer averaged over its heads: smoother, and the sharp "
-                    "single-head patterns blur — averaging is a choice, state it.")
+    out.save_figure(fig, "head_average", f"The same layer averaged over its {weights.shape[1]} heads. "
+                    f"Measured: {compared['verdict']}. Averaging is a choice; state it.")
     out.save_heatmap_html("one_head.html", weights[layer, head], "Interactive version: hover a cell for "
                           "query token, key token and weight.", xlabels=tokens, ylabels=tokens,
                           title=f"{model.name} — layer {layer}, head {head} (hover for query, key, weight)")
+    return {"layer": layer, **compared}
 
 
 def _module_demo(out):
@@ -237,15 +332,18 @@ def _keras_demo(out, viz: AttentionVisualizer):
 
 
 def main(argv=None):
-    parser = lesson_parser(__doc__, text=DEFAULT_TEXT, layer="last", head=0)
+    parser = lesson_parser(__doc__, text=DEFAULT_TEXT, layer="last")
+    parser.add_argument("--head", type=int, default=None,
+                        help="head index (default: the sharpest head of the layer, by peakiness)")
     args = parser.parse_args(argv)
     out = LessonOutputs(__file__, args.out)
     model = AttentionModel(args.model, device=args.device)  # before any figure: a wrong model stops here
     viz = AttentionVisualizer()
     _toy_demo(out, viz)
-    _model_demo(out, viz, model, args)
+    measured = _model_demo(out, viz, model, args)
     _module_demo(out)
     _keras_demo(out, viz)
+    return measured  # the numbers the captions state (tests assert them); run_lesson ignores it
 
 
 if __name__ == "__main__":
