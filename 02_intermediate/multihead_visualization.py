@@ -8,8 +8,10 @@ Multi-head attention runs ``H`` attention functions side by side on smaller proj
     MultiHead(X) = Concat(head_1, …, head_H) W^O,     head_h = softmax(Q_h K_hᵀ / √d_k) V_h
 
 so one layer has ``H`` matrices ``(H, Q, K)`` and a model ``(L, H, Q, K)``. Averaging them hides what the
-heads do: some look at the previous token, some at ``[SEP]``, some at the same word elsewhere (Clark et
-al. 2019, "What Does BERT Look At?"). So we look at all of them — one grid per layer, and a layers × heads
+heads do: in BERT some look at the previous token, some at ``[SEP]``, some at the same word elsewhere
+(Clark et al. 2019, "What Does BERT Look At?"). MiniLM, the default here, differs: its first layer has a
+previous-token head, and from the second layer on most heads park their weight on ``[CLS]``, not on
+``[SEP]`` (the captions count them). So we look at all of them — one grid per layer, and a layers × heads
 overview of the whole model with one shared colour scale.
 
 Are all those heads needed? Voita et al. (2019, "Analyzing Multi-Head Self-Attention") and Michel et al.
@@ -67,6 +69,7 @@ from attnviz.validate import check_attention, check_mask, check_tokens, to_numpy
 DEFAULT_TEXT = "The cat sat on the mat because it was tired."
 REDUNDANT_THRESHOLD = 0.15
 COLLAPSE_THRESHOLD = 0.10
+DEFAULT_LAYER = 0  # MiniLM's first layer has a previous-token head; its later layers mostly stripe on [CLS]
 
 
 # ----------------------------------------------------------------------------------------- similarity
@@ -292,18 +295,73 @@ def collapsed_layer_demo(layer, seed: int = 0, noise: float = 0.05) -> np.ndarra
 
 
 # ------------------------------------------------------------------------------------------------ lesson
+# The patterns the captions name are measured, never assumed: each caption is filled from these numbers,
+# and tests/test_multihead_visualization.py asserts them on the lesson's default input.
+ROLE_THRESHOLD = 0.3  # a head "does" a pattern when it puts at least this share of each row there
+
+
+def head_roles(layer_weights) -> dict[str, np.ndarray]:
+    """Per head of one layer ``(H, Q, K)``: the mean share of a row on five simple targets, ``(H,)`` each.
+
+    ``previous`` ``A[i, i−1]`` (queries ``i ≥ 1``), ``next`` ``A[i, i+1]``, ``self`` ``A[i, i]``, ``first``
+    ``A[i, 0]`` (``[CLS]`` / BOS) and ``last`` ``A[i, n−1]`` (``[SEP]``), each averaged over its queries.
+    Uniform attention scores ``1/n`` on every one.
+    """
+    arr = check_attention(layer_weights, "HQK", name="layer_weights", square=True)
+    if arr.shape[-1] < 2:
+        raise ValueError(f"layer_weights: got {arr.shape[-1]} token(s); the roles need at least 2")
+    return {
+        "previous": np.diagonal(arr, offset=-1, axis1=-2, axis2=-1).mean(-1),  # (H,)
+        "next": np.diagonal(arr, offset=1, axis1=-2, axis2=-1).mean(-1),
+        "self": np.diagonal(arr, axis1=-2, axis2=-1).mean(-1),
+        "first": arr[..., 0].mean(-1),
+        "last": arr[..., -1].mean(-1),
+    }
+
+
+def _heads_doing(share, threshold: float = ROLE_THRESHOLD) -> str:
+    heads = np.flatnonzero(share >= threshold)
+    return ", ".join(f"{h} ({share[h]:.0%})" for h in heads)
+
+
+def all_heads_caption(roles, layer: int, tokens, threshold: float = ROLE_THRESHOLD) -> str:
+    """What the heads of one layer measurably do, in words, from :func:`head_roles`."""
+    n = len(tokens)
+    names = {"previous": "the previous token", "next": "the next token", "self": "themselves",
+             "first": f"the first token ({tokens[0]})", "last": f"the last token ({tokens[-1]})"}
+    found, absent = [], []
+    for role, share in roles.items():
+        doing = _heads_doing(share, threshold)
+        if doing:
+            found.append(f"heads reading {names[role]}: {doing}")
+        else:
+            absent.append(f"{names[role]} ≤ {share.max():.2f}")
+    summary = "; ".join(found) if found else "no head puts that much on any one of these targets"
+    return (f"Every head of layer {layer} (share of each row, a head counted at ≥ {threshold:.0%}; uniform "
+            f"would be 1/{n} = {1 / n:.3f}): {summary}. Largest share elsewhere: {', '.join(absent)}."
+            " The head average would blur these patterns together.")
+
+
+def stripe_heads_per_layer(weights, threshold: float = ROLE_THRESHOLD) -> np.ndarray:
+    """Per layer of ``(L, H, Q, K)``: how many heads put ≥ ``threshold`` of each row on position 0."""
+    arr = check_attention(weights, "LHQK", name="weights", square=True)
+    return (arr[..., 0].mean(-1) >= threshold).sum(-1)  # (L,)
+
+
 def _heads_demo(out, viz: MultiHeadVisualizer, model_name: str, weights, tokens, layer: int):
     """All heads of one layer, then the whole model, and its interactive twin."""
     n_layers, n_heads = weights.shape[:2]
     fig = viz.plot_all_heads(weights[layer], tokens=tokens,
                              layer_name=f"{model_name}, layer {layer} (layers count from 0)")
-    out.save_figure(fig, "all_heads", f"Every head of layer {layer}: the same tokens, {n_heads} different "
-                    "patterns (previous token, [SEP], broadcast …) that the head average would blur "
-                    "together.")
+    out.save_figure(fig, "all_heads", all_heads_caption(head_roles(weights[layer]), layer, tokens))
     fig = viz.plot_model_overview(weights, tokens, model_name=model_name)
+    stripes = stripe_heads_per_layer(weights)
     out.save_figure(fig, "model_overview", f"All {n_layers * n_heads} heads of {model_name} on one shared "
-                    "0–1 scale, layers as rows: look for diagonal, previous-token and stripe patterns, and "
-                    "at which depth each appears.")
+                    f"0–1 scale, layers as rows. Heads that put ≥ {ROLE_THRESHOLD:.0%} of each row on the "
+                    f"first token ({tokens[0]}, a vertical stripe), layer by layer: "
+                    f"{', '.join(map(str, stripes))} of "
+                    f"{n_heads}. Look also for the diagonal and previous-token patterns, and at which depth "
+                    "each appears.")
     if len(tokens) <= 64:  # one hover label per cell keeps the page small (bertviz_style.py scales further)
         overview_html(weights, tokens, out.path("model_overview.html"),
                       title=f"{model_name}: every layer and head (hover: layer, head, query, key, weight)")
@@ -329,7 +387,7 @@ def _similarity_demo(out, viz: MultiHeadVisualizer, model_name: str, weights, th
                     "are flagged as redundant on this input.")
 
 
-def _collapse_demo(out, model_name: str, weights, layer: int):
+def _collapse_demo(out, model_name: str, weights, tokens, layer: int):
     """Collapse across heads (a real layer vs a synthetic collapsed copy) and across queries (per head)."""
     n_layers, n_heads = weights.shape[:2]
     report = layer_collapse(weights)
@@ -346,21 +404,31 @@ def _collapse_demo(out, model_name: str, weights, layer: int):
                         titles=[f"real layer {layer}: mean {report['mean_distance'][layer]:.2f}",
                                 f"collapsed copy: mean {fake_report['mean_distance'][layer]:.2f} (flagged)"],
                         suptitle="Attention collapse across heads: all heads alike")
+    real_flagged, fake_flagged = layer in report["collapsed_layers"], layer in fake_report["collapsed_layers"]
     out.save_figure(fig, "collapse_demo", "Head-to-head distances of a real layer vs a synthetic collapsed "
-                    "layer (every head a noisy copy of one head): the collapsed layer is dark everywhere "
-                    "and is flagged.")
+                    f"layer (every head a noisy copy of one head): mean distance "
+                    f"{report['mean_distance'][layer]:.2f} "
+                    f"({'flagged' if real_flagged else 'not flagged'}) "
+                    f"vs {fake_report['mean_distance'][layer]:.2f} "
+                    f"({'flagged' if fake_flagged else 'not flagged'}) "
+                    f"at the threshold {COLLAPSE_THRESHOLD}.")
     fig = show_heatmaps(report["row_collapse"], vmin=0, vmax=1, cmap="magma", xlabel="head", ylabel="layer",
                         xlabels=head_names, ylabels=[str(i) for i in range(n_layers)],
                         tick_labels=True, panel_size=5.0, annotate=True,
                         colorbar_label="mean distance of a row to the head's mean row",
                         titles=[f"{model_name}: collapse across queries "
                                 "(low = every token reads the same keys)"])
+    low_layer, low_head = np.unravel_index(np.argmin(report["row_collapse"]), report["row_collapse"].shape)
+    read_most = int(np.argmax(weights[low_layer, low_head].mean(0)))  # the key its mean row weights most
     out.save_figure(fig, "row_collapse", "Per head, how different the rows are from each other. Values near "
-                    "0 mean a vertical stripe: every query reads the same keys (often [CLS] or [SEP]).")
+                    "0 mean a vertical stripe: every query reads the same keys. The most stripe-like head "
+                    f"here is L{low_layer}H{low_head} ({report['row_collapse'][low_layer, low_head]:.2f}); "
+                    f"its rows put {weights[low_layer, low_head, :, read_most].mean():.0%} on average on key "
+                    f"{read_most} ({tokens[read_most]}).")
 
 
 def main(argv=None):
-    parser = lesson_parser(__doc__, text=DEFAULT_TEXT, layer="last")
+    parser = lesson_parser(__doc__, text=DEFAULT_TEXT, layer=DEFAULT_LAYER)
     parser.add_argument("--redundant-threshold", type=float, default=REDUNDANT_THRESHOLD,
                         help=f"head pairs closer than this are flagged (default {REDUNDANT_THRESHOLD})")
     args = parser.parse_args(argv)
@@ -375,7 +443,7 @@ def main(argv=None):
     viz = MultiHeadVisualizer(num_heads=weights.shape[1])
     _heads_demo(out, viz, model.name, weights, tokens, layer)
     _similarity_demo(out, viz, model.name, weights, args.redundant_threshold)
-    _collapse_demo(out, model.name, weights, layer)
+    _collapse_demo(out, model.name, weights, tokens, layer)
 
 
 if __name__ == "__main__":

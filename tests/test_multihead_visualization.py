@@ -110,3 +110,71 @@ def test_errors(call, error, words):
     with pytest.raises(error) as info:
         call(MultiHeadVisualizer(num_heads=4), attention)
     assert words in str(info.value)
+
+
+# ------------------------------------------------------------------------------------------ claims (issue 13)
+@pytest.fixture(scope="module")
+def default_input():
+    from intermediate.multihead_visualization import DEFAULT_TEXT
+
+    weights, tokens = minilm_attention(DEFAULT_TEXT)  # (L, H, Q, K)
+    return weights, list(tokens)
+
+
+def test_head_roles_by_hand():
+    from intermediate.multihead_visualization import head_roles
+
+    previous = np.array([[1.0, 0, 0], [1.0, 0, 0], [0, 1.0, 0]])  # rows 1, 2 read the previous token
+    uniform = np.full((3, 3), 1 / 3)
+    roles = head_roles(np.stack([previous, uniform]))  # (H=2, Q, K)
+    np.testing.assert_allclose(roles["previous"], [1.0, 1 / 3])  # mean of A[1,0], A[2,1]
+    np.testing.assert_allclose(roles["next"], [0.0, 1 / 3])  # mean of A[0,1], A[1,2]
+    np.testing.assert_allclose(roles["self"], [1 / 3, 1 / 3])  # A[0,0]=1, A[1,1]=0, A[2,2]=0
+    np.testing.assert_allclose(roles["first"], [2 / 3, 1 / 3])
+    np.testing.assert_allclose(roles["last"], [0.0, 1 / 3])
+
+
+def test_claim_all_heads_names_only_patterns_that_are_there(default_input):
+    """The default layer has a previous-token head; no head of it reads [SEP] at the threshold."""
+    from intermediate.multihead_visualization import (
+        DEFAULT_LAYER,
+        ROLE_THRESHOLD,
+        all_heads_caption,
+        head_roles,
+    )
+
+    weights, tokens = default_input
+    layer = weights[DEFAULT_LAYER]  # (H, Q, K)
+    n = len(tokens)
+    previous = np.array([np.mean([layer[h, i, i - 1] for i in range(1, n)]) for h in range(12)])
+    roles = head_roles(layer)
+    np.testing.assert_allclose(roles["previous"], previous)
+    assert previous.max() > 0.9  # a real previous-token head
+    assert layer[..., -1].mean(-1).max() < ROLE_THRESHOLD  # [SEP] is not a pattern here
+    caption = all_heads_caption(roles, DEFAULT_LAYER, tokens)
+    assert f"heads reading the previous token: {int(np.argmax(previous))} (" in caption
+    assert "heads reading the last token" not in caption and "the last token ([SEP]) ≤" in caption
+    # the old default, the last layer, has neither pattern: the caption must not name them
+    last = all_heads_caption(head_roles(weights[-1]), 5, tokens)
+    assert "heads reading the previous token" not in last and "heads reading the last token" not in last
+
+
+def test_claim_later_layers_stripe_on_cls(default_input):
+    from intermediate.multihead_visualization import stripe_heads_per_layer
+
+    weights, tokens = default_input
+    counts = stripe_heads_per_layer(weights)
+    by_loop = [sum(np.mean(weights[i, h, :, 0]) >= 0.3 for h in range(12)) for i in range(len(weights))]
+    np.testing.assert_array_equal(counts, by_loop)
+    assert tokens[0] == "[CLS]" and counts[1:].min() > counts[0]  # from layer 1 on, more heads stripe on [CLS]
+    assert (weights[..., -1].mean(-1) >= 0.3).sum() == 0  # and none on [SEP] anywhere in the model
+
+
+def test_claim_synthetic_collapse_is_flagged_and_the_real_layer_is_not(default_input):
+    from intermediate.multihead_visualization import DEFAULT_LAYER, collapsed_layer_demo
+
+    weights, _ = default_input
+    fake = weights.copy()
+    fake[DEFAULT_LAYER] = collapsed_layer_demo(weights[DEFAULT_LAYER])
+    assert DEFAULT_LAYER not in layer_collapse(weights)["collapsed_layers"]
+    assert DEFAULT_LAYER in layer_collapse(fake)["collapsed_layers"]
