@@ -27,13 +27,22 @@ each row's distribution *overlaps* the ideal one, and correct for chance::
     chance_i  = Σ_j min(1/n_i, P[i, j])              (the overlap of uniform attention over n_i keys)
     score     = mean_i (overlap_i − chance_i) / (1 − chance_i)      over rows where the pattern is defined
 
-A score of 1 means the head *is* the pattern, 0 means no better than uniform. Both corrections matter.
+A score of 1 means the head *is* the pattern, 0 means no better than uniform. A row whose chance level is
+1 carries no evidence — uniform attention already *is* the ideal there (in a causal model, query 0 sees one
+key and query 1 sees two, both on the diagonal band) — so it is left out of the mean instead of being
+divided by zero. Both corrections matter.
 Without the chance term a wide pattern (a block) would always beat a narrow one. And using the overlap
 with the ideal distribution rather than the raw mass on the support keeps nested patterns apart: a
 previous-token head puts all its mass inside the diagonal band too, but its overlap with the band's
 ideal (1/3 on each of three keys) is only 1/3. Each head gets the label of its best pattern, or
-"mixed" when no score reaches ``threshold`` — and many heads *are* mixed: the map is a first look,
-not a verdict.
+"mixed" when no score reaches ``threshold`` (a score between 0 and 1) — and many heads *are* mixed: the
+map is a first look, not a verdict.
+
+Where a pattern is undefined for a query (the first token has no previous token; a token seen for the
+first time has no earlier occurrence to copy from), the ideal matrix sends the row to the first token —
+the "attention sink" real heads park their weight on when their rule does not apply (Xiao et al. 2023,
+"Efficient Streaming Language Models with Attention Sinks"). The figure of the ideal patterns draws those
+rows grey: they are not part of the pattern, and the scorer ignores them.
 
 Run it
 ------
@@ -108,29 +117,64 @@ def pattern_support(name: str, tokens: list[str], *, causal: bool = False, strip
 def make_pattern(name: str, n: int, *, tokens: list[str] | None = None, causal: bool = False) -> np.ndarray:
     """An ideal ``(n, n)`` attention matrix of a pattern: the support, rows normalised to sum to 1.
 
-    Rows where the pattern is undefined (the first token has no previous token) attend to themselves.
+    Rows where the pattern is undefined (see :func:`pattern_support`'s ``valid``) put all their weight on
+    the first token, the sink real heads use — never on the query itself, which would draw a diagonal
+    that is not part of the pattern.
     """
-    tokens = tokens or [f"t{k}" for k in range(n)]
-    check_tokens(tokens, n, name="tokens")
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise ValueError(f"n: got {n!r}; expected a positive number of tokens")
+    tokens = [f"t{k}" for k in range(n)] if tokens is None else tokens
+    tokens = check_tokens(tokens, n, name="tokens")
     support, valid = pattern_support(name, tokens, causal=causal)
-    matrix = support.astype(float)
+    matrix = support.astype(float)  # (n, n)
     matrix[~valid] = 0.0
-    matrix[~valid, np.flatnonzero(~valid)] = 1.0  # undefined rows: all weight on the query itself
+    matrix[~valid, 0] = 1.0  # undefined rows: all weight on the first token (the sink)
     return matrix / matrix.sum(1, keepdims=True)
 
 
-def pattern_score(attention, support: np.ndarray, valid: np.ndarray, causal: bool = False) -> float:
-    """Chance-corrected overlap with the pattern's ideal rows, averaged over valid rows (module docstring)."""
+NO_EVIDENCE = 1e-6  # a row whose chance overlap is within this of 1 cannot tell a head from uniform
+
+
+def pattern_score(attention, support, valid, causal: bool = False) -> float:
+    """Chance-corrected overlap with the pattern's ideal rows, averaged over the valid rows that carry
+    evidence (module docstring); NaN when no row does.
+
+    ``support`` is the ``(n, n)`` 0/1 mask and ``valid`` the ``(n,)`` rows where the pattern is defined,
+    as :func:`pattern_support` returns them. Rows whose chance level is 1 (uniform attention is already the
+    ideal) are dropped rather than divided by ~0, so every score lies in ``[-chance/(1-chance), 1]``.
+    """
     A = check_attention(attention, "QK", name="attention", square=True)
     n = A.shape[0]
-    if not valid.any():
-        return float("nan")
+    support = _as_bool(support, (n, n), "support")
+    valid = _as_bool(valid, (n,), "valid")
     ideal = support / np.maximum(support.sum(1, keepdims=True), 1)  # (n, n): each row uniform on its support
     visible = np.arange(1, n + 1) if causal else np.full(n, n)  # keys each query can see, (n,)
     overlap = np.minimum(A, ideal).sum(1)  # (n,)
     chance = np.minimum(1.0 / visible[:, None], ideal).sum(1)  # (n,)
-    lift = (overlap - chance) / np.maximum(1.0 - chance, 1e-9)
-    return float(lift[valid].mean())
+    informative = valid & support.any(1) & (chance < 1.0 - NO_EVIDENCE)  # (n,)
+    if not informative.any():
+        return float("nan")
+    lift = (overlap[informative] - chance[informative]) / (1.0 - chance[informative])
+    return float(lift.mean())
+
+
+def _as_bool(mask, shape: tuple, name: str) -> np.ndarray:
+    """A 0/1 or boolean array of exactly ``shape``, as booleans (a ``ValueError`` naming ``name`` if not)."""
+    arr = np.asarray(mask)
+    if arr.shape != shape:
+        raise ValueError(f"{name}: got shape {arr.shape}; expected {shape}, as pattern_support returns it")
+    if arr.dtype != bool and not np.isin(arr, (0, 1)).all():
+        raise ValueError(f"{name}: expected a boolean (0/1) mask, got other values")
+    return arr.astype(bool)
+
+
+def check_threshold(threshold) -> float:
+    """A label threshold is a score between 0 (chance) and 1 (the pattern itself)."""
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float | np.floating | np.integer) \
+            or not 0.0 <= float(threshold) <= 1.0:
+        raise ValueError(f"threshold: got {threshold!r}; expected a score between 0 (chance) and 1 "
+                         "(all weight on the pattern), e.g. 0.4")
+    return float(threshold)
 
 
 def score_head(attention, tokens: list[str], *, causal: bool = False) -> dict[str, float]:
@@ -154,6 +198,7 @@ def label_heads(attention, tokens: list[str], *, causal: bool = False, threshold
     ``scores`` an ``(L, H, len(PATTERNS))`` array.
     """
     A = check_attention(attention, "LHQK", name="attention", square=True)
+    threshold = check_threshold(threshold)
     n_layers, n_heads = A.shape[:2]
     scores = np.array([[list(score_head(A[l, h], tokens, causal=causal).values()) for h in range(n_heads)]
                        for l in range(n_layers)])  # (L, H, P)
@@ -164,13 +209,19 @@ def label_heads(attention, tokens: list[str], *, causal: bool = False, threshold
 
 
 def plot_label_map(labels, scores, title: str):
-    """The layer × head map: colour is the best pattern's score, text is its name."""
+    """The layer × head map: colour is the best pattern's score (clipped to 0–1), text is its name."""
+    labels = np.asarray(labels, dtype=object)
+    scores = np.asarray(scores, dtype=float)
+    if labels.ndim != 2 or scores.shape[:2] != labels.shape or scores.ndim != 3:
+        raise ValueError(f"labels, scores: got shapes {labels.shape} and {scores.shape}; expected (L, H) and "
+                         "(L, H, patterns), as label_heads returns them")
     best = np.nanmax(np.nan_to_num(scores, nan=-1.0), axis=-1)  # (L, H)
     n_layers, n_heads = labels.shape
-    fig = show_heatmaps(best, xlabels=[f"h{h}" for h in range(n_heads)],
+    fig = show_heatmaps(np.clip(best, 0.0, 1.0), xlabels=[f"h{h}" for h in range(n_heads)],
                         ylabels=[f"L{l}" for l in range(n_layers)],
                         xlabel="head", ylabel="layer", titles=[title], vmin=0.0, vmax=1.0, tick_labels=True,
-                        colorbar_label="best pattern score (0 = chance, 1 = all weight on the pattern)",
+                        colorbar_label="best pattern score (0 = chance or below, 1 = all weight on the "
+                                       "pattern)",
                         panel_size=max(3.5, 0.5 * n_heads))
     ax = fig.axes[0]
     short = {"diagonal": "diag", "vertical_stripe": "stripe", "block": "block", "bos": "BOS",
@@ -208,16 +259,26 @@ def gpt2_attention(model_name: str | None, device, half: int = 12):
     return attention[:, 0].cpu().numpy(), tokens, loaded.name
 
 
+IDEAL_TOKENS = ["[CLS]", "the", "cat", "sat", ".", "the", "cat", "ran", ".", "[SEP]"]
+
+
 def _ideal_demo(out):
-    """The ideal patterns, drawn from their generators."""
-    toks = ["[CLS]", "the", "cat", "sat", ".", "the", "cat", "ran", ".", "[SEP]"]
+    """The ideal patterns, drawn from their generators; rows where a pattern is undefined are grey."""
+    toks = IDEAL_TOKENS
     ideal = np.stack([make_pattern(name, len(toks), tokens=toks) for name in PATTERNS])  # (P, n, n)
-    # ideal[None]: (1, P, n, n), one row of P panels
-    fig = show_heatmaps(ideal[None], titles=list(PATTERNS), xlabels=toks, ylabels=toks, tick_labels=True,
-                        panel_size=2.6, suptitle="The six common patterns, as ideal attention matrices")
-    out.save_figure(fig, "ideal_patterns", "Generators for the six patterns on a 10-token example with two "
-                    "segments and a repeated phrase (induction: 'cat' attends to what followed the earlier "
-                    "'cat').")
+    undefined = np.stack([~pattern_support(name, toks)[1] for name in PATTERNS])  # (P, n): rows not in it
+    # ideal[None]: (1, P, n, n), one row of P panels; masked: (1, P, n, 1), whole rows
+    fig = show_heatmaps(ideal[None], masked=undefined[None, :, :, None], titles=list(PATTERNS), xlabels=toks,
+                        ylabels=toks, tick_labels=True, panel_size=2.6,
+                        suptitle="The six common patterns, as ideal attention matrices")
+    counts = {name: int((~undefined[k]).sum()) for k, name in enumerate(PATTERNS)}
+    copying = [f"'{toks[q]}'" for q in np.flatnonzero(~undefined[PATTERNS.index("induction")])]
+    out.save_figure(fig, "ideal_patterns", f"Generators for the six patterns on a {len(toks)}-token example "
+                    "with two segments and a repeated phrase. Grey rows: the pattern is undefined there. "
+                    f"Induction is defined on {counts['induction']} of {len(toks)} rows, the repeats "
+                    f"{', '.join(copying)}, each attending to the token after its earlier occurrence; "
+                    f"previous-token on {counts['previous_token']}. The scorer ignores grey rows.")
+    return counts
 
 
 def _encoder_demo(out, args):
@@ -233,23 +294,30 @@ def _encoder_demo(out, args):
                     f"{args.threshold}.")
     counts = {name: int((labels == name).sum()) for name in (*PATTERNS, "mixed")}
     print(f"{encoder.name} head labels: {counts}")
-    examples = [tuple(np.argwhere(labels == name)[0]) for name in PATTERNS if (labels == name).any()]
+    # the best-scoring head of each label found, so the example is the clearest one
+    examples = []
+    for k, name in enumerate(PATTERNS):
+        if (labels == name).any():
+            candidates = np.argwhere(labels == name)  # (m, 2)
+            examples.append(tuple(candidates[np.argmax([scores[l, h, k] for l, h in candidates])]))
     if examples:
         panels = np.stack([weights[l, h] for l, h in examples])[None]  # (1, patterns found, n, n)
         fig = show_heatmaps(panels, xlabels=tokens, ylabels=tokens,
-                            titles=[f"L{l} h{h}: {labels[l, h]}" for l, h in examples], tick_labels=False,
-                            panel_size=2.8, suptitle=f"One example head per pattern found in {encoder.name}")
-        out.save_figure(fig, "encoder_examples", "The first head carrying each label, so the label can be "
-                        "checked against the picture.")
+                            titles=[f"L{l} h{h}: {labels[l, h]} ({np.nanmax(scores[l, h]):.2f})"
+                                    for l, h in examples],
+                            tick_labels=True, panel_size=max(3.0, 0.16 * len(tokens) + 1.2),
+                            suptitle=f"The best-scoring head of each pattern found in {encoder.name}")
+        out.save_figure(fig, "encoder_examples", "The best-scoring head carrying each label (score in "
+                        "brackets), with its tokens, so the label can be checked against the picture.")
+    return labels, scores
 
 
 def _decoder_demo(out, args):
     """The tiny GPT-2 trained on repeated random sequences: previous-token and induction heads."""
     try:
         weights, tokens, name = gpt2_attention(args.causal_model, args.device)  # (L, H, n, n)
-    except ModelLoadError as err:
-        print(f"skipping the decoder: {err}")
-        return
+    except ModelLoadError as err:  # a user error: one line, exit 2, naming the option to change
+        raise ModelLoadError(f"--causal-model: {err}") from None
     labels, scores = label_heads(weights, tokens, causal=True, threshold=args.threshold)
     found = {pattern: int((labels == pattern).sum()) for pattern in ("previous_token", "induction")}
     fig = plot_label_map(labels, scores, f"{name}: best pattern of each head")
@@ -257,14 +325,18 @@ def _decoder_demo(out, args):
                     f"labels {found['previous_token']} previous-token and {found['induction']} induction "
                     "head(s), the two the training task needs.")
     print(f"{name} head labels: {labels.tolist()}")
+    induction = PATTERNS.index("induction")
+    best_induction = float(np.nanmax(scores[..., induction]))
     n_layers, n_heads = weights.shape[:2]
     fig = show_heatmaps(weights, titles=[[f"L{l} h{h}: {labels[l, h]}" for h in range(n_heads)]
                                          for l in range(n_layers)],
                         xlabels=tokens, ylabels=tokens, panel_size=2.6,
                         suptitle=f"{name}: every head on a repeated random sequence")
-    out.save_figure(fig, "decoder_heads", "All heads of the tiny GPT-2. An induction head's weight runs "
+    out.save_figure(fig, "decoder_heads", f"All heads of {name}, labelled. An induction head's weight runs "
                     "along an off-diagonal in the second half: each token looks at the token after its first "
-                    "occurrence.")
+                    f"occurrence (best induction score {best_induction:.2f}; {found['induction']} head(s) "
+                    "labelled induction).")
+    return labels, scores
 
 
 def main(argv=None):
@@ -272,14 +344,14 @@ def main(argv=None):
     parser.add_argument("--causal-model", default=None,
                         help="a decoder-only model (default: tiny-gpt2-induction)")
     parser.add_argument("--threshold", type=float, default=0.4,
-                        help="minimum score for a label (default 0.4)")
+                        help="minimum score for a label, between 0 and 1 (default 0.4)")
     args = parser.parse_args(argv)
+    check_threshold(args.threshold)  # out of range: one line, exit 2, before any work
     out = LessonOutputs(__file__, args.out)
     require_kind(args.model, "encoder")  # a model of the wrong kind is refused before any work
     require_kind(args.causal_model, "causal-lm")
-    _ideal_demo(out)
-    _encoder_demo(out, args)
-    _decoder_demo(out, args)
+    return {"ideal": _ideal_demo(out), "encoder": _encoder_demo(out, args),
+            "decoder": _decoder_demo(out, args)}
 
 
 if __name__ == "__main__":

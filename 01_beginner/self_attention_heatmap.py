@@ -62,9 +62,9 @@ def crop_to_real_tokens(attention, attention_mask, tokens):
     column per real token. The input must be softmax attention as the model returned it: every row sums
     to 1 and padding keys carry no weight (checked). The cropped rows still sum to 1 over the real keys.
     """
-    n_keys = np.shape(attention)[-1] if np.ndim(attention) >= 1 else 0
-    mask = check_mask(attention_mask, n_keys)  # (T,) boolean
-    arr = check_attention(attention, "QK|HQK|LHQK", name="attention", square=True, key_mask=mask)
+    arr = check_attention(attention, "QK|HQK|LHQK", name="attention", square=True)  # (..., T, T)
+    mask = check_mask(attention_mask, arr.shape[-1])  # (T,) boolean
+    check_attention(arr, "QK|HQK|LHQK", name="attention", key_mask=mask)  # padding keys carry no weight
     tokens = check_token_labels(tokens, arr.shape[-1], name="tokens", axis="sequence")
     real = np.flatnonzero(mask)
     cropped = mask_padding(arr, mask)[..., real[:, None], real[None, :]]  # (..., n, n)
@@ -81,8 +81,8 @@ def padding_summary(raw, attention_mask) -> dict:
     """What a padded ``(T, T)`` matrix holds at its padding: how many positions, how much weight padding
     query rows carry in total (each is a full distribution over the real keys) and the largest weight
     any query puts on a padding key (0: the model masks them)."""
-    mask = check_mask(attention_mask, np.shape(raw)[-1] if np.ndim(raw) else 0)  # (T,) boolean
-    arr = check_attention(raw, "QK", name="raw", square=True)
+    arr = check_attention(raw, "QK", name="raw", square=True)  # (T, T)
+    mask = check_mask(attention_mask, arr.shape[-1])  # (T,) boolean
     pad = ~mask
     return {"n_padding": int(pad.sum()), "n_real": int(mask.sum()),
             "padding_row_sums": arr[pad].sum(-1),  # (n_padding,)
