@@ -80,7 +80,7 @@ from attnviz.models import require_kind
 from attnviz.normalize import output_row
 from attnviz.outputs import LessonOutputs
 from attnviz.plotting import show_heatmaps, token_bars
-from attnviz.validate import check_attention
+from attnviz.validate import check_attention, to_numpy
 
 DEFAULT_TEXT = "The cat sat on the mat because it was tired."
 DEFAULT_OTHER = "A sleepy kitten is lying on a rug."
@@ -98,6 +98,8 @@ def chefer_relevance(attention, gradients, cumulative: bool = False) -> np.ndarr
     ``attention``, ``gradients``: ``(L, H, Q, K)`` (one example) or ``(L, B, H, Q, K)``. Returns ``(Q, K)``
     (or ``(B, Q, K)``); with ``cumulative=True`` every partial ``R`` after each layer, ``(L, [B,] Q, K)``.
     """
+    if not isinstance(cumulative, bool):
+        raise TypeError(f"cumulative: got {type(cumulative).__name__}; expected True or False")
     maps = chefer_layer_maps(attention, gradients)  # (L, [B,] Q, K)
     relevance = np.broadcast_to(np.eye(maps.shape[-1]), maps.shape[1:]).copy()  # ([B,] Q, K): R⁰ = I
     partial = []
@@ -138,7 +140,13 @@ def induction_sequence(candidates, half: int = 12, repeat: int = 6, seed: int = 
     The data the tiny GPT-2 was trained on (``attnviz/training/repeats.py``). Returns ``(ids, the expected
     next id x_{repeat+1}, the position of its earlier occurrence)``.
     """
-    candidates = np.asarray(candidates)
+    for name, value in (("half", half), ("repeat", repeat), ("seed", seed)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            raise TypeError(f"{name}: got {type(value).__name__} {value!r}; expected an integer")
+    candidates = np.unique(to_numpy(candidates, "candidates").ravel())  # distinct ids, sorted
+    if candidates.size and (candidates.min() < 0 or np.any(candidates != np.round(candidates))):
+        raise ValueError("candidates: expected token ids (integers >= 0)")
+    candidates = candidates.astype(np.int64)
     if not 0 < repeat < half <= candidates.size:
         raise ValueError(f"half, repeat: need 0 < repeat ({repeat}) < half ({half}) <= {candidates.size} "
                          "candidate ids")
@@ -233,6 +241,10 @@ def vit_patch_maps(result, config, pixel_shape, rollout) -> dict:
     ``(S_h, S_w)`` the model saw. Returns ``rollout`` and ``chefer`` ``(g_h, g_w)``, the ``special`` token
     names and a ``note`` for the figure's title.
     """
+    if not isinstance(result, dict) or not {"relevance", "attention"} <= set(result):
+        raise TypeError("result: expected the dict explain() returns, with 'relevance' and 'attention'")
+    if len(tuple(pixel_shape)) != 2 or min(int(s) for s in pixel_shape) <= 0:
+        raise ValueError(f"pixel_shape: got {tuple(pixel_shape)}; expected (height, width) in pixels")
     patch = config_patch_size(config)
     grid = (int(pixel_shape[0]) // patch, int(pixel_shape[1]) // patch)  # (g_h, g_w) patches
     n_tokens = result["relevance"].shape[-1]  # N = n_prefix + g_h · g_w

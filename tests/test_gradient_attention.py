@@ -8,6 +8,7 @@ specificity, causal structure of a next-token gradient).
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
 
 from advanced.gradient_attention import (
     chefer_layer_maps,
@@ -17,6 +18,7 @@ from advanced.gradient_attention import (
     relevance_row,
 )
 from attnviz.gradients import attention_gradients, class_logit, next_token_logit
+from tests.bad_attention import PROPERTY_SETTINGS, assert_rejects, bad_attention, every_kind, valid_attention
 
 
 def test_layer_map_clamps_each_head_before_the_mean():
@@ -213,3 +215,72 @@ def test_models_the_demos_cannot_use_are_refused_in_one_line_before_any_work(tmp
     manifest = tmp_path / "out" / "manifest.json"
     assert not manifest.exists() or json.loads(manifest.read_text())["files"] == []
     assert not any(p.name != "manifest.json" for p in (tmp_path / "out").rglob("*") if p.is_file())
+
+
+# ------------------------------------------------------------------ bad input, property-based (issue 14)
+SHAPE = (2, 2, 4, 4)  # (L, H, Q, K)
+# a relevance R or a gradient is not a distribution: rows that do not sum to 1 (and, for gradients, negative
+# values) are legitimate there, so those spoilings are left out for them
+NOT_STOCHASTIC = ("nan", "inf", "negative", "empty", "extra_dim", "missing_dim", "wrong_keys", "string", "none")
+GRADIENT_KINDS = ("nan", "inf", "empty", "extra_dim", "missing_dim", "wrong_keys", "string", "none")
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention(SHAPE))
+@every_kind(SHAPE)
+def test_chefer_functions_reject_bad_attention(bad):
+    kind, attention = bad
+    grads = np.ones(SHAPE)
+    assert_rejects(lambda: chefer_layer_maps(attention, grads), "attention", "gradients")
+    assert_rejects(lambda: chefer_relevance(attention, grads), "attention", "gradients")
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention(SHAPE, kinds=GRADIENT_KINDS))
+@every_kind(SHAPE, kinds=GRADIENT_KINDS)
+def test_chefer_functions_reject_bad_gradients(bad):
+    kind, grads = bad
+    attention = valid_attention(SHAPE)
+    assert_rejects(lambda: chefer_layer_maps(attention, grads), "gradients")
+    assert_rejects(lambda: chefer_relevance(attention, grads, cumulative=True), "gradients")
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention((4, 4), kinds=NOT_STOCHASTIC))
+@every_kind((4, 4), kinds=NOT_STOCHASTIC)
+def test_relevance_row_rejects_bad_relevance(bad):
+    kind, relevance = bad
+    assert_rejects(lambda: relevance_row(relevance, 0), "relevance")
+    assert_rejects(lambda: relevance_row(relevance, "mean"), "relevance")
+
+
+def test_bad_indices_and_options_are_named():
+    attention = valid_attention(SHAPE)
+    assert_rejects(lambda: chefer_relevance(attention, attention, cumulative="yes"), "cumulative")
+    assert_rejects(lambda: relevance_row(np.eye(4), 4), "row")
+    assert_rejects(lambda: relevance_row(np.eye(4), -5), "row")
+    assert_rejects(lambda: relevance_row(np.eye(4), 1.5), "row")
+    assert_rejects(lambda: induction_sequence(range(20), half=12.5), "half")
+    assert_rejects(lambda: induction_sequence([-1, 2, 3, 4], half=3, repeat=1), "candidates")
+    assert_rejects(lambda: induction_sequence(range(10), half=4, repeat=0), "repeat")
+
+
+def test_targets_check_their_index_against_the_model():
+    from types import SimpleNamespace
+
+    from attnviz.gradients import embedding_similarity, mean_pool
+
+    logits = torch.zeros(2, 3)  # (B, C): 3 classes
+    assert_rejects(lambda: class_logit(3)(SimpleNamespace(logits=logits)), "index")
+    assert_rejects(lambda: class_logit("cat"), "index")
+    np.testing.assert_array_equal(class_logit(-1)(SimpleNamespace(logits=torch.arange(6.0).view(2, 3))), [2, 5])
+    sequence = torch.zeros(1, 4, 10)  # (B, T, V): 4 positions, 10 tokens
+    assert_rejects(lambda: next_token_logit(10)(SimpleNamespace(logits=sequence)), "token_id")
+    assert_rejects(lambda: next_token_logit(3, position=4)(SimpleNamespace(logits=sequence)), "position")
+    assert_rejects(lambda: next_token_logit(3, position=None), "position")
+    assert_rejects(lambda: mean_pool(torch.zeros(2, 5), torch.ones(2, 5)), "hidden")
+    assert_rejects(lambda: mean_pool(torch.zeros(2, 5, 3), torch.ones(2, 4)), "attention_mask")
+    assert_rejects(lambda: embedding_similarity(torch.zeros(2, 3), torch.ones(1, 4)), "other_embedding")
+    assert_rejects(lambda: embedding_similarity(torch.tensor([1.0, float("nan")]), torch.ones(1, 4)),
+                   "other_embedding")
+    assert_rejects(lambda: attention_gradients(torch.nn.Linear(2, 2), None, class_logit()), "inputs")

@@ -8,6 +8,7 @@ attention is scaled by an attention function registered here — no Captum, no p
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
 
 from advanced.integrated_attention import (
     NextTokenLogProb,
@@ -20,6 +21,14 @@ from advanced.integrated_attention import (
     target_row,
 )
 from attnviz.probes import AttentionProbe, AttentionProbes
+from tests.bad_attention import (
+    PROPERTY_SETTINGS,
+    assert_rejects,
+    bad_attention,
+    bad_mask,
+    every_kind,
+    valid_attention,
+)
 
 
 def _gpt2(seed=0):
@@ -259,3 +268,84 @@ def test_bad_arguments_are_named():
             attention_attributions(fn, [model], ids, extra=(targets,))
     with pytest.raises(ValueError, match="reference"):
         SentenceSimilarity(model, None, "  ")
+
+
+# ------------------------------------------------------------------ bad input, property-based (issue 14)
+SHAPE = (2, 2, 5, 5)  # (L, H, Q, K)
+CONTENT = np.array([False, True, True, True, False])
+# an attribution matrix is signed and its rows do not sum to 1: only these spoilings make it bad
+ATTRIBUTION_KINDS = ("nan", "inf", "empty", "missing_dim", "wrong_keys", "string", "none")
+MATRIX_KINDS = ("nan", "inf", "empty", "missing_dim", "string", "none")  # target_row: any (…, Q, K) map
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention(SHAPE))
+@every_kind(SHAPE)
+def test_compare_with_attention_rejects_bad_attention(bad):
+    kind, attention = bad
+    assert_rejects(lambda: compare_with_attention(attention, np.arange(5.0), valid_attention(SHAPE), 4, CONTENT),
+                   "attention")
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention(SHAPE, kinds=ATTRIBUTION_KINDS + ("extra_dim",)))
+@every_kind(SHAPE, kinds=ATTRIBUTION_KINDS + ("extra_dim",))
+def test_compare_with_attention_rejects_bad_attributions(bad):
+    kind, attr = bad
+    attention = valid_attention(SHAPE)
+    assert_rejects(lambda: compare_with_attention(attention, np.arange(5.0), attr, 4, CONTENT), "attention_attr")
+    ig = {"nan": np.array([0.0, 1.0, np.nan, 2.0, 0.0]), "inf": np.array([0.0, 1.0, np.inf, 2.0, 0.0]),
+          "empty": np.zeros(0), "missing_dim": np.float64(1.0), "wrong_keys": np.arange(4.0),
+          "extra_dim": np.arange(5.0)[None], "string": attr, "none": attr}[kind]  # (K,) spoiled the same way
+    assert_rejects(lambda: compare_with_attention(attention, ig, valid_attention(SHAPE), 4, CONTENT),
+                   "token_attributions")
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_mask(5))
+def test_compare_with_attention_rejects_bad_content_masks(bad):
+    kind, content = bad
+    attention = valid_attention(SHAPE)
+    assert_rejects(lambda: compare_with_attention(attention, np.arange(5.0), attention, 4, content), "content")
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention((3, 5, 5), kinds=MATRIX_KINDS))
+@every_kind((3, 5, 5), kinds=MATRIX_KINDS)
+def test_target_row_rejects_bad_matrices(bad):
+    kind, matrix = bad
+    assert_rejects(lambda: target_row(matrix, 0), "matrix")
+    assert_rejects(lambda: target_row(matrix, [True] * 5), "matrix", "row")
+
+
+@pytest.mark.parametrize("bad", [[0.0, 1.0, np.nan, 2.0, 3.0, 4.0], [0.0, 1.0, np.inf, 2.0, 3.0, 4.0],
+                                 np.arange(5.0), "ranks", None, {"a": 1}])
+def test_spearman_rejects_bad_vectors(bad):
+    assert_rejects(lambda: spearman(bad, np.arange(6.0)), "a", "b")
+    assert_rejects(lambda: spearman(np.arange(6.0), bad), "a", "b")
+
+
+def test_steps_tolerance_targets_and_ids_are_checked_before_any_work():
+    from attnviz.attribution import check_steps
+
+    model = _gpt2()
+    fn = NextTokenLogProb(model)
+    ids, targets = torch.randint(1, 30, (1, 5), generator=torch.Generator().manual_seed(0)), torch.tensor([2])
+    for steps in (0, -3, 2.5, True, "8"):
+        assert_rejects(lambda steps=steps: check_steps(steps, "gausslegendre"), "n_steps")
+    assert_rejects(lambda: check_steps(8, "gausslegendre", tolerance=0), "tolerance")
+    assert_rejects(lambda: check_steps(8, "gausslegendre", tolerance=1.5), "tolerance")
+    assert_rejects(lambda: check_steps(8, "gausslegendre", tolerance="1%"), "tolerance")
+    assert_rejects(lambda: check_steps(8, "gausslegendre", max_steps=4), "max_steps")
+    assert_rejects(lambda: embedding_attributions(model, fn, ids, ids, extra=(targets,), tolerance=2.0), "tolerance")
+    assert_rejects(lambda: embedding_attributions(model, fn, ids.float(), ids, extra=(targets,)), "input_ids")
+    assert_rejects(lambda: embedding_attributions(model, fn, "the cat", ids, extra=(targets,)), "input_ids")
+    assert_rejects(lambda: fn(ids, torch.tensor([30])), "target_ids")  # the vocabulary has 30 ids
+    assert_rejects(lambda: fn(ids, torch.tensor([1, 2])), "target_ids")  # one target per example
+    assert_rejects(lambda: blank_baseline(ids, blank_id=None), "blank_id")
+    assert_rejects(lambda: blank_baseline(ids - 10, blank_id=0), "input_ids")
+    with AttentionProbes(model) as probes:
+        assert_rejects(lambda: attention_attributions(fn, probes.probes, ids, extra=(targets,), n_steps=0),
+                       "n_steps")
+        assert_rejects(lambda: attention_attributions(fn, probes.probes, ids, extra=(targets,), max_steps=4),
+                       "max_steps")
