@@ -20,7 +20,8 @@ MIDDLE, LAST = "middle", "last"  # layer defaults relative to the model's depth,
 
 
 class LessonParser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` whose ``parse_args`` also applies ``--verbose`` (to :data:`attnviz.models.VERBOSE`)."""
+    """An ``ArgumentParser`` whose ``parse_args`` also applies ``--verbose`` (to :data:`attnviz.models.VERBOSE`)
+    and whose errors are one line on stderr (argparse's own print the whole usage first) with exit status 2."""
 
     def parse_args(self, args=None, namespace=None):
         import attnviz.models
@@ -28,6 +29,37 @@ class LessonParser(argparse.ArgumentParser):
         parsed = super().parse_args(args, namespace)
         attnviz.models.VERBOSE = bool(getattr(parsed, "verbose", False))
         return parsed
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def output_folder(text: str) -> str:
+    """``--out``: a folder that exists or can be created — not a file, and not under a file."""
+    from pathlib import Path
+
+    path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a file; expected a folder for the outputs")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise argparse.ArgumentTypeError(f"{text!r} is under {str(parent)!r}, which is a file, not a folder")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise argparse.ArgumentTypeError(f"cannot create {text!r}: {str(parent)!r} is not writable")
+            break
+    return text
+
+
+def device_name(text: str) -> str:
+    """``--device``: checked before any work, so that ``--device tpu`` is one line, not a torch traceback."""
+    from attnviz.models import resolve_device
+
+    try:
+        resolve_device(text)
+    except (ValueError, TypeError) as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("device: ")) from None
+    return text
 
 
 def resolve_layer(layer: int | str | None, n_layers: int) -> int:
@@ -76,21 +108,29 @@ def lesson_parser(doc: str | None, *, model_kind: str | None = "encoder", text: 
                             help=f"layer index, negative from the end, or 'middle' / 'last' (default: {described})")
     if head is not None:
         parser.add_argument("--head", type=int, default=head, help=f"head index (default: {head})")
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:0 ... (default: CUDA when present, else CPU)")
-    parser.add_argument("--out", default=None, help="output folder (default: outputs/<tier>/<script>/)")
+    parser.add_argument("--device", type=device_name, default=None,
+                        help="cpu, cuda, cuda:0 ... (default: CUDA when present, else CPU)")
+    parser.add_argument("--out", type=output_folder, default=None,
+                        help="output folder (default: outputs/<tier>/<script>/)")
     parser.add_argument("--verbose", action="store_true",
                         help="show transformers' load report and progress bars (hidden by default)")
     return parser
 
 
 def run_lesson(main, argv=None) -> int:
-    """Call ``main(argv)``; print user errors as one line on stderr and return exit status 2."""
+    """Call ``main(argv)``; print user errors as one line on stderr and return exit status 2.
+
+    User errors are the course's own refusals (``ValueError``, ``TypeError``, :class:`ModelLoadError`, an index
+    out of range) and what the operating system says about the user's files (``OSError``: a missing, unreadable or
+    corrupt file, a full disk, a folder that cannot be written). Anything else is a bug and keeps its traceback.
+    """
     from attnviz.models import ModelLoadError
 
     warnings.filterwarnings("ignore", category=FutureWarning)
     try:
         main(argv)
-    except (ModelLoadError, ValueError, TypeError, FileNotFoundError, IndexError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (ModelLoadError, ValueError, TypeError, OSError, IndexError) as err:
+        message = " ".join(str(err).split()) or type(err).__name__  # one line, whatever the message held
+        print(f"error: {message}", file=sys.stderr)
         return 2
     return 0

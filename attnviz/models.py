@@ -47,8 +47,20 @@ def resolve_device(device: str | None = None):
 
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device: got {device!r} but CUDA is not available on this machine; use 'cpu'")
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str):
+        raise TypeError(f"device: expected a string such as 'cpu' or 'cuda:0', got {type(device).__name__}")
+    kind, _, index = device.partition(":")
+    available = {"cpu": True, "cuda": torch.cuda.is_available(),
+                 "mps": bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())}
+    if kind not in available or (index and not index.isdigit()) or (index and kind != "cuda"):
+        raise ValueError(f"device: got {device!r}; expected 'cpu', 'cuda', 'cuda:<n>' or 'mps' (or 'auto')")
+    if not available[kind]:
+        raise ValueError(f"device: got {device!r} but {kind.upper()} is not available on this machine; use 'cpu'")
+    if index and int(index) >= torch.cuda.device_count():
+        raise ValueError(f"device: got {device!r} but this machine has {torch.cuda.device_count()} CUDA device(s) "
+                         f"(cuda:0..cuda:{torch.cuda.device_count() - 1})")
     return torch.device(device)
 
 
@@ -174,10 +186,11 @@ def check_model_kind(name: str, config, kind: str) -> None:
                          "try 01_beginner/attention_basics.py for text models")
 
 
-def require_kind(name_or_path, kind: str) -> None:
+def require_kind(name_or_path, kind: str, option: str = "--model") -> None:
     """Check, from its config alone (no weights), that a user's ``--model`` fits ``kind``; ``None`` (the
     offline default) always does. Lessons call it first, so that a wrong model is refused before any work.
-    Raises ``ValueError`` or :class:`ModelLoadError`, each one line."""
+    ``option`` names the command-line option in the messages. Raises ``ValueError`` or :class:`ModelLoadError`,
+    each one line."""
     from transformers import AutoConfig
 
     if name_or_path is None or str(name_or_path) in SHIPPED_MODELS.values():
@@ -188,34 +201,40 @@ def require_kind(name_or_path, kind: str) -> None:
             warnings.simplefilter("ignore")
             config = AutoConfig.from_pretrained(name_or_path)
     except Exception as err:  # noqa: BLE001 - one readable line
-        raise _load_failure(name, kind, err) from None
+        raise _load_failure(name, kind, err, option) from None
     check_model_kind(name, config, kind)
 
 
-def _load_failure(name: str, kind: str, err: BaseException) -> ModelLoadError:
-    """One readable line for a failed load; it blames the network only when the network is the problem."""
+def _load_failure(name: str, kind: str, err: BaseException, option: str = "--model") -> ModelLoadError:
+    """One readable line for a failed load; it blames the network only when the network is the problem.
+
+    ``option`` is the command-line option the name came from (``--causal-model`` for a lesson's second model),
+    so that the line names the option the student has to change.
+    """
     reason = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
-    fallback = f"the offline default is {default_model(kind)!r} — run without --model to use it"
+    fallback = f"the offline default is {default_model(kind)!r} — leave {option} out to use it"
     if _looks_like_a_path(name) and not Path(name).expanduser().exists():
-        return ModelLoadError(f"no such folder: {name!r}; give an existing model folder or a Hub id ({fallback})")
+        return ModelLoadError(f"{option}: no such folder: {name!r}; give an existing model folder or a Hub id "
+                              f"({fallback})")
     if Path(name).expanduser().is_dir():
-        return ModelLoadError(f"cannot load model {name!r} from its folder ({reason}); {fallback}")
+        return ModelLoadError(f"{option}: cannot load model {name!r} from its folder ({reason}); {fallback}")
     network = ("offline", "connect", "connection", "resolve", "network", "internet", "huggingface.co",
                "cached", "cache")
     if any(word in reason.lower() for word in network):
-        return ModelLoadError(f"cannot load model {name!r}: it is not on this machine and the Hub cannot be "
-                              f"reached offline ({reason}); {fallback}")
-    return ModelLoadError(f"cannot load model {name!r} ({reason}); {fallback}")
+        return ModelLoadError(f"{option}: cannot load model {name!r}: it is not on this machine and the Hub "
+                              f"cannot be reached offline ({reason}); {fallback}")
+    return ModelLoadError(f"{option}: cannot load model {name!r} ({reason}); {fallback}")
 
 
 def load_model(name_or_path: str | os.PathLike | None = None, kind: str = "encoder", device=None,
-               verbose: bool | None = None) -> LoadedModel:
+               verbose: bool | None = None, option: str = "--model") -> LoadedModel:
     """Load a model for attention extraction: eager attention, eval mode, on ``device``.
 
     ``name_or_path`` is ``None`` for the offline default of ``kind``, the name of a shipped model
     (``"tiny-bart-dates"``), a local folder, or a Hub id (needs the network or a local cache).
     Raises :class:`ModelLoadError` with a one-line reason when it cannot be loaded, and ``ValueError``
-    (one line, before any weight is read) when it is the wrong kind of model for ``kind``.
+    (one line, before any weight is read) when it is the wrong kind of model for ``kind``. ``option`` is the
+    command-line option the name came from (``"--causal-model"`` for a lesson's second model): the messages name it.
 
     A tokenizer without a pad token (GPT-2, GPT-NeoX, Llama) gets its end-of-sequence token as pad: a
     padded batch then works, and the attention mask (not the token) says which positions are real.
@@ -265,13 +284,13 @@ def load_model(name_or_path: str | os.PathLike | None = None, kind: str = "encod
             try:
                 config = AutoConfig.from_pretrained(source)
             except Exception as err:  # noqa: BLE001 - every failure becomes one readable line
-                raise _load_failure(name, kind, err) from None
+                raise _load_failure(name, kind, err, option) from None
             check_model_kind(name, config, kind)
             try:
                 model = model_classes[kind].from_pretrained(source, attn_implementation="eager")
                 preprocessor = (AutoImageProcessor if kind == "vit" else AutoTokenizer).from_pretrained(source)
             except Exception as err:  # noqa: BLE001 - every failure becomes one readable line
-                raise _load_failure(name, kind, err) from None
+                raise _load_failure(name, kind, err, option) from None
     finally:
         hf_logging.set_verbosity(old_verbosity)
         if bars_were_on:

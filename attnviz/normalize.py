@@ -20,26 +20,41 @@ from __future__ import annotations
 
 import numpy as np
 
-from attnviz.validate import HEAD_FUSIONS, check_head_fusion, check_index, check_mask, to_numpy
+from attnviz.validate import (
+    HEAD_FUSIONS,
+    check_attention,
+    check_head_fusion,
+    check_index,
+    check_mask,
+    to_numpy,
+)
 
 __all__ = ["HEAD_FUSIONS", "SCALES", "display_scale", "fuse_heads", "key_padding_mask", "mask_padding",
            "output_row", "row_normalize"]
 SCALES = ("fixed", "row", "minmax")
 
 
-def fuse_heads(attention, method: str = "mean", axis: int = -3) -> np.ndarray:
+def fuse_heads(attention, method: str = "mean", axis: int = -3, *, stochastic: bool = False,
+               name: str = "attention") -> np.ndarray:
     """Combine the heads axis (default: the third from the end, as in ``(..., H, Q, K)``).
 
     ``mean`` keeps rows stochastic; ``max`` and ``min`` do not (the rollout lesson renormalises).
+    The input must be finite and non-negative; with ``stochastic=True`` its rows must also sum to 1 (softmax
+    attention). Gradient-weighted attention (``A ⊙ |∇A|``) is a non-negative input whose rows do not sum to 1.
     """
     check_head_fusion(method)
-    arr = to_numpy(attention)
+    arr = to_numpy(attention, name)
+    if arr.ndim < 3:
+        raise ValueError(f"{name}: got {arr.ndim} dimensions, shape {arr.shape}; expected at least 3 "
+                         "(..., heads, query, key) — are the heads already fused?")
+    check_attention(arr, "." * arr.ndim, name=name, stochastic=stochastic)
     return {"mean": np.mean, "max": np.max, "min": np.min}[method](arr, axis=axis)
 
 
 def key_padding_mask(attention_mask) -> np.ndarray:
     """A tokenizer's ``attention_mask`` (1 = real token, 0 = padding) as a boolean array ``(B, K)``."""
-    return to_numpy(attention_mask, "attention_mask").astype(bool)
+    arr = to_numpy(attention_mask, "attention_mask")
+    return check_mask(arr, arr.shape[-1], n_batch=arr.shape[0] if arr.ndim == 2 else None)
 
 
 def mask_padding(attention, attention_mask) -> np.ndarray:
@@ -50,7 +65,16 @@ def mask_padding(attention, attention_mask) -> np.ndarray:
     ``attention_mask`` is ``(B, T)`` (or ``(T,)`` for one example) with 1 for real tokens.
     """
     arr = to_numpy(attention)
-    mask = key_padding_mask(attention_mask)
+    if arr.ndim < 2:
+        raise ValueError(f"attention: got {arr.ndim} dimensions, shape {arr.shape}; expected (..., query, key)")
+    n_keys = arr.shape[-1]
+    raw = to_numpy(attention_mask, "attention_mask")
+    if raw.ndim == 2 and arr.ndim < 4:
+        raise ValueError(f"attention_mask: a (batch, tokens) mask {raw.shape} needs (..., batch, heads, query, key) "
+                         f"attention, got shape {arr.shape}; for one example pass its (tokens,) mask")
+    n_batch = arr.shape[-4] if raw.ndim == 2 else None
+    mask = check_mask(raw, n_keys, n_batch=n_batch)
+    check_attention(arr, "." * arr.ndim, square=True)
     if mask.ndim == 1:
         keep = mask[:, None] & mask[None, :]  # (Q, K)
     else:
@@ -58,9 +82,13 @@ def mask_padding(attention, attention_mask) -> np.ndarray:
     return arr * keep
 
 
-def row_normalize(matrix, eps: float = 1e-12) -> np.ndarray:
-    """Rescale each row to sum to 1 (rows that are all zero stay zero)."""
-    arr = to_numpy(matrix)
+def row_normalize(matrix, eps: float = 1e-12, *, name: str = "matrix") -> np.ndarray:
+    """Rescale each row to sum to 1 (rows that are all zero stay zero).
+
+    The input must be finite and non-negative (a weight matrix, e.g. attention after a crop or a fusion); a
+    row of negative numbers has no meaning as a distribution, so it is refused rather than divided.
+    """
+    arr = check_attention(matrix, "." * max(np.ndim(matrix), 1), name=name, stochastic=False)
     sums = arr.sum(-1, keepdims=True)
     return np.where(sums > eps, arr / np.maximum(sums, eps), 0.0)
 
@@ -102,6 +130,8 @@ def output_row(matrix, row, *, attention_mask=None, name: str = "matrix") -> np.
         raise ValueError(f"{name}: got {arr.ndim} dimensions, shape {arr.shape}; expected at least 2 (..., query, key)")
     n_q, n_k = arr.shape[-2:]
     keys = check_mask(attention_mask, n_k)  # (K,) boolean, or None
+    if row is None:
+        raise TypeError("row: got None; expected a query index, 'mean' or a boolean (query,) mask")
     if isinstance(row, str):
         if row != "mean":
             raise ValueError(f"row: got {row!r}; expected an index, 'mean' or a boolean (query,) mask")

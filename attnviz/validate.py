@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 
 CANONICAL = "LBHQK"
-AXIS_NAMES = {"L": "layers", "B": "batch", "H": "heads", "Q": "query", "K": "key"}
+AXIS_NAMES = {"L": "layers", "B": "batch", "H": "heads", "Q": "query", "K": "key", ".": "…"}  # "." = any axis
 HEAD_FUSIONS = ("mean", "max", "min")
 
 
@@ -64,7 +64,8 @@ def check_attention(
 
     Args:
         attention: array-like in ``layout``.
-        layout: letters of ``"LBHQK"`` naming each axis, in order (``"QK"``, ``"HQK"``, ``"LHQK"``, ...).
+        layout: letters of ``"LBHQK"`` naming each axis, in order (``"QK"``, ``"HQK"``, ``"LHQK"``, ...);
+            ``"."`` is an axis of any meaning (``"." * arr.ndim`` accepts any number of leading axes).
             Several layouts may be accepted, separated by ``|``: ``"QK|HQK"`` accepts either.
         name: the argument's name, used in every error message.
         stochastic: require every row (last axis) to sum to 1 — true of softmax attention.
@@ -118,9 +119,15 @@ def check_attention(
         ok = (np.abs(sums - 1.0) <= atol + 1e-5) | (np.abs(sums) <= atol)  # as np.isclose: 1, or all zero
         if not ok.all():
             worst = sums.flat[np.argmax(np.abs(sums - 1.0).ravel())]
+            if sums.max() <= 1.0 + atol:  # every row short of 1: weight went to keys that are no longer there
+                cause = ("Every row sums to at most 1, as after a crop that drops keys (e.g. [CLS]/[SEP] with "
+                         "[1:-1, 1:-1]): renormalise the rows with attnviz.normalize.row_normalize, and say so "
+                         "in the figure")
+            else:
+                cause = f"Was it rescaled (min-max?), or is the layout {describe_layout(matching[0])} transposed?"
             raise ValueError(
                 f"{name}: rows must sum to 1 (softmax over the keys, the last axis), but a row sums to "
-                f"{worst:.4g}. Was it rescaled (min-max?), or is the layout {describe_layout(matching[0])} transposed?"
+                f"{worst:.4g}. {cause}"
             )
     return arr
 
@@ -137,8 +144,16 @@ def check_tokens(tokens, length: int, *, name: str = "tokens", axis: str = "sequ
         raise TypeError(f"{name}: expected a list of strings, got one string {tokens[:30]!r}; split it into tokens")
     tokens = [str(t) for t in tokens]
     if len(tokens) != length:
+        hint = ""
+        if length - len(tokens) in (1, 2):
+            hint = (" — the tokenizer adds special tokens ([CLS] and [SEP] for BERT-like models, <s> </s> for "
+                    "others) and may split words into pieces: take the tokens from the model (AttentionModel."
+                    "tokens(), or tokenizer.convert_ids_to_tokens(input_ids)) rather than text.split()")
+        elif len(tokens) < length:
+            hint = (" — are these words rather than the model's tokens? Word pieces and special tokens make the "
+                    "model's sequence longer: use tokenizer.convert_ids_to_tokens(input_ids)")
         raise ValueError(
-            f"{name}: got {len(tokens)} tokens but the attention has {length} positions along the {axis} axis"
+            f"{name}: got {len(tokens)} tokens but the attention has {length} positions along the {axis} axis{hint}"
         )
     return tokens
 
