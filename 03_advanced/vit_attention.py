@@ -119,6 +119,14 @@ class PatchAttention:
     logits: np.ndarray | None = None  # (num_labels,) for a classifier
     special_tokens: tuple[str, ...] = ("[CLS]",)  # the n_prefix tokens' names, [CLS] first
 
+    def __post_init__(self):
+        """Checked on construction: softmax attention, and as many tokens as special tokens + patches."""
+        self.attention = check_attention(self.attention, "LHQK", name="attention", square=True)
+        g_h, g_w = self.grid
+        if self.attention.shape[-1] != self.n_prefix + g_h * g_w:
+            raise ValueError(f"attention: {self.attention.shape[-1]} tokens do not match {self.n_prefix} "
+                             f"special token(s) + a {g_h} × {g_w} patch grid = {self.n_prefix + g_h * g_w}")
+
     def token_note(self) -> str:
         """Which row is drawn and which tokens are not on the patch grid, for a figure's title."""
         others = ", ".join(self.special_tokens[1:])

@@ -91,7 +91,7 @@ def test_pointing_game_by_hand():
     assert hits.tolist() == [True, False]
     np.testing.assert_allclose(chance, [1 / 16, 4 / 16])
     with pytest.raises(ValueError, match="cannot be cut"):
-        pointing_hits(maps, np.zeros((2, 7, 8)))
+        pointing_hits(maps, np.ones((2, 7, 8)))
 
 
 # ------------------------------------------------------------------------- a random ViT, 14 × 14
@@ -123,7 +123,10 @@ def test_visualize_patch_attention_draws_head_mean_and_rollout(vit):
     np.testing.assert_allclose(overlays[1], attention[1, :, 0, 1:].mean(0).reshape(14, 14), atol=1e-7)
     np.testing.assert_allclose(overlays[2], plain_rollout_cls(attention)[1:].reshape(14, 14), atol=1e-7)
     titles = [ax.get_title() for ax in fig.axes]
-    assert "layer 1, head 2" in titles and "rollout of 2 layers" in titles
+    head_share = attention[1, 2, 0, 1:].sum()  # what [CLS] gives the 196 patches, not itself
+    rollout_share = plain_rollout_cls(attention)[1:].sum()
+    assert f"layer 1, head 2\n{100 * head_share:.0f}% of [CLS]'s attention on patches" in titles
+    assert f"rollout of 2 layers\n{100 * rollout_share:.0f}% of the rollout row on patches" in titles
     for ax in fig.axes:
         if len(ax.images) == 2:
             im = ax.images[1]
@@ -261,6 +264,9 @@ def test_the_shipped_vit_points_at_the_target_better_than_its_random_twin():
     trained = viz.pointing_game(loaded.model, images, data.masks[:100])
     random = viz.pointing_game(randomised_copy(loaded.model), images, data.masks[:100], processor=loaded.processor)
     assert trained["methods"]["rollout"] > max(random["methods"]["rollout"] + 0.2, 2 * trained["chance"])
+    # the docstring's claim: even random weights point at the bright, solid target far more often than chance
+    assert random["methods"]["layer 0 (mean of heads)"] > 2 * trained["chance"]
+    assert random["methods"]["rollout"] > 2 * trained["chance"]
     assert (trained["logits"].argmax(1) == data.labels[:100]).mean() > 0.8
 
 
@@ -404,3 +410,182 @@ def test_models_it_cannot_draw_are_refused_in_one_line_before_any_work(tmp_path,
     assert "offline" not in message and "vision transformer (ViT, DeiT, DINOv2, BEiT)" in message
     manifest = tmp_path / "out" / "manifest.json"
     assert not manifest.exists() or json.loads(manifest.read_text())["files"] == []
+
+
+# --------------------------------------------------------------- issue 13: what the figures claim, measured
+def test_target_shares_by_hand():
+    """A 4 × 4 grid of 2-pixel patches; the object covers pixels rows 1–3, columns 1–3 of an 8 × 8 image."""
+    from advanced.vit_attention import target_shares
+
+    mask = np.zeros((8, 8), dtype=bool)
+    mask[1:4, 1:4] = True
+    # patch (0, 0): 1 of 4 pixels on the object; (0, 1) and (1, 0): 2 of 4; (1, 1): all 4 -> inside
+    maps = np.zeros((2, 4, 4))
+    maps[0, 0, 0], maps[0, 1, 1], maps[0, 3, 3] = 0.2, 0.3, 0.5  # edge 0.2, inside 0.3, background 0.5
+    maps[1, 0, 1], maps[1, 1, 0] = 1.0, 1.0  # all on two edge patches, sums to 2 (a share is of the map's total)
+    shares = target_shares(maps, mask)
+    assert shares["n_edge"] == 3 and shares["n_inside"] == 1 and shares["n_patches"] == 16
+    assert shares["chance"] == pytest.approx(4 / 16)
+    np.testing.assert_allclose(shares["edge"], [0.2, 1.0])
+    np.testing.assert_allclose(shares["inside"], [0.3, 0.0])
+    np.testing.assert_allclose(shares["target"], [0.5, 1.0])
+    np.testing.assert_allclose(shares["edge_per_patch"], [0.2 / 3, 1 / 3])
+    np.testing.assert_allclose(shares["inside_per_patch"], [0.3, 0.0])
+
+
+def test_head_verdicts_and_caption_follow_the_numbers():
+    from advanced.vit_attention import head_grid_caption, head_verdicts
+
+    shares = {"target": np.array([0.9, 0.9, 0.2]), "edge_per_patch": np.array([0.1, 0.01, 0.02]),
+              "inside_per_patch": np.array([0.05, 0.5, 0.0]), "n_edge": 8, "n_inside": 2, "n_patches": 64,
+              "chance": 10 / 64, "edge": np.array([0.8, 0.08, 0.16]), "inside": np.array([0.1, 0.82, 0.04])}
+    # head 2: 0.2 < 2 × 10/64 = 0.31 -> off; head 0: edge patch 0.1 > inside 0.05; head 1: inside wins
+    assert head_verdicts(shares) == ["on the object's edges", "on the object", "off the object"]
+    caption = head_grid_caption(3, shares)
+    assert "layer 3" in caption and "head 0 90%, head 1 90%, head 2 20%" in caption
+    assert "head 0: on the object's edges; head 1: on the object; head 2: off the object" in caption
+    assert "the most weight off the object is head 2's, 80%" in caption
+    assert "not measured" in head_grid_caption(3, None)
+
+
+def plain_target_share(head_map, mask, patch):
+    """Share of a map on the patches a pixel mask touches, by a loop over the patches."""
+    g = head_map.shape[0]
+    on = sum(head_map[r, c] for r in range(g) for c in range(g)
+             if mask[patch * r:patch * (r + 1), patch * c:patch * (c + 1)].any())
+    return on / head_map.sum()
+
+
+def test_default_head_grid_caption_states_what_the_shipped_vit_does():
+    """The claim on the default inputs (shipped tiny ViT, first test image, last layer): every head puts
+    more than twice a flat map's share on the object, and per patch more on its edge patches than inside."""
+    import matplotlib.pyplot as plt
+
+    from advanced.vit_attention import TEST_SET, single_image_figures, target_shares
+    from attnviz.models import MODELS_DIR, load_model
+    from attnviz.training.shapes import load_test_set
+
+    if not (MODELS_DIR / "tiny-vit-shapes" / "config.json").exists() or not (TEST_SET / "labels.csv").exists():
+        pytest.skip("the tiny ViT or its test set is not shipped in data/ yet")
+    loaded = load_model(None, kind="vit", device="cpu")
+    paths, data = load_test_set(TEST_SET)
+    viz = ViTAttentionVisualizer(loaded.model, loaded.processor)
+    pixels = viz.preprocess(paths[0], loaded.model)
+    with torch.no_grad():
+        attention = torch.stack(loaded.model(pixel_values=pixels, output_attentions=True).attentions)[:, 0].numpy()
+    last = attention[-1, :, 0, 1:].reshape(-1, 8, 8)  # (H, 8, 8): [CLS] over the 64 patches of the last layer
+    mask = data.masks[0]  # 64 × 64, the model's own input size
+    expected = [plain_target_share(m, mask, 8) for m in last]
+    chance = np.mean([[mask[8 * r:8 * r + 8, 8 * c:8 * c + 8].any() for c in range(8)] for r in range(8)])
+    assert min(expected) > 2 * chance, "the claim 'every head looks at the object' no longer holds"
+    shares = target_shares(last, mask)
+    assert (shares["edge_per_patch"] > shares["inside_per_patch"]).all(), "edges no longer beat the inside"
+
+    figures = {name: (fig, caption) for name, fig, caption in
+               single_image_figures(viz, loaded.model, paths[0], None, -1, 0, None, mask)}
+    caption = figures["head_grid"][1]
+    listed = ", ".join(f"head {h} {100 * v:.0f}%" for h, v in enumerate(expected))
+    assert listed in caption and f"({100 * chance:.0f}% of the patches" in caption
+    heads = ", ".join(str(h) for h in range(len(last)))
+    assert f"heads {heads}: on the object's edges" in caption and "clutter" not in caption
+    depth = [attention[i, :, 0, 1:].mean(0).reshape(8, 8) for i in range(len(attention))]
+    depth.append(plain_rollout_cls(attention)[1:].reshape(8, 8))
+    listed = ", ".join(f"{name} {100 * plain_target_share(m, mask, 8):.0f}%" for name, m in
+                       zip([f"layer {i} (mean of heads)" for i in range(len(attention))] + ["rollout"], depth))
+    assert listed in figures["by_layer"][1]
+    for fig, _ in figures.values():
+        plt.close(fig)
+
+
+def colour_at(pixels, transform, x, y):
+    """The RGB of a rendered figure at data point (x, y) of an axes (``transform``: its data transform)."""
+    column, row = transform.transform((x, y))
+    return pixels[int(pixels.shape[0] - row), int(column)]
+
+
+def test_map_colours_are_the_colour_bars_colours_for_known_values():
+    """A map with known values (0, 1/15, ..., 1) over a mid-grey image: every cell must show the colour the
+    colour map gives its value — and the colour bar at that value (a 60 % blend over the image did not)."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from advanced.vit_attention import PatchAttention
+
+    matplotlib.use("Agg")
+    n = 1 + 16  # [CLS] + a 4 × 4 grid of 16-pixel patches
+    attention = np.full((1, 1, n, n), 1.0 / n)
+    known = np.linspace(0, 1, 16)
+    attention[0, 0, 0] = np.concatenate([[1.0 - known.sum() / known.sum() * 0.5], 0.5 * known / known.sum()])
+    result = PatchAttention(attention, np.full((64, 64, 3), 0.5), (4, 4), 16, 1)
+    values = 0.5 * known / known.sum()  # the [CLS] row on the patches
+    viz = ViTAttentionVisualizer()
+    fig = viz._overlay_figure(result, [(values.reshape(4, 4), "known")])
+    fig.canvas.draw()
+    pixels = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(int)  # (height, width, 3)
+    ax = next(a for a in fig.axes if len(a.images) == 2)
+    bar = ax.images[1].colorbar
+    cmap = plt.get_cmap(viz.cmap)
+    for k in range(1, 15):  # inside the bar's ends, where its outline is drawn
+        row, col = divmod(k, 4)
+        cell = colour_at(pixels, ax.transData, 16 * col + 8, 16 * row + 8)
+        expected = np.round(np.array(cmap(values[k] / values.max())[:3]) * 255)
+        on_bar = colour_at(pixels, bar.ax.transData, np.mean(bar.ax.get_xlim()), values[k])
+        assert np.abs(cell - expected).max() <= 3, (k, cell, expected)
+        assert np.abs(cell - on_bar).max() <= 8, (k, cell, on_bar)  # the bar's colour steps are finite
+    plt.close(fig)
+
+
+def test_random_vit_map_colours_are_on_its_colour_bars(vit):
+    """The same on the lesson's own figure: cells of each panel (those away from the bar's ends, where its
+    frame is drawn) show the colour of that panel's colour bar at the cell's value."""
+    import matplotlib.pyplot as plt
+
+    noise = np.random.default_rng(1).integers(0, 256, size=(224, 224, 3), dtype=np.uint8)  # varied weights
+    fig = ViTAttentionVisualizer().visualize_patch_attention(vit, noise, patch_size=16, head_idx=2)
+    fig.canvas.draw()
+    pixels = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(int)
+    checked = 0
+    for ax in (a for a in fig.axes if len(a.images) == 2):
+        image = ax.images[1]
+        values = np.asarray(image.get_array())
+        inner = np.argwhere((values > 0.05 * values.max()) & (values < 0.95 * values.max()))  # (cells, 2)
+        for row, col in inner[:: max(1, len(inner) // 5)]:
+            cell = colour_at(pixels, ax.transData, 16 * col + 8, 16 * row + 8)
+            bar = image.colorbar
+            on_bar = colour_at(pixels, bar.ax.transData, np.mean(bar.ax.get_xlim()), values[row, col])
+            assert np.abs(cell - on_bar).max() <= 8, (ax.get_title(), cell, on_bar)
+            checked += 1
+    assert checked >= 3, "at least one cell per panel"
+    plt.close(fig)
+
+
+def test_first_hits_and_misses_by_hand():
+    from advanced.vit_attention import first_hits_and_misses
+
+    hits = np.array([True, False, True, True, False, True, True])
+    shown_hits, shown_misses = first_hits_and_misses(hits, 3)
+    assert shown_hits.tolist() == [0, 2, 3] and shown_misses.tolist() == [1, 4]
+    with pytest.raises(ValueError, match="hits"):
+        first_hits_and_misses(hits.astype(int), 3)
+    with pytest.raises(ValueError, match="k"):
+        first_hits_and_misses(hits, 0)
+
+
+def test_pointing_examples_show_hits_and_misses_in_test_set_order():
+    import matplotlib.pyplot as plt
+
+    from advanced.vit_attention import pointing_examples
+    from attnviz.training import shapes
+
+    data = shapes.make_images(9, seed=2)
+    hits = np.array([False, True, True, False, True, True, True, True, False])
+    maps = np.random.default_rng(0).random((9, 8, 8))
+    game = {"hits": {"rollout": hits}, "rollout_maps": maps, "logits": np.eye(4)[data.labels]}
+    fig, caption = pointing_examples(data, game, list(shapes.CLASSES), k=2)
+    top = [ax.get_title() for ax in fig.axes[:4]]
+    bottom = [ax.get_title() for ax in fig.axes[4:8]]
+    assert [t.split(":")[0] for t in top] == ["#1", "#2", "#0", "#3"], "first 2 hits, then first 2 misses"
+    assert bottom == ["hit", "hit", "miss", "miss"]
+    assert "first 2 hits and the first 2 of its 3 misses among 9 test images" in caption
+    np.testing.assert_allclose(fig.axes[6].images[1].get_array(), maps[0])
+    plt.close(fig)
