@@ -47,18 +47,29 @@ def lesson_files(tier_dir: str, package: str) -> list[Path]:
     return listed + sorted(p for name, p in present.items() if name not in order)
 
 
-def _run_one(path: Path, timeout: float) -> tuple[str, str, float]:
+def _run_one(path: Path, timeout: float) -> tuple[str, str, float, dict]:
+    """One lesson as a fresh interpreter: ``(status, detail, seconds, {"cpu": seconds})``."""
     # two lessons run at once on two cores: one thread each, or their BLAS threads fight over the cores
     env = dict(os.environ, **LESSON_ENV)
     start = time.perf_counter()
-    try:
-        proc = subprocess.run([sys.executable, str(path)], cwd=REPO_ROOT, env=env, capture_output=True,
-                              text=True, timeout=timeout)
-        status = "ok" if proc.returncode == 0 else f"failed (exit {proc.returncode})"
-        detail = proc.stderr.strip().splitlines()[-1] if proc.returncode and proc.stderr.strip() else ""
-    except subprocess.TimeoutExpired:
-        status, detail = f"timed out after {timeout:.0f} s", ""
-    return status, detail, time.perf_counter() - start
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen([sys.executable, str(path)], cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=err, text=True)
+        done, wait_status, rusage = 0, 0, None
+        while not done:  # wait4, not wait: the child's own CPU time comes with it
+            done, wait_status, rusage = os.wait4(proc.pid, os.WNOHANG)
+            if not done and time.perf_counter() - start > timeout:
+                proc.kill()
+                done, wait_status, rusage = os.wait4(proc.pid, 0)
+                proc.returncode = -9
+                return f"timed out after {timeout:.0f} s", "", time.perf_counter() - start, _usage(rusage, None)
+            if not done:
+                time.sleep(0.05)
+        proc.returncode = code = os.waitstatus_to_exitcode(wait_status)
+        err.seek(0)
+        lines = err.read().strip().splitlines()
+    status = "ok" if code == 0 else f"failed (exit {code})"
+    return status, (lines[-1] if code and lines else ""), time.perf_counter() - start, _usage(rusage, None)
 
 
 LESSON_ENV = {"HF_HUB_OFFLINE": "1", "MPLBACKEND": "Agg", "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1",
@@ -90,8 +101,11 @@ def prepare_runner() -> list[str]:
     return preload_defaults()
 
 
-def _fork_lesson(path: Path, log: Path) -> int:
-    """Start one lesson in a forked child; returns its pid. The child runs the script as ``__main__``."""
+def _fork_lesson(path: Path, log: Path, profile: Path | None = None) -> int:
+    """Start one lesson in a forked child; returns its pid. The child runs the script as ``__main__``.
+
+    With ``profile`` (a file name), the child times its ``savefig`` calls and its model loading and
+    writes them there as JSON when it ends (see :func:`_profiled`)."""
     pid = os.fork()
     if pid:
         return pid
@@ -108,11 +122,15 @@ def _fork_lesson(path: Path, log: Path) -> int:
         os.chdir(REPO_ROOT)
         sys.argv = [os.path.relpath(path, REPO_ROOT) if REPO_ROOT in path.parents else str(path)]
         warnings.simplefilter("ignore")
+        timers = _profiled() if profile else None
         try:
             runpy.run_path(str(path), run_name="__main__")
             code = 0
         except SystemExit as done:
             code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        finally:
+            if timers is not None:
+                Path(profile).write_text(json.dumps(timers))
     except BaseException:  # noqa: BLE001 - report like a crashed interpreter would, then leave
         import traceback
 
@@ -123,8 +141,49 @@ def _fork_lesson(path: Path, log: Path) -> int:
         os._exit(code)
 
 
-def _run_forked(lessons: list[tuple[str, Path]], timeout: float, jobs: int):
-    """Yield ``(index, status, detail, seconds)`` as lessons end, at most ``jobs`` children at a time."""
+def _profiled() -> dict:
+    """Wrap ``Figure.savefig`` and ``from_pretrained`` (models, tokenizers, image processors) with timers.
+
+    Returns the dict the timers add to: ``{"savefig": [seconds, calls], "load": [seconds, calls]}``; a
+    nested ``from_pretrained`` (``AutoModel`` calling the model class's) is counted once. Only libraries
+    already imported are wrapped (the runner preloads both): importing one here would bill its import."""
+    timers = {"savefig": [0.0, 0], "load": [0.0, 0]}
+    depth = {"load": 0}
+
+    def timed(name, function):
+        def wrapper(*args, **kwargs):
+            if depth.get(name, 0):
+                return function(*args, **kwargs)
+            depth[name] = 1
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                depth[name] = 0
+                timers[name][0] += time.perf_counter() - start
+                timers[name][1] += 1
+        return wrapper
+
+    if "matplotlib.figure" in sys.modules:
+        figure_class = sys.modules["matplotlib.figure"].Figure
+        figure_class.savefig = timed("savefig", figure_class.savefig)
+    transformers = sys.modules.get("transformers")
+    if transformers is not None:
+        for cls_name in ("PreTrainedModel", "AutoModel", "AutoModelForCausalLM", "AutoModelForSeq2SeqLM",
+                         "AutoModelForImageClassification", "AutoTokenizer", "AutoImageProcessor",
+                         "PreTrainedTokenizerBase"):
+            cls = getattr(transformers, cls_name, None)
+            if cls is not None and "from_pretrained" in vars(cls):
+                bound = cls.from_pretrained.__func__
+                cls.from_pretrained = classmethod(timed("load", bound))
+    return timers
+
+
+def _run_forked(lessons: list[tuple[str, Path]], timeout: float, jobs: int, profile: bool = False):
+    """Yield ``(index, status, detail, seconds, usage)`` as lessons end, at most ``jobs`` children at a time.
+
+    ``usage`` holds the child's CPU seconds (``cpu``, from ``wait4``) and, with ``profile``, the seconds
+    it spent in ``savefig`` and in loading models (``savefig``, ``load``)."""
     logs = Path(tempfile.mkdtemp(prefix="attnviz-course-"))
     waiting = list(enumerate(lessons))
     running: dict[int, tuple[int, Path, float]] = {}  # pid -> (index, log, start)
@@ -132,53 +191,66 @@ def _run_forked(lessons: list[tuple[str, Path]], timeout: float, jobs: int):
         while waiting and len(running) < max(1, jobs):
             index, (_tier, path) = waiting.pop(0)
             log = logs / f"{index}.log"
-            running[_fork_lesson(path, log)] = (index, log, time.perf_counter())
+            stats = logs / f"{index}.json" if profile else None
+            running[_fork_lesson(path, log, stats)] = (index, log, time.perf_counter())
         time.sleep(0.05)
         for pid, (index, log, start) in list(running.items()):
-            done, wait_status = os.waitpid(pid, os.WNOHANG)
+            done, wait_status, rusage = os.wait4(pid, os.WNOHANG)
             seconds = time.perf_counter() - start
             if not done and seconds > timeout:
                 os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
+                _, _, rusage = os.wait4(pid, 0)
                 del running[pid]
-                yield index, f"timed out after {timeout:.0f} s", "", seconds
+                yield index, f"timed out after {timeout:.0f} s", "", seconds, _usage(rusage, None)
             elif done:
                 del running[pid]
                 code = os.waitstatus_to_exitcode(wait_status)
                 status = "ok" if code == 0 else f"failed (exit {code})"
                 lines = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
-                yield index, status, (lines[-1] if code and lines else ""), seconds
+                usage = _usage(rusage, logs / f"{index}.json" if profile else None)
+                yield index, status, (lines[-1] if code and lines else ""), seconds, usage
+
+
+def _usage(rusage, stats: Path | None) -> dict:
+    usage = {"cpu": rusage.ru_utime + rusage.ru_stime}
+    if stats is not None and stats.exists():
+        usage.update({name: seconds for name, (seconds, _calls) in json.loads(stats.read_text()).items()})
+    return usage
 
 
 def run_lessons(only: list[str] | None = None, timeout: float = 600, jobs: int = 2,
-                mode: str = "fork") -> list[dict]:
+                mode: str = "fork", profile: bool = False) -> list[dict]:
     """Run the lessons, ``jobs`` at a time (each in its own process), printing a line as each ends.
 
     Lessons are independent (each reads only the shipped models and writes its own folder), so running
     two at once on a 2-core machine roughly halves the wall time. ``mode="fork"`` (the default where the
     system has ``fork``) shares the runner's imports and models; ``"subprocess"`` starts each afresh.
+    Each result has the lesson's wall and CPU seconds; with ``profile`` (fork mode) also its seconds in
+    ``savefig`` and in ``from_pretrained``. The runner's own set-up is the first result (``lesson`` "set-up").
     """
     lessons = [(tier, path) for tier, package, _ in TIERS for path in lesson_files(tier, package)]
     if only:
         lessons = [(t, p) for t, p in lessons if f"{t}/{p.stem}" in only or p.stem in only]
     if mode == "fork" and not hasattr(os, "fork"):
         mode = "subprocess"
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     preloaded = prepare_runner() if mode == "fork" and lessons else []
+    setup = {"lesson": "set-up", "status": "ok", "seconds": time.perf_counter() - start,
+             "usage": {"cpu": time.process_time() - cpu_start}}
     print(f"running {len(lessons)} lessons, {jobs} at a time ({mode}"
-          + (f"; set-up {time.perf_counter() - start:.1f} s, preloaded {', '.join(preloaded)}" if preloaded
+          + (f"; set-up {setup['seconds']:.1f} s, preloaded {', '.join(preloaded)}" if preloaded
              else "") + ")", flush=True)
     if mode == "fork":
-        outcomes = _run_forked(lessons, timeout, jobs)
+        outcomes = _run_forked(lessons, timeout, jobs, profile=profile)
     else:
         outcomes = _run_subprocesses(lessons, timeout, jobs)
     finished: dict[int, dict] = {}
-    for index, status, detail, seconds in outcomes:
+    for index, status, detail, seconds, usage in outcomes:
         tier, path = lessons[index]
-        finished[index] = {"lesson": f"{tier}/{path.name}", "status": status, "seconds": seconds}
+        finished[index] = {"lesson": f"{tier}/{path.name}", "status": status, "seconds": seconds, "usage": usage}
         print(f"[{len(finished)}/{len(lessons)}] {tier}/{path.name}: {status} in {seconds:.1f} s"
-              + (f" — {detail}" if detail else ""), flush=True)
-    return [finished[i] for i in sorted(finished)]
+              f" ({usage['cpu']:.1f} CPU-s)" + (f" — {detail}" if detail else ""), flush=True)
+    return ([setup] if mode == "fork" else []) + [finished[i] for i in sorted(finished)]
 
 
 def _run_subprocesses(lessons: list[tuple[str, Path]], timeout: float, jobs: int):
@@ -389,13 +461,19 @@ def main(argv=None) -> int:
                         help="fork from one runner that imported everything once (default), or start each "
                              "lesson as a fresh interpreter")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per lesson (default 600)")
+    parser.add_argument("--profile", metavar="JSON", type=Path,
+                        help="also time each lesson's savefig and model loading; write every lesson's figures "
+                             "to this JSON file (bench/bench_course.py reads it)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     results = [] if args.gallery_only else run_lessons(args.only, timeout=args.timeout, jobs=args.jobs,
-                                                       mode=args.mode)
+                                                       mode=args.mode, profile=args.profile is not None)
     index = build_gallery()
-    failed = [r for r in results if r["status"] != "ok"]
-    print(f"{len(results) - len(failed)}/{len(results)} lessons ran in {time.perf_counter() - start:.0f} s")
+    if args.profile is not None:
+        args.profile.write_text(json.dumps({"wall": time.perf_counter() - start, "results": results}, indent=1))
+    lessons = [r for r in results if r["lesson"] != "set-up"]
+    failed = [r for r in lessons if r["status"] != "ok"]
+    print(f"{len(lessons) - len(failed)}/{len(lessons)} lessons ran in {time.perf_counter() - start:.0f} s")
     print(f"gallery: {index}")
     return 1 if failed else 0
 

@@ -51,18 +51,28 @@ def test_forked_lessons_are_isolated_report_failures_and_time_out(tmp_path):
         "fails.py": "raise ValueError('layer: index 9 is out of range')\n",
         "exits.py": "raise SystemExit(2)\n",
         "hangs.py": "import time\ntime.sleep(60)\n",
+        "busy.py": ("import time\nimport matplotlib.pyplot as plt\nend = time.process_time() + 0.6\n"
+                    "while time.process_time() < end:\n    pass\nfig = plt.figure()\n"
+                    "fig.savefig(__import__('os').devnull, format='png')\n"),
     }
     lessons = []
     for name, text in scripts.items():
         (tmp_path / name).write_text(text)
         lessons.append(("tmp", tmp_path / name))
-    outcomes = {lessons[i][1].name: (status, detail) for i, status, detail, _ in
-                course._run_forked(lessons, timeout=3, jobs=2)}
+    import matplotlib.figure  # noqa: F401 - imported before the fork, as the course runner does
+
+    usage, outcomes = {}, {}
+    for i, status, detail, _seconds, used in course._run_forked(lessons, timeout=3, jobs=2, profile=True):
+        outcomes[lessons[i][1].name], usage[lessons[i][1].name] = (status, detail), used
     assert outcomes["fine.py"] == ("ok", "")
     assert outcomes["fails.py"][0] == "failed (exit 1)"
     assert outcomes["fails.py"][1] == "ValueError: layer: index 9 is out of range"
     assert outcomes["exits.py"][0] == "failed (exit 2)"
     assert outcomes["hangs.py"][0].startswith("timed out")
+    assert outcomes["busy.py"] == ("ok", "")
+    # the child's own CPU time (wait4), not its wall time: 0.6 s of spinning, 3 s of sleeping
+    assert usage["busy.py"]["cpu"] >= 0.55 and usage["hangs.py"]["cpu"] < 0.5
+    assert usage["busy.py"]["savefig"] > 0 and usage["fine.py"]["savefig"] == 0  # only busy.py saved a figure
     import attnviz
 
     assert not hasattr(attnviz, "CHANGED_BY_A_LESSON")  # the child's changes died with it
