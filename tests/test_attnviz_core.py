@@ -180,7 +180,9 @@ def test_heatmap_html_is_offline_and_carries_hover_tokens(tmp_path):
     # offline (issue "Speed"): no CDN; one plotly.js beside the page, loaded by a relative path
     assert 'src="http' not in text and 'src="plotly.min.js"' in text
     assert (tmp_path / "plotly.min.js").stat().st_size > 1_000_000 and len(text) < 100_000
-    assert "query %{y}: %{customdata[0]}" in text and '"cat"' in text
+    # hover names each cell by position and token (two "the" must be told apart: issue 13)
+    assert "query %{customdata[0]}: %{customdata[1]}" in text and "key %{customdata[2]}: %{customdata[3]}" in text
+    assert '[0,"the",2,"the"]' in text.replace(" ", "")  # query 0 "the" -> key 2 "the": positions differ
 
 
 def test_plotly_js_is_written_once_under_outputs_and_referenced_relatively(tmp_path, monkeypatch):
