@@ -21,8 +21,8 @@ the layered methods: raw attention of layer ``l``, rollout of layers ``1..l``, f
 
 Abnar & Zuidema's Table 1 (6-layer transformers on subject–verb agreement, blank-out as here) found raw
 attention's correlation falling in the middle layers and never high, while rollout and flow *rise* with
-depth to about 0.7 in the top layers. The lesson prints our own numbers next to that — see what the
-course's models do; they need not agree.
+depth to about 0.7 in the top layers. The lesson prints our own numbers next to that, and the caption
+says whether they agree (on the course's models they do not).
 
 2. The model-randomisation sanity check (Adebayo et al. 2018, "Sanity Checks for Saliency Maps")
 ----------------------------------------------------------------------------------------------
@@ -35,11 +35,18 @@ the learned function.
 What to look for (the lesson prints its own measurements)
 ---------------------------------------------------------
 MiniLM, ``F`` = cosine similarity to a reference sentence, six sentence pairs, ``[MASK]`` as the blank:
-does raw attention behave as in Abnar & Zuidema's Table 1, and do rollout and flow rise with depth? A
-mean-pooled embedding reads the *mean* of all rows, and the mean row of a product of ``0.5·A + 0.5·I``
-matrices is close to uniform (every token keeps a large share of itself), so what is left to rank may be
-small and unrelated to what the similarity depends on — Abnar & Zuidema explained a classifier's
-``[CLS]`` row on the task the model was trained for. Compare with the methods that use the output's
+does raw attention behave as in Abnar & Zuidema's Table 1, and do rollout and flow rise with depth? On the
+course's MiniLM they do not: the figure's caption quotes the measured range, with one standard error over
+the six pairs — six examples are few, and the bars say how few. One reason is visible in rollout itself.
+It is tempting to think that the residual term of ``0.5·A + 0.5·I`` lets every token keep a large share of
+itself, so that the mean row stays close to uniform; it does not. The product of those matrices drains the
+diagonal layer after layer — by the last layer a word keeps *less* of itself than a uniform row would
+give it — and most of the mass flows to ``[CLS]`` and ``[SEP]``, which are not scored. A mean-pooled
+embedding reads the *mean* of all rows, and in that mean row the words share what is left in small, similar
+amounts, so the ranking rollout offers is a ranking of small differences, unrelated to what the similarity
+depends on. (The lesson prints the diagonal per layer, the uniform level and the special tokens' share;
+its tests assert the direction on the default inputs.) Abnar & Zuidema explained a classifier's ``[CLS]``
+row on the task the model was trained for. Compare with the methods that use the output's
 gradient (gradient-weighted rollout, integrated gradients), and read the top-1 agreement (is the map's
 first token the one whose blanking changes ``F`` most?) next to Spearman's ρ.
 
@@ -90,6 +97,7 @@ from advanced.gradient_attention import chefer_relevance, relevance_row
 from advanced.integrated_attention import blank_baseline, embedding_attributions
 from attnviz.attribution import spearman
 from attnviz.cli import lesson_parser, run_lesson
+from attnviz.extract import transformer_attentions
 from attnviz.faithfulness_data import (  # noqa: F401 (SENTENCE_PAIRS: importers find it here)
     SENTENCE_PAIRS,
     Example,
@@ -99,16 +107,13 @@ from attnviz.faithfulness_data import (  # noqa: F401 (SENTENCE_PAIRS: importers
 from attnviz.gradients import attention_gradients
 from attnviz.normalize import output_row
 from attnviz.outputs import LessonOutputs
-from attnviz.probes import AttentionProbes
 from attnviz.validate import to_numpy
 from intermediate.attention_rollout import AttentionRollout
 
 LAYERED = ("raw attention", "rollout", "flow", "gradient-weighted")
+METHODS = (*LAYERED, "integrated gradients")  # the names method_rows, faithfulness, randomisation_check know
 STYLES = {"raw attention": ("o", "-"), "rollout": ("s", "--"), "flow": ("^", "-."),
           "gradient-weighted": ("D", ":")}
-ABNAR_ZUIDEMA = ("Abnar & Zuidema (2020), Table 1: raw attention's correlation with blank-out is low and "
-                 "dips in the middle layers; rollout and flow rise with depth to about 0.7 in the top "
-                 "layers.")
 
 
 # ============================================================================ 1. leave-one-out
@@ -139,12 +144,12 @@ def method_rows(model, example: Example, *, ig_steps: int = 16, methods: Sequenc
     ``{name: (1, T)}`` for integrated gradients; with ``final_only`` every entry is ``(1, T)``, the full
     depth.
     """
-    wanted = set(methods or (*LAYERED, "integrated gradients"))
+    wanted = check_methods(methods)
     rows: dict[str, np.ndarray] = {}
     forward = example.forward_fn(model)
-    with AttentionProbes(model) as probes, torch.no_grad():
-        forward(example.input_ids, *example.extra)
-        weights = probes.attentions()[:, 0].double().cpu().numpy()  # (L, H, Q, K)
+    with torch.no_grad():  # output_attentions: every family's own eager weights (Bloom, DeBERTa-v2 too)
+        weights = transformer_attentions(model, example.inputs_for(model))[:, 0].double().cpu().numpy()
+        # (L, B, H, Q, K) -> (L, H, Q, K)
     row = example.row
     if "raw attention" in wanted:
         rows["raw attention"] = output_row(weights.mean(1), row)  # (L, K): head mean, layer by layer
@@ -173,6 +178,21 @@ def method_rows(model, example: Example, *, ig_steps: int = 16, methods: Sequenc
     return rows
 
 
+def check_methods(methods: Sequence[str] | None) -> set[str]:
+    """The set of method names asked for; ``None`` means all of :data:`METHODS`. A name that is not one of
+    them (``"Rollout"`` for ``"rollout"``) is refused rather than silently giving no result."""
+    if methods is None:
+        return set(METHODS)
+    if isinstance(methods, str) or not all(isinstance(m, str) for m in methods):
+        raise TypeError(f"methods: got {methods!r}; expected a list of names from {', '.join(METHODS)}")
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        got = f"unknown {', '.join(map(repr, unknown))}" if unknown else "an empty list"
+        raise ValueError(f"methods: got {got}; expected names from {', '.join(map(repr, METHODS))} "
+                         "(case and spaces matter) or None for all")
+    return set(methods)
+
+
 def _relevance_row(relevance: np.ndarray, row) -> np.ndarray:
     """Chefer relevance of the row(s) ``F`` reads, without the identity every token starts with."""
     if isinstance(row, int | np.integer):
@@ -194,8 +214,9 @@ def faithfulness(model, examples: Sequence[Example], *, ig_steps: int = 16, meth
     matter and the ranks of the rest are noise.
 
     Returns ``{"scores": {name: (L,) or (1,)}, "top1": {name: same}, "per_example": {name: (n, L) or (n, 1)},
-    "loo": [(T,) ...]}``.
+    "top1_per_example": {name: (n, L) or (n, 1)}, "loo": [(T,) ...]}``.
     """
+    check_methods(methods)
     if not examples:
         raise ValueError("examples: got none; expected at least one Example")
     rhos: dict[str, list] = {}
@@ -212,7 +233,18 @@ def faithfulness(model, examples: Sequence[Example], *, ig_steps: int = 16, meth
     per_example = {name: np.asarray(v) for name, v in rhos.items()}
     return {"scores": {name: np.nanmean(v, axis=0) for name, v in per_example.items()},
             "top1": {name: np.mean(v, axis=0) for name, v in hits.items()},
-            "per_example": per_example, "loo": loos}
+            "per_example": per_example, "top1_per_example": {name: np.asarray(v) for name, v in hits.items()},
+            "loo": loos}
+
+
+def standard_error(per_example: np.ndarray) -> np.ndarray:
+    """Standard error of the mean over examples (axis 0), ignoring NaN: ``std(ddof=1) / sqrt(n)``; 0 for one
+    example (no spread to estimate)."""
+    arr = np.asarray(per_example, dtype=float)  # (n, L)
+    n = np.sum(np.isfinite(arr), axis=0)  # (L,)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        spread = np.nanstd(arr, axis=0, ddof=1) if arr.shape[0] > 1 else np.zeros(arr.shape[1])
+        return np.where(n > 1, spread / np.sqrt(np.maximum(n, 1)), 0.0)
 
 
 def score_attribution(model, attribute: Callable, examples: Sequence[Example]) -> float:
@@ -231,17 +263,32 @@ def score_attribution(model, attribute: Callable, examples: Sequence[Example]) -
 
 # ==================================================================== 3. model randomisation (Adebayo et al.)
 def layer_stack(model) -> list[torch.nn.Module]:
-    """The transformer blocks of a BERT-, GPT-2- or ViT-style model, first to last."""
-    for path in ("encoder.layer", "transformer.h", "vit.encoder.layer", "model.decoder.layers", "layers"):
-        module = model
-        try:
-            for part in path.split("."):
-                module = getattr(module, part)
-        except AttributeError:
-            continue
-        if isinstance(module, torch.nn.ModuleList):
-            return list(module)
-    raise TypeError(f"model: cannot find the transformer blocks of {type(model).__name__}")
+    """The transformer blocks of a model, first to last: the longest ``ModuleList`` whose every entry holds an
+    attention module (BERT's ``encoder.layer``, GPT-2's ``transformer.h``, DistilBERT's ``transformer.layer``,
+    Llama's ``model.layers``, ...), found by structure rather than by name.
+
+    ALBERT shares weights across layers: its 12 layers call the *same* block 12 times (one block per group in
+    ``albert_layer_groups``). Re-initialising "the top k layers" alone is impossible there; the stack returned
+    is the distinct blocks (one for the usual single group), and re-initialising it replaces every layer.
+    """
+    def has_attention(module: torch.nn.Module) -> bool:
+        return any("attention" in type(m).__name__.lower() for m in module.modules())
+
+    best: list[torch.nn.Module] = []
+    for _, module in model.named_modules():
+        if isinstance(module, torch.nn.ModuleList) and len(module) > len(best) \
+                and all(has_attention(block) for block in module):
+            best = list(module)
+    if not best:
+        raise TypeError(f"model: cannot find the transformer blocks of {type(model).__name__} (no list of "
+                        "modules that each hold an attention module)")
+    return best
+
+
+def shares_blocks(model) -> bool:
+    """Whether the model calls the same block for several layers (ALBERT): fewer blocks than layers."""
+    layers = getattr(model.config, "num_hidden_layers", None)
+    return isinstance(layers, int) and len(layer_stack(model)) < layers
 
 
 def randomise_top_down(model, n_layers: int, *, embeddings: bool = False, seed: int = 0):
@@ -269,6 +316,7 @@ def randomisation_check(model, examples: Sequence[Example], *, ig_steps: int = 1
 
     Returns ``{name: (L + 2,)}``, the mean over ``examples``.
     """
+    check_methods(methods)
     n_blocks = len(layer_stack(model))
     originals = [method_rows(model, e, ig_steps=ig_steps, methods=methods, final_only=True) for e in examples]
     out: dict[str, list] = {}
@@ -288,29 +336,86 @@ def randomisation_check(model, examples: Sequence[Example], *, ig_steps: int = 1
 
 # ============================================================================ 4. the lesson
 def _faithfulness_figure(result: dict, title: str):
+    """Mean over examples per layer, with ± one standard error (bars) — a handful of examples is noisy."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.0), constrained_layout=True)
-    for ax, key, ylabel, low in ((axes[0], "scores", "Spearman ρ with leave-one-out", -1.0),
-                                 (axes[1], "top1", "top-1 agreement with leave-one-out", 0.0)):
+    fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.6), constrained_layout=True)
+    panels = ((axes[0], "scores", "per_example", "Spearman ρ with leave-one-out", -1.0),
+              (axes[1], "top1", "top1_per_example", "top-1 agreement with leave-one-out", 0.0))
+    for ax, key, spread_key, ylabel, low in panels:
         scores = result[key]
         n_layers = len(scores.get("raw attention", [0]))
-        for name in LAYERED:
-            if name in scores:  # distinct markers and dashes: equal curves stay visible on top of each other
-                marker, dashes = STYLES[name]
-                ax.plot(np.arange(1, len(scores[name]) + 1), scores[name], marker=marker, ls=dashes, ms=7,
-                        mfc="none", label=name)
+        layered = [name for name in LAYERED if name in scores]
+        for i, name in enumerate(layered):  # distinct markers, dashes, small offsets: no curve hides another
+            marker, dashes = STYLES[name]
+            x = np.arange(1, len(scores[name]) + 1) + 0.08 * (i - (len(layered) - 1) / 2)
+            ax.errorbar(x, scores[name], yerr=standard_error(result[spread_key][name]), marker=marker,
+                        ls=dashes, ms=7, mfc="none", capsize=3, label=name)
         for name, values in scores.items():
             if name not in LAYERED:
-                ax.axhline(values[0], ls="--", color="k", lw=1, label=f"{name} (no layers)")
+                se = float(standard_error(result[spread_key][name])[0])
+                ax.axhline(values[0], ls="--", color="k", lw=1, label=f"{name} (no layers; ± {se:.2f})")
         ax.axhline(0, color="0.6", lw=0.6)
         ax.set_xticks(np.arange(1, n_layers + 1))
         ax.set_ylim(low - 0.03, 1.03)
         ax.set_xlabel("layer l (raw: layer l alone; the others: layers 1..l)")
         ax.set_ylabel(ylabel)
-    axes[0].legend(fontsize=8)
-    fig.suptitle(title)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=5, fontsize=8)
+    fig.suptitle(title + " — mean ± one standard error over the examples")
     return fig
+
+
+def rollout_mixing(model, examples: Sequence[Example]) -> dict:
+    """What rollout leaves for a mean-pooled readout to rank, averaged over ``examples``.
+
+    Returns ``{"diagonal": (L,), "uniform": float, "unscored_share": float}``: the mean diagonal of rollout
+    through layers ``1..l`` over the scored (content) tokens — how much of itself a word keeps — the mean
+    ``1/n`` of a uniform row, and the share of the final mean row on the tokens that are not scored
+    (``[CLS]``, ``[SEP]``).
+    """
+    if not examples:
+        raise ValueError("examples: got none; expected at least one Example")
+    diagonals, uniform, shares = [], [], []
+    for example in examples:
+        with torch.no_grad():
+            weights = transformer_attentions(model, example.inputs_for(model))[:, 0].double().cpu().numpy()
+        rollout = AttentionRollout().rollout_by_layer(weights)  # (L, Q, K): layers 1..l
+        content = np.asarray(example.content, dtype=bool)  # (T,)
+        diagonals.append(np.diagonal(rollout, axis1=1, axis2=2)[:, content].mean(1))  # (L,)
+        uniform.append(1.0 / rollout.shape[-1])
+        shares.append(float(output_row(rollout[-1], example.row)[~content].sum()))
+    return {"diagonal": np.mean(diagonals, axis=0), "uniform": float(np.mean(uniform)),
+            "unscored_share": float(np.mean(shares))}
+
+
+PAPER_LEVEL = 0.7  # Abnar & Zuidema's rollout and flow in the top layers
+REACHED = 0.5  # what we call "close to the paper"
+
+
+def encoder_caption(result: dict, mixing: dict, n_examples: int) -> str:
+    """The encoder figure's caption, every number from ``result`` (:func:`faithfulness`) and ``mixing``
+    (:func:`rollout_mixing`)."""
+    scores, spread = result["scores"], result["per_example"]
+    ranges = {name: (float(np.min(scores[name])), float(np.max(scores[name])))
+              for name in ("rollout", "flow") if name in scores}
+    best_of_both = max((hi for _, hi in ranges.values()), default=float("nan"))
+    verdict = (f"here they come close (best {best_of_both:+.2f})" if best_of_both >= REACHED else
+               f"here they do not: they never pass {best_of_both:+.2f}")
+    parts = [f"{name} ρ between {lo:+.2f} and {hi:+.2f}" for name, (lo, hi) in ranges.items()]
+    final = {name: float(values[-1]) for name, values in scores.items()}
+    best = max(final, key=final.get)
+    best_se = float(standard_error(spread[best])[-1])
+    diagonal = mixing["diagonal"]
+    fades = "falls below" if diagonal[-1] < mixing["uniform"] else "stays above"
+    return (f"F = cosine similarity to a reference sentence, [MASK] blank, {n_examples} sentence pairs, "
+            "mean row (mean pooling); points are means over the pairs, bars ± one standard error. Left: "
+            "Spearman ρ with leave-one-out per layer; right: how often the map's top token is "
+            "leave-one-out's. Abnar & Zuidema (2020, Table 1) found rollout and flow rising with depth to "
+            f"about {PAPER_LEVEL}; {verdict} ({'; '.join(parts)}). At the last layer {best} agrees best "
+            f"(ρ = {final[best]:+.2f} ± {best_se:.2f}). Why rollout has little to offer here: its diagonal "
+            f"over the words fades from {diagonal[0]:.2f} to {diagonal[-1]:.3f} and {fades} uniform "
+            f"(1/n ≈ {mixing['uniform']:.3f}), and {mixing['unscored_share']:.0%} of its mean row sits on "
+            "the special tokens, which are not scored — the words share the rest in small, similar amounts.")
 
 
 def _randomisation_figure(curves: dict, n_blocks: int, title: str):
@@ -345,16 +450,47 @@ def _table(result: dict, model_name: str):
 
 def _minilm_demo(out, args, encoder):
     """MiniLM: similarity to a reference sentence, mean-pooled rows, ``[MASK]`` blank."""
-    examples = minilm_examples(encoder.model, encoder.tokenizer)
+    pairs = SENTENCE_PAIRS if args.text is None else [(text, args.reference) for text in args.text]
+    examples = minilm_examples(encoder.model, encoder.tokenizer, pairs)
     result = faithfulness(encoder.model, examples, ig_steps=args.ig_steps)
+    mixing = rollout_mixing(encoder.model, examples)
     _report(encoder.name, result)
+    diagonal = np.array2string(mixing["diagonal"], precision=3)
+    print(f"rollout's diagonal over the words, layers 1..l: {diagonal} (uniform {mixing['uniform']:.3f}); "
+          f"{mixing['unscored_share']:.0%} of the final mean row on special tokens")
     fig = _faithfulness_figure(result, f"{encoder.name}: agreement with leave-one-out "
                                f"({len(examples)} sentence pairs)")
-    out.save_figure(fig, "encoder_faithfulness", "MiniLM, F = cosine similarity to a reference sentence, "
-                    "[MASK] blank, six sentence pairs, mean row (mean pooling). Left: Spearman correlation "
-                    "with leave-one-out per layer; right: how often the map's top token is leave-one-out's. "
-                    + ABNAR_ZUIDEMA)
+    out.save_figure(fig, "encoder_faithfulness", f"{encoder.name}, " + encoder_caption(result, mixing,
+                                                                                         len(examples)))
     return examples, _table(result, encoder.name)
+
+
+SPARSE = 0.1  # a token "matters" when blanking it changes F by at least this fraction of the largest change
+
+
+def tokens_that_matter(loos: Sequence[np.ndarray]) -> np.ndarray:
+    """Per example, how many scored tokens change ``F`` by at least :data:`SPARSE` of the largest change."""
+    counts = []
+    for loo in loos:
+        change = np.abs(np.asarray(loo, dtype=float)[np.isfinite(loo)])
+        counts.append(int(np.sum(change >= SPARSE * change.max())) if change.size and change.max() > 0 else 0)
+    return np.asarray(counts)
+
+
+def gpt2_caption(result: dict, n_examples: int) -> str:
+    """The decoder figure's caption, every number from ``result`` (:func:`faithfulness`)."""
+    matter = tokens_that_matter(result["loo"])
+    scored = np.mean([np.isfinite(loo).sum() for loo in result["loo"]])
+    final = {name: float(values[-1]) for name, values in result["scores"].items()}
+    found = round(result["top1"]["raw attention"][-1] * n_examples)
+    low, high = min(final, key=final.get), max(final, key=final.get)
+    return (f"F = logit of the token the induction head should copy, <unk> blank, last row, {n_examples} "
+            "sequences; bars ± one standard error. Leave-one-out is sparse: blanking "
+            f"{matter.mean():.1f} of {scored:.0f} tokens on average changes F by at least {SPARSE:.0%} of "
+            "the largest change, so Spearman over all tokens mostly ranks noise — at the last layer it "
+            f"ranges from {final[low]:+.2f} ({low}) to {final[high]:+.2f} ({high}). Right: top-1 agreement "
+            f"— the last layer's raw attention finds the token that matters most in {found} of {n_examples} "
+            "sequences.")
 
 
 def _gpt2_demo(out, args, gpt):
@@ -364,12 +500,7 @@ def _gpt2_demo(out, args, gpt):
     _report(gpt.name, result)
     fig = _faithfulness_figure(result, f"{gpt.name}: agreement with leave-one-out "
                                f"({len(examples)} repeated sequences)")
-    found = round(result["top1"]["raw attention"][-1] * len(examples))
-    out.save_figure(fig, "gpt2_faithfulness", "Tiny GPT-2, F = logit of the token the induction head should "
-                    "copy, <unk> blank, last row. Left: Spearman correlation with leave-one-out per layer "
-                    "(low for every map: only 2–3 tokens matter, the rest is noise); right: top-1 agreement "
-                    f"— the last layer's raw attention finds the token that matters in {found} of "
-                    f"{len(examples)} sequences.")
+    out.save_figure(fig, "gpt2_faithfulness", f"{gpt.name}, " + gpt2_caption(result, len(examples)))
     return _table(result, gpt.name)
 
 
@@ -380,9 +511,19 @@ def _randomisation_demo(out, args, encoder, examples):
     for name, values in curves.items():
         print(f"randomisation, {name:>22}: ρ with the trained map {np.array2string(values, precision=2)}")
     fig = _randomisation_figure(curves, n_blocks, f"{encoder.name}: does the map notice a random model?")
+    n_layers = encoder.model.config.num_hidden_layers
+    shared = (f" {encoder.name} shares its weights across layers: its {n_layers} layers use {n_blocks} "
+              "distinct block(s), so each step re-initialises every layer that uses it."
+              if shares_blocks(encoder.model) else "")
+    all_blocks = {name: float(values[n_blocks]) for name, values in curves.items()}  # every block random
+    stayed = [name for name, value in all_blocks.items() if value >= 0.5]
+    verdict = (f"With every block re-initialised, {', '.join(stayed)} still correlate(s) at ρ ≥ 0.5 with the "
+               "trained map — a failed sanity check for what the blocks learned." if stayed else
+               "With every block re-initialised, no map keeps ρ ≥ 0.5 with the trained map.")
     out.save_figure(fig, "randomisation_check", "Cascading model randomisation (Adebayo et al. 2018): blocks "
-                    "re-initialised from the top; Spearman correlation of each method's final map with the "
-                    "trained model's map. A map that stays near 1 is not explaining the learned weights.")
+                    "re-initialised from the top, then the embeddings; Spearman correlation of each method's "
+                    f"final map with the trained model's map, mean over {min(len(examples), 2)} examples. "
+                    + verdict + shared)
 
 
 def main(argv=None):
@@ -391,21 +532,32 @@ def main(argv=None):
                         help="sentence encoder (default: the offline MiniLM)")
     parser.add_argument("--causal-model", default=None,
                         help="decoder-only model (default: tiny-gpt2-induction)")
+    parser.add_argument("--text", action="append", default=None,
+                        help="a sentence to explain with the encoder (repeat for several; default: six "
+                             "built-in sentences, each with its own reference)")
+    parser.add_argument("--reference", default=SENTENCE_PAIRS[0][1],
+                        help="with --text: the sentence F compares with by cosine similarity (default: "
+                             f"{SENTENCE_PAIRS[0][1]!r})")
     parser.add_argument("--ig-steps", type=int, default=16,
                         help="integration steps IG starts from (doubled until completeness is within 1 %%)")
     parser.add_argument("--skip-randomisation", action="store_true",
                         help="skip the model-randomisation check")
     args = parser.parse_args(argv)
+    if args.ig_steps < 1:
+        raise ValueError(f"--ig-steps: got {args.ig_steps}; expected at least 1")
     out = LessonOutputs(__file__, args.out)
     torch.manual_seed(0)
     torch.set_num_threads(1)  # tiny models: one thread is as fast, and a busy second core cannot stall it
     import pandas as pd
 
-    from attnviz.models import load_model
+    from attnviz.models import load_model, require_kind
 
-    encoder = load_model(args.encoder, kind="encoder", device=args.device)
+    # A model that cannot load, or of the wrong kind: one line naming its option, before any work.
+    require_kind(args.encoder, "encoder", option="--model")
+    require_kind(args.causal_model, "causal-lm", option="--causal-model")
+    encoder = load_model(args.encoder, kind="encoder", device=args.device, option="--model")
     examples, minilm_table = _minilm_demo(out, args, encoder)
-    gpt = load_model(args.causal_model, kind="causal-lm", device=args.device)
+    gpt = load_model(args.causal_model, kind="causal-lm", device=args.device, option="--causal-model")
     gpt_table = _gpt2_demo(out, args, gpt)
     pd.concat([minilm_table, gpt_table], ignore_index=True).to_csv(out.path("faithfulness.csv"), index=False)
     out.register("faithfulness.csv", "Mean Spearman correlation with leave-one-out, per model, method and "

@@ -9,7 +9,11 @@ import pytest
 import torch
 
 from advanced.attention_faithfulness import (
+    METHODS,
+    PAPER_LEVEL,
+    REACHED,
     Example,
+    encoder_caption,
     faithfulness,
     gpt2_examples,
     layer_stack,
@@ -18,7 +22,10 @@ from advanced.attention_faithfulness import (
     minilm_examples,
     randomisation_check,
     randomise_top_down,
+    rollout_mixing,
     score_attribution,
+    standard_error,
+    tokens_that_matter,
 )
 
 
@@ -211,3 +218,111 @@ def test_minilm_examples_read_every_real_row_and_score_only_the_words():
         want = torch.nn.functional.cosine_similarity(first, second, dim=0)
         got = example.forward_fn(model)(example.input_ids, *example.extra)
     assert float(got[0]) == pytest.approx(float(want), abs=1e-5)
+
+
+# ------------------------------------------------------------------ issue 14: method names are checked
+@pytest.mark.parametrize("call", ["method_rows", "faithfulness", "randomisation_check"])
+def test_a_misspelt_method_is_refused_naming_the_valid_ones(call):
+    model, example = _bert(), _example([2, 7, 5, 3])
+    calls = {"method_rows": lambda m: method_rows(model, example, methods=m),
+             "faithfulness": lambda m: faithfulness(model, [example], methods=m),
+             "randomisation_check": lambda m: randomisation_check(model, [example], methods=m)}
+    with pytest.raises(ValueError, match="methods") as err:
+        calls[call](["Rollout"])  # a capital R: before, an empty result and no error
+    assert "'Rollout'" in str(err.value) and all(name in str(err.value) for name in METHODS)
+    with pytest.raises(ValueError, match="methods: got an empty list"):
+        calls[call]([])
+    with pytest.raises(TypeError, match="methods"):
+        calls[call]("rollout")  # a string, not a list of names
+
+
+# ------------------------------------------------------------------ issue 13: error bars and captions from numbers
+def test_standard_error_is_the_sample_std_over_root_n():
+    per_example = np.array([[0.1, 1.0], [0.3, np.nan], [0.8, 2.0]])  # (n, L); NaN: one example left out
+    want = [np.std([0.1, 0.3, 0.8], ddof=1) / np.sqrt(3), np.std([1.0, 2.0], ddof=1) / np.sqrt(2)]
+    np.testing.assert_allclose(standard_error(per_example), want)
+    np.testing.assert_allclose(standard_error(np.array([[0.5, 0.2]])), [0.0, 0.0])  # one example: no spread
+
+
+def test_faithfulness_figure_draws_error_bars_of_one_standard_error():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from advanced.attention_faithfulness import _faithfulness_figure
+
+    per = np.array([[0.0, 0.2], [0.4, 0.6]])  # (n=2, L=2): means 0.2, 0.4; standard errors 0.2, 0.2
+    result = {"scores": {"rollout": per.mean(0)}, "per_example": {"rollout": per},
+              "top1": {"rollout": np.array([0.5, 1.0])},
+              "top1_per_example": {"rollout": np.array([[0.0, 1.0], [1.0, 1.0]])}}
+    fig = _faithfulness_figure(result, "t")
+    bars = fig.axes[0].collections[0].get_segments()  # one vertical segment per layer: mean ± standard error
+    np.testing.assert_allclose([(seg[0][1], seg[1][1]) for seg in bars], [(0.0, 0.4), (0.2, 0.6)])
+    assert "standard error" in fig._suptitle.get_text()
+
+
+def test_encoder_caption_states_the_numbers_it_is_given():
+    per = {"rollout": np.array([[0.0, 0.1], [0.2, 0.3]]), "flow": np.array([[0.1, 0.8], [0.3, 0.8]])}
+    result = {"scores": {k: v.mean(0) for k, v in per.items()}, "per_example": per}
+    mixing = {"diagonal": np.array([0.5, 0.05]), "uniform": 0.08, "unscored_share": 0.7}
+    caption = encoder_caption(result, mixing, 2)
+    assert "come close (best +0.80)" in caption  # flow's last layer, 0.8 ≥ 0.5
+    assert "rollout ρ between +0.10 and +0.20" in caption and "flow ρ between +0.20 and +0.80" in caption
+    assert "flow agrees best (ρ = +0.80 ± 0.00)" in caption
+    assert "fades from 0.50 to 0.050 and falls below uniform (1/n ≈ 0.080)" in caption and "70%" in caption
+    result["scores"]["flow"] = np.array([0.2, 0.3])
+    assert "do not: they never pass +0.30" in encoder_caption(result, mixing, 2)
+
+
+def test_rollout_mixing_against_a_plain_loop():
+    model = _bert(seed=5)
+    example = _example([2, 7, 5, 9, 3])
+    got = rollout_mixing(model, [example])
+    with torch.no_grad():
+        attentions = model(input_ids=example.input_ids, output_attentions=True).attentions
+    product, diagonals = np.eye(5), []
+    for layer in attentions:  # rollout by hand: (0.5·mean_h A + 0.5·I), multiplied from the first layer up
+        mixed = 0.5 * layer[0].double().mean(0).numpy() + 0.5 * np.eye(5)
+        product = mixed @ product
+        diagonals.append(np.mean([product[t, t] for t in range(1, 4)]))  # the content tokens 1..3
+    np.testing.assert_allclose(got["diagonal"], diagonals, atol=1e-9)
+    assert got["uniform"] == pytest.approx(1 / 5)
+    mean_row = product.mean(0)  # the example reads every row
+    assert got["unscored_share"] == pytest.approx(mean_row[0] + mean_row[4], abs=1e-6)
+
+
+def test_tokens_that_matter_counts_changes_of_at_least_a_tenth_of_the_largest():
+    loo = np.array([np.nan, 2.0, -0.5, 0.19, 0.2, 0.0])  # |change| ≥ 0.2: 2.0, -0.5, 0.2
+    assert tokens_that_matter([loo, np.array([np.nan, 0.0])]).tolist() == [3, 0]
+
+
+@pytest.fixture(scope="module")
+def minilm_default():
+    from attnviz.models import load_model
+
+    encoder = load_model(None, kind="encoder", device="cpu")
+    return encoder, minilm_examples(encoder.model, encoder.tokenizer)
+
+
+def test_claim_rollout_and_flow_do_not_reach_the_papers_level_on_minilm(minilm_default):
+    """The encoder caption's claims, on the lesson's default inputs (MiniLM, the six sentence pairs)."""
+    encoder, examples = minilm_default
+    result = faithfulness(encoder.model, examples, methods=["rollout", "flow"])
+    best = max(result["scores"]["rollout"].max(), result["scores"]["flow"].max())
+    assert best < REACHED < PAPER_LEVEL, "rollout/flow now track leave-one-out: the caption's verdict flips"
+    mixing = rollout_mixing(encoder.model, examples)
+    assert np.all(np.diff(mixing["diagonal"]) < 0), "rollout's diagonal no longer fades layer by layer"
+    assert mixing["diagonal"][-1] < mixing["uniform"], "a word now keeps more of itself than a uniform row"
+    assert mixing["unscored_share"] > 0.5, "most of the mean row no longer sits on [CLS]/[SEP]"
+    caption = encoder_caption(result, mixing, len(examples))
+    assert "do not" in caption and "falls below uniform" in caption
+
+
+def test_claim_leave_one_out_is_sparse_on_the_tiny_gpt2():
+    """The decoder caption's claim, on the lesson's default inputs: few tokens change F at all."""
+    from attnviz.models import load_model
+
+    gpt = load_model(None, kind="causal-lm", device="cpu")
+    examples = gpt2_examples(gpt.tokenizer)
+    counts = tokens_that_matter([leave_one_out(gpt.model, e) for e in examples])
+    scored = np.mean([e.content.sum() for e in examples])
+    assert counts.mean() <= 0.25 * scored, "leave-one-out is no longer sparse: the caption's premise is gone"
