@@ -53,7 +53,7 @@ from attnviz.kinds import detect_kind
 from attnviz.models import ModelLoadError, require_kind
 from attnviz.outputs import LessonOutputs
 from attnviz.plotting import show_heatmaps
-from attnviz.validate import check_attention, check_mask, to_numpy
+from attnviz.validate import check_attention, check_mask, check_tokens, to_numpy
 
 STATISTICS = ("distance", "entropy", "entropy_fraction", "special_mass", "diagonal_mass")
 LABELS = {
@@ -241,8 +241,39 @@ def early_vs_late(attention, tokens, name: str, n_heads_shown: int = 6):
     grid = arr[[0, -1], :shown]  # (2, heads shown, Q, K)
     last = arr.shape[0] - 1
     titles = [[f"layer 0, head {h}" for h in range(shown)], [f"layer {last}, head {h}" for h in range(shown)]]
-    return show_heatmaps(grid, titles=titles, xlabels=tokens, ylabels=tokens, panel_size=2.3,
-                         suptitle=f"{name}: first layer (top) vs last layer (bottom)")
+    return show_heatmaps(grid, titles=titles, xlabels=tokens, ylabels=tokens, panel_size=2.6,
+                         tick_labels=True, suptitle=f"{name}: first layer (top) vs last layer (bottom)")
+
+
+def most_read_key(layer_weights) -> tuple[np.ndarray, np.ndarray]:
+    """Per head of ``(H, Q, K)``: the key with the largest mean weight over the queries, and that mean.
+
+    A head whose rows all read one key (a vertical stripe) scores near 1; uniform attention ``1/n``.
+    Returns ``(keys (H,), shares (H,))``.
+    """
+    arr = check_attention(layer_weights, "HQK", name="layer_weights")
+    column_means = arr.mean(-2)  # (H, K): the average row of each head
+    return column_means.argmax(-1), column_means.max(-1)
+
+
+def induction_scores(layer_weights, tokens) -> np.ndarray:
+    """Per head of ``(H, Q, K)``: the mean weight a query puts on the *induction target*, ``(H,)``.
+
+    For a query ``q`` whose token occurred before, at ``p < q`` (the last such ``p``), the target is
+    ``p + 1``: the token that followed it last time (Olsson et al. 2022). Queries without an earlier
+    occurrence are left out. 1.0 is a perfect induction head.
+    """
+    arr = check_attention(layer_weights, "HQK", name="layer_weights", square=True)
+    tokens = check_tokens(tokens, arr.shape[-1], name="tokens")
+    queries, targets = [], []
+    for q, token in enumerate(tokens):
+        earlier = [p for p in range(q) if tokens[p] == token]
+        if earlier:
+            queries.append(q)
+            targets.append(earlier[-1] + 1)
+    if not queries:
+        raise ValueError("tokens: no token occurs twice, so there is no induction target to score")
+    return arr[:, queries, targets].mean(-1)  # (H,)
 
 
 # ------------------------------------------------------------------------------------------------ lesson
@@ -292,17 +323,29 @@ def previous_token_head(layer_weights) -> tuple[int, float]:
     return best, float(previous[best])
 
 
+def early_vs_late_caption(first, tokens, name: str, head: int, share: float, shown: int = 6) -> str:
+    """The early_vs_late_encoder caption: the previous-token head; how stripe-like each layer's heads are."""
+    early_keys, early = most_read_key(first[0, :shown])  # (heads shown,) each
+    late_keys, late = most_read_key(first[-1, :shown])
+    late_names = sorted({tokens[k] for k in late_keys})
+    return (f"{name}: {shown} heads of the first layer above {shown} of the last. In the first layer, head "
+            f"{head} is the strongest previous-token head ({share:.0%} of each row on the previous token). "
+            f"A head's most-read key takes {early.mean():.0%} of a row on average in the first layer and "
+            f"{late.mean():.0%} in the last ({', '.join(late_names)}): the last layer's heads are "
+            + ("more stripe-like, many queries reading the same few tokens." if late.mean() > early.mean()
+               else "not more stripe-like than the first layer's."))
+
+
 def _encoder_demo(out, model_name, device, sentences=None):
     """The encoder on a padded batch: its statistics table and the first vs the last layer."""
     weights, mask, special, tokens, name = encoder_batch(model_name, device, sentences or DEFAULT_SENTENCES)
     n_real = int(mask[0].sum())
     first = weights[:, 0, :, :n_real, :n_real]  # (L, H, Q, K): the first sentence, padding cut off
     head, share = previous_token_head(first[0])
-    fig = early_vs_late(first, tokens[0][:n_real], name)
-    out.save_figure(fig, "early_vs_late_encoder", f"{name}: six heads of the first layer above six of the "
-                    f"last. In the first layer, head {head} is the strongest previous-token head "
-                    f"({share:.0%} of each row on the previous token); compare the stripes of the last "
-                    "layer, where many queries read the same few tokens.")
+    real_tokens = tokens[0][:n_real]
+    fig = early_vs_late(first, real_tokens, name)
+    out.save_figure(fig, "early_vs_late_encoder",
+                    early_vs_late_caption(first, real_tokens, name, head, share))
     causal = model_name is not None and detect_kind(model_name) == "causal-lm"  # a decoder given as --model
     return depth_statistics(weights, mask, special, causal=causal, model=name)
 
@@ -316,11 +359,15 @@ def _decoder_demo(out, model_name, device):
         return None
     head, share = previous_token_head(weights[0, 0])
     fig = early_vs_late(weights[:, 0], tokens[0], name)
+    induction = induction_scores(weights[-1, 0], tokens[0])  # (H,)
+    upper = float(np.triu(weights[:, 0], k=1).max())  # weight above the diagonal: 0 under a causal mask
     out.save_figure(fig, "early_vs_late_decoder", f"{name} on a random sequence repeated twice: first "
-                    "layer (top) vs last layer (bottom). The causal mask leaves the upper triangle empty; in "
-                    f"layer 0, head {head} puts {share:.0%} of each row on the previous token (the "
-                    "sub-diagonal). Look in the last layer for induction heads: in the repeated half they "
-                    "read the token after each token's first occurrence (a long off-diagonal).")
+                    f"layer (top) vs last layer (bottom). The causal mask leaves the upper triangle empty "
+                    f"(largest weight there {upper:.0e}); in layer 0, head {head} puts {share:.0%} of each "
+                    f"row on the previous token (the sub-diagonal). In the last layer, head "
+                    f"{int(np.argmax(induction))} puts {induction.max():.0%} of each repeated token's row on "
+                    "the token after that token's first occurrence (an induction head: the long "
+                    "off-diagonal).")
     return depth_statistics(weights, mask, special, causal=True, model=name)
 
 

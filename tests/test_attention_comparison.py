@@ -133,3 +133,55 @@ def test_previous_token_head_by_hand():
     assert head == 1 and share == 1.0  # A[1, i, i-1] = 1 for i = 1, 2; head 2 has 0.5, head 0 has 1/3
     with pytest.raises(ValueError, match="layer_weights"):
         previous_token_head(np.ones((2, 3, 4)) / 4)
+
+
+# ------------------------------------------------------------------------------------------ claims (issue 13)
+def test_most_read_key_and_induction_scores_by_hand():
+    from intermediate.attention_comparison import induction_scores, most_read_key
+
+    stripe = np.array([[0.8, 0.2, 0.0], [0.6, 0.4, 0.0], [0.7, 0.1, 0.2]])  # column 0 read most: mean 0.7
+    keys, shares = most_read_key(np.stack([stripe, np.eye(3)]))
+    assert keys.tolist() == [0, 0] and shares == pytest.approx([0.7, 1 / 3])
+    # tokens a b a b: query 2 (a, earlier at 0) -> target 1; query 3 (b, earlier at 1) -> target 2
+    head = np.zeros((4, 4))
+    head[0, 0] = head[1, 0] = 1.0
+    head[2, 1] = 1.0  # query 2 reads the induction target
+    head[3, 3] = 1.0  # query 3 reads itself, not target 2
+    assert induction_scores(head[None], list("abab")) == pytest.approx([0.5])
+    with pytest.raises(ValueError, match="tokens"):
+        induction_scores(head[None], list("abcd"))
+
+
+def test_claim_early_vs_late_encoder_on_the_default_sentences():
+    from intermediate.attention_comparison import (
+        DEFAULT_SENTENCES,
+        early_vs_late_caption,
+        encoder_batch,
+        previous_token_head,
+    )
+
+    weights, mask, _, tokens, name = encoder_batch(None, "cpu", DEFAULT_SENTENCES)
+    n = int(mask[0].sum())
+    first = weights[:, 0, :, :n, :n]  # (L, H, Q, K)
+    head, share = previous_token_head(first[0])
+    assert share > 0.9  # a real previous-token head in the first layer
+    early = np.mean([first[0, h].mean(0).max() for h in range(6)])  # by loop: the most-read key, averaged
+    late = np.mean([first[-1, h].mean(0).max() for h in range(6)])
+    assert late > early  # the last layer's heads are more stripe-like
+    caption = early_vs_late_caption(first, tokens[0][:n], name, head, share)
+    assert f"{early:.0%} of a row on average in the first layer and {late:.0%} in the last" in caption
+    assert "more stripe-like" in caption
+
+
+def test_claim_tiny_gpt2_has_a_previous_token_and_an_induction_head():
+    from intermediate.attention_comparison import decoder_batch, induction_scores, previous_token_head
+
+    weights, _, _, tokens, _ = decoder_batch(None, "cpu")  # (L, B, H, T, T)
+    assert np.abs(np.triu(weights[:, 0], k=1)).max() == 0  # the causal mask: nothing above the diagonal
+    assert previous_token_head(weights[0, 0])[1] > 0.9
+    sequence = tokens[0]
+    half = (len(sequence) - 1) // 2  # BOS, then the random half twice
+    queries = range(1 + half, len(sequence))
+    by_hand = [np.mean([weights[-1, 0, h, q, q - half + 1] for q in queries]) for h in range(weights.shape[2])]
+    np.testing.assert_allclose(induction_scores(weights[-1, 0], sequence), by_hand, atol=1e-6)  # float32
+    assert max(by_hand) > 0.8
