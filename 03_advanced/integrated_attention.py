@@ -321,27 +321,72 @@ def _setup(args):
                            content=~np.isin(ids[0].cpu().numpy(), tokenizer.all_special_ids))  # (T,)
 
 
+COMPLETENESS_STEPS = (2, 4, 8, 16, 32)
+COMPLETENESS_METHODS = ("gausslegendre", "riemann_right")
+
+
+def completeness_runs(x, steps=COMPLETENESS_STEPS, methods=COMPLETENESS_METHODS) -> dict:
+    """The completeness error of IG on the lesson's input at fixed step counts: ``{method: (n_steps,)}``."""
+    return {m: np.array([embedding_attributions(x.model, x.target, x.ids, x.baseline, extra=(x.mask,),
+                                                n_steps=k, method=m, tolerance=None)["relative_error"][0]
+                         for k in steps]) for m in methods}
+
+
+def completeness_summary(steps, runs, tolerance: float = 0.01) -> dict:
+    """What the completeness plot shows, as numbers: the first step count at which each method is within
+    ``tolerance``, and the step counts at which Gauss–Legendre is *worse* than the right Riemann sum.
+
+    ``runs``: ``{"gausslegendre": (n,), "riemann_right": (n,)}`` relative errors at ``steps`` ``(n,)``.
+    Returns ``{"first_within": {method: steps or None}, "gl_worse_at": [steps], "caption": str}``.
+    """
+    steps = [int(k) for k in steps]
+    runs = {m: to_numpy(e, f"runs[{m!r}]") for m, e in runs.items()}
+    if set(runs) != set(COMPLETENESS_METHODS) or any(e.shape != (len(steps),) for e in runs.values()):
+        raise ValueError(f"runs: expected {COMPLETENESS_METHODS}, one error per step count ({len(steps)})")
+    gl, rr = runs["gausslegendre"], runs["riemann_right"]
+    first = {m: next((k for k, e in zip(steps, errors) if e <= tolerance), None)
+             for m, errors in runs.items()}
+    worse = [k for k, g, r in zip(steps, gl, rr) if g > r]
+
+    def reach(method, name):
+        k = first[method]
+        return f"{name} is within {100 * tolerance:g} % from {k} steps on" if k is not None else \
+            f"{name} is not within {100 * tolerance:g} % up to {steps[-1]} steps"
+
+    gauss, riemann = reach("gausslegendre", "Gauss–Legendre (Captum's default)"), reach("riemann_right",
+                                                                                      "the right Riemann sum")
+    caption = f"Completeness error against the number of steps: {gauss}, {riemann}. "
+    if worse:
+        each = [f"{k} steps ({100 * gl[steps.index(k)]:.1f} % vs {100 * rr[steps.index(k)]:.1f} %)"
+                for k in worse]
+        at = each[0] if len(each) == 1 else ", ".join(each[:-1]) + " and " + each[-1]
+        caption += (f"Gauss–Legendre is not faster at every budget: it is the worse of the two at {at} — "
+                    "its nodes pay off only once there are enough of them to follow the curve.")
+    else:
+        caption += "Gauss–Legendre is the more accurate at every step count tried."
+    return {"first_within": first, "gl_worse_at": worse, "caption": caption}
+
+
 def _ig_demo(out, args, x) -> dict:
     """IG on the embeddings: the attribution per token, and completeness against the number of steps."""
     import matplotlib.pyplot as plt
 
     ig = embedding_attributions(x.model, x.target, x.ids, x.baseline, extra=(x.mask,), n_steps=args.steps)
     change = float(ig["output"][0] - ig["baseline_output"][0])
-    steps = [2, 4, 8, 16, 32]
-    runs = {m: [embedding_attributions(x.model, x.target, x.ids, x.baseline, extra=(x.mask,), n_steps=k,
-                                       method=m, tolerance=None)["relative_error"][0] for k in steps]
-            for m in ("gausslegendre", "riemann_right")}  # completeness error at fixed step counts
+    steps = list(COMPLETENESS_STEPS)
+    runs = completeness_runs(x, steps)  # completeness error at fixed step counts
+    summary = completeness_summary(steps, runs)
     print(f"{x.name}: F(x) = {ig['output'][0]:.4f}, F(baseline) = {ig['baseline_output'][0]:.4f}; "
           f"Σ IG = {ig['tokens'][0].sum():.4f}; completeness error {100 * ig['relative_error'][0]:.3f} % "
-          f"with {ig['n_steps']} Gauss–Legendre steps ({100 * runs['riemann_right'][-1]:.2f} % with a "
-          f"{steps[-1]}-step right Riemann sum)")
+          f"with {ig['n_steps']} Gauss–Legendre steps (started from {args.steps}, doubled until ≤ 1 %)")
     fig = token_bars(ig["tokens"][0], x.tokens, ylabel="IG attribution (similarity units)",
                      color_by_sign=True,
                      title=f"IG: Σ = {ig['tokens'][0].sum():.4f} vs F(x) − F(x') = {change:.4f} "
-                           f"(error {100 * ig['relative_error'][0]:.2f} %)")
+                           f"(error {100 * ig['relative_error'][0]:.2f} %, {ig['n_steps']} steps)")
     out.save_figure(fig, "ig_tokens", f"Integrated gradients of the cosine similarity to “{args.reference}” "
                     "with respect to each token's embedding ([MASK] baseline, special tokens kept). "
-                    "Completeness: the bars add up to F(x) − F(baseline).")
+                    f"Completeness: the bars add up to F(x) − F(baseline) within "
+                    f"{100 * ig['relative_error'][0]:.2f} % ({ig['n_steps']} Gauss–Legendre steps).")
     fig, ax = plt.subplots(figsize=(6.0, 3.8), constrained_layout=True)
     for method, errors in runs.items():
         ax.loglog(steps, np.maximum(100 * np.array(errors), 1e-6), marker="o", label=method)
@@ -353,10 +398,60 @@ def _ig_demo(out, args, x) -> dict:
     ax.set_ylabel("|Σ IG − (F(x) − F(x'))| / |F(x) − F(x')|  (%)")
     ax.set_title("Completeness error vs steps")
     ax.legend(fontsize=8)
-    out.save_figure(fig, "ig_completeness", "How far the attributions' sum is from F(x) − F(baseline), "
-                    "against the number of steps: Gauss–Legendre (Captum's default) against a right Riemann "
-                    "sum.")
+    out.save_figure(fig, "ig_completeness", summary["caption"])
     return ig
+
+
+def special_share(matrix, rows, special) -> float:
+    """The share of ``|matrix|``'s mass, over the query ``rows`` (boolean ``(Q,)``), that lands on the
+    ``special`` keys (boolean ``(K,)``): how much of a map goes to [CLS]/[SEP]."""
+    arr = to_numpy(matrix, "matrix")
+    rows, special = check_mask(rows, arr.shape[-2], name="rows"), np.asarray(special, dtype=bool)
+    if arr.ndim != 2 or special.shape != (arr.shape[-1],):
+        raise ValueError(f"matrix, special: got {arr.shape} and {special.shape}; expected (Q, K) and (K,)")
+    mass = np.abs(arr[rows])  # (Q', K)
+    total = mass.sum()
+    return float(mass[:, special].sum() / total) if total > 0 else float("nan")
+
+
+def attribution_layer_facts(weights, attr, rows, special) -> dict:
+    """The numbers the attribution figures state: the layer whose weights carry the most |attribution|, the
+    share of the negative attribution, and, in that layer, the share of attention and of |attribution| on
+    the special tokens. ``weights``, ``attr``: ``(L, H, Q, K)``; ``rows`` ``(Q,)``, ``special`` ``(K,)``."""
+    summed = to_numpy(attr, "attr").sum(1)  # (L, Q, K): Hao et al. sum the heads
+    layer = int(np.argmax(np.abs(summed).sum((1, 2))))
+    return {"layer": layer, "negative_share": float(np.clip(-summed, 0, None).sum() / np.abs(summed).sum()),
+            "attention_on_special": special_share(to_numpy(weights, "weights")[layer].mean(0), rows, special),
+            "attribution_on_special": special_share(summed[layer], rows, special)}
+
+
+def attribution_grid_figure(raw, positive, tokens):
+    """Two rows of ``L`` heatmaps — raw attention ``(L, Q, K)`` on a 0–1 scale, attribution ``(L, Q, K)`` as a
+    fraction of each layer's maximum — with one colour bar per row (two quantities, two scales) and the
+    tokens on the axes."""
+    import matplotlib.pyplot as plt
+
+    from attnviz.plotting import DEFAULT_CMAP
+
+    n_layers, n = raw.shape[0], raw.shape[-1]
+    panel = max(2.2, 0.19 * n + 0.8)
+    fig, axes = plt.subplots(2, n_layers, figsize=(panel * n_layers + 1.6, 2 * panel + 1.6), squeeze=False,
+                             constrained_layout=True)
+    rows = (("raw attention (head mean)", raw, "attention weight (0–1)"),
+            ("attention attribution (Σ heads, positive part)", positive, "attribution ÷ the layer's maximum"))
+    for r, (name, maps, label) in enumerate(rows):
+        for layer in range(n_layers):
+            ax = axes[r, layer]
+            image = ax.imshow(maps[layer], cmap=DEFAULT_CMAP, vmin=0, vmax=1, aspect="auto",
+                              interpolation="nearest")
+            ax.set_title(f"{name.split(' (')[0]}, layer {layer}", fontsize=8)
+            ax.set_xticks(range(n), tokens, rotation=90, fontsize=6)
+            ax.set_yticks(range(n), tokens if layer == 0 else [""] * n, fontsize=6)
+        fig.colorbar(image, ax=list(axes[r]), shrink=0.9, pad=0.01).set_label(label, fontsize=8)
+    fig.supxlabel("key (attended to)", fontsize=9)
+    fig.supylabel("query (attending)", fontsize=9)
+    fig.suptitle("Where the heads look (top) vs which weights the similarity depends on (bottom)")
+    return fig
 
 
 def _attention_attribution_demo(out, args, x):
@@ -369,31 +464,32 @@ def _attention_attribution_demo(out, args, x):
                                      n_steps=args.attention_steps)
     attr = hao["attributions"][:, 0]  # (L, B, H, Q, K) -> (L, H, Q, K)
     print("attention attribution: completeness error per layer (%) "
-          + " ".join(f"{100 * e:.4f}" for e in hao["relative_error"][:, 0]))
+          + " ".join(f"{100 * e:.4f}" for e in hao["relative_error"][:, 0])
+          + f"; steps per layer {hao['n_steps']}")
     summed = attr.sum(1)  # (L, Q, K): Hao et al. sum the heads
     peak = np.abs(summed).max(axis=(1, 2), keepdims=True)  # (L, 1, 1)
     positive = np.clip(summed, 0, None) / np.where(peak > 0, peak, 1)  # (L, Q, K)
-    negative_share = np.clip(-summed, 0, None).sum() / np.abs(summed).sum()
-    n_layers = weights.shape[0]
-    fig = show_heatmaps(np.stack([weights.mean(1), positive]),  # (2, L, Q, K)
-                        titles=[[f"raw attention, layer {i}" for i in range(n_layers)],
-                                [f"attribution, layer {i}" for i in range(n_layers)]],
-                        colorbar_label="weight (top) / attribution ÷ layer max (bottom)",
-                        suptitle="Where the heads look (top) vs which weights the similarity depends on "
-                                 "(bottom)")
-    out.save_figure(fig, "attention_attribution_grid", "Top: each layer's attention (head mean). Bottom: Hao "
-                    "et al. attribution A ⊙ ∫∂F(αA)/∂A dα summed over heads, positive part over the layer "
-                    f"maximum ({100 * negative_share:.0f} % of the attribution mass is negative and not "
-                    "shown).")
-    layer = int(np.argmax(np.abs(summed).sum((1, 2))))
+    rows = x.mask[0].cpu().numpy().astype(bool)  # (Q,): the real rows, which mean pooling averages
+    facts = attribution_layer_facts(weights, attr, rows, ~x.content)
+    fig = attribution_grid_figure(weights.mean(1), positive, x.tokens)
+    out.save_figure(fig, "attention_attribution_grid", "Top: each layer's attention (head mean), 0–1 "
+                    "scale. Bottom: Hao et al. attribution A ⊙ ∫∂F(αA)/∂A dα summed over heads, positive "
+                    f"part over the layer maximum ({100 * facts['negative_share']:.0f} % of the attribution "
+                    "mass is negative and not shown). One colour bar per row: two quantities, two scales.")
+    layer = facts["layer"]
     fig = show_heatmaps(np.stack([weights[layer].mean(0), positive[layer]])[None], xlabels=x.tokens,
                         ylabels=x.tokens, tick_labels=True,
                         titles=[f"raw attention, layer {layer}", f"attribution, layer {layer}"],
                         colorbar_label="weight / attribution ÷ max",
                         suptitle=f"The layer with the most attribution (layer {layer})")
+    fewer = facts["attribution_on_special"] < facts["attention_on_special"]
     out.save_figure(fig, "attention_attribution_layer", f"Layer {layer}, the layer whose weights carry the "
-                    "most attribution: the heavy attention on special tokens earns little attribution; the "
-                    "weights on the content words that the similarity depends on carry it.")
+                    f"most attribution: the special tokens ([CLS], [SEP]) get "
+                    f"{100 * facts['attention_on_special']:.0f} % of its attention (mean over the real rows) "
+                    f"but {100 * facts['attribution_on_special']:.0f} % of its |attribution| — "
+                    + ("heavy attention on them earns comparatively little attribution; the weights on the "
+                       "content words carry the rest." if fewer else
+                       "here the attribution follows the attention onto them, against the usual story."))
     return weights, attr
 
 

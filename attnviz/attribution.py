@@ -79,10 +79,11 @@ class NextTokenLogProb:
 
 # ======================================================================== Captum's integral, checked
 def check_steps(n_steps, method, tolerance=None, max_steps=None):
-    """``n_steps`` a positive integer, ``method`` one of :data:`METHODS`, ``tolerance`` ``None`` or in (0, 1),
+    """``n_steps`` an integer ≥ 2, ``method`` one of :data:`METHODS`, ``tolerance`` ``None`` or in (0, 1),
     ``max_steps`` an integer at least ``n_steps``; a ``ValueError``/``TypeError`` naming the argument."""
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
-        raise ValueError(f"n_steps: got {n_steps!r}; expected a positive integer (20–100 is typical)")
+    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 2:
+        raise ValueError(f"n_steps: got {n_steps!r}; expected an integer of at least 2 (Captum's rules need two "
+                         "points; 16–64 is typical)")
     if method not in METHODS:
         raise ValueError(f"method: got {method!r}; expected one of {', '.join(METHODS)}")
     if tolerance is not None:

@@ -331,7 +331,7 @@ def test_steps_tolerance_targets_and_ids_are_checked_before_any_work():
     model = _gpt2()
     fn = NextTokenLogProb(model)
     ids, targets = torch.randint(1, 30, (1, 5), generator=torch.Generator().manual_seed(0)), torch.tensor([2])
-    for steps in (0, -3, 2.5, True, "8"):
+    for steps in (0, 1, -3, 2.5, True, "8"):
         assert_rejects(lambda steps=steps: check_steps(steps, "gausslegendre"), "n_steps")
     assert_rejects(lambda: check_steps(8, "gausslegendre", tolerance=0), "tolerance")
     assert_rejects(lambda: check_steps(8, "gausslegendre", tolerance=1.5), "tolerance")
@@ -349,3 +349,106 @@ def test_steps_tolerance_targets_and_ids_are_checked_before_any_work():
                        "n_steps")
         assert_rejects(lambda: attention_attributions(fn, probes.probes, ids, extra=(targets,), max_steps=4),
                        "max_steps")
+
+
+# ------------------------------------------------------------------ captions computed from the numbers (issue 13)
+def test_completeness_summary_on_hand_made_errors():
+    from advanced.integrated_attention import completeness_summary
+
+    steps = [2, 4, 8, 16, 32]
+    runs = {"gausslegendre": [0.9, 0.2, 0.017, 0.003, 0.0001], "riemann_right": [0.7, 0.03, 0.06, 0.02, 0.009]}
+    out = completeness_summary(steps, runs)
+    assert out["first_within"] == {"gausslegendre": 16, "riemann_right": 32}
+    assert out["gl_worse_at"] == [2, 4]
+    assert "from 16 steps on" in out["caption"] and "from 32 steps on" in out["caption"]
+    assert "not faster at every budget" in out["caption"] and "4 steps (20.0 % vs 3.0 %)" in out["caption"]
+    better = completeness_summary(steps, {"gausslegendre": [0.5, 0.02, 0.001, 0, 0],
+                                          "riemann_right": [0.9, 0.5, 0.2, 0.1, 0.05]})
+    assert better["gl_worse_at"] == [] and "more accurate at every step count" in better["caption"]
+    assert better["first_within"]["riemann_right"] is None and "not within 1 % up to 32" in better["caption"]
+    assert_rejects(lambda: completeness_summary(steps, {"gausslegendre": [0.1]}), "runs")
+
+
+def test_special_share_by_hand():
+    from advanced.integrated_attention import special_share
+
+    matrix = np.array([[0.5, 0.25, 0.25], [0.0, -1.0, 3.0], [9.0, 9.0, 9.0]])
+    # rows 0 and 1, key 0 special: |mass| 0.5 of 0.5 + 0.25 + 0.25 + 0 + 1 + 3 = 5
+    assert special_share(matrix, [1, 1, 0], [True, False, False]) == pytest.approx(0.1)
+    assert_rejects(lambda: special_share(matrix, [1, 1], [True, False, False]), "rows")
+
+
+def test_attribution_grid_has_a_colour_bar_per_row_and_tokens_on_the_axes():
+    import matplotlib.pyplot as plt
+
+    from advanced.integrated_attention import attribution_grid_figure
+
+    tokens = ["[CLS]", "a", "cat", "[SEP]"]
+    raw = valid_attention((3, 4, 4))
+    fig = attribution_grid_figure(raw, raw / 2, tokens)
+    images = [ax for ax in fig.axes if ax.images]
+    bars = [ax for ax in fig.axes if not ax.images]  # colour bars draw no AxesImage
+    assert len(images) == 6 and len(bars) == 2
+    assert {bar.get_ylabel() for bar in bars} == {"attention weight (0–1)", "attribution ÷ the layer's maximum"}
+    for ax in images:
+        assert [t.get_text() for t in ax.get_xticklabels()] == tokens
+    np.testing.assert_allclose(images[3].images[0].get_array(), raw[0] / 2)  # second row, first layer
+    plt.close(fig)
+
+
+def test_attention_attribution_takes_more_steps_until_completeness_holds():
+    model = _gpt2(seed=2)
+    ids = torch.randint(1, 30, (2, 6), generator=torch.Generator().manual_seed(3))
+    targets = torch.tensor([4, 9])
+    fn = NextTokenLogProb(model)
+    with AttentionProbes(model) as probes:
+        coarse = attention_attributions(fn, probes.probes, ids, extra=(targets,), layers=[0], n_steps=2,
+                                        method="riemann_right", tolerance=None)
+        fine = attention_attributions(fn, probes.probes, ids, extra=(targets,), layers=[0], n_steps=2,
+                                      method="riemann_right")
+        with pytest.warns(RuntimeWarning, match=r"completeness error \d+\.\d+ % with 2 steps"):
+            attention_attributions(fn, probes.probes, ids, extra=(targets,), layers=[0], n_steps=2,
+                                   method="riemann_right", max_steps=2)
+    assert coarse["relative_error"].max() > 0.01 and coarse["n_steps"] == [2]
+    assert fine["n_steps"][0] > 2 and fine["relative_error"].max() <= 0.01
+
+
+@pytest.fixture(scope="module")
+def lesson_defaults():
+    """The lesson's own default input, model and target (what the gallery shows)."""
+    from types import SimpleNamespace
+
+    import advanced.integrated_attention as lesson
+
+    torch.set_num_threads(1)
+    args = SimpleNamespace(model=None, device="cpu", text=lesson.DEFAULT_TEXT, reference=lesson.DEFAULT_REFERENCE)
+    return lesson._setup(args)
+
+
+def test_default_input_completeness_claims(lesson_defaults):
+    """ig_completeness's caption: which method reaches 1 % first, and where Gauss–Legendre is not faster."""
+    from advanced.integrated_attention import COMPLETENESS_STEPS, completeness_runs, completeness_summary
+
+    x = lesson_defaults
+    runs = completeness_runs(x)
+    summary = completeness_summary(COMPLETENESS_STEPS, runs)
+    gl, rr = summary["first_within"]["gausslegendre"], summary["first_within"]["riemann_right"]
+    assert gl is not None and (rr is None or gl < rr)  # Gauss–Legendre reaches 1 % with fewer steps ...
+    assert 4 in summary["gl_worse_at"]  # ... but is the worse of the two at 4 steps: "far faster" is false there
+    ig = embedding_attributions(x.model, x.target, x.ids, x.baseline, extra=(x.mask,), n_steps=16)
+    assert ig["relative_error"][0] <= 0.01  # the lesson's default meets its own check
+
+
+def test_default_input_attribution_claims(lesson_defaults):
+    """attention_attribution_layer's caption: special tokens get much attention but little attribution."""
+    from advanced.integrated_attention import attribution_layer_facts
+
+    x = lesson_defaults
+    with AttentionProbes(x.model) as probes:
+        with torch.no_grad():
+            x.target(x.ids, x.mask)
+            weights = probes.attentions()[:, 0].cpu().numpy()  # (L, H, Q, K)
+        hao = attention_attributions(x.target, probes.probes, x.ids, extra=(x.mask,), n_steps=10)
+    assert (hao["relative_error"] <= 0.01).all()
+    facts = attribution_layer_facts(weights, hao["attributions"][:, 0], x.mask[0].numpy().astype(bool), ~x.content)
+    assert facts["attribution_on_special"] < facts["attention_on_special"] / 2
