@@ -14,6 +14,7 @@ import pytest
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+from hypothesis import given  # noqa: E402
 
 from attnviz.plotting import (  # noqa: E402
     MASKED_GREY,
@@ -24,6 +25,7 @@ from attnviz.plotting import (  # noqa: E402
     token_bars,
     write_plotly_html,
 )
+from tests.bad_attention import BAD_KINDS, PROPERTY_SETTINGS, assert_rejects, bad_attention, every_kind  # noqa: E402
 
 
 def _pixel(fig, ax, row: int, col: int) -> np.ndarray:
@@ -187,3 +189,44 @@ def test_bad_matrices_are_rejected_with_the_argument_named():
         heatmap_figure(np.array([[np.inf]]), xlabels=["a"], ylabels=["a"], title="t")
     with pytest.raises(ValueError, match="matrix: got an empty"):
         heatmap_figure(np.zeros((0, 0)), xlabels=[], ylabels=[], title="t")
+
+
+# ------------------------------------------------------------------------ property tests (bad_attention)
+# show_heatmaps and heatmap_figure draw any finite values (scores and distances too, with vmin/vmax), and NaN
+# means "masked": so negative, unnormalised, transposed and NaN input is drawn, by design (their docstrings say
+# so). What they must reject is what cannot be drawn or labelled.
+DRAWN_ANYWAY = ("nan", "negative", "unnormalised", "transposed")
+REJECTED = tuple(k for k in BAD_KINDS if k not in DRAWN_ANYWAY)
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention((2, 5, 5), kinds=REJECTED))
+@every_kind((2, 5, 5), kinds=REJECTED)
+def test_show_heatmaps_rejects_what_cannot_be_drawn(bad):
+    kind, matrices = bad
+    tokens = list("abcde")
+    assert_rejects(lambda: show_heatmaps(matrices, xlabels=tokens, ylabels=tokens), "matrices", "xlabels",
+                   "ylabels")
+    plt.close("all")
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention((5, 5), kinds=REJECTED))
+@every_kind((5, 5), kinds=REJECTED)
+def test_heatmap_figure_rejects_what_cannot_be_drawn(bad):
+    _, matrix = bad
+    tokens = list("abcde")
+    assert_rejects(lambda: heatmap_figure(matrix, xlabels=tokens, ylabels=tokens, title="t"), "matrix",
+                   "xlabels", "ylabels")
+
+
+BAR_KINDS = ("nan", "inf", "extra_dim", "wrong_keys", "string", "none")  # kinds that make sense for a (K,) row
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention((5,), kinds=BAR_KINDS))
+@every_kind((5,), kinds=BAR_KINDS)
+def test_token_bars_rejects_bad_values(bad):
+    _, values = bad
+    assert_rejects(lambda: token_bars(values, list("abcde")), "series", "tokens")
+    plt.close("all")
