@@ -202,7 +202,9 @@ def pointing_hits(maps, object_masks) -> tuple[np.ndarray, np.ndarray]:
 
     ``maps`` is ``(n, g_h, g_w)``; ``object_masks`` ``(n, S_h, S_w)`` pixel masks of the object (0/1, none
     empty). An image is a hit when the map's highest patch overlaps the object; its chance level is the
-    share of patches that overlap the object (the expected hit rate of a patch picked at random).
+    share of patches that overlap the object (the expected hit rate of a patch picked at random). A map
+    need not sum to 1 — only its strongest patch counts, and a ``[CLS]`` row keeps weight off the
+    patches — but it must be finite and non-negative (:func:`check_maps`).
     """
     maps = check_maps(maps)
     check_object_masks(object_masks, len(maps))
@@ -371,6 +373,9 @@ class ViTAttentionVisualizer:
         "logits": (B, C) or None}`` for ``"layer l (mean of heads)"`` of every
         layer, ``"last layer, best head"`` and ``"rollout"``.
         """
+        if len(images) == 0:
+            raise ValueError("images: got none; expected at least one image")
+        check_object_masks(object_masks, len(images))  # before the forward pass, not after it
         attention, logits, grid, n_prefix = self.attend_batch(model, images, patch_size, processor)
         size = grid[0] * self.check_patch_size(self._model(model), patch_size)
         object_masks = resize_masks(object_masks, size, self._processor(self._model(model), processor))

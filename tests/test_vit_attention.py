@@ -203,7 +203,7 @@ def test_the_usage_line_on_a_default_size_random_vit():
     fig = ViTAttentionVisualizer().visualize_patch_attention(model, image, patch_size=16, head_idx=0, layer_idx=-1)
     overlays = [ax.images[1].get_array() for ax in fig.axes if len(ax.images) == 2]
     assert [o.shape for o in overlays] == [(14, 14)] * 3
-    assert "layer 11, head 0" in [ax.get_title() for ax in fig.axes]
+    assert any(ax.get_title().startswith("layer 11, head 0\n") for ax in fig.axes)
     plt.close(fig)
 
 
@@ -589,3 +589,257 @@ def test_pointing_examples_show_hits_and_misses_in_test_set_order():
     assert "first 2 hits and the first 2 of its 3 misses among 9 test images" in caption
     np.testing.assert_allclose(fig.axes[6].images[1].get_array(), maps[0])
     plt.close(fig)
+
+
+# ------------------------------------------------------------------------- issue 14: bad input, every entry
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tests.bad_attention import PROPERTY_SETTINGS, assert_rejects, bad_attention, every_kind  # noqa: E402
+
+MAP_KINDS = ("nan", "inf", "negative", "empty", "extra_dim", "missing_dim", "wrong_keys", "string", "none")
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention((2, 2, 5, 5)))
+@every_kind((2, 2, 5, 5))
+def test_cls_patch_maps_rejects_bad_attention(bad):
+    _, array = bad
+    assert_rejects(lambda: cls_patch_maps(array, (2, 2), n_prefix=1), "attention")
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention((2, 2, 5, 5)))
+@every_kind((2, 2, 5, 5))
+def test_rollout_map_rejects_bad_attention(bad):
+    _, array = bad
+    assert_rejects(lambda: rollout_map(array, (2, 2), n_prefix=1), "attention")
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention((2, 2, 5, 5)))
+@every_kind((2, 2, 5, 5))
+def test_patch_attention_rejects_bad_attention(bad):
+    from advanced.vit_attention import PatchAttention
+
+    _, array = bad
+    assert_rejects(lambda: PatchAttention(array, np.zeros((4, 4, 3)), (2, 2), 2, 1), "attention")
+
+
+def valid_masks(n=3, size=4):
+    """``n`` pixel masks of ``size × size``, each with its object in a different corner."""
+    masks = np.zeros((n, size, size), dtype=bool)
+    for i in range(n):
+        masks[i, (i % 2) * (size // 2), (i // 2 % 2) * (size // 2)] = True
+    return masks
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention((3, 2, 2), kinds=MAP_KINDS))
+@every_kind((3, 2, 2), kinds=MAP_KINDS)
+def test_pointing_hits_and_target_shares_reject_bad_maps(bad):
+    """Maps need not sum to 1 (only the strongest patch counts), so no "unnormalised"/"transposed" here."""
+    from advanced.vit_attention import target_shares
+
+    kind, array = bad
+    names = ("maps", "object_masks") if kind == "wrong_keys" else ("maps",)  # a 2 × 1 grid fits no mask
+    assert_rejects(lambda: pointing_hits(array, valid_masks()), *names)
+    assert_rejects(lambda: target_shares(array, valid_masks()[0]), *(names + ("object_mask",)))
+
+
+MASK_KINDS = ("nan", "half", "255", "two_dims", "one_too_many", "empty_mask", "not_square_patches", "string",
+              "none", "no_pixels")
+
+
+def spoil_masks(kind, seed):
+    masks = valid_masks().astype(float)
+    index = seed % len(masks)
+    if kind == "nan":
+        masks[index, 0, 0] = np.nan
+    elif kind == "half":
+        masks[index, 1, 1] = 0.5
+    elif kind == "255":
+        masks = masks * 255  # a PNG read as 0/255
+    elif kind == "two_dims":
+        masks = masks[index]
+    elif kind == "one_too_many":
+        masks = np.concatenate([masks, masks[:1]])
+    elif kind == "empty_mask":
+        masks[index] = 0
+    elif kind == "not_square_patches":
+        masks = np.concatenate([masks, masks[:, :1]], axis=1)  # 5 × 4 pixels
+    elif kind == "string":
+        return "masks"
+    elif kind == "none":
+        return None
+    elif kind == "no_pixels":
+        masks = masks[:, :0, :0]
+    return masks
+
+
+bad_object_masks = st.tuples(st.sampled_from(MASK_KINDS), st.integers(0, 2**16)).map(
+    lambda pair: (pair[0], spoil_masks(*pair)))
+
+
+def rejects_masks(masks):
+    """``pointing_hits`` on valid maps must refuse ``masks``, naming ``object_masks``."""
+    maps = np.random.default_rng(0).random((3, 2, 2))
+    assert_rejects(lambda: pointing_hits(maps, masks), "object_masks")
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_object_masks)
+def test_pointing_hits_rejects_bad_object_masks(bad):
+    rejects_masks(bad[1])
+
+
+@pytest.mark.parametrize("kind", MASK_KINDS)
+def test_every_kind_of_bad_object_mask_is_rejected(kind):
+    """Each kind once, explicitly (hypothesis's 15 draws may miss one)."""
+    rejects_masks(spoil_masks(kind, 1))
+
+
+IMAGE_KINDS = ("two_dims", "four_dims", "no_rows", "no_columns", "float_0_255", "nan", "inf", "one_channel",
+               "two_channels", "five_channels", "negative", "int_above_255", "bool")
+
+
+@st.composite
+def bad_images(draw):
+    """``(kind, array)``: an image array spoiled one way, of a drawn size."""
+    kind = draw(st.sampled_from(IMAGE_KINDS))
+    height, width = draw(st.integers(1, 12)), draw(st.integers(1, 12))
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    image = rng.random((height, width, 3))  # a valid float image in [0, 1)
+    if kind == "two_dims":
+        return kind, image[..., 0]
+    if kind == "four_dims":
+        return kind, image[None]
+    if kind == "no_rows":
+        return kind, image[:0]
+    if kind == "no_columns":
+        return kind, image[:, :0]
+    if kind == "float_0_255":
+        return kind, image * 255 + 1.5  # the max is above 1 for sure
+    if kind in ("nan", "inf"):
+        image[rng.integers(height), rng.integers(width), rng.integers(3)] = np.nan if kind == "nan" else np.inf
+        return kind, image
+    if kind.endswith("channels") or kind == "one_channel":
+        channels = {"one_channel": 1, "two_channels": 2, "five_channels": 5}[kind]
+        return kind, rng.random((height, width, channels))
+    if kind == "negative":
+        image[0, 0, 0] = -0.25
+        return kind, image
+    if kind == "int_above_255":
+        return kind, (image * 300).astype(np.int64) + 256  # every value above 255
+    return kind, image > 0.5  # bool
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_images())
+def test_image_entry_points_reject_bad_images(bad):
+    from transformers import ViTConfig
+
+    from attnviz.kinds import as_pil, pixel_values
+
+    _, image = bad
+    config = ViTConfig(image_size=16, patch_size=8)
+    assert_rejects(lambda: as_pil(image), "image")
+    assert_rejects(lambda: pixel_values(image, config), "image")
+
+
+@pytest.mark.parametrize("kind", IMAGE_KINDS)
+def test_every_kind_of_bad_image_is_rejected(kind):
+    """Each kind once, explicitly (hypothesis's 15 draws may miss one)."""
+    from attnviz.kinds import as_pil
+
+    rng = np.random.default_rng(0)
+    image = rng.random((5, 6, 3))
+    spoiled = {"two_dims": image[..., 0], "four_dims": image[None], "no_rows": image[:0], "no_columns": image[:, :0],
+               "float_0_255": image * 255 + 1.5, "nan": np.where(image > 0.9, np.nan, image),
+               "inf": np.where(image > 0.9, np.inf, image), "one_channel": image[..., :1],
+               "two_channels": image[..., :2], "five_channels": np.concatenate([image, image[..., :2]], -1),
+               "negative": image - 0.5, "int_above_255": (image * 300).astype(np.int64) + 256,
+               "bool": image > 0.5}[kind]
+    assert_rejects(lambda: as_pil(spoiled), "image")
+
+
+def test_a_float_image_in_0_255_is_rejected_with_what_to_do(vit):
+    image = np.asarray(two_colour_image(), dtype=np.float64)  # 0..255 as floats: the classic mistake
+    error = assert_rejects(lambda: ViTAttentionVisualizer().attend(vit, image), "image")
+    assert "float images must be in [0, 1]; got max 255 — pass a uint8 array or divide by 255" in str(error)
+
+
+@PROPERTY_SETTINGS
+@given(seed=st.integers(0, 2**16), height=st.integers(1, 40), width=st.integers(1, 40))
+def test_a_float_image_in_0_1_is_the_same_picture_as_its_uint8(seed, height, width):
+    """Floats in [0, 1] are scaled by 255 exactly as a uint8 image is read: the same pixel values."""
+    from transformers import ViTConfig
+
+    from attnviz.kinds import pixel_values
+
+    as_bytes = np.random.default_rng(seed).integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+    config = ViTConfig(image_size=16, patch_size=8)
+    np.testing.assert_array_equal(pixel_values(as_bytes / 255.0, config).numpy(),
+                                  pixel_values(as_bytes, config).numpy())
+    np.testing.assert_array_equal(pixel_values(as_bytes.astype(np.int64), config).numpy(),
+                                  pixel_values(as_bytes, config).numpy())
+
+
+def test_nan_pixel_values_are_rejected(vit):
+    pixels = torch.zeros(1, 3, 224, 224)
+    pixels[0, 1, 5, 5] = float("nan")
+    assert_rejects(lambda: ViTAttentionVisualizer().attend(vit, pixels), "image")
+
+
+def unreadable_files(folder):
+    """Files that are not a readable image, each with what its error message must say."""
+    from PIL import Image
+
+    Image.new("RGB", (40, 40), "red").save(folder / "good.png")
+    whole = (folder / "good.png").read_bytes()
+    (folder / "truncated.png").write_bytes(whole[: len(whole) // 2])
+    (folder / "garbage.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    (folder / "notes.txt").write_text("not an image\n", encoding="utf-8")
+    (folder / "a_folder.png").mkdir()
+    return {"truncated.png": "cannot read", "garbage.png": "cannot read", "notes.txt": "cannot read",
+            "a_folder.png": "is not a file"}
+
+
+def test_unreadable_image_files_are_one_value_error_naming_the_path(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from attnviz.kinds import as_pil
+
+    for name, says in unreadable_files(tmp_path).items():
+        error = assert_rejects(lambda name=name: as_pil(tmp_path / name), "image")
+        assert str(tmp_path / name) in str(error) and says in str(error), str(error)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # 1600 pixels > twice the limit: PIL's bomb guard
+    error = assert_rejects(lambda: as_pil(tmp_path / "good.png"), "image")
+    assert "decompression bomb" in str(error) and str(tmp_path / "good.png") in str(error)
+
+
+@pytest.fixture(scope="module")
+def small_vit_folder(tmp_path_factory):
+    """A random 64-pixel ViT saved with its processor, as ``--model`` takes it."""
+    from transformers import ViTImageProcessor
+
+    folder = tmp_path_factory.mktemp("small_vit")
+    random_vit(image_size=64, patch_size=8, num_labels=4).save_pretrained(folder)
+    ViTImageProcessor(size={"height": 64, "width": 64}).save_pretrained(folder)
+    return folder
+
+
+def test_cli_bad_image_is_one_line_and_exit_2(small_vit_folder, tmp_path, capsys, monkeypatch):
+    from PIL import Image
+
+    from advanced.vit_attention import main
+    from attnviz.cli import run_lesson
+
+    files = unreadable_files(tmp_path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    for name in [*files, "good.png"]:  # good.png is a bomb under the lowered limit
+        code = run_lesson(main, ["--model", str(small_vit_folder), "--image", str(tmp_path / name),
+                                 "--test-set", str(tmp_path / "no_test_set"), "--out", str(tmp_path / "out")])
+        message = capsys.readouterr().err.strip()
+        assert code == 2 and len(message.splitlines()) == 1 and message.startswith("error: image:"), message
+        assert str(tmp_path / name) in message
