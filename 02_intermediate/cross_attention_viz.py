@@ -39,23 +39,28 @@ Then the RNN with Bahdanau attention, three ways (the outline's three pictures):
 Run it
 ------
     python 02_intermediate/cross_attention_viz.py                                 # tiny BART + GRU, offline
-    python 02_intermediate/cross_attention_viz.py --text "March 3, 1999" --step 6
+    python 02_intermediate/cross_attention_viz.py --text "March 3, 1999" --step 9   # 1-based: a day digit
     python 02_intermediate/cross_attention_viz.py --model Helsinki-NLP/opus-mt-en-de --text "The cat sat."
 """
 
 from __future__ import annotations
 
+import sys
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
 from attnviz.cli import lesson_parser, run_lesson
+from attnviz.gru_attention import TruncatedInput
 from attnviz.outputs import LessonOutputs
 from attnviz.plotting import heatmap_html, show_heatmaps, token_bars
 from attnviz.validate import check_attention, check_cross_attention, check_index, check_tokens
 
 DEFAULT_TEXT = "the 21st of November, 2026"
+DEFAULT_STEP = 6  # 1-based decoding step: "2026-1" — the first month digit of the ISO date
 
 
 class CrossAttention(NamedTuple):
@@ -91,7 +96,15 @@ def cross_attentions(model, tokenizer, sources, targets=None, max_new_tokens: in
     if targets is not None and len(targets) != len(sources):
         raise ValueError(f"targets: got {len(targets)} targets for {len(sources)} sources")
     device = next(model.parameters()).device
-    batch = tokenizer(list(sources), return_tensors="pt", padding=True).to(device)  # input_ids (B, S)
+    limit = source_limit(tokenizer, model)
+    for text in sources:
+        n_tokens = len(tokenizer(text, verbose=False)["input_ids"])
+        if n_tokens > limit:
+            warnings.warn(f"--text: {n_tokens} tokens is longer than the model's {limit} source positions; "
+                          f"truncated to the first {limit} tokens ({text[:30]!r}...)", TruncatedInput,
+                          stacklevel=2)
+    batch = tokenizer(list(sources), return_tensors="pt", padding=True, truncation=True,
+                      max_length=limit).to(device)  # input_ids (B, S), S <= limit
     start = model.config.decoder_start_token_id
     eos, pad = model.config.eos_token_id, model.config.pad_token_id
     if targets is None:
@@ -100,6 +113,11 @@ def cross_attentions(model, tokenizer, sources, targets=None, max_new_tokens: in
         sequences = [_cut_at_eos(row.tolist(), eos, pad) for row in generated.cpu()]  # [start, y1, …, </s>]
     else:
         sequences = [[start, *tokenizer(t, add_special_tokens=False)["input_ids"], eos] for t in targets]
+        for row, seq in enumerate(sequences):
+            if len(seq) - 1 > limit:  # the decoder reads len(seq) - 1 positions
+                warnings.warn(f"targets: {len(seq) - 1} decoder positions is longer than the model's "
+                              f"{limit}; truncated to the first {limit}", TruncatedInput, stacklevel=2)
+                sequences[row] = seq[: limit + 1]
     longest = max(len(s) for s in sequences)
     decoder_ids = torch.full((len(sequences), longest - 1), pad, dtype=torch.long)  # (B, T) inputs
     decoder_mask = torch.zeros_like(decoder_ids)
@@ -117,6 +135,15 @@ def cross_attentions(model, tokenizer, sources, targets=None, max_new_tokens: in
                      for seq in sequences]
     outputs = [tokenizer.decode(seq, skip_special_tokens=True) for seq in sequences]
     return CrossAttention(weights, source_tokens, target_tokens, source_mask, decoder_mask.numpy(), outputs)
+
+
+def source_limit(tokenizer, model) -> int:
+    """The most source tokens the model takes: its position table (``max_position_embeddings``) or the
+    tokenizer's ``model_max_length``, whichever is smaller — 64 for the course's tiny BART. A longer text
+    would index past the position table ("index out of range in self"), so it is cut, with a warning."""
+    from attnviz.models import max_length
+
+    return max_length(tokenizer, model)
 
 
 def _cut_at_eos(ids: list[int], eos: int, pad: int) -> list[int]:
@@ -143,6 +170,20 @@ def alignment_hits(alignment, token_spans, target_positions) -> np.ndarray:
     ``token_spans[b][field] = (start, end)`` are source token positions; ``target_positions[field]`` the
     output rows of that field's digits (year 0–3, month 5–6, day 8–9 in ``YYYY-MM-DD``).
     """
+    alignment = np.asarray(alignment) if not isinstance(alignment, str | bytes) else alignment
+    if not isinstance(alignment, np.ndarray) or alignment.dtype.kind not in "iu" or alignment.ndim != 2:
+        got = (f"shape {alignment.shape}, dtype {alignment.dtype}" if isinstance(alignment, np.ndarray)
+               else type(alignment).__name__)
+        raise TypeError(f"alignment: expected integer source positions (B, T), as implied_alignment returns "
+                        f"them, got {got}")
+    if not isinstance(token_spans, list | tuple) or len(token_spans) != alignment.shape[0]:
+        raise ValueError(f"token_spans: expected one dict of field spans per example "
+                         f"({alignment.shape[0]}), got {type(token_spans).__name__} of length "
+                         f"{len(token_spans) if hasattr(token_spans, '__len__') else '?'}")
+    rows_needed = [t for rows in target_positions.values() for t in rows]
+    if rows_needed and max(rows_needed) >= alignment.shape[1]:
+        raise ValueError(f"target_positions: row {max(rows_needed)} is beyond the alignment's "
+                         f"{alignment.shape[1]} output rows")
     hits = []
     for b, spans in enumerate(token_spans):
         row = []
@@ -151,6 +192,79 @@ def alignment_hits(alignment, token_spans, target_positions) -> np.ndarray:
             row += [start <= alignment[b, t] < end for t in rows]
         hits.append(row)
     return np.array(hits, dtype=bool)
+
+
+def date_example_for(text: str, output: str):
+    """The course's :class:`~attnviz.training.dates.DateExample` behind ``text``, when ``text`` is written in
+    one of the date formats and ``output`` (the model's translation) is its ISO date; else ``None``.
+
+    This is what tells us, for a typed date, where its year, month and day are — the known right answer
+    the alignment is scored against."""
+    import datetime as dt
+
+    from attnviz.training.dates import FORMATS, render
+
+    try:
+        date = dt.date.fromisoformat(output.strip())
+    except ValueError:
+        return None
+    matches = [render(date, name) for name in FORMATS]
+    return next((example for example in matches if example.source == text), None)
+
+
+class FieldAttention(NamedTuple):
+    """How a cross-attention map reads the three date fields, layer by layer (one sentence)."""
+
+    mass: np.ndarray  # (L,) mean over output digits of the attention inside the digit's own source field
+    uniform: float  # the same share if every source token got the same weight
+    hits: np.ndarray  # (L,) output digits whose strongest source token lies in their field
+    digits: int  # output digits scored (8 in YYYY-MM-DD)
+    monotone: np.ndarray  # (L,) bool: do the digits' strongest source positions only move right?
+    source_order: list[str]  # the fields in the order the source writes them
+
+
+def field_attention(layer_means, spans: dict[str, tuple[int, int]], target_positions=None) -> FieldAttention:
+    """Score each layer's head-mean map ``(L, T, S)`` against the known field spans of one date.
+
+    ``mass[l]`` averages ``Σ_{s in field(t)} C_l[t, s]`` over the output digits ``t``; ``uniform`` is the
+    same with every row uniform (the field's share of the ``S`` source tokens); a staircase — the picture
+    one expects of an alignment — is a *monotone* one: each digit's argmax at or right of the previous."""
+    from attnviz.training.dates import TARGET_POSITIONS
+
+    target_positions = TARGET_POSITIONS if target_positions is None else target_positions
+    arr = check_attention(layer_means, "LQK", name="layer_means")  # (L, T, S)
+    n_source = arr.shape[-1]
+    rows = [(t, spans[field]) for field, ts in target_positions.items() for t in ts]
+    if max(t for t, _ in rows) >= arr.shape[1] or max(end for _, (_, end) in rows) > n_source:
+        raise ValueError(f"spans: the date's fields {spans} do not fit layer_means of shape {arr.shape}")
+    mass = np.array([[arr[layer, t, start:end].sum() for t, (start, end) in rows]
+                     for layer in range(arr.shape[0])]).mean(1)  # (L,)
+    uniform = float(np.mean([(end - start) / n_source for _, (start, end) in rows]))
+    best = arr[:, [t for t, _ in rows]].argmax(-1)  # (L, digits): strongest source token of each digit
+    hits = np.array([[start <= best[layer, i] < end for i, (_, (start, end)) in enumerate(rows)]
+                     for layer in range(arr.shape[0])]).sum(1)  # (L,)
+    monotone = (np.diff(best, axis=1) >= 0).all(1)  # (L,)
+    source_order = sorted(target_positions, key=lambda field: spans[field][0])
+    return FieldAttention(mass, uniform, hits, len(rows), monotone, source_order)
+
+
+def layer_means_caption(stats: FieldAttention | None) -> str:
+    """The caption of the per-layer head-mean figure, filled from :func:`field_attention`'s numbers."""
+    text = ("Each decoder layer's heads averaged (rows: the output token each row predicts; columns: "
+            "source tokens). ")
+    if stats is None:
+        return text + "This input is not one of the course's date formats, so there is no known right " \
+                      "alignment to score it against."
+    per_layer = "; ".join(f"layer {layer}: {100 * m:.0f}% of the attention inside the digit's own field, "
+                          f"{h} of {stats.digits} digits aligned there"
+                          for layer, (m, h) in enumerate(zip(stats.mass, stats.hits)))
+    text += f"Output digits and their source field: {per_layer} (spread evenly: {100 * stats.uniform:.0f}%). "
+    if stats.monotone.any():
+        shape = ("a monotone staircase in layer " + ", ".join(str(i) for i in np.flatnonzero(stats.monotone)))
+    else:
+        shape = ("no clean staircase: the output writes year, month, day while the source has "
+                 + ", ".join(stats.source_order) + ", so the alignment is blocks that jump back and forth")
+    return text + f"The picture is {shape}."
 
 
 def date_token_spans(tokenizer, examples) -> list[dict[str, tuple[int, int]]]:
@@ -247,6 +361,7 @@ def plot_rnn_heatmap(attention, source_tokens, output_tokens, title: str = "GRU 
     """Way 1: the ``(T, S)`` heatmap of an RNN's attention."""
     arr = check_cross_attention(attention, source_len=len(source_tokens), target_len=len(output_tokens),
                                 name="attention")
+    arr = check_attention(arr, "QK", name="attention")  # one (T, S) map, rows summing to 1
     return show_heatmaps(arr, xlabels=_shown(source_tokens), ylabels=_shown(output_tokens), titles=[title],
                          xlabel="source token", ylabel="output token (decoding step)")
 
@@ -264,27 +379,51 @@ def animation_frames(attention) -> np.ndarray:
     return frames
 
 
-def attention_gif(attention, source_tokens, output_tokens, path, seconds_per_step: float = 0.6):
-    """Way 2: an animated GIF with one frame per decoding step; returns the number of frames.
+def step_label(step: int, n_steps: int, token: str) -> str:
+    """How every RNN picture names a decoding step: 1-based, "step k of n", with the token it writes."""
+    return f"step {step} of {n_steps}, writing '{_show(token)}'"
 
-    Frame ``t`` draws the rows decoded so far (later rows blank) with the current row framed, and the
-    output written so far in the title.
-    """
-    import imageio.v2 as imageio
-    import matplotlib.pyplot as plt
+
+def check_step(step, n_steps: int) -> int:
+    """A 1-based decoding step ``1 … n_steps`` (the numbering the figures print), validated."""
+    if isinstance(step, bool) or not isinstance(step, int | np.integer):
+        raise TypeError(f"step: expected an integer decoding step, got {type(step).__name__}")
+    if not 1 <= step <= n_steps:
+        raise ValueError(f"step: got {step}; the decoding steps are numbered 1 to {n_steps}")
+    return int(step)
+
+
+def gif_frame(attention, source_tokens, output_tokens, step: int):
+    """Frame ``step`` (1-based) of the animation: the rows decoded so far, the current one framed in red,
+    later rows blank; the title names the step as :func:`step_label` does."""
     from matplotlib.patches import Rectangle
 
     arr = check_cross_attention(attention, source_len=len(source_tokens), target_len=len(output_tokens),
                                 name="attention")
-    frames = animation_frames(arr)  # (T, T, S)
+    step = check_step(step, arr.shape[0])
+    frame = animation_frames(arr)[step - 1]  # (T, T, S) -> (T, S): rows after this step are NaN
+    written = "".join(o for o in output_tokens[:step] if not o.startswith("<"))
+    rows = [_show(o) if i < step else "·" for i, o in enumerate(output_tokens)]  # "·": not yet written
+    fig = show_heatmaps(frame, xlabels=_shown(source_tokens), ylabels=rows, xlabel="source token",
+                        ylabel="output token (decoding step)", panel_size=5.0,
+                        titles=[f"{step_label(step, arr.shape[0], output_tokens[step - 1])}; "
+                                f"so far '{written}'"])
+    fig.axes[0].add_patch(Rectangle((-0.5, step - 1.5), arr.shape[1], 1, fill=False, ec="red", lw=2))
+    return fig
+
+
+def attention_gif(attention, source_tokens, output_tokens, path, seconds_per_step: float = 0.6):
+    """Way 2: an animated GIF with one frame per decoding step (:func:`gif_frame`); returns the number of
+    frames."""
+    import imageio.v2 as imageio
+    import matplotlib.pyplot as plt
+
+    arr = check_cross_attention(attention, source_len=len(source_tokens), target_len=len(output_tokens),
+                                name="attention")
+    check_attention(arr, "QK", name="attention")
     images = []
-    for t, frame in enumerate(frames):
-        written = "".join(o for o in output_tokens[: t + 1] if not o.startswith("<"))
-        rows = [_show(o) if i <= t else "·" for i, o in enumerate(output_tokens)]  # "·": not yet written
-        fig = show_heatmaps(frame, xlabels=_shown(source_tokens), ylabels=rows, xlabel="source token",
-                            ylabel="output token (decoding step)", panel_size=5.0,
-                            titles=[f"step {t + 1}/{len(frames)}: output so far '{written}'"])
-        fig.axes[0].add_patch(Rectangle((-0.5, t - 0.5), arr.shape[1], 1, fill=False, ec="red", lw=2))
+    for step in range(1, arr.shape[0] + 1):
+        fig = gif_frame(arr, source_tokens, output_tokens, step)
         fig.set_size_inches(7.5, 6.0)
         fig.canvas.draw()
         images.append(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy())  # (h, w, 3)
@@ -294,12 +433,16 @@ def attention_gif(attention, source_tokens, output_tokens, path, seconds_per_ste
 
 
 def plot_step_bars(attention, source_tokens, output_tokens, step: int):
-    """Way 3: a bar chart of one output token's attention row (bars in source order, on a 0–1 scale)."""
+    """Way 3: a bar chart of one decoding step's attention row (bars in source order, on a 0–1 scale).
+
+    ``step`` is 1-based, as the animation counts: step ``k`` is row ``k - 1`` of the ``(T, S)`` matrix."""
     arr = check_cross_attention(attention, source_len=len(source_tokens), target_len=len(output_tokens),
                                 name="attention")
-    step = check_index(step, arr.shape[0], name="step")
-    fig = token_bars(arr[step], [_show(t) for t in source_tokens], ylabel="attention weight (probability)",
-                     title=f"Where output token {step} ('{output_tokens[step]}') looks")
+    check_attention(arr, "QK", name="attention")
+    step = check_step(step, arr.shape[0])
+    label = step_label(step, arr.shape[0], output_tokens[step - 1])
+    fig = token_bars(arr[step - 1], _shown(source_tokens), ylabel="attention weight (probability)",
+                     title=f"Where the decoder looks at {label}")
     fig.axes[0].set_ylim(0, 1)
     fig.axes[0].set_xlabel("source token")
     return fig
@@ -319,7 +462,7 @@ def _transformer_demo(args, out) -> None:
     n_s, n_t = int(cross.source_mask[0].sum()), int(cross.target_mask[0].sum())
     weights = cross.weights[:, 0, :, :n_t, :n_s]  # (L, B, H, T, S) -> (L, H, T, S): example 0, no padding
     src, tgt = cross.source_tokens[0][:n_s], cross.target_tokens[0][:n_t]
-    print(f"{loaded.name}: '{args.text}' -> '{cross.outputs[0]}'; cross-attention {weights.shape} "
+    print(f"{loaded.name}: '{args.text[:60]}' -> '{cross.outputs[0]}'; cross-attention {weights.shape} "
           "(L, H, T, S)")
 
     fig = plot_cross_heads(weights, src, tgt, loaded.name)
@@ -331,8 +474,12 @@ def _transformer_demo(args, out) -> None:
                         titles=[f"layer {layer}, mean of heads" for layer in range(len(layer_means))],
                         xlabel="source token (encoder)", ylabel="output token (decoder)", tick_labels=True,
                         panel_size=3.6, suptitle=f"{loaded.name}: head-mean cross-attention per layer")
-    out.save_figure(fig, "cross_layer_means", "Each decoder layer's heads averaged: the layer that aligns "
-                    "output digits with their source field shows a clean staircase.")
+    example = date_example_for(args.text, cross.outputs[0])
+    stats = None
+    if example is not None:
+        spans = date_token_spans(tokenizer, [example])[0]
+        stats = field_attention(layer_means, spans)
+    out.save_figure(fig, "cross_layer_means", layer_means_caption(stats))
 
     # How well does each layer align with the known right answer? (the date model only)
     rates = None
@@ -362,10 +509,12 @@ def _rnn_demo(args, out) -> None:
     from attnviz.gru_attention import GRUAttentionSeq2Seq
 
     rnn = GRUAttentionSeq2Seq.from_pretrained(args.rnn_model)
-    result = rnn.translate(args.text)
-    print(f"GRU: '{args.text}' -> '{result.output}'; attention {result.attention.shape} (T, S)")
+    result = rnn.translate(args.text)  # a text longer than the GRU's limit is cut, with a warning
+    read = "".join(result.source_tokens[1:-1])  # the source as the GRU read it (after any truncation)
+    print(f"GRU: '{read}' -> '{result.output}'; attention {result.attention.shape} (T, S)")
+    shown = read if len(read) <= 40 else read[:39] + "…"
     fig = plot_rnn_heatmap(result.attention, result.source_tokens, result.output_tokens,
-                           title=f"GRU + Bahdanau attention: '{args.text}' → '{result.output}'")
+                           title=f"GRU + Bahdanau attention: '{shown}' → '{result.output}'")
     out.save_figure(fig, "rnn_heatmap", "Way 1 — the RNN's attention as a heatmap: one row per decoding "
                     "step, one column per source character.")
     n_frames = attention_gif(result.attention, result.source_tokens, result.output_tokens,
@@ -373,10 +522,27 @@ def _rnn_demo(args, out) -> None:
     out.register("rnn_steps.gif", f"Way 2 — an animation with one frame per decoding step ({n_frames} "
                  "steps): the red frame marks the step being written, later rows are still blank.")
     n_steps = result.attention.shape[0]
-    step = check_index(args.step if args.step is not None else min(5, n_steps - 1), n_steps, name="step")
+    step = check_step(args.step if args.step is not None else min(DEFAULT_STEP, n_steps), n_steps)
     fig = plot_step_bars(result.attention, result.source_tokens, result.output_tokens, step)
-    out.save_figure(fig, "rnn_step_bars", f"Way 3 — one output token's attention row as bars (step {step}, "
-                    f"'{result.output_tokens[step]}'): exact weights, in source order.")
+    out.save_figure(fig, "rnn_step_bars", "Way 3 — one decoding step's attention row as bars ("
+                    f"{step_label(step, n_steps, result.output_tokens[step - 1])}, as the animation numbers "
+                    "its frames): exact weights, in source order.")
+
+
+@contextmanager
+def one_line_warnings():
+    """Print every :class:`TruncatedInput` warning raised inside as one line on stderr ("warning: …")."""
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, TruncatedInput):
+            print(f"warning: {message}", file=sys.stderr)
+        else:  # library deprecations and the like: shown as Python shows them
+            default(message, category, filename, lineno, file, line)
+
+    with warnings.catch_warnings():  # restores warnings.showwarning on the way out
+        warnings.showwarning = show
+        yield
 
 
 def main(argv=None):
@@ -388,11 +554,13 @@ def main(argv=None):
                         help="GRU + Bahdanau checkpoint folder or course model name (default: "
                              "gru-attention-dates)")
     parser.add_argument("--step", type=int, default=None,
-                        help="output step shown as a bar chart (default: 5, the first month digit of a date)")
+                        help=f"decoding step shown as a bar chart, 1-based as in the animation (default: "
+                             f"{DEFAULT_STEP}, the first month digit of YYYY-MM-DD)")
     args = parser.parse_args(argv)
     out = LessonOutputs(__file__, args.out)
-    _transformer_demo(args, out)
-    _rnn_demo(args, out)
+    with one_line_warnings():
+        _transformer_demo(args, out)
+        _rnn_demo(args, out)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ The checkpoint is a folder with ``config.json`` (sizes), ``model.safetensors`` (
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -43,6 +44,11 @@ from typing import NamedTuple
 import numpy as np
 import torch
 from torch import nn
+
+
+class TruncatedInput(UserWarning):
+    """A text longer than a model's limit was cut to it (the seq2seq lesson prints these in one line)."""
+
 
 # ----------------------------------------------------------------------------------------------------
 # Vocabulary: one token per character, with <s> in front and </s> at the end
@@ -66,12 +72,16 @@ class CharVocabulary:
     def __len__(self) -> int:
         return len(self.tokens)
 
-    def encode(self, text: str) -> list[int]:
+    def encode(self, text: str, max_length: int | None = None) -> list[int]:
+        """``<s>``, one id per character, ``</s>``; with ``max_length``, only the first ``max_length - 2``
+        characters are kept (so the whole encoding, ``<s>`` and ``</s>`` included, has at most ``max_length``)."""
+        if max_length is not None:
+            text = text[: max(0, max_length - 2)]
         return [self.bos_id, *(self.ids.get(ch, self.unk_id) for ch in text), self.eos_id]
 
-    def encode_batch(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode_batch(self, texts: list[str], max_length: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Pad to the longest: returns ``ids`` (B, S) and ``lengths`` (B,) (real tokens, ``<s>``/``</s>`` included)."""
-        encoded = [self.encode(t) for t in texts]
+        encoded = [self.encode(t, max_length) for t in texts]
         lengths = torch.tensor([len(e) for e in encoded])
         ids = torch.full((len(texts), int(lengths.max())), self.pad_id, dtype=torch.long)
         for row, e in enumerate(encoded):
@@ -112,6 +122,10 @@ class GRUAttentionConfig:
     hidden_size: int = 64  # decoder state size H; the encoder has H per direction, so annotations are 2H
     attention_size: int = 64  # size of the hidden layer of the additive score
     max_output_length: int = 12  # greedy decoding stops here if no </s> came
+    # The longest source it reads (<s> + characters + </s>): a GRU has no position table, but it was trained
+    # on dates of at most ~32 tokens, and a longer attention map is unreadable; translate() cuts a longer
+    # text here with a warning (the same limit as the tiny BART's 64 positions).
+    max_source_length: int = 64
     model_type: str = "gru-bahdanau-attention"
 
 
@@ -236,9 +250,18 @@ class GRUAttentionSeq2Seq(nn.Module):
 
     def translate_batch(self, texts: list[str]) -> list[Translation]:
         """Greedy translations of several sources, each with its own ``(steps, source_len)`` attention."""
+        if isinstance(texts, str) or not isinstance(texts, list | tuple) or not texts \
+                or not all(isinstance(t, str) and t.strip() for t in texts):
+            raise TypeError(f"texts: expected a non-empty list of non-empty strings, got {texts!r:.60}")
+        limit = self.config.max_source_length
+        for text in texts:
+            if len(text) + 2 > limit:
+                warnings.warn(f"--text: {len(text) + 2} tokens is longer than the GRU's {limit} source "
+                              f"positions; truncated to the first {limit - 2} characters ({text[:30]!r}...)",
+                              TruncatedInput, stacklevel=3)
         was_training = self.training
         self.eval()
-        source_ids, lengths = self.vocab.encode_batch(texts)
+        source_ids, lengths = self.vocab.encode_batch(list(texts), max_length=limit)
         output_ids, attention = self.generate(source_ids.to(self.device), lengths)
         self.train(was_training)
         results = []
@@ -257,7 +280,11 @@ class GRUAttentionSeq2Seq(nn.Module):
         return results
 
     def translate(self, text: str) -> Translation:
-        """Greedy translation of one source: ``output``, ``attention`` (steps, source_len) and token labels."""
+        """Greedy translation of one source: ``output``, ``attention`` (steps, source_len) and token labels.
+
+        A text longer than ``config.max_source_length - 2`` characters is truncated, with a warning."""
+        if not isinstance(text, str):
+            raise TypeError(f"text: expected a string, got {type(text).__name__}")
         return self.translate_batch([text])[0]
 
     # ------------------------------------------------------------------------------------------------

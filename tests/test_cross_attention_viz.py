@@ -7,20 +7,29 @@ the shipped ``tiny-bart-dates`` and ``gru-attention-dates``.
 import numpy as np
 import pytest
 import torch
+from hypothesis import given
 
 from attnviz.grading.fixtures import random_attention
 from attnviz.plotting import describe_figure
 from intermediate.cross_attention_viz import (
+    DEFAULT_STEP,
     alignment_hits,
     animation_frames,
     attention_gif,
     cross_attentions,
     date_alignment_by_layer,
+    date_example_for,
+    date_token_spans,
+    field_attention,
+    gif_frame,
     implied_alignment,
+    layer_means_caption,
     plot_alignment,
+    plot_cross_heads,
     plot_rnn_heatmap,
     plot_step_bars,
 )
+from tests.bad_attention import PROPERTY_SETTINGS, assert_rejects, bad_attention
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +89,10 @@ def test_transposed_and_bad_inputs_are_rejected():
         plot_rnn_heatmap(cross * 2, src, tgt)
     with pytest.raises(ValueError, match="does not end in"):
         plot_step_bars(cross, src[:5], tgt, 0)
-    with pytest.raises(ValueError, match="step"):
-        plot_step_bars(cross, src, tgt, 4)
+    with pytest.raises(ValueError, match="step: got 5; the decoding steps are numbered 1 to 4"):
+        plot_step_bars(cross, src, tgt, 5)
+    with pytest.raises(ValueError, match="step: got 0"):
+        plot_step_bars(cross, src, tgt, 0)
     with pytest.raises(ValueError, match="NaN"):
         attention_gif(cross * np.nan, src, tgt, "/dev/null")
     with pytest.raises(ValueError, match="targets"):
@@ -104,10 +115,11 @@ def test_gif_has_one_frame_per_decoding_step(tmp_path):
 def test_bar_chart_bars_are_the_attention_row():
     cross = random_attention(3, (4, 9))
     tokens = list("aab  cdd.")  # repeated tokens must not be merged into one bar
-    fig = plot_step_bars(cross, tokens, list("wxyz"), step=2)
+    fig = plot_step_bars(cross, tokens, list("wxyz"), step=3)  # 1-based: step 3 is the third row
     ax = fig.axes[0]
     heights = [p.get_height() for p in sorted(ax.patches, key=lambda p: p.get_x())]
     np.testing.assert_allclose(heights, cross[2], atol=1e-12)
+    assert "step 3 of 4, writing 'y'" in ax.get_title()
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "a", "b", "␣", "␣", "c", "d", "d", "."]
 
 
@@ -136,7 +148,7 @@ def test_gru_three_ways(tmp_path):
     result = rnn.translate("the 21st of November, 2026")
     n = attention_gif(result.attention, result.source_tokens, result.output_tokens, tmp_path / "g.gif")
     assert n == len(result.output_tokens) == iio.imread(tmp_path / "g.gif", index=None).shape[0]
-    fig = plot_step_bars(result.attention, result.source_tokens, result.output_tokens, step=0)
+    fig = plot_step_bars(result.attention, result.source_tokens, result.output_tokens, step=1)
     heights = [p.get_height() for p in sorted(fig.axes[0].patches, key=lambda p: p.get_x())]
     np.testing.assert_allclose(heights, result.attention[0], atol=1e-6)
 
@@ -163,3 +175,169 @@ def test_a_model_without_cross_attention_is_refused_in_one_line(tmp_path, capsys
     assert run_lesson(main, ["--model", str(folder), "--out", str(tmp_path / "out")]) == 2
     message = capsys.readouterr().err.strip()
     assert len(message.splitlines()) == 1 and "not an encoder-decoder" in message and "offline" not in message
+
+
+# ------------------------------------------------------------------- issue 13: claims computed and asserted
+def test_field_attention_by_hand():
+    # 2 layers, 3 output rows, 4 source tokens; field "a" = source [0, 2) read by row 0, "b" = [2, 4) by rows 1-2
+    layer_means = np.array([[[0.6, 0.2, 0.1, 0.1], [0.0, 0.1, 0.8, 0.1], [0.1, 0.1, 0.2, 0.6]],
+                            [[0.1, 0.1, 0.7, 0.1], [0.5, 0.1, 0.2, 0.2], [0.0, 0.0, 0.5, 0.5]]])
+    stats = field_attention(layer_means, {"a": (0, 2), "b": (2, 4)}, {"a": (0,), "b": (1, 2)})
+    np.testing.assert_allclose(stats.mass, [(0.8 + 0.9 + 0.8) / 3, (0.2 + 0.4 + 1.0) / 3])
+    assert stats.uniform == pytest.approx(0.5)
+    assert stats.hits.tolist() == [3, 1]  # layer 0: argmaxes 0, 2, 3; layer 1: 2 (miss), 0 (miss), 2 (hit)
+    assert stats.monotone.tolist() == [True, False]  # 0 <= 2 <= 3; 2 > 0
+    assert stats.source_order == ["a", "b"] and stats.digits == 3
+
+
+def test_step_numbering_is_the_same_in_the_gif_and_the_bars():
+    """Issue 13: the bars said "token 5" (0-based) where the GIF said "step 6/11" — now both 1-based."""
+    cross = random_attention(5, (11, 7))
+    src, out = list("abcdefg"), [*"2026-11-21", "</s>"]
+    frame = gif_frame(cross, src, out, 6)
+    bars = plot_step_bars(cross, src, out, 6)
+    for fig in (frame, bars):
+        assert "step 6 of 11, writing '1'" in fig.axes[0].get_title(), fig.axes[0].get_title()
+    info = describe_figure(frame)["panels"][0]
+    np.testing.assert_allclose(info["data"][:6], cross[:6])  # rows of steps 1-6 drawn, the 6th is current
+    assert np.isnan(info["data"][6:]).all()
+    heights = [p.get_height() for p in sorted(bars.axes[0].patches, key=lambda p: p.get_x())]
+    np.testing.assert_allclose(heights, cross[5])  # step 6 is the sixth row
+
+
+@pytest.fixture(scope="module")
+def shipped_bart():
+    from attnviz.models import load_model
+
+    torch.set_num_threads(1)
+    return load_model(None, kind="seq2seq", device="cpu")
+
+
+def test_layer_means_caption_states_what_the_default_input_shows(shipped_bart):
+    """The cross_layer_means caption said "a clean staircase". Measured on the default date: every layer puts
+    far more of each digit's attention in its own field than an even spread would, and none is a monotone
+    staircase (the year comes first in the output and last in the source). The caption says so from numbers."""
+    from attnviz.training.dates import TARGET_POSITIONS
+    from intermediate.cross_attention_viz import DEFAULT_TEXT
+
+    model, tokenizer = shipped_bart.model, shipped_bart.tokenizer
+    cross = cross_attentions(model, tokenizer, [DEFAULT_TEXT])
+    assert cross.outputs == ["2026-11-21"]
+    example = date_example_for(DEFAULT_TEXT, cross.outputs[0])
+    assert example is not None and example.source == DEFAULT_TEXT
+    spans = date_token_spans(tokenizer, [example])[0]
+    # the spans read by hand from the source tokens: '<s>' 't' 'h' 'e' ' ' '2' '1' 's' 't' ...
+    tokens = cross.source_tokens[0]
+    assert "".join(tokens[slice(*spans["day"])]) == "21st" and "".join(tokens[slice(*spans["year"])]) == "2026"
+    layer_means = cross.weights[:, 0].mean(1)  # (L, B, H, T, S) -> (L, T, S)
+    stats = field_attention(layer_means, spans)
+    assert np.all(stats.mass > 2 * stats.uniform), (stats.mass, stats.uniform)
+    assert stats.hits[0] >= stats.hits[1] and stats.hits[0] >= 7, stats.hits
+    assert not stats.monotone.any(), "a layer is a monotone staircase now: the caption's claim flips"
+    assert stats.source_order == ["day", "month", "year"]
+    # an independent count of layer 0's hits: the argmax of each digit row inside its field
+    best = layer_means[0].argmax(-1)
+    manual = sum(spans[f][0] <= best[t] < spans[f][1] for f, rows in TARGET_POSITIONS.items() for t in rows)
+    assert stats.hits[0] == manual
+    caption = layer_means_caption(stats)
+    assert "staircase" in caption and "no clean staircase" in caption and "clean staircase." not in caption
+    assert f"{100 * stats.mass[0]:.0f}%" in caption and f"{stats.hits[0]} of 8" in caption
+    assert date_example_for("not a date at all", "2026-11-21") is None
+    assert "no known right alignment" in layer_means_caption(None)
+
+
+def test_gru_docstring_example_holds():
+    """attnviz/gru_attention.py's usage example: the output and the attention's shape."""
+    from attnviz.gru_attention import GRUAttentionSeq2Seq
+
+    result = GRUAttentionSeq2Seq.from_pretrained("gru-attention-dates").translate("the 21st of November, 2026")
+    assert result.output == "2026-11-21"
+    assert result.attention.shape == (11, 28)
+    assert result.output_tokens[DEFAULT_STEP - 1] == "1", "the default bar chart step is the first month digit"
+
+
+# ----------------------------------------------------------------------- issue 14: long text, bad input
+def test_long_text_is_truncated_with_a_warning_for_bart(random_bart):
+    model, tokenizer = random_bart
+    text = " ".join(["November"] * 2000)
+    with pytest.warns(UserWarning, match=r"--text: \d+ tokens is longer than the model's 64 source positions"):
+        cross = cross_attentions(model, tokenizer, [text], max_new_tokens=4)
+    assert cross.weights.shape[-1] == 64 and cross.source_tokens[0][-1] == "</s>"
+
+
+def test_long_text_is_truncated_with_a_warning_for_the_gru():
+    from attnviz.gru_attention import GRUAttentionSeq2Seq
+
+    rnn = GRUAttentionSeq2Seq.from_pretrained("gru-attention-dates")
+    with pytest.warns(UserWarning, match="longer than the GRU's 64 source positions"):
+        result = rnn.translate("the 21st of November, 2026 " * 100)
+    assert result.attention.shape[1] == 64
+    assert result.source_tokens[:4] == ["<s>", "t", "h", "e"] and result.source_tokens[-1] == "</s>"
+    with pytest.raises(TypeError, match="text"):
+        rnn.translate(None)
+
+
+def test_cli_with_a_2000_word_text_warns_in_one_line_each(tmp_path, capsys):
+    from attnviz.cli import run_lesson
+    from intermediate.cross_attention_viz import main
+
+    text = " ".join(["the 21st of November, 2026"] * 400)  # 2,000 words
+    assert run_lesson(main, ["--text", text, "--out", str(tmp_path)]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    warnings_printed = [line for line in err if line.startswith("warning:")]
+    assert len(warnings_printed) == 2, err  # one for the BART, one for the GRU
+    assert any("model's 64 source positions" in w for w in warnings_printed)
+    assert any("GRU's 64 source positions" in w for w in warnings_printed)
+    assert not any("Traceback" in line or line.startswith("error") for line in err), err
+
+
+def test_bad_step_on_the_command_line_is_one_line(tmp_path, capsys):
+    from attnviz.cli import run_lesson
+    from intermediate.cross_attention_viz import main
+
+    assert run_lesson(main, ["--step", "0", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: step: got 0; the decoding steps are numbered 1 to 11"]
+
+
+SHAPE = (4, 6)  # (T, S)
+SRC, TGT = list("abcdef"), list("wxyz")
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention(SHAPE))
+def test_rnn_pictures_reject_bad_attention(bad):
+    kind, array = bad
+    assert_rejects(lambda: plot_rnn_heatmap(array, SRC, TGT), "attention")
+    assert_rejects(lambda: plot_step_bars(array, SRC, TGT, 1), "attention")
+    assert_rejects(lambda: gif_frame(array, SRC, TGT, 1), "attention")
+    assert_rejects(lambda: attention_gif(array, SRC, TGT, "/nonexistent/never.gif"), "attention")
+    if kind not in ("wrong_keys", "transposed"):  # animation_frames takes any (T, S), without tokens
+        assert_rejects(lambda: animation_frames(array), "attention")
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention(SHAPE))
+def test_alignment_functions_reject_bad_attention(bad):
+    kind, array = bad
+    # a (T, S-1) or (S, T) map is still a valid map to argmax, and (1, 1, 1, T, S) a valid (L, B, H, T, S)
+    if kind not in ("wrong_keys", "transposed", "extra_dim"):
+        assert_rejects(lambda: implied_alignment(array), "cross")
+    assert_rejects(lambda: plot_alignment(array, SRC, TGT), "cross")
+    assert_rejects(lambda: alignment_hits(array, [{"a": (0, 2)}], {"a": (0,)}), "alignment")
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention((2, 2, 4, 6)))
+def test_head_figures_reject_bad_attention(bad):
+    kind, array = bad
+    assert_rejects(lambda: plot_cross_heads(array, SRC, TGT, "m"), "weights")
+    assert_rejects(lambda: field_attention(array.mean(1) if isinstance(array, np.ndarray) and array.ndim == 4
+                                           else array, {"a": (0, 2)}, {"a": (0,)}), "layer_means")
+
+
+def test_alignment_hits_rejects_mismatched_spans():
+    with pytest.raises(ValueError, match="token_spans"):
+        alignment_hits(np.zeros((2, 3), dtype=int), [{"a": (0, 1)}], {"a": (0,)})
+    with pytest.raises(ValueError, match="target_positions"):
+        alignment_hits(np.zeros((1, 3), dtype=int), [{"a": (0, 1)}], {"a": (5,)})
