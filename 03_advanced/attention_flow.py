@@ -22,11 +22,15 @@ By the max-flow/min-cut theorem (Ford & Fulkerson 1956) ``F[i, j]`` is also the 
 a set of edges whose removal disconnects the two: flow measures the *bottleneck* between ``i`` and ``j``,
 where rollout measures the *sum over all paths of the product* of the weights. Two bottlenecks are always
 there: everything leaving the top token (its row of ``Â_L`` sums to 1) and everything entering input token
-``j`` (column ``j`` of ``Â_1``, the first layer). So ``F[i, j] ≤ min(1, Σ_k Â_1[k, j])`` — and for real
-models the flow usually *equals* that bound: attention flow is a blunt, saturated quantity, dominated by
-how much the first layer attends to ``j``. Rows of ``F`` do not sum to 1 (``normalize=True`` divides each
-row by its sum for plotting); Ethayarajh & Jurafsky (2021, "Attention Flows are Shapley Value
-Explanations") show that the flow is a Shapley value of a flow game, which is one reason to care.
+``j`` (column ``j`` of ``Â_1``, the first layer). So ``F[i, j] ≤ min(1, Σ_k Â_1[k, j])`` — and on the
+lesson's default sentence most pairs sit exactly on that bound (the ``flow_bottleneck`` figure counts
+them): attention flow is a blunt, saturated quantity, dominated by how much the first layer attends to
+``j``. Rows of ``F`` do not sum to 1. **The published code row-normalises**: Abnar & Zuidema's
+implementation divides each output position's flows by their sum before plotting or correlating them, so
+``compute_flow(..., normalize=True)`` reproduces its numbers, and the raw max-flow values (the default
+here) are what the max-flow/min-cut reading above is about. Ethayarajh & Jurafsky (2021, "Attention Flows
+are Shapley Value Explanations") show that the flow is a Shapley value of a flow game, which is one reason
+to care.
 For one layer the network is a single bipartite layer and ``F = Â`` exactly.
 
 Making it exact *and* fast
@@ -287,6 +291,131 @@ def gradient_weighted_flow(attention, gradients, head_fusion: str = "mean") -> n
     return fuse_heads(weights * np.abs(grads), head_fusion, axis=-3)  # (L, [B,] Q, K)
 
 
+# =============================================================== what the captions state, measured (issue 13)
+def column_spread(matrix) -> float:
+    """Mean over the columns of ``max − min`` down the column (over the rows): 0 when every top position
+    gives input token ``j`` the same value. ``matrix`` ``(Q, K)``, non-negative."""
+    arr = check_attention(matrix, "QK", name="matrix", stochastic=False)
+    return float(np.ptp(arr, axis=0).mean())
+
+
+def row_entropy_fraction(matrix) -> float:
+    """Mean entropy of the rows, each divided by its sum, as a fraction of ``log K`` (1 = uniform rows).
+    ``matrix`` ``(Q, K)``, non-negative, every row with some mass."""
+    arr = row_normalize(check_attention(matrix, "QK", name="matrix", stochastic=False))  # (Q, K)
+    if arr.shape[-1] < 2:
+        raise ValueError(f"matrix: got {arr.shape[-1]} key; the entropy fraction needs at least 2")
+    logs = np.log(np.where(arr > 0, arr, 1.0))  # 0 · log 0 = 0
+    return float((-(arr * logs).sum(-1)).mean() / np.log(arr.shape[-1]))
+
+
+def mass_on(matrix, columns) -> float:
+    """Mean over the rows (each divided by its sum) of the share that lands on ``columns`` (``(K,)`` booleans,
+    e.g. the special tokens [CLS] and [SEP])."""
+    arr = row_normalize(check_attention(matrix, "QK", name="matrix", stochastic=False))  # (Q, K)
+    return float(arr[:, _column_choice(columns, arr.shape[-1], "columns")].sum(-1).mean())
+
+
+def _column_choice(columns, n_keys: int, name: str) -> np.ndarray:
+    """``(K,)`` of 0/1 (or booleans) -> booleans; none chosen is allowed (a share of 0)."""
+    chosen = to_numpy(columns, name)
+    if chosen.shape != (n_keys,) or not np.isin(chosen, (0, 1)).all():
+        raise ValueError(f"{name}: got shape {chosen.shape} with values {np.unique(chosen)[:4]}; expected "
+                         f"({n_keys},) of 0/1 (1 = a chosen key)")
+    return chosen.astype(bool)
+
+
+def bound_counts(flow, capacities, row: int, atol: float = 1e-6) -> dict:
+    """How many flows sit on the trivial bottleneck ``min(1, Σ_k Â_1[k, j])``: in ``row`` and over all pairs,
+    and how many of the pairs below it the structured cuts of ``attnviz/maxflow.py`` (the lanes of the two
+    tokens down the layers) account for. ``flow`` ``(Q, K)``, ``capacities`` ``(L, Q, K)``."""
+    from attnviz.maxflow import cut_upper_bounds
+
+    caps = check_attention(capacities, "LQK", name="capacities", square=True)
+    arr = check_attention(flow, "QK", name="flow", stochastic=False, square=True)
+    if arr.shape != caps.shape[1:]:
+        raise ValueError(f"flow: got shape {arr.shape}; expected {caps.shape[1:]} to match capacities")
+    row = check_index(row, arr.shape[0], name="row")
+    trivial = np.minimum(1.0, caps[0].sum(0))[None, :]  # (1, K): the two trivial cuts
+    at_bound = np.isclose(arr, trivial, atol=atol)  # (Q, K)
+    on_lane_cut = np.isclose(arr, cut_upper_bounds(caps), atol=atol) & ~at_bound  # (Q, K)
+    return {"row_at": int(at_bound[row].sum()), "row_total": arr.shape[1],
+            "share_all": float(at_bound.mean()), "below": int((~at_bound).sum()),
+            "below_on_lane_cut": int(on_lane_cut.sum()),
+            "rows_all_at": int(at_bound.all(1).sum())}
+
+
+def flow_rollout_caption(flow, rollout) -> str:
+    """The ``flow_vs_rollout`` caption, filled from the column spread of the two maps."""
+    flow_spread, rollout_spread = column_spread(flow), column_spread(rollout)
+    verdict = ("flow is not constant down its columns: its columns vary more than rollout's"
+               if flow_spread > rollout_spread else "flow's columns vary less than rollout's")
+    return (f"Attention flow (max-flow from each top position to each input token) and rollout, on one "
+            f"fixed 0–1 scale. Down a column, flow changes by {flow_spread:.2f} on average between its "
+            f"highest and lowest row, rollout by {rollout_spread:.2f}: {verdict} — some top positions "
+            f"reach input token j up to the bottleneck, others stay below it.")
+
+
+def row_shape_caption(normalized_flow, rollout) -> str:
+    """The ``flow_vs_rollout_rows`` caption, filled from the row entropies of the two maps."""
+    flow_h, rollout_h = row_entropy_fraction(normalized_flow), row_entropy_fraction(rollout)
+    verdict = "flow spreads, rollout concentrates" if flow_h > rollout_h else "rollout spreads more than flow"
+    return (f"The same two maps with each row divided by its maximum (a stated per-row scale). Mean row "
+            f"entropy: flow {flow_h:.3f} of log n (1 = every input token credited equally), rollout "
+            f"{rollout_h:.2f} of log n: {verdict}.")
+
+
+def bottleneck_title(counts: dict, row: int, token: str) -> str:
+    """The ``flow_bottleneck`` title: what the drawn row shows, and the all-pairs share separately."""
+    return (f"Row {row} ({token}): {counts['row_at']} of {counts['row_total']} flows at the bound "
+            f"(all pairs: {100 * counts['share_all']:.0f}%)")
+
+
+def bottleneck_caption(counts: dict) -> str:
+    """The ``flow_bottleneck`` caption, filled from :func:`bound_counts`."""
+    most = "Most flows" if counts["share_all"] > 0.5 else "A minority of the flows"
+    return (f"One top position's flow to each input token, its rollout, and the trivial cut min(1, column "
+            f"sum of the first layer's Â). {most} of the sentence ({100 * counts['share_all']:.0f}% of all "
+            f"pairs) equal that cut — the reason attention flow looks so flat. Of the {counts['below']} "
+            f"pairs below it, {counts['below_on_lane_cut']} sit on a cut around the lanes of the two tokens "
+            f"(the residual paths down the layers); cuts through the middle layers hold back the rest.")
+
+
+def gradient_caption(shares: dict, entropies: dict, special_names) -> str:
+    """The ``gradient_flow_vs_rollout`` caption, filled from the special-token shares and row entropies."""
+    names = "/".join(special_names)
+    moved = shares["gradient rollout"] < shares["rollout"]
+    verdict = (f"weighting by the gradient takes {names} from {100 * shares['rollout']:.0f}% of rollout's "
+               f"row mass to {100 * shares['gradient rollout']:.0f}% "
+               f"(uniform: {100 * shares['uniform']:.0f}%)"
+               if moved else f"weighting by the gradient does not take credit from {names}")
+    spread = entropies["gradient rollout"]
+    where = ("but not onto a few content words: the gradient rollout's rows are nearly flat"
+             if spread > 0.95 else "and the gradient rollout's rows are uneven")
+    return (f"Top: rollout and flow of plain attention. Bottom: the same two methods on the "
+            f"gradient-weighted maps A ⊙ |∂y/∂A| (each row renormalised, residual added). Per-row "
+            f"scale: each row divided by its maximum. Measured: {verdict}, {where} (entropy {spread:.3f} "
+            f"of log n). Flow is flat either way ({entropies['flow']:.3f} and "
+            f"{entropies['gradient flow']:.3f} of log n).")
+
+
+def gradient_shares(maps, rollout, flow, special) -> dict:
+    """Special-token shares and row entropies of rollout/flow of attention and of the gradient-weighted maps.
+
+    ``maps`` ``(L, Q, K)`` = :func:`gradient_weighted_flow` of one example; ``special`` ``(K,)`` booleans."""
+    from intermediate.attention_rollout import AttentionRollout
+
+    maps = check_attention(maps, "LQK", name="maps", stochastic=False, square=True)
+    special = _column_choice(special, maps.shape[-1], "special")  # (K,) booleans
+    methods = {"rollout": rollout, "flow": row_normalize(flow),
+               "gradient rollout": AttentionRollout().rollout_fused(row_normalize(maps)),  # rows renormalised
+               "gradient flow": AttentionFlow().compute_flow_fused(maps, normalize=True)}
+    shares = {name: mass_on(matrix, special) for name, matrix in methods.items()}
+    shares["uniform"] = float(special.mean())
+    entropies = {name: row_entropy_fraction(matrix) for name, matrix in methods.items()}
+    return {"shares": shares, "entropies": entropies, "maps": methods}
+
+
 # ============================================================================================== the lesson
 def _bound_figure(flow_row, rollout_row, first_layer_cap, tokens, title: str):
     """Bars of one flow row and its rollout row, with the trivial bottleneck ``min(1, Σ_k Â_1[k, j])``."""
@@ -313,8 +442,12 @@ def _load(args):
     return loaded, inputs, tokens, weights.float().cpu().numpy()
 
 
+FULL_FLOW_MAX = 64  # above this many tokens the lesson computes only the chosen row (``rows=[row]``)
+
+
 def _flow_demo(out, name, weights, tokens, row):
-    """Flow of every pair, checked on one row against networkx; flow vs rollout; the bottleneck."""
+    """Flow of every pair, checked on one row against networkx; flow vs rollout; the bottleneck. Above
+    ``FULL_FLOW_MAX`` tokens only the chosen row is computed (``rows=[row]``) and drawn as bars."""
     import networkx as nx
 
     from intermediate.attention_rollout import AttentionRollout
@@ -322,8 +455,20 @@ def _flow_demo(out, name, weights, tokens, row):
     n_layers, n_heads, n = weights.shape[:3]
     flow_model = AttentionFlow()
     caps = flow_model.capacities(list(weights))  # (L, Q, K)
-    flow, info = flow_model.compute_flow(list(weights), return_info=True)  # (Q, K)
     rollout = AttentionRollout().compute_rollout(list(weights))  # (Q, K)
+    if n > FULL_FLOW_MAX:
+        flow_row, info = flow_model.compute_flow(list(weights), rows=[row], return_info=True)  # (1, K)
+        print(f"{name}: {n} tokens: only row {row} ({tokens[row]}) is computed (rows=[{row}]) in "
+              f"{info.seconds:.2f} s; proven error ≤ {info.error_bound:.1e}")
+        trivial = np.minimum(1.0, caps[0].sum(0))  # (K,)
+        at = int(np.isclose(flow_row[0], trivial, atol=1e-6).sum())
+        fig = _bound_figure(flow_row[0], rollout[row], caps[0].sum(0), tokens,
+                            f"Row {row} ({tokens[row]}): {at} of {n} flows at the bound")
+        out.save_figure(fig, "flow_bottleneck", f"One top position's flow to each of the {n} input tokens "
+                        f"(only this row was computed), its rollout, and the trivial cut min(1, column "
+                        f"sum of the first layer's Â): {at} of the {n} flows equal that cut.")
+        return None, rollout
+    flow, info = flow_model.compute_flow(list(weights), return_info=True)  # (Q, K)
     print(f"{name}: {n_layers} layers × {n_heads} heads, {n} tokens; flow of all {n * n} pairs in "
           f"{info.seconds:.2f} s ({info.certified} certified by a cut, {info.refined} refined; "
           f"proven error ≤ {info.error_bound:.1e})")
@@ -346,54 +491,51 @@ def _flow_demo(out, name, weights, tokens, row):
                         colorbar_label="value on a fixed 0–1 scale",
                         suptitle=f"{name}: attention flow vs rollout ({n_layers} layers, head mean, "
                                  "0.5·A + 0.5·I)")
-    out.save_figure(fig, "flow_vs_rollout", "Attention flow (max-flow from each top position to each "
-                    "input token) and rollout, on one fixed 0–1 scale. Flow is nearly constant down each "
-                    "column: it is set by a bottleneck, not by the products of the weights along the paths.")
+    out.save_figure(fig, "flow_vs_rollout", flow_rollout_caption(flow, rollout))
+    spreads = row_entropy_fraction(normalized) > row_entropy_fraction(rollout)
     fig = show_heatmaps(np.stack([normalized, rollout])[None], xlabels=tokens, ylabels=tokens,
                         tick_labels=True, scale="row", titles=["flow, rows normalised to sum 1", "rollout"],
                         xlabel="input token", ylabel="position at the top layer",
-                        suptitle="The shape of each row: flow spreads, rollout concentrates")
-    out.save_figure(fig, "flow_vs_rollout_rows", "The same two maps with each row divided by its maximum (a "
-                    "stated per-row scale): flow credits almost every input token nearly equally, rollout "
-                    "keeps the few tokens the product of the weights favours.")
+                        suptitle="The shape of each row: " + ("flow spreads, rollout concentrates" if spreads
+                                                              else "rollout spreads more than flow"))
+    out.save_figure(fig, "flow_vs_rollout_rows", row_shape_caption(normalized, rollout))
     heatmap_html(flow, xlabels=tokens, ylabels=tokens, path=out.path("flow.html"),
                  title=f"{name}: attention flow (hover: top position, input token, max-flow value)",
                  x_title="input token", y_title="position at the top layer", colorbar_title="max-flow")
     out.register("flow.html", "Interactive attention flow: hover a cell for the top position, the input "
                  "token and the max-flow value.")
 
-    # 3. Why: the first layer's column sums are a cut, and the flow sits on it.
-    first_layer = caps[0].sum(0)  # (K,): capacity into each input token
-    at_bound = np.isclose(flow, np.minimum(1.0, first_layer)[None, :], atol=1e-6).mean()
-    print(f"{100 * at_bound:.0f}% of the pairs have flow = min(1, Σ_k Â_1[k, j]) "
-          "(the two trivial bottlenecks)")
-    fig = _bound_figure(flow[row], rollout[row], first_layer, tokens, f"Row {row} ({tokens[row]}) — over all "
-                        f"pairs, {100 * at_bound:.0f}% of the flows equal the bound")
-    out.save_figure(fig, "flow_bottleneck", "One top position's flow to each input token, its rollout, and "
-                    "the trivial cut min(1, column sum of the first layer's Â). Most flows in the sentence "
-                    "equal that cut — the reason attention flow looks so flat; where a row sits below it, "
-                    "a cut around the top token's own lane (the residual path down the layers) is the "
-                    "bottleneck.")
+    # 3. Why: the first layer's column sums are a cut, and many flows sit on it.
+    counts = bound_counts(flow, caps, row)
+    print(f"{100 * counts['share_all']:.0f}% of the pairs have flow = min(1, Σ_k Â_1[k, j]) "
+          f"(the two trivial bottlenecks); row {row}: {counts['row_at']} of {n}")
+    fig = _bound_figure(flow[row], rollout[row], caps[0].sum(0), tokens,
+                        bottleneck_title(counts, row, tokens[row]))
+    out.save_figure(fig, "flow_bottleneck", bottleneck_caption(counts))
     return flow, rollout
+
+
+def gradient_maps(model, inputs, other_text: str, tokenizer):
+    """``mean_h(A ⊙ |∂y/∂A|)`` per layer ``(L, Q, K)`` for ``y`` = cosine similarity of the sentence embedding
+    of ``inputs`` with that of ``other_text``; also returns ``y``."""
+    import torch
+
+    from attnviz.models import encode_texts
+
+    device = next(model.parameters()).device
+    other_inputs = encode_texts(tokenizer, other_text, model).to(device)
+    with torch.no_grad():
+        other = mean_pool(model(**other_inputs).last_hidden_state, other_inputs["attention_mask"])[0]  # (d,)
+    target = embedding_similarity(other, inputs["attention_mask"])
+    attention, grads = attention_gradients(model, dict(inputs), target)  # (L, B, H, Q, K) each
+    with torch.no_grad():
+        similarity = float(target(model(**inputs)).item())
+    return gradient_weighted_flow(attention[:, 0], grads[:, 0]), similarity  # (L, Q, K)
 
 
 def _gradient_demo(out, loaded, inputs, tokens, other_text, flow, rollout):
     """Gradient-weighted attention per layer, and its rollout and flow next to plain attention's."""
-    import torch
-
-    from intermediate.attention_rollout import AttentionRollout
-
-    model = loaded.model
-    from attnviz.models import encode_texts
-
-    other_inputs = encode_texts(loaded.tokenizer, other_text, model).to(loaded.device)
-    with torch.no_grad():
-        other = mean_pool(model(**other_inputs).last_hidden_state, other_inputs["attention_mask"])[0]  # (d,)
-    target = embedding_similarity(other, inputs["attention_mask"])
-    attention, grads = attention_gradients(model, inputs, target)  # (L, B, H, Q, K) each
-    maps = gradient_weighted_flow(attention[:, 0], grads[:, 0])  # (L, Q, K)
-    with torch.no_grad():
-        similarity = float(target(model(**inputs)).item())
+    maps, similarity = gradient_maps(loaded.model, inputs, other_text, loaded.tokenizer)  # (L, Q, K)
     n_layers, n = maps.shape[0], maps.shape[-1]
     columns = (n_layers + 1) // 2
     grid = np.zeros((2, columns, n, n))  # (2, L/2, Q, K): two rows of layers
@@ -407,22 +549,25 @@ def _gradient_demo(out, loaded, inputs, tokens, other_text, flow, rollout):
     out.save_figure(fig, "gradient_weighted_per_layer", "Per layer, the head mean of A ⊙ |∂y/∂A| for y "
                     "= cosine similarity of the sentence embedding with a second sentence: the attention "
                     "weights the output actually depends on (shared scale, not probabilities).")
-
-    grad_flow = AttentionFlow().compute_flow_fused(maps, normalize=True)  # (Q, K)
-    grad_rollout = AttentionRollout().rollout_fused(row_normalize(maps))  # same capacities: rows renormalised
-    normalized = row_normalize(flow)
-    fig = show_heatmaps(np.stack([[rollout, normalized], [grad_rollout, grad_flow]]), xlabels=tokens,
-                        ylabels=tokens, titles=[["rollout of attention", "flow of attention"],
-                                                ["rollout of A ⊙ |∂y/∂A|", "flow of A ⊙ |∂y/∂A|"]],
+    if flow is None:  # a long input: the all-pairs comparison below needs every row of the flow
+        print(f"{n} tokens: the all-pairs comparison of gradient-weighted flow is skipped "
+              f"(> {FULL_FLOW_MAX})")
+        return
+    special = np.isin(tokens, loaded.tokenizer.all_special_tokens)  # (K,): [CLS], [SEP], ...
+    measured = gradient_shares(maps, rollout, flow, special)
+    methods = measured["maps"]
+    fig = show_heatmaps(np.stack([[methods["rollout"], methods["flow"]],
+                                  [methods["gradient rollout"], methods["gradient flow"]]]),
+                        xlabels=tokens, ylabels=tokens,
+                        titles=[["rollout of attention", "flow of attention"],
+                                ["rollout of A ⊙ |∂y/∂A|", "flow of A ⊙ |∂y/∂A|"]],
                         xlabel="input token", ylabel="position at the top layer", scale="row",
                         suptitle="Attention vs gradient-weighted capacities, rolled out and as max-flow")
-    out.save_figure(fig, "gradient_flow_vs_rollout", "Top: rollout and flow of plain attention. Bottom: the "
-                    "same two methods on the gradient-weighted maps A ⊙ |∂y/∂A| (each row renormalised, "
-                    "residual added). Per-row scale: each row divided by its maximum. Weighting by the "
-                    "gradient moves the credit from [CLS]/[SEP] to the content words the similarity score "
-                    "depends on; flow stays flat.")
-    cells = np.stack([m.ravel() for m in (rollout, normalized, grad_rollout, grad_flow)])  # (4, Q·K)
-    corr = np.corrcoef(cells)
+    special_names = sorted(set(np.asarray(tokens)[special].tolist()))
+    out.save_figure(fig, "gradient_flow_vs_rollout",
+                    gradient_caption(measured["shares"], measured["entropies"], special_names))
+    cells = np.stack([methods[m].ravel() for m in ("rollout", "flow", "gradient rollout", "gradient flow")])
+    corr = np.corrcoef(cells)  # (4, 4) over all Q·K cells
     print(f"correlation over all cells: rollout/flow {corr[0, 1]:.2f}, rollout/gradient-rollout "
           f"{corr[0, 2]:.2f}, flow/gradient-flow {corr[1, 3]:.2f}")
 
