@@ -150,6 +150,7 @@ def head_entropy(attention, attention_mask=None, *, causal: bool = False, relati
     """
     arr, layout = as_attention_batch(attention)  # (L, B, H, Q, K)
     real = real_tokens(attention_mask, arr.shape[1], arr.shape[-1])  # (B, K)
+    arr = drop_padding_rows(arr, real)  # (L, B, H, Q, K)
     check_visible(arr, real, causal)
     rows = row_statistics(arr, real.astype(int), causal=causal)  # per-row statistics of the comparison lesson
     values = rows["entropy_fraction" if relative else "entropy"]  # (L, B, H, Q), NaN: rows left out
@@ -162,6 +163,16 @@ def head_entropy(attention, attention_mask=None, *, causal: bool = False, relati
             return np.nanmean(values, axis=-1)  # (L, B, H)
         pooled = np.nanmean(values, axis=(1, 3))  # (L, H): every countable row of every example
     return pooled[0] if layout == "HQK" else pooled
+
+
+def drop_padding_rows(arr: np.ndarray, real: np.ndarray) -> np.ndarray:
+    """Padding *query* rows set to 0 (the course's convention for masked padding queries) ``(L, B, H, Q, K)``.
+
+    No statistic reads them, but models leave different things there — BERT a distribution over the real
+    keys, DeBERTa-v2 a uniform row over *every* key, padding included (it masks query and key alike) — and
+    the check that no real query looks at padding keys must not trip over rows nobody uses.
+    """
+    return arr * real[None, :, None, :, None]  # (B, Q) -> (1, B, 1, Q, 1)
 
 
 def head_confidence(attention, attention_mask=None) -> np.ndarray:

@@ -18,6 +18,20 @@ This is the most version-dependent code of the course: it follows the ``Attentio
 ``transformers`` 5 (``(module, query, key, value, attention_mask, scaling, dropout, **kwargs) -> (output,
 probs)``).
 
+Families that do not use ``AttentionInterface`` (Bloom with ALiBi, DeBERTa-v2's disentangled attention)
+get hooks instead, found by structure, not by name:
+
+* their probabilities ``(B, H, Q, K)`` pass through an ``nn.Dropout`` right after the softmax (the identity
+  in ``eval()``): a forward hook on it hands them to the same :class:`AttentionProbe` — gates, scale and
+  recording as above, still in the autograd graph;
+* where no such dropout exists, a forward pre-hook on the block's **output projection** (``o_proj`` /
+  ``dense`` / ``out_proj``: the last ``Linear`` of the attention block) scales head ``h``'s slice of its
+  input ``(B, T, H·d)`` by ``ξ_h`` — the same gate, since that slice is ``A_h V_h``. It can gate heads, not
+  record probabilities.
+
+Layers that share one module (ALBERT calls the same block for all its layers) get one probe per *call*:
+the ``l``-th attention call of a forward pass is layer ``l``.
+
 Usage::
 
     from attnviz.probes import AttentionProbes
@@ -110,57 +124,172 @@ def attention_modules(model) -> list[tuple[str, torch.nn.Module]]:
     """The modules that call the attention function, in forward order (encoder before decoder).
 
     Every attention module of a current ``transformers`` model keeps its ``config`` and the ``scaling`` it
-    passes to the attention function; that is how we recognise them.
+    passes to the attention function; that is how we recognise them. Empty for the families that compute
+    attention themselves (Bloom, DeBERTa-v2): :func:`attention_blocks` finds theirs.
     """
-    found = [(name, m) for name, m in model.named_modules()
-             if hasattr(m, "scaling") and hasattr(m, "config") and not isinstance(m, AttentionProbe)]
-    if not found:
-        raise TypeError(f"model: {type(model).__name__} has no attention module that uses transformers' "
-                        "AttentionInterface (needs transformers >= 5 and a model with eager attention)")
+    return [(name, m) for name, m in model.named_modules()
+            if hasattr(m, "scaling") and hasattr(m, "config") and not isinstance(m, AttentionProbe)]
+
+
+def _is_linear(module) -> bool:
+    return isinstance(module, torch.nn.Linear) or type(module).__name__ == "Conv1D"  # GPT-2's Conv1D
+
+
+def attention_blocks(model) -> list[tuple[str, torch.nn.Module]]:
+    """Attention blocks found by structure: the outermost modules whose class name says ``Attention`` and that
+    hold a linear layer (Bloom's ``BloomAttention``; DeBERTa-v2's ``DebertaV2Attention``, which holds both
+    the disentangled self-attention and the output projection), in forward order."""
+    found: list[tuple[str, torch.nn.Module]] = []
+    for name, module in model.named_modules():
+        if "attention" not in type(module).__name__.lower() or isinstance(module, AttentionProbe):
+            continue
+        if any(name.startswith(outer + ".") for outer, _ in found):
+            continue  # inside a block already found
+        if any(_is_linear(m) for m in module.modules()):
+            found.append((name, module))
     return found
 
 
+OUTPUT_NAMES = ("o_proj", "out_proj", "dense", "c_proj", "out_lin", "o")  # what families call it
+
+
+def output_projection(block: torch.nn.Module) -> torch.nn.Module:
+    """The attention block's output projection, which mixes the heads' outputs ``(B, T, H·d) -> (B, T, D)``:
+    the last linear layer of the block with one of the usual names, else the last linear layer."""
+    linears = [(name, m) for name, m in block.named_modules() if _is_linear(m)]
+    if not linears:
+        raise TypeError(f"model: the attention block {type(block).__name__} has no linear output projection")
+    named = [m for name, m in linears if name.split(".")[-1] in OUTPUT_NAMES]
+    return named[-1] if named else linears[-1][1]
+
+
 def _num_heads(module) -> int:
-    for attr in ("num_heads", "num_attention_heads"):
-        if isinstance(getattr(module, attr, None), int):
-            return getattr(module, attr)
+    for owner in (module, *module.children()):
+        for attr in ("num_heads", "num_attention_heads", "n_head"):
+            if isinstance(getattr(owner, attr, None), int):
+                return getattr(owner, attr)
     return int(module.config.num_attention_heads)
 
 
-class AttentionProbes:
-    """Put an :class:`AttentionProbe` on every attention module of a ``transformers`` model.
+class ProbeRouter:
+    """Sits on one attention module and hands each call to the probe of the layer being computed.
 
-    Use it as a context manager; on exit the probes are removed and the model's own attention
+    Usually one module is one layer; ALBERT's single block is called once per layer, and each call must
+    reach its own probe. :class:`AttentionProbes` sets ``current`` before every call of the module. (A plain
+    object, not a module: the probes stay outside the model's module tree.)
+    """
+
+    def __init__(self):
+        self.current: AttentionProbe | None = None
+        self.gated = False  # this call's gates already went through the probabilities (hook route)
+
+    def __call__(self, probs: torch.Tensor) -> torch.Tensor:  # (B, H, Q, K) -> (B, H, Q, K)
+        self.gated = True
+        return self.current(probs) if self.current is not None else probs
+
+
+class AttentionProbes:
+    """Put an :class:`AttentionProbe` on every attention layer of a ``transformers`` model.
+
+    Use it as a context manager; on exit the probes and hooks are removed and the model's own attention
     implementation is restored::
 
         with AttentionProbes(model) as probes:
             model(**inputs)
             probes.attentions()          # (L, B, H, Q, K), in the graph
             probes.set_head_mask(mask)   # (L, H): 0 removes a head
+
+    ``route`` says how the probes were attached: ``"interface"`` (our attention function through
+    ``AttentionInterface``), or ``"hooks"`` (a hook on the dropout the probabilities pass through, else on
+    the output projection; see the module docstring). Passing ``route="hooks"`` forces the second on any
+    model, and ``route="projection"`` the output-projection gates alone — the tests use them to check one
+    route against another.
     """
 
-    def __init__(self, model):
-        self.model = model
+    def __init__(self, model, route: str | None = None):
+        if route not in (None, "interface", "hooks", "projection"):
+            raise ValueError(f"route: got {route!r}; expected None (choose), 'interface', 'hooks' or "
+                             "'projection'")
+        self.model, self._route = model, route
         self.names, self.probes = [], []
-        self._previous = None
+        self._previous, self._handles, self._routers = None, [], []
+        self._calls = 0
 
     def __enter__(self) -> AttentionProbes:
-        modules = attention_modules(self.model)  # TypeError first if this is not a transformers model
-        self._previous = self.model.config._attn_implementation
-        register_probed_attention()
-        self.model.set_attn_implementation(PROBED_ATTENTION)
-        for name, module in modules:
-            probe = AttentionProbe(_num_heads(module), name)
-            module.attention_probe = probe
-            self.names.append(name)
-            self.probes.append(probe)
+        if not isinstance(self.model, torch.nn.Module) or not hasattr(self.model, "config"):
+            raise TypeError(f"model: got {type(self.model).__name__}; expected a transformers model")
+        interface = attention_modules(self.model)
+        self.route = self._route or ("interface" if interface else "hooks")
+        modules = interface if self.route == "interface" else attention_blocks(self.model)  # hooks/projection
+        if not modules:
+            raise TypeError(f"model: {type(self.model).__name__} has no attention module (neither one that uses "
+                            "transformers' AttentionInterface nor a block with a linear output projection)")
+        n_layers = len(modules)
+        declared = getattr(self.model.config, "num_hidden_layers", None)
+        if isinstance(declared, int) and declared > n_layers:
+            n_layers = declared  # shared blocks (ALBERT): one probe per call, in call order
+        heads = _num_heads(modules[0][1])
+        names = [name for name, _ in modules]
+        self.names = [names[layer % len(names)] for layer in range(n_layers)]
+        self.probes = [AttentionProbe(heads, name) for name in self.names]
+        if self.route == "interface":
+            self._previous = self.model.config._attn_implementation
+            register_probed_attention()
+            self.model.set_attn_implementation(PROBED_ATTENTION)
+        self._handles.append(self.model.register_forward_pre_hook(self._new_forward))
+        for _, module in modules:
+            router = ProbeRouter()
+            self._routers.append((module, router))
+            self._handles.append(module.register_forward_pre_hook(self._enter_layer(router)))
+            if self.route == "interface":
+                module.attention_probe = router
+            else:
+                self._hook_block(module, router, heads)
         return self
 
+    def _new_forward(self, module, args):
+        self._calls = 0  # a new forward pass: the next attention call is layer 0
+
+    def _enter_layer(self, router: ProbeRouter):
+        def pre_hook(module, args):
+            router.current, router.gated = self.probes[self._calls % len(self.probes)], False
+            self._calls += 1
+        return pre_hook
+
+    def _hook_block(self, block, router: ProbeRouter, heads: int) -> None:
+        def probabilities(module, args, output):  # a dropout's output: (B, H, Q, K) probabilities?
+            if isinstance(output, torch.Tensor) and output.dim() == 4 and output.shape[1] == heads:
+                return router(output)
+            return None
+
+        def gate_heads(module, args):  # the output projection's input (B, T, H·d): gate each head's slice
+            probe = router.current
+            if router.gated or probe is None or (probe.head_mask is None and probe.scale is None):
+                return None
+            (x, *rest) = args
+            b, t, width = x.shape
+            per_head = x.view(b, t, heads, width // heads)  # (B, T, H·d) -> (B, T, H, d)
+            if probe.head_mask is not None:
+                gate = probe.head_mask.to(x)
+                per_head = per_head * (gate.view(1, 1, -1, 1) if gate.dim() == 1 else gate.view(b, 1, -1, 1))
+            if probe.scale is not None:
+                per_head = per_head * probe.scale.to(x).view(-1, 1, 1, 1)  # (B, 1, 1, 1)
+            return (per_head.reshape(b, t, width), *rest)  # (B, T, H, d) -> (B, T, H·d)
+
+        for module in block.modules() if self.route == "hooks" else ():
+            if isinstance(module, torch.nn.Dropout):
+                self._handles.append(module.register_forward_hook(probabilities))
+        self._handles.append(output_projection(block).register_forward_pre_hook(gate_heads))
+
     def __exit__(self, *exc) -> None:
-        for _, module in attention_modules(self.model):
-            if "attention_probe" in module._modules:
-                del module._modules["attention_probe"]
-        self.model.set_attn_implementation(self._previous or "eager")
+        for handle in self._handles:
+            handle.remove()
+        for module, _ in self._routers:
+            if "attention_probe" in module.__dict__:
+                del module.__dict__["attention_probe"]
+        self._handles, self._routers = [], []
+        if self.route == "interface":
+            self.model.set_attn_implementation(self._previous or "eager")
 
     def __len__(self) -> int:
         return len(self.probes)
@@ -182,12 +311,18 @@ class AttentionProbes:
         if mask.dim() not in (2, 3) or mask.shape[0] != len(self) or mask.shape[-1] != self.num_heads:
             raise ValueError(f"mask: got shape {tuple(mask.shape)}; expected ({len(self)}, {self.num_heads}) "
                              f"(layers, heads) or ({len(self)}, batch, {self.num_heads})")
+        if not torch.isfinite(mask).all():
+            raise ValueError("mask: contains NaN or Inf; expected gates (1 = head on, 0 = head removed)")
         for probe, row in zip(self.probes, mask):
             probe.head_mask = row  # (H,) or (B, H)
 
     def attentions(self) -> torch.Tensor:
         """The probabilities of the latest forward pass, stacked ``(L, B, H, Q, K)`` (still in the graph)."""
         missing = [p.name for p in self.probes if p.last is None]
+        if missing and self.route != "interface" and all(p.last is None for p in self.probes):
+            raise RuntimeError(f"{type(self.model).__name__}: its attention probabilities pass through no module "
+                               "a hook can reach; the probes can gate its heads but not record them — use "
+                               "attnviz.extract.transformer_attentions (output_attentions) for the weights")
         if missing:
             raise RuntimeError(f"no forward pass went through {missing[0]}: run the model inside `with AttentionProbes`")
         return torch.stack([p.last for p in self.probes])  # (L, B, H, Q, K)

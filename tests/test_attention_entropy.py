@@ -330,3 +330,115 @@ def test_pruning_figure_shows_or_annotates_every_predicted_point_on_a_log_axis()
     np.testing.assert_allclose(markers[0].get_ydata(), [bottom, bottom])
     # the legend is outside the axes: none drawn on top of the curves
     assert ax.get_legend() is None and fig.legends
+
+
+# ------------------------------------------------------------------ issue 12: probes for every family
+def _tiny(family: str, seed: int = 0):
+    """A tiny random model of ``family`` in eager attention (2 layers, 4 heads, hidden 16), in float64."""
+    import transformers as tf
+
+    torch.manual_seed(seed)
+    sizes = dict(vocab_size=50, hidden_size=16, num_attention_heads=4, num_hidden_layers=2, intermediate_size=32)
+    configs = {
+        "llama": lambda: tf.LlamaForCausalLM(tf.LlamaConfig(**sizes, num_key_value_heads=2)),
+        "bert": lambda: tf.BertModel(tf.BertConfig(**sizes, max_position_embeddings=32)),
+        "bloom": lambda: tf.BloomForCausalLM(tf.BloomConfig(vocab_size=50, hidden_size=16, n_head=4, n_layer=2)),
+        "deberta-v2": lambda: tf.DebertaV2Model(tf.DebertaV2Config(**sizes, max_position_embeddings=32,
+                                                                     relative_attention=True,
+                                                                     pos_att_type=["p2c", "c2p"])),
+        "albert": lambda: tf.AlbertModel(tf.AlbertConfig(**sizes, embedding_size=8, max_position_embeddings=32)),
+    }
+    model = configs[family]().eval().double()
+    model.set_attn_implementation("eager")
+    return model
+
+
+def _output(model, ids):
+    out = model(input_ids=ids)
+    return out.logits if hasattr(out, "logits") else out.last_hidden_state
+
+
+IDS = torch.randint(3, 50, (2, 7), generator=torch.Generator().manual_seed(5))
+MASK = torch.tensor([[1.0, 0.0, 1.0, 1.0], [0.3, 1.0, 1.0, 0.0]])  # (L, H): two heads off, one scaled
+
+
+@pytest.mark.parametrize("family", ["llama", "bert"])
+def test_output_projection_gates_equal_the_attention_interface_gates(family):
+    """Two independent routes to ξ_h: scaling A_h inside our attention function, and scaling head h's slice
+    of the output projection's input. ``A_h V_h`` is linear in ``A_h``, so they must agree."""
+    model = _tiny(family)
+    with torch.no_grad():
+        with AttentionProbes(model) as probes:
+            assert probes.route == "interface"
+            probes.set_head_mask(MASK)
+            by_interface = _output(model, IDS)
+        with AttentionProbes(model, route="projection") as probes:
+            probes.set_head_mask(MASK)
+            by_projection = _output(model, IDS)
+        intact = _output(model, IDS)
+    torch.testing.assert_close(by_projection, by_interface)
+    assert not torch.allclose(by_projection, intact)  # the gates did something
+
+
+@pytest.mark.parametrize("family", ["bloom", "deberta-v2"])
+def test_families_without_attention_interface_get_hooks_that_record_and_gate(family):
+    model = _tiny(family)
+    with torch.no_grad():
+        reference = torch.stack(model(input_ids=IDS, output_attentions=True).attentions)  # (L, B, H, Q, K)
+        with AttentionProbes(model) as probes:
+            assert probes.route == "hooks" and len(probes) == 2 and probes.num_heads == 4
+            plain = _output(model, IDS)
+            torch.testing.assert_close(probes.attentions(), reference)  # recorded = the model's own weights
+            probes.set_head_mask(MASK)
+            by_dropout_hook = _output(model, IDS)
+            gated = probes.attentions()
+        with AttentionProbes(model, route="projection") as probes:
+            probes.set_head_mask(MASK)
+            by_projection = _output(model, IDS)
+            with pytest.raises(RuntimeError, match="output_attentions"):
+                probes.attentions()
+        after = _output(model, IDS)
+    torch.testing.assert_close(by_dropout_hook, by_projection)  # gating probabilities = gating head outputs
+    # layer 0's recorded weights are its own times the gates (layer 1's change: its input changed)
+    torch.testing.assert_close(gated[0], reference[0] * MASK[0, None, :, None, None])
+    torch.testing.assert_close(after, plain)  # every hook removed on exit
+    assert not torch.allclose(by_projection, plain)
+
+
+def test_hook_route_gradient_is_the_finite_difference_of_a_gate():
+    """Head importance needs ∂L/∂ξ in the graph on the hook route too (Bloom)."""
+    model = _tiny("bloom", seed=1)
+    batch = {"input_ids": IDS}
+    scores = head_importance(model, [batch], _loss, normalize=False)
+    eps, (layer, head) = 1e-6, (1, 2)
+    with torch.no_grad(), AttentionProbes(model) as probes:
+        values = []
+        for sign in (1, -1):
+            gates = torch.ones(2, 4, dtype=torch.float64)
+            gates[layer, head] += sign * eps
+            probes.set_head_mask(gates)
+            values.append(_loss(model, batch))  # (B,)
+    per_example = (values[0] - values[1]) / (2 * eps)  # (B,)
+    assert scores["gradient"][layer, head] == pytest.approx(float(per_example.mean()), rel=1e-5, abs=1e-9)
+    assert scores["importance"][layer, head] == pytest.approx(float(per_example.abs().mean()), rel=1e-5,
+                                                               abs=1e-9)
+
+
+def test_albert_shared_block_gets_one_probe_per_layer_call():
+    model = _tiny("albert")
+    assert len(list(model.encoder.albert_layer_groups)) == 1  # one block, called for both layers
+    with torch.no_grad():
+        reference = torch.stack(model(input_ids=IDS, output_attentions=True).attentions)  # (2, B, H, Q, K)
+        with AttentionProbes(model) as probes:
+            assert len(probes) == 2
+            model(input_ids=IDS)
+            torch.testing.assert_close(probes.attentions(), reference)
+            outputs = []
+            for layer in (0, 1):
+                mask = torch.ones(2, 4, dtype=torch.float64)
+                mask[layer, 1] = 0.0
+                probes.set_head_mask(mask)
+                outputs.append(_output(model, IDS))
+                recorded = probes.attentions()
+                assert recorded[layer, :, 1].abs().max() == 0 and recorded[1 - layer, :, 1].abs().max() > 0
+    assert not torch.allclose(outputs[0], outputs[1])  # layer 0's gate is not layer 1's
