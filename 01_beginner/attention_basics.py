@@ -36,9 +36,11 @@ Sharp or diffuse — one number
 How decisive is a head? The simplest measure is its *peakiness*, the mean over query rows of the row's
 largest weight, ``(1/n) Σ_i max_j A[i, j]``: 1 when every query looks at a single key, ``1/n`` when every
 row is uniform. (Entropy is the finer measure of the same thing; the intermediate tier uses it.) Averaging
-heads can only spread weight — the mean of distributions that peak in different places is flatter than
-they are — so the figure ``head_average`` puts the sharpest head of the layer (the default ``--head``)
-next to the mean over heads, and its caption states both numbers as measured.
+heads can only spread weight: a row's largest mean weight is at most the mean of the heads' largest weights
+(a maximum of a sum never exceeds the sum of the maxima), so the mean over heads is never peakier than
+the heads are on average — and much flatter when they peak in different places. The figure
+``head_average`` puts the sharpest head of the layer (the default ``--head``) next to the mean over heads,
+and its caption states both numbers as measured.
 
 Tokens, not words: the model counts ``[CLS]`` and ``[SEP]`` (BERT family) or a BOS token, and splits
 rare words into pieces ("##ing"). Label a figure with ``model.tokens(text)``, never ``text.split()``.

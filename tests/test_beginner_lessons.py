@@ -192,6 +192,7 @@ def test_head_average_caption_states_the_measured_direction(lesson_runs, model):
     assert measured["head_peakiness"] == pytest.approx(by_hand[measured["head"]])
     assert measured["mean_peakiness"] == pytest.approx(mean)
     assert measured["head_peakiness"] > measured["mean_peakiness"]  # the claim: the mean is flatter
+    assert mean <= np.mean(by_hand) + 1e-12  # the docstring's bound: never peakier than the heads on average
     caption = _caption(manifest, "head_average.png")
     assert "the mean is flatter" in caption and f"{mean:.2f}" in caption and f"{by_hand[measured['head']]:.2f}" in caption
 
@@ -267,6 +268,14 @@ def test_pattern_captions_hold_on_the_defaults(lesson_runs):
     assert (f"labels {found['previous_token']} previous-token and {found['induction']} induction"
             in _caption(manifest, "decoder_pattern_map.png"))
     assert measured["ideal"]["induction"] == 3  # 'the', 'cat' and '.' repeat in the 10-token example
+    encoder_labels, _ = measured["encoder"]
+    assert (encoder_labels == "mixed").mean() >= 0.25  # the docstring: "many heads *are* mixed"
+
+
+def test_previous_token_head_overlaps_the_band_ideal_by_a_third():
+    # the docstring's argument for scoring overlap with the ideal rather than mass on the support
+    prev, band = make_pattern("previous_token", 6), make_pattern("diagonal", 6)
+    np.testing.assert_allclose(np.minimum(prev, band).sum(1)[1:-1], 1 / 3)
 
 
 def test_encoder_examples_carry_tokens(lesson_runs):
