@@ -26,6 +26,22 @@ def _command_line(script: Path) -> str:
     return " ".join(["python", shlex.quote(str(shown)), *map(shlex.quote, sys.argv[1:])])
 
 
+def _make_folder(directory: Path, name: str) -> None:
+    """Create ``directory`` (and its parents), or raise a one-line ``ValueError`` naming the option: a path
+    that is a file, lies under a file, or cannot be written is a user error, not a traceback."""
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"{name}: {directory} is a file; expected a folder to write the figures into")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / ".write-test"
+        probe.touch()
+        probe.unlink()
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise ValueError(f"{name}: cannot create or write the folder {directory} ({reason}); "
+                         "give a writable folder") from None
+
+
 class LessonOutputs:
     """The output folder of one lesson run; ``save_figure`` / ``register`` record captions.
 
@@ -37,7 +53,7 @@ class LessonOutputs:
         script = Path(script_file)
         self.tier, self.script = script.resolve().parent.name, script.stem
         self.directory = Path(out) if out else OUTPUTS_DIR / self.tier / self.script
-        self.directory.mkdir(parents=True, exist_ok=True)
+        _make_folder(self.directory, "--out" if out else "outputs folder")
         self.command = _command_line(script)
         self.quiet = quiet
         self.entries: list[dict] = []

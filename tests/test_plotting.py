@@ -230,3 +230,21 @@ def test_token_bars_rejects_bad_values(bad):
     _, values = bad
     assert_rejects(lambda: token_bars(values, list("abcde")), "series", "tokens")
     plt.close("all")
+
+
+# ----------------------------------------------------------------------------------- outputs (--out)
+@pytest.mark.parametrize("where", ["a file", "under a file"])
+def test_out_that_is_not_a_folder_is_one_line_and_exit_2(tmp_path, capsys, where):
+    from attnviz.cli import run_lesson
+    from attnviz.outputs import LessonOutputs
+
+    blocker = tmp_path / "figures.png"
+    blocker.write_text("not a folder")
+    out = blocker if where == "a file" else blocker / "sub"
+
+    def main(argv):
+        LessonOutputs("01_beginner/demo.py", argv[1])
+
+    assert run_lesson(main, ["--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --out: ") and str(out) in err and err.count("\n") == 1
