@@ -138,8 +138,8 @@ def _sentences_demo(out, texts, weights, attention_mask, batch_tokens, layer: in
         out.save_figure(fig, f"sentence_{index}", f"“{text}”: head {head} next to the mean over all heads "
                         f"(layer {layer}, fixed 0–1 scale). Measured: {verdict}.")
         if index == 1:
-            out.save_heatmap_html(f"sentence_{index}.html", pair[0], "Interactive: hover for query token, "
-                                  "key token and weight.", xlabels=toks, ylabels=toks,
+            out.save_heatmap_html(f"sentence_{index}.html", pair[0], "Interactive: hover for the query and "
+                                  "key (position and token) and the weight.", xlabels=toks, ylabels=toks,
                                   title=f"“{text}” — layer {layer}, head {head}")
     return measured
 
