@@ -305,7 +305,8 @@ def _model_demo(out, viz: AttentionVisualizer, model: AttentionModel, args):
     out.save_figure(fig, "head_average", f"The same layer averaged over its {weights.shape[1]} heads. "
                     f"Measured: {compared['verdict']}. Averaging is a choice; state it.")
     out.save_heatmap_html("one_head.html", weights[layer, head], "Interactive version: hover a cell for "
-                          "the query and key (position and token) and the weight.", xlabels=tokens, ylabels=tokens,
+                          "the query and key (position and token) and the weight.",
+                          xlabels=tokens, ylabels=tokens,
                           title=f"{model.name} — layer {layer}, head {head} (hover for query, key, weight)")
     return {"layer": layer, **compared}
 
