@@ -20,6 +20,7 @@ For vision models (ViT and its relatives) the config also says how an image beco
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ from attnviz.models import (
     architecture_name,
     encode_texts,
     is_image_config,
+    max_length,
     shipped_model_path,
 )
 
@@ -83,9 +85,18 @@ def attention_from_model(loaded, text: str, target: str | None = None) -> dict:
     ``(L, H, Q, K)`` + ``tokens``; an encoder-decoder gives ``encoder_attention``, ``decoder_attention``
     and ``cross_attention`` ``(L, H, T, S)`` of ``text`` → ``target`` (default: the model's own greedy
     output) with ``encoder_tokens`` and ``decoder_tokens``.
+
+    ``text`` is one string (the views show one text; a list is refused rather than cut to its first text);
+    a text or ``target`` longer than the model's limit is truncated with a warning.
     """
     import torch
 
+    if not isinstance(text, str):
+        hint = " — a list of texts? the views show one text: call once per text" if isinstance(
+            text, list | tuple) else ""
+        raise TypeError(f"text: expected one string, got {type(text).__name__}{hint}")
+    if target is not None and (not isinstance(target, str) or not target.strip()):
+        raise ValueError(f"target: expected a non-empty string (the decoder's text) or None, got {target!r:.60}")
     model, tokenizer = loaded.model, loaded.tokenizer
     if tokenizer.pad_token is None and tokenizer.eos_token is not None:
         tokenizer.pad_token = tokenizer.eos_token  # GPT-2 has none; one text needs no padding anyway
@@ -101,6 +112,11 @@ def attention_from_model(loaded, text: str, target: str | None = None) -> dict:
         else:
             start = torch.tensor([[model.config.decoder_start_token_id]], device=loaded.device)
             body = tokenizer(text_target=target, return_tensors="pt", add_special_tokens=True)["input_ids"]
+            limit = max_length(tokenizer, model)
+            if body.shape[1] > limit:
+                warnings.warn(f"target of {body.shape[1]} tokens is longer than the model's limit of {limit}; "
+                              f"truncated to the first {limit} tokens ({target[:40]!r}...)", stacklevel=2)
+                body = body[:, :limit]  # (1, T) -> (1, limit)
             decoder_ids = torch.cat([start, body.to(loaded.device)], dim=1)[:, :-1]  # (1, T): shifted right
         both = {**inputs, "decoder_input_ids": decoder_ids}
         kinds = {name: transformer_attentions(model, both, kind=name)[:, 0].cpu().numpy()  # (L, H, Q, K)

@@ -843,3 +843,34 @@ def test_cli_bad_image_is_one_line_and_exit_2(small_vit_folder, tmp_path, capsys
         message = capsys.readouterr().err.strip()
         assert code == 2 and len(message.splitlines()) == 1 and message.startswith("error: image:"), message
         assert str(tmp_path / name) in message
+
+
+# ------------------------------------------------------------ issue 14: kinds.attention_from_model's text
+def tiny_bart():
+    """A randomly initialised tiny BART (64 positions) with the MiniLM tokenizer, as a ``LoadedModel``."""
+    from transformers import AutoTokenizer, BartConfig, BartForConditionalGeneration
+
+    from attnviz.models import LoadedModel, default_encoder_path
+
+    tokenizer = AutoTokenizer.from_pretrained(default_encoder_path())
+    torch.manual_seed(0)
+    config = BartConfig(vocab_size=tokenizer.vocab_size, d_model=16, encoder_layers=1, decoder_layers=1,
+                        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32,
+                        decoder_ffn_dim=32, max_position_embeddings=64, decoder_start_token_id=tokenizer.cls_token_id,
+                        pad_token_id=tokenizer.pad_token_id, attn_implementation="eager")
+    return LoadedModel(BartForConditionalGeneration(config).eval(), tokenizer, "random-bart", "seq2seq",
+                       torch.device("cpu"))
+
+
+def test_attention_from_model_takes_one_text_and_truncates_a_long_target_with_a_warning():
+    from attnviz.kinds import attention_from_model
+
+    loaded = tiny_bart()
+    error = assert_rejects(lambda: attention_from_model(loaded, ["a cat", "the dog sat down here"]), "text")
+    assert "one text" in str(error), "a list is refused, not cut to its first text"
+    assert_rejects(lambda: attention_from_model(loaded, None), "text")
+    assert_rejects(lambda: attention_from_model(loaded, "a cat", target=""), "target")
+    long_target = " ".join(["2026"] * 200)  # far more than the decoder's 64 positions
+    with pytest.warns(UserWarning, match="target of .* tokens is longer than the model's limit of 64"):
+        got = attention_from_model(loaded, "twenty first of may", target=long_target)
+    assert len(got["decoder_tokens"]) == 64 and got["cross_attention"].shape[2] == 64
