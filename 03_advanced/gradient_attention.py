@@ -156,80 +156,147 @@ def induction_sequence(candidates, half: int = 12, repeat: int = 6, seed: int = 
     return ids, int(first[repeat]), repeat + len(prefix)
 
 
-def _minilm_demo(out, args, rollout):
+def share_on(row, keys) -> float:
+    """The share of a relevance ``row`` ``(K,)`` (non-negative) that lies on the boolean ``keys`` ``(K,)``."""
+    row = to_numpy(row, "row")
+    keys = np.asarray(keys, dtype=bool)
+    if row.ndim != 1 or keys.shape != row.shape:
+        raise ValueError(f"row, keys: got shapes {row.shape} and {keys.shape}; expected two (K,) vectors")
+    if not np.isfinite(row).all() or row.min() < 0:
+        raise ValueError("row: expected finite, non-negative relevance")
+    total = row.sum()
+    return float(row[keys].sum() / total) if total > 0 else float("nan")
+
+
+def minilm_example(model, text: str, other: str, rollout) -> dict:
+    """MiniLM, ``y`` = cosine similarity with ``other``'s embedding: plain rollout, Chefer's ``R``, and the
+    shares of their mean rows on the special tokens ([CLS], [SEP])."""
     import torch
 
+    inputs, other_inputs = model.encode(text), model.encode(other)
+    tokens = model.tokens(text)
+    with torch.no_grad():
+        hidden = model.model(**other_inputs).last_hidden_state  # (1, T, d)
+        other_embedding = mean_pool(hidden, other_inputs["attention_mask"])[0]  # (d,)
+    result = explain(model.model, inputs, embedding_similarity(other_embedding, inputs["attention_mask"]))
+    plain = rollout.compute_rollout(list(result["attention"]))  # (Q, K)
+    chefer_row = relevance_row(result["relevance"], "mean")  # (K,)
+    special = np.isin(inputs["input_ids"][0].cpu().numpy(), model.tokenizer.all_special_ids)  # (K,)
+    content_order = [int(k) for k in np.argsort(-chefer_row) if not special[k]]
+    return {"tokens": tokens, "plain": plain, "relevance": result["relevance"], "chefer_row": chefer_row,
+            "rollout_on_special": share_on(plain.mean(0), special),
+            "chefer_on_special": share_on(chefer_row, special),
+            "chefer_top": [tokens[k] for k in content_order[:3]]}
+
+
+def _minilm_demo(out, args, rollout) -> dict:
     from beginner.attention_basics import AttentionModel
 
     model = AttentionModel(args.model, device=args.device)
-    inputs, other_inputs = model.encode(args.text), model.encode(args.other)
-    tokens = model.tokens(args.text)
-    with torch.no_grad():
-        hidden = model.model(**other_inputs).last_hidden_state  # (1, T, d)
-        other = mean_pool(hidden, other_inputs["attention_mask"])[0]  # (d,)
-    result = explain(model.model, inputs, embedding_similarity(other, inputs["attention_mask"]))
-    plain = rollout.compute_rollout(list(result["attention"]))  # (Q, K)
-    chefer = result["relevance"] - np.eye(len(tokens))  # what attention moved; R⁰ = I is the same everywhere
+    x = minilm_example(model, args.text, args.other, rollout)
+    tokens, plain = x["tokens"], x["plain"]
+    chefer = x["relevance"] - np.eye(len(tokens))  # what attention moved; R⁰ = I is the same everywhere
     fig = show_heatmaps(np.stack([plain, chefer])[None], xlabels=tokens, ylabels=tokens, tick_labels=True,
                         scale="row",
                         titles=["plain rollout", "Chefer R − I (gradient-weighted)"],
                         xlabel="input token", ylabel="position at the top",
                         suptitle=f"{model.name}: y = cos(embedding, '{args.other}')")
+    moved = x["chefer_on_special"] < x["rollout_on_special"]
+    shares = (f"the special tokens hold {100 * x['rollout_on_special']:.0f} % of rollout's mean row and "
+              f"{100 * x['chefer_on_special']:.0f} % of the gradient-weighted one's")
     out.save_figure(fig, "minilm_rollout_vs_chefer", "MiniLM, y = cosine similarity with a second sentence: "
                     "plain rollout vs the gradient-weighted relevance R − I, each row divided by its maximum "
-                    "(per-row scale). Rollout credits [CLS]; the gradient moves the credit to the words the "
-                    "score uses.")
-    chefer = result["relevance"]
-    series = {"rollout (mean row)": plain.mean(0), "Chefer R − I (mean row)": relevance_row(chefer, "mean")}
+                    f"(per-row scale). Measured: {shares}"
+                    + (f"; the gradient moves the credit to the words the score uses (most: "
+                       f"{', '.join(x['chefer_top'])})." if moved else
+                       " — here the gradient does not move credit away from them."))
+    series = {"rollout (mean row)": plain.mean(0), "Chefer R − I (mean row)": x["chefer_row"]}
     fig = token_bars(series, tokens, title="Which words the similarity score uses (each series scaled to its "
                      "maximum)", ylabel="relative relevance", normalize="max")
     out.save_figure(fig, "minilm_relevance_bars", "Relevance of each word to the mean-pooled sentence "
                     "embedding's similarity score: gradient-weighted (Chefer) vs plain rollout, each scaled "
-                    "to its maximum.")
+                    f"to its maximum; {shares}.")
+    return x
 
 
-def _gpt2_demo(out, args, rollout) -> bool:
+def row_mass_shares(maps) -> np.ndarray:
+    """``(L, Q, K)`` non-negative maps -> ``(L, Q)``: the share of each layer's total in each query row."""
+    maps = to_numpy(maps, "maps")
+    if maps.ndim != 3 or not np.isfinite(maps).all() or maps.min() < 0:
+        raise ValueError(f"maps: got shape {maps.shape}; expected finite, non-negative (L, Q, K) maps")
+    totals = maps.sum((1, 2))[:, None]  # (L, 1)
+    return maps.sum(2) / np.where(totals > 0, totals, 1)  # (L, Q)
+
+
+def gpt2_example(loaded, seed: int, rollout) -> dict:
+    """The tiny GPT-2 on a repeated random sequence: Chefer's and rollout's last rows, where each peaks,
+    and the share of each layer's map in each query row."""
     import torch
 
+    special = set(loaded.tokenizer.all_special_ids)
+    candidates = [i for i in range(int(loaded.model.config.vocab_size)) if i not in special]
+    ids, expected, where = induction_sequence(candidates, seed=seed, bos_id=loaded.tokenizer.bos_token_id)
+    input_ids = torch.tensor(ids[None], device=loaded.device)
+    inputs = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
+    with torch.no_grad():
+        predicted = int(loaded.model(**inputs).logits[0, -1].argmax())
+    result = explain(loaded.model, inputs, next_token_logit(expected))
+    chefer_row = relevance_row(result["relevance"], -1)[:-1]  # (K - 1,): the earlier positions
+    plain_row = rollout.compute_rollout(list(result["attention"]))[-1, :-1]  # (K - 1,)
+    at_where = np.arange(len(chefer_row)) == where
+    return {"tokens": [str(t) for t in loaded.tokenizer.convert_ids_to_tokens(ids.tolist())],
+            "predicted": predicted, "expected": expected, "where": where, "maps": result["maps"],
+            "chefer_row": chefer_row, "plain_row": plain_row,
+            "chefer_peak": int(np.argmax(chefer_row)), "rollout_peak": int(np.argmax(plain_row)),
+            "chefer_at_where": share_on(chefer_row, at_where),
+            "rollout_at_where": share_on(plain_row, at_where),
+            "row_shares": row_mass_shares(result["maps"])}
+
+
+def _gpt2_demo(out, args, rollout) -> dict | None:
     from attnviz.models import ModelLoadError, load_model
 
     try:
         loaded = load_model(args.causal_model, kind="causal-lm", device=args.device)
     except ModelLoadError as err:
         print(f"skipping the GPT-2 example: {err}")
-        return False
-    special = set(loaded.tokenizer.all_special_ids)
-    candidates = [i for i in range(int(loaded.model.config.vocab_size)) if i not in special]
-    ids, expected, where = induction_sequence(candidates, seed=args.seed,
-                                              bos_id=loaded.tokenizer.bos_token_id)
-    input_ids = torch.tensor(ids[None], device=loaded.device)
-    inputs = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
-    with torch.no_grad():
-        predicted = int(loaded.model(**inputs).logits[0, -1].argmax())
-    result = explain(loaded.model, inputs, next_token_logit(expected))
-    tokens = [str(t) for t in loaded.tokenizer.convert_ids_to_tokens(ids.tolist())]
-    chefer_row = relevance_row(result["relevance"], -1)
-    plain_row = rollout.compute_rollout(list(result["attention"]))[-1]  # (K,)
-    hit = int(np.argmax(chefer_row[:-1]))
-    print(f"{loaded.name}: predicts {predicted} (expected {expected}); Chefer relevance peaks at position "
-          f"{hit} (the earlier occurrence is position {where}); rollout peaks at "
-          f"{int(np.argmax(plain_row[:-1]))}")
-    labels = [f"{k}:{t}" for k, t in enumerate(tokens)][:-1]  # the earlier positions (not the query itself)
-    fig = token_bars({"rollout, last row": plain_row[:-1], "Chefer R − I, last row": chefer_row[:-1]}, labels,
-                     title=f"{loaded.name}: relevance for the next-token logit of {tokens[where]!r} "
-                     "(repeated sequence)", ylabel="relative relevance", normalize="max", highlight=where,
-                     highlight_label="expected (earlier occurrence)")
+        return None
+    x = gpt2_example(loaded, args.seed, rollout)
+    tokens, where, hit = x["tokens"], x["where"], x["chefer_peak"]
+    print(f"{loaded.name}: predicts {x['predicted']} (expected {x['expected']}); Chefer relevance peaks at "
+          f"position {hit} (the earlier occurrence is position {where}); rollout peaks at "
+          f"{x['rollout_peak']}")
+    labels = [f"{k}:{t}" for k, t in enumerate(tokens)]
+    fig = token_bars({"rollout, last row": x["plain_row"], "Chefer R − I, last row": x["chefer_row"]},
+                     labels[:-1], title=f"{loaded.name}: relevance for the next-token logit of "
+                     f"{tokens[where]!r} (repeated sequence)", ylabel="relative relevance", normalize="max",
+                     highlight=where, highlight_label="expected (earlier occurrence)")
+    peak = (f"the gradient-weighted relevance peaks there (position {hit}, "
+            f"{100 * x['chefer_at_where']:.0f} % of its row)" if hit == where else
+            f"the gradient-weighted relevance peaks at position {hit}, not there "
+            f"({100 * x['chefer_at_where']:.0f} % of its row)")
     out.save_figure(fig, "gpt2_induction_relevance", "Tiny GPT-2 on a repeated random sequence: relevance of "
                     "each earlier position for the logit of the token that follows the repeat. An induction "
-                    "head copies from the earlier occurrence (shaded); the gradient-weighted relevance "
-                    "should peak there.")
-    top = float(result["maps"].max())
-    fig = show_heatmaps(result["maps"][None], titles=[f"layer {k}" for k in range(result["maps"].shape[0])],
-                        vmin=0.0, vmax=top, colorbar_label="E_h[(∇A ⊙ A)⁺]",
+                    f"head copies from the earlier occurrence (shaded, position {where}): {peak}; rollout "
+                    f"peaks at position {x['rollout_peak']} and puts {100 * x['rollout_at_where']:.0f} % of "
+                    "its row there.")
+    maps, shares = x["maps"], x["row_shares"]  # (L, Q, K), (L, Q)
+    peaks = maps.max(axis=(1, 2))  # (L,)
+    busiest = int(np.argmax(shares[0]))
+    fig = show_heatmaps((maps / np.where(peaks > 0, peaks, 1)[:, None, None])[None],  # (1, L, Q, K)
+                        titles=[f"layer {k} (max {peaks[k]:.3g})" for k in range(maps.shape[0])],
+                        xlabels=labels, ylabels=labels, tick_labels=True, vmin=0.0, vmax=1.0,
+                        colorbar_label="E_h[(∇A ⊙ A)⁺] ÷ the layer's maximum",
                         suptitle=f"{loaded.name}: gradient-weighted attention per layer (next-token logit)")
-    out.save_figure(fig, "gpt2_layer_maps", "Per layer, E_h[(∇A ⊙ A)⁺] for the next-token logit: only the "
-                    "attention that raises the predicted token's score survives, mostly in the last row.")
-    return True
+    where_note = (" — the earlier occurrence itself, whose layer-0 attention to the tokens before it is what "
+                  "the last layer's induction head matches" if busiest == where else "")
+    out.save_figure(fig, "gpt2_layer_maps", "Per layer, E_h[(∇A ⊙ A)⁺] for the next-token logit, each layer "
+                    "divided by its own maximum (written in its title): only the attention that raises the "
+                    f"predicted token's score survives. In the last layer {100 * shares[-1, -1]:.0f} % of "
+                    "the map is in the last row, the position the prediction is read from; in layer 0 the "
+                    f"busiest row is {labels[busiest]} ({100 * shares[0, busiest]:.0f} % of that layer's map)"
+                    f"{where_note}.")
+    return x
 
 
 def vit_patch_maps(result, config, pixel_shape, rollout) -> dict:
@@ -257,9 +324,63 @@ def vit_patch_maps(result, config, pixel_shape, rollout) -> dict:
     return {"rollout": plain, "chefer": chefer, "special": special, "note": note}
 
 
-def _vit_demo(out, args, rollout) -> bool:
+def object_mask_for(image_path, size: int, processor=None) -> np.ndarray | None:
+    """The true object's pixel mask ``(size, size)`` for a shipped test image (``masks.npz`` beside it), or
+    ``None`` for any other image."""
+    from pathlib import Path
+
+    from attnviz.kinds import resize_masks
+
+    image_path = Path(image_path)
+    stored = image_path.parent / "masks.npz"
+    if not stored.is_file():
+        return None
+    data = np.load(stored)
+    files = [str(f) for f in data["files"]]
+    if image_path.name not in files:
+        return None
+    return resize_masks(data["masks"][files.index(image_path.name)][None], size, processor)[0]  # (S, S)
+
+
+def relevance_overlay_figure(image, maps: dict, patch: int, title: str, levels=(0.2, 0.4, 0.6, 0.8)):
+    """The input image in grey with each patch map drawn over it as coloured iso-lines.
+
+    ``image``: ``(S_h, S_w)`` grey pixels; ``maps``: ``{panel title: (g_h, g_w)}``, each divided by its
+    maximum before drawing; the line at level ``v`` joins the points where the map is ``v`` of its maximum
+    (linear between patch centres). The colour bar is made from the lines themselves, so every colour in the
+    picture is on it — a translucent heatmap over a picture would blend into colours that are not.
+    """
+    import matplotlib.pyplot as plt
+
+    from attnviz.plotting import DEFAULT_CMAP
+
+    image = to_numpy(image, "image")
+    if image.ndim != 2:
+        raise ValueError(f"image: got shape {image.shape}; expected (height, width) grey pixels")
+    fig, axes = plt.subplots(1, len(maps), figsize=(3.6 * len(maps) + 1.2, 4.0), squeeze=False,
+                             constrained_layout=True)
+    lines = None
+    for ax, (name, grid) in zip(axes[0], maps.items()):
+        grid = to_numpy(grid, "maps")
+        peak = grid.max()
+        shown = grid / peak if peak > 0 else grid  # (g_h, g_w), 0..1
+        ax.imshow(image, cmap="gray", vmin=0, vmax=255, extent=(0, image.shape[1], image.shape[0], 0))
+        centres_x = (np.arange(grid.shape[1]) + 0.5) * patch  # (g_w,) pixel x of each patch centre
+        centres_y = (np.arange(grid.shape[0]) + 0.5) * patch  # (g_h,)
+        lines = ax.contour(centres_x, centres_y, shown, levels=list(levels), cmap=DEFAULT_CMAP, vmin=0,
+                           vmax=1, linewidths=2.0)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("pixel x")
+    axes[0, 0].set_ylabel("pixel y")
+    fig.colorbar(lines, ax=list(axes[0]), shrink=0.85).set_label("iso-line: fraction of the map's maximum")
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def _vit_demo(out, args, rollout) -> dict | None:
     import torch
 
+    from advanced.vit_attention import target_shares
     from attnviz import REPO_ROOT
     from attnviz.models import ModelLoadError, load_model
 
@@ -267,7 +388,7 @@ def _vit_demo(out, args, rollout) -> bool:
         loaded = load_model(args.vit_model, kind="vit", device=args.device)
     except ModelLoadError as err:
         print(f"skipping the ViT example: {err}")
-        return False
+        return None
     from pathlib import Path
 
     from PIL import Image
@@ -276,7 +397,7 @@ def _vit_demo(out, args, rollout) -> bool:
     images = [Path(args.image)] if args.image else sorted(shipped.glob("*.png"))
     if not images:
         print("skipping the ViT example: no test image in data/images/shapes_test/")
-        return False
+        return None
     if not images[0].is_file():
         raise FileNotFoundError(f"image: {images[0]} does not exist")
     image = Image.open(images[0]).convert("RGB")
@@ -285,19 +406,28 @@ def _vit_demo(out, args, rollout) -> bool:
         logits = loaded.model(**inputs).logits[0]
     predicted = int(logits.argmax())
     result = explain(loaded.model, inputs, class_logit(predicted))
-    maps = vit_patch_maps(result, loaded.model.config, inputs["pixel_values"].shape[-2:], rollout)
+    pixel_shape = tuple(int(n) for n in inputs["pixel_values"].shape[-2:])  # (S_h, S_w)
+    maps = vit_patch_maps(result, loaded.model.config, pixel_shape, rollout)
     label = loaded.model.config.id2label.get(predicted, str(predicted))
     plain, chefer = maps["rollout"], maps["chefer"]  # (g_h, g_w) each
-    shown = np.stack([plain / plain.max(), chefer / max(chefer.max(), 1e-12)])[None]  # (1, 2, g_h, g_w)
-    fig = show_heatmaps(shown, titles=["rollout, [CLS] row", f"Chefer R − I for class {label!r}"],
-                        xlabel="patch column", ylabel="patch row", vmin=0, vmax=1,
-                        colorbar_label="fraction of the map's maximum",
-                        suptitle=f"{loaded.name} on {images[0].name}: where the class evidence is "
-                        f"({maps['note']})")
-    out.save_figure(fig, "vit_class_relevance", "Tiny ViT: the [CLS] row of plain rollout and of the "
-                    "class-specific gradient-weighted relevance, as patch grids (each divided by its "
-                    f"maximum); {maps['note']}.")
-    return True
+    grey = np.asarray(image.convert("L").resize(pixel_shape[::-1]), dtype=np.float64)  # (S_h, S_w)
+    panels = {"rollout, [CLS] row": plain, f"Chefer R − I, class {label!r}": chefer}
+    fig = relevance_overlay_figure(grey, panels, config_patch_size(loaded.model.config),
+                                   f"{loaded.name} on {images[0].name}: where the class evidence is "
+                                   f"({maps['note']})")
+    mask = object_mask_for(images[0], pixel_shape[0], loaded.processor) if pixel_shape[0] == pixel_shape[1] \
+        else None
+    facts = {"rollout_on_object": None, "chefer_on_object": None}
+    on_object = ""
+    if mask is not None and mask.any():
+        shares = target_shares(np.stack([plain, chefer]), mask)["target"]  # (2,): share on patches it touches
+        facts = {"rollout_on_object": float(shares[0]), "chefer_on_object": float(shares[1])}
+        on_object = (f" The patches the object touches hold {100 * shares[1]:.0f} % of the gradient-weighted "
+                     f"relevance and {100 * shares[0]:.0f} % of rollout's.")
+    out.save_figure(fig, "vit_class_relevance", "Tiny ViT: the input in grey, with the [CLS] row of "
+                    "plain rollout and of the class-specific gradient-weighted relevance over it as "
+                    f"iso-lines (each map divided by its maximum); {maps['note']}.{on_object}")
+    return facts
 
 
 def main(argv=None):

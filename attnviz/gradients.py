@@ -47,7 +47,9 @@ def attention_gradients(model, inputs: dict, target, *, kind: str = "self"):
         raise TypeError(f"target: expected a function outputs -> (B,) tensor, got {type(target).__name__}")
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model: expected a transformers model (torch.nn.Module), got {type(model).__name__}")
-    if not isinstance(inputs, dict) or not inputs:
+    from collections.abc import Mapping
+
+    if not isinstance(inputs, Mapping) or not inputs:
         raise TypeError(f"inputs: expected a non-empty dict of model inputs (input_ids=..., pixel_values=...), "
                         f"got {type(inputs).__name__}")
     use_eager_attention(model)

@@ -173,23 +173,24 @@ def test_vit_demo_draws_the_cls_row_on_the_patch_grid(vit_zoo, tmp_path, monkeyp
 
     import advanced.gradient_attention as lesson
     from attnviz.outputs import LessonOutputs
-    from attnviz.plotting import show_heatmaps as real_show_heatmaps
     from intermediate.attention_rollout import AttentionRollout
 
     drawn = []
+    real_figure = lesson.relevance_overlay_figure
 
-    def record(maps, **kwargs):  # what the demo draws; the real plot still runs, so the figure is saved
-        drawn.append((np.asarray(maps), kwargs))
-        return real_show_heatmaps(maps, **kwargs)
+    def record(image, maps, patch, title, **kwargs):  # what the demo draws; the real plot still runs
+        drawn.append((np.asarray(image), {k: np.asarray(v) for k, v in maps.items()}, patch, title))
+        return real_figure(image, maps, patch, title, **kwargs)
 
-    monkeypatch.setattr(lesson, "show_heatmaps", record)
+    monkeypatch.setattr(lesson, "relevance_overlay_figure", record)
     out = LessonOutputs(lesson.__file__, tmp_path / "out")
     args = SimpleNamespace(vit_model=str(vit_zoo[family]), device="cpu", image=None)
-    assert lesson._vit_demo(out, args, AttentionRollout())
+    assert lesson._vit_demo(out, args, AttentionRollout()) is not None
     side = zoo.IMAGE // zoo.PATCH  # the zoo's image and patch sizes, not read from the lesson
-    (maps, kwargs), = drawn
-    assert maps.shape == (1, 2, side, side)
-    assert f"row drawn: [CLS]; not on the patch grid: {others}" in kwargs["suptitle"]
+    (image, maps, patch, title), = drawn
+    assert image.shape == (zoo.IMAGE, zoo.IMAGE) and patch == zoo.PATCH  # the picture under the maps
+    assert [m.shape for m in maps.values()] == [(side, side)] * 2
+    assert f"row drawn: [CLS]; not on the patch grid: {others}" in title
 
 
 @pytest.mark.parametrize(("option", "family", "reason"),
@@ -284,3 +285,87 @@ def test_targets_check_their_index_against_the_model():
     assert_rejects(lambda: embedding_similarity(torch.tensor([1.0, float("nan")]), torch.ones(1, 4)),
                    "other_embedding")
     assert_rejects(lambda: attention_gradients(torch.nn.Linear(2, 2), None, class_logit()), "inputs")
+
+
+# ------------------------------------------------------------------ captions computed from the numbers (issue 13)
+def test_shares_by_hand():
+    from advanced.gradient_attention import row_mass_shares, share_on
+
+    assert share_on([1.0, 3.0, 0.0, 4.0], [True, False, False, True]) == pytest.approx(5 / 8)
+    maps = np.zeros((2, 3, 3))
+    maps[0, 1] = [1, 1, 0]
+    maps[0, 2] = [0, 0, 2]  # layer 0: rows hold 0, 2 and 2 of 4
+    maps[1, 2, 0] = 5.0  # layer 1: all in the last row
+    np.testing.assert_allclose(row_mass_shares(maps), [[0, 0.5, 0.5], [0, 0, 1]])
+    assert_rejects(lambda: share_on([1.0, -1.0], [True, False]), "row")
+    assert_rejects(lambda: row_mass_shares(-maps), "maps")
+
+
+def test_overlay_draws_the_image_under_lines_whose_colours_are_on_the_colour_bar():
+    import matplotlib.pyplot as plt
+
+    from advanced.gradient_attention import relevance_overlay_figure
+
+    grid = np.outer([0, 1, 2, 1], [1, 2, 3, 2]).astype(float)  # (4, 4) patch map
+    image = np.linspace(0, 255, 16 * 16).reshape(16, 16)
+    fig = relevance_overlay_figure(image, {"a": grid, "b": grid.T}, patch=4, title="t")
+    panels = [ax for ax in fig.axes if ax.images]
+    assert len(panels) == 2
+    for ax in panels:
+        (picture,) = ax.images
+        assert picture.get_cmap().name == "gray"  # the only colours in the panel are the lines'
+        np.testing.assert_array_equal(picture.get_array(), image)
+        (lines,) = [c for c in ax.collections if hasattr(c, "levels")]
+        np.testing.assert_allclose(lines.levels, [0.2, 0.4, 0.6, 0.8])
+        expected = plt.get_cmap("viridis")(lines.norm(lines.levels))  # colour of each level on the bar's map
+        np.testing.assert_allclose(lines.get_edgecolor(), expected)
+        assert (lines.norm.vmin, lines.norm.vmax) == (0, 1)
+    assert lines.colorbar is not None and lines.colorbar.mappable is lines
+    plt.close(fig)
+    assert_rejects(lambda: relevance_overlay_figure(np.zeros((2, 16, 16)), {"a": grid}, 4, "t"), "image")
+
+
+@pytest.fixture(scope="module")
+def rollout():
+    from intermediate.attention_rollout import AttentionRollout
+
+    torch.set_num_threads(1)
+    return AttentionRollout()
+
+
+def test_default_minilm_claims(rollout):
+    """minilm_rollout_vs_chefer's caption: rollout's mean row rests on the special tokens, the gradient moves
+    the credit off them."""
+    from advanced.gradient_attention import DEFAULT_OTHER, DEFAULT_TEXT, minilm_example
+    from beginner.attention_basics import AttentionModel
+
+    x = minilm_example(AttentionModel(None, device="cpu"), DEFAULT_TEXT, DEFAULT_OTHER, rollout)
+    assert x["rollout_on_special"] > 0.5
+    assert x["chefer_on_special"] < x["rollout_on_special"] / 2
+    assert not {"[CLS]", "[SEP]"} & set(x["chefer_top"])
+
+
+def test_default_gpt2_claims(rollout):
+    """gpt2_induction_relevance's and gpt2_layer_maps' captions on the default sequence (seed 0)."""
+    from advanced.gradient_attention import gpt2_example
+    from attnviz.models import load_model
+
+    x = gpt2_example(load_model(None, kind="causal-lm", device="cpu"), 0, rollout)
+    assert x["predicted"] == x["expected"]
+    assert x["chefer_peak"] == x["where"]  # the relevance peaks on the earlier occurrence
+    assert x["chefer_at_where"] > x["rollout_at_where"]  # and more sharply than rollout's
+    assert x["row_shares"][-1, -1] == pytest.approx(1.0)  # last layer: only the row the logit reads
+    assert int(np.argmax(x["row_shares"][0])) == x["where"]  # layer 0: the earlier occurrence's row
+
+
+def test_default_vit_claims(rollout, tmp_path):
+    """vit_class_relevance's caption: the object's patches hold more of Chefer's relevance than rollout's."""
+    from types import SimpleNamespace
+
+    import advanced.gradient_attention as lesson
+    from attnviz.outputs import LessonOutputs
+
+    out = LessonOutputs(lesson.__file__, tmp_path / "out")
+    facts = lesson._vit_demo(out, SimpleNamespace(vit_model=None, device="cpu", image=None), rollout)
+    assert facts["chefer_on_object"] > facts["rollout_on_object"]
+    assert facts["chefer_on_object"] > 0.5
