@@ -451,6 +451,9 @@ class ViTAttentionVisualizer:
         """``panels`` (``(map (g_h, g_w), title)`` each) beside the image, titled with the prediction;
         ``object_mask`` ``(S, S)`` outlined on the image and on every map."""
         label = ""
+        if class_names is not None and result.logits is not None and len(class_names) != len(result.logits):
+            raise ValueError(f"class_names: got {len(class_names)} names for a model with "
+                             f"{len(result.logits)} classes; expected one name per class")
         if result.predicted is not None:
             name = class_names[result.predicted] if class_names else f"class {result.predicted}"
             label = f" — predicted: {name}"

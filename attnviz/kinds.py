@@ -304,8 +304,13 @@ def vision_attention(model, pixels, batch_size: int = 64):
     ``batch_size`` images at a time: ``(attention (L, B, H, N, N), logits (B, classes) or None)``, NumPy."""
     import torch
 
+    if not isinstance(pixels, torch.Tensor) or pixels.dim() != 4:
+        got = tuple(pixels.shape) if isinstance(pixels, torch.Tensor) else type(pixels).__name__
+        raise TypeError(f"pixels: expected a (batch, channels, height, width) tensor (pixel_values), got {got}")
     if len(pixels) == 0:
         raise ValueError("images: got none; expected at least one image")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) or batch_size < 1:
+        raise ValueError(f"batch_size: expected a positive integer, got {batch_size!r}")
     device = next(model.parameters()).device
     attention, logits = [], []
     for start in range(0, len(pixels), batch_size):

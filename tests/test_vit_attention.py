@@ -874,3 +874,16 @@ def test_attention_from_model_takes_one_text_and_truncates_a_long_target_with_a_
     with pytest.warns(UserWarning, match="target of .* tokens is longer than the model's limit of 64"):
         got = attention_from_model(loaded, "twenty first of may", target=long_target)
     assert len(got["decoder_tokens"]) == 64 and got["cross_attention"].shape[2] == 64
+
+
+def test_class_names_and_batch_size_are_checked(vit):
+    from attnviz.kinds import vision_attention
+
+    image = two_colour_image()
+    assert_rejects(lambda: ViTAttentionVisualizer().visualize_patch_attention(vit, image, class_names=["one"]),
+                   "class_names")  # the random ViT has 2 classes
+    pixels = ViTAttentionVisualizer().preprocess(image, vit)
+    for bad in (0, -3, 2.5, True):
+        assert_rejects(lambda bad=bad: vision_attention(vit, pixels, batch_size=bad), "batch_size")
+    assert_rejects(lambda: vision_attention(vit, pixels[0]), "pixels")
+    assert_rejects(lambda: vision_attention(vit, np.zeros((1, 3, 224, 224))), "pixels")
