@@ -31,8 +31,9 @@ patch overlaps the object's mask. Compare the score with *chance* — the share 
 the object, i.e. the score of a map that picks a patch at random — or a small object and a high score
 say nothing. And compare it with the *same architecture with random weights* (the model-randomisation
 check of Adebayo et al. 2018, "Sanity Checks for Saliency Maps"): a bright, solid target stands out
-in the patch embeddings even of an untrained network — on the course's test set the random network's maps
-hit the target far more often than chance (the lesson prints both, and a test checks it) —, so a map that
+in the patch embeddings even of an untrained network — on the course's test set the random network's
+layer-0 map and its rollout hit the target far more often than chance (the lesson prints every map's rate,
+and a test checks those two) —, so a map that
 points at it only as often as the random network does shows the image, not what the classifier learned.
 The example figure shows the first hits *and* the first misses in test-set order: a gallery of hits alone
 would hide how a map fails.

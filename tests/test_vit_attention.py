@@ -259,6 +259,7 @@ def test_the_shipped_vit_points_at_the_target_better_than_its_random_twin():
         pytest.skip("the tiny ViT or its test set is not shipped in data/ yet")
     loaded = load_model(None, kind="vit", device="cpu")
     _, data = load_test_set(TEST_SET)
+    assert len(data) == 200, "the docstring's 'the pointing game on all 200'"
     images = [Image.fromarray(a) for a in data.images[:100]]
     viz = ViTAttentionVisualizer(loaded.model, loaded.processor)
     trained = viz.pointing_game(loaded.model, images, data.masks[:100])
@@ -480,6 +481,7 @@ def test_default_head_grid_caption_states_what_the_shipped_vit_does():
     assert min(expected) > 2 * chance, "the claim 'every head looks at the object' no longer holds"
     shares = target_shares(last, mask)
     assert (shares["edge_per_patch"] > shares["inside_per_patch"]).all(), "edges no longer beat the inside"
+    assert (shares["edge"] > 0.5).all(), "the docstring: 'most of its patch weight on the object's edge patches'"
 
     figures = {name: (fig, caption) for name, fig, caption in
                single_image_figures(viz, loaded.model, paths[0], None, -1, 0, None, mask)}
