@@ -22,9 +22,10 @@ Why a naive page breaks at 512 tokens, and how this one stays small
 --------------------------------------------------------------------
 The number of weights grows with the square of the length: the pre-trained encoder (6 layers × 12
 heads) on 512 tokens has ``6 · 12 · 512² ≈ 18.9 million``. Written as JSON text, every weight a float
-like ``0.0012774568656459451,`` is about 23 bytes: a page of roughly 440 MB, which a browser cannot
-parse in reasonable time. This is what makes BertViz stop loading on long inputs (its issue #82). Four
-choices keep the file small, and the page states the ones that lose anything:
+like ``0.0012774568656459451,`` is about 23 bytes: about 430 MB of JSON — and a BertViz page carries
+that JSON twice, so the page is about 860 MB, which a browser cannot parse in reasonable time. This is
+what makes BertViz stop loading on long inputs (its issue #82). Four choices keep the file small, and
+the page states the ones that lose anything:
 
 1. **Only the strongest links of each row.** For every query row we keep the keys whose weight is at
    least a *threshold* ``τ`` (default 0.002 — about what each key gets from a head that spreads its
@@ -94,9 +95,10 @@ from attnviz.views import (
     unpack,
 )
 
-__all__ = ["MODEL_KINDS", "AttentionView", "attention_from_model", "both_views", "collect_sets",
-           "dense_json_bytes", "densify", "detect_kind", "display_tokens", "encode_sets", "head_view",
-           "model_view", "read_page_data", "sparsify"]
+__all__ = ["MODEL_KINDS", "AttentionView", "attention_from_model", "bertviz_page_bytes", "both_views",
+           "collect_sets", "decoder_caption", "dense_json_bytes", "densify", "detect_kind", "display_tokens",
+           "encode_sets", "head_view", "induction_scores", "label_decoder_by_prediction", "model_view",
+           "read_page_data", "sparsify"]
 
 THRESHOLD = 0.002  # links below this weight are not stored (they would be drawn at 0.2 % opacity)
 MAX_LINKS = 128  # at most this many links per query row, strongest first
@@ -104,6 +106,7 @@ DATA_BUDGET = 9_000_000  # bytes of attention data per page; beyond it the thres
 SIZE_LIMIT = 10 * 1024**2  # the bar a 512-token page must stay under (browser tests)
 
 DEFAULT_TEXT = "The animal didn't cross the street because it was too tired, so it lay down by the road."
+DECODER_SAMPLE = " ".join(["t7 t42 t3 t19 t55 t8 t30 t12"] * 2)  # a random sequence, repeated: induction
 # Original prose for the long-input example: 585 MiniLM word pieces, truncated (with a warning) to 512.
 LONG_TEXT = (Path(__file__).resolve().parent / "_bertviz_assets" / "long_text.txt").read_text(
     encoding="utf-8").strip()
@@ -142,12 +145,44 @@ def sparsify(attention, threshold: float = THRESHOLD, max_links: int = MAX_LINKS
 
 
 def densify(counts, keys, weights, shape) -> np.ndarray:
-    """Inverse of :func:`sparsify` (up to the dropped links and 8 bits): ``(L, H, Q, K)`` float."""
-    n_layers, n_heads, n_q, n_k = shape
+    """Inverse of :func:`sparsify` (up to the dropped links and 8 bits): ``(L, H, Q, K)`` float.
+
+    ``counts``, ``keys`` and ``weights`` are the integer arrays :func:`sparsify` returns; they are checked
+    against each other and against ``shape`` (one count per row, one key and one weight per link)."""
+    if not isinstance(shape, tuple | list) or len(shape) != 4 or not all(
+            isinstance(n, int | np.integer) and not isinstance(n, bool) and n > 0 for n in shape):
+        raise ValueError(f"shape: got {shape!r}; expected 4 positive sizes (layers, heads, queries, keys)")
+    n_layers, n_heads, n_q, n_k = (int(n) for n in shape)
+    counts, keys, weights = (_links_array(a, name) for a, name in
+                             ((counts, "counts"), (keys, "keys"), (weights, "weights")))
+    if counts.size != n_layers * n_heads * n_q:
+        raise ValueError(f"counts: got {counts.size} rows; shape {tuple(shape)} has "
+                         f"{n_layers * n_heads * n_q} (one count per layer, head and query)")
+    if not keys.size == weights.size == int(counts.sum()):
+        raise ValueError(f"keys, weights: got {keys.size} keys and {weights.size} weights for "
+                         f"{int(counts.sum())} links (the sum of counts)")
+    if keys.size and keys.max() >= n_k:
+        raise ValueError(f"keys: position {int(keys.max())} is beyond the {n_k} keys of shape {tuple(shape)}")
+    if weights.size and weights.max() > 255:
+        raise ValueError(f"weights: got {int(weights.max())}; 8-bit weights are 0 to 255")
     dense = np.zeros((n_layers * n_heads * n_q, n_k))  # (R, K)
-    rows = np.repeat(np.arange(dense.shape[0]), np.asarray(counts, dtype=np.int64))  # row of each link
-    dense[rows, np.asarray(keys, dtype=np.int64)] = np.asarray(weights, dtype=np.float64) / 255.0
-    return dense.reshape(shape)  # (R, K) -> (L, H, Q, K)
+    rows = np.repeat(np.arange(dense.shape[0]), counts)  # row of each link
+    dense[rows, keys] = weights / 255.0
+    return dense.reshape(n_layers, n_heads, n_q, n_k)  # (R, K) -> (L, H, Q, K)
+
+
+def _links_array(values, name: str) -> np.ndarray:
+    """One of densify's 1-D arrays of non-negative integers, as int64."""
+    if values is None or isinstance(values, str | bytes | dict):
+        raise TypeError(f"{name}: expected a 1-D array of non-negative integers, got {type(values).__name__}")
+    arr = np.asarray(values)
+    if arr.dtype.kind not in "iu" or arr.ndim != 1:
+        raise TypeError(f"{name}: expected a 1-D array of non-negative integers (as sparsify returns), got "
+                        f"dtype {arr.dtype}, shape {arr.shape}")
+    if arr.size and arr.min() < 0:
+        raise ValueError(f"{name}: contains a negative value ({int(arr.min())}); expected non-negative "
+                         "integers")
+    return arr.astype(np.int64)
 
 
 def _check_threshold(threshold, max_links) -> None:
@@ -253,14 +288,24 @@ def read_page_data(page: str) -> dict:
             "title": data["title"], "layer": data["layer"], "heads": data["heads"], "views": views}
 
 
+BERTVIZ_JSON_COPIES = 2  # a BertViz page holds its attention JSON twice (issue 13 measured ≈ 860 MB at 512)
+
+
 def dense_json_bytes(attention, sample_heads: int | None = None, seed: int = 0) -> int:
-    """The size of BertViz's approach for the same weights: every weight as JSON text.
+    """The size of the attention as BertViz writes it: every weight as JSON text, **one copy**.
 
     Exactly ``len(json.dumps(attention.tolist()))`` for float32 weights (as ``tensor.tolist()`` gives
     them), computed one ``(layer, head)`` matrix at a time so memory stays flat. With ``sample_heads``,
     only that many random heads are written and the total is extrapolated (an estimate, for speed).
+    A BertViz page carries this text :data:`BERTVIZ_JSON_COPIES` times: see :func:`bertviz_page_bytes`.
     """
     arr = check_attention(attention, "LHQK", name="attention").astype(np.float32)  # (L, H, Q, K)
+    if sample_heads is not None and (isinstance(sample_heads, bool)
+                                     or not isinstance(sample_heads, int | np.integer) or sample_heads < 1):
+        raise ValueError(f"sample_heads: got {sample_heads!r}; expected None (every head) or a whole number "
+                         "of heads ≥ 1")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise TypeError(f"seed: expected an integer, got {type(seed).__name__}")
     n_layers, n_heads = arr.shape[:2]
     pairs = [(layer, head) for layer in range(n_layers) for head in range(n_heads)]
     if sample_heads is not None and sample_heads < len(pairs):
@@ -273,12 +318,54 @@ def dense_json_bytes(attention, sample_heads: int | None = None, seed: int = 0) 
     return int(round(body + brackets))
 
 
+def bertviz_page_bytes(attention, sample_heads: int | None = None, seed: int = 0) -> int:
+    """The attention data of a BertViz page for the same weights: its JSON text, twice."""
+    return BERTVIZ_JSON_COPIES * dense_json_bytes(attention, sample_heads, seed)
+
+
 # ------------------------------------------------------------------------------------ the lesson
+PREDICTED_ROWS = ("decoder positions are labelled by the token they predict (position t reads the token "
+                  "before it), as in lesson 2.4")
+
+
+def label_decoder_by_prediction(inputs: dict, eos_token: str, *, teacher_forced: bool) -> dict:
+    """Relabel an encoder-decoder's decoder positions by the token each one *predicts*, not the one it reads.
+
+    ``attention_from_model`` labels decoder position ``t`` by its input ``[start] y_1 … y_{T-1}``; lesson 2.4
+    (cross-attention) labels row ``t`` by ``y_{t+1}``, the token it produces — the row that writes a digit is
+    the row to read for that digit. One convention across the course: this one. With ``teacher_forced``
+    (a ``--target`` was given) the last position predicts ``eos_token``; after greedy generation the last
+    input is where generation stopped (``eos_token``, or the length cap), so its prediction was never
+    made and that position is dropped (from the queries and keys of the decoder self-attention and the
+    queries of the cross-attention). Inputs without
+    ``decoder_tokens`` (an encoder or a decoder-only model) come back unchanged.
+    """
+    if "decoder_tokens" not in inputs:
+        return inputs
+    fed = list(inputs["decoder_tokens"])
+    out = dict(inputs)
+    if teacher_forced:
+        out["decoder_tokens"] = [*fed[1:], eos_token]
+        return out
+    if len(fed) < 2:
+        raise ValueError(f"decoder_tokens: got {fed}; need the start token and at least one generated token")
+    out["decoder_tokens"] = fed[1:]  # the last input's prediction was never made: dropped
+    if out.get("decoder_attention") is not None:
+        out["decoder_attention"] = np.asarray(out["decoder_attention"])[..., :-1, :-1]  # (L, H, T-1, T-1)
+    if out.get("cross_attention") is not None:
+        out["cross_attention"] = np.asarray(out["cross_attention"])[..., :-1, :]  # (L, H, T-1, S)
+    return out
+
+
 def _views_for(loaded, text, target, layer, threshold, max_links, label=""):
     """Both pages for one input to a loaded model, and the attention they were made from."""
     kwargs = attention_from_model(loaded, text, target)
     n_tokens = len(kwargs.get("tokens") or kwargs.get("encoder_tokens"))
     subtitle = f"{loaded.name} ({loaded.kind}), {n_tokens} input tokens"
+    if "decoder_tokens" in kwargs:
+        kwargs = label_decoder_by_prediction(kwargs, loaded.tokenizer.eos_token,
+                                             teacher_forced=target is not None)
+        subtitle += f"; {PREDICTED_ROWS}"
     head, model = both_views(**kwargs, title=label or loaded.name, layer=layer, threshold=threshold,
                              max_links=max_links, subtitle=subtitle)
     return head, model, kwargs
@@ -298,7 +385,7 @@ def _size_figure(attention, page: AttentionView):
 
     n_layers, n_heads, n_q, n_k = attention.shape
     stored = read_page_data(page.html)
-    values = [dense_json_bytes(attention, sample_heads=4) / 1e6,  # BertViz: every weight as JSON text
+    values = [bertviz_page_bytes(attention, sample_heads=4) / 1e6,  # BertViz: JSON text, twice in its page
               attention.size * 4 / 3 / 1e6,  # every weight as one byte, base64
               _packed_bytes(page_data(page.html)["views"]) / 1e6]
     rows = attention.reshape(-1, n_k)  # (L, H, Q, K) -> (L·H·Q, K)
@@ -307,7 +394,7 @@ def _size_figure(attention, page: AttentionView):
     kept = [100 * float(np.where(top >= tau, top, 0).sum(1).mean()) for tau in thresholds]
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.3), constrained_layout=True)
-    labels = ["every weight as\nJSON text (BertViz)", "every weight,\n8-bit binary",
+    labels = ["every weight as JSON text,\ntwice (a BertViz page)", "every weight,\n8-bit binary",
               f"this page: links ≥ {stored['threshold']},\n≤ {MAX_LINKS}/row, 8-bit, deflate"]
     bars = ax1.bar(labels, values, color=["#999999", "#6baed6", "#2ca02c"])
     ax1.set_yscale("log")
@@ -330,6 +417,18 @@ def _size_figure(attention, page: AttentionView):
     return fig
 
 
+def page_size_caption(attention, page: AttentionView) -> str:
+    """The size figure's caption, filled from the measured sizes (the numbers the figure draws)."""
+    n_layers, n_heads, n_q, _ = attention.shape
+    bertviz = bertviz_page_bytes(attention, sample_heads=4) / 1e6
+    ours = _packed_bytes(page_data(page.html)["views"]) / 1e6
+    return (f"Why the {n_q}-token page stays small. Left: its attention data as a BertViz page holds it — "
+            f"every weight as JSON text, written twice: {bertviz:.0f} MB (estimated from 4 of the "
+            f"{n_layers * n_heads} heads) — as one byte per weight ({attention.size * 4 / 3 / 1e6:.1f} MB), "
+            f"and as this page stores it ({ours:.1f} MB, {bertviz / ours:.0f}× smaller; the whole page is "
+            f"{page.nbytes / 1e6:.1f} MB). Right: the share of each row's attention the kept links carry.")
+
+
 def _input_demo(loaded, text, args, out) -> None:
     """Demo 1: the head view and the model view of the input text."""
     head, model, _ = _views_for(loaded, text, args.target, args.layer, args.threshold, args.max_links)
@@ -340,12 +439,36 @@ def _input_demo(loaded, text, args, out) -> None:
     print(f"head view {head.nbytes / 1024:.0f} KiB, model view {model.nbytes / 1024:.0f} KiB")
 
 
+def induction_scores(attention, tokens) -> tuple[np.ndarray, np.ndarray]:
+    """Per head of one layer ``(H, Q, K)``: over the rows whose token occurred before, the share whose
+    strongest key is the token *after* that previous occurrence (what an induction head attends to:
+    Olsson et al. 2022), and the mean weight on that key. Returns ``(share (H,), weight (H,))``."""
+    arr = check_attention(attention, "HQK", name="attention", square=True)
+    if len(tokens) != arr.shape[-1]:
+        raise ValueError(f"tokens: got {len(tokens)} tokens for attention of shape {arr.shape}")
+    rows = [(q, max(j for j in range(q) if tokens[j] == tokens[q]) + 1)
+            for q in range(len(tokens)) if tokens[q] in tokens[:q]]  # (query, key after previous occurrence)
+    if not rows:
+        raise ValueError("tokens: no token repeats, so there is nothing for an induction head to find")
+    queries, keys = np.array(rows).T
+    share = (arr[:, queries].argmax(-1) == keys).mean(-1)  # (H, rows) -> (H,)
+    weight = arr[:, queries, keys].mean(-1)  # (H,)
+    return share, weight
+
+
+def decoder_caption(attention, tokens) -> str:
+    """The causal decoder example's caption, from :func:`induction_scores` on its last layer."""
+    share, weight = induction_scores(attention[-1], tokens)
+    n_induction = int((share >= 0.5).sum())
+    return (f"a causal decoder: every line goes to an earlier token; shown first, the last layer, where in "
+            f"the repeated half {n_induction} of its {len(share)} heads put their strongest weight one token "
+            f"past the previous occurrence of the current token (induction; mean weight there "
+            f"{100 * weight.mean():.0f}%)")
+
+
 def _architectures_demo(args, out) -> None:
     """Demo 2: a causal decoder and an encoder-decoder, when the course's own models are there."""
-    examples = (("causal-lm", " ".join(["t7 t42 t3 t19 t55 t8 t30 t12"] * 2), "decoder",
-                 "a causal decoder: every line goes to an earlier token; shown first, the last layer, where "
-                 "in the repeated half induction heads look one token past the previous occurrence of the "
-                 "current token"),
+    examples = (("causal-lm", DECODER_SAMPLE, "decoder", None),
                 ("seq2seq", "21 November 2026", "seq2seq",
                  "an encoder-decoder: choose encoder, decoder or cross-attention (shown first: where each "
                  "output character looks in the source)"))
@@ -356,8 +479,10 @@ def _architectures_demo(args, out) -> None:
             print(f"skipping the {label} example: {err}")
             continue
         first_layer = -1 if label == "decoder" else 0
-        head, model, _ = _views_for(other, sample, None, first_layer, args.threshold, args.max_links,
-                                    label=f"{other.name} on {sample!r}")
+        head, model, inputs = _views_for(other, sample, None, first_layer, args.threshold, args.max_links,
+                                         label=f"{other.name} on {sample!r}")
+        if what is None:
+            what = decoder_caption(inputs["attention"], inputs["tokens"])
         _save_pair(out, head, model, f"_{label}", f"Head view of {other.name}, {what}.",
                    f"Model view of {other.name}, {what}.")
 
@@ -377,10 +502,7 @@ def _long_input_demo(loaded, args, out) -> None:
         out.register(name, f"The same view on a {n}-token input (where BertViz stops loading): "
                      f"{page.nbytes / 1e6:.1f} MB, drawn on a canvas.")
     fig = _size_figure(long_kwargs["attention"], head)
-    out.save_figure(fig, "page_size", f"Why the {n}-token page stays small. Left: its attention data stored "
-                    "as JSON text (BertViz's approach; estimated from 4 of the 72 heads), as one byte per "
-                    "weight, and as this page stores it. Right: the share of each row's attention the kept "
-                    "links carry.")
+    out.save_figure(fig, "page_size", page_size_caption(long_kwargs["attention"], head))
 
 
 def _read_text(args) -> str:

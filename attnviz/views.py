@@ -119,8 +119,8 @@ def collect_sets(attention=None, tokens=None, *, encoder_attention=None, decoder
         sets.append(AttentionSet("cross", "cross-attention (decoder → encoder)", arr, tgt, src,
                                  "decoder token (query)", "encoder token (key)"))
     if not sets:
-        raise ValueError("attention: nothing to show; pass attention= and tokens=, or "
-                         "encoder_/decoder_/cross_attention=")
+        raise ValueError("attention: nothing to show (every attention argument is None); pass attention= "
+                         "and tokens=, or encoder_attention=, decoder_attention=, cross_attention=")
     return sets
 
 
@@ -154,8 +154,17 @@ def display_tokens(tokens) -> list[str]:
 
 # -------------------------------------------------------------------------------------- the page
 def pack(array: np.ndarray) -> str:
-    """A little-endian array as deflate (zlib) bytes in base64: what the page's ``DecompressionStream`` reads."""
-    return base64.b64encode(zlib.compress(np.ascontiguousarray(array).tobytes(), 6)).decode("ascii")
+    """A little-endian array as deflate (zlib) bytes in base64: what the page's ``DecompressionStream`` reads.
+
+    Only unsigned 8- or 16-bit integers: the page reads counts, key positions and 8-bit weights as
+    ``Uint8Array``/``Uint16Array`` (float attention must be quantised first, as ``sparsify`` does)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"array: expected a numpy array of uint8 or uint16, got {type(array).__name__}")
+    if array.dtype.kind != "u" or array.dtype.itemsize > 2:
+        raise TypeError(f"array: expected uint8 or uint16 (what the page decodes), got dtype {array.dtype}, "
+                        f"shape {array.shape}; quantise attention with sparsify() first")
+    return base64.b64encode(zlib.compress(np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
+                                          .tobytes(), 6)).decode("ascii")
 
 
 def unpack(text: str, dtype) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 For the pre-trained encoder (6 layers × 12 heads) on 128, 256 and 512 tokens of the lesson's long text:
 the size of each page, the size BertViz's approach would give (every weight written as JSON text,
-computed exactly), the attention mass the stored links keep, and the time from navigation to the first
+computed exactly, and a BertViz page holds that text twice), the attention mass the stored links keep, and the time from navigation to the first
 drawing in headless Chromium (``window.__firstDrawMs``, median of several fresh loads). Without
 Chromium the timing columns say so.
 """
@@ -55,7 +55,7 @@ def first_draws(paths: dict) -> dict:
 
 def main() -> int:
     warnings.simplefilter("ignore")
-    from advanced.bertviz_style import both_views, dense_json_bytes, read_page_data
+    from advanced.bertviz_style import bertviz_page_bytes, both_views, read_page_data
     from attnviz.models import load_model
 
     loaded = load_model(None, kind="encoder", device="cpu")
@@ -72,16 +72,17 @@ def main() -> int:
                      "model": model.save(Path(folder) / f"model_{length}.html")}
             draws = first_draws(paths)
             kept = float(read_page_data(head.html)["views"]["self"]["kept_mass"].mean())
-            rows.append({"n": len(tokens), "weights": attention.size, "json": dense_json_bytes(attention),
+            rows.append({"n": len(tokens), "weights": attention.size, "json": bertviz_page_bytes(attention),
                          "head": head.nbytes, "model": model.nbytes, "kept": kept,
                          "encode": statistics.median(encode), **{f"draw_{k}": v for k, v in draws.items()}})
     browser = "headless Chromium " + _chromium_version() if rows[0]["draw_head"] is not None else "no Chromium"
     print("## Interactive views (bertviz_style.py): page size and first render\n")
     print(f"all-MiniLM-L6-v2 (6 layers × 12 heads) on the lesson's long text cut to 128/256/512 tokens. Sizes are "
-          f"the written HTML files, beside the exact length of `json.dumps` of every weight (BertViz's approach); "
+          f"the written HTML files, beside a BertViz page's attention data: the exact length of `json.dumps` of every "
+          f"weight, times the two copies of it the page holds; "
           f"'first draw' is `performance.now()` at the page's first finished drawing, median of {LOADS} loads in "
           f"{browser}; 'encode' is the Python time to build both pages (median of 3).\n")
-    print("| tokens | weights | every weight as JSON | head view | model view | smaller by | attention mass kept "
+    print("| tokens | weights | BertViz page (JSON × 2) | head view | model view | smaller by | attention mass kept "
           "| first draw, head view | first draw, model view | encode both |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:

@@ -11,22 +11,29 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given
 
 from advanced.bertviz_style import (
     MAX_LINKS,
     THRESHOLD,
+    bertviz_page_bytes,
+    both_views,
     collect_sets,
     dense_json_bytes,
     densify,
     display_tokens,
     encode_sets,
     head_view,
+    induction_scores,
+    label_decoder_by_prediction,
     main,
     model_view,
     read_page_data,
     sparsify,
 )
 from attnviz.cli import run_lesson
+from attnviz.views import pack, page_data
+from tests.bad_attention import PROPERTY_SETTINGS, assert_rejects, bad_attention
 
 
 def softmax_rows(seed, shape, sharpness=3.0, causal=False):
@@ -150,8 +157,8 @@ def test_encoder_decoder_kinds():
 def test_transformers_tuple_and_batch_of_one_are_accepted():
     attention = softmax_rows(9, (2, 3, 4, 4))
     as_tuple = tuple(attention[:, None][layer] for layer in range(2))  # one (1, H, Q, K) per layer
-    for given in (as_tuple, attention[:, None]):
-        view = read_page_data(head_view(given, list("abcd")).html)["views"]["self"]
+    for passed in (as_tuple, attention[:, None]):
+        view = read_page_data(head_view(passed, list("abcd")).html)["views"]["self"]
         assert view["attention"].shape == (2, 3, 4, 4)
 
 
@@ -275,3 +282,173 @@ def test_an_image_model_is_refused_in_one_line(tmp_path, capsys):
     assert run_lesson(main, ["--model", str(folder), "--out", str(tmp_path / "out")]) == 2
     message = capsys.readouterr().err.strip()
     assert len(message.splitlines()) == 1 and "an image model" in message and "vit_attention.py" in message
+
+
+# ------------------------------------------------------------------- issue 13: the size claim, the decoder rows
+def test_a_bertviz_page_is_its_json_twice_and_sample_heads_is_checked():
+    attention = softmax_rows(13, (2, 3, 5, 5)).astype(np.float32)
+    assert bertviz_page_bytes(attention) == 2 * len(json.dumps(attention.tolist()))
+    for bad in (0, -1, 1.5, True, "4"):
+        with pytest.raises(ValueError, match="sample_heads: got"):
+            dense_json_bytes(attention, sample_heads=bad)
+    with pytest.raises(TypeError, match="seed"):
+        dense_json_bytes(attention, sample_heads=2, seed=0.5)
+
+
+def test_docstring_and_caption_sizes_at_512_tokens():
+    """The docstring: 6 · 12 · 512² ≈ 18.9 million weights, ≈ 23 bytes each as JSON, ≈ 430 MB of JSON and a
+    BertViz page of ≈ 860 MB; the size figure's caption prints the page size it measured."""
+    import warnings as _warnings
+
+    import advanced.bertviz_style as lesson
+    from advanced.bertviz_style import LONG_TEXT, attention_from_model, page_size_caption
+    from attnviz.models import load_model
+
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore")  # the long text is truncated to 512 tokens, with a warning
+        attention = attention_from_model(load_model(None, kind="encoder", device="cpu"), LONG_TEXT)["attention"]
+    assert attention.shape == (6, 12, 512, 512) and attention.size / 1e6 == pytest.approx(18.9, abs=0.05)
+    one_copy = dense_json_bytes(attention, sample_heads=4)
+    assert one_copy / attention.size == pytest.approx(23, abs=1.5), "about 23 bytes per weight"
+    assert one_copy / 1e6 == pytest.approx(430, rel=0.05)
+    page = bertviz_page_bytes(attention, sample_heads=4) / 1e6
+    assert page == pytest.approx(860, rel=0.05)
+    doc = " ".join(lesson.__doc__.split())
+    assert "about 430 MB of JSON" in doc and "the page is about 860 MB" in doc
+    caption = page_size_caption(attention, head_view(attention, [str(i) for i in range(512)]))
+    assert f"written twice: {page:.0f} MB" in caption
+
+
+def test_decoder_rows_are_labelled_by_the_token_they_predict_by_hand():
+    dec = softmax_rows(14, (1, 2, 4, 4), causal=True)
+    cross = softmax_rows(15, (1, 2, 4, 3))
+    inputs = {"encoder_attention": softmax_rows(16, (1, 2, 3, 3)), "decoder_attention": dec,
+              "cross_attention": cross, "encoder_tokens": ["<s>", "a", "</s>"],
+              "decoder_tokens": ["</s>", "<s>", "x", "</s>"]}  # generated: [start] <s> x </s>
+    out = label_decoder_by_prediction(inputs, "</s>", teacher_forced=False)
+    assert out["decoder_tokens"] == ["<s>", "x", "</s>"]  # position t is labelled by input t + 1
+    np.testing.assert_array_equal(out["decoder_attention"], dec[..., :3, :3])
+    np.testing.assert_array_equal(out["cross_attention"], cross[..., :3, :])
+    forced = label_decoder_by_prediction({**inputs, "decoder_tokens": ["</s>", "<s>", "x", "y"]}, "</s>",
+                                         teacher_forced=True)
+    assert forced["decoder_tokens"] == ["<s>", "x", "y", "</s>"]
+    assert forced["cross_attention"] is cross
+    alone = {"attention": dec[0], "tokens": list("abcd")}  # not an encoder-decoder: unchanged
+    assert label_decoder_by_prediction(alone, "</s>", teacher_forced=False) is alone
+
+
+def test_head_view_and_lesson_2_4_label_decoder_rows_alike():
+    """One convention for the seq2seq decoder: the views and the cross-attention lesson name row t by the token
+    it predicts, and hold the same cross-attention for it (issue 13)."""
+    from advanced.bertviz_style import _views_for
+    from attnviz.models import load_model
+    from intermediate.cross_attention_viz import cross_attentions
+
+    loaded = load_model(None, kind="seq2seq", device="cpu")
+    text = "21 November 2026"
+    head, _, _ = _views_for(loaded, text, None, 0, THRESHOLD, MAX_LINKS)
+    page = read_page_data(head.html)
+    lesson = cross_attentions(loaded.model, loaded.tokenizer, [text])
+    n_t, n_s = int(lesson.target_mask[0].sum()), int(lesson.source_mask[0].sum())
+    assert page["views"]["cross"]["query_tokens"] == display_tokens(lesson.target_tokens[0][:n_t])
+    assert page["views"]["decoder"]["key_tokens"] == display_tokens(lesson.target_tokens[0][:n_t])
+    want = lesson.weights[:, 0, :, :n_t, :n_s]  # (L, B, H, T, S) -> (L, H, T, S)
+    stored = np.where(want >= THRESHOLD, want, 0)
+    assert np.abs(page["views"]["cross"]["attention"] - stored).max() <= 1 / 510 + 1e-5
+    assert "labelled by the token they predict" in page_data(head.html)["subtitle"]
+
+
+# ------------------------------------------------------------------------ issue 14: property tests
+SQUARE = (2, 2, 4, 4)  # (L, H, Q, K)
+TOKENS = list("abcd")
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention(SQUARE))
+def test_views_reject_bad_attention(bad):
+    kind, array = bad
+    assert_rejects(lambda: sparsify(array), "attention")
+    assert_rejects(lambda: dense_json_bytes(array), "attention")
+    assert_rejects(lambda: bertviz_page_bytes(array), "attention")
+    assert_rejects(lambda: collect_sets(array, TOKENS), "attention", "tokens")
+    assert_rejects(lambda: head_view(array, TOKENS), "attention", "tokens")
+    assert_rejects(lambda: model_view(array, TOKENS), "attention", "tokens")
+    assert_rejects(lambda: both_views(attention=array, tokens=TOKENS, title="t"), "attention", "tokens")
+    assert_rejects(lambda: pack(array), "array")
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention((2, 2, 3, 5)))
+def test_views_reject_bad_cross_attention(bad):
+    kind, array = bad
+    assert_rejects(lambda: head_view(cross_attention=array, encoder_tokens=list("abcde"), decoder_tokens=list("xyz")),
+                   "cross_attention")
+    assert_rejects(lambda: model_view(encoder_attention=array, encoder_tokens=list("abcde")), "encoder_attention",
+                   "encoder_tokens")
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention((6,)))
+def test_densify_rejects_bad_link_arrays(bad):
+    kind, array = bad  # float, NaN, empty, wrong-dimensional ... arrays where integers are expected
+    good = sparsify(softmax_rows(17, (1, 1, 2, 6)), 0.0, 255)
+    assert_rejects(lambda: densify(array, good["keys"], good["weights"], (1, 1, 2, 6)), "counts")
+    assert_rejects(lambda: densify(good["counts"], array, good["weights"], (1, 1, 2, 6)), "keys")
+    assert_rejects(lambda: densify(good["counts"], good["keys"], array, (1, 1, 2, 6)), "weights")
+
+
+def test_densify_rejects_inconsistent_links():
+    good = sparsify(softmax_rows(18, (1, 1, 2, 6)), 0.0, 255)
+    with pytest.raises(ValueError, match="shape"):
+        densify(good["counts"], good["keys"], good["weights"], (1, 1, 2))
+    with pytest.raises(ValueError, match="counts: got 2 rows"):
+        densify(good["counts"], good["keys"], good["weights"], (1, 1, 3, 6))
+    with pytest.raises(ValueError, match="keys: position 5 is beyond the 5 keys"):
+        densify(good["counts"], good["keys"], good["weights"], (1, 1, 2, 5))
+    with pytest.raises(ValueError, match="keys, weights"):
+        densify(good["counts"], good["keys"][:-1], good["weights"], (1, 1, 2, 6))
+
+
+def test_induction_scores_by_hand():
+    tokens = ["a", "b", "a", "b"]  # rows 2 and 3 repeat: their induction keys are 1 and 2
+    head0 = np.array([[1, 0, 0, 0], [.5, .5, 0, 0], [.1, .8, .1, 0], [.1, .1, .7, .1]])  # induction
+    head1 = np.array([[1, 0, 0, 0], [.5, .5, 0, 0], [.8, .1, .1, 0], [.1, .1, .1, .7]])  # not
+    share, weight = induction_scores(np.stack([head0, head1]), tokens)
+    np.testing.assert_allclose(share, [1.0, 0.0])
+    np.testing.assert_allclose(weight, [(0.8 + 0.7) / 2, (0.1 + 0.1) / 2])
+    with pytest.raises(ValueError, match="no token repeats"):
+        induction_scores(np.stack([head0]), list("abcd"))
+
+
+def test_decoder_example_caption_holds_for_the_tiny_gpt2():
+    """The caption of the causal decoder example: the last layer's heads are induction heads (measured)."""
+    from advanced.bertviz_style import DECODER_SAMPLE, attention_from_model, decoder_caption
+    from attnviz.models import load_model
+
+    inputs = attention_from_model(load_model(None, kind="causal-lm", device="cpu"), DECODER_SAMPLE)
+    attention, tokens = inputs["attention"], inputs["tokens"]  # (L, H, Q, K)
+    share, weight = induction_scores(attention[-1], tokens)
+    assert (share >= 0.5).sum() >= attention.shape[1] // 2 and weight.mean() > 0.5, (share, weight)
+    first_share, _ = induction_scores(attention[0], tokens)
+    assert first_share.max() < share.min(), "the first layer has no induction head: the claim is about depth"
+    caption = decoder_caption(attention, tokens)
+    assert f"{int((share >= 0.5).sum())} of its {attention.shape[1]} heads" in caption
+
+
+def test_kept_mass_is_all_of_it_for_a_short_sentence_and_less_at_512():
+    """The docstring: the kept links carry all of the attention for a short sentence, less at 512 tokens."""
+    import warnings as _warnings
+
+    from advanced.bertviz_style import DEFAULT_TEXT, LONG_TEXT, attention_from_model
+    from attnviz.models import load_model
+
+    encoder = load_model(None, kind="encoder", device="cpu")
+    short = attention_from_model(encoder, DEFAULT_TEXT)["attention"]
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore")
+        long = attention_from_model(encoder, LONG_TEXT)["attention"]
+    short_kept = np.where(short >= THRESHOLD, short, 0).sum(-1).mean()  # at most 128 links: all of a short row
+    long_kept = sparsify(long)["kept_mass"].mean()
+    assert short_kept > 0.995 and long_kept < short_kept - 0.01, (short_kept, long_kept)

@@ -318,3 +318,86 @@ def test_jupyter_inline_display_draws_inside_its_frame(driver, tmp_path):
     finally:
         driver.switch_to.default_content()
     assert console_errors(driver) == []
+
+
+# ------------------------------------------------------------- issue 13: hover shade = read-out, colour bars
+def _stored_weights(attention, threshold, max_links):
+    """What the page stores, by a plain loop: per row the strongest ``max_links`` keys with weight >= threshold
+    and a non-zero byte, as byte / 255; everything else 0."""
+    stored = np.zeros_like(attention)
+    for index in np.ndindex(attention.shape[:-1]):
+        row = attention[index]
+        for k in sorted(range(row.size), key=lambda j: -row[j])[:max_links]:
+            byte = min(255, int(np.rint(row[k] * 255)))
+            if row[k] >= threshold and byte >= 1:
+                stored[index + (k,)] = byte / 255
+    return stored
+
+
+def test_head_view_hover_shades_by_the_mean_it_prints_with_per_head_colours(driver, tmp_path):
+    """The hover shade was the max over the selected heads while the read-out printed the mean: now both are
+    the mean, and every head's own weight is drawn in its colour (as BertViz does)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    from advanced.bertviz_style import MAX_LINKS, THRESHOLD, head_view
+
+    rng = np.random.default_rng(3)
+    scores = rng.normal(size=(2, 3, 7, 7)) * 2  # (L, H, Q, K)
+    attention = np.exp(scores) / np.exp(scores).sum(-1, keepdims=True)
+    tokens = [f"w{i}" for i in range(7)]
+    path = head_view(attention, tokens, layer=1).save(tmp_path / "hover.html")
+    open_page(driver, path)
+    hooks = _hooks(driver)
+    g, canvas = hooks["geometry"], driver.find_element(By.ID, "head-canvas")
+    query = 4
+    ActionChains(driver).move_to_element_with_offset(
+        canvas, int(g["col"] / 2 - canvas.size["width"] / 2),
+        int(g["top"] + (query + 0.5) * g["rowH"] - canvas.size["height"] / 2)).perform()
+    driver.execute_script("return new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));")
+    hooks = _hooks(driver)
+    assert hooks["hover"] == {"side": "q", "index": query} and hooks["state"]["heads"] == [0, 1, 2]
+    stored = _stored_weights(attention[1, :, query], THRESHOLD, MAX_LINKS)  # (H, K)
+    np.testing.assert_allclose(hooks["emphasis"], stored.mean(0), atol=1e-6)  # the shade: mean over heads
+    for h in range(3):
+        np.testing.assert_allclose(hooks["perHead"][str(h)], stored[h], atol=1e-6)
+    status = driver.find_element(By.ID, "status").text
+    strongest = int(np.argmax(stored.mean(0)))
+    assert f"“w{strongest}” {stored.mean(0)[strongest]:.3f}" in status and "mean of 3 heads" in status, status
+    help_text = " ".join(p.text for p in driver.find_elements(By.CSS_SELECTOR, "p.help"))
+    assert "MEAN weight over the selected heads" in help_text
+    # the per-head strip of the strongest key is painted in each head's colour
+    from attnviz.views import HEAD_COLORS
+
+    x = g["xRightEdge"] + (0.5 + int(np.argmax(stored[:, strongest]))) * g["col"] / 3
+    y = g["top"] + (strongest + 1) * g["rowH"] - 3
+    pixel = driver.execute_script("""const c = document.getElementById('head-canvas');
+        return Array.from(c.getContext('2d').getImageData(arguments[0], arguments[1], 1, 1).data);""", x, y)
+    colour = HEAD_COLORS[int(np.argmax(stored[:, strongest]))]
+    want = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)])
+    # the strip is the head colour at opacity 0.15 + 0.85 √w over white: every channel moves toward it
+    assert np.all(np.abs(np.array(pixel[:3]) - want) <= np.abs(255 - want) + 1), (pixel, colour)
+    assert tuple(pixel[:3]) != (255, 255, 255)
+    assert console_errors(driver) == []
+
+
+def test_model_view_enlarged_head_has_a_colour_bar(driver, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from advanced.bertviz_style import model_view
+
+    rng = np.random.default_rng(4)
+    scores = rng.normal(size=(2, 2, 5, 5))
+    attention = np.exp(scores) / np.exp(scores).sum(-1, keepdims=True)
+    open_page(driver, model_view(attention, list("abcde")).save(tmp_path / "model.html"))
+    assert not driver.find_element(By.ID, "detail-colourbar").is_displayed()
+    driver.find_element(By.CSS_SELECTOR, 'canvas.thumb[data-layer="1"][data-head="0"]').click()
+    bar = driver.find_element(By.ID, "detail-colourbar")
+    assert bar.is_displayed() and bar.find_element(By.TAG_NAME, "canvas").is_displayed()
+    assert [s.text for s in bar.find_elements(By.TAG_NAME, "span")][:2] == ["0", "1"]
+    assert "attention weight" in bar.text
+    Select(driver.find_element(By.ID, "scale-select")).select_by_value("row")
+    assert "fraction of the row's maximum" in driver.find_element(By.ID, "detail-colourbar").text
+    _screenshot(driver, "model_view_enlarged_colourbar", tmp_path)
+    assert console_errors(driver) == []

@@ -239,6 +239,10 @@ def test_layer_means_caption_states_what_the_default_input_shows(shipped_bart):
     best = layer_means[0].argmax(-1)
     manual = sum(spans[f][0] <= best[t] < spans[f][1] for f, rows in TARGET_POSITIONS.items() for t in rows)
     assert stats.hits[0] == manual
+    # the docstring: the second layer "parks the dashes on <s>/</s>" (rows 4 and 7 of YYYY-MM-DD)
+    n_s = int(cross.source_mask[0].sum())
+    dashes = layer_means[1, [4, 7], :n_s].argmax(-1)
+    assert all(tokens[d] in ("<s>", "</s>") for d in dashes), [tokens[d] for d in dashes]
     caption = layer_means_caption(stats)
     assert "staircase" in caption and "no clean staircase" in caption and "clean staircase." not in caption
     assert f"{100 * stats.mass[0]:.0f}%" in caption and f"{stats.hits[0]} of 8" in caption

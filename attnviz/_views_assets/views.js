@@ -92,6 +92,11 @@
     return "rgba(" + c[0] + "," + c[1] + "," + c[2] + "," + alpha.toFixed(3) + ")";
   }
 
+  // Opacity of a hover shade for weight w (0-1): the square root lifts small weights into view.
+  function shade(w) {
+    return Math.min(0.85, 0.06 + 0.85 * Math.sqrt(w));
+  }
+
   function fmt(w) {
     return w.toFixed(3);
   }
@@ -129,13 +134,18 @@
     return g.top + (i + 0.5) * g.rowH;
   }
 
-  // Collect the links to draw: [head][alphaLevel] -> flat list of (q, k) pairs, plus the per-token
-  // highlight weights of the hovered side.
+  // Collect the links to draw: [head][alphaLevel] -> flat list of (q, k) pairs, plus, when a token is
+  // hovered, the weights of the other column's tokens: per head (perHead[h][i]) and their MEAN over the
+  // selected heads (emphasis[i]) — the same mean the status line prints (describeHover).
   function collectLinks(v, layer, heads, hover, minByte) {
     var byHead = [];
     var count = 0;
-    var emphasis = null;
-    if (hover) emphasis = new Float32Array(hover.side === "q" ? v.k : v.q);
+    var emphasis = null, perHead = null;
+    if (hover) {
+      emphasis = new Float32Array(hover.side === "q" ? v.k : v.q);
+      perHead = {};
+      heads.forEach(function (h) { perHead[h] = new Float32Array(emphasis.length); });
+    }
     heads.forEach(function (h) {
       var levels = [];
       for (var a = 0; a < ALPHA_LEVELS; a++) levels.push([]);
@@ -153,13 +163,14 @@
           count++;
           if (emphasis) {
             var other = hover.side === "q" ? k : q;
-            emphasis[other] = Math.max(emphasis[other], w);
+            emphasis[other] += w / heads.length; // mean over the selected heads (a head without the link adds 0)
+            perHead[h][other] = w;
           }
         }
       }
       byHead.push({ head: h, levels: levels });
     });
-    return { byHead: byHead, count: count, emphasis: emphasis };
+    return { byHead: byHead, count: count, emphasis: emphasis, perHead: perHead };
   }
 
   // The smallest weight byte such that at most LINE_BUDGET links of these heads reach it.
@@ -196,13 +207,25 @@
       ctx.fillStyle = "#ffe08a";
       if (hover.side === "q") ctx.fillRect(0, g.top + hover.index * g.rowH, g.col, g.rowH);
       else ctx.fillRect(g.xRightEdge, g.top + hover.index * g.rowH, g.col, g.rowH);
+      // The shade is the mean weight over the selected heads (one head: its colour; several: grey), the
+      // number the status line prints; below it a strip shows each selected head's own weight in its colour.
       var tint = heads.length === 1 ? DATA.headColors[heads[0]] : "#444444";
+      var x0 = hover.side === "q" ? g.xRightEdge : 0;
+      var strip = heads.length > 1 ? Math.max(3, Math.floor(g.rowH / 4)) : 0;
+      var segment = heads.length ? g.col / heads.length : 0;
       for (var i = 0; i < links.emphasis.length; i++) {
         var w = links.emphasis[i];
         if (w <= 0) continue;
-        ctx.fillStyle = rgba(tint, Math.min(0.85, 0.06 + 0.85 * Math.sqrt(w)));
-        if (hover.side === "q") ctx.fillRect(g.xRightEdge, g.top + i * g.rowH + 1, g.col, g.rowH - 2);
-        else ctx.fillRect(0, g.top + i * g.rowH + 1, g.col, g.rowH - 2);
+        var y0 = g.top + i * g.rowH + 1;
+        ctx.fillStyle = rgba(tint, shade(w));
+        ctx.fillRect(x0, y0, g.col, g.rowH - 2 - strip);
+        if (!strip) continue;
+        heads.forEach(function (h, n) {
+          var wh = links.perHead[h][i];
+          if (wh <= 0) return;
+          ctx.fillStyle = rgba(DATA.headColors[h], Math.min(1, 0.15 + 0.85 * Math.sqrt(wh)));
+          ctx.fillRect(x0 + n * segment, y0 + g.rowH - 2 - strip, segment, strip);
+        });
       }
     }
     // Lines: one stroke per head and opacity level (opacity = weight, on a fixed 0-1 scale).
@@ -235,6 +258,11 @@
     }
     hooks.draws++;
     hooks.lines = links.count;
+    hooks.emphasis = links.emphasis ? Array.from(links.emphasis) : null;
+    if (links.perHead) {
+      hooks.perHead = {};
+      Object.keys(links.perHead).forEach(function (h) { hooks.perHead[h] = Array.from(links.perHead[h]); });
+    } else hooks.perHead = null;
     return links;
   }
 
@@ -396,7 +424,9 @@
     root.appendChild(overview);
     root.appendChild(el("p", { "class": "help" },
       "Click a head's square to show or hide it, double-click to show it alone. Line opacity is the weight " +
-      "(fixed 0\u20131 scale); rows on the left are queries (attending), on the right keys (attended to)."));
+      "(fixed 0\u20131 scale); rows on the left are queries (attending), on the right keys (attended to). " +
+      "Hover a token: the other column is shaded by the MEAN weight over the selected heads (the number " +
+      "printed below), and a strip under each token shows every selected head's own weight in its colour."));
     root.appendChild(status);
     var scroller = el("div", { "class": "scroller" });
     scroller.appendChild(canvas);
@@ -510,6 +540,9 @@
     detail.appendChild(closeButton);
     detail.appendChild(detailTitle);
     detail.appendChild(detailStatus);
+    var detailBar = el("div", { "class": "detail-bar", id: "detail-colourbar" });
+    detail.appendChild(detailBar);
+    var detailCbLabel = colourBar(detailBar, "heatmap colour: attention weight");
     detail.appendChild(body);
     root.appendChild(backdrop);
     root.appendChild(detail);
@@ -529,6 +562,7 @@
     scaleSelect.addEventListener("change", function () {
       state.scale = scaleSelect.value;
       cbLabel.textContent = state.scale === "fixed" ? "attention weight" : "fraction of the row's maximum";
+      detailCbLabel.textContent = "heatmap colour: " + cbLabel.textContent;
       drawThumbs();
       drawDetail();
     });
