@@ -283,3 +283,118 @@ def test_bad_options_and_masks_are_rejected():
         gradient_weighted_flow(softmax_heads(0, 2, 2, 4, 1.0), np.zeros((2, 2, 4, 3)))
     with pytest.raises(TypeError, match="target"):
         attention_gradients(None, {}, target="logit")
+
+
+# ------------------------------------------------------------------------------------------ claims (issue 13)
+# Every caption of the lesson that states a measurement is filled by the functions below; they are checked
+# against hand-computed cases, and the direction each caption states is asserted on the lesson's default input
+# (MiniLM, DEFAULT_TEXT), so that the gallery cannot keep a claim the model stops supporting.
+def test_column_spread_and_row_entropy_by_hand():
+    from advanced.attention_flow import column_spread, mass_on, row_entropy_fraction
+
+    matrix = np.array([[0.5, 0.5, 0.0], [0.1, 0.6, 0.3]])
+    assert column_spread(matrix) == pytest.approx((0.4 + 0.1 + 0.3) / 3)
+    assert row_entropy_fraction(np.full((2, 4), 0.25)) == pytest.approx(1.0)
+    assert row_entropy_fraction(np.eye(3)) == pytest.approx(0.0)
+    by_hand = (np.log(2) + -(0.1 * np.log(0.1) + 0.6 * np.log(0.6) + 0.3 * np.log(0.3))) / 2 / np.log(3)
+    assert row_entropy_fraction(matrix) == pytest.approx(by_hand)
+    assert mass_on(np.array([[2.0, 1.0, 1.0], [0.0, 1.0, 3.0]]), [1, 0, 1]) == pytest.approx((0.75 + 0.75) / 2)
+    assert mass_on(matrix, [0, 0, 0]) == 0.0
+    with pytest.raises(ValueError, match="columns"):
+        mass_on(matrix, [1, 0])
+
+
+def test_bound_counts_against_networkx():
+    from advanced.attention_flow import bound_counts
+
+    weights = softmax_heads(21, 3, 2, 6, 3.0)
+    caps = reference_capacities(weights)
+    flow = networkx_flow(caps)
+    counts = bound_counts(flow, caps, row=2)
+    trivial = np.minimum(1.0, caps[0].sum(0))
+    at = np.abs(flow - trivial[None]) < 1e-6
+    assert counts["row_at"] == at[2].sum() and counts["row_total"] == 6
+    assert counts["share_all"] == pytest.approx(at.mean()) and counts["below"] == (~at).sum()
+    assert 0 <= counts["below_on_lane_cut"] <= counts["below"]
+    with pytest.raises(ValueError, match="row"):
+        bound_counts(flow, caps, row=6)
+
+
+@pytest.fixture(scope="module")
+def default_flow():
+    from advanced.attention_flow import DEFAULT_TEXT
+    from attnviz.grading.fixtures import minilm_attention
+    from intermediate.attention_rollout import AttentionRollout
+
+    weights, tokens = minilm_attention(DEFAULT_TEXT)  # (L, H, Q, K)
+    flow_model = AttentionFlow()
+    return {"weights": weights, "tokens": list(tokens), "caps": flow_model.capacities(list(weights)),
+            "flow": flow_model.compute_flow(list(weights)),
+            "rollout": AttentionRollout().compute_rollout(list(weights))}
+
+
+def test_claim_flow_columns_vary_more_than_rollout(default_flow):
+    """The old caption said flow is 'nearly constant down each column'; measured, its columns vary more."""
+    from advanced.attention_flow import column_spread, flow_rollout_caption
+
+    flow, rollout = default_flow["flow"], default_flow["rollout"]
+    assert column_spread(flow) == pytest.approx(np.mean(flow.max(0) - flow.min(0)))
+    assert column_spread(flow) > 3 * column_spread(rollout)
+    assert "flow is not constant down its columns" in flow_rollout_caption(flow, rollout)
+
+
+def test_claim_flow_rows_spread_rollout_rows_concentrate(default_flow):
+    from scipy.stats import entropy
+
+    from advanced.attention_flow import row_entropy_fraction, row_shape_caption
+
+    flow, rollout = default_flow["flow"], default_flow["rollout"]
+    n = flow.shape[0]
+    flow_h = np.mean([entropy(row) for row in flow]) / np.log(n)  # scipy normalises each row itself
+    assert row_entropy_fraction(flow) == pytest.approx(flow_h)
+    assert flow_h > 0.95 > 0.8 > row_entropy_fraction(rollout)
+    assert "flow spreads, rollout concentrates" in row_shape_caption(flow / flow.sum(1, keepdims=True), rollout)
+
+
+def test_claim_bottleneck_title_states_the_drawn_row(default_flow):
+    """[CLS]'s row is mostly *below* the bound while most pairs overall are on it: the title says both."""
+    from advanced.attention_flow import bottleneck_caption, bottleneck_title, bound_counts
+
+    flow, caps, tokens = default_flow["flow"], default_flow["caps"], default_flow["tokens"]
+    counts = bound_counts(flow, caps, row=0)
+    trivial = np.minimum(1.0, reference_capacities(default_flow["weights"])[0].sum(0))  # (K,)
+    at = np.abs(flow - trivial[None]) < 1e-6
+    assert counts["row_at"] == at[0].sum() < len(tokens) / 2  # the drawn row: a minority at the bound
+    assert at.mean() > 0.5 and counts["share_all"] == pytest.approx(at.mean())  # all pairs: most at the bound
+    title = bottleneck_title(counts, 0, tokens[0])
+    assert f"{at[0].sum()} of {len(tokens)} flows at the bound" in title and f"{100 * at.mean():.0f}%" in title
+    assert bottleneck_caption(counts).startswith("One top position") and "Most flows" in bottleneck_caption(counts)
+
+
+def test_claim_gradient_weighting_spreads_credit_evenly(default_flow):
+    """Folklore: the gradient 'moves credit to content words'. Measured: it takes credit from [CLS]/[SEP],
+    but spreads it almost evenly (the mean row is nearly flat)."""
+    from advanced.attention_flow import (
+        DEFAULT_OTHER,
+        DEFAULT_TEXT,
+        gradient_caption,
+        gradient_maps,
+        gradient_shares,
+    )
+    from attnviz.grading.fixtures import minilm
+    from attnviz.models import encode_texts
+
+    model, tokenizer = minilm()
+    inputs = encode_texts(tokenizer, DEFAULT_TEXT, model)
+    assert tokenizer.convert_ids_to_tokens(inputs["input_ids"][0].tolist()) == default_flow["tokens"]
+    maps, _ = gradient_maps(model, inputs, DEFAULT_OTHER, tokenizer)  # (L, Q, K)
+    special = np.isin(default_flow["tokens"], ["[CLS]", "[SEP]"])
+    measured = gradient_shares(maps, default_flow["rollout"], default_flow["flow"], special)
+    shares, entropies = measured["shares"], measured["entropies"]
+    grad_rollout = measured["maps"]["gradient rollout"]
+    assert shares["gradient rollout"] == pytest.approx(grad_rollout[:, special].sum(1).mean())
+    assert shares["gradient rollout"] < shares["rollout"] / 2  # credit leaves [CLS]/[SEP] ...
+    assert entropies["gradient rollout"] > 0.95  # ... but lands almost evenly, not on a few words
+    assert np.ptp(grad_rollout.mean(0)) < 0.1  # the mean row is nearly flat
+    caption = gradient_caption(shares, entropies, ["[CLS]", "[SEP]"])
+    assert "but not onto a few content words" in caption and f"{100 * shares['rollout']:.0f}%" in caption
