@@ -51,12 +51,14 @@ Wiegreffe & Pinter 2019). Treat it as a better summary of attention than any sin
 with gradient methods (``03_advanced``). Rollout is also the starting point for attention *flow*
 (``03_advanced/attention_flow.py``), which replaces the product with a maximum-flow problem.
 
-Vectorised and frugal: the heads are fused first, in one NumPy reduction that reads the input in its own
-dtype (a float32 model output is never copied to float64; the sum is accumulated in float64), and the
-checks of §7 run on the fused ``(L, B, Q, K)`` matrices, 12× smaller than the input. The discard threshold
-is one ``np.partition`` per layer; the product is ``L - 1`` matrix products, and only when you ask for one
-row (``row=0`` for ``[CLS]``) it is ``L - 1`` vector–matrix products instead, ``n²`` work per layer
-rather than ``n³``. ``bench/bench_rollout.py`` measures it against a plain per-layer loop.
+Vectorised and frugal: the heads are fused first, layer by layer, in the input's own dtype — a float32
+model output stays float32 until it is fused, as in Abnar & Zuidema's code, and a list of per-layer
+tensors (``outputs.attentions``) is never stacked into one copy — and only the fused ``(L, B, Q, K)``
+matrices, 12× smaller than the input, are converted to float64 and checked (§7). The discard threshold is
+one ``np.partition`` per layer; each ``Â_l`` is made just before it is multiplied; the product is ``L − 1``
+matrix products, and only when you ask for one row (``row=0`` for ``[CLS]``) it is ``L − 1``
+vector–matrix products instead, ``n²`` work per layer rather than ``n³``. The matrix products are the
+floor: ``bench/bench_rollout.py`` measures the lesson against them and against a plain per-layer loop.
 
 Run it
 ------
@@ -162,24 +164,37 @@ class AttentionRollout:
     def _fuse(self, attention_layers, head_fusion, attention_mask):
         """Step 1 of the docstring: any accepted input -> validated fused ``(L, B, Q, K)`` float64.
 
-        The heads are reduced in the input's own dtype (accumulated in float64), and the §7 checks run
-        on the fused matrices: the head mean has rows summing to 1 exactly when the heads' rows average
-        to 1, and it carries any NaN, Inf or negative weight of the input that does not cancel out.
+        The heads are reduced in the input's own dtype — a float32 model output stays float32 until it is
+        fused, as in Abnar & Zuidema's code (``att_mat.sum(axis=1) / n_heads`` on the float32 array) — and
+        only the fused matrices, ``H`` times smaller, are converted to float64 and checked (§7): the head
+        mean has rows summing to 1 exactly when the heads' rows average to 1, and it carries every NaN or
+        Inf of the input. What it cannot see, for speed (§8: checking every input weight costs as much as
+        the fusion itself), is a negative weight that another head's larger weight on the same pair hides
+        *and* whose row still sums to 1 — a single negative weight changes its row's sum and is caught.
+        A list of per-layer tensors (``outputs.attentions``) is fused layer by layer, never stacked into
+        one copy of the whole input.
         """
         fusion = self.head_fusion if head_fusion is None else validate.check_head_fusion(head_fusion)
-        arr, layout = validate.as_layers(attention_layers, dtype=None, validate=False)  # (L, B, H, Q, K)
-        mask = validate.check_mask(attention_mask, arr.shape[-1], n_batch=arr.shape[1])  # (B, K) or None
-        if mask is not None:  # each head's rows over the real keys only (a model gives padding ~0 anyway)
-            arr = validate.check_attention(arr, "LBHQK", name="attention_layers", square=True)
-            arr = row_normalize(arr * mask[:, None, None, :])  # (L, B, H, Q, K)
-        mean = arr.mean(axis=2, dtype=np.float64)  # (L, B, Q, K): heads fused, float64 accumulation
+        layers, batched = _layer_arrays(attention_layers)  # L arrays (1, B, H, Q, K), views when possible
+        n_heads, n_keys = layers[0].shape[2], layers[0].shape[-1]
+        mask = validate.check_mask(attention_mask, n_keys, n_batch=layers[0].shape[1])  # (B, K) or None
+        sums, extremes = [], []
+        for i, layer in enumerate(layers):
+            if mask is not None:  # each head's rows over the real keys only (a model gives padding ~0 anyway)
+                layer = validate.check_attention(layer, "LBHQK", name=f"attention_layers[{i}]", square=True)
+                layer = row_normalize(layer * mask[:, None, None, :])  # (1, B, H, Q, K)
+            sums.append(np.add.reduce(layer, axis=2))  # (1, B, Q, K), in the input's dtype
+            if fusion != "mean":
+                extremes.append(layer.max(axis=2) if fusion == "max" else layer.min(axis=2))  # exact
+        mean = np.concatenate(sums).astype(np.float64)  # (L, B, Q, K)
+        mean /= n_heads
         validate.check_attention(mean, "LBQK", name="attention_layers", square=True)
         if fusion == "mean":
-            return mean, layout == "LBHQK", mask
-        extreme = arr.max(axis=2) if fusion == "max" else arr.min(axis=2)  # (L, B, Q, K), exact in any dtype
+            return mean, batched, mask
+        extreme = np.concatenate(extremes).astype(np.float64)  # (L, B, Q, K)
         if fusion == "min":
             validate.check_attention(extreme, "LBQK", name="attention_layers", stochastic=False)  # negatives
-        return extreme.astype(np.float64), layout == "LBHQK", mask
+        return extreme, batched, mask
 
     def _rollout(self, fused: np.ndarray, discard_ratio, add_residual, mask, *, partial: bool,
                  row: int | None = None) -> np.ndarray:
@@ -197,27 +212,37 @@ class AttentionRollout:
         if ratio > 0:
             fused = discard_lowest(fused, ratio, mask, copy=False)
         diagonal = np.arange(n)
-        if residual:
-            fused *= 0.5
-            fused[..., diagonal, diagonal] += 0.5  # 0.5·A + 0.5·I, in place
-        sums = fused.sum(-1, keepdims=True)  # (L, B, Q, 1)
-        np.divide(fused, sums, out=fused, where=sums > 1e-12)  # every row a distribution again
-        fused[(sums <= 1e-12)[..., 0]] = 0.0  # rows with no weight (padding without residual) stay zero
-        if row is not None:  # e_row · Â_L ⋯ Â_1: one vector–matrix product per layer
+
+        def augmented(layer: int) -> np.ndarray:  # Â_l of every example, (B, Q, K), made in place
+            hat = fused[layer]
+            if residual:
+                hat *= 0.5
+                hat[..., diagonal, diagonal] += 0.5  # 0.5·A + 0.5·I
+                hat /= hat.sum(-1, keepdims=True)  # every row a distribution again (each sum is >= 0.5)
+            else:
+                sums = hat.sum(-1, keepdims=True)  # (B, Q, 1)
+                np.divide(hat, sums, out=hat, where=sums > 1e-12)
+                hat[(sums <= 1e-12)[..., 0]] = 0.0  # rows with no weight (padding) stay zero
+            return hat
+
+        if row is not None:  # e_row · Â_L ⋯ Â_1: one vector–matrix product per layer, n² work each
             row = validate.check_index(row, n, name="row")
-            vector = fused[-1][:, row]  # (B, K): row `row` of Â_L
+            vector = augmented(n_layers - 1)[:, row, None, :]  # (B, 1, K): row `row` of Â_L
             for layer in range(n_layers - 2, -1, -1):
-                vector = np.einsum("bq,bqk->bk", vector, fused[layer])  # (B, K)
+                vector = vector @ augmented(layer)  # (B, 1, K)
+            vector = vector[:, 0]  # (B, K)
             return vector if mask is None else vector * (mask & mask[:, [row]])  # padding: zero
+        # Each Â_l is made just before it is used, while its 2 MB (at 512 tokens) are still in cache.
+        products = augmented(0)  # (B, Q, K)
         if partial:
-            products = np.empty_like(fused)  # (L, B, Q, K)
-            products[0] = fused[0]
-            for layer in range(1, n_layers):
-                products[layer] = fused[layer] @ products[layer - 1]  # R_l = Â_l · R_{l-1}: (B, Q, K)
-        else:
-            products = fused[0]  # (B, Q, K)
-            for layer in range(1, n_layers):
-                products = fused[layer] @ products  # only the last product is kept
+            every = np.empty_like(fused)  # (L, B, Q, K)
+            every[0] = products
+        for layer in range(1, n_layers):
+            products = augmented(layer) @ products  # R_l = Â_l · R_{l-1}: (B, Q, K)
+            if partial:
+                every[layer] = products
+        if partial:
+            products = every
         if keep is not None:
             products = products * keep  # padding rows/columns of the result are zero
         return products
@@ -303,6 +328,45 @@ def _check_ratio(ratio) -> float:
         raise ValueError(f"discard_ratio: got {ratio}; expected a fraction in [0, 1) "
                          "(0.1 drops the lowest 10%)")
     return float(ratio)
+
+
+def _layer_arrays(attention_layers) -> tuple[list[np.ndarray], bool]:
+    """The layers of any accepted input as a list of ``(1, B, H, Q, K)`` arrays, and whether it was batched.
+
+    Arrays and CPU tensors are not copied: a list's elements are taken one by one (no ``np.stack`` of the
+    whole input), an array is cut into per-layer views. Shapes and types are checked here (§7); the weights
+    themselves after fusion, in :meth:`AttentionRollout._fuse`.
+    """
+    name = "attention_layers"
+    if isinstance(attention_layers, list | tuple) and attention_layers and all(
+            isinstance(a, np.ndarray) or hasattr(a, "detach") for a in attention_layers):
+        shapes = [tuple(a.shape) for a in attention_layers]
+        if len(shapes[0]) == 2:
+            raise ValueError(f"{name}: each layer has shape {shapes[0]}, a (query, key) matrix without a "
+                             "heads axis; if the heads are already fused, use "
+                             "AttentionRollout.rollout_fused(), else pass (heads, query, key) or "
+                             "(batch, heads, query, key) per layer")
+        if len(shapes[0]) not in (3, 4):
+            raise ValueError(f"{name}: each layer has shape {shapes[0]}; expected (heads, query, key) or "
+                             "(batch, heads, query, key) per layer")
+        for i, shape in enumerate(shapes):
+            if shape != shapes[0]:
+                raise ValueError(f"{name}[{i}]: shape {shape} differs from layer 0's {shapes[0]}; every "
+                                 "layer must have the same heads and sequence length")
+        layers = []
+        for i, layer in enumerate(attention_layers):
+            arr, layout = validate.as_layers(layer[None], name=f"{name}[{i}]", dtype=None, validate=False)
+            layers.append(arr)  # (1, B, H, Q, K)
+        return layers, layout == "LBHQK"
+    try:
+        arr, layout = validate.as_layers(attention_layers, dtype=None, validate=False)  # (L, B, H, Q, K)
+    except ValueError as err:
+        shape = np.shape(attention_layers) if isinstance(attention_layers, np.ndarray) else None
+        if shape is not None and len(shape) == 3:  # (L, Q, K) fused, or one (H, Q, K) layer
+            raise ValueError(f"{err}; or, if the heads are already fused (layers, query, key), use "
+                             "AttentionRollout.rollout_fused()") from None
+        raise
+    return [arr[i:i + 1] for i in range(arr.shape[0])], layout == "LBHQK"
 
 
 # ------------------------------------------------------------------------------------------------ lesson

@@ -159,16 +159,15 @@ def test_discard_keeps_diagonal_and_drops_the_right_count():
     assert kept.min() > dropped.max()
 
 
-def test_real_model_rows_sum_to_one_and_speed():
-    import time
-
-    layers = random_attention(1, (12, 12, 512, 512)).astype(np.float32)  # the 12 × 12 × 512 target
-    rollout = AttentionRollout()
-    start = time.perf_counter()
-    r = rollout.compute_rollout(layers, discard_ratio=0.1)
-    seconds = time.perf_counter() - start
-    np.testing.assert_allclose(r.sum(-1), 1.0, atol=1e-9)
-    assert seconds < 5.0, f"rollout of 12 × 12 × 512 took {seconds:.2f} s; it should be well under a second"
+def test_float32_heads_are_summed_in_float32_as_the_published_code_does():
+    """Abnar & Zuidema's code sums the heads of the float32 array in float32 (``att_mat.sum(axis=1) / H``);
+    the lesson does the same (speed is measured in bench/bench_rollout.py, not here), then float64."""
+    layers = random_attention(13, (3, 4, 9, 9)).astype(np.float32)  # (L, H, Q, K)
+    published = [layer.sum(0).astype(np.float64)[None] / 4 for layer in layers]  # fused in float32, (1, Q, K)
+    want = loop_rollout([np.asarray(f) for f in published], "mean", 0.2, True)  # one "head": the fused map
+    for given in (layers, list(layers), tuple(torch.tensor(layer) for layer in layers)):
+        got = AttentionRollout().compute_rollout(given, discard_ratio=0.2)
+        np.testing.assert_allclose(got, want, atol=1e-12)
 
 
 # ------------------------------------------------------------------------------------------ §7 errors
