@@ -322,6 +322,8 @@ def encode_texts(tokenizer, texts, model=None, limit: int | None = None):
 
     Returns the ``BatchEncoding`` of PyTorch tensors (``input_ids``, ``attention_mask``, ...).
     """
+    if texts is None or not isinstance(texts, str | list | tuple):
+        raise TypeError(f"text: expected a string or a list of strings, got {type(texts).__name__}")
     if isinstance(texts, str):
         texts = [texts]
     texts = list(texts)

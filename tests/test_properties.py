@@ -245,3 +245,14 @@ def test_a_real_lesson_given_a_bad_device_says_so_in_one_line():
     result = subprocess.run([sys.executable, "01_beginner/attention_basics.py", "--device", "tpu"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "tpu" in result.stderr
+
+
+@pytest.mark.parametrize("texts", [None, 3, {"a": 1}, b"bytes"])
+def test_encode_texts_names_the_text_argument(texts):
+    from attnviz.models import encode_texts
+
+    class NoTokenizer:  # the check must come before the tokenizer is ever called
+        def __call__(self, *args, **kwargs):
+            raise AssertionError("the tokenizer was called with bad input")
+
+    assert_rejects(lambda: encode_texts(NoTokenizer(), texts), "text")
