@@ -355,13 +355,15 @@ def relevance_overlay_figure(image, maps: dict, patch: int, title: str, levels=(
     from attnviz.plotting import DEFAULT_CMAP
 
     image = to_numpy(image, "image")
+    if not isinstance(maps, dict) or not maps:
+        raise TypeError(f"maps: expected a dict {{panel title: (g_h, g_w) map}}, got {type(maps).__name__}")
     if image.ndim != 2:
         raise ValueError(f"image: got shape {image.shape}; expected (height, width) grey pixels")
     fig, axes = plt.subplots(1, len(maps), figsize=(3.6 * len(maps) + 1.2, 4.0), squeeze=False,
                              constrained_layout=True)
     lines = None
     for ax, (name, grid) in zip(axes[0], maps.items()):
-        grid = to_numpy(grid, "maps")
+        grid = check_attention(grid, "QK", name="maps", stochastic=False)  # (g_h, g_w): finite, >= 0
         peak = grid.max()
         shown = grid / peak if peak > 0 else grid  # (g_h, g_w), 0..1
         ax.imshow(image, cmap="gray", vmin=0, vmax=255, extent=(0, image.shape[1], image.shape[0], 0))

@@ -433,6 +433,12 @@ def attribution_grid_figure(raw, positive, tokens):
 
     from attnviz.plotting import DEFAULT_CMAP
 
+    raw = check_attention(raw, "LQK", name="raw", square=True)
+    positive = check_attention(positive, "LQK", name="positive", stochastic=False)
+    if positive.shape != raw.shape or positive.max() > 1 + 1e-9:
+        raise ValueError(f"positive: got shape {positive.shape}, max {positive.max():.3g}; expected "
+                         f"{raw.shape} like raw, each layer divided by its maximum (values in 0..1)")
+    tokens = check_tokens(tokens, raw.shape[-1])
     n_layers, n = raw.shape[0], raw.shape[-1]
     panel = max(2.2, 0.19 * n + 0.8)
     fig, axes = plt.subplots(2, n_layers, figsize=(panel * n_layers + 1.6, 2 * panel + 1.6), squeeze=False,
@@ -493,6 +499,19 @@ def _attention_attribution_demo(out, args, x):
     return weights, attr
 
 
+def agreement_caption(table: dict) -> str:
+    """The sentence the rank-correlation figure states, from :func:`compare_with_attention`'s numbers: how
+    far IG's agreement with raw attention swings between layers, and how well rollout tracks IG."""
+    ig_raw = np.asarray(table["ig_vs_raw"], dtype=float)
+    if not np.isfinite(ig_raw).any():
+        return "IG cannot be ranked against raw attention here (a constant row)."
+    low, high = int(np.nanargmin(ig_raw)), int(np.nanargmax(ig_raw))
+    rollout = table["ig_vs_rollout"]
+    return (f"IG's agreement with raw attention swings from ρ = {ig_raw[low]:+.2f} (layer {low}) to "
+            f"{ig_raw[high]:+.2f} (layer {high}); against rollout ρ = {rollout:+.2f}"
+            + (", below the best single layer." if np.isfinite(rollout) and rollout < ig_raw[high] else "."))
+
+
 def _agreement_demo(out, x, ig, weights, attr):
     """Rank correlations with raw attention and rollout, and four answers to "which tokens matter?"."""
     import matplotlib.pyplot as plt
@@ -527,8 +546,9 @@ def _agreement_demo(out, x, ig, weights, attr):
     ax.legend(fontsize=7)
     out.save_figure(fig, "rank_correlations", "Spearman rank correlation, over the content tokens of one "
                     "sentence, of IG with each layer's raw attention (mean row) and with rollout, and of "
-                    "each layer's attention attribution with its raw attention and with IG. One sentence is "
-                    "an anecdote: attention_faithfulness.py averages over many.")
+                    "each layer's attention attribution with its raw attention and with IG. "
+                    f"{agreement_caption(table)} One sentence is an anecdote: attention_faithfulness.py "
+                    "averages over many.")
     rollout_row = target_row(AttentionRollout().compute_rollout(weights), rows)  # (K,)
     series = {"raw attention, last layer": target_row(weights[-1].mean(0), rows), "rollout": rollout_row,
               "integrated gradients": ig["tokens"][0],

@@ -439,16 +439,42 @@ def test_default_input_completeness_claims(lesson_defaults):
     assert ig["relative_error"][0] <= 0.01  # the lesson's default meets its own check
 
 
-def test_default_input_attribution_claims(lesson_defaults):
-    """attention_attribution_layer's caption: special tokens get much attention but little attribution."""
-    from advanced.integrated_attention import attribution_layer_facts
-
+@pytest.fixture(scope="module")
+def lesson_results(lesson_defaults):
+    """IG and attention attribution on the default input, with the lesson's default steps."""
     x = lesson_defaults
+    ig = embedding_attributions(x.model, x.target, x.ids, x.baseline, extra=(x.mask,), n_steps=16)
     with AttentionProbes(x.model) as probes:
         with torch.no_grad():
             x.target(x.ids, x.mask)
             weights = probes.attentions()[:, 0].cpu().numpy()  # (L, H, Q, K)
         hao = attention_attributions(x.target, probes.probes, x.ids, extra=(x.mask,), n_steps=10)
-    assert (hao["relative_error"] <= 0.01).all()
+    return ig, weights, hao
+
+
+def test_default_input_attribution_claims(lesson_defaults, lesson_results):
+    """attention_attribution_layer's caption: special tokens get much attention but little attribution."""
+    from advanced.integrated_attention import attribution_layer_facts
+
+    x, (ig, weights, hao) = lesson_defaults, lesson_results
+    assert (hao["relative_error"] <= 0.01).all() and ig["relative_error"][0] <= 0.01
     facts = attribution_layer_facts(weights, hao["attributions"][:, 0], x.mask[0].numpy().astype(bool), ~x.content)
     assert facts["attribution_on_special"] < facts["attention_on_special"] / 2
+
+
+def test_agreement_caption_by_hand():
+    from advanced.integrated_attention import agreement_caption
+
+    text = agreement_caption({"ig_vs_raw": np.array([-0.2, 0.5, np.nan, 0.7]), "ig_vs_rollout": 0.1})
+    assert "from ρ = -0.20 (layer 0) to +0.70 (layer 3)" in text and "ρ = +0.10, below the best" in text
+    assert "below" not in agreement_caption({"ig_vs_raw": np.array([0.1, 0.2]), "ig_vs_rollout": 0.3})
+
+
+def test_default_input_agreement_claims(lesson_defaults, lesson_results):
+    """rank_correlations' caption: agreement with raw attention swings between layers; rollout tracks IG less
+    well than the best single layer."""
+    x, (ig, weights, hao) = lesson_defaults, lesson_results
+    rows = x.mask[0].numpy().astype(bool)
+    table = compare_with_attention(weights, ig["tokens"][0], hao["attributions"][:, 0], rows, x.content)
+    assert np.nanmax(table["ig_vs_raw"]) - np.nanmin(table["ig_vs_raw"]) > 0.5  # "swings"
+    assert table["ig_vs_rollout"] < np.nanmax(table["ig_vs_raw"])
