@@ -22,8 +22,8 @@ Why a naive page breaks at 512 tokens, and how this one stays small
 --------------------------------------------------------------------
 The number of weights grows with the square of the length: the pre-trained encoder (6 layers × 12
 heads) on 512 tokens has ``6 · 12 · 512² ≈ 18.9 million``. Written as JSON text, every weight a float
-like ``0.0012774568656459451,`` is about 23 bytes: about 430 MB of JSON — and a BertViz page carries
-that JSON twice, so the page is about 860 MB, which a browser cannot parse in reasonable time. This is
+like ``0.0012774568656459451,`` is about 23 bytes: about 435 MB of JSON — and a BertViz page carries
+that JSON twice, so the page is about 870 MB, which a browser cannot parse in reasonable time. This is
 what makes BertViz stop loading on long inputs (its issue #82). Four choices keep the file small, and
 the page states the ones that lose anything:
 
@@ -288,7 +288,7 @@ def read_page_data(page: str) -> dict:
             "title": data["title"], "layer": data["layer"], "heads": data["heads"], "views": views}
 
 
-BERTVIZ_JSON_COPIES = 2  # a BertViz page holds its attention JSON twice (issue 13 measured ≈ 860 MB at 512)
+BERTVIZ_JSON_COPIES = 2  # a BertViz page holds its attention JSON twice (≈ 870 MB at 512 tokens, not 435)
 
 
 def dense_json_bytes(attention, sample_heads: int | None = None, seed: int = 0) -> int:
