@@ -130,10 +130,17 @@ def row_statistics(attention, attention_mask=None, special=None,
 
     ``attention_mask`` ``(B, K)`` marks real tokens; ``special`` ``(B, K)`` marks special tokens
     (``[CLS]``, ``[SEP]``, BOS). ``causal`` says query ``i`` may only see keys ``0 … i`` (for the entropy
-    fraction). Padding query rows are NaN.
+    fraction); then no weight may lie above the diagonal, or a ``ValueError`` says the attention is
+    bidirectional. Padding query rows are NaN.
     """
     arr = check_attention(attention, "LBHQK", name="attention", square=True)
     n_batch, n = arr.shape[1], arr.shape[-1]
+    if causal:  # a causal model never attends to a later key: weight there means causal=True is wrong
+        future = float(np.triu(arr, k=1).max()) if n > 1 else 0.0
+        if future > 1e-6:
+            raise ValueError(f"causal: causal=True, but the attention puts weight {future:.3g} on a "
+                             "later key (above the diagonal): this is bidirectional attention; pass "
+                             "causal=False (else the entropy fraction divides by too few keys)")
     real = check_mask(attention_mask, n, n_batch=n_batch)  # (B, K) boolean, or None
     real = np.ones((n_batch, n), bool) if real is None else real
     special = np.zeros((n_batch, n), bool) if special is None else to_numpy(special, "special") > 0

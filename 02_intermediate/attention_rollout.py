@@ -252,15 +252,20 @@ class AttentionRollout:
                   scale: str = "fixed", save_path=None, annotate: bool | None = None):
         """Heatmap of a rollout: rows are output positions, columns input tokens; returns the Figure.
 
-        ``rollout`` is ``(Q, K)``, or ``(B, Q, K)`` with ``batch=`` choosing the example. ``scale="fixed"``
+        ``rollout`` is ``(Q, K)``, or ``(B, Q, K)`` with ``batch=`` choosing the example (a batch of one
+        needs no ``batch=``). ``scale="fixed"``
         colours probability on 0–1; ``scale="row"`` shows each row relative to its maximum.
         """
         arr = validate.check_attention(rollout, "QK|BQK", name="rollout", square=True)
         if arr.ndim == 3:
+            if batch is None and arr.shape[0] == 1:
+                batch = 0  # a batch of one (what compute_rollout(model(...).attentions) returns): no question
             if batch is None:
                 raise ValueError(f"batch: rollout has a batch axis of size {arr.shape[0]} "
                                  f"(shape {arr.shape}); pass batch=<index> to choose an example")
             arr = arr[validate.check_index(batch, arr.shape[0], name="batch")]  # (Q, K)
+        elif batch is not None:
+            raise ValueError(f"batch: got batch={batch!r}, but rollout {arr.shape} has no batch axis")
         tokens = validate.check_tokens(tokens, arr.shape[0], name="tokens", axis="query/key")
         fig = show_heatmaps(arr, xlabels=tokens, ylabels=tokens, scale=scale,
                             titles=[title or "Attention rollout Â_L ⋯ Â_1"],
@@ -282,8 +287,16 @@ def discard_lowest(fused: np.ndarray, ratio: float, mask=None, *, copy: bool = T
     row-major order — what a stable sort of the candidates in row-major order would pick. The diagonal is
     kept. Vectorised: one ``np.partition`` finds the threshold value ``t``; every candidate below ``t``
     goes, and of those equal to ``t`` the first ones in row-major order make up the count.
+
+    ``fused`` must be finite and non-negative (rows need not sum to 1: gradient-weighted maps are fused
+    maps too) and ``ratio`` in ``[0, 1)``; ``copy=False`` (the lesson's own call, on matrices it has
+    already checked) skips the checks and works in place.
     """
-    fused = np.array(fused, dtype=np.float64) if copy else fused
+    if copy:
+        ratio = _check_ratio(ratio, name="ratio")
+        checked = validate.check_attention(fused, "BQK|LBQK", name="fused", stochastic=False, square=True)
+        fused = checked.copy()  # the caller's array is never changed
+        mask = validate.check_mask(mask, fused.shape[-1], n_batch=fused.shape[-3])  # (B, K) or None
     *lead, n_batch, n, _ = fused.shape
     diagonal = np.arange(n)
     real = np.ones((n_batch, n), dtype=bool) if mask is None else mask
@@ -321,12 +334,11 @@ def discard_lowest(fused: np.ndarray, ratio: float, mask=None, *, copy: bool = T
     return fused
 
 
-def _check_ratio(ratio) -> float:
+def _check_ratio(ratio, name: str = "discard_ratio") -> float:
     if isinstance(ratio, bool) or not isinstance(ratio, int | float | np.floating | np.integer):
-        raise TypeError(f"discard_ratio: expected a number in [0, 1), got {type(ratio).__name__}")
-    if not 0.0 <= float(ratio) < 1.0:
-        raise ValueError(f"discard_ratio: got {ratio}; expected a fraction in [0, 1) "
-                         "(0.1 drops the lowest 10%)")
+        raise TypeError(f"{name}: expected a number in [0, 1), got {type(ratio).__name__}")
+    if not 0.0 <= float(ratio) < 1.0:  # NaN fails this too
+        raise ValueError(f"{name}: got {ratio}; expected a fraction in [0, 1) (0.1 drops the lowest 10%)")
     return float(ratio)
 
 
@@ -426,8 +438,11 @@ def fusion_caption(entropies, fusions, ratios, n_tokens: int) -> str:
 
 def first_token_shares(weights, result) -> dict:
     """How much each row gives to position 0 (``[CLS]``): raw last layer (head mean) and rollout ``(Q,)``."""
-    raw = np.asarray(weights)[-1].mean(0)[:, 0]  # (Q,)
+    weights = validate.check_attention(weights, "LHQK", name="weights", square=True)
     rolled = validate.check_attention(result, "QK", name="result", square=True)[:, 0]  # (Q,)
+    if len(rolled) != weights.shape[-1]:
+        raise ValueError(f"result: has {len(rolled)} tokens but weights has {weights.shape[-1]}")
+    raw = weights[-1].mean(0)[:, 0]  # (Q,)
     return {"raw": raw, "rollout": rolled}
 
 
@@ -481,6 +496,7 @@ def _rollout_figures(out, model_name: str, weights, tokens, rollout: AttentionRo
 
 def cls_row_shares(weights, rollout: AttentionRollout) -> dict:
     """Row 0 ([CLS]) of the last layer's head mean and of the rollout, and the share [CLS] keeps of itself."""
+    weights = validate.check_attention(weights, "LHQK", name="weights", square=True)
     raw = weights[-1].mean(0)[0]  # (K,)
     rolled = rollout.compute_rollout(weights, row=0)  # (K,): one vector–matrix product per layer
     return {"raw": raw, "rollout": rolled, "raw_self": float(raw[0]), "rollout_self": float(rolled[0])}
@@ -502,9 +518,10 @@ def _cls_row_demo(out, weights, tokens, rollout: AttentionRollout):
 
 def wrong_order_gap(weights, rollout: AttentionRollout) -> tuple[np.ndarray, np.ndarray, float]:
     """The rollout in the right order, the product in the wrong order ``Â_1 ⋯ Â_L``, and their largest gap."""
+    weights = validate.check_attention(weights, "LHQK", name="weights", square=True)
     right = rollout.compute_rollout(weights, head_fusion="mean", discard_ratio=0.0)  # (Q, K)
-    n = np.asarray(weights).shape[-1]
-    fused = 0.5 * np.asarray(weights).mean(1) + 0.5 * np.eye(n)  # (L, Q, K), rows already sum to 1
+    n = weights.shape[-1]
+    fused = 0.5 * weights.mean(1) + 0.5 * np.eye(n)  # (L, Q, K), rows already sum to 1
     fused /= fused.sum(-1, keepdims=True)
     wrong = fused[0]
     for layer in range(1, len(fused)):

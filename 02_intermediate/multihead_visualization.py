@@ -77,8 +77,14 @@ def jensen_shannon_distance(p, q, axis: int = -1) -> np.ndarray:
     """``√JSD(p, q)`` in base 2 (in ``[0, 1]``) between distributions along ``axis``; broadcasts.
 
     ``0·log 0 = 0``: keys where a distribution is 0 add nothing (``np.where`` instead of ``log(0)``).
+    ``p`` and ``q`` must be distributions along ``axis`` (finite, non-negative, summing to 1): on an
+    unnormalised row the formula gives NaN or a meaningless 1.0, so it is refused (§7).
     """
-    p, q = np.broadcast_arrays(to_numpy(p, "p"), to_numpy(q, "q"))
+    p, q = _distributions(p, "p", axis), _distributions(q, "q", axis)
+    try:
+        p, q = np.broadcast_arrays(p, q)
+    except ValueError:
+        raise ValueError(f"p, q: shapes {p.shape} and {q.shape} do not broadcast together") from None
     m = 0.5 * (p + q)
 
     def kl_to_m(x):  # Σ x log₂(x / m), only where x > 0 (then m > 0 too)
@@ -88,6 +94,20 @@ def jensen_shannon_distance(p, q, axis: int = -1) -> np.ndarray:
 
     jsd = 0.5 * kl_to_m(p) + 0.5 * kl_to_m(q)
     return np.sqrt(np.clip(jsd, 0.0, 1.0))  # clip rounding error (-1e-17) before the square root
+
+
+def _distributions(x, name: str, axis: int) -> np.ndarray:
+    """``x`` as float64, checked to hold probability distributions along ``axis``."""
+    arr = to_numpy(x, name)
+    if arr.ndim == 0:
+        raise ValueError(f"{name}: got a single number {arr!r}; expected distributions along axis {axis}")
+    if isinstance(axis, bool) or not isinstance(axis, int | np.integer) or not -arr.ndim <= axis < arr.ndim:
+        raise ValueError(f"axis: got {axis!r}; {name} has {arr.ndim} dimension(s) (shape {arr.shape})")
+    if arr.size == 0:
+        raise ValueError(f"{name}: got an empty array of shape {arr.shape}; expected distributions")
+    rows = np.moveaxis(arr, axis, -1)  # (..., K): the distributions last
+    check_attention(rows.reshape(-1, rows.shape[-1]), "QK", name=name)  # (N, K): finite, >= 0, sum 1
+    return arr
 
 
 def head_distances(attention, attention_mask=None) -> np.ndarray:
@@ -175,6 +195,10 @@ def _real_rows(attention_mask, n_queries: int, n_keys: int) -> np.ndarray:
 
 def grid_shape(n: int) -> tuple[int, int]:
     """Rows × columns for ``n`` panels: the most square grid that holds them exactly (12 -> 3 × 4)."""
+    if isinstance(n, bool) or not isinstance(n, int | np.integer):
+        raise TypeError(f"n: expected a whole number of panels, got {type(n).__name__} {n!r}")
+    if n < 1:
+        raise ValueError(f"n: got {n} panels; expected at least 1")
     rows = max(r for r in range(1, int(np.sqrt(n)) + 1) if n % r == 0)
     return rows, n // rows
 
