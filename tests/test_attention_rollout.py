@@ -165,8 +165,8 @@ def test_float32_heads_are_summed_in_float32_as_the_published_code_does():
     layers = random_attention(13, (3, 4, 9, 9)).astype(np.float32)  # (L, H, Q, K)
     published = [layer.sum(0).astype(np.float64)[None] / 4 for layer in layers]  # fused in float32, (1, Q, K)
     want = loop_rollout([np.asarray(f) for f in published], "mean", 0.2, True)  # one "head": the fused map
-    for given in (layers, list(layers), tuple(torch.tensor(layer) for layer in layers)):
-        got = AttentionRollout().compute_rollout(given, discard_ratio=0.2)
+    for form in (layers, list(layers), tuple(torch.tensor(layer) for layer in layers)):
+        got = AttentionRollout().compute_rollout(form, discard_ratio=0.2)
         np.testing.assert_allclose(got, want, atol=1e-12)
 
 
@@ -404,3 +404,110 @@ def test_claim_without_residual_every_row_is_the_same(default_input):
     assert spread[False] < 0.01 < 0.05 < spread[True]
     np.testing.assert_allclose(spread[False], np.ptp(loop_rollout(weights, add_residual=False), axis=0).max(),
                                atol=1e-12)
+
+
+# ------------------------------------------------------------------------------------------ issue 14: bad input
+from hypothesis import given  # noqa: E402
+
+from tests.bad_attention import (  # noqa: E402
+    PROPERTY_SETTINGS,
+    assert_rejects,
+    bad_attention,
+    bad_mask,
+    every_kind,
+    every_mask_kind,
+    valid_attention,
+)
+
+LHQK = (2, 2, 5, 5)  # (L, H, Q, K)
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention(LHQK))
+@every_kind(LHQK)
+def test_compute_rollout_rejects_bad_attention(bad):
+    _, array = bad
+    assert_rejects(lambda: AttentionRollout().compute_rollout(array), "attention_layers")
+    assert_rejects(lambda: AttentionRollout().rollout_by_layer(array), "attention_layers")
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention(LHQK))
+@every_kind(LHQK)
+def test_the_claim_helpers_reject_bad_attention(bad):
+    from intermediate.attention_rollout import cls_row_shares, first_token_shares, wrong_order_gap
+
+    _, array = bad
+    rollout = AttentionRollout()
+    assert_rejects(lambda: cls_row_shares(array, rollout), "weights", "attention_layers")
+    assert_rejects(lambda: wrong_order_gap(array, rollout), "weights")
+    assert_rejects(lambda: first_token_shares(array, np.eye(5)), "weights")
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention((3, 5, 5), kinds=("nan", "inf", "negative", "empty", "extra_dim", "missing_dim",
+                                           "wrong_keys", "string", "none")))
+def test_rollout_fused_and_diagonal_reject_bad_maps(bad):
+    """Fused maps need not have rows summing to 1 (gradient-weighted maps), so 'unnormalised' and
+    'transposed' are valid input to rollout_fused; every other spoiling is refused."""
+    from intermediate.attention_rollout import diagonal_by_depth
+
+    _, array = bad
+    assert_rejects(lambda: AttentionRollout().rollout_fused(array), "fused_layers")
+    assert_rejects(lambda: diagonal_by_depth(array), "partial")
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention((5, 5)))
+@every_kind((5, 5))
+def test_visualize_rejects_a_bad_rollout(bad):
+    _, array = bad
+    assert_rejects(lambda: AttentionRollout().visualize(array, list("abcde")), "rollout")
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention((1, 5, 5), kinds=("nan", "inf", "negative", "empty", "extra_dim", "missing_dim",
+                                           "wrong_keys", "string", "none")))
+def test_discard_lowest_rejects_bad_maps(bad):
+    _, array = bad
+    assert_rejects(lambda: discard_lowest(array, 0.2), "fused")
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_mask(5))
+@every_mask_kind(5)
+def test_compute_rollout_rejects_bad_masks(bad):
+    _, mask = bad
+    assert_rejects(lambda: AttentionRollout().compute_rollout(valid_attention(LHQK), attention_mask=mask),
+                   "attention_mask")
+
+
+@pytest.mark.parametrize("ratio", [-1, -0.1, 1.0, 7, float("nan")])
+def test_discard_lowest_ratio_out_of_range_is_an_error(ratio):
+    """Before: ratio=-1 zeroed nothing and returned the input as if that were the answer."""
+    assert_rejects(lambda: discard_lowest(valid_attention((1, 4, 4)), ratio), "ratio")
+    assert_rejects(lambda: discard_lowest(valid_attention((1, 4, 4)), "0.1"), "ratio")
+
+
+def test_chaining_the_usage_lines_a_batch_of_one_needs_no_batch_argument():
+    """compute_rollout(model(...).attentions) gives (1, Q, K); visualize takes it as it is."""
+    outputs_attentions = tuple(torch.tensor(valid_attention((1, 2, 4, 4), seed=i)) for i in range(3))  # (B, H, Q, K)
+    rollout = AttentionRollout()
+    result = rollout.compute_rollout(outputs_attentions)
+    assert result.shape == (1, 4, 4)
+    panel = describe_figure(rollout.visualize(result, list("abcd")))["panels"][0]
+    np.testing.assert_allclose(panel["data"], result[0])
+    with pytest.raises(ValueError, match="batch=<index>"):  # two examples: still ask which
+        rollout.visualize(np.concatenate([result, result]), list("abcd"))
+    with pytest.raises(ValueError, match="no batch axis"):
+        rollout.visualize(result[0], list("abcd"), batch=0)
+
+
+def test_a_list_of_fused_matrices_points_at_rollout_fused():
+    per_layer = [valid_attention((4, 4), seed=i) for i in range(3)]  # (Q, K) each: heads already fused
+    error = assert_rejects(lambda: AttentionRollout().compute_rollout(per_layer), "attention_layers")
+    assert "rollout_fused" in str(error)
+    error = assert_rejects(lambda: AttentionRollout().compute_rollout(np.stack(per_layer)), "attention_layers")
+    assert "rollout_fused" in str(error) and "wrap it in a list" in str(error)  # (L, Q, K) or one (H, Q, K)
+    np.testing.assert_allclose(AttentionRollout().rollout_fused(per_layer),
+                               loop_rollout([m[None] for m in per_layer]), atol=1e-12)

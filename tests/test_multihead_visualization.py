@@ -178,3 +178,80 @@ def test_claim_synthetic_collapse_is_flagged_and_the_real_layer_is_not(default_i
     fake[DEFAULT_LAYER] = collapsed_layer_demo(weights[DEFAULT_LAYER])
     assert DEFAULT_LAYER not in layer_collapse(weights)["collapsed_layers"]
     assert DEFAULT_LAYER in layer_collapse(fake)["collapsed_layers"]
+
+
+# ------------------------------------------------------------------------------------------ issue 14: bad input
+from hypothesis import given  # noqa: E402
+
+from tests.bad_attention import (  # noqa: E402
+    PROPERTY_SETTINGS,
+    assert_rejects,
+    bad_attention,
+    bad_mask,
+    every_kind,
+    every_mask_kind,
+    valid_attention,
+)
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention((4, 5, 5)))
+@every_kind((4, 5, 5))
+def test_one_layer_functions_reject_bad_attention(bad):
+    from intermediate.multihead_visualization import collapsed_layer_demo, head_roles
+
+    _, array = bad
+    assert_rejects(lambda: head_distances(array), "attention")
+    assert_rejects(lambda: row_collapse(array), "attention")
+    assert_rejects(lambda: head_roles(array), "layer_weights")
+    assert_rejects(lambda: collapsed_layer_demo(array), "layer")
+    assert_rejects(lambda: MultiHeadVisualizer(num_heads=4).plot_all_heads(array, list("abcde")),
+                   "attention_weights")
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention((2, 4, 5, 5)))
+@every_kind((2, 4, 5, 5))
+def test_model_functions_reject_bad_attention(bad, tmp_path):
+    from intermediate.multihead_visualization import overview_html, stripe_heads_per_layer
+
+    _, array = bad
+    assert_rejects(lambda: layer_collapse(array), "attention")
+    assert_rejects(lambda: stripe_heads_per_layer(array), "weights")
+    assert_rejects(lambda: MultiHeadVisualizer(num_heads=4).plot_model_overview(array), "attention")
+    assert_rejects(lambda: overview_html(array, list("abcde"), tmp_path / "o.html", "t"), "attention")
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention((3, 5), kinds=("nan", "inf", "negative", "unnormalised", "empty", "wrong_keys",
+                                        "transposed", "string", "none")))
+def test_jensen_shannon_distance_rejects_non_distributions(bad):
+    """Before: NaN, or 1.0 for unnormalised rows. ('extra_dim'/'missing_dim' broadcast or are plain rows.)"""
+    _, array = bad
+    good = valid_attention((3, 5), seed=1)
+    assert_rejects(lambda: jensen_shannon_distance(array, good), "p")
+    assert_rejects(lambda: jensen_shannon_distance(good, array), "q")
+
+
+def test_jensen_shannon_distance_unnormalised_rows_and_bad_axis():
+    assert_rejects(lambda: jensen_shannon_distance([2.0, 0.0], [0.0, 2.0]), "p")  # was 1.0
+    assert_rejects(lambda: jensen_shannon_distance([0.5, 0.5], [0.5, 0.5], axis=3), "axis")
+    assert_rejects(lambda: jensen_shannon_distance(np.full((2, 3), 1 / 3), np.full((4, 3), 1 / 3)), "p, q")
+    # along another axis: columns are the distributions here
+    p, q = valid_attention((4, 3), seed=2), valid_attention((4, 3), seed=3)
+    np.testing.assert_allclose(jensen_shannon_distance(p.T, q.T, axis=0), [jensenshannon(a, b, base=2)
+                                                                           for a, b in zip(p, q)], atol=1e-10)
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_mask(5))
+@every_mask_kind(5)
+def test_head_distances_rejects_bad_masks(bad):
+    _, mask = bad
+    assert_rejects(lambda: head_distances(valid_attention((3, 5, 5)), attention_mask=mask), "attention_mask")
+
+
+@pytest.mark.parametrize(("n", "error"), [(0, ValueError), (-3, ValueError), (2.5, TypeError), ("4", TypeError)])
+def test_grid_shape_refuses_no_panels(n, error):
+    with pytest.raises(error, match="n: "):
+        grid_shape(n)
