@@ -560,8 +560,12 @@ def pointing_examples(data, game: dict, class_names, k: int = 4):
     for ax, i in zip(fig.axes[len(show):], show):  # the bottom row: the maps; outline the object there too
         outline_object(ax, data.masks[i])
     n_miss = int((~hits).sum())
-    misses = (f"the first {len(shown_misses)} of its {n_miss} misses" if n_miss
-              else "no misses (there are none to show)")
+    if n_miss == 0:
+        misses = "no misses (there are none to show)"
+    elif n_miss <= k:
+        misses = f"all {n_miss} of its misses"
+    else:
+        misses = f"the first {len(shown_misses)} of its {n_miss} misses"
     caption = (f"The rollout's first {len(shown_hits)} hits and {misses} among {len(hits)} test images, in "
                f"test-set order (chosen by that rule, not by looks): the target outlined, the rollout beside "
                "it with its strongest patch boxed; hit when the box touches the target.")

@@ -591,6 +591,12 @@ def test_pointing_examples_show_hits_and_misses_in_test_set_order():
     assert "first 2 hits and the first 2 of its 3 misses among 9 test images" in caption
     np.testing.assert_allclose(fig.axes[6].images[1].get_array(), maps[0])
     plt.close(fig)
+    _, caption = pointing_examples(data, game, list(shapes.CLASSES), k=3)
+    assert "first 3 hits and all 3 of its misses" in caption
+    game["hits"]["rollout"] = np.ones(9, dtype=bool)
+    fig, caption = pointing_examples(data, game, list(shapes.CLASSES), k=2)
+    assert "no misses" in caption and len(fig.axes) == 4
+    plt.close("all")
 
 
 # ------------------------------------------------------------------------- issue 14: bad input, every entry
@@ -889,3 +895,11 @@ def test_class_names_and_batch_size_are_checked(vit):
         assert_rejects(lambda bad=bad: vision_attention(vit, pixels, batch_size=bad), "batch_size")
     assert_rejects(lambda: vision_attention(vit, pixels[0]), "pixels")
     assert_rejects(lambda: vision_attention(vit, np.zeros((1, 3, 224, 224))), "pixels")
+
+
+def test_an_empty_image_gets_no_prediction(vit):
+    from PIL import Image
+
+    for empty in (np.zeros((0, 0, 3), dtype=np.uint8), Image.new("RGB", (0, 0)), np.zeros((5, 0, 3))):
+        error = assert_rejects(lambda empty=empty: ViTAttentionVisualizer().attend(vit, empty), "image")
+        assert "empty" in str(error)
