@@ -185,3 +185,65 @@ def test_claim_tiny_gpt2_has_a_previous_token_and_an_induction_head():
     by_hand = [np.mean([weights[-1, 0, h, q, q - half + 1] for q in queries]) for h in range(weights.shape[2])]
     np.testing.assert_allclose(induction_scores(weights[-1, 0], sequence), by_hand, atol=1e-6)  # float32
     assert max(by_hand) > 0.8
+
+
+# ------------------------------------------------------------------------------------------ issue 14: bad input
+from hypothesis import given  # noqa: E402
+
+from tests.bad_attention import (  # noqa: E402
+    PROPERTY_SETTINGS,
+    assert_rejects,
+    bad_attention,
+    bad_mask,
+    every_kind,
+    every_mask_kind,
+    valid_attention,
+)
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention((2, 3, 5, 5)))
+@every_kind((2, 3, 5, 5))
+def test_depth_functions_reject_bad_attention(bad):
+    from intermediate.attention_comparison import early_vs_late
+
+    _, array = bad
+    assert_rejects(lambda: attention_entropy(array), "weights")
+    assert_rejects(lambda: depth_statistics(array), "attention")
+    assert_rejects(lambda: early_vs_late(array, list("abcde"), "toy"), "attention")
+    five = None if array is None or isinstance(array, str) else np.asarray(array)[None]  # (L, B=1, H, Q, K)
+    assert_rejects(lambda: row_statistics(array if five is None else np.moveaxis(five, 0, 1)), "attention")
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention((3, 5, 5)))
+@every_kind((3, 5, 5))
+def test_one_layer_scores_reject_bad_attention(bad):
+    from intermediate.attention_comparison import induction_scores, most_read_key, previous_token_head
+
+    _, array = bad
+    assert_rejects(lambda: previous_token_head(array), "layer_weights")
+    assert_rejects(lambda: most_read_key(array), "layer_weights")
+    assert_rejects(lambda: induction_scores(array, list("abcab")), "layer_weights")
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_mask(5))
+@every_mask_kind(5)
+def test_entropy_and_statistics_reject_bad_masks(bad):
+    _, mask = bad
+    attention = valid_attention((2, 1, 3, 5, 5))  # (L, B, H, Q, K)
+    assert_rejects(lambda: attention_entropy(attention[:, 0], mask), "mask")
+    assert_rejects(lambda: row_statistics(attention, mask if np.ndim(mask) != 1 else mask[None]), "attention_mask")
+
+
+def test_causal_statistics_refuse_bidirectional_attention():
+    """Before: causal=True on bidirectional attention gave entropy fractions up to 2.26."""
+    bidirectional = valid_attention((1, 1, 2, 6, 6))  # (L, B, H, Q, K): weight above the diagonal
+    error = assert_rejects(lambda: row_statistics(bidirectional, causal=True), "causal")
+    assert "bidirectional" in str(error)
+    assert_rejects(lambda: depth_statistics(bidirectional[:, 0], causal=True), "causal")
+    causal = np.tril(bidirectional)
+    causal /= causal.sum(-1, keepdims=True)
+    fraction = row_statistics(causal, causal=True)["entropy_fraction"]
+    assert np.nanmax(fraction) <= 1 + 1e-12  # a fraction of log(keys seen) can never exceed 1
