@@ -115,11 +115,13 @@ from attnviz.tasks import (
     examples_in,
     gpt2_batches,
     gpt2_loss,
+    knows_the_shapes_task,
     mean_loss,
     to_device,
     vit_accuracy,
     vit_batches,
     vit_loss,
+    with_own_predictions,
 )
 from attnviz.validate import to_numpy
 from intermediate.attention_comparison import attention_entropy, row_statistics
@@ -188,6 +190,23 @@ def head_confidence(attention, attention_mask=None) -> np.ndarray:
     return pooled[0] if layout == "HQK" else pooled
 
 
+def head_scores(values, name: str, ndim: int, *, allow_nan: bool = False) -> np.ndarray:
+    """One number per head (``(L, H)``, or ``(L, B, H)`` with ``ndim=3``) as a float array, checked: the
+    right number of axes, not empty, no Inf (and no NaN unless ``allow_nan``)."""
+    arr = to_numpy(values, name)
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"{name}: got an array of {arr.dtype}; expected real numbers")
+    axes = "(layers, heads)" if ndim == 2 else "(layers, examples, heads)"
+    if arr.ndim != ndim or arr.size == 0:
+        raise ValueError(f"{name}: got shape {arr.shape}; expected a non-empty {axes} array")
+    arr = arr.astype(float)
+    bad = np.isinf(arr) if allow_nan else ~np.isfinite(arr)
+    if bad.any():
+        what = "Inf" if allow_nan else "NaN or Inf"
+        raise ValueError(f"{name}: contains {what} ({int(bad.sum())} values); expected finite numbers")
+    return arr
+
+
 def specialisation(relative_per_example: np.ndarray, sharp: float = 0.45, consistent: float = 0.1,
                    broad: float = 0.8) -> dict:
     """Label each head from its relative entropy on several inputs ``(L, B, H)``.
@@ -196,10 +215,13 @@ def specialisation(relative_per_example: np.ndarray, sharp: float = 0.45, consis
     deviation across inputs and the label is ``"specialised"`` (mean < ``sharp`` and spread < ``consistent``),
     ``"averaging"`` (mean > ``broad``), ``"input-dependent"`` (spread ≥ ``consistent``) or ``"mixed"``.
     """
-    arr = to_numpy(relative_per_example, "relative_per_example")
-    if arr.ndim != 3:
-        raise ValueError(f"relative_per_example: got shape {arr.shape}; expected (layers, examples, heads) "
-                         "from head_entropy(..., relative=True, per_example=True)")
+    arr = head_scores(relative_per_example, "relative_per_example", 3, allow_nan=True)  # (L, B, H)
+    finite = arr[np.isfinite(arr)]
+    if finite.size == 0 or finite.min() < 0 or finite.max() > 1 + 1e-9:
+        got = "no finite value" if finite.size == 0 else f"values in [{finite.min():.3g}, {finite.max():.3g}]"
+        raise ValueError(f"relative_per_example: got {got}; expected relative entropies in [0, 1] (NaN where "
+                         "an example has no countable row) from head_entropy(..., relative=True, "
+                         "per_example=True)")
     mean, spread = np.nanmean(arr, axis=1), np.nanstd(arr, axis=1)  # (L, H)
     label = np.full(mean.shape, "mixed", dtype=object)
     label[spread >= consistent] = "input-dependent"
@@ -256,9 +278,7 @@ def pruning_order(importance, strategy: str = "importance", seed: int = 0) -> np
     ``"importance"``: least important first (Michel et al.); ``"reverse"``: most important first;
     ``"random"``: a seeded random permutation.
     """
-    scores = to_numpy(importance, "importance")
-    if scores.ndim != 2:
-        raise ValueError(f"importance: got shape {scores.shape}; expected (layers, heads)")
+    scores = head_scores(importance, "importance", 2)  # (L, H)
     flat = scores.ravel()
     if strategy == "importance":
         order = np.argsort(flat, kind="stable")
@@ -273,10 +293,26 @@ def pruning_order(importance, strategy: str = "importance", seed: int = 0) -> np
 
 def predicted_curve(base_loss: float, gradient, order) -> np.ndarray:
     """First-order Taylor prediction of the loss as heads are removed: ``L(1) − Σ_{h removed} ∂L/∂ξ_h``."""
-    grad = to_numpy(gradient, "gradient")
-    order = np.asarray(order, dtype=int)
+    grad = head_scores(gradient, "gradient", 2)  # (L, H)
+    if not isinstance(base_loss, int | float | np.number) or not np.isfinite(base_loss):
+        raise ValueError(f"base_loss: got {base_loss!r}; expected a finite number, the loss with every head "
+                         "on")
+    order = check_order(order, grad.shape)
     removed = grad[order[:, 0], order[:, 1]]  # (n,)
     return base_loss - np.concatenate([[0.0], np.cumsum(removed)])  # (n + 1,)
+
+
+def check_order(order, shape: tuple[int, int]) -> np.ndarray:
+    """``order`` as an ``(n, 2)`` int array of (layer, head) pairs inside ``shape`` = (layers, heads)."""
+    arr = to_numpy(order, "order")
+    if arr.ndim != 2 or arr.shape[1] != 2 or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+        raise ValueError(f"order: got shape {arr.shape}; expected (n, 2) integer pairs of (layer, head), as "
+                         "pruning_order returns")
+    arr = arr.astype(int)
+    if arr.size and (arr.min() < 0 or np.any(arr.max(0) >= np.asarray(shape))):
+        raise ValueError(f"order: a (layer, head) pair is out of range; expected layers 0..{shape[0] - 1} "
+                         f"and heads 0..{shape[1] - 1}")
+    return arr
 
 
 # ============================================================================ 3. the lesson
@@ -284,7 +320,7 @@ def _encoder_demo(out, args):
     """MiniLM on a padded batch: entropy of every head, masked, as a fraction of ``log n_q``."""
     from beginner.attention_basics import AttentionModel
 
-    encoder = AttentionModel(args.encoder, device=args.device)
+    encoder = AttentionModel(args.encoder, device=args.device)  # a padded batch; padding rows are dropped
     weights, mask, _ = encoder.get_batch_attention(DEFAULT_TEXTS)  # (L, B, H, Q, K), (B, T)
     nats = head_entropy(weights, mask)  # (L, H)
     relative = head_entropy(weights, mask, relative=True)  # (L, H)
@@ -316,10 +352,35 @@ def _causal_entropy_demo(out, gpt):
     repeat = 1 + (entropy.shape[-1] - 1) // 2  # <bos>, half tokens, then the repeat
     title = f"{gpt.name}: a causal row can only be as uncertain as log(q + 1)"
     fig = entropy_by_position_figure(entropy, rel_gpt, ((broadest, "C1"), (sharpest, "C0")), title, repeat)
-    out.save_figure(fig, "causal_entropy_by_position", "Entropy of two tiny-GPT-2 heads by query position, "
-                    "mean over sequences, against log(q+1): raw nats grow with position for any head, which "
-                    "is why the relative entropy divides each row by its own log n.")
+    growth = {head: entropy_growth(entropy, *head) for head in (broadest, sharpest)}
+    out.save_figure(fig, "causal_entropy_by_position", f"Entropy of two {gpt.name} heads by query "
+                    "position, mean over sequences, against log(q+1), the entropy of a uniform row over the "
+                    "visible keys. " + causal_caption(growth, broadest, sharpest))
     return batches, causal_weights, rel_gpt
+
+
+def entropy_growth(entropy: np.ndarray, layer: int, head: int) -> tuple[float, float]:
+    """Mean entropy (nats) of one head over the first and the last quarter of query positions (``q ≥ 1``),
+    averaged over the batch; ``entropy`` is ``(L, B, H, Q)``."""
+    by_position = entropy[layer, :, head].mean(0)[1:]  # (Q - 1,): q = 0 sees one key, entropy 0 for any head
+    quarter = max(len(by_position) // 4, 1)
+    return float(by_position[:quarter].mean()), float(by_position[-quarter:].mean())
+
+
+def causal_caption(growth: dict, broadest, sharpest) -> str:
+    """Whether raw entropy grows with position, for the broadest and the sharpest head, from the numbers."""
+    def said(head):
+        first, last = growth[head]
+        verb = "grows" if grows(first, last) else "does not grow"
+        return f"({head[0]}.{head[1]}) {verb}: {first:.2f} → {last:.2f} nats"
+    return (f"From the first to the last quarter of positions the broadest head {said(broadest)}, the "
+            f"sharpest {said(sharpest)}. Raw nats mix up how many keys a row can see with how sharp the head "
+            "is, which is why the relative entropy divides each row by its own log n.")
+
+
+def grows(first: float, last: float) -> bool:
+    """Our word for "grows": the last quarter's mean entropy is over 1.25 × the first's (+ 0.05 nats)."""
+    return last > 1.25 * first + 0.05
 
 
 def _importance_demo(out, gpt, batches, causal_weights, rel_gpt):
@@ -342,11 +403,49 @@ def _importance_demo(out, gpt, batches, causal_weights, rel_gpt):
                     "its ℓ2 norm.")
     title = f"Specialised heads and importance (Spearman with confidence {rho_conf:+.2f})"
     fig = specialisation_figure(spec, importance, title)
-    out.save_figure(fig, "gpt2_specialisation", "Each tiny-GPT-2 head (label layer.head): relative entropy "
+    out.save_figure(fig, "gpt2_specialisation", f"Each {gpt.name} head (label layer.head): relative entropy "
                     "against Michel importance, coloured by specialisation (sharp and consistent across "
-                    "inputs, averaging, input-dependent). The heads the loss needs are the sharp, consistent "
-                    "ones.")
+                    "inputs, averaging, input-dependent). "
+                    + specialisation_caption(rho_ent, spec, importance))
     return scores, spec, confidence
+
+
+def specialisation_caption(rho_entropy: float, spec: dict, importance: np.ndarray) -> str:
+    """Whether the heads the loss needs are the sharp ones, from Spearman(importance, relative entropy) and
+    the mean importance of the specialised heads against the rest."""
+    chosen = spec["label"] == "specialised"
+    if rho_entropy < -0.5:
+        verdict = "the sharper a head, the more the loss needs it"
+    elif rho_entropy > 0.5:
+        verdict = "the broader a head, the more the loss needs it — the opposite of Voita et al.'s finding"
+    else:
+        verdict = "sharpness says little about what the loss needs here"
+    ratio = (f" Specialised heads: mean importance {importance[chosen].mean():.2f}, the others "
+             f"{importance[~chosen].mean():.2f}." if chosen.any() and (~chosen).any() else "")
+    return f"Spearman(importance, relative entropy) = {rho_entropy:+.2f}: {verdict}.{ratio}"
+
+
+def pruning_summary(measured: np.ndarray, predicted: np.ndarray) -> dict:
+    """Where the measured loss first grows tenfold (the cliff), how many heads went before it almost for
+    free, and what the first-order prediction says there. ``cliff`` is ``None`` when the loss never grows
+    tenfold."""
+    grown = np.flatnonzero(measured > 10 * measured[0])
+    if grown.size == 0:
+        return {"cliff": None, "free": len(measured) - 1}
+    cliff = int(grown[0])
+    return {"cliff": cliff, "free": cliff - 1, "measured": float(measured[cliff]),
+            "predicted": float(predicted[cliff]), "sees_it": bool(predicted[cliff] > 10 * measured[0])}
+
+
+def pruning_caption(summary: dict) -> str:
+    if summary["cliff"] is None:
+        return "The loss never grows tenfold, whatever goes first."
+    sees = ("sees it" if summary["sees_it"] else "does not see it: redundant heads cover for each other, so "
+            "each one's gradient is ≈ 0 until the last of them goes")
+    return (f"In importance order the first {summary['free']} heads go almost for free (the loss stays under "
+            f"ten times its intact value); at "
+            f"{summary['cliff']} removed the loss is {summary['measured']:.3g} nats, and the Taylor "
+            f"prediction ({summary['predicted']:.3g}) {sees}.")
 
 
 def _pruning_curves(model, importance, evaluate, random_orders: int) -> dict:
@@ -373,40 +472,56 @@ def _gpt2_pruning_demo(out, args, gpt, scores):
     fig = pruning_figure(f"{gpt.name}: loss as heads are removed",
                           "loss on held-out repeated sequences (nats, log scale)", curves, n_heads, predicted,
                           randoms, log=True)
-    cliff = int(np.argmax(measured > 10 * measured[0]))  # the first count where the loss has grown tenfold
-    out.save_figure(fig, "gpt2_pruning_curve", "Loss of the tiny GPT-2 (log scale) as heads are removed: "
+    summary = pruning_summary(measured, predicted)
+    out.save_figure(fig, "gpt2_pruning_curve", f"Loss of {gpt.name} (log scale) as heads are removed: "
                     "least important first (measured, and the first-order Taylor prediction from the same "
-                    f"gradients), most important first, and in {args.random_orders} random orders. In "
-                    f"importance order the first {max(cliff - 1, 0)} heads go almost for free; the Taylor "
-                    "prediction never sees the cliff, because redundant heads cover for each other until the "
-                    "last one goes.")
+                    f"gradients), most important first, and in {args.random_orders} random orders. "
+                    + pruning_caption(summary))
+    return summary
 
 
 def _vit_pruning_demo(out, args):
-    """Remove the tiny ViT's heads: accuracy in importance, reverse and random order."""
+    """Remove the ViT's heads: accuracy in importance, reverse and random order.
+
+    The tiny ViT is scored on the shapes task it was trained for. Any other image classifier (``--vit-model``)
+    has labels of its own, so it is scored task-agnostically: the target is its own prediction with every
+    head on (the loss for importance, and agreement with it as heads go)."""
     from attnviz.models import load_model
 
-    vit = load_model(args.vit_model, kind="vit", device=args.device)
+    vit = load_model(args.vit_model, kind="vit", device=args.device, option="--vit-model")
     test_set = to_device(vit_batches(vit.processor), vit.device)  # the shipped test set: pruning is measured
     fresh = to_device(vit_batches(vit.processor, 200, seed=4321), vit.device)  # importance: other images
+    own_task = knows_the_shapes_task(vit.model)
+    if not own_task:  # labels of another task: the model's own answers are the target
+        test_set, fresh = with_own_predictions(vit.model, test_set), with_own_predictions(vit.model, fresh)
     importance = head_importance(vit.model, fresh, vit_loss)["importance"]  # (L, H)
     curves = _pruning_curves(vit.model, importance, vit_accuracy(test_set), args.random_orders)
     randoms = curves.pop("random")
     measured, reverse = curves.values()
     n_heads, half = importance.size, importance.size // 2
-    print(f"{vit.name} pruning, accuracy with {half}/{n_heads} heads removed: by importance "
+    score = "accuracy" if own_task else "agreement with its own unpruned predictions"
+    print(f"{vit.name} pruning, {score} with {half}/{n_heads} heads removed: by importance "
           f"{measured[half]:.2f}, random {randoms[:, half].mean():.2f}, most important first "
           f"{reverse[half]:.2f}; intact {measured[0]:.2f}")
-    fig = pruning_figure(f"{vit.name}: accuracy as heads are removed", "accuracy on held-out images", curves,
-                          n_heads, None, randoms, chance=1 / vit.model.config.num_labels)
-    out.save_figure(fig, "vit_pruning_curve", "Accuracy of the tiny ViT on its 200 shipped test images as "
-                    "heads are removed in order of Michel importance (measured on 200 other images), in "
-                    f"reverse, and in {args.random_orders} random orders. With half the heads gone: "
+    ylabel = ("accuracy on held-out images" if own_task else
+              "agreement with the unpruned model's predictions")
+    fig = pruning_figure(f"{vit.name}: {score} as heads are removed", ylabel, curves, n_heads, None, randoms,
+                         chance=1 / vit.model.config.num_labels if own_task else None)
+    target = ("its 200 shipped test images" if own_task else
+              "the 200 shipped shape images, scored task-agnostically: its labels are not the shapes "
+              "task's, so the target is its own prediction with every head on (cross-entropy against it "
+              "for importance, agreement with it as heads go; 100% intact by construction)")
+    keeps = "keeps more than" if measured[half] > randoms[:, half].mean() else "keeps no more than"
+    out.save_figure(fig, "vit_pruning_curve", f"{score.capitalize()} of {vit.name} on {target} as heads "
+                    "are removed in order of Michel importance (measured on 200 other images), in reverse, "
+                    f"and in {args.random_orders} random orders. With half the heads gone: "
                     f"{measured[half]:.0%} by importance, {randoms[:, half].mean():.0%} at random, "
-                    f"{reverse[half]:.0%} most important first.")
+                    f"{reverse[half]:.0%} most important first — the importance order {keeps} the random "
+                    "orders' mean.")
     fig = head_heatmap(importance, f"{vit.name}: head importance", "importance, ℓ2-normalised per layer", 1.0)
-    out.save_figure(fig, "vit_head_importance", "Michel et al. head importance of the tiny ViT "
-                    "(cross-entropy on held-out images).")
+    out.save_figure(fig, "vit_head_importance", f"Michel et al. head importance of {vit.name} "
+                    f"(cross-entropy {'on held-out images' if own_task else 'against its own predictions'}).")
+    return {"measured": measured, "reverse": reverse, "random": randoms, "own_task": own_task}
 
 
 def _gpt2_table(out, causal_weights, rel_gpt, confidence, spec, importance):
@@ -442,13 +557,18 @@ def main(argv=None):
     from attnviz.kinds import require_vision_transformer
     from attnviz.models import load_model, require_kind
 
-    # A model of the wrong kind is refused in one line before any work (the defaults always fit).
-    require_kind(args.encoder, "encoder")
-    require_kind(args.causal_model, "causal-lm")
+    # A model that cannot load or is of the wrong kind is refused in one line naming its option, before any
+    # work (the defaults always fit).
+    require_kind(args.encoder, "encoder", option="--model")
+    require_kind(args.causal_model, "causal-lm", option="--causal-model")
     if args.vit_model is not None:
-        require_vision_transformer(args.vit_model)
+        require_kind(args.vit_model, "vit", option="--vit-model")
+        try:
+            require_vision_transformer(args.vit_model)
+        except ValueError as err:  # its advice names --model; here the option is --vit-model
+            raise ValueError(str(err).replace("without --model", "without --vit-model")) from None
     _encoder_demo(out, args)
-    gpt = load_model(args.causal_model, kind="causal-lm", device=args.device)
+    gpt = load_model(args.causal_model, kind="causal-lm", device=args.device, option="--causal-model")
     batches, causal_weights, rel_gpt = _causal_entropy_demo(out, gpt)
     scores, spec, confidence = _importance_demo(out, gpt, batches, causal_weights, rel_gpt)
     _gpt2_pruning_demo(out, args, gpt, scores)

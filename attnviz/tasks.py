@@ -87,3 +87,28 @@ def mean_loss(batches: list[dict], loss_fn: LossFn) -> Callable[[torch.nn.Module
         total = sum(float(loss_fn(model, b).sum()) for b in batches)
         return total / sum(examples_in(b) for b in batches)
     return evaluate
+
+
+def knows_the_shapes_task(model) -> bool:
+    """Whether an image classifier's labels are the shapes task's classes, in order (the course's tiny ViT).
+    Any other model's head answers a different question, and the shapes labels mean nothing to it."""
+    from attnviz.training.shapes import CLASSES
+
+    id2label = getattr(model.config, "id2label", None) or {}
+    labels = [str(id2label.get(i, id2label.get(str(i), ""))).lower() for i in range(len(id2label))]
+    return labels == list(CLASSES)
+
+
+def with_own_predictions(model, batches: list[dict]) -> list[dict]:
+    """The batches with their ``labels`` replaced by the unpruned ``model``'s own predictions.
+
+    A task-agnostic target for a model that was not trained on the shapes: its loss is the cross-entropy
+    against what it answers with every head on, and its "accuracy" after pruning is the agreement with those
+    answers (1.0 for the intact model by construction).
+    """
+    relabelled = []
+    with torch.no_grad():
+        for batch in batches:
+            predicted = model(pixel_values=batch["pixel_values"]).logits.argmax(-1)  # (B,)
+            relabelled.append({**batch, "labels": predicted})
+    return relabelled

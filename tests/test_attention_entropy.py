@@ -10,6 +10,16 @@ import math
 import numpy as np
 import pytest
 import torch
+from bad_attention import (
+    PROPERTY_SETTINGS,
+    assert_rejects,
+    bad_attention,
+    bad_mask,
+    every_kind,
+    every_mask_kind,
+    valid_attention,
+)
+from hypothesis import given
 
 from advanced.attention_entropy import (
     head_confidence,
@@ -442,3 +452,73 @@ def test_albert_shared_block_gets_one_probe_per_layer_call():
                 recorded = probes.attentions()
                 assert recorded[layer, :, 1].abs().max() == 0 and recorded[1 - layer, :, 1].abs().max() > 0
     assert not torch.allclose(outputs[0], outputs[1])  # layer 0's gate is not layer 1's
+
+
+# ------------------------------------------------------------------ issue 12: DeBERTa-v2's padding rows
+def test_padding_query_rows_do_not_matter_whatever_the_model_left_there():
+    """BERT leaves a distribution over the real keys in a padding query row, DeBERTa-v2 a uniform row over
+    every key (padding included). Neither row is read, so both must give the same numbers."""
+    real = valid_attention((2, 3, 3), seed=1)  # (H, Q, K) over the 3 real tokens
+    bert_like = np.zeros((2, 4, 4))
+    bert_like[:, :3, :3] = real
+    bert_like[:, 3, :3] = 1 / 3  # padding query: a distribution over the real keys
+    deberta_like = bert_like.copy()
+    deberta_like[:, 3, :] = 1 / 4  # padding query: uniform over every key, padding included
+    mask = np.array([1, 1, 1, 0])
+    want = np.array([np.mean([_h(*row) for row in head]) for head in real])  # by hand, real rows only
+    for arr in (bert_like, deberta_like):
+        np.testing.assert_allclose(head_entropy(arr, mask), want)
+        np.testing.assert_allclose(head_confidence(arr, mask), real.max(-1).mean(-1))
+    leaky = bert_like.copy()
+    leaky[:, 0] = 1 / 4  # a *real* query row on the padding key is still refused
+    with pytest.raises(ValueError, match="padding keys"):
+        head_entropy(leaky, mask)
+
+
+# ------------------------------------------------------------------ issue 14: property tests
+@PROPERTY_SETTINGS
+@given(bad=bad_attention((2, 5, 5)))
+@every_kind((2, 5, 5))
+def test_head_entropy_and_confidence_reject_bad_attention(bad):
+    _, array = bad
+    assert_rejects(lambda: head_entropy(array), "attention")
+    assert_rejects(lambda: head_entropy(array, relative=True, causal=False), "attention")
+    assert_rejects(lambda: head_confidence(array), "attention")
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_mask(5))
+@every_mask_kind(5)
+def test_head_entropy_and_confidence_reject_bad_masks(bad):
+    _, mask = bad
+    attention = valid_attention((2, 5, 5))
+    assert_rejects(lambda: head_entropy(attention, mask), "attention_mask")
+    assert_rejects(lambda: head_confidence(attention, mask), "attention_mask")
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention((2, 3, 4), kinds=("inf", "negative", "unnormalised", "extra_dim", "missing_dim",
+                                          "string", "none", "empty")))
+def test_specialisation_rejects_bad_relative_entropies(bad):
+    """(NaN is allowed there: head_entropy gives NaN for an example without a countable row.)"""
+    _, array = bad
+    assert_rejects(lambda: specialisation(array), "relative_per_example")
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention((2, 4), kinds=("nan", "inf", "extra_dim", "missing_dim", "string", "none", "empty")))
+def test_pruning_order_and_prediction_reject_bad_scores(bad):
+    _, array = bad
+    assert_rejects(lambda: pruning_order(array), "importance")
+    assert_rejects(lambda: predicted_curve(1.0, array, np.array([[0, 0], [1, 1]])), "gradient")
+
+
+def test_specialisation_rejects_values_outside_zero_one():
+    assert_rejects(lambda: specialisation(np.full((1, 2, 3), 1.5)), "relative_per_example")
+    assert_rejects(lambda: specialisation(np.full((1, 2, 3), -0.1)), "relative_per_example")
+
+
+def test_predicted_curve_rejects_an_order_outside_the_gradient():
+    assert_rejects(lambda: predicted_curve(1.0, np.ones((2, 2)), np.array([[0, 2]])), "order")
+    assert_rejects(lambda: predicted_curve(1.0, np.ones((2, 2)), np.array([0, 1])), "order")
+    assert_rejects(lambda: predicted_curve(float("nan"), np.ones((2, 2)), np.array([[0, 1]])), "base_loss")
