@@ -139,6 +139,19 @@ class PatchAttention:
 
 
 # ------------------------------------------------------------------------ from attention to a grid
+def check_grid(grid, n_prefix) -> tuple[int, int]:
+    """``grid`` ``(g_h, g_w)``: two positive integers; ``n_prefix``: at least one special token ([CLS])."""
+    def positive_int(value) -> bool:
+        return not isinstance(value, bool) and isinstance(value, int | np.integer) and value >= 1
+
+    if not isinstance(grid, tuple | list) or len(grid) != 2 or not all(positive_int(g) for g in grid):
+        raise ValueError(f"grid: expected (patch rows, patch columns), two positive integers, got {grid!r}")
+    if not positive_int(n_prefix):
+        raise ValueError(f"n_prefix: expected the number of special tokens before the patches (at least 1, "
+                         f"[CLS]), got {n_prefix!r}")
+    return int(grid[0]), int(grid[1])
+
+
 def cls_patch_maps(attention, grid: tuple[int, int], n_prefix: int = 1) -> np.ndarray:
     """The ``[CLS]`` row of every layer and head, reshaped onto the patch grid.
 
@@ -147,7 +160,7 @@ def cls_patch_maps(attention, grid: tuple[int, int], n_prefix: int = 1) -> np.nd
     patch in row ``i``, column ``j`` (the patches are numbered row by row, as the model cuts them).
     """
     arr = check_attention(attention, "HQK|LHQK", name="attention", square=True)
-    g_h, g_w = grid
+    g_h, g_w = check_grid(grid, n_prefix)
     if arr.shape[-1] != n_prefix + g_h * g_w:
         raise ValueError(f"attention: {arr.shape[-1]} tokens do not match {n_prefix} special token(s) + a "
                          f"{g_h} × {g_w} patch grid = {n_prefix + g_h * g_w}; is the patch size right?")

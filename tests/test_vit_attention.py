@@ -903,3 +903,14 @@ def test_an_empty_image_gets_no_prediction(vit):
     for empty in (np.zeros((0, 0, 3), dtype=np.uint8), Image.new("RGB", (0, 0)), np.zeros((5, 0, 3))):
         error = assert_rejects(lambda empty=empty: ViTAttentionVisualizer().attend(vit, empty), "image")
         assert "empty" in str(error)
+
+
+@pytest.mark.parametrize(("grid", "n_prefix", "name"), [((2, 3), -1, "n_prefix"), ((2, 3), 0, "n_prefix"),
+                                                        ((0, 0), 5, "grid"), ((2,), 1, "grid"),
+                                                        ((2.0, 2.0), 1, "grid"), ("2x2", 1, "grid"),
+                                                        ((2, 2), True, "n_prefix")])
+def test_bad_grid_or_prefix_count_is_rejected(grid, n_prefix, name):
+    """(2, 3) with n_prefix=-1 used to match 5 tokens and slice the wrong ones silently."""
+    attention = np.full((2, 5, 5), 0.2)
+    assert_rejects(lambda: cls_patch_maps(attention, grid, n_prefix=n_prefix), name)
+    assert_rejects(lambda: rollout_map(attention[None], grid, n_prefix=n_prefix), name)
