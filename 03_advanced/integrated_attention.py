@@ -126,7 +126,6 @@ def embedding_attributions(model, forward_fn: ForwardFn, input_ids, baseline_ids
         "output": F(x), "baseline_output": F(x'), "delta": (B,) Σ attribution − (F(x) − F(x')),
         "relative_error": (B,) |delta| / |F(x) − F(x')|, "n_steps": the steps used}`` as numpy arrays.
     """
-    from captum.attr import LayerIntegratedGradients
 
     check_steps(n_steps, method, tolerance, max_steps)
     input_ids, baseline_ids = _token_ids(input_ids, "input_ids"), _token_ids(baseline_ids, "baseline_ids")
@@ -136,15 +135,11 @@ def embedding_attributions(model, forward_fn: ForwardFn, input_ids, baseline_ids
         raise ValueError(f"baseline_ids: got shape {tuple(baseline_ids.shape)}; expected "
                          f"{tuple(input_ids.shape)} or (1, tokens) — one baseline token for every input "
                          "token")
-    extra, n = tuple(extra), input_ids.shape[0]
+    extra = tuple(extra)
     baseline_ids = baseline_ids.expand_as(input_ids)  # (B, T)
-    with torch.no_grad():  # F(x) and F(x') in one batch: (2B,)
-        both = forward_fn(torch.cat([input_ids, baseline_ids]), *(torch.cat([e, e]) for e in extra))
-        check_output(both, 2 * n)
-    out_x, out_b = both[:n], both[n:]  # (B,) each
-    lig = LayerIntegratedGradients(forward_fn, model.get_input_embeddings() if layer is None else layer)
-    attributions, delta, error, used = integrate(lig, input_ids, baseline_ids, extra, out_x - out_b, n_steps,
-                                                  method, tolerance, max_steps)  # (B, T, d), (B,), (B,)
+    layer = model.get_input_embeddings() if layer is None else layer
+    attributions, delta, error, used, out_x, out_b = integrate(
+        forward_fn, layer, input_ids, baseline_ids, extra, n_steps, method, tolerance, max_steps)  # (B, T, d)
 
     def numpy(t):
         return t.detach().cpu().numpy()
@@ -201,7 +196,6 @@ def attention_attributions(forward_fn: ForwardFn, probes: Sequence[AttentionProb
         "n_steps": [...]}`` where ``L'`` is the number of attributed layers; ``delta`` is Σ Attr − (F(A) −
         F(0·A)); ``n_steps`` the steps each layer's integral took.
     """
-    from captum.attr import LayerIntegratedGradients
 
     check_steps(n_steps, method, tolerance, max_steps)
     probes = list(probes)
@@ -227,13 +221,8 @@ def attention_attributions(forward_fn: ForwardFn, probes: Sequence[AttentionProb
                 _probe.scale = None
 
         ones, zeros = torch.ones(n_batch, device=device), torch.zeros(n_batch, device=device)
-        with torch.no_grad():  # F(A) and F(0·A) in one batch: (2B,)
-            both = scaled_forward(torch.cat([ones, zeros]), *(twice(t) for t in (input_ids, *extra)))
-            check_output(both, 2 * n_batch)
-        lig = LayerIntegratedGradients(scaled_forward, probe)
-        change = both[:n_batch] - both[n_batch:]  # (B,): F(A) − F(0·A)
-        attributions, delta, error, used = integrate(lig, ones, zeros, (input_ids, *extra), change, n_steps,
-                                                      method, tolerance, max_steps)  # (B, H, Q, K), (B,) ×2
+        attributions, delta, error, used, _, _ = integrate(  # (B, H, Q, K), (B,), (B,): path α·A, α ∈ [0, 1]
+            scaled_forward, probe, ones, zeros, (input_ids, *extra), n_steps, method, tolerance, max_steps)
         used_steps.append(used)
         results.append(attributions.detach())
         deltas.append(delta.detach())

@@ -4,8 +4,9 @@ search, and Spearman's rank correlation.
 
 - the targets ``F(input_ids, *extra) -> (B,)``: :class:`SentenceSimilarity` (cosine similarity of
   all-MiniLM-L6-v2's mean-pooled embedding with a reference sentence) and :class:`NextTokenLogProb`;
-- :func:`integrate`: Captum's ``attribute`` with ``n_steps`` doubled until the completeness error
-  ``|Σ attribution − (F(x) − F(x'))| / |F(x) − F(x')|`` is within a tolerance; :func:`check_steps`,
+- :func:`integrate`: Captum's ``LayerIntegratedGradients`` with ``n_steps`` doubled until the completeness
+  error ``|Σ attribution − (F(x) − F(x'))| / |F(x) − F(x')|`` is within a tolerance, ``F(x)`` and ``F(x')``
+  read from Captum's own end-point passes (:class:`EndpointRecorder`); :func:`check_steps`,
   :func:`check_output` and :func:`twice` are its input checks and batching;
 - :func:`spearman`: rank correlation of two vectors, NaN when either is constant.
 
@@ -106,31 +107,64 @@ def check_output(values, n: int, name: str = "forward_fn") -> None:
                          "example")
 
 
-def integrate(lig, inputs, baselines, extra: tuple, change, n_steps: int, method: str,
-               tolerance: float | None, max_steps: int):
-    """Captum's integral, ``n_steps`` doubled until ``|δ| ≤ tolerance · |F(x) − F(x')|`` for every example.
+class EndpointRecorder:
+    """``forward_fn`` for Captum that keeps what its first two calls of each ``attribute`` return.
 
-    ``change`` ``(B,)`` is ``F(x) − F(x')``, computed once by the caller: Captum's own
-    ``return_convergence_delta`` would run both forward passes again on every call. Returns
-    ``(attributions, δ (B,), relative error (B,), steps used)``; warns when ``max_steps`` is not enough.
+    ``LayerIntegratedGradients.attribute`` runs the model on the inputs and on the baselines (to read the
+    layer's two end values) before it runs the path: those two calls *are* ``F(x)`` and ``F(x')``. Keeping
+    them makes completeness checkable without a forward pass of our own, and without Captum's
+    ``return_convergence_delta``, which runs both again.
+    """
+
+    def __init__(self, forward_fn: ForwardFn):
+        if not callable(forward_fn):
+            raise TypeError(f"forward_fn: expected a function (input, *extra) -> (B,), got "
+                            f"{type(forward_fn).__name__}")
+        self.forward_fn, self.outputs = forward_fn, []
+
+    def __call__(self, *args):
+        value = self.forward_fn(*args)
+        first = args[0] if args else None
+        check_output(value, int(first.shape[0]) if hasattr(first, "shape") and first.dim() else 1)
+        if len(self.outputs) < 2:
+            self.outputs.append(value.detach() if isinstance(value, torch.Tensor) else value)
+        return value
+
+
+def integrate(forward_fn: ForwardFn, layer, inputs, baselines, extra: tuple, n_steps: int, method: str,
+              tolerance: float | None, max_steps: int):
+    """Captum's ``LayerIntegratedGradients`` on ``layer``, ``n_steps`` doubled until
+    ``|δ| ≤ tolerance · |F(x) − F(x')|`` for every example.
+
+    ``F(x)`` and ``F(x')`` are the outputs of Captum's own two end-point passes (:class:`EndpointRecorder`),
+    so each integral costs its path and nothing else. Returns ``(attributions, δ (B,), relative error (B,),
+    steps used, F(x) (B,), F(x') (B,))``; warns with the figure when ``max_steps`` is not enough.
     """
     import warnings
 
+    from captum.attr import LayerIntegratedGradients
+
     check_steps(n_steps, method, tolerance, max_steps)
     while True:
+        recorder = EndpointRecorder(forward_fn)
+        lig = LayerIntegratedGradients(recorder, layer)
         attributions = lig.attribute(inputs, baselines=baselines, additional_forward_args=extra or None,
                                      n_steps=n_steps, method=method)
+        if len(recorder.outputs) < 2:
+            raise RuntimeError("Captum did not run the two end-point passes this code relies on")
+        out_x, out_b = recorder.outputs  # (B,) each, checked as they were recorded
+        change = out_x - out_b  # (B,): F(x) − F(x')
         summed = attributions.reshape(attributions.shape[0], -1).sum(-1)  # (B,): Σ over every other axis
         delta = summed - change.to(summed)  # completeness: Σ attribution − (F(x) − F(x'))
         error = delta.abs() / change.to(delta).abs().clamp(min=1e-12)  # (B,)
         if tolerance is None or float(error.max()) <= tolerance:
-            return attributions, delta, error, n_steps
+            return attributions, delta, error, n_steps, out_x, out_b
         if 2 * n_steps > max_steps:
             warnings.warn(f"integrated gradients: completeness error {100 * float(error.max()):.2f} % with "
                           f"{n_steps} steps is above the {100 * tolerance:g} % asked for "
                           f"(max_steps={max_steps})",
                           RuntimeWarning, stacklevel=3)
-            return attributions, delta, error, n_steps
+            return attributions, delta, error, n_steps, out_x, out_b
         n_steps *= 2
 
 

@@ -1,10 +1,11 @@
-"""Integrated gradients on a long sentence: steps chosen by completeness, and the forward passes saved.
+"""Integrated gradients on a long sentence: steps chosen by completeness, and no forward pass added to Captum's.
 
 ``advanced.integrated_attention.embedding_attributions`` doubles the number of steps until the completeness
-error ``|Σ IG − (F(x) − F(x'))| / |F(x) − F(x')|`` is at most 1 %, and computes ``F(x)`` and ``F(x')`` once, in
-one batch, instead of asking Captum for its convergence delta (two more forward passes per call). The
-reference is the lesson's former call: a fixed 16 Gauss–Legendre steps with Captum's delta, plus the two
-forward passes the wrapper used to add. Same model, input and process; forward calls are counted.
+error ``|Σ IG − (F(x) − F(x'))| / |F(x) − F(x')|`` is at most 1 %, and reads ``F(x)`` and ``F(x')`` from the
+two end-point passes Captum's ``LayerIntegratedGradients`` runs anyway (``attnviz.attribution.EndpointRecorder``)
+instead of asking Captum for its convergence delta (two more forward passes per call) or running its own. The
+reference is the lesson's former call: a fixed 16 Gauss–Legendre steps with Captum's delta, plus the two forward
+passes the wrapper used to add. Same model, input and process; forward calls of ``F`` are counted.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def main() -> None:
         result = embedding_attributions(model, counted, ids, baseline, extra=(mask,), n_steps=16)
         return float(result["relative_error"][0]), result["n_steps"]
 
-    def fixed():  # the same 16 steps, F(x) and F(x') once: the passes the wrapper no longer duplicates
+    def fixed():  # the same 16 steps, F(x) and F(x') from Captum's end-point passes: nothing added
         result = embedding_attributions(model, counted, ids, baseline, extra=(mask,), n_steps=16, tolerance=None)
         return float(result["relative_error"][0]), result["n_steps"]
 
@@ -73,10 +74,13 @@ def main() -> None:
     print("## Integrated gradients: steps by tolerance\n")
     print(f"all-MiniLM-L6-v2, F = cosine similarity to a reference sentence, a {ids.shape[1]}-token input, "
           "[MASK] baseline; medians of 3 runs, forward calls of F counted in the same run.\n")
-    print("| call | steps | completeness error | forward calls of F | time (s) |")
-    print("|---|---:|---:|---:|---:|")
+    print("| call | steps | completeness error | forward calls of F | time (s) | time ÷ former |")
+    print("|---|---:|---:|---:|---:|---:|")
+    former_time = rows[0][-1]
     for name, steps, error, n_calls, seconds in rows:
-        print(f"| {name} | {steps} | {100 * error:.3f} % | {n_calls} | {seconds:.2f} |")
+        print(f"| {name} | {steps} | {100 * error:.3f} % | {n_calls} | {seconds:.2f} | {seconds / former_time:.2f} |")
+    print(f"\nThe former call's {100 * rows[0][2]:.2f} % breaks the lesson's own 1 % check; the tolerance rule "
+          f"meets it with {rows[-1][1]} steps.")
 
 
 if __name__ == "__main__":
