@@ -151,15 +151,26 @@ def redundant_heads(distances, threshold: float = REDUNDANT_THRESHOLD,
 
     With ``num_heads`` the indices are returned as ``(layer, head)`` pairs of a flattened ``(L, H)`` model.
     """
-    dist = to_numpy(distances, "distances")
-    if dist.ndim != 2 or dist.shape[0] != dist.shape[1]:
-        raise ValueError(f"distances: expected a square (heads, heads) matrix, got shape {dist.shape}")
+    dist = _check_distances(distances)
     i, j = np.triu_indices(dist.shape[0], k=1)
     close = dist[i, j] < threshold
     pairs = sorted(zip(i[close].tolist(), j[close].tolist(), dist[i, j][close].tolist()), key=lambda t: t[2])
     if num_heads:
         return [(divmod(a, num_heads), divmod(b, num_heads), d) for a, b, d in pairs]
     return pairs
+
+
+def _check_distances(distances) -> np.ndarray:
+    """A ``(heads, heads)`` matrix of Jensen–Shannon distances: square, finite, in ``[0, 1]``."""
+    dist = to_numpy(distances, "distances")
+    if dist.ndim != 2 or dist.shape[0] != dist.shape[1] or dist.size == 0:
+        raise ValueError(f"distances: expected a square (heads, heads) matrix, got shape {dist.shape}")
+    if not np.isfinite(dist).all() or dist.min() < 0 or dist.max() > 1 + 1e-9:
+        raise ValueError(f"distances: expected finite Jensen–Shannon distances in [0, 1], got values from "
+                         f"{np.nanmin(dist) if not np.isnan(dist).all() else np.nan:.3g} to "
+                         f"{np.nanmax(dist) if not np.isnan(dist).all() else np.nan:.3g}"
+                         f"{' and NaN/Inf' if not np.isfinite(dist).all() else ''} (see head_distances)")
+    return dist
 
 
 def layer_collapse(attention, threshold: float = COLLAPSE_THRESHOLD, attention_mask=None) -> dict:
@@ -250,9 +261,7 @@ class MultiHeadVisualizer:
 
     def plot_head_similarity(self, distances, labels=None, title: str = "Head similarity", layer_size=None):
         """The ``(N, N)`` Jensen–Shannon distance matrix; lines every ``layer_size`` heads."""
-        dist = to_numpy(distances, "distances")
-        if dist.ndim != 2 or dist.shape[0] != dist.shape[1]:
-            raise ValueError(f"distances: expected a square (heads, heads) matrix, got shape {dist.shape}")
+        dist = _check_distances(distances)
         if labels is not None:
             labels = check_tokens(labels, dist.shape[0], name="labels", axis="head")
         fig = show_heatmaps(dist, xlabels=labels, ylabels=labels, vmin=0.0, vmax=1.0, cmap="magma",

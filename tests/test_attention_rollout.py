@@ -511,3 +511,14 @@ def test_a_list_of_fused_matrices_points_at_rollout_fused():
     assert "rollout_fused" in str(error) and "wrap it in a list" in str(error)  # (L, Q, K) or one (H, Q, K)
     np.testing.assert_allclose(AttentionRollout().rollout_fused(per_layer),
                                loop_rollout([m[None] for m in per_layer]), atol=1e-12)
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention(LHQK))
+@every_kind(LHQK)
+def test_the_rollout_variant_helpers_reject_bad_attention(bad):
+    from intermediate.attention_rollout import fusion_entropies, residual_row_spread
+
+    _, array = bad
+    assert_rejects(lambda: fusion_entropies(array, AttentionRollout()), "attention_layers")
+    assert_rejects(lambda: residual_row_spread(array, AttentionRollout()), "attention_layers")

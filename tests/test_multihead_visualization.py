@@ -255,3 +255,12 @@ def test_head_distances_rejects_bad_masks(bad):
 def test_grid_shape_refuses_no_panels(n, error):
     with pytest.raises(error, match="n: "):
         grid_shape(n)
+
+
+@pytest.mark.parametrize("distances", [np.full((3, 3), np.nan), np.array([[0.0, 2.0], [2.0, 0.0]]),
+                                       np.array([[0.0, -0.5], [-0.5, 0.0]]), np.ones((2, 3)), np.ones((0, 0)),
+                                       "distances", None])
+def test_distance_consumers_reject_what_head_distances_cannot_return(distances):
+    """Before: NaN distances gave no redundant pair, silently."""
+    assert_rejects(lambda: redundant_heads(distances), "distances")
+    assert_rejects(lambda: MultiHeadVisualizer(num_heads=3).plot_head_similarity(distances), "distances")
