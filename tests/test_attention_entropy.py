@@ -522,3 +522,79 @@ def test_predicted_curve_rejects_an_order_outside_the_gradient():
     assert_rejects(lambda: predicted_curve(1.0, np.ones((2, 2)), np.array([[0, 2]])), "order")
     assert_rejects(lambda: predicted_curve(1.0, np.ones((2, 2)), np.array([0, 1])), "order")
     assert_rejects(lambda: predicted_curve(float("nan"), np.ones((2, 2)), np.array([[0, 1]])), "base_loss")
+
+
+# ------------------------------------------------------------------ issue 13: captions from the numbers
+def test_pruning_caption_states_the_cliff_and_whether_the_prediction_sees_it():
+    from advanced.attention_entropy import pruning_caption, pruning_summary
+
+    measured = np.array([0.01, 0.012, 0.05, 0.5, 2.0])  # tenfold first at 3 removed
+    flat = pruning_summary(measured, np.array([0.01, 0.01, 0.011, 0.012, -0.1]))
+    assert flat == {"cliff": 3, "free": 2, "measured": 0.5, "predicted": 0.012, "sees_it": False}
+    assert "first 2 heads go almost for free" in pruning_caption(flat) and "does not see it" in pruning_caption(flat)
+    steep = pruning_summary(measured, np.array([0.01, 0.05, 0.1, 0.3, 1.0]))
+    assert steep["sees_it"] and "sees it." in pruning_caption(steep)
+    assert pruning_summary(np.array([1.0, 2.0, 3.0]), np.zeros(3)) == {"cliff": None, "free": 2}
+
+
+def test_causal_and_specialisation_captions_follow_the_numbers():
+    from advanced.attention_entropy import causal_caption, entropy_growth, specialisation_caption
+
+    entropy = np.zeros((1, 2, 2, 9))  # (L, B, H, Q): head 0 grows with position, head 1 stays at 0.1
+    entropy[0, :, 0] = np.log(np.arange(9) + 1)
+    entropy[0, :, 1, 1:] = 0.1
+    growth = {(0, 0): entropy_growth(entropy, 0, 0), (0, 1): entropy_growth(entropy, 0, 1)}
+    assert growth[(0, 0)] == pytest.approx((np.log([2, 3]).mean(), np.log([8, 9]).mean()))  # quarters of 8 rows
+    caption = causal_caption(growth, (0, 0), (0, 1))
+    assert "head (0.0) grows" in caption and "sharpest (0.1) does not grow: 0.10 → 0.10" in caption
+    spec = {"label": np.array([["specialised", "mixed"]])}
+    assert "the sharper a head, the more" in specialisation_caption(-0.9, spec, np.array([[0.8, 0.2]]))
+    assert "says little" in specialisation_caption(0.1, spec, np.array([[0.8, 0.2]]))
+    assert "opposite" in specialisation_caption(0.7, spec, np.array([[0.8, 0.2]]))
+    assert "mean importance 0.80, the others 0.20" in specialisation_caption(-0.9, spec, np.array([[0.8, 0.2]]))
+
+
+@pytest.fixture(scope="module")
+def tiny_gpt2_measured():
+    """The lesson's default decoder measured as the lesson does: importance on gpt2_batches(), pruning on fresh
+    sequences (seed 2000)."""
+    from advanced.attention_entropy import _pruning_curves
+    from attnviz.models import load_model
+    from attnviz.tasks import gpt2_batches, gpt2_loss, mean_loss
+
+    torch.set_num_threads(1)
+    gpt = load_model(None, kind="causal-lm", device="cpu")
+    batches = gpt2_batches()
+    with torch.no_grad(), AttentionProbes(gpt.model) as probes:
+        gpt.model(**batches[0])
+        weights = probes.attentions().numpy()  # (L, B, H, Q, K)
+    scores = head_importance(gpt.model, batches, gpt2_loss)
+    curves = _pruning_curves(gpt.model, scores["importance"], mean_loss(gpt2_batches(seed=2000), gpt2_loss), 1)
+    return weights, scores, curves
+
+
+def test_claim_pruning_cliff_is_invisible_to_the_taylor_prediction_on_the_tiny_gpt2(tiny_gpt2_measured):
+    """The docstring and caption: the first heads go almost for free, and the first-order prediction stays
+    flat where the measured loss jumps (redundant heads cover for each other)."""
+    from advanced.attention_entropy import pruning_summary
+
+    _, scores, curves = tiny_gpt2_measured
+    measured = curves["least important first (measured)"]
+    predicted = predicted_curve(measured[0], scores["gradient"], pruning_order(scores["importance"]))
+    summary = pruning_summary(measured, predicted)
+    assert summary["cliff"] is not None and summary["free"] >= 2, "no cliff after a few free heads any more"
+    assert not summary["sees_it"], "the Taylor prediction now sees the cliff: the caption's point is gone"
+    assert curves["most important first (measured)"][1] > 10 * measured[0]  # the reverse order hurts at once
+
+
+def test_claim_sharp_heads_are_the_important_ones_on_the_tiny_gpt2(tiny_gpt2_measured):
+    from scipy.stats import spearmanr
+
+    from advanced.attention_entropy import entropy_growth, grows
+    from intermediate.attention_comparison import attention_entropy
+
+    weights, scores, _ = tiny_gpt2_measured
+    relative = head_entropy(weights, causal=True, relative=True)  # (L, H)
+    assert spearmanr(relative.ravel(), scores["importance"].ravel())[0] < -0.5, "sharpness no longer predicts"
+    broadest = np.unravel_index(np.argmax(relative), relative.shape)
+    assert grows(*entropy_growth(attention_entropy(weights), *broadest)), "the broadest head's entropy is flat"
