@@ -550,13 +550,27 @@ def _agreement_demo(out, x, ig, weights, attr):
                     "attention attribution summed over layers (special tokens set to 0 for all).")
 
 
+def integration_steps(text: str) -> int:
+    """``--steps``/``--attention-steps``: an integer of at least 2, checked before any model is loaded."""
+    import argparse
+
+    try:
+        steps = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"got {text!r}; expected an integer number of steps (at least 2)") \
+            from None
+    if steps < 2:
+        raise argparse.ArgumentTypeError(f"got {steps}; expected at least 2 steps (16–64 is typical)")
+    return steps
+
+
 def main(argv=None):
     parser = lesson_parser(__doc__, text=DEFAULT_TEXT)
     parser.add_argument("--reference", default=DEFAULT_REFERENCE, help=f"the sentence F compares with "
                         f"(default: {DEFAULT_REFERENCE!r})")
-    parser.add_argument("--steps", type=int, default=16, help="integration steps IG starts from; doubled "
-                        "until completeness is within 1 %% (default: 16)")
-    parser.add_argument("--attention-steps", type=int, default=10,
+    parser.add_argument("--steps", type=integration_steps, default=16, help="integration steps IG starts "
+                        "from; doubled until completeness is within 1 %% (default: 16)")
+    parser.add_argument("--attention-steps", type=integration_steps, default=10,
                         help="integration steps for attention attribution (default: 10)")
     args = parser.parse_args(argv)
     out = LessonOutputs(__file__, args.out)

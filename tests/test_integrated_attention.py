@@ -483,3 +483,16 @@ def test_default_input_agreement_claims(lesson_defaults, lesson_results):
     table = compare_with_attention(weights, ig["tokens"][0], hao["attributions"][:, 0], rows, x.content)
     assert np.nanmax(table["ig_vs_raw"]) - np.nanmin(table["ig_vs_raw"]) > 0.5  # "swings"
     assert table["ig_vs_rollout"] < np.nanmax(table["ig_vs_raw"])
+
+
+@pytest.mark.parametrize("argv", [["--steps", "1"], ["--attention-steps", "0"], ["--steps", "many"]])
+def test_cli_refuses_bad_step_counts_in_one_line(argv, capsys, tmp_path, monkeypatch):
+    import advanced.integrated_attention as lesson
+    from attnviz.cli import run_lesson
+
+    monkeypatch.setattr(lesson, "_setup", lambda args: pytest.fail("work started before the refusal"))
+    with pytest.raises(SystemExit) as exit_info:
+        run_lesson(lesson.main, [*argv, "--out", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    message = capsys.readouterr().err.strip()
+    assert len(message.splitlines()) == 1 and message.startswith("error:") and "steps" in message, message
