@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from attnviz.validate import as_layers, check_cross_attention, check_index, check_tokens
+from attnviz.validate import as_layers, check_cross_attention, check_index, check_tokens, to_numpy
 
 ASSETS = Path(__file__).resolve().parent / "_views_assets"  # views.js and views.css, inlined into every page
 DATA_FORMAT = "attnviz-views/1"
@@ -145,6 +145,8 @@ def _as_lhqk(attention, name: str, square: bool) -> np.ndarray:
 def display_tokens(tokens) -> list[str]:
     """Token strings as a reader wants them: BPE space markers (``Ġ``, ``▁``) shown as a space, and a
     token that is only whitespace shown as ``␣`` (otherwise it would be an invisible label)."""
+    if tokens is None or isinstance(tokens, str | bytes) or not hasattr(tokens, "__iter__"):
+        raise TypeError(f"tokens: expected a list of token strings, got {type(tokens).__name__}")
     shown = []
     for t in tokens:
         t = str(t).replace("Ġ", " ").replace("▁", " ").replace("Ċ", "\\n")
@@ -215,6 +217,8 @@ def render_page(mode: str, views: list[dict], *, threshold: float, max_links: in
 
 def page_data(page: str) -> dict:
     """The data a page written by :func:`render_page` carries, as the parsed JSON object."""
+    if not isinstance(page, str):
+        raise TypeError(f"page: expected the page's HTML as a string, got {type(page).__name__}")
     match = _DATA_RE.search(page)
     if match is None:
         raise ValueError("page: no <script type=\"application/json\" id=\"attnviz-data\"> element; "
@@ -239,6 +243,7 @@ def overlay_figure(image, panels, *, grid: tuple[int, int], patch_size: int, cma
     """
     import matplotlib.pyplot as plt
 
+    image, panels = _check_overlay(image, panels, grid, patch_size)
     n = len(panels) + int(show_image)
     cols = n if n <= 5 else (4 if show_image else 6)
     rows = int(np.ceil(n / cols))
@@ -272,6 +277,36 @@ def overlay_figure(image, panels, *, grid: tuple[int, int], patch_size: int, cma
         bar.set_label(f"{scale_label('') if scale_label else 'weight'} (0 to the largest, {top:.2f})")
     fig.suptitle(title, fontsize=10)
     return fig
+
+
+def _check_overlay(image, panels, grid, patch_size):
+    """overlay_figure's inputs: an ``(S, S, 3)`` image in [0, 1], and ``(map (g_h, g_w), title)`` panels."""
+    if (not isinstance(grid, tuple | list) or len(grid) != 2
+            or not all(isinstance(g, int | np.integer) and not isinstance(g, bool) and g > 0 for g in grid)):
+        raise ValueError(f"grid: got {grid!r}; expected (rows, columns) of patches, two positive integers")
+    if isinstance(patch_size, bool) or not isinstance(patch_size, int | np.integer) or patch_size <= 0:
+        raise ValueError(f"patch_size: got {patch_size!r}; expected a positive number of pixels")
+    picture = to_numpy(image, "image")
+    if picture.ndim != 3 or picture.shape[-1] != 3 or picture.shape[0] != picture.shape[1] or not picture.size:
+        raise ValueError(f"image: got shape {picture.shape}; expected a square RGB image (S, S, 3)")
+    if not np.isfinite(picture).all():
+        raise ValueError("image: contains NaN or Inf; expected finite values in [0, 1]")
+    if picture.min() < 0 or picture.max() > 1 + 1e-6:
+        raise ValueError(f"image: values must be in [0, 1] (got {picture.min():.3g} to {picture.max():.3g}); "
+                         "divide a 0-255 image by 255")
+    if not isinstance(panels, list | tuple) or not panels:
+        raise ValueError("panels: expected a non-empty list of (map (rows, columns), title) pairs")
+    checked = []
+    for i, panel in enumerate(panels):
+        if not isinstance(panel, tuple | list) or len(panel) != 2:
+            raise TypeError(f"panels[{i}]: expected a (map, title) pair, got {type(panel).__name__}")
+        patch_map = to_numpy(panel[0], f"panels[{i}]")
+        if patch_map.shape != tuple(grid):
+            raise ValueError(f"panels[{i}]: map of shape {patch_map.shape}; expected the patch grid {tuple(grid)}")
+        if not np.isfinite(patch_map).all():
+            raise ValueError(f"panels[{i}]: the map contains NaN or Inf")
+        checked.append((patch_map, str(panel[1])))
+    return picture, checked
 
 
 def pointing_scores_figure(trained: dict, randomised: dict, n_images: int):

@@ -452,3 +452,36 @@ def test_kept_mass_is_all_of_it_for_a_short_sentence_and_less_at_512():
     short_kept = np.where(short >= THRESHOLD, short, 0).sum(-1).mean()  # at most 128 links: all of a short row
     long_kept = sparsify(long)["kept_mass"].mean()
     assert short_kept > 0.995 and long_kept < short_kept - 0.01, (short_kept, long_kept)
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention((4, 4), kinds=("nan", "inf", "empty", "extra_dim", "missing_dim", "wrong_keys",
+                                         "string", "none")))
+def test_overlay_figure_rejects_bad_patch_maps(bad):
+    """attnviz.views.overlay_figure (the ViT lesson's patch maps over the image): a map is not a distribution,
+    so unnormalised or negative maps are fine; NaN, Inf and maps not of the grid's shape are not."""
+    from attnviz.views import overlay_figure
+
+    kind, patch_map = bad
+    image = np.full((16, 16, 3), 0.5)
+    assert_rejects(lambda: overlay_figure(image, [(patch_map, "map")], grid=(4, 4), patch_size=4), "panels[0]")
+
+
+def test_overlay_figure_rejects_a_bad_image_and_grid():
+    from attnviz.views import display_tokens as shown_tokens
+    from attnviz.views import overlay_figure
+
+    good = [(np.ones((4, 4)) / 16, "map")]
+    for image, match in ((np.full((16, 16, 3), 255.0), "divide a 0-255 image by 255"),
+                         (np.full((16, 16), 0.5), r"image: got shape \(16, 16\)"),
+                         (np.full((16, 16, 3), np.nan), "finite")):
+        with pytest.raises(ValueError, match=match):
+            overlay_figure(image, good, grid=(4, 4), patch_size=4)
+    with pytest.raises(ValueError, match="grid"):
+        overlay_figure(np.zeros((16, 16, 3)), good, grid=(4, 0), patch_size=4)
+    with pytest.raises(ValueError, match="patch_size"):
+        overlay_figure(np.zeros((16, 16, 3)), good, grid=(4, 4), patch_size=0)
+    with pytest.raises(TypeError, match="tokens"):
+        shown_tokens(None)
+    with pytest.raises(TypeError, match="page"):
+        read_page_data(None)
