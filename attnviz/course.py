@@ -142,7 +142,7 @@ def _fork_lesson(path: Path, log: Path, profile: Path | None = None) -> int:
 
 
 def _profiled() -> dict:
-    """Wrap ``Figure.savefig`` and ``from_pretrained`` (models, tokenizers, image processors) with timers.
+    """Wrap ``Figure.savefig`` and ``from_pretrained`` (models, tokenizers, image processors) with CPU timers.
 
     Returns the dict the timers add to: ``{"savefig": [seconds, calls], "load": [seconds, calls]}``; a
     nested ``from_pretrained`` (``AutoModel`` calling the model class's) is counted once. Only libraries
@@ -155,27 +155,25 @@ def _profiled() -> dict:
             if depth.get(name, 0):
                 return function(*args, **kwargs)
             depth[name] = 1
-            start = time.perf_counter()
+            start = time.process_time()  # CPU, not wall: two lessons share the cores
             try:
                 return function(*args, **kwargs)
             finally:
                 depth[name] = 0
-                timers[name][0] += time.perf_counter() - start
+                timers[name][0] += time.process_time() - start
                 timers[name][1] += 1
         return wrapper
 
     if "matplotlib.figure" in sys.modules:
         figure_class = sys.modules["matplotlib.figure"].Figure
         figure_class.savefig = timed("savefig", figure_class.savefig)
-    transformers = sys.modules.get("transformers")
-    if transformers is not None:
-        for cls_name in ("PreTrainedModel", "AutoModel", "AutoModelForCausalLM", "AutoModelForSeq2SeqLM",
-                         "AutoModelForImageClassification", "AutoTokenizer", "AutoImageProcessor",
-                         "PreTrainedTokenizerBase"):
-            cls = getattr(transformers, cls_name, None)
-            if cls is not None and "from_pretrained" in vars(cls):
-                bound = cls.from_pretrained.__func__
-                cls.from_pretrained = classmethod(timed("load", bound))
+    # the base classes where loading happens (AutoModel & co. call them: counted once), where imported
+    for module, cls_name in (("transformers.modeling_utils", "PreTrainedModel"),
+                             ("transformers.tokenization_utils_base", "PreTrainedTokenizerBase"),
+                             ("transformers.image_processing_base", "ImageProcessingMixin")):
+        cls = getattr(sys.modules.get(module), cls_name, None)
+        if cls is not None and "from_pretrained" in vars(cls):
+            cls.from_pretrained = classmethod(timed("load", cls.from_pretrained.__func__))
     return timers
 
 

@@ -22,6 +22,8 @@ from attnviz import REPO_ROOT  # noqa: E402
 def pytest_addoption(parser):
     parser.addoption("--submission", default=None,
                      help="folder that mirrors exercises/ to check (default: solutions/)")
+    parser.addoption("--cpu-times", default=None, metavar="JSON",
+                     help="write {test id: [CPU seconds, wall seconds]} (setup, call and teardown) to this file")
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +37,33 @@ def submission_dir(request) -> Path:
     if not path.is_dir():
         raise pytest.UsageError(f"--submission: {chosen} is not a folder")
     return path
+
+
+# ------------------------------------------------------------------ CPU seconds per test (--cpu-times)
+# On a shared machine wall times (--durations) swing with the load; CPU seconds do not. Children that
+# a test starts and reaps (the grading jail, lesson subprocesses) are counted too.
+_CPU_TIMES: dict[str, list[float]] = {}
+
+
+def _cpu_now() -> float:
+    import resource
+
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    import time
+
+    cpu, wall = _cpu_now(), time.perf_counter()
+    yield
+    _CPU_TIMES[item.nodeid] = [round(_cpu_now() - cpu, 3), round(time.perf_counter() - wall, 3)]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    path = session.config.getoption("--cpu-times", None)
+    if path and _CPU_TIMES:
+        import json
+
+        Path(path).write_text(json.dumps(_CPU_TIMES, indent=0))
