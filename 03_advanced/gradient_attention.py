@@ -359,6 +359,8 @@ def relevance_overlay_figure(image, maps: dict, patch: int, title: str, levels=(
         raise TypeError(f"maps: expected a dict {{panel title: (g_h, g_w) map}}, got {type(maps).__name__}")
     if image.ndim != 2:
         raise ValueError(f"image: got shape {image.shape}; expected (height, width) grey pixels")
+    if isinstance(patch, bool) or not isinstance(patch, int | np.integer) or patch < 1:
+        raise ValueError(f"patch: got {patch!r}; expected the patch size in pixels (a positive integer)")
     fig, axes = plt.subplots(1, len(maps), figsize=(3.6 * len(maps) + 1.2, 4.0), squeeze=False,
                              constrained_layout=True)
     lines = None

@@ -395,9 +395,11 @@ def special_share(matrix, rows, special) -> float:
     """The share of ``|matrix|``'s mass, over the query ``rows`` (boolean ``(Q,)``), that lands on the
     ``special`` keys (boolean ``(K,)``): how much of a map goes to [CLS]/[SEP]."""
     arr = to_numpy(matrix, "matrix")
+    if arr.ndim != 2 or arr.size == 0 or not np.isfinite(arr).all():
+        raise ValueError(f"matrix: got shape {arr.shape}; expected a finite, non-empty (Q, K) map")
     rows, special = check_mask(rows, arr.shape[-2], name="rows"), np.asarray(special, dtype=bool)
-    if arr.ndim != 2 or special.shape != (arr.shape[-1],):
-        raise ValueError(f"matrix, special: got {arr.shape} and {special.shape}; expected (Q, K) and (K,)")
+    if special.shape != (arr.shape[-1],):
+        raise ValueError(f"special: got shape {special.shape}; expected ({arr.shape[-1]},), one flag per key")
     mass = np.abs(arr[rows])  # (Q', K)
     total = mass.sum()
     return float(mass[:, special].sum() / total) if total > 0 else float("nan")
@@ -407,10 +409,14 @@ def attribution_layer_facts(weights, attr, rows, special) -> dict:
     """The numbers the attribution figures state: the layer whose weights carry the most |attribution|, the
     share of the negative attribution, and, in that layer, the share of attention and of |attribution| on
     the special tokens. ``weights``, ``attr``: ``(L, H, Q, K)``; ``rows`` ``(Q,)``, ``special`` ``(K,)``."""
-    summed = to_numpy(attr, "attr").sum(1)  # (L, Q, K): Hao et al. sum the heads
+    weights = check_attention(weights, "LHQK", name="weights", square=True)
+    attr = to_numpy(attr, "attr")
+    if attr.shape != weights.shape or not np.isfinite(attr).all():
+        raise ValueError(f"attr: got shape {attr.shape}; expected finite attributions shaped {weights.shape}")
+    summed = attr.sum(1)  # (L, Q, K): Hao et al. sum the heads
     layer = int(np.argmax(np.abs(summed).sum((1, 2))))
     return {"layer": layer, "negative_share": float(np.clip(-summed, 0, None).sum() / np.abs(summed).sum()),
-            "attention_on_special": special_share(to_numpy(weights, "weights")[layer].mean(0), rows, special),
+            "attention_on_special": special_share(weights[layer].mean(0), rows, special),
             "attribution_on_special": special_share(summed[layer], rows, special)}
 
 

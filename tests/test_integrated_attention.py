@@ -496,3 +496,16 @@ def test_cli_refuses_bad_step_counts_in_one_line(argv, capsys, tmp_path, monkeyp
     assert exit_info.value.code == 2
     message = capsys.readouterr().err.strip()
     assert len(message.splitlines()) == 1 and message.startswith("error:") and "steps" in message, message
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention(SHAPE))
+@every_kind(SHAPE)
+def test_attribution_layer_facts_rejects_bad_attention(bad):
+    from advanced.integrated_attention import attribution_layer_facts
+
+    kind, weights = bad
+    rows, special = np.ones(5, dtype=bool), ~CONTENT
+    assert_rejects(lambda: attribution_layer_facts(weights, valid_attention(SHAPE), rows, special), "weights", "attr")
+    attr = np.where(np.arange(5) == 2, np.nan, valid_attention(SHAPE))  # attributions with a NaN
+    assert_rejects(lambda: attribution_layer_facts(valid_attention(SHAPE), attr, rows, special), "attr")
