@@ -517,9 +517,9 @@ def test_map_colours_are_the_colour_bars_colours_for_known_values():
     n = 1 + 16  # [CLS] + a 4 × 4 grid of 16-pixel patches
     attention = np.full((1, 1, n, n), 1.0 / n)
     known = np.linspace(0, 1, 16)
-    attention[0, 0, 0] = np.concatenate([[1.0 - known.sum() / known.sum() * 0.5], 0.5 * known / known.sum()])
+    values = 0.5 * known / known.sum()  # the [CLS] row on the patches: half of its attention
+    attention[0, 0, 0] = np.concatenate([[0.5], values])  # [CLS] keeps the other half
     result = PatchAttention(attention, np.full((64, 64, 3), 0.5), (4, 4), 16, 1)
-    values = 0.5 * known / known.sum()  # the [CLS] row on the patches
     viz = ViTAttentionVisualizer()
     fig = viz._overlay_figure(result, [(values.reshape(4, 4), "known")])
     fig.canvas.draw()
