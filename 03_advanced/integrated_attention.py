@@ -13,7 +13,12 @@ Its defining property is **completeness**: the attributions add up to the change
 ``Σ_i IG_i(x) = F(x) − F(x')`` — so the numbers have units ("this token adds 0.12 to the similarity"), and
 the sum is a check that the integral was approximated well enough. Captum's ``return_convergence_delta``
 is exactly that check: ``δ = Σ_i IG_i − (F(x) − F(x'))``. This lesson keeps ``|δ|`` under 1 % of
-``|F(x) − F(x')|``, and shows how many steps that takes with the Gauss–Legendre rule against the Riemann sum.
+``|F(x) − F(x')|``: it starts from ``--steps`` and doubles them until the check holds (a warning gives the
+figure if 512 steps are not enough), and it shows how many steps that takes with the Gauss–Legendre rule
+against the Riemann sum. A fixed step count cannot promise an accuracy: the steps needed depend on how
+curved ``F`` is along the path, which differs from input to input. ``F(x)`` and ``F(x')`` need no pass of
+their own — Captum's ``LayerIntegratedGradients`` already runs the model on both ends to read the layer's
+end values, and the lesson keeps those outputs.
 
 Tokens are integers, so the path runs through the *embeddings*: Captum's ``LayerIntegratedGradients`` on
 the word-embedding layer runs the model on the baseline ids and on the real ids, interpolates that
