@@ -108,3 +108,25 @@ def test_gallery_csv_card_previews_its_first_rows_and_html_card_its_size(tmp_pat
     card = re.search(r'<figure class="card" data-kind="html".*?</figure>', page).group(0)
     assert re.search(r'class="size">2\.9 kB<', card), "3000 bytes are 2.9 kB"
     assert 'data-load="auto"' in card  # a small page previews itself when visible
+
+
+def test_longest_lessons_start_first_and_unknown_ones_are_not_left_to_the_end():
+    from pathlib import Path
+
+    from attnviz.course import longest_first
+
+    lessons = [("01_beginner", Path(f"{name}.py")) for name in ("a", "b", "c", "d", "e")]
+    seconds = {"01_beginner/a.py": 3.0, "01_beginner/b.py": 25.0, "01_beginner/d.py": 7.0, "01_beginner/e.py": 7.0}
+    order = [path.stem for _, path in longest_first(lessons, seconds)]
+    assert order == ["c", "b", "d", "e", "a"]  # never timed first; ties keep course order
+    assert [p.stem for _, p in longest_first(lessons, {})] == ["a", "b", "c", "d", "e"]
+
+    def makespan(order_, workers=2):  # two workers, each takes the next lesson when free
+        loads = [0.0] * workers
+        for name in order_:
+            loads[loads.index(min(loads))] += seconds.get(f"01_beginner/{name}.py", 1.0)
+        return max(loads)
+
+    # the case longest-first exists for: the long lesson last in course order
+    tail = [("01_beginner", Path(f"{name}.py")) for name in ("a", "d", "e", "b")]
+    assert makespan([p.stem for _, p in longest_first(tail, seconds)]) == 25.0 < makespan(["a", "d", "e", "b"])
