@@ -45,6 +45,8 @@ Pitfalls
 * Some ViTs have more than one special token (DeiT's distillation token ``[DIST]``, DINOv2's "register"
   tokens ``[REG0]`` …): the patches are the *last* ``g²`` tokens; the prefix count is ``N - g²``. The
   figures name the tokens left off the grid and say whose row they draw (``[CLS]``'s).
+* A float image must be in [0, 1]; one in 0..255 (``np.asarray(img, dtype=float)``) is refused, not
+  clipped — clipping turns the picture white and changes the prediction. Pass ``uint8`` or divide by 255.
 * Masks, like images, must be at the model's input size: the shipped 64-pixel masks are resized
   (nearest neighbour) for a 224-pixel model before patches are scored.
 * ``[CLS]`` can keep part of its attention on itself and the other special tokens: the map shows only the

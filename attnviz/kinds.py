@@ -272,7 +272,8 @@ def as_pil(image):
 def pixel_values(image, config, processor=None):
     """``image`` (a PIL image, a path, an ``(H, W, 3)`` array, or ready pixel values) -> a ``(1, C, S, S)``
     float tensor for a model with this ``config`` (``S``: :func:`input_size`), through ``processor`` when
-    given; without one, resized to ``S × S`` and normalised with mean and standard deviation 0.5 (ViT's)."""
+    given; without one, resized to ``S × S`` and normalised with mean and standard deviation 0.5 (ViT's).
+    Arrays are checked by :func:`check_image_array` (a float image above 1 is refused, never clipped)."""
     import torch
 
     size = input_size(config, processor)
