@@ -370,7 +370,7 @@ def _decoder_demo(out, model_name, device):
     upper = float(np.triu(weights[:, 0], k=1).max())  # weight above the diagonal: 0 under a causal mask
     out.save_figure(fig, "early_vs_late_decoder", f"{name} on a random sequence repeated twice: first "
                     f"layer (top) vs last layer (bottom). The causal mask leaves the upper triangle empty "
-                    f"(largest weight there {upper:.0e}); in layer 0, head {head} puts {share:.0%} of each "
+                    f"(largest weight there {upper:.2g}); in layer 0, head {head} puts {share:.0%} of each "
                     f"row on the previous token (the sub-diagonal). In the last layer, head "
                     f"{int(np.argmax(induction))} puts {induction.max():.0%} of each repeated token's row on "
                     "the token after that token's first occurrence (an induction head: the long "

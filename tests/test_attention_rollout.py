@@ -522,3 +522,18 @@ def test_the_rollout_variant_helpers_reject_bad_attention(bad):
     _, array = bad
     assert_rejects(lambda: fusion_entropies(array, AttentionRollout()), "attention_layers")
     assert_rejects(lambda: residual_row_spread(array, AttentionRollout()), "attention_layers")
+
+
+def test_claim_padded_example_equals_its_unpadded_run_on_the_default_input():
+    from beginner.attention_basics import AttentionModel
+    from intermediate.attention_rollout import DEFAULT_TEXT, _padded_batch_demo
+
+    captions = {}
+
+    class Outputs:  # what the demo needs of LessonOutputs: the caption, not the PNG
+        def save_figure(self, fig, name, caption):
+            captions[name] = caption
+
+    gap = _padded_batch_demo(Outputs(), AttentionModel(device="cpu"), DEFAULT_TEXT, AttentionRollout())
+    assert gap < 1e-6
+    assert "equals the unpadded run up to float32 rounding" in captions["padded_batch"]
