@@ -260,11 +260,13 @@ def layer_means_caption(stats: FieldAttention | None) -> str:
                           for layer, (m, h) in enumerate(zip(stats.mass, stats.hits)))
     text += f"Output digits and their source field: {per_layer} (spread evenly: {100 * stats.uniform:.0f}%). "
     if stats.monotone.any():
-        shape = ("a monotone staircase in layer " + ", ".join(str(i) for i in np.flatnonzero(stats.monotone)))
-    else:
-        shape = ("no clean staircase: the output writes year, month, day while the source has "
-                 + ", ".join(stats.source_order) + ", so the alignment is blocks that jump back and forth")
-    return text + f"The picture is {shape}."
+        return text + "Layer " + ", ".join(str(i) for i in np.flatnonzero(stats.monotone)) + \
+            " draws a monotone staircase: each digit reads at or right of the previous one."
+    output_order = [field for field in ("year", "month", "day") if field in stats.source_order]
+    runs = ("run from top right to bottom left" if stats.source_order == output_order[::-1]
+            else "jump back and forth")
+    return text + (f"It is not a clean staircase: the output writes {', '.join(output_order)} while the "
+                   f"source has {', '.join(stats.source_order)}, so the field blocks {runs}.")
 
 
 def date_token_spans(tokenizer, examples) -> list[dict[str, tuple[int, int]]]:

@@ -244,7 +244,7 @@ def test_layer_means_caption_states_what_the_default_input_shows(shipped_bart):
     dashes = layer_means[1, [4, 7], :n_s].argmax(-1)
     assert all(tokens[d] in ("<s>", "</s>") for d in dashes), [tokens[d] for d in dashes]
     caption = layer_means_caption(stats)
-    assert "staircase" in caption and "no clean staircase" in caption and "clean staircase." not in caption
+    assert "not a clean staircase" in caption and "run from top right to bottom left" in caption
     assert f"{100 * stats.mass[0]:.0f}%" in caption and f"{stats.hits[0]} of 8" in caption
     assert date_example_for("not a date at all", "2026-11-21") is None
     assert "no known right alignment" in layer_means_caption(None)
