@@ -97,7 +97,7 @@ import numpy as np
 
 from attnviz.cli import lesson_parser, run_lesson
 from attnviz.gradients import attention_gradients, check_attention_gradients, embedding_similarity, mean_pool
-from attnviz.maxflow import FlowInfo, all_pairs_max_flow
+from attnviz.maxflow import FlowInfo, all_pairs_max_flow, check_rows
 from attnviz.normalize import fuse_heads, row_normalize
 from attnviz.outputs import LessonOutputs
 from attnviz.plotting import heatmap_html, show_heatmaps, token_bars
@@ -150,7 +150,8 @@ class AttentionFlow:
         if keep is not None:
             attention = row_normalize(attention[..., keep, :][..., keep])  # (L, H, q, q) real tokens only
         fused = fuse_heads(attention, fusion, axis=1)  # (L, Q, K)
-        return residual_capacities(fused, self.add_residual if add_residual is None else add_residual)
+        return residual_capacities(fused, self.add_residual if add_residual is None else add_residual,
+                                   stochastic=fusion == "mean")  # max/min fusion: rows do not sum to 1
 
     def compute_flow(self, attention_layers, normalize: bool = False, head_fusion: str | None = None,
                      add_residual: bool | None = None, attention_mask=None, return_info: bool = False,
@@ -172,7 +173,7 @@ class AttentionFlow:
         real = np.arange(n_keys) if keep is None else np.flatnonzero(keep)  # (q,): original positions
         picked = None
         if rows is not None:
-            wanted = [check_index(int(r), n_keys, name="rows") % n_keys for r in np.atleast_1d(rows)]
+            wanted = [r % n_keys for r in check_rows(rows, n_keys, negative=True)]  # Python-style -1 = last
             if any(keep is not None and not keep[r] for r in wanted):
                 raise ValueError(f"rows: {wanted} includes a padding position; pick real tokens")
             picked = np.searchsorted(real, wanted)  # their indices among the real tokens
@@ -191,18 +192,19 @@ class AttentionFlow:
         """
         maps = check_attention(fused_layers, "LQK", name="fused_layers", stochastic=False, square=True)
         residual = self.add_residual if add_residual is None else add_residual
-        return self.flow_from_capacities(residual_capacities(maps, residual), normalize=normalize,
-                                         return_info=return_info)
+        caps = residual_capacities(maps, residual, stochastic=False)  # (L, Q, K), rows renormalised
+        return self.flow_from_capacities(caps, normalize=normalize, return_info=return_info)
 
     def flow_from_capacities(self, capacities, normalize: bool = False, return_info: bool = False, rows=None):
         """The solver itself, on capacities ``Â`` ``(L, Q, K)`` (first layer first, rows summing to 1):
         the closed forms for one or two layers, the certified solver of ``attnviz/maxflow.py`` beyond.
         ``rows``: optional indices of the top positions to compute; then ``(len(rows), K)`` is returned."""
         caps = check_attention(capacities, "LQK", name="capacities", square=True)
+        rows = None if rows is None else check_rows(rows, caps.shape[-1])  # (R,) in [0, K)
         start = time.perf_counter()
         if caps.shape[0] <= 2:
             flow = closed_form_flow(caps)  # (Q, K)
-            flow = flow if rows is None else flow[np.asarray(rows, dtype=int)]  # (R, K)
+            flow = flow if rows is None else flow[rows]  # (R, K)
             info = FlowInfo(pairs=flow.size, closed_form=flow.size)
         else:
             flow, info = all_pairs_max_flow(caps, self.tolerance, self.workers, rows=rows)
@@ -224,10 +226,15 @@ class AttentionFlow:
         return fig
 
 
-def residual_capacities(fused, add_residual: bool = True) -> np.ndarray:
-    """``Â = 0.5 · Ā + 0.5 · I`` with rows renormalised — the same step as in rollout. ``fused`` ``(L, Q, K)``
-    need not be row-stochastic (gradient-weighted maps are not): rows are renormalised first."""
-    arr = row_normalize(to_numpy(fused, "fused"))  # (L, Q, K), zero rows stay zero
+def residual_capacities(fused, add_residual: bool = True, *, stochastic: bool = True) -> np.ndarray:
+    """``Â = 0.5 · Ā + 0.5 · I`` with rows renormalised — the same step as in rollout.
+
+    ``fused`` ``(L, Q, K)``, square, finite and non-negative. By default its rows must sum to 1 (head-fused
+    attention, mean fusion). Maps that are not distributions — gradient-weighted ``A ⊙ |∂y/∂A|``, or max/min
+    fusion — pass ``stochastic=False``: each row is then divided by its sum first (an all-zero row keeps only
+    the residual, or stays zero without it)."""
+    arr = check_attention(fused, "LQK", name="fused", stochastic=stochastic, square=True)  # (L, Q, K)
+    arr = row_normalize(arr, name="fused")  # (L, Q, K), zero rows stay zero
     if add_residual:
         arr = 0.5 * arr + 0.5 * np.eye(arr.shape[-1])
     return row_normalize(arr)

@@ -56,6 +56,25 @@ TREE_MAX = 128  # above this many tokens the n³ tree bound is not computed
 SPARSE_MIN = 129  # from this many tokens on, each pair is solved on its own sparse subgraph first
 
 
+def check_rows(rows, n_tokens: int, *, negative: bool = False) -> np.ndarray:
+    """Validate ``rows`` (the top positions whose flows are wanted): a non-empty list of integer positions in
+    ``[0, n_tokens)`` (``[-n_tokens, n_tokens)`` with ``negative=True``, Python-style). Returns ``(R,)`` ints."""
+    if isinstance(rows, (str, bytes)) or rows is None:
+        raise TypeError(f"rows: got {type(rows).__name__}; expected a list of token positions, e.g. [0]")
+    picked = np.atleast_1d(np.asarray(rows, dtype=object))
+    if picked.ndim != 1 or picked.size == 0:
+        raise ValueError(f"rows: got shape {picked.shape}; expected a non-empty list of token positions, e.g. [0]")
+    if not all(isinstance(r, (int, np.integer)) and not isinstance(r, bool) for r in picked):
+        raise TypeError(f"rows: got {rows!r}; expected integer token positions, e.g. [0]")
+    picked = picked.astype(np.int64)
+    low = -n_tokens if negative else 0
+    if picked.min() < low or picked.max() >= n_tokens:
+        bad = picked[(picked < low) | (picked >= n_tokens)][0]
+        raise ValueError(f"rows: position {bad} is out of range for {n_tokens} tokens; expected "
+                         f"{low} ≤ row < {n_tokens}")
+    return picked
+
+
 @dataclass
 class FlowInfo:
     """How each pair was settled, and the accuracy that was proved."""
@@ -262,7 +281,7 @@ def all_pairs_max_flow(capacities, tolerance: float = 1e-7, workers: int = 1, ro
     n_layers, n = caps.shape[:2]
     if n_layers < 2:
         raise ValueError(f"capacities: got {n_layers} layer; the solver needs at least 2 (one layer: F = Â)")
-    wanted = np.arange(n) if rows is None else np.asarray(rows, dtype=int).reshape(-1)  # (R,)
+    wanted = np.arange(n) if rows is None else check_rows(rows, n)  # (R,)
     info = FlowInfo(pairs=wanted.size * n)
     upper = np.full((n, n), np.inf)
     upper[wanted] = _upper_bounds(caps, wanted)  # (R, n): the cut bounds of the wanted rows

@@ -183,7 +183,9 @@ def test_cut_upper_bounds_are_valid_and_usually_tight():
 
 def test_residual_capacities_of_gradient_maps():
     maps = np.array([[[2.0, 0.0], [0.0, 0.0]]])  # one layer; the second row is all zero
-    caps = residual_capacities(maps)
+    with pytest.raises(ValueError, match="fused"):
+        residual_capacities(maps)  # by default the fused attention must be row-stochastic
+    caps = residual_capacities(maps, stochastic=False)
     np.testing.assert_allclose(caps[0], [[1.0, 0.0], [0.0, 1.0]])  # zero row: the residual alone
     flow = AttentionFlow().compute_flow_fused(np.stack([maps[0], [[1.0, 3.0], [1.0, 1.0]]]))
     assert flow.shape == (2, 2) and (flow >= 0).all()
@@ -398,3 +400,108 @@ def test_claim_gradient_weighting_spreads_credit_evenly(default_flow):
     assert np.ptp(grad_rollout.mean(0)) < 0.1  # the mean row is nearly flat
     caption = gradient_caption(shares, entropies, ["[CLS]", "[SEP]"])
     assert "but not onto a few content words" in caption and f"{100 * shares['rollout']:.0f}%" in caption
+
+
+# ------------------------------------------------------------------------ bad input, property-based (issue 14)
+# Every public function of the lesson and of attnviz/maxflow.py that takes attention, capacities or a flow, on
+# tiny inputs (2 layers × 4 tokens: nothing is solved before the input is rejected).
+from bad_attention import (  # noqa: E402
+    PROPERTY_SETTINGS,
+    assert_rejects,
+    bad_attention,
+    bad_mask,
+    every_kind,
+    every_mask_kind,
+    valid_attention,
+)
+from hypothesis import given  # noqa: E402
+
+NOT_STOCHASTIC = ("nan", "inf", "negative", "empty", "extra_dim", "missing_dim", "wrong_keys", "string", "none")
+# ^ for the functions that take maps which need not sum to 1 per row (a flow, gradient-weighted maps): an
+#   unnormalised or transposed matrix is a legitimate input there, as their docstrings say
+
+
+def test_residual_capacities_rejects_all_nan_instead_of_identity():
+    """The silent case of the issue: an all-NaN input used to become identity capacities."""
+    assert_rejects(lambda: residual_capacities(np.full((2, 4, 4), np.nan)), "fused")
+    assert_rejects(lambda: residual_capacities(np.full((2, 4, 4), np.nan), stochastic=False), "fused")
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention((2, 4, 4)))
+@every_kind((2, 4, 4))
+def test_capacity_functions_reject_bad_capacities(bad):
+    from advanced.attention_flow import bound_counts, closed_form_flow, flow_networkx, layered_graph
+    from attnviz.maxflow import all_pairs_max_flow
+
+    kind, array = bad
+    assert_rejects(lambda: residual_capacities(array), "fused")
+    assert_rejects(lambda: closed_form_flow(array), "capacities")
+    assert_rejects(lambda: layered_graph(array), "capacities")
+    assert_rejects(lambda: flow_networkx(array), "capacities")
+    assert_rejects(lambda: cut_upper_bounds(array), "capacities")
+    assert_rejects(lambda: all_pairs_max_flow(array), "capacities")
+    assert_rejects(lambda: AttentionFlow().flow_from_capacities(array), "capacities")
+    assert_rejects(lambda: bound_counts(np.full((4, 4), 0.5), array, row=0), "capacities")
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention((2, 3, 4, 4)))
+@every_kind((2, 3, 4, 4))
+def test_attention_entry_points_reject_bad_attention(bad):
+    kind, array = bad
+    flow = AttentionFlow()
+    assert_rejects(lambda: flow.compute_flow(array), "attention_layers", "attention")
+    assert_rejects(lambda: flow.capacities(array), "attention_layers", "attention")
+    assert_rejects(lambda: gradient_weighted_flow(array, np.ones((2, 3, 4, 4))), "attention")
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention((2, 4, 4), kinds=NOT_STOCHASTIC))
+@every_kind((2, 4, 4), kinds=NOT_STOCHASTIC)
+def test_map_functions_reject_bad_maps(bad):
+    """Maps that need not sum to 1 per row: still finite, non-negative and of the right shape."""
+    from advanced.attention_flow import column_spread, gradient_shares, mass_on, row_entropy_fraction
+
+    kind, array = bad
+    good = valid_attention((4, 4))
+    assert_rejects(lambda: AttentionFlow().compute_flow_fused(array), "fused_layers")
+    assert_rejects(lambda: residual_capacities(array, stochastic=False), "fused")
+    assert_rejects(lambda: gradient_shares(array, good, good, [1, 0, 0, 1]), "maps")
+    whole = ("none", "string", "missing_dim", "extra_dim")  # wrong as they are; the others: (2·Q, K), cell kept
+    matrix = array if kind in whole else np.concatenate(list(array))
+    if kind != "wrong_keys":  # any (Q, K) is a legitimate map
+        assert_rejects(lambda: column_spread(matrix), "matrix")
+        assert_rejects(lambda: row_entropy_fraction(matrix), "matrix")
+        assert_rejects(lambda: mass_on(matrix, [1, 0, 0, 0]), "matrix")
+        assert_rejects(lambda: AttentionFlow().visualize(matrix, list("abcd")), "flow")
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_mask(4))
+@every_mask_kind(4)
+def test_compute_flow_rejects_bad_masks(bad):
+    kind, mask = bad
+    assert_rejects(lambda: AttentionFlow().compute_flow(valid_attention((2, 2, 4, 4)), attention_mask=mask),
+                   "attention_mask")
+
+
+@pytest.mark.parametrize(("rows", "error", "words"), [
+    ([4], ValueError, "out of range"), ([-5], ValueError, "out of range"), ([], ValueError, "non-empty"),
+    ("0", TypeError, "rows"), ([0.5], TypeError, "integer"), ([True], TypeError, "integer"),
+    ([[0, 1]], ValueError, "rows"),
+])
+def test_rows_out_of_range_or_not_integers_are_rejected(rows, error, words):
+    from attnviz.maxflow import all_pairs_max_flow
+
+    weights = valid_attention((3, 2, 4, 4))
+    caps = reference_capacities(weights)
+    for call in (lambda: AttentionFlow().compute_flow(weights, rows=rows),
+                 lambda: AttentionFlow().flow_from_capacities(caps, rows=rows),
+                 lambda: all_pairs_max_flow(caps, rows=rows)):
+        if rows == [-5] or call is not None:
+            err = assert_rejects(call, "rows")
+            assert isinstance(err, error) and words in str(err), str(err)
+    assert AttentionFlow().compute_flow(weights, rows=[-1]).shape == (1, 4)  # Python-style: the last row
+    with pytest.raises(ValueError, match="out of range"):
+        AttentionFlow().flow_from_capacities(caps, rows=[-1])  # the solver's own entry point wants 0 ≤ row < n
