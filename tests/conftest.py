@@ -1,5 +1,8 @@
-"""Test configuration: offline, headless, and the ``--submission`` option of the exercise tests.
+"""Test configuration: offline, headless, the two tiers, and the ``--submission`` option of the exercises.
 
+    make test        = pytest -m "not slow"   # the fast tier: everything a change is checked with
+    make test-slow   = pytest -m slow         # the slow tier: zoo, browser, dashboard, the grading jail
+    make test-all    = both tiers (CI: .ci/run runs both, and requires Chromium and bwrap)
     pytest                              # everything; the exercise tests check solutions/ (all pass)
     pytest tests/test_exercises.py --submission exercises     # the pristine stubs: all "not attempted"
     pytest tests/test_exercises.py --submission path/to/my_copy  # a student's folder mirroring exercises/
@@ -24,6 +27,37 @@ def pytest_addoption(parser):
                      help="folder that mirrors exercises/ to check (default: solutions/)")
     parser.addoption("--cpu-times", default=None, metavar="JSON",
                      help="write {test id: [CPU seconds, wall seconds]} (setup, call and teardown) to this file")
+
+
+# ------------------------------------------------------------------------------------ the two tiers
+# Marked here (by file, or by a fixture that costs the time) rather than in each file, so that the files
+# of other engineers need no edit. The reason is shown by `pytest -m slow --collect-only -q -rs`.
+SLOW_FILES = {
+    "test_zoo.py": "one tiny checkpoint of every supported transformers family through every lesson",
+    "test_browser.py": "headless Chromium: the head and model views at 512 tokens",
+    "test_gallery.py": "headless Chromium: two lessons run, then the gallery",
+    "test_dashboard.py": "the Dash app in headless Chromium",
+}
+SLOW_FIXTURES = {
+    "graded": "grades a synthetic class through the command line, every student in the bwrap jail",
+}
+
+
+def slow_reason(file_name: str, fixture_names) -> str | None:
+    """Why a test belongs to the slow tier (``None``: it is in the fast tier)."""
+    if file_name in SLOW_FILES:
+        return SLOW_FILES[file_name]
+    for name in fixture_names:
+        if name in SLOW_FIXTURES:
+            return SLOW_FIXTURES[name]
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        reason = slow_reason(item.path.name, getattr(item, "fixturenames", ()))
+        if reason is not None and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.slow(reason=reason))
 
 
 @pytest.fixture(scope="session")
