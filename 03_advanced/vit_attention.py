@@ -85,11 +85,14 @@ import numpy as np
 from attnviz import DATA_DIR
 from attnviz.cli import lesson_parser, run_lesson
 from attnviz.kinds import (
+    check_grid,
+    check_maps,
     check_object_masks,
     config_patch_size,
     image_normalisation,
     image_size,
     input_size,
+    patch_cover,
     pixel_values,
     require_vision_transformer,
     resize_masks,
@@ -100,7 +103,7 @@ from attnviz.models import load_model
 from attnviz.normalize import output_row
 from attnviz.outputs import LessonOutputs
 from attnviz.training.shapes import load_test_set
-from attnviz.validate import check_attention, check_index, to_numpy
+from attnviz.validate import check_attention, check_index
 from attnviz.views import overlay_figure, pointing_examples_figure, pointing_scores_figure
 from intermediate.attention_rollout import AttentionRollout
 
@@ -141,19 +144,6 @@ class PatchAttention:
 
 
 # ------------------------------------------------------------------------ from attention to a grid
-def check_grid(grid, n_prefix) -> tuple[int, int]:
-    """``grid`` ``(g_h, g_w)``: two positive integers; ``n_prefix``: at least one special token ([CLS])."""
-    def positive_int(value) -> bool:
-        return not isinstance(value, bool) and isinstance(value, int | np.integer) and value >= 1
-
-    if not isinstance(grid, tuple | list) or len(grid) != 2 or not all(positive_int(g) for g in grid):
-        raise ValueError(f"grid: expected (patch rows, patch columns), two positive integers, got {grid!r}")
-    if not positive_int(n_prefix):
-        raise ValueError(f"n_prefix: expected the number of special tokens before the patches (at least 1, "
-                         f"[CLS]), got {n_prefix!r}")
-    return int(grid[0]), int(grid[1])
-
-
 def cls_patch_maps(attention, grid: tuple[int, int], n_prefix: int = 1) -> np.ndarray:
     """The ``[CLS]`` row of every layer and head, reshaped onto the patch grid.
 
@@ -182,35 +172,6 @@ def rollout_map(attention, grid: tuple[int, int], n_prefix: int = 1, *, head_fus
                                                 add_residual=True)  # (N, N), or (B, N, N) for a batch
     maps = cls_patch_maps(rolled.reshape(-1, *rolled.shape[-2:]), grid, n_prefix)  # (B or 1, g_h, g_w)
     return maps if arr.ndim == 5 else maps[0]
-
-
-def check_maps(maps, name: str = "maps") -> np.ndarray:
-    """Patch maps ``(n, g_h, g_w)`` checked and returned as float64: finite, non-negative, none all zero (a
-    map of zeros has no strongest patch). A map need not sum to 1 (``[CLS]`` keeps weight off the patches)."""
-    arr = to_numpy(maps, name)
-    if arr.ndim != 3 or arr.size == 0:
-        raise ValueError(f"{name}: expected (images, grid_h, grid_w) with at least one patch, got shape "
-                         f"{arr.shape}")
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name}: contains {int(arr.size - np.isfinite(arr).sum())} NaN or Inf values")
-    if arr.min() < 0:
-        raise ValueError(f"{name}: contains negative weights (min {arr.min():.4g}); attention maps are >= 0")
-    blank = np.flatnonzero(arr.reshape(len(arr), -1).max(1) == 0)
-    if len(blank):
-        raise ValueError(f"{name}: map {int(blank[0])} is all zero; it has no strongest patch")
-    return arr
-
-
-def patch_cover(object_masks, grid: tuple[int, int], name: str = "object_masks") -> np.ndarray:
-    """``(n, S_h, S_w)`` pixel masks -> ``(n, g_h, g_w)``: the share of each patch's pixels on the object."""
-    masks = check_object_masks(object_masks, name=name)  # (n, S_h, S_w) bool
-    g_h, g_w = grid
-    if masks.shape[1] % g_h or masks.shape[2] % g_w or masks.shape[1] // g_h != masks.shape[2] // g_w:
-        raise ValueError(f"{name}: shape {masks.shape} cannot be cut into a {g_h} × {g_w} grid of square "
-                         "patches")
-    patch = masks.shape[1] // g_h
-    blocks = masks.reshape(len(masks), g_h, patch, g_w, patch)  # (n, S_h, S_w) -> (n, g_h, P, g_w, P)
-    return blocks.mean(axis=(2, 4))  # (n, g_h, g_w)
 
 
 def pointing_hits(maps, object_masks) -> tuple[np.ndarray, np.ndarray]:

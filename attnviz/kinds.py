@@ -16,6 +16,8 @@ dashboard). Extraction itself goes through :func:`attnviz.extract.transformer_at
 For vision models (ViT and its relatives) the config also says how an image becomes tokens: an
 ``image_size`` cut into ``patch_size`` patches. :func:`image_size`, :func:`config_patch_size` and
 :func:`pixel_values` read and use that; the ViT lesson (``advanced.vit_attention``) draws the result.
+Its inputs are checked here: images (:func:`check_image_array`, :func:`read_image`), object masks, patch maps
+and their grid (:func:`check_object_masks`, :func:`check_maps`, :func:`check_grid`, :func:`patch_cover`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from attnviz.models import (
     max_length,
     shipped_model_path,
 )
+from attnviz.validate import to_numpy
 
 MODEL_KINDS = ("auto", "encoder", "causal-lm", "seq2seq")
 
@@ -385,3 +388,46 @@ def check_object_masks(masks, n_images: int | None = None, name: str = "object_m
         raise ValueError(f"{name}: mask {int(empty[0])} holds no object pixel ({len(empty)} empty masks); every "
                          "image needs its object marked")
     return arr.astype(bool)
+
+
+# ------------------------------------------------------------------------ patch maps and their grid
+def check_grid(grid, n_prefix) -> tuple[int, int]:
+    """``grid`` ``(g_h, g_w)``: two positive integers; ``n_prefix``: at least one special token ([CLS])."""
+    def positive_int(value) -> bool:
+        return not isinstance(value, bool) and isinstance(value, int | np.integer) and value >= 1
+
+    if not isinstance(grid, tuple | list) or len(grid) != 2 or not all(positive_int(g) for g in grid):
+        raise ValueError(f"grid: expected (patch rows, patch columns), two positive integers, got {grid!r}")
+    if not positive_int(n_prefix):
+        raise ValueError(f"n_prefix: expected the number of special tokens before the patches (at least 1, "
+                         f"[CLS]), got {n_prefix!r}")
+    return int(grid[0]), int(grid[1])
+
+
+def check_maps(maps, name: str = "maps") -> np.ndarray:
+    """Patch maps ``(n, g_h, g_w)`` checked and returned as float64: finite, non-negative, none all zero (a
+    map of zeros has no strongest patch). A map need not sum to 1 (``[CLS]`` keeps weight off the patches)."""
+    arr = to_numpy(maps, name)
+    if arr.ndim != 3 or arr.size == 0:
+        raise ValueError(f"{name}: expected (images, grid_h, grid_w) with at least one patch, got shape "
+                         f"{arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name}: contains {int(arr.size - np.isfinite(arr).sum())} NaN or Inf values")
+    if arr.min() < 0:
+        raise ValueError(f"{name}: contains negative weights (min {arr.min():.4g}); attention maps are >= 0")
+    blank = np.flatnonzero(arr.reshape(len(arr), -1).max(1) == 0)
+    if len(blank):
+        raise ValueError(f"{name}: map {int(blank[0])} is all zero; it has no strongest patch")
+    return arr
+
+
+def patch_cover(object_masks, grid: tuple[int, int], name: str = "object_masks") -> np.ndarray:
+    """``(n, S_h, S_w)`` pixel masks -> ``(n, g_h, g_w)``: the share of each patch's pixels on the object."""
+    masks = check_object_masks(object_masks, name=name)  # (n, S_h, S_w) bool
+    g_h, g_w = grid
+    if masks.shape[1] % g_h or masks.shape[2] % g_w or masks.shape[1] // g_h != masks.shape[2] // g_w:
+        raise ValueError(f"{name}: shape {masks.shape} cannot be cut into a {g_h} × {g_w} grid of square "
+                         "patches")
+    patch = masks.shape[1] // g_h
+    blocks = masks.reshape(len(masks), g_h, patch, g_w, patch)  # (n, S_h, S_w) -> (n, g_h, P, g_w, P)
+    return blocks.mean(axis=(2, 4))  # (n, g_h, g_w)
