@@ -10,17 +10,20 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export MPLBACKEND := Agg
 
-.PHONY: help setup run test check grade merge bench exercises mywork references lint clean dashboard
+.PHONY: help setup run test test-slow test-all check grade merge bench exercises mywork references lint clean dashboard
 
 help:
 	@echo "make run      set up, run every lesson, write outputs/index.html"
-	@echo "make test     set up, run the test suite"
+	@echo "make test     set up, run the fast tier of the tests (all but the slow tier; target <= 60 s on an idle machine)"
+	@echo "make test-slow   the slow tier: the model zoo, the browser pages, the dashboard, grading in the jail"
+	@echo "                 (Chromium and bwrap; tests/conftest.py lists what is slow and why)"
+	@echo "make test-all    both tiers, as CI runs them (.ci/run)"
 	@echo "make dashboard   serve the live dashboard on http://127.0.0.1:8050 (PORT=...)"
 	@echo "make mywork   copy exercises/ to mywork/ (yours, git-ignored; never overwrites a file)"
 	@echo "make check    check mywork/ (or exercises/ if there is no mywork/) against the reference"
 	@echo "make grade SUBMISSIONS=dir [OUT=dir] [JOBS=n] [SHARD=k/n] [UNSAFE=1]   grade a class (in bwrap jails)"
 	@echo "make merge SHARDS='out-1 out-2 ...' [OUT=dir]   merge the shards of one class"
-	@echo "make bench    run the benchmarks, write bench/RESULTS.md"
+	@echo "make bench [BENCH='course rollout']   run the benchmarks (or those named), write bench/RESULTS.md"
 	@echo "make exercises   regenerate exercises/ from solutions/ (refuses attempted files unless FORCE=1)"
 	@echo "make references  re-record the reference outputs from solutions/"
 
@@ -35,6 +38,12 @@ run: $(STAMP)
 	$(PY) -m attnviz.course
 
 test: $(STAMP)
+	$(PY) -m pytest -m "not slow"
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -m slow
+
+test-all: $(STAMP)
 	$(PY) -m pytest
 
 check: $(STAMP)
@@ -57,7 +66,7 @@ dashboard: $(STAMP)
 	$(PY) -m attnviz.dashboard --port $(PORT)
 
 bench: $(STAMP)
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH)
 
 exercises: $(STAMP)
 	$(PY) -m attnviz.exercises generate $(if $(filter-out 0,$(FORCE)),--force,)

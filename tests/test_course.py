@@ -130,3 +130,28 @@ def test_longest_lessons_start_first_and_unknown_ones_are_not_left_to_the_end():
     # the case longest-first exists for: the long lesson last in course order
     tail = [("01_beginner", Path(f"{name}.py")) for name in ("a", "d", "e", "b")]
     assert makespan([p.stem for _, p in longest_first(tail, seconds)]) == 25.0 < makespan(["a", "d", "e", "b"])
+
+
+def test_bench_run_replaces_only_the_sections_it_ran(tmp_path):
+    """bench/run.py: a partial run keeps the other benchmarks' sections, in name order."""
+    import importlib.util
+
+    from attnviz import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location("bench_run", REPO_ROOT / "bench" / "run.py")
+    bench_run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_run)
+
+    def section(name, text):
+        return f"<!-- bench: {name} run 2026-01-01, 3 s -->\n## {text}\n<!-- /bench: {name} -->\n"
+
+    order = ["bench_a.py", "bench_b.py", "bench_c.py"]
+    old = "# Benchmark results\n\n" + section("bench_c.py", "C old") + "\n" + section("bench_a.py", "A old")
+    merged = bench_run.merge(old, {"bench_c.py": section("bench_c.py", "C new")}, order)
+    assert merged.index("A old") < merged.index("C new") and "C old" not in merged and "bench_b" not in merged
+    assert bench_run.merge(merged, {}, order) == merged  # stable
+    unfenced = "# Benchmark results\n\nintro\n\n## Rollout\n\n| table |\n"
+    partial = bench_run.merge(unfenced, {"bench_b.py": section("bench_b.py", "B")}, order)
+    assert "## B" in partial and "## Rollout\n\n| table |" in partial  # nothing lost before the fences
+    assert [p.name for p in bench_run.chosen_scripts(["course", "bench_rollout.py"])] == \
+        ["bench_course.py", "bench_rollout.py"]
