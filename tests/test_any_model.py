@@ -251,3 +251,76 @@ def test_attention_comparison_treats_a_decoder_given_as_model_as_causal(zoo, tmp
     table = pd.read_csv(tmp_path / "attention_by_head.csv")
     fractions = table[table["model"] == "gpt2"]["entropy_fraction"]
     assert len(fractions) == LAYERS * 4 and fractions.min() > 0.95
+
+
+# --- issue 14: a secondary model that cannot load or is of the wrong kind: exit 2, naming its own option ------
+
+@pytest.mark.parametrize(("module_name", "option"), [
+    ("advanced.attention_entropy", "--causal-model"), ("advanced.attention_entropy", "--vit-model"),
+    ("advanced.attention_faithfulness", "--causal-model")])
+def test_a_secondary_model_that_cannot_load_names_its_own_option(tmp_path, capsys, module_name, option):
+    status, message, drawn = _refusal(module_name, [option, str(tmp_path / "nope")], tmp_path / "out", capsys)
+    assert status == 2 and message.count("\n") == 0 and message.startswith(f"error: {option}: no such folder")
+    assert "skipping" not in message and drawn == []  # refused before any work, not skipped after it
+
+
+def test_a_text_model_as_vit_model_in_the_entropy_lesson_is_refused_naming_vit_model(zoo, tmp_path, capsys):
+    status, message, drawn = _refusal("advanced.attention_entropy", ["--vit-model", str(zoo["swin"])],
+                                      tmp_path, capsys)
+    assert status == 2 and "Swin" in message and "--vit-model" in message and "--model " not in message
+    assert drawn == []
+
+
+# --- issue 12: a ViT trained on another task is scored on its own predictions --------------------------------
+
+def test_only_the_shapes_labels_in_order_count_as_the_shapes_task(zoo):
+    from attnviz.models import load_model
+    from attnviz.tasks import knows_the_shapes_task
+
+    assert knows_the_shapes_task(load_model(None, kind="vit", device="cpu").model)  # the course's tiny ViT
+    assert not knows_the_shapes_task(load_model(zoo["vit"], kind="vit", device="cpu").model)  # label_0..2
+
+    class Config:  # the right names in the wrong order are another task
+        id2label = {0: "square", 1: "circle", 2: "triangle", 3: "cross"}
+
+    assert not knows_the_shapes_task(type("M", (), {"config": Config})())
+
+
+def test_own_predictions_make_the_intact_model_agree_with_itself(zoo):
+    import torch
+
+    from attnviz.models import load_model
+    from attnviz.tasks import vit_accuracy, vit_batches, with_own_predictions
+
+    vit = load_model(zoo["deit"], kind="vit", device="cpu")
+    batches = vit_batches(vit.processor, 6, batch_size=4, seed=1)  # shapes labels 0..3; DeiT has 3 classes
+    relabelled = with_own_predictions(vit.model, batches)
+    with torch.no_grad():
+        for before, after in zip(batches, relabelled):
+            logits = vit.model(pixel_values=before["pixel_values"]).logits  # (B, 3)
+            assert after["labels"].tolist() == logits.argmax(-1).tolist()  # by hand
+            assert torch.equal(after["pixel_values"], before["pixel_values"])
+        assert vit_accuracy(relabelled)(vit.model) == 1.0
+
+
+def test_faithfulness_finds_the_blocks_of_distilbert_and_albert_by_structure(tmp_path):
+    import transformers as tf
+
+    from advanced.attention_faithfulness import layer_stack, randomise_top_down, shares_blocks
+
+    sizes = dict(vocab_size=40, max_position_embeddings=16)
+    distil = tf.DistilBertModel(tf.DistilBertConfig(**sizes, dim=16, n_layers=3, n_heads=2, hidden_dim=32))
+    assert layer_stack(distil) == list(distil.transformer.layer) and not shares_blocks(distil)
+    albert = tf.AlbertModel(tf.AlbertConfig(**sizes, hidden_size=16, num_attention_heads=2, num_hidden_layers=4,
+                                            intermediate_size=32, embedding_size=8))
+    assert layer_stack(albert) == list(albert.encoder.albert_layer_groups) and shares_blocks(albert)
+    randomised = randomise_top_down(albert, 1)  # the one shared block: every layer changes
+    before, after = albert.state_dict(), randomised.state_dict()
+    changed = {k for k in before if not torch_equal(before[k], after[k])}
+    assert changed and all(k.startswith("encoder.albert_layer_groups.0.") for k in changed)
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return bool(torch.equal(a, b))
