@@ -135,14 +135,15 @@ def row_statistics(attention, attention_mask=None, special=None,
     """
     arr = check_attention(attention, "LBHQK", name="attention", square=True)
     n_batch, n = arr.shape[1], arr.shape[-1]
+    real = check_mask(attention_mask, n, n_batch=n_batch)  # (B, K) boolean, or None
+    real = np.ones((n_batch, n), bool) if real is None else real
     if causal:  # a causal model never attends to a later key: weight there means causal=True is wrong
-        future = float(np.triu(arr, k=1).max()) if n > 1 else 0.0
+        pairs = real[:, :, None] & real[:, None, :]  # (B, Q, K): real query × real key only
+        future = float((np.triu(arr, k=1) * pairs[None, :, None]).max()) if n > 1 else 0.0
         if future > 1e-6:
             raise ValueError(f"causal: causal=True, but the attention puts weight {future:.3g} on a "
                              "later key (above the diagonal): this is bidirectional attention; pass "
                              "causal=False (else the entropy fraction divides by too few keys)")
-    real = check_mask(attention_mask, n, n_batch=n_batch)  # (B, K) boolean, or None
-    real = np.ones((n_batch, n), bool) if real is None else real
     special = np.zeros((n_batch, n), bool) if special is None else to_numpy(special, "special") > 0
     if special.shape != (n_batch, n):
         raise ValueError(f"special: got shape {special.shape}; expected (batch, tokens) = ({n_batch}, {n})")

@@ -247,3 +247,16 @@ def test_causal_statistics_refuse_bidirectional_attention():
     causal /= causal.sum(-1, keepdims=True)
     fraction = row_statistics(causal, causal=True)["entropy_fraction"]
     assert np.nanmax(fraction) <= 1 + 1e-12  # a fraction of log(keys seen) can never exceed 1
+
+
+def test_causal_check_ignores_padding_rows():
+    """A left-padded decoder's padding rows can be uniform over every key; only real rows must be causal."""
+    causal = np.tril(np.ones((5, 5)))
+    causal /= causal.sum(-1, keepdims=True)
+    padded = causal.copy()
+    padded[0] = 1 / 5  # the padding query row: uniform, also above the diagonal
+    mask = np.array([[0, 1, 1, 1, 1]])
+    padded[1:, 0] = 0.0  # real rows put nothing on the padding key
+    padded[1:] /= padded[1:].sum(-1, keepdims=True)
+    stats = row_statistics(padded[None, None, None], attention_mask=mask, causal=True)  # (L, B, H, Q)
+    assert np.isnan(stats["entropy"][0, 0, 0, 0]) and np.isfinite(stats["entropy"][0, 0, 0, 1:]).all()
