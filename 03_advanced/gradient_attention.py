@@ -228,6 +228,11 @@ def row_mass_shares(maps) -> np.ndarray:
     return maps.sum(2) / np.where(totals > 0, totals, 1)  # (L, Q)
 
 
+def ids_equal(tokens, i: int, j: int) -> bool:
+    """Whether positions ``i`` and ``j`` hold the same token."""
+    return str(tokens[i]) == str(tokens[j])
+
+
 def gpt2_example(loaded, seed: int, rollout) -> dict:
     """The tiny GPT-2 on a repeated random sequence: Chefer's and rollout's last rows, where each peaks,
     and the share of each layer's map in each query row."""
@@ -288,8 +293,11 @@ def _gpt2_demo(out, args, rollout) -> dict | None:
                         xlabels=labels, ylabels=labels, tick_labels=True, vmin=0.0, vmax=1.0,
                         colorbar_label="E_h[(∇A ⊙ A)⁺] ÷ the layer's maximum",
                         suptitle=f"{loaded.name}: gradient-weighted attention per layer (next-token logit)")
-    where_note = (" — the earlier occurrence itself, whose layer-0 attention to the tokens before it is what "
-                  "the last layer's induction head matches" if busiest == where else "")
+    key = int(np.argmax(maps[0, busiest]))  # where that row's gradient-weighted attention peaks
+    where_note = f", peaking on key {labels[key]}"
+    if busiest == where and key == where - 1 and ids_equal(tokens, key, -1):
+        where_note += (": the earlier occurrence looks at the token before it, a copy of the last token — "
+                       "the previous-token step that the last layer's induction head matches on")
     out.save_figure(fig, "gpt2_layer_maps", "Per layer, E_h[(∇A ⊙ A)⁺] for the next-token logit, each layer "
                     "divided by its own maximum (written in its title): only the attention that raises the "
                     f"predicted token's score survives. In the last layer {100 * shares[-1, -1]:.0f} % of "

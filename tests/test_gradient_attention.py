@@ -355,7 +355,9 @@ def test_default_gpt2_claims(rollout):
     assert x["chefer_peak"] == x["where"]  # the relevance peaks on the earlier occurrence
     assert x["chefer_at_where"] > x["rollout_at_where"]  # and more sharply than rollout's
     assert x["row_shares"][-1, -1] == pytest.approx(1.0)  # last layer: only the row the logit reads
-    assert int(np.argmax(x["row_shares"][0])) == x["where"]  # layer 0: the earlier occurrence's row
+    assert int(np.argmax(x["row_shares"][0])) == x["where"]  # layer 0: the earlier occurrence's row ...
+    key = int(np.argmax(x["maps"][0, x["where"]]))
+    assert key == x["where"] - 1 and x["tokens"][key] == x["tokens"][-1]  # ... on the token before it
 
 
 def test_default_vit_claims(rollout, tmp_path):
