@@ -15,6 +15,7 @@ export MPLBACKEND := Agg
 help:
 	@echo "make run      set up, run every lesson, write outputs/index.html"
 	@echo "make test     set up, run the fast tier of the tests (all but the slow tier; target <= 60 s on an idle machine)"
+	@echo "                 in TEST_SHARDS=2 processes side by side (TEST_SHARDS=1: one process)"
 	@echo "make test-slow   the slow tier: the model zoo, the browser pages, the dashboard, grading in the jail"
 	@echo "                 (Chromium and bwrap; tests/conftest.py lists what is slow and why)"
 	@echo "make test-all    both tiers, as CI runs them (.ci/run)"
@@ -37,8 +38,19 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(PY) -m attnviz.course
 
+# The fast tier in TEST_SHARDS processes side by side (tests/conftest.py --shard: whole files, balanced by
+# their measured cost), each at one thread: the second core is used, and a share's log follows the first's.
+TEST_SHARDS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest -m "not slow"
+	@logs=$$(mktemp -d); pids=""; status=0; \
+	trap 'kill $$pids 2>/dev/null; rm -rf $$logs' INT TERM; \
+	for k in $$(seq 2 $(TEST_SHARDS)); do \
+	  $(PY) -m pytest -m "not slow" --shard $$k/$(TEST_SHARDS) > $$logs/$$k.log 2>&1 & pids="$$pids $$!"; \
+	done; \
+	$(PY) -m pytest -m "not slow" --shard 1/$(TEST_SHARDS) || status=1; \
+	for pid in $$pids; do wait $$pid || status=1; done; \
+	for k in $$(seq 2 $(TEST_SHARDS)); do echo "---- share $$k/$(TEST_SHARDS) ----"; cat $$logs/$$k.log; done; \
+	rm -rf $$logs; exit $$status
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow

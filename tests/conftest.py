@@ -25,6 +25,9 @@ from attnviz import REPO_ROOT  # noqa: E402
 def pytest_addoption(parser):
     parser.addoption("--submission", default=None,
                      help="folder that mirrors exercises/ to check (default: solutions/)")
+    parser.addoption("--shard", default=None, metavar="K/N",
+                     help="run only the K-th of N shares of the test files (balanced by FILE_CPU_SECONDS); "
+                          "`make test` runs two shares side by side, one per core, each at one thread")
     parser.addoption("--cpu-times", default=None, metavar="JSON",
                      help="write {test id: [CPU seconds, wall seconds]} (setup, call and teardown) to this file")
 
@@ -53,11 +56,53 @@ def slow_reason(file_name: str, fixture_names) -> str | None:
     return None
 
 
+# CPU seconds of each test file's fast tier, measured with --cpu-times (one thread, a loaded machine);
+# only used to split the files into shares of about equal cost. A file not listed counts DEFAULT_FILE_CPU.
+FILE_CPU_SECONDS: dict[str, float] = {}
+DEFAULT_FILE_CPU = 5.0
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    try:
+        k, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise pytest.UsageError(f"--shard: expected K/N such as 1/2, got {text!r}") from None
+    if not 1 <= k <= n:
+        raise pytest.UsageError(f"--shard: K must be between 1 and N, got {text!r}")
+    return k, n
+
+
+def shard_of_files(files, n: int, costs=None) -> dict[str, int]:
+    """Assign each file (name) to one of ``n`` shares (1..n): costliest first, each to the lightest share
+    so far ("longest processing time first"); ties by name, so every process computes the same split."""
+    costs = FILE_CPU_SECONDS if costs is None else costs
+    loads, shares = [0.0] * n, {}
+    for name in sorted(set(files), key=lambda f: (-costs.get(f, DEFAULT_FILE_CPU), f)):
+        lightest = loads.index(min(loads))
+        shares[name] = lightest + 1
+        loads[lightest] += costs.get(name, DEFAULT_FILE_CPU)
+    return shares
+
+
+def pytest_configure(config):
+    if config.getoption("--shard", None):
+        parse_shard(config.getoption("--shard"))
+        # one thread per share: two shares on two cores, no BLAS/torch thread pools fighting over them
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ[name] = "1"
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         reason = slow_reason(item.path.name, getattr(item, "fixturenames", ()))
         if reason is not None and item.get_closest_marker("slow") is None:
             item.add_marker(pytest.mark.slow(reason=reason))
+    if config.getoption("--shard", None):
+        k, n = parse_shard(config.getoption("--shard"))
+        shares = shard_of_files([item.path.name for item in items], n)
+        kept = [item for item in items if shares[item.path.name] == k]
+        config.hook.pytest_deselected(items=[item for item in items if shares[item.path.name] != k])
+        items[:] = kept
 
 
 @pytest.fixture(scope="session")

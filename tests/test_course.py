@@ -155,3 +155,17 @@ def test_bench_run_replaces_only_the_sections_it_ran(tmp_path):
     assert "## B" in partial and "## Rollout\n\n| table |" in partial  # nothing lost before the fences
     assert [p.name for p in bench_run.chosen_scripts(["course", "bench_rollout.py"])] == \
         ["bench_course.py", "bench_rollout.py"]
+
+
+def test_test_shares_split_whole_files_evenly_and_the_same_way_in_every_process():
+    from conftest import shard_of_files, slow_reason
+
+    costs = {"a.py": 30.0, "b.py": 20.0, "c.py": 15.0, "d.py": 10.0, "e.py": 5.0}
+    shares = shard_of_files(list(costs)[::-1], 2, costs)
+    assert shares == shard_of_files(list(costs), 2, costs)  # independent of the order files come in
+    loads = {k: sum(costs[f] for f, s in shares.items() if s == k) for k in (1, 2)}
+    assert sorted(loads.values()) == [40.0, 40.0]  # 30+10 and 20+15+5: the best split there is
+    assert set(shard_of_files(["x.py"], 3, {}).values()) == {1}
+    # the slow tier: by file or by the fixture that costs the time
+    assert slow_reason("test_zoo.py", []) and slow_reason("test_grading.py", ["graded", "tmp_path"])
+    assert slow_reason("test_grading.py", ["toy", "tmp_path"]) is None
