@@ -15,6 +15,7 @@ interpreter instead.
     python -m attnviz.course              # run everything, build the gallery
     python -m attnviz.course --only 01_beginner/attention_basics
     python -m attnviz.course --gallery-only
+    ATTNVIZ_CPROFILE=/tmp/prof python -m attnviz.course --only attention_entropy   # cProfile per lesson
 """
 
 from __future__ import annotations
@@ -123,6 +124,12 @@ def _fork_lesson(path: Path, log: Path, profile: Path | None = None) -> int:
         sys.argv = [os.path.relpath(path, REPO_ROOT) if REPO_ROOT in path.parents else str(path)]
         warnings.simplefilter("ignore")
         timers = _profiled() if profile else None
+        profiler = None
+        if os.environ.get("ATTNVIZ_CPROFILE"):  # a folder: where each lesson's cProfile statistics go
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
         try:
             runpy.run_path(str(path), run_name="__main__")
             code = 0
@@ -131,6 +138,9 @@ def _fork_lesson(path: Path, log: Path, profile: Path | None = None) -> int:
         finally:
             if timers is not None:
                 Path(profile).write_text(json.dumps(timers))
+            if profiler is not None:
+                profiler.disable()
+                profiler.dump_stats(Path(os.environ["ATTNVIZ_CPROFILE"]) / f"{path.stem}.prof")
     except BaseException:  # noqa: BLE001 - report like a crashed interpreter would, then leave
         import traceback
 
