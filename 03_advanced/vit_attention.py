@@ -56,11 +56,16 @@ Pitfalls
   on the patches the object touches (:func:`target_shares`), split into *edge* patches (partly object) and
   patches wholly *inside* it, against the share of the patches each region holds (what a flat map gives).
   On the tiny ViT's default image every head of the last layer puts most of its weight on the object's
-  edge patches (a test checks it), and the figure's caption gives the numbers.
+  edge patches (a test checks it), and the figure's caption gives the numbers. Its verdict per head is a
+  rule stated in advance: *off the object* when the head's share there is under twice a flat map's, *on
+  its edges* when each edge patch gets more than each inside patch, else *on the object*.
 * Big ViTs put large attention on a few background patches that carry global information ("Vision
   Transformers Need Registers", Darcet et al. 2024): a bright spot in the sky is not the object.
 * Attention is where information is *read*, not proof that it *mattered* (Jain & Wallace 2019); the
   gradient lessons ask that question.
+
+This file holds what the lesson teaches: the maps, the pointing game and the measurements that the
+captions quote. How the figures are laid out and the captions worded is in ``attnviz/vit_figures.py``.
 
 Run it
 ------
@@ -77,70 +82,21 @@ Usage from Python::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from attnviz import DATA_DIR
+from attnviz import DATA_DIR, kinds, vit_figures
 from attnviz.cli import lesson_parser, run_lesson
-from attnviz.kinds import (
-    check_grid,
-    check_maps,
-    check_object_masks,
-    config_patch_size,
-    image_normalisation,
-    image_size,
-    input_size,
-    patch_cover,
-    pixel_values,
-    require_vision_transformer,
-    resize_masks,
-    vision_attention,
-    vision_special_tokens,
-)
 from attnviz.models import load_model
 from attnviz.normalize import output_row
 from attnviz.outputs import LessonOutputs
 from attnviz.training.shapes import load_test_set
 from attnviz.validate import check_attention, check_index
-from attnviz.views import overlay_figure, pointing_examples_figure, pointing_scores_figure
+from attnviz.views import pointing_scores_figure
 from intermediate.attention_rollout import AttentionRollout
 
 TEST_SET = DATA_DIR / "images" / "shapes_test"  # the tiny ViT's test images, labels and target masks
-OVERLAY_CMAP = "inferno"  # perceptually uniform; dark = little attention, so the image shows through
-OVERLAY_ALPHA = 1.0  # opaque: a blend over the image makes colours the colour bar does not show
-OUTLINE_COLOUR = "cyan"  # the object's outline over a map: a colour inferno never uses
-
-
-@dataclass
-class PatchAttention:
-    """One image through a ViT: every attention weight and what is needed to put it back on the image."""
-
-    attention: np.ndarray  # (L, H, N, N), N = n_prefix + grid[0] * grid[1]
-    image: np.ndarray  # (S, S, 3) floats in [0, 1]: the image exactly as the model saw it
-    grid: tuple[int, int]  # (g_h, g_w) patches
-    patch_size: int
-    n_prefix: int  # special tokens in front of the patches ([CLS], maybe a distillation token)
-    logits: np.ndarray | None = None  # (num_labels,) for a classifier
-    special_tokens: tuple[str, ...] = ("[CLS]",)  # the n_prefix tokens' names, [CLS] first
-
-    def __post_init__(self):
-        """Checked on construction: softmax attention, and as many tokens as special tokens + patches."""
-        self.attention = check_attention(self.attention, "LHQK", name="attention", square=True)
-        g_h, g_w = self.grid
-        if self.attention.shape[-1] != self.n_prefix + g_h * g_w:
-            raise ValueError(f"attention: {self.attention.shape[-1]} tokens do not match {self.n_prefix} "
-                             f"special token(s) + a {g_h} × {g_w} patch grid = {self.n_prefix + g_h * g_w}")
-
-    def token_note(self) -> str:
-        """Which row is drawn and which tokens are not on the patch grid, for a figure's title."""
-        others = ", ".join(self.special_tokens[1:])
-        return "row drawn: [CLS]" + (f"; not on the patch grid: {others}" if others else "")
-
-    @property
-    def predicted(self) -> int | None:
-        return None if self.logits is None else int(np.argmax(self.logits))
 
 
 # ------------------------------------------------------------------------ from attention to a grid
@@ -152,7 +108,7 @@ def cls_patch_maps(attention, grid: tuple[int, int], n_prefix: int = 1) -> np.nd
     patch in row ``i``, column ``j`` (the patches are numbered row by row, as the model cuts them).
     """
     arr = check_attention(attention, "HQK|LHQK", name="attention", square=True)
-    g_h, g_w = check_grid(grid, n_prefix)
+    g_h, g_w = kinds.check_grid(grid, n_prefix)
     if arr.shape[-1] != n_prefix + g_h * g_w:
         raise ValueError(f"attention: {arr.shape[-1]} tokens do not match {n_prefix} special token(s) + a "
                          f"{g_h} × {g_w} patch grid = {n_prefix + g_h * g_w}; is the patch size right?")
@@ -181,11 +137,11 @@ def pointing_hits(maps, object_masks) -> tuple[np.ndarray, np.ndarray]:
     empty). An image is a hit when the map's highest patch overlaps the object; its chance level is the
     share of patches that overlap the object (the expected hit rate of a patch picked at random). A map
     need not sum to 1 — only its strongest patch counts, and a ``[CLS]`` row keeps weight off the
-    patches — but it must be finite and non-negative (:func:`check_maps`).
+    patches — but it must be finite and non-negative (:func:`attnviz.kinds.check_maps`).
     """
-    maps = check_maps(maps)
-    check_object_masks(object_masks, len(maps))
-    on_object = patch_cover(object_masks, maps.shape[1:]) > 0  # (n, g_h, g_w): patches that touch the object
+    maps = kinds.check_maps(maps)
+    kinds.check_object_masks(object_masks, len(maps))
+    on_object = kinds.patch_cover(object_masks, maps.shape[1:]) > 0  # (n, g_h, g_w): patches on the object
     on_object = on_object.reshape(len(maps), -1)  # (n, g_h, g_w) -> (n, g_h · g_w), row-major
     best = maps.reshape(len(maps), -1).argmax(1)  # (n, g_h, g_w) -> (n,): the highest patch, row-major
     return on_object[np.arange(len(maps)), best], on_object.mean(1)
@@ -201,8 +157,9 @@ def target_shares(maps, object_mask) -> dict:
     there is none), ``"n_edge", "n_inside", "n_patches"`` and ``"chance"``: the share of the patches that
     touch the object — what a flat map would put there.``}``
     """
-    maps = check_maps(maps)
-    cover = patch_cover(np.asarray(object_mask)[None], maps.shape[1:], name="object_mask")[0]  # (g_h, g_w)
+    maps = kinds.check_maps(maps)
+    masks = np.asarray(object_mask)[None]  # (S_h, S_w) -> (1, S_h, S_w)
+    cover = kinds.patch_cover(masks, maps.shape[1:], name="object_mask")[0]  # (g_h, g_w): share on the object
     edge, inside = (cover > 0) & (cover < 1), cover == 1  # (g_h, g_w) each
     totals = maps.sum(axis=(1, 2))  # (n,)
     on_edge = maps[:, edge].sum(1) / totals  # (n, g_h, g_w)[:, mask] -> (n, patches) -> (n,)
@@ -215,47 +172,6 @@ def target_shares(maps, object_mask) -> dict:
             "chance": (n_edge + n_inside) / cover.size}
 
 
-def head_verdicts(shares: dict) -> list[str]:
-    """One phrase per map from :func:`target_shares`, decided by the numbers: ``"off the object"`` when its
-    share on the object is under twice a flat map's, ``"on the object's edges"`` when each edge patch gets
-    more than each inside patch, else ``"on the object"``."""
-    verdicts = []
-    for target, edge, inside in zip(shares["target"], shares["edge_per_patch"], shares["inside_per_patch"]):
-        if target < 2 * shares["chance"]:
-            verdicts.append("off the object")
-        elif shares["n_inside"] and edge > inside:
-            verdicts.append("on the object's edges")
-        else:
-            verdicts.append("on the object")
-    return verdicts
-
-
-def head_grid_caption(layer: int, shares: dict | None) -> str:
-    """The head grid's caption, every number from :func:`target_shares` of the layer's heads."""
-    text = f"Every head of layer {layer} on one shared scale, beside the image"
-    if shares is None:
-        return text + " (no object mask for this image: where the heads look is not measured)."
-    percent = lambda values: ", ".join(f"head {h} {100 * v:.0f}%" for h, v in enumerate(values))  # noqa: E731
-    n_target = shares["n_edge"] + shares["n_inside"]
-    text += (f", the object outlined. Share of each head's patch weight on the {n_target} patches the object "
-             f"touches ({100 * shares['chance']:.0f}% of the patches: what a flat map puts there): "
-             f"{percent(shares['target'])}. Per patch, each of the {shares['n_edge']} edge patches (partly "
-             f"object) gets {percent(shares['edge_per_patch'])}")
-    if shares["n_inside"]:
-        inside = "the 1 patch" if shares["n_inside"] == 1 else f"each of the {shares['n_inside']} patches"
-        text += f"; {inside} wholly inside gets {percent(shares['inside_per_patch'])}"
-        if shares["n_inside"] < 3:
-            text += " (so few inside patches make edge-versus-inside one image's hint, not a rule)"
-    groups: dict[str, list[int]] = {}
-    for head, verdict in enumerate(head_verdicts(shares)):
-        groups.setdefault(verdict, []).append(head)
-    said = "; ".join(f"head{'s' if len(heads) > 1 else ''} {', '.join(map(str, heads))}: {verdict}"
-                     for verdict, heads in groups.items())
-    worst = int(np.argmin(shares["target"]))
-    return text + (f". So — {said}; the most weight off the object is head {worst}'s, "
-                   f"{100 * (1 - shares['target'][worst]):.0f}%.")
-
-
 # ------------------------------------------------------------------------------- the visualizer
 class ViTAttentionVisualizer:
     """CLS-to-patch attention of a ``transformers`` ViT over the image: per head, per layer, rolled out.
@@ -266,7 +182,7 @@ class ViTAttentionVisualizer:
     standard deviation 0.5 (ViT's convention).
     """
 
-    def __init__(self, model=None, processor=None, device=None, cmap: str = OVERLAY_CMAP):
+    def __init__(self, model=None, processor=None, device=None, cmap: str = vit_figures.OVERLAY_CMAP):
         self.model, self.processor, self.device, self.cmap = model, processor, device, cmap
 
     # ------------------------------------------------------------------------------------ inputs
@@ -282,14 +198,14 @@ class ViTAttentionVisualizer:
     @staticmethod
     def check_patch_size(model, patch_size) -> int:
         """``patch_size`` must be the model's (``None`` means: take it from the config)."""
-        actual = config_patch_size(model.config)
+        actual = kinds.config_patch_size(model.config)
         if patch_size is None:
             return actual
         if isinstance(patch_size, bool) or not isinstance(patch_size, int | np.integer):
             raise TypeError("patch_size: expected an integer number of pixels, got "
                             f"{type(patch_size).__name__}")
         if patch_size != actual:
-            size = image_size(model.config)
+            size = kinds.image_size(model.config)
             raise ValueError(f"patch_size: got {patch_size}, but the model's config has patch_size={actual} "
                              f"(a {size // actual} × {size // actual} grid on {size}-pixel images); pass "
                              f"patch_size={actual} or None")
@@ -302,15 +218,15 @@ class ViTAttentionVisualizer:
     def preprocess(self, image, model, processor=None):
         """``image`` (a PIL image, a path, an ``(H, W, 3)`` array, or ready ``pixel_values``) -> a
         ``(1, 3, S, S)`` tensor of pixel values, checked against the model's image size."""
-        return pixel_values(image, model.config, self._processor(model, processor))
+        return kinds.pixel_values(image, model.config, self._processor(model, processor))
 
     def _grid(self, model, patch_size, processor=None) -> tuple[int, int]:
         """The ``(g_h, g_w)`` patch grid of ``model``, after checking ``patch_size`` against its config."""
-        size = input_size(model.config, self._processor(model, processor))
+        size = kinds.input_size(model.config, self._processor(model, processor))
         patch = self.check_patch_size(model, patch_size)
         return size // patch, size // patch
 
-    def attend(self, model=None, image=None, patch_size=None, processor=None) -> PatchAttention:
+    def attend(self, model=None, image=None, patch_size=None, processor=None) -> vit_figures.PatchAttention:
         """Run one image through the model; every attention weight, with the grid it lives on."""
         model = self._model(model)
         grid = self._grid(model, patch_size, processor)
@@ -320,12 +236,12 @@ class ViTAttentionVisualizer:
                 raise ValueError("image: got None and no shipped test image; pass a PIL image, a path or "
                                  "pixel values")
         pixels = self.preprocess(image, model, processor)  # (1, 3, S, S)
-        attention, logits = vision_attention(model, pixels)  # (L, 1, H, N, N), (1, classes) or None
-        mean, std = image_normalisation(self._processor(model, processor))
+        attention, logits = kinds.vision_attention(model, pixels)  # (L, 1, H, N, N), (1, classes) or None
+        mean, std = kinds.image_normalisation(self._processor(model, processor))
         shown = pixels[0].permute(1, 2, 0).float().numpy() * std + mean  # (3, S, S) -> (S, S, 3) in [0, 1]
-        special = vision_special_tokens(model.config, attention.shape[-1], grid)  # [CLS] first
+        special = kinds.vision_special_tokens(model.config, attention.shape[-1], grid)  # [CLS] first
         patch = pixels.shape[-1] // grid[0]
-        return PatchAttention(attention[:, 0], np.clip(shown, 0, 1), grid, patch, len(special),
+        return vit_figures.PatchAttention(attention[:, 0], np.clip(shown, 0, 1), grid, patch, len(special),
                               None if logits is None else logits[0], tuple(special))
 
     def attend_batch(self, model=None, images=(), patch_size=None, processor=None, batch_size: int = 64):
@@ -337,8 +253,9 @@ class ViTAttentionVisualizer:
         if len(images) == 0:
             raise ValueError("images: got none; expected at least one image")
         pixels = torch.cat([self.preprocess(image, model, processor) for image in images])  # (B, 3, S, S)
-        attention, logits = vision_attention(model, pixels, batch_size)  # (L, B, H, N, N), (B, C) or None
-        return attention, logits, grid, len(vision_special_tokens(model.config, attention.shape[-1], grid))
+        attention, logits = kinds.vision_attention(model, pixels, batch_size)  # (L, B, H, N, N), (B, C)|None
+        special = kinds.vision_special_tokens(model.config, attention.shape[-1], grid)  # [CLS] first
+        return attention, logits, grid, len(special)
 
     def pointing_game(self, model=None, images=(), object_masks=(), patch_size=None,
                       processor=None) -> dict:
@@ -352,10 +269,10 @@ class ViTAttentionVisualizer:
         """
         if len(images) == 0:
             raise ValueError("images: got none; expected at least one image")
-        check_object_masks(object_masks, len(images))  # before the forward pass, not after it
+        kinds.check_object_masks(object_masks, len(images))  # before the forward pass, not after it
         attention, logits, grid, n_prefix = self.attend_batch(model, images, patch_size, processor)
         size = grid[0] * self.check_patch_size(self._model(model), patch_size)
-        object_masks = resize_masks(object_masks, size, self._processor(self._model(model), processor))
+        object_masks = kinds.resize_masks(object_masks, size, self._processor(self._model(model), processor))
         n_layers = attention.shape[0]
         maps = cls_patch_maps(attention.mean(2), grid, n_prefix)  # (L, B, g_h, g_w): head-mean map per layer
         rollout_maps = rollout_map(attention, grid, n_prefix)  # (B, g_h, g_w)
@@ -389,12 +306,7 @@ class ViTAttentionVisualizer:
         head = check_index(head_idx, n_heads, name="head_idx")
         maps = cls_patch_maps(result.attention[layer], result.grid, result.n_prefix)  # (H, g_h, g_w)
         rolled = rollout_map(result.attention, result.grid, result.n_prefix)  # (g_h, g_w)
-        on_patches = "of [CLS]'s attention on patches"
-        panels = [(maps[head], f"layer {layer}, head {head}\n{100 * maps[head].sum():.0f}% {on_patches}"),
-                  (maps.mean(0), f"layer {layer}, mean of {n_heads} heads\n{100 * maps.mean(0).sum():.0f}% "
-                                 f"{on_patches}"),
-                  (rolled, f"rollout of {n_layers} layers\n{100 * rolled.sum():.0f}% of the rollout row on "
-                           "patches")]
+        panels = vit_figures.patch_attention_panels(maps, rolled, layer, head, n_layers)  # 3 titled panels
         fig = self._overlay_figure(result, panels, class_names=class_names,
                                    object_mask=self._input_mask(object_mask, result, model, processor))
         if save_path is not None:
@@ -414,48 +326,15 @@ class ViTAttentionVisualizer:
                                     suptitle=f"Layer {layer}: where [CLS] looks, head by head "
                                              "(one shared scale)")
 
-    def _input_mask(self, object_mask, result: PatchAttention, model, processor):
+    def _input_mask(self, object_mask, result: vit_figures.PatchAttention, model, processor):
         """``object_mask`` brought to the image the model saw (``(S, S)`` bool), or ``None``."""
-        if object_mask is None:
-            return None
-        size = result.image.shape[0]
-        return resize_masks(np.asarray(object_mask)[None], size, self._processor(self._model(model),
-                                                                                   processor))[0]
+        processor = self._processor(self._model(model), processor)
+        return vit_figures.input_mask(object_mask, result.image.shape[0], processor)
 
-    def _overlay_figure(self, result: PatchAttention, panels, *, shared_scale: bool = False,
-                        show_image: bool = True, class_names=None, suptitle: str | None = None,
-                        object_mask=None):
-        """``panels`` (``(map (g_h, g_w), title)`` each) beside the image, titled with the prediction;
-        ``object_mask`` ``(S, S)`` outlined on the image and on every map."""
-        label = ""
-        if class_names is not None and result.logits is not None and len(class_names) != len(result.logits):
-            raise ValueError(f"class_names: got {len(class_names)} names for a model with "
-                             f"{len(result.logits)} classes; expected one name per class")
-        if result.predicted is not None:
-            name = class_names[result.predicted] if class_names else f"class {result.predicted}"
-            label = f" — predicted: {name}"
-        outline = "" if object_mask is None else f"; object outlined in {OUTLINE_COLOUR}"
-        title = (suptitle or "Where the [CLS] token looks (weights on patches; colour scale 0 to each "
-                 "map's maximum)") + label + f"\n{result.token_note()}{outline}"
-        fig = overlay_figure(result.image, panels, grid=result.grid, patch_size=result.patch_size,
-                             cmap=self.cmap, alpha=OVERLAY_ALPHA, shared_scale=shared_scale,
-                             show_image=show_image, title=title, scale_label=_scale_label)
-        if object_mask is not None:
-            for ax in fig.axes:
-                if ax.images:  # the image and every map (colour bars hold no image)
-                    outline_object(ax, object_mask)
-        return fig
-
-
-def outline_object(ax, object_mask) -> None:
-    """Draw the outline of a pixel mask ``(S, S)`` on ``ax``, in image coordinates (pixel centres at +0.5)."""
-    centres = np.arange(object_mask.shape[0]) + 0.5
-    ax.contour(centres, centres, np.asarray(object_mask, dtype=float), levels=[0.5], colors=OUTLINE_COLOUR,
-               linewidths=1.2)
-
-
-def _scale_label(panel_title: str) -> str:
-    return "rollout share" if panel_title.startswith("rollout") else "CLS → patch weight"
+    def _overlay_figure(self, result: vit_figures.PatchAttention, panels, **options):
+        """``panels`` beside the image in this visualizer's colour map (``vit_figures.patch_overlay_figure``:
+        ``shared_scale``, ``show_image``, ``class_names``, ``suptitle``, ``object_mask`` pass through)."""
+        return vit_figures.patch_overlay_figure(result, panels, cmap=self.cmap, **options)
 
 
 def randomised_copy(model, seed: int = 2024):
@@ -470,16 +349,6 @@ def randomised_copy(model, seed: int = 2024):
     return copy
 
 
-def depth_caption(names: list[str], shares: dict | None) -> str:
-    """The by-layer figure's caption: each map's share on the object (from :func:`target_shares`)."""
-    text = "How the [CLS] map changes with depth; each panel on its own 0-to-max scale"
-    if shares is None:
-        return text + "."
-    listed = ", ".join(f"{name} {100 * share:.0f}%" for name, share in zip(names, shares["target"]))
-    return text + (f". Share of each map on the patches the object touches (a flat map: "
-                   f"{100 * shares['chance']:.0f}%): {listed}.")
-
-
 def single_image_figures(viz, model, image, patch, layer_idx, head_idx, class_names, object_mask=None):
     """Demo 1's three figures with their captions: ``[(name, figure, caption)]``. Every measured sentence
     of a caption comes from :func:`target_shares` on the maps drawn (when ``object_mask`` is known)."""
@@ -489,14 +358,12 @@ def single_image_figures(viz, model, image, patch, layer_idx, head_idx, class_na
     made = []
     fig = viz.visualize_patch_attention(model, image, patch_size=patch, head_idx=head_idx, layer_idx=layer,
                                         class_names=class_names, object_mask=object_mask)
-    made.append(("patch_attention", fig, "The [CLS] token's attention to each patch, beside the image — one "
-                 "head, the mean of the layer's heads, and the rollout of all layers; each title gives the "
-                 "share of [CLS]'s attention that the map holds."))
+    made.append(("patch_attention", fig, vit_figures.PATCH_ATTENTION_CAPTION))
     heads = cls_patch_maps(result.attention[layer], result.grid, result.n_prefix)  # (H, g_h, g_w)
     fig = viz.plot_head_grid(model, image, layer_idx=layer, patch_size=patch, class_names=class_names,
                              object_mask=object_mask)
     head_shares = None if mask is None else target_shares(heads, mask)
-    made.append(("head_grid", fig, head_grid_caption(layer, head_shares)))
+    made.append(("head_grid", fig, vit_figures.head_grid_caption(layer, head_shares)))
     n_layers = result.attention.shape[0]
     names = [f"layer {i} (mean of heads)" for i in range(n_layers)] + ["rollout"]
     depth = np.stack([cls_patch_maps(result.attention[i], result.grid, result.n_prefix).mean(0)
@@ -504,48 +371,9 @@ def single_image_figures(viz, model, image, patch, layer_idx, head_idx, class_na
                      + [rollout_map(result.attention, result.grid, result.n_prefix)])  # (L + 1, g_h, g_w)
     fig = viz._overlay_figure(result, list(zip(depth, names)), class_names=class_names, object_mask=mask,
                               suptitle="Depth: the [CLS] map of each layer (mean of heads) and the rollout")
-    made.append(("by_layer", fig, depth_caption(names, None if mask is None else target_shares(depth, mask))))
+    depth_shares = None if mask is None else target_shares(depth, mask)
+    made.append(("by_layer", fig, vit_figures.depth_caption(names, depth_shares)))
     return made
-
-
-def first_hits_and_misses(hits, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of the first ``k`` hits and the first ``k`` misses, in data-set order: examples chosen by a
-    rule stated in advance, not by how good they look."""
-    hits = np.asarray(hits)
-    if hits.ndim != 1 or hits.dtype != bool:
-        raise ValueError(f"hits: expected a 1-d bool array, got shape {hits.shape} and dtype {hits.dtype}")
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-        raise ValueError(f"k: expected a positive integer, got {k!r}")
-    return np.flatnonzero(hits)[:k], np.flatnonzero(~hits)[:k]
-
-
-def pointing_examples(data, game: dict, class_names, k: int = 4):
-    """The pointing-game examples figure and its caption: the first ``k`` hits and the first ``k`` misses of
-    the rollout, in test-set order, each titled with its test-set index, its class and the prediction."""
-    from attnviz.training.shapes import CLASSES
-
-    hits = np.asarray(game["hits"]["rollout"])
-    shown_hits, shown_misses = first_hits_and_misses(hits, k)
-    show = np.concatenate([shown_hits, shown_misses])  # hits first, then misses
-    logits = game["logits"]
-    predicted = ["" if logits is None else f"\n(predicted {class_names[int(logits[i].argmax())]})"
-                 for i in show]
-    titles = [f"#{i}: {CLASSES[data.labels[i]]}{p}" for i, p in zip(show, predicted)]
-    fig = pointing_examples_figure(data.images[show], data.masks[show], game["rollout_maps"][show],
-                                   hits[show], titles, cmap=OVERLAY_CMAP, alpha=OVERLAY_ALPHA)
-    for ax, i in zip(fig.axes[len(show):], show):  # the bottom row: the maps; outline the object there too
-        outline_object(ax, data.masks[i])
-    n_miss = int((~hits).sum())
-    if n_miss == 0:
-        misses = "no misses (there are none to show)"
-    elif n_miss <= k:
-        misses = f"all {n_miss} of its misses"
-    else:
-        misses = f"the first {len(shown_misses)} of its {n_miss} misses"
-    caption = (f"The rollout's first {len(shown_hits)} hits and {misses} among {len(hits)} test images, in "
-               f"test-set order (chosen by that rule, not by looks): the target outlined, the rollout beside "
-               "it with its strongest patch boxed; hit when the box touches the target.")
-    return fig, caption
 
 
 def _single_image_demo(viz, model, image, patch, args, class_names, out, name, object_mask=None) -> None:
@@ -580,12 +408,9 @@ def _pointing_game_demo(viz, loaded, data, patch, class_names, out) -> None:
     out.save_figure(fig, "pointing_game", f"Pointing game on {len(images)} test images ({accuracy}): how "
                     "often each map's strongest patch touches the target, for the trained model and for the "
                     "same architecture with random weights, against the chance of a random patch.")
-    with open(out.path("pointing_game.csv"), "w", encoding="utf-8") as f:
-        f.write("method,hit_rate,hit_rate_random_weights,chance,images\n")
-        for name, rate, other in rows:
-            f.write(f'"{name}",{rate:.4f},{other:.4f},{game["chance"]:.4f},{len(images)}\n')
+    vit_figures.write_pointing_csv(out.path("pointing_game.csv"), rows, game["chance"], len(images))
     out.register("pointing_game.csv", "The pointing-game scores as a table.")
-    fig, caption = pointing_examples(data, game, class_names)
+    fig, caption = vit_figures.pointing_examples(data, game, class_names)
     out.save_figure(fig, "pointing_examples", caption)
 
 
@@ -599,7 +424,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     out = LessonOutputs(__file__, args.out)
     if args.model is not None:
-        require_vision_transformer(args.model)  # Swin, ConvNeXt, a text model: one line, before any work
+        kinds.require_vision_transformer(args.model)  # Swin, ConvNeXt, a text model: one line, before work
     loaded = load_model(args.model, kind="vit", device=args.device)
     viz = ViTAttentionVisualizer(loaded.model, loaded.processor)
     model = loaded.model

@@ -435,7 +435,7 @@ def test_target_shares_by_hand():
 
 
 def test_head_verdicts_and_caption_follow_the_numbers():
-    from advanced.vit_attention import head_grid_caption, head_verdicts
+    from attnviz.vit_figures import head_grid_caption, head_verdicts
 
     shares = {"target": np.array([0.9, 0.9, 0.2]), "edge_per_patch": np.array([0.1, 0.01, 0.02]),
               "inside_per_patch": np.array([0.05, 0.5, 0.0]), "n_edge": 8, "n_inside": 2, "n_patches": 64,
@@ -511,7 +511,7 @@ def test_map_colours_are_the_colour_bars_colours_for_known_values():
     import matplotlib
     import matplotlib.pyplot as plt
 
-    from advanced.vit_attention import PatchAttention
+    from attnviz.vit_figures import PatchAttention
 
     matplotlib.use("Agg")
     n = 1 + 16  # [CLS] + a 4 × 4 grid of 16-pixel patches
@@ -562,7 +562,7 @@ def test_random_vit_map_colours_are_on_its_colour_bars(vit):
 
 
 def test_first_hits_and_misses_by_hand():
-    from advanced.vit_attention import first_hits_and_misses
+    from attnviz.vit_figures import first_hits_and_misses
 
     hits = np.array([True, False, True, True, False, True, True])
     shown_hits, shown_misses = first_hits_and_misses(hits, 3)
@@ -576,8 +576,8 @@ def test_first_hits_and_misses_by_hand():
 def test_pointing_examples_show_hits_and_misses_in_test_set_order():
     import matplotlib.pyplot as plt
 
-    from advanced.vit_attention import pointing_examples
     from attnviz.training import shapes
+    from attnviz.vit_figures import pointing_examples
 
     data = shapes.make_images(9, seed=2)
     hits = np.array([False, True, True, False, True, True, True, True, False])
@@ -628,7 +628,7 @@ def test_rollout_map_rejects_bad_attention(bad):
 @given(bad=bad_attention((2, 2, 5, 5)))
 @every_kind((2, 2, 5, 5))
 def test_patch_attention_rejects_bad_attention(bad):
-    from advanced.vit_attention import PatchAttention
+    from attnviz.vit_figures import PatchAttention
 
     _, array = bad
     assert_rejects(lambda: PatchAttention(array, np.zeros((4, 4, 3)), (2, 2), 2, 1), "attention")
