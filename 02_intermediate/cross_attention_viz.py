@@ -87,6 +87,7 @@ def cross_attentions(model, tokenizer, sources, targets=None, max_new_tokens: in
 
     from attnviz.extract import transformer_attentions
 
+    max_new_tokens = _check_count(max_new_tokens, "max_new_tokens")
     if isinstance(sources, str):
         sources = [sources]
     if not sources or not all(isinstance(t, str) and t.strip() for t in sources):
@@ -135,6 +136,13 @@ def cross_attentions(model, tokenizer, sources, targets=None, max_new_tokens: in
                      for seq in sequences]
     outputs = [tokenizer.decode(seq, skip_special_tokens=True) for seq in sequences]
     return CrossAttention(weights, source_tokens, target_tokens, source_mask, decoder_mask.numpy(), outputs)
+
+
+def _check_count(value, name: str, lowest: int = 1) -> int:
+    """A whole-number argument (a count, a size) of at least ``lowest``."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < lowest:
+        raise ValueError(f"{name}: got {value!r}; expected a whole number ≥ {lowest}")
+    return int(value)
 
 
 def source_limit(tokenizer, model) -> int:
@@ -287,6 +295,7 @@ def date_alignment_by_layer(model, tokenizer, n_dates: int = 200, seed: int = 12
     """
     from attnviz.training.dates import TARGET_POSITIONS, make_examples
 
+    n_dates, batch_size = _check_count(n_dates, "n_dates"), _check_count(batch_size, "batch_size")
     examples = list(make_examples(n_dates, seed) if examples is None else examples)
     hits: dict[int, list[np.ndarray]] = {}
     for start in range(0, len(examples), batch_size):
@@ -309,7 +318,9 @@ def plot_alignment(cross, source_tokens, target_tokens, *, title: str = "Implied
     """
     import matplotlib.pyplot as plt
 
-    n_t, n_s = len(target_tokens), len(source_tokens)
+    if isinstance(min_weight, bool) or not isinstance(min_weight, int | float) or not 0 <= min_weight <= 1:
+        raise ValueError(f"min_weight: got {min_weight!r}; expected a weight from 0 to 1")
+    n_t, n_s = _count(target_tokens, "target_tokens"), _count(source_tokens, "source_tokens")
     arr = check_cross_attention(cross, source_len=n_s, target_len=n_t, name="cross")
     if arr.ndim != 2:
         raise ValueError(f"cross: expected one (target, source) map, got shape {arr.shape}")
@@ -338,6 +349,19 @@ def plot_alignment(cross, source_tokens, target_tokens, *, title: str = "Implied
     return fig
 
 
+def _cross_map(attention, source_tokens, target_tokens, *, name: str, target_name: str) -> np.ndarray:
+    """``attention`` checked as ``(..., target, source)`` against its two token lists."""
+    return check_cross_attention(attention, source_len=_count(source_tokens, "source_tokens"),
+                                 target_len=_count(target_tokens, target_name), name=name)
+
+
+def _count(tokens, name: str) -> int:
+    """How many labels ``tokens`` holds; a ``TypeError`` naming ``name`` when it is not a list of strings."""
+    if not isinstance(tokens, list | tuple) or not all(isinstance(t, str) for t in tokens):
+        raise TypeError(f"{name}: expected a list of token strings, got {type(tokens).__name__}")
+    return len(tokens)
+
+
 def _show(token: str) -> str:
     """Make spaces and the tokenizers' space markers visible in a label."""
     return "␣" if token.strip() == "" and token != "" else token.replace("Ġ", "␣").replace("▁", "␣")
@@ -349,8 +373,7 @@ def _shown(tokens) -> list[str]:
 
 def plot_cross_heads(weights, source_tokens, target_tokens, name: str):
     """All layers × heads of one pair, ``(L, H, T, S)``, on one 0–1 scale."""
-    arr = check_cross_attention(weights, source_len=len(source_tokens), target_len=len(target_tokens),
-                                name="weights")
+    arr = _cross_map(weights, source_tokens, target_tokens, name="weights", target_name="target_tokens")
     n_layers, n_heads = arr.shape[:2]
     titles = [[f"layer {layer}, head {head}" for head in range(n_heads)] for layer in range(n_layers)]
     return show_heatmaps(arr, xlabels=_shown(source_tokens), ylabels=_shown(target_tokens), titles=titles,
@@ -361,8 +384,7 @@ def plot_cross_heads(weights, source_tokens, target_tokens, name: str):
 # ------------------------------------------------------------------------------------- the RNN, 3 ways
 def plot_rnn_heatmap(attention, source_tokens, output_tokens, title: str = "GRU + Bahdanau attention"):
     """Way 1: the ``(T, S)`` heatmap of an RNN's attention."""
-    arr = check_cross_attention(attention, source_len=len(source_tokens), target_len=len(output_tokens),
-                                name="attention")
+    arr = _cross_map(attention, source_tokens, output_tokens, name="attention", target_name="output_tokens")
     arr = check_attention(arr, "QK", name="attention")  # one (T, S) map, rows summing to 1
     return show_heatmaps(arr, xlabels=_shown(source_tokens), ylabels=_shown(output_tokens), titles=[title],
                          xlabel="source token", ylabel="output token (decoding step)")
@@ -400,8 +422,7 @@ def gif_frame(attention, source_tokens, output_tokens, step: int):
     later rows blank; the title names the step as :func:`step_label` does."""
     from matplotlib.patches import Rectangle
 
-    arr = check_cross_attention(attention, source_len=len(source_tokens), target_len=len(output_tokens),
-                                name="attention")
+    arr = _cross_map(attention, source_tokens, output_tokens, name="attention", target_name="output_tokens")
     step = check_step(step, arr.shape[0])
     frame = animation_frames(arr)[step - 1]  # (T, T, S) -> (T, S): rows after this step are NaN
     written = "".join(o for o in output_tokens[:step] if not o.startswith("<"))
@@ -420,8 +441,11 @@ def attention_gif(attention, source_tokens, output_tokens, path, seconds_per_ste
     import imageio.v2 as imageio
     import matplotlib.pyplot as plt
 
-    arr = check_cross_attention(attention, source_len=len(source_tokens), target_len=len(output_tokens),
-                                name="attention")
+    if isinstance(seconds_per_step, bool) or not isinstance(seconds_per_step, int | float) \
+            or not 0 < seconds_per_step <= 60:
+        raise ValueError(f"seconds_per_step: got {seconds_per_step!r}; expected a duration in (0, 60] "
+                         "seconds")
+    arr = _cross_map(attention, source_tokens, output_tokens, name="attention", target_name="output_tokens")
     check_attention(arr, "QK", name="attention")
     images = []
     for step in range(1, arr.shape[0] + 1):
@@ -438,8 +462,7 @@ def plot_step_bars(attention, source_tokens, output_tokens, step: int):
     """Way 3: a bar chart of one decoding step's attention row (bars in source order, on a 0–1 scale).
 
     ``step`` is 1-based, as the animation counts: step ``k`` is row ``k - 1`` of the ``(T, S)`` matrix."""
-    arr = check_cross_attention(attention, source_len=len(source_tokens), target_len=len(output_tokens),
-                                name="attention")
+    arr = _cross_map(attention, source_tokens, output_tokens, name="attention", target_name="output_tokens")
     check_attention(arr, "QK", name="attention")
     step = check_step(step, arr.shape[0])
     label = step_label(step, arr.shape[0], output_tokens[step - 1])

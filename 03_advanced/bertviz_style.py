@@ -219,6 +219,9 @@ def encode_sets(sets: list[AttentionSet], threshold: float = THRESHOLD, max_link
     warning: the page then shows the threshold it really used.
     """
     _check_threshold(threshold, max_links)
+    if isinstance(budget, bool) or not isinstance(budget, int | np.integer) or budget < 1:
+        raise ValueError(f"budget: got {budget!r}; expected a positive number of bytes (default "
+                         f"{DATA_BUDGET})")
     while True:
         views = [_encode_set(s, threshold, max_links) for s in sets]
         size = _packed_bytes(views)

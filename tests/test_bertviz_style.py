@@ -485,3 +485,10 @@ def test_overlay_figure_rejects_a_bad_image_and_grid():
         shown_tokens(None)
     with pytest.raises(TypeError, match="page"):
         read_page_data(None)
+
+
+def test_encode_sets_budget_is_checked():
+    sets = collect_sets(softmax_rows(19, (1, 1, 3, 3)), list("abc"))
+    for bad in (0, -5, 1.5, True):
+        with pytest.raises(ValueError, match="budget: got"):
+            encode_sets(sets, budget=bad)

@@ -345,3 +345,23 @@ def test_alignment_hits_rejects_mismatched_spans():
         alignment_hits(np.zeros((2, 3), dtype=int), [{"a": (0, 1)}], {"a": (0,)})
     with pytest.raises(ValueError, match="target_positions"):
         alignment_hits(np.zeros((1, 3), dtype=int), [{"a": (0, 1)}], {"a": (5,)})
+
+
+def test_numeric_arguments_and_token_lists_are_checked(random_bart):
+    model, tokenizer = random_bart
+    cross = random_attention(6, (4, 6))
+    with pytest.raises(ValueError, match="max_new_tokens: got 0"):
+        cross_attentions(model, tokenizer, ["Nov 1 2026"], max_new_tokens=0)
+    with pytest.raises(ValueError, match="n_dates: got 0"):
+        date_alignment_by_layer(model, tokenizer, n_dates=0)
+    with pytest.raises(ValueError, match="batch_size: got -1"):
+        date_alignment_by_layer(model, tokenizer, n_dates=2, batch_size=-1)
+    with pytest.raises(ValueError, match="min_weight: got -1"):
+        plot_alignment(cross, SRC, TGT, min_weight=-1)
+    with pytest.raises(ValueError, match="seconds_per_step: got 0"):
+        attention_gif(cross, SRC, TGT, "/nonexistent/x.gif", seconds_per_step=0)
+    for function in (plot_rnn_heatmap, plot_alignment):
+        with pytest.raises(TypeError, match="source_tokens: expected a list of token strings"):
+            function(cross, None, TGT)
+    with pytest.raises(TypeError, match="output_tokens: expected a list"):
+        plot_step_bars(cross, SRC, "wxyz", 1)
