@@ -48,7 +48,14 @@ no matter how they were found. Cheap cuts for all pairs at once come from a dyna
 built from the tokens ``i`` and ``j``; flows come from a compiled integer max-flow on capacities rounded
 *down* (so every flow it finds is feasible); where the two do not meet, the flow's own minimum cut, or
 one more solve on what is left, closes the gap, with a proven error bound
-(``compute_flow(..., return_info=True)``). ``bench/bench_flow.py`` times it against per-pair networkx.
+(``compute_flow(..., return_info=True)``).
+
+What it costs: the certificates save the searches networkx does in Python, but one compiled max-flow per
+pair is still most of the time, and there are ``n²`` pairs — all pairs are practical up to about a hundred
+tokens. A long input is explained one output at a time: ``compute_flow(..., rows=[0])`` computes only the
+rows asked for (``n`` pairs each; the lesson does this above ``FULL_FLOW_MAX`` tokens, the dashboard for
+the row under the mouse). ``bench/bench_flow.py`` measures both against per-pair networkx Edmonds–Karp and
+per-pair scipy, in CPU seconds; ``bench/RESULTS.md`` holds the figures.
 
 Gradient-weighted flow
 ----------------------
