@@ -72,15 +72,29 @@ def parse_shard(text: str) -> tuple[int, int]:
     return k, n
 
 
-def shard_of_files(files, n: int, costs=None) -> dict[str, int]:
+# files that share work through a per-process cache and must run in the same process: the exercise cases
+# and the freshness check both use compute_reference's results (each solution runs once per test run)
+TOGETHER = ({"test_exercises.py", "test_exercise_mechanism.py"},)
+
+
+def shard_of_files(files, n: int, costs=None, together=TOGETHER) -> dict[str, int]:
     """Assign each file (name) to one of ``n`` shares (1..n): costliest first, each to the lightest share
-    so far ("longest processing time first"); ties by name, so every process computes the same split."""
+    so far ("longest processing time first"); ties by name, so every process computes the same split.
+    Files of one ``together`` group go to the same share, as one unit of their summed cost."""
     costs = FILE_CPU_SECONDS if costs is None else costs
+    units: dict[str, list[str]] = {}
+    for name in sorted(set(files)):
+        group = next((min(g) for g in together if name in g), name)
+        units.setdefault(group, []).append(name)
+
+    def cost(unit: str) -> float:
+        return sum(costs.get(name, DEFAULT_FILE_CPU) for name in units[unit])
+
     loads, shares = [0.0] * n, {}
-    for name in sorted(set(files), key=lambda f: (-costs.get(f, DEFAULT_FILE_CPU), f)):
+    for unit in sorted(units, key=lambda u: (-cost(u), u)):
         lightest = loads.index(min(loads))
-        shares[name] = lightest + 1
-        loads[lightest] += costs.get(name, DEFAULT_FILE_CPU)
+        loads[lightest] += cost(unit)
+        shares.update({name: lightest + 1 for name in units[unit]})
     return shares
 
 

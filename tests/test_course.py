@@ -161,11 +161,16 @@ def test_test_shares_split_whole_files_evenly_and_the_same_way_in_every_process(
     from conftest import shard_of_files, slow_reason
 
     costs = {"a.py": 30.0, "b.py": 20.0, "c.py": 15.0, "d.py": 10.0, "e.py": 5.0}
-    shares = shard_of_files(list(costs)[::-1], 2, costs)
-    assert shares == shard_of_files(list(costs), 2, costs)  # independent of the order files come in
+    shares = shard_of_files(list(costs)[::-1], 2, costs, together=())
+    assert shares == shard_of_files(list(costs), 2, costs, together=())  # independent of the order files come in
     loads = {k: sum(costs[f] for f, s in shares.items() if s == k) for k in (1, 2)}
     assert sorted(loads.values()) == [40.0, 40.0]  # 30+10 and 20+15+5: the best split there is
     assert set(shard_of_files(["x.py"], 3, {}).values()) == {1}
+    # files that share a per-process cache stay in one process
+    paired = shard_of_files(list(costs), 2, costs, together=({"a.py", "e.py"},))
+    assert paired["a.py"] == paired["e.py"]
+    real = shard_of_files(["test_exercises.py", "test_exercise_mechanism.py", "test_x.py", "test_y.py"], 2)
+    assert real["test_exercises.py"] == real["test_exercise_mechanism.py"]
     # the slow tier: by file or by the fixture that costs the time
     assert slow_reason("test_zoo.py", []) and slow_reason("test_grading.py", ["graded", "tmp_path"])
     assert slow_reason("test_grading.py", ["toy", "tmp_path"]) is None
