@@ -50,7 +50,9 @@ on the attention probabilities, where we can reach it.
 Reaching it in ``transformers`` 5, where the old ``head_mask`` argument is gone, takes a re-implementation
 of eager attention registered through ``AttentionInterface`` (and ``AttentionMaskInterface``, or the model
 builds no mask for it): ``attnviz/probes.py`` holds it, with :class:`~attnviz.probes.AttentionProbes`, which
-puts a gate on every head of a model for the length of a ``with`` block.
+puts a gate on every head of a model for the length of a ``with`` block. Families that compute attention
+themselves (Bloom's ALiBi, DeBERTa-v2's disentangled attention) get the same gates through hooks: on the
+dropout their probabilities pass through, or on each head's slice of the output projection's input.
 
 Pruning: the curve importance predicts, and the one we measure
 ---------------------------------------------------------------
@@ -75,7 +77,9 @@ What to look for (the lesson prints its own measurements)
   past a point, performance falls sharply as more heads go — use the scores to *rank* heads, not to add
   them up.
 * **Tiny ViT**: accuracy with half of its heads removed, in importance order, in random orders and most
-  important first.
+  important first. Another image classifier (``--vit-model``) was trained on other labels, so the shapes
+  labels mean nothing to it: it is scored task-agnostically, against its own predictions with every head on
+  (cross-entropy against them for importance, agreement with them as heads go).
 
 Run it
 ------
