@@ -319,11 +319,20 @@ COMPLETENESS_STEPS = (2, 4, 8, 16, 32)
 COMPLETENESS_METHODS = ("gausslegendre", "riemann_right")
 
 
-def completeness_runs(x, steps=COMPLETENESS_STEPS, methods=COMPLETENESS_METHODS) -> dict:
-    """The completeness error of IG on the lesson's input at fixed step counts: ``{method: (n_steps,)}``."""
-    return {m: np.array([embedding_attributions(x.model, x.target, x.ids, x.baseline, extra=(x.mask,),
-                                                n_steps=k, method=m, tolerance=None)["relative_error"][0]
-                         for k in steps]) for m in methods}
+def completeness_runs(x, steps=COMPLETENESS_STEPS, methods=COMPLETENESS_METHODS, known=None) -> dict:
+    """The completeness error of IG on the lesson's input at fixed step counts: ``{method: (n_steps,)}``.
+
+    ``known``: ``{(method, steps): error}`` already measured (the lesson's main integral), not run again.
+    """
+    known = dict(known or {})
+
+    def error(method, k):
+        if (method, k) in known:
+            return known[(method, k)]
+        return embedding_attributions(x.model, x.target, x.ids, x.baseline, extra=(x.mask,), n_steps=k,
+                                      method=method, tolerance=None)["relative_error"][0]
+
+    return {m: np.array([error(m, k) for k in steps]) for m in methods}
 
 
 def completeness_summary(steps, runs, tolerance: float = 0.01) -> dict:
@@ -368,7 +377,8 @@ def _ig_demo(out, args, x) -> dict:
     ig = embedding_attributions(x.model, x.target, x.ids, x.baseline, extra=(x.mask,), n_steps=args.steps)
     change = float(ig["output"][0] - ig["baseline_output"][0])
     steps = list(COMPLETENESS_STEPS)
-    runs = completeness_runs(x, steps)  # completeness error at fixed step counts
+    known = {("gausslegendre", ig["n_steps"]): ig["relative_error"][0]}  # the integral just computed
+    runs = completeness_runs(x, steps, known=known)  # completeness error at fixed step counts
     summary = completeness_summary(steps, runs)
     print(f"{x.name}: F(x) = {ig['output'][0]:.4f}, F(baseline) = {ig['baseline_output'][0]:.4f}; "
           f"Σ IG = {ig['tokens'][0].sum():.4f}; completeness error {100 * ig['relative_error'][0]:.3f} % "

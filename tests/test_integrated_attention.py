@@ -528,3 +528,15 @@ def test_shipped_gpt2_layer_0_attention_attribution_meets_one_percent():
         checked = attention_attributions(fn, probes.probes, ids, extra=(targets,), layers=[0])
     assert fixed["n_steps"] == [20] and fixed["relative_error"][0, 0] > 0.01
     assert checked["n_steps"][0] > 20 and checked["relative_error"][0, 0] <= 0.01
+
+
+def test_completeness_runs_reuse_what_is_known():
+    from types import SimpleNamespace
+
+    from advanced.integrated_attention import completeness_runs
+
+    nothing = SimpleNamespace(model=None, target=None, ids=None, baseline=None, mask=None)  # any run would fail
+    known = {(m, k): k / 100 + (m == "riemann_right") for m in ("gausslegendre", "riemann_right") for k in (2, 4)}
+    runs = completeness_runs(nothing, (2, 4), known=known)
+    np.testing.assert_allclose(runs["gausslegendre"], [0.02, 0.04])
+    np.testing.assert_allclose(runs["riemann_right"], [1.02, 1.04])
