@@ -328,6 +328,8 @@ class ViTAttentionVisualizer:
 
     def _input_mask(self, object_mask, result: vit_figures.PatchAttention, model, processor):
         """``object_mask`` brought to the image the model saw (``(S, S)`` bool), or ``None``."""
+        if object_mask is None:
+            return None
         processor = self._processor(self._model(model), processor)
         return vit_figures.input_mask(object_mask, result.image.shape[0], processor)
 

@@ -60,6 +60,7 @@ class PatchAttention:
 
     @property
     def predicted(self) -> int | None:
+        """The predicted class (the largest logit), or ``None`` for a model without a classifier."""
         return None if self.logits is None else int(np.argmax(self.logits))
 
 
