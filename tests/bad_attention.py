@@ -67,7 +67,7 @@ def spoil(array: np.ndarray, kind: str, rng: np.random.Generator):
     elif kind == "unnormalised":
         bad = bad * 3.0  # every row sums to 3
     elif kind == "empty":
-        bad = bad[..., :0, :0]
+        bad = bad[..., :0, :0] if bad.ndim >= 2 else bad[:0]
     elif kind == "extra_dim":
         bad = bad[None, None, None]
     elif kind == "missing_dim":
@@ -75,6 +75,8 @@ def spoil(array: np.ndarray, kind: str, rng: np.random.Generator):
     elif kind == "wrong_keys":
         # one key dropped: rows no longer sum to 1 and the key count no longer matches the tokens
         bad = bad[..., :-1]
+    elif kind == "transposed" and bad.ndim < 2:
+        bad = bad[:, None].copy()  # one distribution (K,) given as a column (K, 1)
     elif kind == "transposed":
         # columns of a row-stochastic matrix do not sum to 1 (unless it happens to be doubly stochastic: avoid that
         # by making one query look only at the first key)
