@@ -71,7 +71,7 @@ def spoil(array: np.ndarray, kind: str, rng: np.random.Generator):
     elif kind == "extra_dim":
         bad = bad[None, None, None]
     elif kind == "missing_dim":
-        bad = bad.reshape(-1)
+        bad = bad.reshape(-1) if bad.ndim > 1 else np.asarray(bad[0])  # one axis fewer (a 1-D input: a scalar)
     elif kind == "wrong_keys":
         # one key dropped: rows no longer sum to 1 and the key count no longer matches the tokens
         bad = bad[..., :-1]
