@@ -156,6 +156,25 @@ def test_flow_row_equals_networkx_and_is_computed_only_for_that_row(n_layers, ca
         compute.flow_row(a, 7)
 
 
+@pytest.mark.parametrize("n_tokens, step", [(16, 1), (32, 1), (33, 2), (64, 2), (128, 4)])
+def test_at_most_32_token_labels_per_axis_and_the_hover_names_every_token(n_tokens, step):
+    from attnviz.dashboard import app, compute
+
+    attention = _synthetic(1, 2, 2, n_tokens)
+    tokens = [f"w{i}" for i in range(n_tokens)]
+    a = compute.Analysis(key="labels", model_name="synthetic", kind="encoder", text="t", tokens=tokens,
+                         attention=attention)
+    for figure in (app.draw_heatmap(a, 1, 0), app.draw_flow(a, 0)):
+        axes = [figure["layout"]["xaxis"]] + ([figure["layout"]["yaxis"]] if figure["data"][0]["type"] == "heatmap"
+                                             else [])
+        for axis in axes:
+            assert axis["tickvals"] == list(range(0, n_tokens, step)) and len(axis["tickvals"]) <= 32
+            assert axis["ticktext"] == [tokens[i] for i in axis["tickvals"]], "each label sits on its own token"
+    hover = app.draw_heatmap(a, 1, 0)["data"][0]["customdata"]
+    assert [row[0][0] for row in hover] == tokens and [cell[1] for cell in hover[-1]] == tokens
+    assert (app.labels_note(n_tokens) == "") == (step == 1)
+
+
 def test_heatmap_and_rollout_figures_hold_the_library_numbers(minilm):
     from attnviz.dashboard import app, compute
 
@@ -188,6 +207,34 @@ def test_long_input_is_truncated_with_a_notice_and_bad_input_gives_messages():
     assert app.error_text(compute.DashboardInputError("type a sentence")) == "⚠ type a sentence"
     message = app.error_text(RuntimeError("boom"))  # unexpected: named in one line, the trace goes to the log
     assert message.startswith("⚠ something went wrong") and "Traceback" not in message
+
+
+def test_views_data_carries_the_attention_once_for_both_frames(minilm):
+    from advanced.bertviz_style import THRESHOLD, densify
+    from attnviz.dashboard import app, compute
+    from attnviz.views import unpack
+
+    a = compute.analyse(compute.DEFAULT_MODEL, SENTENCE)
+    data = compute.views_data(a)
+    assert (data["key"], data["text"]) == (a.key, SENTENCE)
+    assert data["head"]["mode"] == "head" and data["model"]["mode"] == "model"
+    assert "views" not in data["head"] and "views" not in data["model"], "the attention travels once"
+    (view,) = data["views"]
+    reference = direct_attention(minilm, SENTENCE)  # (L, H, Q, K), straight from transformers
+    counts, weights = unpack(view["counts"], np.uint8), unpack(view["weights"], np.uint8)
+    keys = unpack(view["keys"], "<u2" if view["keyWidth"] == 2 else np.uint8)
+    stored = densify(counts, keys, weights, reference.shape)
+    kept = stored > 0
+    np.testing.assert_allclose(stored[kept], reference[kept], atol=1 / 510 + 1e-9, err_msg="weights as bytes")
+    assert (reference[~kept] < THRESHOLD + 1 / 510).all(), "only weights under the threshold are left out"
+    # What crosses per input now, against the two whole pages sent before: under half.
+    head_page, model_page = compute.views_pages(a, 0)
+    sent = len(json.dumps(data))
+    assert sent < (len(head_page) + len(model_page)) / 2, (sent, len(head_page) + len(model_page))
+    frame = app.views_frame_page("headview")
+    assert 'data-panel="headview"' in frame and 'type="text/x-attnviz-views"' in frame
+    with pytest.raises(ValueError, match="panel"):
+        app.views_frame_page("nothing")
 
 
 # ---------------------------------------------------------------------------------------- the browser
@@ -270,7 +317,13 @@ def _type(driver, element_id: str, text: str):
     box = driver.find_element(By.ID, element_id)
     box.send_keys(Keys.CONTROL, "a")
     box.send_keys(Keys.DELETE)
-    box.send_keys(text, Keys.ENTER)
+    box.send_keys(text)
+    if box.get_attribute("value") != text:  # keys dropped or reordered on a loaded machine: paste it instead
+        driver.execute_script("""const box = arguments[0];
+            Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set.call(box, arguments[1]);
+            box.dispatchEvent(new Event('input', {bubbles: true}));""", box, text)
+    assert box.get_attribute("value") == text
+    box.send_keys(Keys.ENTER)
 
 
 def test_page_is_served_locally_and_draws_without_errors(page, server):
@@ -319,6 +372,15 @@ def test_type_a_sentence_switch_head_and_read_the_numbers(page, minilm):
     np.testing.assert_allclose(flow[0]["y"], flow_by_networkx(reference, row), atol=1e-6,
                                err_msg="flow of the hovered row")
 
+    # The views' frames stay loaded and draw each input posted to them: both report this sentence's key,
+    # the head view at the picked layer (a layer change reaches it without a new page).
+    key = meta["key"]
+    for name, layer in (("headview", "3"), ("overview", None)):
+        _wait_attribute(page, f"{name}-frame", "data-drawn-key", key)
+        if layer is not None:
+            _wait_attribute(page, f"{name}-frame", "data-drawn-layer", layer)
+        assert page.find_element(By.ID, f"{name}-frame").get_attribute("srcdoc") in (None, ""), "no page per input"
+
     # The head view (views.js in its frame) shows layer 3 and every stored link of that layer.
     from advanced.bertviz_style import MAX_LINKS, THRESHOLD
 
@@ -332,12 +394,21 @@ def test_type_a_sentence_switch_head_and_read_the_numbers(page, minilm):
             if hooks and hooks.get("state", {}).get("layer") == 3 and hooks.get("draws", 0) >= 1:
                 break
             time.sleep(0.1)
+        shown_data = page.execute_script("return JSON.parse(document.getElementById('attnviz-data').textContent);")
     finally:
         page.switch_to.default_content()
     assert hooks and hooks["state"]["layer"] == 3, hooks
     kept = (reference[3] >= THRESHOLD) & (np.rint(reference[3] * 255) >= 1)  # (H, Q, K)
     assert hooks["lines"] == int(np.minimum(kept.sum(-1), MAX_LINKS).sum())
+    assert shown_data["views"][0]["qTokens"] == tokens and SENTENCE[:40] in shown_data["title"], \
+        "the head view draws the typed sentence"
     assert console_errors(page) == []
+
+    # Another layer: only the head view is drawn again, at that layer, from the data the page already has.
+    _click_radio(page, "layer", "1")
+    _wait_attribute(page, "headview-frame", "data-drawn-layer", "1")
+    assert page.find_element(By.ID, "headview-frame").get_attribute("data-drawn-key") == key
+    assert page.find_element(By.ID, "overview-frame").get_attribute("data-drawn-layer") == "0"
 
 
 def test_gradient_weighted_relevance_matches_the_formula(page, minilm):
@@ -486,6 +557,17 @@ def test_bad_and_long_input_give_messages_and_the_server_survives(page, server, 
     layout = json.loads(urllib.request.urlopen(server.url + "_dash-layout", timeout=30).read())
     assert layout["props"]["children"]
     _screenshot(page, tmp_path)
+
+
+def _wait_attribute(driver, element_id: str, name: str, value: str, timeout: float = WAIT_S) -> None:
+    deadline = time.perf_counter() + timeout
+    got = None
+    while time.perf_counter() < deadline:
+        got = driver.find_element("id", element_id).get_attribute(name)
+        if got == value:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"#{element_id} [{name}] never became {value!r} (it is {got!r})")
 
 
 def _wait_text(driver, element_id: str, fragment: str, timeout: float = WAIT_S) -> str:

@@ -4,6 +4,10 @@ Dash serves its own JavaScript (React, plotly.js, the component bundles) from th
 (``serve_locally=True``), and the head and model views are the lesson's own self-contained pages
 (``views.js``) shown in frames: nothing is fetched from a CDN, so the page works offline.
 
+The two views' frames stay loaded: each new input's data reaches them once, as a message
+(``views_frame.js`` in the frame, ``assets/views_bridge.js`` in the page), posted when the page is idle so
+that the graphs are drawn first; a layer change redraws the head view without asking the server.
+
 Every callback catches what a request can raise and answers with a message in the page — a stack trace
 goes to the server's log, never to the page, and no request can stop the server.
 """
@@ -22,6 +26,11 @@ from attnviz.dashboard import compute
 HERE = Path(__file__).resolve().parent
 PANEL_ORDER = ("heatmap", "rollout", "flow", "gradient", "headview", "overview", "cross", "vit")
 IFRAME_HEIGHT = {"headview": 640, "overview": 760}
+# Token labels per axis at most. plotly.js measures every tick label in the page (a forced layout each), and
+# that, not the numbers, is what a new figure costs the browser: in the dashboard page a 64 × 64 heatmap
+# took ~4.5 s to draw with 64 labels per axis and ~1.8 s with 32 (bench/bench_dashboard.py, loaded 2-core
+# machine). Above 32 tokens every 2nd (3rd, ...) token is labelled; the hover names every cell's tokens.
+MAX_TICK_LABELS = 32
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, IndexError, KeyError)
 
 
@@ -35,6 +44,18 @@ def error_text(err: BaseException) -> str:
     print("dashboard: unexpected error while answering a request:", file=sys.stderr)
     traceback.print_exc()
     return f"⚠ something went wrong computing this panel ({type(err).__name__}: {str(err)[:200]}); see the server log"
+
+
+def tick_step(n_tokens: int) -> int:
+    """Label every ``step``-th token so that an axis has at most :data:`MAX_TICK_LABELS` labels."""
+    return max(1, -(-int(n_tokens) // MAX_TICK_LABELS))
+
+
+def labels_note(n_tokens: int) -> str:
+    """What the status line says when not every token is labelled ("" when all are)."""
+    step = tick_step(n_tokens)
+    ordinal = {2: "2nd", 3: "3rd"}.get(step, f"{step}th")
+    return "" if step == 1 else f"; every {ordinal} token labelled (hover names each)"
 
 
 def empty_figure(message: str = ""):
@@ -70,7 +91,7 @@ def heatmap_figure(matrix, xlabels, ylabels, *, title: str, meta: dict, zmax: fl
                      "mode": "markers", "name": "alignment (argmax per row)", "hoverinfo": "skip",
                      "marker": {"symbol": "square-open", "size": 12, "color": "#ff3b30", "line": {"width": 2}}})
         layout["legend"] = {"orientation": "h", "y": -0.25}
-    step = max(1, int(np.ceil(max(arr.shape) / 64)))
+    step = tick_step(max(arr.shape))
     side = int(min(640, 260 + 9 * max(arr.shape)))
     layout.update({
         "title": {"text": title, "x": 0.01, "xanchor": "left"}, "height": side + 60, "margin": {"l": 90, "r": 20, "t": 50, "b": 90}, "meta": meta,
@@ -88,7 +109,7 @@ def bars_figure(tokens, series: dict, *, title: str, meta: dict, y_title: str, m
     data = [{"type": "bar", "x": list(range(len(tokens))), "y": np.asarray(values, float).tolist(), "name": name,
              "customdata": tokens, "hovertemplate": "token %{x}: %{customdata}<br>%{y:.4f}<extra>" + name + "</extra>"}
             for name, values in series.items()]
-    step = max(1, int(np.ceil(len(tokens) / 64)))
+    step = tick_step(len(tokens))
     layout = {
         "title": {"text": title, "x": 0.01, "xanchor": "left"}, "barmode": "group", "height": 420,
         "margin": {"l": 60, "r": 20, "t": 50, "b": 120},
@@ -202,11 +223,35 @@ def _graph(name: str):
     return dcc.Graph(id=f"{name}-graph", figure=empty_figure("type a sentence"), config={"displaylogo": False})
 
 
+FRAME_ROUTE = "/attnviz-views/"  # + "headview" or "overview": the frames' pages (see views_frame_page)
+
+
 def _frame(name: str):
     from dash import html
 
-    return html.Iframe(id=f"{name}-frame", srcDoc="", sandbox="allow-scripts",
+    return html.Iframe(id=f"{name}-frame", src=FRAME_ROUTE + name, sandbox="allow-scripts",
                        style={"width": "100%", "height": f"{IFRAME_HEIGHT[name]}px", "border": "1px solid #ddd"})
+
+
+def views_frame_page(panel: str) -> str:
+    """The page of a views frame: ``views.css``, an empty ``#attnviz-root`` and ``#attnviz-data``, the
+    lesson's ``views.js`` kept as text (it runs once per input, see ``views_frame.js``), and the loader."""
+    import html as html_escape
+
+    from attnviz.views import ASSETS
+
+    if panel not in IFRAME_HEIGHT:
+        raise ValueError(f"panel: got {panel!r}; expected one of {', '.join(IFRAME_HEIGHT)}")
+    source = (ASSETS / "views.js").read_text(encoding="utf-8")
+    if "</script" in source.lower():  # would end the element that keeps it as text
+        raise ValueError("views.js contains '</script'; it cannot be kept inside a <script> element")
+    return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">\n<link rel="icon" href="data:,">\n'
+            f'<title>{html_escape.escape(compute.PANELS[panel][0])}</title>\n'
+            f'<style>\n{(ASSETS / "views.css").read_text(encoding="utf-8")}</style>\n</head>\n'
+            f'<body data-panel="{panel}">\n<div id="attnviz-root"></div>\n'
+            f'<script type="application/json" id="attnviz-data">{{}}</script>\n'
+            f'<script type="text/x-attnviz-views" id="attnviz-views-source">{source}</script>\n'
+            f'<script>\n{(HERE / "views_frame.js").read_text(encoding="utf-8")}</script>\n</body></html>\n')
 
 
 def build_layout(max_tokens: int):
@@ -249,6 +294,8 @@ def build_layout(max_tokens: int):
         html.Div(id="message", className="message", role="alert"),
         html.Div(id="notice", className="notice"),
         dcc.Store(id="analysis"),
+        dcc.Store(id="views-data"),  # the views' data of the input, handed to their frames in the page
+        dcc.Store(id="views-posted"),
         html.Main(className="panels", children=[
             _panel("heatmap", _graph("heatmap")),
             _panel("rollout", _graph("rollout")),
@@ -276,7 +323,7 @@ def _clip(value, n: int) -> int:
 
 
 def register_callbacks(app, max_tokens: int) -> None:
-    from dash import Input, Output, State, ctx, no_update
+    from dash import ClientsideFunction, Input, Output, State, ctx, no_update
 
     @app.callback(
         Output("analysis", "data"), Output("text", "value"), Output("layer", "options"), Output("layer", "value"),
@@ -326,14 +373,16 @@ def register_callbacks(app, max_tokens: int) -> None:
                   Input("analysis", "data"), Input("layer", "value"), Input("head", "value"))
     def heatmap_panel(store, layer, head):
         def draw(a):
-            return (draw_heatmap(a, layer, head), f"{len(a.tokens)} tokens; rows are queries, columns keys",
+            return (draw_heatmap(a, layer, head),
+                    f"{len(a.tokens)} tokens; rows are queries, columns keys{labels_note(len(a.tokens))}",
                     compute.command("heatmap", a, layer=layer, head=head))
         return panel(store, draw, "")
 
     @app.callback(Output("rollout-graph", "figure"), Output("rollout-status", "children"),
                   Output("rollout-command", "children"), Input("analysis", "data"))
     def rollout_panel(store):
-        return panel(store, lambda a: (draw_rollout(a), "", compute.command("rollout", a)), "")
+        return panel(store, lambda a: (draw_rollout(a), labels_note(len(a.tokens)).removeprefix("; "),
+                                       compute.command("rollout", a)), "")
 
     @app.callback(Output("row", "value"), Input("heatmap-graph", "hoverData"), Input("rollout-graph", "hoverData"),
                   prevent_initial_call=True)
@@ -365,20 +414,22 @@ def register_callbacks(app, max_tokens: int) -> None:
             return figure, f"row explained: {row}", compute.command("gradient", a, other=other or "")
         return panel(store, draw, "")
 
-    @app.callback(Output("headview-frame", "srcDoc"), Output("headview-status", "children"),
-                  Output("headview-command", "children"), Output("overview-frame", "srcDoc"),
-                  Output("overview-status", "children"), Output("overview-command", "children"),
-                  Input("analysis", "data"), Input("layer", "value"))
-    def views_panels(store, layer):
+    @app.callback(Output("views-data", "data"), Output("headview-status", "children"),
+                  Output("headview-command", "children"), Output("overview-status", "children"),
+                  Output("overview-command", "children"), Input("analysis", "data"))
+    def views_panels(store):
+        """The views' data, once per input: the frames draw it (the head view at the picked layer)."""
         if not store:
-            return (no_update,) * 6
+            return (no_update,) * 5
         try:
             a = compute.get_analysis(store["key"])
-            head_page, model_page = compute.views_pages(a, _clip(layer, a.n_layers))
-            return (head_page, "", compute.command("headview", a), model_page, "", compute.command("overview", a))
+            return (compute.views_data(a), "", compute.command("headview", a), "", compute.command("overview", a))
         except Exception as err:  # noqa: BLE001
             message = error_text(err)
-            return "", message, "", "", message, ""
+            return no_update, message, "", message, ""
+
+    app.clientside_callback(ClientsideFunction(namespace="attnviz", function_name="postViews"),
+                            Output("views-posted", "data"), Input("views-data", "data"), Input("layer", "value"))
 
     @app.callback(Output("cross-graph", "figure"), Output("cross-status", "children"),
                   Output("cross-command", "children"), Output("panel-cross", "hidden"),
@@ -415,4 +466,13 @@ def create_app(max_tokens: int = compute.MAX_TOKENS):
                assets_folder=str(HERE / "assets"), suppress_callback_exceptions=False)
     app.layout = build_layout(max_tokens)
     register_callbacks(app, max_tokens)
+
+    @app.server.route(FRAME_ROUTE + "<panel>")
+    def views_frame(panel):
+        from flask import Response, abort
+
+        if panel not in IFRAME_HEIGHT:
+            abort(404)
+        return Response(views_frame_page(panel), mimetype="text/html")
+
     return app

@@ -462,6 +462,21 @@ def views_pages(a: Analysis, layer: int = 0) -> tuple[str, str]:
     return a.cache[cache_key]
 
 
+def views_data(a: Analysis) -> dict:
+    """What the page's views frames draw: the encoded attention once (``views``) and each page's settings
+    (``head``, ``model``), exactly as ``advanced.bertviz_style`` writes them into its head and model view
+    pages; plus the input's ``key`` and ``text``. The head view's ``layer`` is set in the page."""
+    if "views_data" not in a.cache:
+        from attnviz.views import page_data
+
+        head_page, model_page = views_pages(a, 0)
+        head, model = page_data(head_page), page_data(model_page)
+        views = head.pop("views")
+        model.pop("views")
+        a.cache["views_data"] = {"key": a.key, "text": a.text, "views": views, "head": head, "model": model}
+    return a.cache["views_data"]
+
+
 # ----------------------------------------------------------------------------------------- commands
 def command(panel: str, a: Analysis | None, *, layer: int = 0, head: int = 0, other: str = DEFAULT_OTHER) -> str:
     """The command line that reproduces a panel's figure with the lesson script."""

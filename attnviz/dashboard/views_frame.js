@@ -1,0 +1,60 @@
+/* The dashboard's head-view and model-view frames: one page each that stays loaded, and draws again with
+ * the lesson's own views.js whenever the dashboard posts it a new input (or, for the head view, a layer).
+ *
+ * Why: sending each input as a whole new page (a ~400 KB srcdoc, views.js and the data inlined twice)
+ * made the browser parse two documents per sentence while the graphs waited. Here the data crosses once,
+ * as a message; views.js runs again on it in this same document: a fresh #attnviz-root, the data in
+ * #attnviz-data, the script re-executed (it reads both when it starts).
+ *
+ * Messages: in {type: "attnviz-views-data", key, text, settings, views}; out to the parent
+ * {type: "attnviz-views-ready", panel} once loaded, and {type: "attnviz-views-drawn", panel, key, text,
+ * layer} after each drawing. One drawing at a time: a message that arrives during one waits, and only the
+ * newest waiting message is drawn.
+ */
+(function () {
+  "use strict";
+
+  var PANEL = document.body.getAttribute("data-panel");
+  var SOURCE = document.getElementById("attnviz-views-source").textContent;
+  var busy = false;
+  var waiting = null;
+
+  function tell(message) {
+    message.panel = PANEL;
+    window.parent.postMessage(message, "*");
+  }
+
+  function draw(message) {
+    busy = true;
+    var data = Object.assign({}, message.settings, { views: message.views });
+    var fresh = document.createElement("div");
+    fresh.id = "attnviz-root";
+    document.getElementById("attnviz-root").replaceWith(fresh);
+    document.getElementById("attnviz-data").textContent = JSON.stringify(data);
+    delete window.__firstDrawMs;
+    document.body.removeAttribute("data-ready");
+    var script = document.createElement("script");
+    script.textContent = SOURCE;
+    document.body.appendChild(script);
+    script.remove();
+    var started = Date.now();
+    (function finished() {
+      // views.js inflates its arrays asynchronously, then draws and sets window.__firstDrawMs; a timer,
+      // not requestAnimationFrame, which the browser pauses for a frame scrolled out of view.
+      var drawn = window.__firstDrawMs !== undefined && fresh.firstChild !== null;
+      var failed = fresh.querySelector(".error") !== null || Date.now() - started > 30000;
+      if (!drawn && !failed) { setTimeout(finished, 15); return; }
+      tell({ type: "attnviz-views-drawn", key: message.key, text: message.text, layer: data.layer,
+             ok: drawn && !failed });
+      busy = false;
+      if (waiting) { var next = waiting; waiting = null; draw(next); }
+    })();
+  }
+
+  window.addEventListener("message", function (event) {
+    var message = event.data || {};
+    if (event.source !== window.parent || message.type !== "attnviz-views-data") return;
+    if (busy) waiting = message; else draw(message);
+  });
+  tell({ type: "attnviz-views-ready" });
+})();
