@@ -167,6 +167,7 @@ def test_claim_later_layers_stripe_on_cls(default_input):
     by_loop = [sum(np.mean(weights[i, h, :, 0]) >= 0.3 for h in range(12)) for i in range(len(weights))]
     np.testing.assert_array_equal(counts, by_loop)
     assert tokens[0] == "[CLS]" and counts[1:].min() > counts[0]  # from layer 1 on, more heads stripe on [CLS]
+    assert counts[1:].min() > weights.shape[1] / 2  # the docstring: 'from the second layer on most heads'
     assert (weights[..., -1].mean(-1) >= 0.3).sum() == 0  # and none on [SEP] anywhere in the model
 
 
