@@ -29,8 +29,9 @@ the page states the ones that lose anything:
 
 1. **Only the strongest links of each row.** For every query row we keep the keys whose weight is at
    least a *threshold* ``τ`` (default 0.002 — about what each key gets from a head that spreads its
-   attention evenly over 512 tokens) and at most ``k`` of them (default 128, strongest first). A line
-   of weight 0.002 is drawn at 0.2 % opacity: what is dropped is invisible anyway. It is not hidden,
+   attention evenly over 512 tokens) and at most ``k`` of them (default 128, strongest first). The
+   page draws lines at 32 opacity levels, the faintest 1/64 ≈ 1.6 % for every weight under 1/32: a
+   dropped link would only have been one more line at that faint level. It is not hidden,
    though: the page shows ``τ``, ``k`` and the share of the attention mass the kept links carry,
    ``Σ_{j kept} A[i, j]`` averaged over the rows (all of it for a short sentence; less at 512 tokens,
    where many heads spread thin — the lesson's size figure shows how much).
@@ -100,7 +101,7 @@ __all__ = ["MODEL_KINDS", "AttentionView", "attention_from_model", "bertviz_page
            "encode_sets", "head_view", "induction_scores", "label_decoder_by_prediction", "model_view",
            "read_page_data", "sparsify"]
 
-THRESHOLD = 0.002  # links below this weight are not stored (they would be drawn at 0.2 % opacity)
+THRESHOLD = 0.002  # links below this weight are not stored (≈ 1/512: an even spread over 512 tokens)
 MAX_LINKS = 128  # at most this many links per query row, strongest first
 DATA_BUDGET = 9_000_000  # bytes of attention data per page; beyond it the threshold is raised
 SIZE_LIMIT = 10 * 1024**2  # the bar a 512-token page must stay under (browser tests)

@@ -492,3 +492,18 @@ def test_encode_sets_budget_is_checked():
     for bad in (0, -5, 1.5, True):
         with pytest.raises(ValueError, match="budget: got"):
             encode_sets(sets, budget=bad)
+
+
+def test_docstring_threshold_and_opacity_facts():
+    """The docstring: τ = 0.002 is about an even spread over 512 tokens; the page has 32 opacity levels, the
+    faintest 1/64 (read from views.js, where the drawing happens)."""
+    import advanced.bertviz_style as lesson
+    from attnviz.views import ASSETS
+
+    assert THRESHOLD == pytest.approx(1 / 512, rel=0.03)
+    script = (ASSETS / "views.js").read_text(encoding="utf-8")
+    levels = int(re.search(r"var ALPHA_LEVELS = (\d+);", script).group(1))
+    assert re.search(r"var alpha = \(a \+ 0\.5\) / ALPHA_LEVELS;", script), "the faintest level is 0.5 / levels"
+    doc = " ".join(lesson.__doc__.split())
+    assert f"lines at {levels} opacity levels, the faintest 1/{2 * levels} ≈ {100 / (2 * levels):.1f} %" in doc
+    assert f"every weight under 1/{levels}" in doc
