@@ -36,6 +36,9 @@ Then the RNN with Bahdanau attention, three ways (the outline's three pictures):
 2. an animated GIF, one frame per decoding step, revealing where the decoder looks as it writes;
 3. a bar chart of one output token's row — the easiest way to read one distribution exactly.
 
+Both the animation and the bars count decoding steps from 1 ("step 6 of 11, writing '1'": row 5 of the
+matrix) and name the token written at that step, so one number means one row everywhere.
+
 Run it
 ------
     python 02_intermediate/cross_attention_viz.py                                 # tiny BART + GRU, offline

@@ -6,7 +6,7 @@
  * per attention kind, a sparse (CSR) list of the strongest links of every row, keys as uint8/uint16,
  * weights as uint8 (weight = byte / 255), all base64.
  *
- * Canvas, not SVG: a 512-token head is up to 512 x 32 lines; as SVG each line would be a DOM node
+ * Canvas, not SVG: a 512-token head is up to 512 x 128 lines (at most 128 stored links per row); as SVG each line would be a DOM node
  * (hundreds of thousands for a few heads), as canvas they are pixels, batched into one stroke per
  * head and opacity level.
  *
