@@ -55,7 +55,7 @@ import numpy as np
 
 from attnviz.cli import lesson_parser, run_lesson
 from attnviz.kinds import detect_kind
-from attnviz.models import ModelLoadError, require_kind
+from attnviz.models import require_kind
 from attnviz.outputs import LessonOutputs
 from attnviz.plotting import show_heatmaps
 from attnviz.validate import check_attention, check_tokens
@@ -248,7 +248,7 @@ def gpt2_attention(model_name: str | None, device, half: int = 12):
     from attnviz.extract import transformer_attentions
     from attnviz.models import load_model
 
-    loaded = load_model(model_name, kind="causal-lm", device=device)
+    loaded = load_model(model_name, kind="causal-lm", device=device, option="--causal-model")
     tokens = repeated_random_tokens(loaded.tokenizer, half)
     bos = loaded.tokenizer.bos_token
     if bos is not None:  # the model was trained with a BOS token in front
@@ -314,10 +314,8 @@ def _encoder_demo(out, args):
 
 def _decoder_demo(out, args):
     """The tiny GPT-2 trained on repeated random sequences: previous-token and induction heads."""
-    try:
-        weights, tokens, name = gpt2_attention(args.causal_model, args.device)  # (L, H, n, n)
-    except ModelLoadError as err:  # a user error: one line, exit 2, naming the option to change
-        raise ModelLoadError(f"--causal-model: {err}") from None
+    # A --causal-model that cannot be loaded is a user error: one line naming --causal-model, exit 2.
+    weights, tokens, name = gpt2_attention(args.causal_model, args.device)  # (L, H, n, n)
     labels, scores = label_heads(weights, tokens, causal=True, threshold=args.threshold)
     found = {pattern: int((labels == pattern).sum()) for pattern in ("previous_token", "induction")}
     fig = plot_label_map(labels, scores, f"{name}: best pattern of each head")
@@ -349,7 +347,7 @@ def main(argv=None):
     check_threshold(args.threshold)  # out of range: one line, exit 2, before any work
     out = LessonOutputs(__file__, args.out)
     require_kind(args.model, "encoder")  # a model of the wrong kind is refused before any work
-    require_kind(args.causal_model, "causal-lm")
+    require_kind(args.causal_model, "causal-lm", option="--causal-model")
     return {"ideal": _ideal_demo(out), "encoder": _encoder_demo(out, args),
             "decoder": _decoder_demo(out, args)}
 

@@ -50,7 +50,7 @@ import numpy as np
 
 from attnviz.cli import lesson_parser, run_lesson
 from attnviz.kinds import detect_kind
-from attnviz.models import ModelLoadError, require_kind
+from attnviz.models import require_kind
 from attnviz.outputs import LessonOutputs
 from attnviz.plotting import show_heatmaps
 from attnviz.validate import check_attention, check_mask, check_tokens, to_numpy
@@ -306,7 +306,7 @@ def decoder_batch(model_name, device, n_sequences: int = 4, half: int = 12):
     from attnviz.models import load_model
     from beginner.attention_patterns import repeated_random_tokens
 
-    loaded = load_model(model_name, kind="causal-lm", device=device)
+    loaded = load_model(model_name, kind="causal-lm", device=device, option="--causal-model")
     tok = loaded.tokenizer
     sequences = []
     for seed in range(n_sequences):
@@ -359,12 +359,8 @@ def _encoder_demo(out, model_name, device, sentences=None):
 
 
 def _decoder_demo(out, model_name, device):
-    """The tiny GPT-2 on repeated random sequences (skipped when the model cannot be loaded)."""
-    try:
-        weights, mask, special, tokens, name = decoder_batch(model_name, device)  # (L, B, H, T, T)
-    except ModelLoadError as err:
-        print(f"skipping the decoder: {err}")
-        return None
+    """The tiny GPT-2 on repeated random sequences (a --causal-model that cannot load: exit 2, one line)."""
+    weights, mask, special, tokens, name = decoder_batch(model_name, device)  # (L, B, H, T, T)
     head, share = previous_token_head(weights[0, 0])
     fig = early_vs_late(weights[:, 0], tokens[0], name)
     induction = induction_scores(weights[-1, 0], tokens[0])  # (H,)
@@ -409,7 +405,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     out = LessonOutputs(__file__, args.out)
     require_kind(args.model, "encoder")  # a model of the wrong kind is refused before any work
-    require_kind(args.causal_model, "causal-lm")
+    require_kind(args.causal_model, "causal-lm", option="--causal-model")
     tables = [_encoder_demo(out, args.model, args.device, args.text),
               _decoder_demo(out, args.causal_model, args.device)]
     _tables_demo(out, [t for t in tables if t is not None])
