@@ -46,7 +46,7 @@ The examples
   what followed it. The relevance of the predicting position should therefore fall on the earlier
   occurrence of the predicted token — a check with a known right answer.
 * **Tiny ViT** (``data/models/tiny-vit-shapes``): the class logit's relevance over the image patches, next
-  to rollout's.
+  to rollout's (drawn over the image by ``attnviz/attribution_figures.py``).
 * **all-MiniLM-L6-v2**: ``y`` = cosine similarity of the sentence embedding with a second sentence's.
 
 Run it
@@ -66,6 +66,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from attnviz.attribution_figures import object_mask_for, relevance_overlay_figure
 from attnviz.cli import lesson_parser, run_lesson
 from attnviz.gradients import (
     attention_gradients,
@@ -330,63 +331,6 @@ def vit_patch_maps(result, config, pixel_shape, rollout) -> dict:
     others = ", ".join(special[1:])
     note = "row drawn: [CLS]" + (f"; not on the patch grid: {others}" if others else "")
     return {"rollout": plain, "chefer": chefer, "special": special, "note": note}
-
-
-def object_mask_for(image_path, size: int, processor=None) -> np.ndarray | None:
-    """The true object's pixel mask ``(size, size)`` for a shipped test image (``masks.npz`` beside it), or
-    ``None`` for any other image."""
-    from pathlib import Path
-
-    from attnviz.kinds import resize_masks
-
-    image_path = Path(image_path)
-    stored = image_path.parent / "masks.npz"
-    if not stored.is_file():
-        return None
-    data = np.load(stored)
-    files = [str(f) for f in data["files"]]
-    if image_path.name not in files:
-        return None
-    return resize_masks(data["masks"][files.index(image_path.name)][None], size, processor)[0]  # (S, S)
-
-
-def relevance_overlay_figure(image, maps: dict, patch: int, title: str, levels=(0.2, 0.4, 0.6, 0.8)):
-    """The input image in grey with each patch map drawn over it as coloured iso-lines.
-
-    ``image``: ``(S_h, S_w)`` grey pixels; ``maps``: ``{panel title: (g_h, g_w)}``, each divided by its
-    maximum before drawing; the line at level ``v`` joins the points where the map is ``v`` of its maximum
-    (linear between patch centres). The colour bar is made from the lines themselves, so every colour in the
-    picture is on it — a translucent heatmap over a picture would blend into colours that are not.
-    """
-    import matplotlib.pyplot as plt
-
-    from attnviz.plotting import DEFAULT_CMAP
-
-    image = to_numpy(image, "image")
-    if not isinstance(maps, dict) or not maps:
-        raise TypeError(f"maps: expected a dict {{panel title: (g_h, g_w) map}}, got {type(maps).__name__}")
-    if image.ndim != 2:
-        raise ValueError(f"image: got shape {image.shape}; expected (height, width) grey pixels")
-    if isinstance(patch, bool) or not isinstance(patch, int | np.integer) or patch < 1:
-        raise ValueError(f"patch: got {patch!r}; expected the patch size in pixels (a positive integer)")
-    fig, axes = plt.subplots(1, len(maps), figsize=(3.6 * len(maps) + 1.2, 4.0), squeeze=False,
-                             constrained_layout=True)
-    lines = None
-    for ax, (name, grid) in zip(axes[0], maps.items()):
-        grid = check_attention(grid, "QK", name="maps", stochastic=False)  # (g_h, g_w): finite, >= 0
-        peak = grid.max()
-        shown = grid / peak if peak > 0 else grid  # (g_h, g_w), 0..1
-        ax.imshow(image, cmap="gray", vmin=0, vmax=255, extent=(0, image.shape[1], image.shape[0], 0))
-        centres_x = (np.arange(grid.shape[1]) + 0.5) * patch  # (g_w,) pixel x of each patch centre
-        centres_y = (np.arange(grid.shape[0]) + 0.5) * patch  # (g_h,)
-        lines = ax.contour(centres_x, centres_y, shown, levels=list(levels), cmap=DEFAULT_CMAP, vmin=0,
-                           vmax=1, linewidths=2.0)
-        ax.set_title(name, fontsize=9)
-        ax.set_xlabel("pixel x")
-    axes[0, 0].set_ylabel("pixel y")
-    fig.colorbar(lines, ax=list(axes[0]), shrink=0.85).set_label("iso-line: fraction of the map's maximum")
-    fig.suptitle(title, fontsize=10)
-    return fig
 
 
 def _vit_demo(out, args, rollout) -> dict | None:

@@ -64,6 +64,10 @@ attention rests on ``[CLS]`` meanwhile, and for how much the correlations swing 
 sentence is an anecdote — ``attention_faithfulness.py`` measures the same questions on many inputs
 against leave-one-out.
 
+The figures and the wording of their captions are drawn by ``attnviz/attribution_figures.py`` from the
+numbers measured here; Captum's integral, the targets ``F`` and the input checks live in
+``attnviz/attribution.py``.
+
 Run it
 ------
     python 03_advanced/integrated_attention.py
@@ -86,21 +90,24 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from attnviz import attribution_figures as figures
 from attnviz.attribution import (  # noqa: F401 (METHODS, NextTokenLogProb: importers find them here)
     METHODS,
     ForwardFn,
     NextTokenLogProb,
     SentenceSimilarity,
+    check_comparison,
     check_output,
     check_steps,
     integrate,
+    integration_steps,
     spearman,
+    token_ids,
     twice,
 )
 from attnviz.cli import lesson_parser, run_lesson
 from attnviz.normalize import output_row
 from attnviz.outputs import LessonOutputs
-from attnviz.plotting import show_heatmaps, token_bars
 from attnviz.probes import AttentionProbe, AttentionProbes
 from attnviz.validate import check_attention, check_mask, check_tokens, to_numpy
 from intermediate.attention_rollout import AttentionRollout
@@ -133,7 +140,7 @@ def embedding_attributions(model, forward_fn: ForwardFn, input_ids, baseline_ids
     """
 
     check_steps(n_steps, method, tolerance, max_steps)
-    input_ids, baseline_ids = _token_ids(input_ids, "input_ids"), _token_ids(baseline_ids, "baseline_ids")
+    input_ids, baseline_ids = token_ids(input_ids, "input_ids"), token_ids(baseline_ids, "baseline_ids")
     if input_ids.dim() != 2 or input_ids.numel() == 0:
         raise ValueError(f"input_ids: got shape {tuple(input_ids.shape)}; expected (batch, tokens)")
     if baseline_ids.shape[-1] != input_ids.shape[-1] or baseline_ids.dim() != 2:
@@ -154,24 +161,9 @@ def embedding_attributions(model, forward_fn: ForwardFn, input_ids, baseline_ids
             "relative_error": numpy(error), "n_steps": used}
 
 
-def _token_ids(ids, name: str) -> torch.Tensor:
-    """Token ids as an integer tensor; a ``TypeError``/``ValueError`` naming ``name`` otherwise."""
-    if ids is None or isinstance(ids, str | bytes | dict):
-        raise TypeError(f"{name}: expected a (batch, tokens) tensor of token ids, got {type(ids).__name__}")
-    try:
-        ids = torch.as_tensor(ids)
-    except (TypeError, ValueError, RuntimeError) as err:
-        raise TypeError(f"{name}: expected a (batch, tokens) tensor of token ids ({err})") from None
-    if ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool:
-        raise TypeError(f"{name}: got dtype {ids.dtype}; expected integer token ids")
-    if ids.numel() and int(ids.min()) < 0:
-        raise ValueError(f"{name}: contains the negative id {int(ids.min())}; token ids are >= 0")
-    return ids
-
-
 def blank_baseline(input_ids, blank_id: int, keep_ids: Sequence[int] = ()) -> torch.Tensor:
     """The baseline ids: every token replaced by ``blank_id`` except those in ``keep_ids`` (special ones)."""
-    ids = _token_ids(input_ids, "input_ids")
+    ids = token_ids(input_ids, "input_ids")
     if isinstance(blank_id, bool) or not isinstance(blank_id, int | np.integer) or blank_id < 0:
         raise TypeError(f"blank_id: got {blank_id!r}; expected a token id (an integer >= 0), e.g. "
                         "tokenizer.mask_token_id")
@@ -267,21 +259,7 @@ def compare_with_attention(attention, token_attributions, attention_attr, row, c
         ``{"ig_vs_raw": (L,), "attr_vs_raw": (L,), "attr_vs_ig": (L,), "ig_vs_rollout": float,
         "attr_vs_rollout": float}`` — the last with the attribution summed over all layers.
     """
-    weights = check_attention(attention, "LHQK", name="attention", square=True)
-    attr = to_numpy(attention_attr, "attention_attr")
-    if attr.shape != weights.shape:
-        raise ValueError(f"attention_attr: got shape {attr.shape}; expected {weights.shape} like attention")
-    ig = to_numpy(token_attributions, "token_attributions")
-    if ig.shape != (weights.shape[-1],):
-        raise ValueError(f"token_attributions: got shape {ig.shape}; expected ({weights.shape[-1]},), one "
-                         "value per token")
-    for name, values in (("attention_attr", attr), ("token_attributions", ig)):
-        if not np.isfinite(values).all():
-            raise ValueError(f"{name}: contains NaN or Inf values")
-    content = check_mask(content, weights.shape[-1], name="content")  # (K,) boolean
-    if content is None or content.sum() < 3:
-        raise ValueError(f"content: got {0 if content is None else int(content.sum())} content tokens; "
-                         "expected at least 3 to rank")
+    weights, ig, attr, content = check_comparison(attention, token_attributions, attention_attr, content)
     raw_rows = target_row(weights.mean(1), row)  # (L, K): head mean, the output's row
     attr_rows = target_row(attr.sum(1), row)  # (L, K): Hao sums the heads
     rollout_row = target_row(AttentionRollout().compute_rollout(weights), row)  # (K,)
@@ -349,33 +327,14 @@ def completeness_summary(steps, runs, tolerance: float = 0.01) -> dict:
     gl, rr = runs["gausslegendre"], runs["riemann_right"]
     first = {m: next((k for k, e in zip(steps, errors) if e <= tolerance), None)
              for m, errors in runs.items()}
-    worse = [k for k, g, r in zip(steps, gl, rr) if g > r]
-
-    def reach(method, name):
-        k = first[method]
-        return f"{name} is within {100 * tolerance:g} % from {k} steps on" if k is not None else \
-            f"{name} is not within {100 * tolerance:g} % up to {steps[-1]} steps"
-
-    gauss, riemann = reach("gausslegendre", "Gauss–Legendre (Captum's default)"), reach("riemann_right",
-                                                                                      "the right Riemann sum")
-    caption = f"Completeness error against the number of steps: {gauss}, {riemann}. "
-    if worse:
-        each = [f"{k} steps ({100 * gl[steps.index(k)]:.1f} % vs {100 * rr[steps.index(k)]:.1f} %)"
-                for k in worse]
-        at = each[0] if len(each) == 1 else ", ".join(each[:-1]) + " and " + each[-1]
-        caption += (f"Gauss–Legendre is not faster at every budget: it is the worse of the two at {at} — "
-                    "its nodes pay off only once there are enough of them to follow the curve.")
-    else:
-        caption += "Gauss–Legendre is the more accurate at every step count tried."
-    return {"first_within": first, "gl_worse_at": worse, "caption": caption}
+    worse = [k for k, g, r in zip(steps, gl, rr) if g > r]  # Gauss–Legendre the less accurate here
+    return {"first_within": first, "gl_worse_at": worse,
+            "caption": figures.completeness_caption(steps, runs, first, worse, tolerance)}
 
 
 def _ig_demo(out, args, x) -> dict:
     """IG on the embeddings: the attribution per token, and completeness against the number of steps."""
-    import matplotlib.pyplot as plt
-
     ig = embedding_attributions(x.model, x.target, x.ids, x.baseline, extra=(x.mask,), n_steps=args.steps)
-    change = float(ig["output"][0] - ig["baseline_output"][0])
     steps = list(COMPLETENESS_STEPS)
     known = {("gausslegendre", ig["n_steps"]): ig["relative_error"][0]}  # the integral just computed
     runs = completeness_runs(x, steps, known=known)  # completeness error at fixed step counts
@@ -383,26 +342,9 @@ def _ig_demo(out, args, x) -> dict:
     print(f"{x.name}: F(x) = {ig['output'][0]:.4f}, F(baseline) = {ig['baseline_output'][0]:.4f}; "
           f"Σ IG = {ig['tokens'][0].sum():.4f}; completeness error {100 * ig['relative_error'][0]:.3f} % "
           f"with {ig['n_steps']} Gauss–Legendre steps (started from {args.steps}, doubled until ≤ 1 %)")
-    fig = token_bars(ig["tokens"][0], x.tokens, ylabel="IG attribution (similarity units)",
-                     color_by_sign=True,
-                     title=f"IG: Σ = {ig['tokens'][0].sum():.4f} vs F(x) − F(x') = {change:.4f} "
-                           f"(error {100 * ig['relative_error'][0]:.2f} %, {ig['n_steps']} steps)")
-    out.save_figure(fig, "ig_tokens", f"Integrated gradients of the cosine similarity to “{args.reference}” "
-                    "with respect to each token's embedding ([MASK] baseline, special tokens kept). "
-                    f"Completeness: the bars add up to F(x) − F(baseline) within "
-                    f"{100 * ig['relative_error'][0]:.2f} % ({ig['n_steps']} Gauss–Legendre steps).")
-    fig, ax = plt.subplots(figsize=(6.0, 3.8), constrained_layout=True)
-    for method, errors in runs.items():
-        ax.loglog(steps, np.maximum(100 * np.array(errors), 1e-6), marker="o", label=method)
-    ax.axhline(1.0, color="0.4", ls="--", lw=0.8)
-    ax.text(steps[0], 1.1, "1 % (our tolerance)", fontsize=8)
-    ax.set_xticks(steps, [str(k) for k in steps])
-    ax.minorticks_off()
-    ax.set_xlabel("integration steps")
-    ax.set_ylabel("|Σ IG − (F(x) − F(x'))| / |F(x) − F(x')|  (%)")
-    ax.set_title("Completeness error vs steps")
-    ax.legend(fontsize=8)
-    out.save_figure(fig, "ig_completeness", summary["caption"])
+    out.save_figure(figures.ig_tokens_figure(ig, x.tokens), "ig_tokens",
+                    figures.ig_tokens_caption(args.reference, ig))
+    out.save_figure(figures.completeness_figure(steps, runs), "ig_completeness", summary["caption"])
     return ig
 
 
@@ -435,41 +377,6 @@ def attribution_layer_facts(weights, attr, rows, special) -> dict:
             "attribution_on_special": special_share(summed[layer], rows, special)}
 
 
-def attribution_grid_figure(raw, positive, tokens):
-    """Two rows of ``L`` heatmaps — raw attention ``(L, Q, K)`` on a 0–1 scale, attribution ``(L, Q, K)`` as a
-    fraction of each layer's maximum — with one colour bar per row (two quantities, two scales) and the
-    tokens on the axes."""
-    import matplotlib.pyplot as plt
-
-    from attnviz.plotting import DEFAULT_CMAP
-
-    raw = check_attention(raw, "LQK", name="raw", square=True)
-    positive = check_attention(positive, "LQK", name="positive", stochastic=False)
-    if positive.shape != raw.shape or positive.max() > 1 + 1e-9:
-        raise ValueError(f"positive: got shape {positive.shape}, max {positive.max():.3g}; expected "
-                         f"{raw.shape} like raw, each layer divided by its maximum (values in 0..1)")
-    tokens = check_tokens(tokens, raw.shape[-1])
-    n_layers, n = raw.shape[0], raw.shape[-1]
-    panel = max(2.2, 0.19 * n + 0.8)
-    fig, axes = plt.subplots(2, n_layers, figsize=(panel * n_layers + 1.6, 2 * panel + 1.6), squeeze=False,
-                             constrained_layout=True)
-    rows = (("raw attention (head mean)", raw, "attention weight (0–1)"),
-            ("attention attribution (Σ heads, positive part)", positive, "attribution ÷ the layer's maximum"))
-    for r, (name, maps, label) in enumerate(rows):
-        for layer in range(n_layers):
-            ax = axes[r, layer]
-            image = ax.imshow(maps[layer], cmap=DEFAULT_CMAP, vmin=0, vmax=1, aspect="auto",
-                              interpolation="nearest")
-            ax.set_title(f"{name.split(' (')[0]}, layer {layer}", fontsize=8)
-            ax.set_xticks(range(n), tokens, rotation=90, fontsize=6)
-            ax.set_yticks(range(n), tokens if layer == 0 else [""] * n, fontsize=6)
-        fig.colorbar(image, ax=list(axes[r]), shrink=0.9, pad=0.01).set_label(label, fontsize=8)
-    fig.supxlabel("key (attended to)", fontsize=9)
-    fig.supylabel("query (attending)", fontsize=9)
-    fig.suptitle("Where the heads look (top) vs which weights the similarity depends on (bottom)")
-    return fig
-
-
 def _attention_attribution_demo(out, args, x):
     """Hao et al.'s attribution of every layer's attention weights, next to the raw weights."""
     with AttentionProbes(x.model) as probes:
@@ -487,102 +394,35 @@ def _attention_attribution_demo(out, args, x):
     positive = np.clip(summed, 0, None) / np.where(peak > 0, peak, 1)  # (L, Q, K)
     rows = x.mask[0].cpu().numpy().astype(bool)  # (Q,): the real rows, which mean pooling averages
     facts = attribution_layer_facts(weights, attr, rows, ~x.content)
-    fig = attribution_grid_figure(weights.mean(1), positive, x.tokens)
-    out.save_figure(fig, "attention_attribution_grid", "Top: each layer's attention (head mean), 0–1 "
-                    "scale. Bottom: Hao et al. attribution A ⊙ ∫∂F(αA)/∂A dα summed over heads, positive "
-                    f"part over the layer maximum ({100 * facts['negative_share']:.0f} % of the attribution "
-                    "mass is negative and not shown). One colour bar per row: two quantities, two scales.")
+    fig = figures.attribution_grid_figure(weights.mean(1), positive, x.tokens)
+    out.save_figure(fig, "attention_attribution_grid",
+                    figures.attribution_grid_caption(facts["negative_share"]))
     layer = facts["layer"]
-    fig = show_heatmaps(np.stack([weights[layer].mean(0), positive[layer]])[None], xlabels=x.tokens,
-                        ylabels=x.tokens, tick_labels=True,
-                        titles=[f"raw attention, layer {layer}", f"attribution, layer {layer}"],
-                        colorbar_label="weight / attribution ÷ max",
-                        suptitle=f"The layer with the most attribution (layer {layer})")
-    fewer = facts["attribution_on_special"] < facts["attention_on_special"]
-    out.save_figure(fig, "attention_attribution_layer", f"Layer {layer}, the layer whose weights carry the "
-                    f"most attribution: the special tokens ([CLS], [SEP]) get "
-                    f"{100 * facts['attention_on_special']:.0f} % of its attention (mean over the real rows) "
-                    f"but {100 * facts['attribution_on_special']:.0f} % of its |attribution| — "
-                    + ("heavy attention on them earns comparatively little attribution; the weights on the "
-                       "content words carry the rest." if fewer else
-                       "here the attribution follows the attention onto them, against the usual story."))
+    fig = figures.attribution_layer_figure(weights[layer].mean(0), positive[layer], x.tokens, layer)
+    out.save_figure(fig, "attention_attribution_layer", figures.attribution_layer_caption(facts))
     return weights, attr
-
-
-def agreement_caption(table: dict) -> str:
-    """The sentence the rank-correlation figure states, from :func:`compare_with_attention`'s numbers: how
-    far IG's agreement with raw attention swings between layers, and how well rollout tracks IG."""
-    ig_raw = np.asarray(table["ig_vs_raw"], dtype=float)
-    if not np.isfinite(ig_raw).any():
-        return "IG cannot be ranked against raw attention here (a constant row)."
-    low, high = int(np.nanargmin(ig_raw)), int(np.nanargmax(ig_raw))
-    rollout = table["ig_vs_rollout"]
-    return (f"IG's agreement with raw attention swings from ρ = {ig_raw[low]:+.2f} (layer {low}) to "
-            f"{ig_raw[high]:+.2f} (layer {high}); against rollout ρ = {rollout:+.2f}"
-            + (", below the best single layer." if np.isfinite(rollout) and rollout < ig_raw[high] else "."))
 
 
 def _agreement_demo(out, x, ig, weights, attr):
     """Rank correlations with raw attention and rollout, and four answers to "which tokens matter?"."""
-    import matplotlib.pyplot as plt
-    import pandas as pd
-
     rows = x.mask[0].cpu().numpy().astype(bool)  # (Q,): all real rows, as mean pooling averages them
     table = compare_with_attention(weights, ig["tokens"][0], attr, rows, x.content)
     print(f"Spearman over content tokens: IG vs rollout {table['ig_vs_rollout']:+.2f}, attention attribution "
           f"(all layers) vs rollout {table['attr_vs_rollout']:+.2f}; IG vs raw per layer "
           f"{np.array2string(table['ig_vs_raw'], precision=2)}; attribution vs raw per layer "
           f"{np.array2string(table['attr_vs_raw'], precision=2)}")
-    frame = pd.DataFrame({"layer": np.arange(weights.shape[0]), "IG vs raw attention": table["ig_vs_raw"],
-                          "attention attribution vs raw attention": table["attr_vs_raw"],
-                          "attention attribution vs IG": table["attr_vs_ig"],
-                          "IG vs rollout": table["ig_vs_rollout"],
-                          "attention attribution (all layers) vs rollout": table["attr_vs_rollout"]})
+    frame = figures.rank_correlation_table(table)  # one row per layer
     frame.round(4).to_csv(out.path("rank_correlations.csv"), index=False)
-    out.register("rank_correlations.csv", "Spearman correlations over the content tokens, per layer: IG and "
-                 "attention attribution against raw attention and each other, and both against rollout.")
-    fig, ax = plt.subplots(figsize=(6.4, 3.8), constrained_layout=True)
-    for column in ("IG vs raw attention", "attention attribution vs raw attention",
-                   "attention attribution vs IG"):
-        ax.plot(frame["layer"], frame[column], marker="o", label=column)
-    ax.axhline(table["ig_vs_rollout"], color="k", ls="--", lw=1, label="IG vs rollout (all layers)")
-    ax.axhline(table["attr_vs_rollout"], color="0.5", ls=":", lw=1.5,
-               label="attention attribution, all layers, vs rollout")
-    ax.axhline(0, color="0.6", lw=0.6)
-    ax.set_ylim(-1, 1)
-    ax.set_xlabel("layer")
-    ax.set_ylabel("Spearman ρ over content tokens")
-    ax.set_title("Do gradients agree with attention?")
-    ax.legend(fontsize=7)
-    out.save_figure(fig, "rank_correlations", "Spearman rank correlation, over the content tokens of one "
-                    "sentence, of IG with each layer's raw attention (mean row) and with rollout, and of "
-                    "each layer's attention attribution with its raw attention and with IG. "
-                    f"{agreement_caption(table)} One sentence is an anecdote: attention_faithfulness.py "
-                    "averages over many.")
+    out.register("rank_correlations.csv", figures.RANK_CORRELATIONS_CSV_CAPTION)
+    out.save_figure(figures.rank_correlation_figure(frame, table), "rank_correlations",
+                    figures.rank_correlation_caption(table))
     rollout_row = target_row(AttentionRollout().compute_rollout(weights), rows)  # (K,)
     series = {"raw attention, last layer": target_row(weights[-1].mean(0), rows), "rollout": rollout_row,
               "integrated gradients": ig["tokens"][0],
               "attention attribution, all layers": target_row(attr.sum((0, 1)), rows)}  # (K,) each
     series = {name: np.where(x.content, values, 0) for name, values in series.items()}  # specials set to 0
-    fig = token_bars(series, x.tokens, normalize="abs_sum", ylabel="share of the total |value|",
-                     title="Four answers to “which tokens matter?” (content tokens, each scaled to Σ|·| = 1)")
-    out.save_figure(fig, "four_answers", "The same question answered four ways for the mean-pooled "
-                    "embedding: raw attention of the last layer, rollout, integrated gradients, and "
-                    "attention attribution summed over layers (special tokens set to 0 for all).")
-
-
-def integration_steps(text: str) -> int:
-    """``--steps``/``--attention-steps``: an integer of at least 2, checked before any model is loaded."""
-    import argparse
-
-    try:
-        steps = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"got {text!r}; expected an integer number of steps (at least 2)") \
-            from None
-    if steps < 2:
-        raise argparse.ArgumentTypeError(f"got {steps}; expected at least 2 steps (16–64 is typical)")
-    return steps
+    out.save_figure(figures.four_answers_figure(series, x.tokens), "four_answers",
+                    figures.FOUR_ANSWERS_CAPTION)
 
 
 def main(argv=None):

@@ -7,7 +7,9 @@ search, and Spearman's rank correlation.
 - :func:`integrate`: Captum's ``LayerIntegratedGradients`` with ``n_steps`` doubled until the completeness
   error ``|Σ attribution − (F(x) − F(x'))| / |F(x) − F(x')|`` is within a tolerance, ``F(x)`` and ``F(x')``
   read from Captum's own end-point passes (:class:`EndpointRecorder`); :func:`check_steps`,
-  :func:`check_output` and :func:`twice` are its input checks and batching;
+  :func:`check_output`, :func:`token_ids` and :func:`twice` are its input checks and batching, and
+  :func:`integration_steps` the lessons' ``--steps`` option;
+- :func:`check_comparison`: the input checks of the lesson's ``compare_with_attention``;
 - :func:`spearman`: rank correlation of two vectors, NaN when either is constant.
 
 The idea — integrated gradients on the embeddings, Hao et al.'s attention attribution — is taught in
@@ -100,6 +102,35 @@ def check_steps(n_steps, method, tolerance=None, max_steps=None):
             raise ValueError(f"max_steps: got {max_steps}; expected at least n_steps ({n_steps})")
 
 
+def integration_steps(text: str) -> int:
+    """``--steps``/``--attention-steps``: an integer of at least 2, checked before any model is loaded."""
+    import argparse
+
+    try:
+        steps = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"got {text!r}; expected an integer number of steps (at least 2)") \
+            from None
+    if steps < 2:
+        raise argparse.ArgumentTypeError(f"got {steps}; expected at least 2 steps (16–64 is typical)")
+    return steps
+
+
+def token_ids(ids, name: str) -> torch.Tensor:
+    """Token ids as an integer tensor; a ``TypeError``/``ValueError`` naming ``name`` otherwise."""
+    if ids is None or isinstance(ids, str | bytes | dict):
+        raise TypeError(f"{name}: expected a (batch, tokens) tensor of token ids, got {type(ids).__name__}")
+    try:
+        ids = torch.as_tensor(ids)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(f"{name}: expected a (batch, tokens) tensor of token ids ({err})") from None
+    if ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool:
+        raise TypeError(f"{name}: got dtype {ids.dtype}; expected integer token ids")
+    if ids.numel() and int(ids.min()) < 0:
+        raise ValueError(f"{name}: contains the negative id {int(ids.min())}; token ids are >= 0")
+    return ids
+
+
 def check_output(values, n: int, name: str = "forward_fn") -> None:
     if not isinstance(values, torch.Tensor) or values.dim() != 1 or values.shape[0] != n:
         shape = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
@@ -166,6 +197,31 @@ def integrate(forward_fn: ForwardFn, layer, inputs, baselines, extra: tuple, n_s
                           RuntimeWarning, stacklevel=3)
             return attributions, delta, error, n_steps, out_x, out_b
         n_steps *= 2
+
+
+def check_comparison(attention, token_attributions, attention_attr, content):
+    """The inputs of the lesson's ``compare_with_attention``, checked: raw attention ``(L, H, Q, K)``, IG per
+    token ``(K,)``, attention attributions shaped like the attention, all finite, and a boolean ``content``
+    ``(K,)`` with at least 3 tokens to rank. Returns them as ``(weights, ig, attr, content)`` numpy arrays;
+    a ``ValueError`` naming the argument otherwise."""
+    from attnviz.validate import check_attention, check_mask
+
+    weights = check_attention(attention, "LHQK", name="attention", square=True)
+    attr = to_numpy(attention_attr, "attention_attr")
+    if attr.shape != weights.shape:
+        raise ValueError(f"attention_attr: got shape {attr.shape}; expected {weights.shape} like attention")
+    ig = to_numpy(token_attributions, "token_attributions")
+    if ig.shape != (weights.shape[-1],):
+        raise ValueError(f"token_attributions: got shape {ig.shape}; expected ({weights.shape[-1]},), one "
+                         "value per token")
+    for name, values in (("attention_attr", attr), ("token_attributions", ig)):
+        if not np.isfinite(values).all():
+            raise ValueError(f"{name}: contains NaN or Inf values")
+    content = check_mask(content, weights.shape[-1], name="content")  # (K,) boolean
+    if content is None or content.sum() < 3:
+        raise ValueError(f"content: got {0 if content is None else int(content.sum())} content tokens; "
+                         "expected at least 3 to rank")
+    return weights, ig, attr, content
 
 
 def twice(inputs):

@@ -304,7 +304,7 @@ def test_shares_by_hand():
 def test_overlay_draws_the_image_under_lines_whose_colours_are_on_the_colour_bar():
     import matplotlib.pyplot as plt
 
-    from advanced.gradient_attention import relevance_overlay_figure
+    from attnviz.attribution_figures import relevance_overlay_figure
 
     grid = np.outer([0, 1, 2, 1], [1, 2, 3, 2]).astype(float)  # (4, 4) patch map
     image = np.linspace(0, 255, 16 * 16).reshape(16, 16)

@@ -386,7 +386,7 @@ def test_special_share_by_hand():
 def test_attribution_grid_has_a_colour_bar_per_row_and_tokens_on_the_axes():
     import matplotlib.pyplot as plt
 
-    from advanced.integrated_attention import attribution_grid_figure
+    from attnviz.attribution_figures import attribution_grid_figure
 
     tokens = ["[CLS]", "a", "cat", "[SEP]"]
     raw = valid_attention((3, 4, 4))
@@ -468,7 +468,7 @@ def test_default_input_attribution_claims(lesson_defaults, lesson_results):
 
 
 def test_agreement_caption_by_hand():
-    from advanced.integrated_attention import agreement_caption
+    from attnviz.attribution_figures import agreement_caption
 
     text = agreement_caption({"ig_vs_raw": np.array([-0.2, 0.5, np.nan, 0.7]), "ig_vs_rollout": 0.1})
     assert "from ρ = -0.20 (layer 0) to +0.70 (layer 3)" in text and "ρ = +0.10, below the best" in text
