@@ -60,6 +60,8 @@ matrix products, and only when you ask for one row (``row=0`` for ``[CLS]``) it 
 vector–matrix products instead, ``n²`` work per layer rather than ``n³``. The matrix products are the
 floor: ``bench/bench_rollout.py`` measures the lesson against them and against a plain per-layer loop.
 
+Figures, the wording of their captions and argument plumbing live in ``attnviz/rollout_figures.py``.
+
 Run it
 ------
     python 02_intermediate/attention_rollout.py
@@ -81,11 +83,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from attnviz import validate
+from attnviz import rollout_figures, validate
 from attnviz.cli import lesson_parser, run_lesson
 from attnviz.normalize import HEAD_FUSIONS, row_normalize
 from attnviz.outputs import LessonOutputs
-from attnviz.plotting import show_heatmaps, token_bars
 from intermediate.attention_comparison import attention_entropy
 
 DEFAULT_TEXT = "The cat sat on the mat because it was tired."
@@ -104,7 +105,7 @@ class AttentionRollout:
 
     def __init__(self, head_fusion: str = "mean", discard_ratio: float = 0.0, add_residual: bool = True):
         self.head_fusion = validate.check_head_fusion(head_fusion)
-        self.discard_ratio = _check_ratio(discard_ratio)
+        self.discard_ratio = rollout_figures.check_ratio(discard_ratio)
         self.add_residual = bool(add_residual)
 
     # ------------------------------------------------------------------------------------------ compute
@@ -164,18 +165,15 @@ class AttentionRollout:
     def _fuse(self, attention_layers, head_fusion, attention_mask):
         """Step 1 of the docstring: any accepted input -> validated fused ``(L, B, Q, K)`` float64.
 
-        The heads are reduced in the input's own dtype — a float32 model output stays float32 until it is
-        fused, as in Abnar & Zuidema's code (``att_mat.sum(axis=1) / n_heads`` on the float32 array) — and
-        only the fused matrices, ``H`` times smaller, are converted to float64 and checked (§7): the head
-        mean has rows summing to 1 exactly when the heads' rows average to 1, and it carries every NaN or
-        Inf of the input. What it cannot see, for speed (§8: checking every input weight costs as much as
-        the fusion itself), is a negative weight that another head's larger weight on the same pair hides
-        *and* whose row still sums to 1 — a single negative weight changes its row's sum and is caught.
-        A list of per-layer tensors (``outputs.attentions``) is fused layer by layer, never stacked into
-        one copy of the whole input.
+        The heads are reduced in the input's own dtype (``att_mat.sum(axis=1) / n_heads`` on the float32
+        array in Abnar & Zuidema's code), layer by layer; only the fused matrices, ``H`` times smaller, are
+        converted to float64 and checked (§7): the head mean has rows summing to 1 exactly when the heads'
+        rows average to 1, and it carries every NaN or Inf of the input. What it cannot see, for speed (§8),
+        is a negative weight that another head's larger weight on the same pair hides *and* whose row still
+        sums to 1 — a single negative weight changes its row's sum and is caught.
         """
         fusion = self.head_fusion if head_fusion is None else validate.check_head_fusion(head_fusion)
-        layers, batched = _layer_arrays(attention_layers)  # L arrays (1, B, H, Q, K), views when possible
+        layers, batched = rollout_figures.layer_arrays(attention_layers)  # L × (1, B, H, Q, K), views
         n_heads, n_keys = layers[0].shape[2], layers[0].shape[-1]
         mask = validate.check_mask(attention_mask, n_keys, n_batch=layers[0].shape[1])  # (B, K) or None
         sums, extremes = [], []
@@ -203,7 +201,7 @@ class AttentionRollout:
         Returns every partial product ``(L, B, Q, K)`` with ``partial=True``, else the last ``(B, Q, K)``,
         or with ``row`` only that row of it, ``(B, K)``.
         """
-        ratio = self.discard_ratio if discard_ratio is None else _check_ratio(discard_ratio)
+        ratio = self.discard_ratio if discard_ratio is None else rollout_figures.check_ratio(discard_ratio)
         residual = self.add_residual if add_residual is None else bool(add_residual)
         n_layers, n_batch, n, _ = fused.shape
         keep = None if mask is None else mask[:, :, None] & mask[:, None, :]  # (B, Q, K): real × real
@@ -253,28 +251,12 @@ class AttentionRollout:
         """Heatmap of a rollout: rows are output positions, columns input tokens; returns the Figure.
 
         ``rollout`` is ``(Q, K)``, or ``(B, Q, K)`` with ``batch=`` choosing the example (a batch of one
-        needs no ``batch=``). ``scale="fixed"``
-        colours probability on 0–1; ``scale="row"`` shows each row relative to its maximum.
+        needs no ``batch=``). ``scale="fixed"`` colours probability on 0–1; ``scale="row"`` shows each row
+        relative to its maximum. The drawing is :func:`attnviz.rollout_figures.rollout_heatmap`.
         """
-        arr = validate.check_attention(rollout, "QK|BQK", name="rollout", square=True)
-        if arr.ndim == 3:
-            if batch is None and arr.shape[0] == 1:
-                batch = 0  # a batch of one (what compute_rollout(model(...).attentions) returns): no question
-            if batch is None:
-                raise ValueError(f"batch: rollout has a batch axis of size {arr.shape[0]} "
-                                 f"(shape {arr.shape}); pass batch=<index> to choose an example")
-            arr = arr[validate.check_index(batch, arr.shape[0], name="batch")]  # (Q, K)
-        elif batch is not None:
-            raise ValueError(f"batch: got batch={batch!r}, but rollout {arr.shape} has no batch axis")
+        arr = rollout_figures.pick_example(rollout, batch)  # (Q, K), checked
         tokens = validate.check_tokens(tokens, arr.shape[0], name="tokens", axis="query/key")
-        fig = show_heatmaps(arr, xlabels=tokens, ylabels=tokens, scale=scale,
-                            titles=[title or "Attention rollout Â_L ⋯ Â_1"],
-                            xlabel="input token (where the information came from)",
-                            ylabel="position at the top layer",
-                            annotate=len(tokens) <= 14 if annotate is None else annotate)
-        if save_path is not None:
-            fig.savefig(save_path, dpi=130, bbox_inches="tight")
-        return fig
+        return rollout_figures.rollout_heatmap(arr, tokens, title, scale, annotate, save_path)  # (Q, K)
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -293,7 +275,7 @@ def discard_lowest(fused: np.ndarray, ratio: float, mask=None, *, copy: bool = T
     already checked) skips the checks and works in place.
     """
     if copy:
-        ratio = _check_ratio(ratio, name="ratio")
+        ratio = rollout_figures.check_ratio(ratio, name="ratio")
         checked = validate.check_attention(fused, "BQK|LBQK", name="fused", stochastic=False, square=True)
         fused = checked.copy()  # the caller's array is never changed
         mask = validate.check_mask(mask, fused.shape[-1], n_batch=fused.shape[-3])  # (B, K) or None
@@ -334,53 +316,6 @@ def discard_lowest(fused: np.ndarray, ratio: float, mask=None, *, copy: bool = T
     return fused
 
 
-def _check_ratio(ratio, name: str = "discard_ratio") -> float:
-    if isinstance(ratio, bool) or not isinstance(ratio, int | float | np.floating | np.integer):
-        raise TypeError(f"{name}: expected a number in [0, 1), got {type(ratio).__name__}")
-    if not 0.0 <= float(ratio) < 1.0:  # NaN fails this too
-        raise ValueError(f"{name}: got {ratio}; expected a fraction in [0, 1) (0.1 drops the lowest 10%)")
-    return float(ratio)
-
-
-def _layer_arrays(attention_layers) -> tuple[list[np.ndarray], bool]:
-    """The layers of any accepted input as a list of ``(1, B, H, Q, K)`` arrays, and whether it was batched.
-
-    Arrays and CPU tensors are not copied: a list's elements are taken one by one (no ``np.stack`` of the
-    whole input), an array is cut into per-layer views. Shapes and types are checked here (§7); the weights
-    themselves after fusion, in :meth:`AttentionRollout._fuse`.
-    """
-    name = "attention_layers"
-    if isinstance(attention_layers, list | tuple) and attention_layers and all(
-            isinstance(a, np.ndarray) or hasattr(a, "detach") for a in attention_layers):
-        shapes = [tuple(a.shape) for a in attention_layers]
-        if len(shapes[0]) == 2:
-            raise ValueError(f"{name}: each layer has shape {shapes[0]}, a (query, key) matrix without a "
-                             "heads axis; if the heads are already fused, use "
-                             "AttentionRollout.rollout_fused(), else pass (heads, query, key) or "
-                             "(batch, heads, query, key) per layer")
-        if len(shapes[0]) not in (3, 4):
-            raise ValueError(f"{name}: each layer has shape {shapes[0]}; expected (heads, query, key) or "
-                             "(batch, heads, query, key) per layer")
-        for i, shape in enumerate(shapes):
-            if shape != shapes[0]:
-                raise ValueError(f"{name}[{i}]: shape {shape} differs from layer 0's {shapes[0]}; every "
-                                 "layer must have the same heads and sequence length")
-        layers = []
-        for i, layer in enumerate(attention_layers):
-            arr, layout = validate.as_layers(layer[None], name=f"{name}[{i}]", dtype=None, validate=False)
-            layers.append(arr)  # (1, B, H, Q, K)
-        return layers, layout == "LBHQK"
-    try:
-        arr, layout = validate.as_layers(attention_layers, dtype=None, validate=False)  # (L, B, H, Q, K)
-    except ValueError as err:
-        shape = np.shape(attention_layers) if isinstance(attention_layers, np.ndarray) else None
-        if shape is not None and len(shape) == 3:  # (L, Q, K) fused, or one (H, Q, K) layer
-            raise ValueError(f"{err}; or, if the heads are already fused (layers, query, key), use "
-                             "AttentionRollout.rollout_fused()") from None
-        raise
-    return [arr[i:i + 1] for i in range(arr.shape[0])], layout == "LBHQK"
-
-
 # ------------------------------------------------------------------------------------------------ lesson
 # The measured facts the captions state. Each returns the numbers; the caption is filled from them, and
 # tests/test_attention_rollout.py asserts their direction on the lesson's default input.
@@ -395,22 +330,6 @@ def diagonal_by_depth(partial) -> np.ndarray:
     return np.diagonal(arr, axis1=-2, axis2=-1)[:, 1:].mean(-1)  # (L,)
 
 
-def diagonal_caption(diagonal, n_tokens: int) -> str:
-    """The rollout_by_layer caption, from the numbers: does the diagonal fade, and below uniform?"""
-    chain = " → ".join(f"{d:.2f}" for d in diagonal)
-    uniform = 1.0 / n_tokens
-    fades = bool(np.all(np.diff(diagonal) < 0))
-    below = np.flatnonzero(np.asarray(diagonal) < uniform)
-    trend = "falls at every layer" if fades else "does not fall at every layer"
-    where = (f"and is below uniform (1/{n_tokens} = {uniform:.3f}) from depth {below[0] + 1} on"
-             if below.size else f"and stays above uniform (1/{n_tokens} = {uniform:.3f})")
-    lesson = ("The residual slows the mixing but does not keep the diagonal alive: rolled out, a token's "
-              "share of itself fades." if fades and below.size else
-              "Here the residual does keep a share of each token on itself.")
-    return (f"Partial rollouts Â_l⋯Â_1 for l = 1…{len(diagonal)}. The mean share a position keeps of its "
-            f"own token (the diagonal, [CLS] left out) {trend}: {chain}, {where}. {lesson}")
-
-
 def fusion_entropies(weights, rollout: AttentionRollout, fusions=HEAD_FUSIONS, ratios=(0.0, 0.5, 0.9)):
     """Every (fusion, discard ratio) rollout and its mean row entropy in nats.
 
@@ -418,22 +337,6 @@ def fusion_entropies(weights, rollout: AttentionRollout, fusions=HEAD_FUSIONS, r
     grid = np.stack([np.stack([rollout.compute_rollout(weights, discard_ratio=r, head_fusion=f)
                                for r in ratios]) for f in fusions])  # (F, R, Q, K)
     return grid, attention_entropy(grid, per="head")  # (F, R): mean over the query rows
-
-
-def fusion_caption(entropies, fusions, ratios, n_tokens: int) -> str:
-    """The fusion_and_discard caption from the entropies: the flattest fusion; does discarding sharpen."""
-    entropies = np.asarray(entropies)
-    no_discard = entropies[:, 0]
-    flattest, sharpest = fusions[int(np.argmax(no_discard))], fusions[int(np.argmin(no_discard))]
-    table = "; ".join(f"{f} " + " / ".join(f"{e:.2f}" for e in row) for f, row in zip(fusions, entropies))
-    sharpen = bool(np.all(np.diff(entropies, axis=1) < 0))
-    folklore = ("so max fusion does not sharpen the map, it flattens it" if flattest == "max"
-                else "as the folklore says" if sharpest == "max" else "")
-    return (f"Mean row entropy in nats (lower = sharper; uniform = log {n_tokens} = {np.log(n_tokens):.2f}) "
-            f"at discard {' / '.join(f'{r:g}' for r in ratios)}: {table}. Without discarding, {flattest} "
-            f"fusion is the flattest and {sharpest} the sharpest{', ' + folklore if folklore else ''}. "
-            f"Discarding {'lowers the entropy of every fusion' if sharpen else 'does not always sharpen'}; "
-            "the rows still sum to 1.")
 
 
 def first_token_shares(weights, result) -> dict:
@@ -463,34 +366,10 @@ def _rollout_figures(out, model_name: str, weights, tokens, rollout: AttentionRo
     result = partial[-1]  # (Q, K)
     fig = rollout.visualize(result, tokens, title=f"{model_name}: rollout over {n_layers} layers "
                             f"({fusion} of heads, discard {ratio:g})")
-    out.save_figure(fig, "rollout", "Attention rollout Â_L⋯Â_1 (0.5·A + 0.5·I, rows renormalised): row i "
-                    "is the share of each input token in position i at the top layer.")
-    out.save_heatmap_html("rollout.html", result, "Interactive rollout: hover a cell for the position, the "
-                          "input token and its share.", xlabels=tokens, ylabels=tokens,
-                          title=f"{model_name}: attention rollout (hover: position, input token, share)",
-                          x_title="input token", y_title="position at the top layer",
-                          colorbar_title="rollout")
-    last_mean = weights[-1].mean(0)  # (Q, K)
-    shares = first_token_shares(weights, result)
-    fig = show_heatmaps(np.stack([last_mean, result])[None], xlabels=tokens, ylabels=tokens, tick_labels=True,
-                        titles=[f"raw attention, layer {n_layers - 1} (head mean)", "rollout of all layers"],
-                        suptitle="What one layer shows vs what reaches the top")  # (1, 2, Q, K)
-    low, high = shares["rollout"].min(), shares["rollout"].max()
-    out.save_figure(fig, "raw_vs_rollout", f"Left: the last layer's attention alone; right: the rollout. "
-                    f"Every one of the {len(tokens)} rollout rows gives {low:.0%}–{high:.0%} of its share to "
-                    f"the first token ({tokens[0]}), against {shares['raw'].min():.0%}–"
-                    f"{shares['raw'].max():.0%} in the raw last layer: rolled out, this model's attention "
-                    f"traces back mostly to {tokens[0]}, where its layers park their weight, not to the "
-                    "content words.")
-    diagonal = diagonal_by_depth(partial)  # (L,)
-    fig = show_heatmaps(partial[None], titles=[f"Â_{depth + 1}⋯Â_1: diag {d:.2f}"
-                                                for depth, d in enumerate(diagonal)],
-                        colorbar_label="rollout share (0–1)",
-                        suptitle=f"Rollout up to each layer: the diagonal fades ({diagonal[0]:.2f} → "
-                                 f"{diagonal[-1]:.2f}; uniform {1 / len(tokens):.3f})"
-                        if np.all(np.diff(diagonal) < 0) else "Rollout up to each layer")
-    # partial[None]: (1, L, Q, K), one row of L panels
-    out.save_figure(fig, "rollout_by_layer", diagonal_caption(diagonal, len(tokens)))
+    rollout_figures.save_rollout(out, fig, result, tokens, model_name)  # the figure and its HTML twin
+    rollout_figures.save_raw_vs_rollout(out, weights[-1].mean(0), result, tokens,  # (Q, K) beside (Q, K)
+                                        first_token_shares(weights, result), last_layer=n_layers - 1)
+    rollout_figures.save_rollout_by_layer(out, partial, diagonal_by_depth(partial), tokens)  # (L,) diagonals
     return result
 
 
@@ -504,16 +383,7 @@ def cls_row_shares(weights, rollout: AttentionRollout) -> dict:
 
 def _cls_row_demo(out, weights, tokens, rollout: AttentionRollout):
     """Which input tokens reach the first position, in one layer and rolled out."""
-    shares = cls_row_shares(weights, rollout)
-    fig = token_bars({f"raw attention, layer {weights.shape[0] - 1}": shares["raw"],
-                      "rollout": shares["rollout"]}, tokens, ylabel=f"share of the {tokens[0]} position",
-                     title=f"Where the first token ({tokens[0]}) gets its information")
-    grows = shares["rollout_self"] > shares["raw_self"]
-    out.save_figure(fig, "cls_row", f"Row 0 ({tokens[0]}) of the last layer's attention (head mean) and of "
-                    f"the rollout. {tokens[0]} keeps {shares['raw_self']:.0%} of the last layer's attention "
-                    f"on itself, and {shares['rollout_self']:.0%} rolled out: "
-                    + ("the residual term and every layer's attention to it compound in the product."
-                       if grows else "rolling out lowers its share of itself."))
+    rollout_figures.save_cls_row(out, cls_row_shares(weights, rollout), tokens, weights.shape[0] - 1)
 
 
 def wrong_order_gap(weights, rollout: AttentionRollout) -> tuple[np.ndarray, np.ndarray, float]:
@@ -533,19 +403,10 @@ def _variants_demo(out, weights, tokens, rollout: AttentionRollout):
     """Head fusion × discard ratio, and the product in the wrong order."""
     fusions, ratios = list(HEAD_FUSIONS), [0.0, 0.5, 0.9]
     grid, entropies = fusion_entropies(weights, rollout, fusions, ratios)  # (F, R, Q, K), (F, R)
-    fig = show_heatmaps(grid, titles=[[f"{f}, {r:g}: H={e:.2f}" for r, e in zip(ratios, row)]
-                                      for f, row in zip(fusions, entropies)],
-                        colorbar_label="rollout share (0–1)",
-                        suptitle="Head fusion (rows) × discard ratio (columns)\nH = mean row entropy, nats")
-    out.save_figure(fig, "fusion_and_discard", fusion_caption(entropies, fusions, ratios, len(tokens)))
+    rollout_figures.save_fusion_grid(out, grid, entropies, fusions, ratios, len(tokens))
     right, wrong, gap = wrong_order_gap(weights, rollout)
-    fig = show_heatmaps(np.stack([right, wrong])[None], xlabels=tokens, ylabels=tokens, tick_labels=True,
-                        titles=["right: Â_L ⋯ Â_1", "wrong: Â_1 ⋯ Â_L"],
-                        suptitle="Order matters")  # panels (1, 2, Q, K)
     sums_gap = max(np.abs(right.sum(-1) - 1).max(), np.abs(wrong.sum(-1) - 1).max())
-    out.save_figure(fig, "wrong_order", "Right and wrong order of the product: the first layer must be the "
-                    f"rightmost factor. The two differ by up to {gap:.2f} in a cell, yet both have rows "
-                    f"summing to 1 (within {sums_gap:.0e}), so only the order gives the mistake away.")
+    rollout_figures.save_wrong_order(out, right, wrong, tokens, gap, sums_gap)
 
 
 def _padded_batch_demo(out, model, text: str, rollout: AttentionRollout):
@@ -557,13 +418,7 @@ def _padded_batch_demo(out, model, text: str, rollout: AttentionRollout):
     alone = rollout.compute_rollout(model.get_attention_weights(texts[1]))  # (Q', K')
     gap = np.abs(batch_rollout[1, :n_real, :n_real] - alone).max()
     print(f"padded batch vs alone: largest difference {gap:.2e}")
-    fig = show_heatmaps(batch_rollout[1], xlabels=batch_tokens[1], ylabels=batch_tokens[1], tick_labels=True,
-                        titles=[f"padded example (max diff to unpadded run {gap:.1e})"],
-                        suptitle="Rollout with attention_mask: padding rows and columns are zero")
-    out.save_figure(fig, "padded_batch", "The shorter sentence of a padded batch: with attention_mask the "
-                    "padding positions are dropped from every layer, and the result "
-                    + (f"equals the unpadded run up to float32 rounding (largest difference {gap:.1e})."
-                       if gap < 1e-6 else f"differs from the unpadded run by up to {gap:.1e}."))
+    rollout_figures.save_padded_batch(out, batch_rollout[1], batch_tokens[1], gap)  # (Q, K) of example 1
     return gap
 
 

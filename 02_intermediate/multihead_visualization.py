@@ -42,6 +42,8 @@ Two warnings it gives:
 These are *descriptive* on one input: confirm redundancy by pruning (``03_advanced/attention_entropy.py``
 measures head importance and the pruning curve).
 
+Figures, the wording of their captions and the interactive overview live in ``attnviz/multihead_figures.py``.
+
 Run it
 ------
     python 02_intermediate/multihead_visualization.py
@@ -61,9 +63,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from attnviz import multihead_figures
 from attnviz.cli import lesson_parser, resolve_layer, run_lesson
 from attnviz.outputs import LessonOutputs
-from attnviz.plotting import show_heatmaps, write_plotly_html
+from attnviz.plotting import show_heatmaps
 from attnviz.validate import check_attention, check_mask, check_tokens, to_numpy
 
 DEFAULT_TEXT = "The cat sat on the mat because it was tired."
@@ -237,7 +240,8 @@ class MultiHeadVisualizer:
         grid = arr.reshape(rows, cols, *arr.shape[1:])  # (rows, cols, Q, K)
         fig = show_heatmaps(grid, xlabels=key_tokens, ylabels=tokens, scale=self.scale, cmap=self.cmap,
                             titles=[f"head {h}" for h in range(self.num_heads)],
-                            tick_labels=max(arr.shape[1:]) <= 24, panel_size=_panel(arr.shape[1]),
+                            tick_labels=max(arr.shape[1:]) <= 24,
+                            panel_size=multihead_figures.panel_size(arr.shape[1]),
                             suptitle=f"{layer_name}: all {self.num_heads} heads")
         if save_path is not None:
             fig.savefig(save_path, dpi=130, bbox_inches="tight")
@@ -268,55 +272,8 @@ class MultiHeadVisualizer:
                             colorbar_label="mean Jensen–Shannon distance (base 2): 0 = identical",
                             xlabel="head", ylabel="head", titles=[title], tick_labels=labels is not None,
                             panel_size=min(9.0, 2.5 + 0.11 * dist.shape[0]))
-        if layer_size and layer_size < dist.shape[0]:
-            ax = fig.axes[0]
-            for edge in np.arange(layer_size, dist.shape[0], layer_size) - 0.5:
-                ax.axhline(edge, color="white", lw=0.8)
-                ax.axvline(edge, color="white", lw=0.8)
+        multihead_figures.draw_layer_lines(fig, layer_size, dist.shape[0])
         return fig
-
-
-def _panel(n_tokens: int) -> float:
-    return float(np.clip(0.16 * n_tokens + 1.2, 1.8, 4.5))
-
-
-def overview_html(attention, tokens, path, title: str):
-    """All ``(L, H, Q, K)`` heads tiled in one interactive heatmap.
-
-    The hover names layer, head, query, key and weight.
-
-    One plotly heatmap with a NaN gap between tiles is far lighter than ``L·H`` subplots. The page loads
-    the shared plotly.js by a relative path, so it opens offline.
-    """
-    import plotly.graph_objects as go
-
-    arr = check_attention(attention, "LHQK", name="attention")
-    n_layers, n_heads, n_q, n_k = arr.shape
-    tokens = check_tokens(tokens, n_q, name="tokens", axis="query")
-    # one blank row/column between tiles: (L·(Q+1) - 1, H·(K+1) - 1)
-    tiled = np.full((n_layers * (n_q + 1) - 1, n_heads * (n_k + 1) - 1), np.nan)
-    hover = np.full(tiled.shape, "", dtype=object)
-    for layer in range(n_layers):
-        for head in range(n_heads):
-            r0, c0 = layer * (n_q + 1), head * (n_k + 1)
-            tiled[r0:r0 + n_q, c0:c0 + n_k] = arr[layer, head]  # (Q, K) tile
-            for q in range(n_q):
-                for k in range(n_k):
-                    hover[r0 + q, c0 + k] = (f"layer {layer}, head {head}<br>query {q}: {tokens[q]}"
-                                             f"<br>key {k}: {tokens[k]}")
-    fig = go.Figure(go.Heatmap(z=tiled, zmin=0, zmax=1, colorscale="Viridis", text=hover, hoverongaps=False,
-                               hovertemplate="%{text}<br>weight %{z:.4f}<extra></extra>",
-                               colorbar={"title": {"text": "weight"}}))
-    fig.update_xaxes(title="heads →", tickmode="array",
-                     tickvals=[h * (n_k + 1) + n_k / 2 for h in range(n_heads)],
-                     ticktext=[f"H{h}" for h in range(n_heads)])
-    fig.update_yaxes(title="layers ↓", tickmode="array",
-                     tickvals=[i * (n_q + 1) + n_q / 2 for i in range(n_layers)],
-                     ticktext=[f"L{i}" for i in range(n_layers)], autorange="reversed")
-    fig.update_layout(title=title, width=min(1600, 200 + 8 * tiled.shape[1]),
-                      height=min(1200, 160 + 8 * tiled.shape[0]))
-    write_plotly_html(fig, path)  # plotly.js once under outputs/, loaded by a relative path
-    return path
 
 
 def collapsed_layer_demo(layer, seed: int = 0, noise: float = 0.05) -> np.ndarray:
@@ -330,7 +287,7 @@ def collapsed_layer_demo(layer, seed: int = 0, noise: float = 0.05) -> np.ndarra
 # ------------------------------------------------------------------------------------------------ lesson
 # The patterns the captions name are measured, never assumed: each caption is filled from these numbers,
 # and tests/test_multihead_visualization.py asserts them on the lesson's default input.
-ROLE_THRESHOLD = 0.3  # a head "does" a pattern when it puts at least this share of each row there
+ROLE_THRESHOLD = multihead_figures.ROLE_THRESHOLD  # a head "does" a pattern at >= this share of each row
 
 
 def head_roles(layer_weights) -> dict[str, np.ndarray]:
@@ -352,29 +309,6 @@ def head_roles(layer_weights) -> dict[str, np.ndarray]:
     }
 
 
-def _heads_doing(share, threshold: float = ROLE_THRESHOLD) -> str:
-    heads = np.flatnonzero(share >= threshold)
-    return ", ".join(f"{h} ({share[h]:.0%})" for h in heads)
-
-
-def all_heads_caption(roles, layer: int, tokens, threshold: float = ROLE_THRESHOLD) -> str:
-    """What the heads of one layer measurably do, in words, from :func:`head_roles`."""
-    n = len(tokens)
-    names = {"previous": "the previous token", "next": "the next token", "self": "themselves",
-             "first": f"the first token ({tokens[0]})", "last": f"the last token ({tokens[-1]})"}
-    found, absent = [], []
-    for role, share in roles.items():
-        doing = _heads_doing(share, threshold)
-        if doing:
-            found.append(f"heads reading {names[role]}: {doing}")
-        else:
-            absent.append(f"{names[role]} ≤ {share.max():.2f}")
-    summary = "; ".join(found) if found else "no head puts that much on any one of these targets"
-    return (f"Every head of layer {layer} (share of each row, a head counted at ≥ {threshold:.0%}; uniform "
-            f"would be 1/{n} = {1 / n:.3f}): {summary}. Largest share elsewhere: {', '.join(absent)}."
-            " The head average would blur these patterns together.")
-
-
 def stripe_heads_per_layer(weights, threshold: float = ROLE_THRESHOLD) -> np.ndarray:
     """Per layer of ``(L, H, Q, K)``: how many heads put ≥ ``threshold`` of each row on position 0."""
     arr = check_attention(weights, "LHQK", name="weights", square=True)
@@ -386,18 +320,15 @@ def _heads_demo(out, viz: MultiHeadVisualizer, model_name: str, weights, tokens,
     n_layers, n_heads = weights.shape[:2]
     fig = viz.plot_all_heads(weights[layer], tokens=tokens,
                              layer_name=f"{model_name}, layer {layer} (layers count from 0)")
-    out.save_figure(fig, "all_heads", all_heads_caption(head_roles(weights[layer]), layer, tokens))
+    roles = head_roles(weights[layer])  # role -> (H,) mean share of each head's rows
+    out.save_figure(fig, "all_heads", multihead_figures.all_heads_caption(roles, layer, tokens))
     fig = viz.plot_model_overview(weights, tokens, model_name=model_name)
     stripes = stripe_heads_per_layer(weights)
-    out.save_figure(fig, "model_overview", f"All {n_layers * n_heads} heads of {model_name} on one shared "
-                    f"0–1 scale, layers as rows. Heads that put ≥ {ROLE_THRESHOLD:.0%} of each row on the "
-                    f"first token ({tokens[0]}, a vertical stripe), layer by layer: "
-                    f"{', '.join(map(str, stripes))} of "
-                    f"{n_heads}. Look also for the diagonal and previous-token patterns, and at which depth "
-                    "each appears.")
+    out.save_figure(fig, "model_overview",
+                    multihead_figures.overview_caption(stripes, model_name, n_layers, n_heads, tokens))
     if len(tokens) <= 64:  # one hover label per cell keeps the page small (bertviz_style.py scales further)
-        overview_html(weights, tokens, out.path("model_overview.html"),
-                      title=f"{model_name}: every layer and head (hover: layer, head, query, key, weight)")
+        title = f"{model_name}: every layer and head (hover: layer, head, query, key, weight)"
+        multihead_figures.overview_html(weights, tokens, out.path("model_overview.html"), title=title)
         out.register("model_overview.html", "Interactive overview: hover any cell for layer, head, query "
                      "token, key token and weight.")
 
@@ -422,7 +353,6 @@ def _similarity_demo(out, viz: MultiHeadVisualizer, model_name: str, weights, th
 
 def _collapse_demo(out, model_name: str, weights, tokens, layer: int):
     """Collapse across heads (a real layer vs a synthetic collapsed copy) and across queries (per head)."""
-    n_layers, n_heads = weights.shape[:2]
     report = layer_collapse(weights)
     fake = weights.copy()
     fake[layer] = collapsed_layer_demo(weights[layer])  # a layer whose heads all copy one head
@@ -430,34 +360,15 @@ def _collapse_demo(out, model_name: str, weights, tokens, layer: int):
     print(f"mean head distance per layer: {np.round(report['mean_distance'], 3).tolist()}; collapsed layers "
           f"{report['collapsed_layers']} (synthetic copy: {fake_report['collapsed_layers']})")
     pair = np.stack([head_distances(weights[layer]), head_distances(fake[layer])])  # (2, H, H)
-    head_names = [str(h) for h in range(n_heads)]
-    fig = show_heatmaps(pair, vmin=0, vmax=1, cmap="magma", xlabel="head", ylabel="head",
-                        colorbar_label="mean Jensen–Shannon distance (base 2)",
-                        xlabels=head_names, ylabels=head_names, tick_labels=True, panel_size=3.6,
-                        titles=[f"real layer {layer}: mean {report['mean_distance'][layer]:.2f}",
-                                f"collapsed copy: mean {fake_report['mean_distance'][layer]:.2f} (flagged)"],
-                        suptitle="Attention collapse across heads: all heads alike")
     real_flagged, fake_flagged = layer in report["collapsed_layers"], layer in fake_report["collapsed_layers"]
-    out.save_figure(fig, "collapse_demo", "Head-to-head distances of a real layer vs a synthetic collapsed "
-                    f"layer (every head a noisy copy of one head): mean distance "
-                    f"{report['mean_distance'][layer]:.2f} "
-                    f"({'flagged' if real_flagged else 'not flagged'}) "
-                    f"vs {fake_report['mean_distance'][layer]:.2f} "
-                    f"({'flagged' if fake_flagged else 'not flagged'}) "
-                    f"at the threshold {COLLAPSE_THRESHOLD}.")
-    fig = show_heatmaps(report["row_collapse"], vmin=0, vmax=1, cmap="magma", xlabel="head", ylabel="layer",
-                        xlabels=head_names, ylabels=[str(i) for i in range(n_layers)],
-                        tick_labels=True, panel_size=5.0, annotate=True,
-                        colorbar_label="mean distance of a row to the head's mean row",
-                        titles=[f"{model_name}: collapse across queries "
-                                "(low = every token reads the same keys)"])
+    multihead_figures.save_collapse_pair(out, pair, report["mean_distance"][layer],
+                                         fake_report["mean_distance"][layer], real_flagged, fake_flagged,
+                                         layer, COLLAPSE_THRESHOLD)
     low_layer, low_head = np.unravel_index(np.argmin(report["row_collapse"]), report["row_collapse"].shape)
     read_most = int(np.argmax(weights[low_layer, low_head].mean(0)))  # the key its mean row weights most
-    out.save_figure(fig, "row_collapse", "Per head, how different the rows are from each other. Values near "
-                    "0 mean a vertical stripe: every query reads the same keys. The most stripe-like head "
-                    f"here is L{low_layer}H{low_head} ({report['row_collapse'][low_layer, low_head]:.2f}); "
-                    f"its rows put {weights[low_layer, low_head, :, read_most].mean():.0%} on average on key "
-                    f"{read_most} ({tokens[read_most]}).")
+    stripe_share = weights[low_layer, low_head, :, read_most].mean()  # its rows' mean weight on that key
+    multihead_figures.save_row_collapse(out, report["row_collapse"], model_name, (low_layer, low_head),
+                                        stripe_share, read_most, tokens)
 
 
 def main(argv=None):

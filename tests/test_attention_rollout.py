@@ -327,7 +327,8 @@ def test_diagonal_by_depth_by_hand():
 
 def test_claim_rollouts_diagonal_fades_below_uniform(default_input):
     """Folklore says 'the residual keeps the diagonal alive'; on the default input it fades below 1/n."""
-    from intermediate.attention_rollout import diagonal_by_depth, diagonal_caption
+    from attnviz.rollout_figures import diagonal_caption
+    from intermediate.attention_rollout import diagonal_by_depth
 
     weights, tokens = default_input
     n = len(tokens)
@@ -346,7 +347,8 @@ def test_claim_rollouts_diagonal_fades_below_uniform(default_input):
 def test_claim_max_fusion_is_the_flattest_and_discarding_sharpens(default_input):
     from scipy.stats import entropy as scipy_entropy
 
-    from intermediate.attention_rollout import fusion_caption, fusion_entropies
+    from attnviz.rollout_figures import fusion_caption
+    from intermediate.attention_rollout import fusion_entropies
 
     weights, tokens = default_input
     fusions, ratios = ["mean", "max", "min"], [0.0, 0.5, 0.9]

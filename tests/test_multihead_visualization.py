@@ -136,12 +136,8 @@ def test_head_roles_by_hand():
 
 def test_claim_all_heads_names_only_patterns_that_are_there(default_input):
     """The default layer has a previous-token head; no head of it reads [SEP] at the threshold."""
-    from intermediate.multihead_visualization import (
-        DEFAULT_LAYER,
-        ROLE_THRESHOLD,
-        all_heads_caption,
-        head_roles,
-    )
+    from attnviz.multihead_figures import all_heads_caption
+    from intermediate.multihead_visualization import DEFAULT_LAYER, ROLE_THRESHOLD, head_roles
 
     weights, tokens = default_input
     layer = weights[DEFAULT_LAYER]  # (H, Q, K)
@@ -214,7 +210,8 @@ def test_one_layer_functions_reject_bad_attention(bad):
 @given(bad=bad_attention((2, 4, 5, 5)))
 @every_kind((2, 4, 5, 5))
 def test_model_functions_reject_bad_attention(bad, tmp_path):
-    from intermediate.multihead_visualization import overview_html, stripe_heads_per_layer
+    from attnviz.multihead_figures import overview_html
+    from intermediate.multihead_visualization import stripe_heads_per_layer
 
     _, array = bad
     assert_rejects(lambda: layer_collapse(array), "attention")
@@ -265,3 +262,21 @@ def test_distance_consumers_reject_what_head_distances_cannot_return(distances):
     """Before: NaN distances gave no redundant pair, silently."""
     assert_rejects(lambda: redundant_heads(distances), "distances")
     assert_rejects(lambda: MultiHeadVisualizer(num_heads=3).plot_head_similarity(distances), "distances")
+
+
+def test_overview_hover_escapes_tokens_but_keeps_its_line_breaks(tmp_path):
+    """A ``<s>`` token next to the hover's own ``<br>`` tags: plotly parses the text as HTML, so the token
+    must come out as ``&lt;s&gt;`` while the ``<br>`` stay tags. Read back from the written page's JSON."""
+    import json
+
+    from attnviz.multihead_figures import overview_html
+
+    attention = np.full((1, 2, 3, 3), 1 / 3)  # (L, H, Q, K) uniform
+    path = overview_html(attention, ["<s>", "a", "</s>"], tmp_path / "overview.html", "t")
+    page = path.read_text(encoding="utf-8")
+    start = page.index('"text":[[') + len('"text":')  # the 2-D hover array, not a title's text
+    hover, _ = json.JSONDecoder().raw_decode(page, start)  # the heatmap's hover text, rows × columns
+    assert hover[0][0] == "layer 0, head 0<br>query 0: &lt;s&gt;<br>key 0: &lt;s&gt;"
+    assert hover[2][1] == "layer 0, head 0<br>query 2: &lt;/s&gt;<br>key 1: a"
+    assert hover[0][4] == "layer 0, head 1<br>query 0: &lt;s&gt;<br>key 0: &lt;s&gt;"  # after the gap column
+    assert not any("<s>" in cell or "</s>" in cell for row in hover for cell in row)
