@@ -3,9 +3,11 @@
 What a new sentence costs on the server: the forward pass (once per input, then cached), then each
 panel's numbers and its figure serialised to JSON as Dash sends it — one head's heatmap, rollout, the
 flow of one row (row 0: the costliest, [CLS] reaches every token), the gradient-weighted relevance (a
-forward and a backward pass), and the head and model views' pages (``views.js``). Every repeat uses a
-sentence the cache has not seen. With Chromium present, the same is measured end to end in the browser:
-from pressing Enter in the text box to every panel showing the new sentence.
+forward and a backward pass), and the head and model views' data (``views.js`` draws it in two frames
+that stay loaded). Every repeat uses a sentence the cache has not seen. With Chromium present, the same
+is measured end to end in the browser: from pressing Enter in the text box to every panel showing the new
+sentence, with, per panel, when its answer reached the page — recorded by a script in the page, so that
+the time between an answer and its drawing (the browser's own work) can be told from the server's.
 
 Prints a Markdown section for ``bench/RESULTS.md`` (``make bench``); ``--quick`` runs fewer repeats.
 """
@@ -103,7 +105,7 @@ if (!window.__bench) {
   window.addEventListener('message', function (e) {
     const d = e.data || {};
     if (d.type === 'attnviz-views-drawn' && B.target && d.text === B.target && !(d.panel in B.drawn))
-      B.drawn[d.panel] = performance.now();
+      B.drawn[d.panel] = d.at ? d.at - performance.timeOrigin : performance.now();  // the frame's own clock
   });
   try {
     new PerformanceObserver(function (list) {

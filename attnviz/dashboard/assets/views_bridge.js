@@ -3,7 +3,7 @@
  * The views' data arrives once per input in the "views-data" store; postViews (a clientside callback)
  * hands it to each frame as a message (see ../views_frame.js): the model view once per input, the head
  * view again when the layer picker changes (no server round trip). Deferred: a message is posted when the
- * page's main thread is idle (requestIdleCallback, at most 1 s later), so the graphs, which are cheaper,
+ * page's main thread is idle (requestIdleCallback, asked for within 0.3 s), so the graphs, which are cheaper,
  * are drawn first. A frame that has drawn an input gets data-drawn-key / data-drawn-layer attributes.
  */
 (function () {
@@ -25,7 +25,7 @@
   }
 
   function schedule(panel) {
-    if (window.requestIdleCallback) window.requestIdleCallback(function () { send(panel); }, { timeout: 1000 });
+    if (window.requestIdleCallback) window.requestIdleCallback(function () { send(panel); }, { timeout: 300 });
     else setTimeout(function () { send(panel); }, 0);
   }
 
