@@ -39,6 +39,9 @@ Then the RNN with Bahdanau attention, three ways (the outline's three pictures):
 Both the animation and the bars count decoding steps from 1 ("step 6 of 11, writing '1'": row 5 of the
 matrix) and name the token written at that step, so one number means one row everywhere.
 
+Here: the extraction and every measurement a caption states (alignment, field scores). The figures, the
+captions' wording and the one-line warnings are drawn and written in ``attnviz/cross_figures.py``.
+
 Run it
 ------
     python 02_intermediate/cross_attention_viz.py                                 # tiny BART + GRU, offline
@@ -48,19 +51,18 @@ Run it
 
 from __future__ import annotations
 
-import sys
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
+from attnviz import cross_figures
 from attnviz.cli import lesson_parser, run_lesson
 from attnviz.gru_attention import TruncatedInput
 from attnviz.outputs import LessonOutputs
-from attnviz.plotting import heatmap_html, show_heatmaps, token_bars
-from attnviz.validate import check_attention, check_cross_attention, check_index, check_tokens
+from attnviz.plotting import heatmap_html
+from attnviz.validate import check_attention, check_index
 
 DEFAULT_TEXT = "the 21st of November, 2026"
 DEFAULT_STEP = 6  # 1-based decoding step: "2026-1" — the first month digit of the ISO date
@@ -259,27 +261,6 @@ def field_attention(layer_means, spans: dict[str, tuple[int, int]], target_posit
     return FieldAttention(mass, uniform, hits, len(rows), monotone, source_order)
 
 
-def layer_means_caption(stats: FieldAttention | None) -> str:
-    """The caption of the per-layer head-mean figure, filled from :func:`field_attention`'s numbers."""
-    text = ("Each decoder layer's heads averaged (rows: the output token each row predicts; columns: "
-            "source tokens). ")
-    if stats is None:
-        return text + "This input is not one of the course's date formats, so there is no known right " \
-                      "alignment to score it against."
-    per_layer = "; ".join(f"layer {layer}: {100 * m:.0f}% of the attention inside the digit's own field, "
-                          f"{h} of {stats.digits} digits aligned there"
-                          for layer, (m, h) in enumerate(zip(stats.mass, stats.hits)))
-    text += f"Output digits and their source field: {per_layer} (spread evenly: {100 * stats.uniform:.0f}%). "
-    if stats.monotone.any():
-        return text + "Layer " + ", ".join(str(i) for i in np.flatnonzero(stats.monotone)) + \
-            " draws a monotone staircase: each digit reads at or right of the previous one."
-    output_order = [field for field in ("year", "month", "day") if field in stats.source_order]
-    runs = ("run from top right to bottom left" if stats.source_order == output_order[::-1]
-            else "jump back and forth")
-    return text + (f"It is not a clean staircase: the output writes {', '.join(output_order)} while the "
-                   f"source has {', '.join(stats.source_order)}, so the field blocks {runs}.")
-
-
 def date_token_spans(tokenizer, examples) -> list[dict[str, tuple[int, int]]]:
     """Each date's field spans in source *token* positions, from the tokenizer's character offsets (so any
     fast tokenizer works on the source side, and the spans match :func:`cross_attentions`' padding)."""
@@ -311,171 +292,6 @@ def date_alignment_by_layer(model, tokenizer, n_dates: int = 200, seed: int = 12
     return {layer: float(np.concatenate(h).mean()) for layer, h in hits.items()}
 
 
-# ------------------------------------------------------------------------------------------- drawing
-def plot_alignment(cross, source_tokens, target_tokens, *, title: str = "Implied alignment",
-                   min_weight: float = 0.1):
-    """The alignment drawn on the two token rows: source on top, output below, one line per weight.
-
-    ``cross`` is one ``(T, S)`` map. Each line's opacity and width follow its weight (weights below
-    ``min_weight`` are left out); the thick line of each output token goes to its argmax.
-    """
-    import matplotlib.pyplot as plt
-
-    if isinstance(min_weight, bool) or not isinstance(min_weight, int | float) or not 0 <= min_weight <= 1:
-        raise ValueError(f"min_weight: got {min_weight!r}; expected a weight from 0 to 1")
-    n_t, n_s = _count(target_tokens, "target_tokens"), _count(source_tokens, "source_tokens")
-    arr = check_cross_attention(cross, source_len=n_s, target_len=n_t, name="cross")
-    if arr.ndim != 2:
-        raise ValueError(f"cross: expected one (target, source) map, got shape {arr.shape}")
-    source_tokens = check_tokens(source_tokens, n_s, name="source_tokens", axis="source (columns)")
-    target_tokens = check_tokens(target_tokens, n_t, name="target_tokens", axis="target (rows)")
-    width = max(n_s, n_t)
-    xs, xt = np.linspace(0, width - 1, n_s), np.linspace(0, width - 1, n_t)  # spread both rows evenly
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.38 * width), 3.4), constrained_layout=True)
-    cmap = plt.get_cmap("viridis")
-    best = arr.argmax(-1)
-    for t in range(n_t):
-        for s in np.flatnonzero(arr[t] >= min_weight):
-            w = float(arr[t, s])
-            ax.plot([xt[t], xs[s]], [0, 1], color=cmap(0.15 + 0.7 * w), alpha=min(1.0, 0.25 + w),
-                    lw=(3.0 if s == best[t] else 0.6) * (0.4 + w), solid_capstyle="round")
-    for x, tok in zip(xs, source_tokens):
-        ax.text(x, 1.04, _show(tok), ha="center", va="bottom", fontsize=9, family="monospace")
-    for x, tok in zip(xt, target_tokens):
-        ax.text(x, -0.04, _show(tok), ha="center", va="top", fontsize=10, family="monospace", weight="bold")
-    ax.text(-1.2, 1.04, "source", ha="right", va="bottom", fontsize=9, style="italic")
-    ax.text(-1.2, -0.04, "output", ha="right", va="top", fontsize=9, style="italic")
-    ax.set_xlim(-3.5, width + 0.5)
-    ax.set_ylim(-0.25, 1.25)
-    ax.axis("off")
-    ax.set_title(title)
-    return fig
-
-
-def _cross_map(attention, source_tokens, target_tokens, *, name: str, target_name: str) -> np.ndarray:
-    """``attention`` checked as ``(..., target, source)`` against its two token lists."""
-    return check_cross_attention(attention, source_len=_count(source_tokens, "source_tokens"),
-                                 target_len=_count(target_tokens, target_name), name=name)
-
-
-def _count(tokens, name: str) -> int:
-    """How many labels ``tokens`` holds; a ``TypeError`` naming ``name`` when it is not a list of strings."""
-    if not isinstance(tokens, list | tuple) or not all(isinstance(t, str) for t in tokens):
-        raise TypeError(f"{name}: expected a list of token strings, got {type(tokens).__name__}")
-    return len(tokens)
-
-
-def _show(token: str) -> str:
-    """Make spaces and the tokenizers' space markers visible in a label."""
-    return "␣" if token.strip() == "" and token != "" else token.replace("Ġ", "␣").replace("▁", "␣")
-
-
-def _shown(tokens) -> list[str]:
-    return [_show(t) for t in tokens]
-
-
-def plot_cross_heads(weights, source_tokens, target_tokens, name: str):
-    """All layers × heads of one pair, ``(L, H, T, S)``, on one 0–1 scale."""
-    arr = _cross_map(weights, source_tokens, target_tokens, name="weights", target_name="target_tokens")
-    n_layers, n_heads = arr.shape[:2]
-    titles = [[f"layer {layer}, head {head}" for head in range(n_heads)] for layer in range(n_layers)]
-    return show_heatmaps(arr, xlabels=_shown(source_tokens), ylabels=_shown(target_tokens), titles=titles,
-                         xlabel="source token (encoder)", ylabel="output token (decoder)", tick_labels=True,
-                         panel_size=2.9, suptitle=f"{name}: cross-attention of every layer and head")
-
-
-# ------------------------------------------------------------------------------------- the RNN, 3 ways
-def plot_rnn_heatmap(attention, source_tokens, output_tokens, title: str = "GRU + Bahdanau attention"):
-    """Way 1: the ``(T, S)`` heatmap of an RNN's attention."""
-    arr = _cross_map(attention, source_tokens, output_tokens, name="attention", target_name="output_tokens")
-    arr = check_attention(arr, "QK", name="attention")  # one (T, S) map, rows summing to 1
-    return show_heatmaps(arr, xlabels=_shown(source_tokens), ylabels=_shown(output_tokens), titles=[title],
-                         xlabel="source token", ylabel="output token (decoding step)")
-
-
-def animation_frames(attention) -> np.ndarray:
-    """The matrices of the animation: frame ``t`` shows rows ``0 … t`` and hides later steps (NaN).
-
-    ``(T, S) -> (T, T, S)`` — one frame per decoding step.
-    """
-    arr = check_attention(attention, "QK", name="attention")
-    n_steps = arr.shape[0]
-    frames = np.repeat(arr[None], n_steps, axis=0)  # (frames, T, S)
-    later = np.arange(n_steps)[None, :] > np.arange(n_steps)[:, None]  # (frame, row): not decoded yet
-    frames[later] = np.nan
-    return frames
-
-
-def step_label(step: int, n_steps: int, token: str) -> str:
-    """How every RNN picture names a decoding step: 1-based, "step k of n", with the token it writes."""
-    return f"step {step} of {n_steps}, writing '{_show(token)}'"
-
-
-def check_step(step, n_steps: int) -> int:
-    """A 1-based decoding step ``1 … n_steps`` (the numbering the figures print), validated."""
-    if isinstance(step, bool) or not isinstance(step, int | np.integer):
-        raise TypeError(f"step: expected an integer decoding step, got {type(step).__name__}")
-    if not 1 <= step <= n_steps:
-        raise ValueError(f"step: got {step}; the decoding steps are numbered 1 to {n_steps}")
-    return int(step)
-
-
-def gif_frame(attention, source_tokens, output_tokens, step: int):
-    """Frame ``step`` (1-based) of the animation: the rows decoded so far, the current one framed in red,
-    later rows blank; the title names the step as :func:`step_label` does."""
-    from matplotlib.patches import Rectangle
-
-    arr = _cross_map(attention, source_tokens, output_tokens, name="attention", target_name="output_tokens")
-    step = check_step(step, arr.shape[0])
-    frame = animation_frames(arr)[step - 1]  # (T, T, S) -> (T, S): rows after this step are NaN
-    written = "".join(o for o in output_tokens[:step] if not o.startswith("<"))
-    rows = [_show(o) if i < step else "·" for i, o in enumerate(output_tokens)]  # "·": not yet written
-    fig = show_heatmaps(frame, xlabels=_shown(source_tokens), ylabels=rows, xlabel="source token",
-                        ylabel="output token (decoding step)", panel_size=5.0,
-                        titles=[f"{step_label(step, arr.shape[0], output_tokens[step - 1])}; "
-                                f"so far '{written}'"])
-    fig.axes[0].add_patch(Rectangle((-0.5, step - 1.5), arr.shape[1], 1, fill=False, ec="red", lw=2))
-    return fig
-
-
-def attention_gif(attention, source_tokens, output_tokens, path, seconds_per_step: float = 0.6):
-    """Way 2: an animated GIF with one frame per decoding step (:func:`gif_frame`); returns the number of
-    frames."""
-    import imageio.v2 as imageio
-    import matplotlib.pyplot as plt
-
-    if isinstance(seconds_per_step, bool) or not isinstance(seconds_per_step, int | float) \
-            or not 0 < seconds_per_step <= 60:
-        raise ValueError(f"seconds_per_step: got {seconds_per_step!r}; expected a duration in (0, 60] "
-                         "seconds")
-    arr = _cross_map(attention, source_tokens, output_tokens, name="attention", target_name="output_tokens")
-    check_attention(arr, "QK", name="attention")
-    images = []
-    for step in range(1, arr.shape[0] + 1):
-        fig = gif_frame(arr, source_tokens, output_tokens, step)
-        fig.set_size_inches(7.5, 6.0)
-        fig.canvas.draw()
-        images.append(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy())  # (h, w, 3)
-        plt.close(fig)
-    imageio.mimsave(path, images, duration=seconds_per_step * 1000, loop=0)
-    return len(images)
-
-
-def plot_step_bars(attention, source_tokens, output_tokens, step: int):
-    """Way 3: a bar chart of one decoding step's attention row (bars in source order, on a 0–1 scale).
-
-    ``step`` is 1-based, as the animation counts: step ``k`` is row ``k - 1`` of the ``(T, S)`` matrix."""
-    arr = _cross_map(attention, source_tokens, output_tokens, name="attention", target_name="output_tokens")
-    check_attention(arr, "QK", name="attention")
-    step = check_step(step, arr.shape[0])
-    label = step_label(step, arr.shape[0], output_tokens[step - 1])
-    fig = token_bars(arr[step - 1], _shown(source_tokens), ylabel="attention weight (probability)",
-                     title=f"Where the decoder looks at {label}")
-    fig.axes[0].set_ylim(0, 1)
-    fig.axes[0].set_xlabel("source token")
-    return fig
-
-
 # ------------------------------------------------------------------------------------------------ lesson
 def _transformer_demo(args, out) -> None:
     """Demo 1: an encoder-decoder's cross-attention — every head, each layer's mean, the alignment."""
@@ -493,21 +309,18 @@ def _transformer_demo(args, out) -> None:
     print(f"{loaded.name}: '{args.text[:60]}' -> '{cross.outputs[0]}'; cross-attention {weights.shape} "
           "(L, H, T, S)")
 
-    fig = plot_cross_heads(weights, src, tgt, loaded.name)
+    fig = cross_figures.plot_cross_heads(weights, src, tgt, loaded.name)
     out.save_figure(fig, "cross_heads", "Cross-attention of every decoder layer and head: rows are the "
                     "output tokens (the token each row predicts), columns the source tokens; each row sums "
                     "to 1.")
     layer_means = weights.mean(1)  # (L, H, T, S) -> (L, T, S)
-    fig = show_heatmaps(layer_means[None], xlabels=_shown(src), ylabels=_shown(tgt),  # (1, L, T, S)
-                        titles=[f"layer {layer}, mean of heads" for layer in range(len(layer_means))],
-                        xlabel="source token (encoder)", ylabel="output token (decoder)", tick_labels=True,
-                        panel_size=3.6, suptitle=f"{loaded.name}: head-mean cross-attention per layer")
+    fig = cross_figures.layer_means_figure(layer_means, src, tgt, loaded.name)
     example = date_example_for(args.text, cross.outputs[0])
     stats = None
     if example is not None:
         spans = date_token_spans(tokenizer, [example])[0]
         stats = field_attention(layer_means, spans)
-    out.save_figure(fig, "cross_layer_means", layer_means_caption(stats))
+    out.save_figure(fig, "cross_layer_means", cross_figures.layer_means_caption(stats))
 
     # How well does each layer align with the known right answer? (the date model only)
     rates = None
@@ -521,10 +334,10 @@ def _transformer_demo(args, out) -> None:
         layer = max(rates, key=rates.get) if rates else weights.shape[0] - 1
     score = f" — aligns {rates[layer]:.0%} of digits on 200 fresh dates" if rates else ""
     title = f"{loaded.name}, layer {layer} (head mean){score}"
-    fig = plot_alignment(layer_means[layer], src, tgt, title=title)
+    fig = cross_figures.plot_alignment(layer_means[layer], src, tgt, title=title)
     out.save_figure(fig, "alignment", f"The alignment implied by layer {layer}'s cross-attention, drawn on "
                     "the two token rows: thick line = each output token's most-attended source token.")
-    heatmap_html(layer_means[layer], xlabels=_shown(src), ylabels=_shown(tgt),
+    heatmap_html(layer_means[layer], xlabels=cross_figures.shown(src), ylabels=cross_figures.shown(tgt),
                  path=out.path("cross_attention.html"), x_title="source token", y_title="output token",
                  title=f"{loaded.name}: layer {layer} cross-attention, head mean "
                        "(hover: output, source, weight)")
@@ -541,36 +354,21 @@ def _rnn_demo(args, out) -> None:
     read = "".join(result.source_tokens[1:-1])  # the source as the GRU read it (after any truncation)
     print(f"GRU: '{read}' -> '{result.output}'; attention {result.attention.shape} (T, S)")
     shown = read if len(read) <= 40 else read[:39] + "…"
-    fig = plot_rnn_heatmap(result.attention, result.source_tokens, result.output_tokens,
+    fig = cross_figures.plot_rnn_heatmap(result.attention, result.source_tokens, result.output_tokens,
                            title=f"GRU + Bahdanau attention: '{shown}' → '{result.output}'")
     out.save_figure(fig, "rnn_heatmap", "Way 1 — the RNN's attention as a heatmap: one row per decoding "
                     "step, one column per source character.")
-    n_frames = attention_gif(result.attention, result.source_tokens, result.output_tokens,
+    n_frames = cross_figures.attention_gif(result.attention, result.source_tokens, result.output_tokens,
                              out.path("rnn_steps.gif"))
     out.register("rnn_steps.gif", f"Way 2 — an animation with one frame per decoding step ({n_frames} "
                  "steps): the red frame marks the step being written, later rows are still blank.")
     n_steps = result.attention.shape[0]
-    step = check_step(args.step if args.step is not None else min(DEFAULT_STEP, n_steps), n_steps)
-    fig = plot_step_bars(result.attention, result.source_tokens, result.output_tokens, step)
-    out.save_figure(fig, "rnn_step_bars", "Way 3 — one decoding step's attention row as bars ("
-                    f"{step_label(step, n_steps, result.output_tokens[step - 1])}, as the animation numbers "
-                    "its frames): exact weights, in source order.")
-
-
-@contextmanager
-def one_line_warnings():
-    """Print every :class:`TruncatedInput` warning raised inside as one line on stderr ("warning: …")."""
-    default = warnings.showwarning
-
-    def show(message, category, filename, lineno, file=None, line=None):
-        if issubclass(category, TruncatedInput):
-            print(f"warning: {message}", file=sys.stderr)
-        else:  # library deprecations and the like: shown as Python shows them
-            default(message, category, filename, lineno, file, line)
-
-    with warnings.catch_warnings():  # restores warnings.showwarning on the way out
-        warnings.showwarning = show
-        yield
+    step = args.step if args.step is not None else min(DEFAULT_STEP, n_steps)
+    step = cross_figures.check_step(step, n_steps)  # 1-based, as the animation numbers its frames
+    fig = cross_figures.plot_step_bars(result.attention, result.source_tokens, result.output_tokens, step)
+    label = cross_figures.step_label(step, n_steps, result.output_tokens[step - 1])
+    out.save_figure(fig, "rnn_step_bars", f"Way 3 — one decoding step's attention row as bars ({label}, as "
+                    "the animation numbers its frames): exact weights, in source order.")
 
 
 def main(argv=None):
@@ -586,7 +384,7 @@ def main(argv=None):
                              f"{DEFAULT_STEP}, the first month digit of YYYY-MM-DD)")
     args = parser.parse_args(argv)
     out = LessonOutputs(__file__, args.out)
-    with one_line_warnings():
+    with cross_figures.one_line_warnings():
         _transformer_demo(args, out)
         _rnn_demo(args, out)
 
