@@ -9,25 +9,27 @@ import pytest
 import torch
 from hypothesis import given
 
-from attnviz.grading.fixtures import random_attention
-from attnviz.plotting import describe_figure
-from intermediate.cross_attention_viz import (
-    DEFAULT_STEP,
-    alignment_hits,
+from attnviz.cross_figures import (
     animation_frames,
     attention_gif,
-    cross_attentions,
-    date_alignment_by_layer,
-    date_example_for,
-    date_token_spans,
-    field_attention,
     gif_frame,
-    implied_alignment,
     layer_means_caption,
     plot_alignment,
     plot_cross_heads,
     plot_rnn_heatmap,
     plot_step_bars,
+)
+from attnviz.grading.fixtures import random_attention
+from attnviz.plotting import describe_figure
+from intermediate.cross_attention_viz import (
+    DEFAULT_STEP,
+    alignment_hits,
+    cross_attentions,
+    date_alignment_by_layer,
+    date_example_for,
+    date_token_spans,
+    field_attention,
+    implied_alignment,
 )
 from tests.bad_attention import PROPERTY_SETTINGS, assert_rejects, bad_attention
 
@@ -175,6 +177,21 @@ def test_a_model_without_cross_attention_is_refused_in_one_line(tmp_path, capsys
     assert run_lesson(main, ["--model", str(folder), "--out", str(tmp_path / "out")]) == 2
     message = capsys.readouterr().err.strip()
     assert len(message.splitlines()) == 1 and "not an encoder-decoder" in message and "offline" not in message
+
+
+@pytest.mark.parametrize("option", ["--seq2seq-model", "--causal-model"])
+def test_bertviz_secondary_model_that_cannot_load_exits_2_naming_its_option(tmp_path, capsys, option):
+    """Issue 14, lesson 3.3's seq2seq and decoder examples: a missing folder given to the option is one line
+    on stderr that names the option (not "skipping ..." on stdout and exit 0), exit 2, nothing written."""
+    from advanced.bertviz_style import main as bertviz_main
+    from attnviz.cli import run_lesson
+
+    missing, out = tmp_path / "no-such-model", tmp_path / "out"
+    assert run_lesson(bertviz_main, [option, str(missing), "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and f"{option}: no such folder" in err[0] and str(missing) in err[0], err
+    assert "skipping" not in captured.out and not out.exists()
 
 
 # ------------------------------------------------------------------- issue 13: claims computed and asserted
