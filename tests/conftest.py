@@ -40,25 +40,49 @@ SLOW_FILES = {
     "test_browser.py": "headless Chromium: the head and model views at 512 tokens",
     "test_gallery.py": "headless Chromium: two lessons run, then the gallery",
     "test_dashboard.py": "the Dash app in headless Chromium",
+    "test_any_model.py": "tiny checkpoints of many transformers families through the lessons (like the zoo)",
+}
+# single tests, by function name, that run a whole lesson or command line on a real model or a long input
+# (CPU seconds measured with --cpu-times on a loaded 2-core machine, 01:16 UTC 2026-11-30)
+SLOW_TESTS = {
+    "test_cli_with_a_2000_word_text_warns_in_one_line_each": "lesson 2.4's CLI on 2,000 words (19 CPU-s)",
+    "test_bad_step_on_the_command_line_is_one_line": "lesson 2.4's CLI end to end (15 CPU-s)",
+    "test_the_training_processor_does_not_warn_about_torchvision": "a fresh interpreter loads the ViT (10 CPU-s)",
+    "test_docstring_and_caption_sizes_at_512_tokens": "both views at 512 tokens (9 CPU-s)",
+    "test_kept_mass_is_all_of_it_for_a_short_sentence_and_less_at_512": "512 tokens (3 CPU-s)",
+    "test_lesson_pointing_game_matches_a_plain_computation": "the ViT lesson's pointing game (5 CPU-s)",
+    "test_lesson_runs_with_a_model_whose_labels_are_not_the_shapes_tasks": "the ViT lesson end to end (4 CPU-s)",
+    "test_the_usage_line_on_a_default_size_random_vit": "a default-size ViT (4 CPU-s)",
+    "test_a_real_lesson_given_a_bad_device_says_so_in_one_line": "a real lesson in a fresh interpreter (5 CPU-s)",
 }
 SLOW_FIXTURES = {
     "graded": "grades a synthetic class through the command line, every student in the bwrap jail",
 }
 
 
-def slow_reason(file_name: str, fixture_names) -> str | None:
+def slow_reason(file_name: str, fixture_names, test_name: str = "") -> str | None:
     """Why a test belongs to the slow tier (``None``: it is in the fast tier)."""
     if file_name in SLOW_FILES:
         return SLOW_FILES[file_name]
+    if test_name.split("[")[0] in SLOW_TESTS:
+        return SLOW_TESTS[test_name.split("[")[0]]
     for name in fixture_names:
         if name in SLOW_FIXTURES:
             return SLOW_FIXTURES[name]
     return None
 
 
-# CPU seconds of each test file's fast tier, measured with --cpu-times (one thread, a loaded machine);
+# CPU seconds of each test file's fast tier, measured with --cpu-times (a loaded machine, 2026-11-30);
 # only used to split the files into shares of about equal cost. A file not listed counts DEFAULT_FILE_CPU.
-FILE_CPU_SECONDS: dict[str, float] = {}
+FILE_CPU_SECONDS: dict[str, float] = {
+    "test_beginner_lessons.py": 23.7, "test_attention_flow.py": 19.3, "test_exercise_mechanism.py": 13.5,
+    "test_cross_attention_viz.py": 11.3, "test_vit_attention.py": 8.6, "test_attention_entropy.py": 8.6,
+    "test_attention_faithfulness.py": 7.0, "test_integrated_attention.py": 6.9, "test_grading.py": 6.7,
+    "test_course_models.py": 6.7, "test_gradient_attention.py": 4.5, "test_attention_comparison.py": 2.6,
+    "test_multihead_visualization.py": 2.5, "test_plotting.py": 2.5, "test_attention_rollout.py": 2.4,
+    "test_bertviz_style.py": 1.8, "test_course.py": 1.5, "test_attnviz_core.py": 1.3, "test_properties.py": 1.0,
+    "test_exercises.py": 0.5, "test_layering.py": 0.3,
+}
 DEFAULT_FILE_CPU = 5.0
 
 
@@ -108,7 +132,7 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        reason = slow_reason(item.path.name, getattr(item, "fixturenames", ()))
+        reason = slow_reason(item.path.name, getattr(item, "fixturenames", ()), item.name)
         if reason is not None and item.get_closest_marker("slow") is None:
             item.add_marker(pytest.mark.slow(reason=reason))
     if config.getoption("--shard", None):

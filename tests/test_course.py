@@ -174,3 +174,4 @@ def test_test_shares_split_whole_files_evenly_and_the_same_way_in_every_process(
     # the slow tier: by file or by the fixture that costs the time
     assert slow_reason("test_zoo.py", []) and slow_reason("test_grading.py", ["graded", "tmp_path"])
     assert slow_reason("test_grading.py", ["toy", "tmp_path"]) is None
+    assert slow_reason("test_x.py", [], "test_bad_step_on_the_command_line_is_one_line[gru]")
