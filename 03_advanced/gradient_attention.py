@@ -260,13 +260,10 @@ def gpt2_example(loaded, seed: int, rollout) -> dict:
 
 
 def _gpt2_demo(out, args, rollout) -> dict | None:
-    from attnviz.models import ModelLoadError, load_model
+    from attnviz.models import load_model
 
-    try:
-        loaded = load_model(args.causal_model, kind="causal-lm", device=args.device)
-    except ModelLoadError as err:
-        print(f"skipping the GPT-2 example: {err}")
-        return None
+    # A --causal-model that cannot load is the user's error: one line naming --causal-model, exit 2.
+    loaded = load_model(args.causal_model, kind="causal-lm", device=args.device, option="--causal-model")
     x = gpt2_example(loaded, args.seed, rollout)
     tokens, where, hit = x["tokens"], x["where"], x["chefer_peak"]
     print(f"{loaded.name}: predicts {x['predicted']} (expected {x['expected']}); Chefer relevance peaks at "
@@ -338,13 +335,9 @@ def _vit_demo(out, args, rollout) -> dict | None:
 
     from advanced.vit_attention import target_shares
     from attnviz import REPO_ROOT
-    from attnviz.models import ModelLoadError, load_model
+    from attnviz.models import load_model
 
-    try:
-        loaded = load_model(args.vit_model, kind="vit", device=args.device)
-    except ModelLoadError as err:
-        print(f"skipping the ViT example: {err}")
-        return None
+    loaded = load_model(args.vit_model, kind="vit", device=args.device, option="--vit-model")  # or exit 2
     from pathlib import Path
 
     from PIL import Image
@@ -401,9 +394,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     out = LessonOutputs(__file__, args.out)
     if args.vit_model is not None:
-        require_vision_transformer(args.vit_model)  # Swin, ConvNeXt, a text model: one line, before any work
+        require_vision_transformer(args.vit_model, option="--vit-model")  # Swin, ConvNeXt, a text model
     if args.causal_model is not None:
-        require_kind(args.causal_model, "causal-lm")  # an encoder-decoder or an image model: one line
+        require_kind(args.causal_model, "causal-lm", option="--causal-model")  # a wrong kind: one line
 
     from intermediate.attention_rollout import AttentionRollout
 

@@ -30,7 +30,6 @@ import numpy as np
 from attnviz.extract import transformer_attentions
 from attnviz.models import (
     SHIPPED_MODELS,
-    ModelLoadError,
     architecture_name,
     encode_texts,
     is_image_config,
@@ -42,19 +41,20 @@ from attnviz.validate import to_numpy
 MODEL_KINDS = ("auto", "encoder", "causal-lm", "seq2seq")
 
 
-def read_config(name_or_path, default: str = "all-MiniLM-L6-v2"):
+def read_config(name_or_path, kind: str = "encoder", option: str = "--model"):
     """A model's config (a shipped name, a folder or a Hub id), without its weights; one readable line
-    (:class:`ModelLoadError`) when it cannot be read. ``default`` is the offline default the line names."""
+    (:class:`ModelLoadError`, the same as :func:`attnviz.models.load_model`'s) when it cannot be read: it names
+    ``option`` and the offline default of ``kind``, and blames the network only when the network is the problem."""
     from transformers import AutoConfig
+
+    from attnviz.models import _load_failure
 
     name = str(name_or_path)
     source = shipped_model_path(name) if name in SHIPPED_MODELS.values() else name_or_path
     try:
         return AutoConfig.from_pretrained(source)
     except Exception as err:  # noqa: BLE001 - one readable line, like load_model
-        reason = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
-        raise ModelLoadError(f"cannot load model {name!r} offline ({reason}); the offline default is "
-                             f"{default!r} — run without --model to use it") from None
+        raise _load_failure(name, kind, err, option) from None
 
 
 def detect_kind(name_or_path) -> str:
@@ -74,7 +74,7 @@ def detect_kind(name_or_path) -> str:
 
 def require_seq2seq(name_or_path) -> None:
     """Refuse, in one line, a model without cross-attention (anything but an encoder-decoder)."""
-    config = read_config(name_or_path, default="tiny-bart-dates")
+    config = read_config(name_or_path, kind="seq2seq")
     if not getattr(config, "is_encoder_decoder", False):
         raise ValueError(f"{name_or_path} is a {architecture_name(config)}, not an encoder-decoder, so it has no "
                          "cross-attention; this lesson needs one (BART, T5, Marian, Pegasus) — run without "
@@ -158,13 +158,14 @@ def input_size(config, processor=None) -> int:
 VISION_TRANSFORMERS = ("vit", "deit", "dinov2", "dinov2_with_registers", "beit")  # [CLS] + patches, one grid
 
 
-def require_vision_transformer(name_or_path) -> None:
+def require_vision_transformer(name_or_path, option: str = "--model") -> None:
     """Refuse, in one line that says why and what to use, a model whose attention is not one ``[CLS]`` +
     patch-grid matrix per layer: a text model, windowed attention (Swin), or no attention at all (ConvNeXt).
-    Other image models with attention heads are let through (they may well work)."""
-    config = read_config(name_or_path, default="tiny-vit-shapes")
+    Other image models with attention heads are let through (they may well work). ``option`` is the command-line
+    option the name came from (``--vit-model`` for a lesson's second model): the line names it."""
+    config = read_config(name_or_path, kind="vit", option=option)
     model_type, architecture = getattr(config, "model_type", ""), architecture_name(config)
-    use = "this lesson needs a vision transformer (ViT, DeiT, DINOv2, BEiT) — run without --model for the course's"
+    use = f"this lesson needs a vision transformer (ViT, DeiT, DINOv2, BEiT) — leave {option} out for the course's"
     if model_type in VISION_TRANSFORMERS:
         return
     if "swin" in model_type:

@@ -258,19 +258,24 @@ def test_encode_texts_names_the_text_argument(texts):
     assert_rejects(lambda: encode_texts(NoTokenizer(), texts), "text")
 
 
-@pytest.mark.parametrize("module_name", ["beginner.attention_patterns", "intermediate.attention_comparison"])
+@pytest.mark.parametrize(("module_name", "option"), [
+    ("beginner.attention_patterns", "--causal-model"), ("intermediate.attention_comparison", "--causal-model"),
+    ("advanced.gradient_attention", "--causal-model"), ("advanced.gradient_attention", "--vit-model")])
 @pytest.mark.parametrize("when", ["before any work", "at load"])
-def test_a_causal_model_that_cannot_load_exits_2_naming_causal_model(module_name, when, tmp_path, capsys,
-                                                                     monkeypatch):
+def test_a_second_model_that_cannot_load_exits_2_naming_its_option(module_name, option, when, tmp_path, capsys,
+                                                                   monkeypatch):
     """Issue 14: a second model that cannot load used to print "skipping …" on stdout and exit 0, naming --model.
     Checked twice: by the early config check, and (that check bypassed) where the model is loaded."""
     import importlib
 
     lesson = importlib.import_module(module_name)
-    if when == "at load":
-        monkeypatch.setattr(lesson, "require_kind", lambda *args, **kwargs: None)
+    if when == "at load":  # the early check bypassed: the load itself must name the option
+        for check in ("require_kind", "require_vision_transformer"):
+            if hasattr(lesson, check):
+                monkeypatch.setattr(lesson, check, lambda *args, **kwargs: None)
     missing = tmp_path / "no-such-model"
-    status = run_lesson(lesson.main, ["--causal-model", str(missing), "--out", str(tmp_path / "out")])
+    status = run_lesson(lesson.main, [option, str(missing), "--out", str(tmp_path / "out")])
     captured = capsys.readouterr()
     assert status == 2 and "skipping" not in captured.out
-    assert captured.err.count("\n") == 1 and captured.err.startswith("error: --causal-model: no such folder")
+    assert captured.err.count("\n") == 1 and captured.err.startswith(f"error: {option}: no such folder")
+    assert f"leave {option} out" in captured.err
