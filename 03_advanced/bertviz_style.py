@@ -55,10 +55,15 @@ What it does not tell you: a thick line is a large weight, not an important toke
 2019, "Attention is not Explanation"; Wiegreffe & Pinter 2019) — the gradient and flow lessons
 (``attention_flow.py``, ``gradient_attention.py``) ask which of these lines matter to the output.
 
+Here: how the weights are stored small (``sparsify``, ``encode_sets``), the pages, and the measurements
+the captions state (sizes, kept mass, induction). The page itself, reading it back (``densify``,
+``read_page_data``), the size figure's drawing and the file plumbing are in ``attnviz/views.py``.
+
 Run it
 ------
     python 03_advanced/bertviz_style.py                          # MiniLM, plus the decoder, encoder-decoder
                                                                   # and 512-token examples
+    python 03_advanced/bertviz_style.py --causal-model path/to/gpt2-folder   # your decoder in example 2
     python 03_advanced/bertviz_style.py --text-file notes.txt --out views/
     python 03_advanced/bertviz_style.py --model tiny-bart-dates --text "21 November 2026"
 
@@ -82,18 +87,25 @@ import numpy as np
 
 from attnviz.cli import lesson_parser, run_lesson
 from attnviz.kinds import MODEL_KINDS, attention_from_model, detect_kind
-from attnviz.models import ModelLoadError, load_model
+from attnviz.models import load_model, require_kind
 from attnviz.outputs import LessonOutputs
 from attnviz.validate import check_attention
 from attnviz.views import (
+    PREDICTED_ROWS,
     AttentionSet,
     AttentionView,
     collect_sets,
+    densify,
     display_tokens,
+    label_decoder_by_prediction,
     pack,
+    packed_bytes,
     page_data,
+    page_size_figure,
+    read_page_data,
+    read_text_option,
     render_page,
-    unpack,
+    save_pair,
 )
 
 __all__ = ["MODEL_KINDS", "AttentionView", "attention_from_model", "bertviz_page_bytes", "both_views",
@@ -145,47 +157,6 @@ def sparsify(attention, threshold: float = THRESHOLD, max_links: int = MAX_LINKS
     }
 
 
-def densify(counts, keys, weights, shape) -> np.ndarray:
-    """Inverse of :func:`sparsify` (up to the dropped links and 8 bits): ``(L, H, Q, K)`` float.
-
-    ``counts``, ``keys`` and ``weights`` are the integer arrays :func:`sparsify` returns; they are checked
-    against each other and against ``shape`` (one count per row, one key and one weight per link)."""
-    if not isinstance(shape, tuple | list) or len(shape) != 4 or not all(
-            isinstance(n, int | np.integer) and not isinstance(n, bool) and n > 0 for n in shape):
-        raise ValueError(f"shape: got {shape!r}; expected 4 positive sizes (layers, heads, queries, keys)")
-    n_layers, n_heads, n_q, n_k = (int(n) for n in shape)
-    counts, keys, weights = (_links_array(a, name) for a, name in
-                             ((counts, "counts"), (keys, "keys"), (weights, "weights")))
-    if counts.size != n_layers * n_heads * n_q:
-        raise ValueError(f"counts: got {counts.size} rows; shape {tuple(shape)} has "
-                         f"{n_layers * n_heads * n_q} (one count per layer, head and query)")
-    if not keys.size == weights.size == int(counts.sum()):
-        raise ValueError(f"keys, weights: got {keys.size} keys and {weights.size} weights for "
-                         f"{int(counts.sum())} links (the sum of counts)")
-    if keys.size and keys.max() >= n_k:
-        raise ValueError(f"keys: position {int(keys.max())} is beyond the {n_k} keys of shape {tuple(shape)}")
-    if weights.size and weights.max() > 255:
-        raise ValueError(f"weights: got {int(weights.max())}; 8-bit weights are 0 to 255")
-    dense = np.zeros((n_layers * n_heads * n_q, n_k))  # (R, K)
-    rows = np.repeat(np.arange(dense.shape[0]), counts)  # row of each link
-    dense[rows, keys] = weights / 255.0
-    return dense.reshape(n_layers, n_heads, n_q, n_k)  # (R, K) -> (L, H, Q, K)
-
-
-def _links_array(values, name: str) -> np.ndarray:
-    """One of densify's 1-D arrays of non-negative integers, as int64."""
-    if values is None or isinstance(values, str | bytes | dict):
-        raise TypeError(f"{name}: expected a 1-D array of non-negative integers, got {type(values).__name__}")
-    arr = np.asarray(values)
-    if arr.dtype.kind not in "iu" or arr.ndim != 1:
-        raise TypeError(f"{name}: expected a 1-D array of non-negative integers (as sparsify returns), got "
-                        f"dtype {arr.dtype}, shape {arr.shape}")
-    if arr.size and arr.min() < 0:
-        raise ValueError(f"{name}: contains a negative value ({int(arr.min())}); expected non-negative "
-                         "integers")
-    return arr.astype(np.int64)
-
-
 def _check_threshold(threshold, max_links) -> None:
     if not isinstance(threshold, int | float) or not 0.0 <= threshold < 1.0:
         raise ValueError(f"threshold: got {threshold!r}; expected a weight in [0, 1), e.g. {THRESHOLD}")
@@ -225,7 +196,7 @@ def encode_sets(sets: list[AttentionSet], threshold: float = THRESHOLD, max_link
                          f"{DATA_BUDGET})")
     while True:
         views = [_encode_set(s, threshold, max_links) for s in sets]
-        size = _packed_bytes(views)
+        size = packed_bytes(views)
         if size <= budget or threshold >= 0.5:
             return views, threshold
         raised = min(0.5, max(threshold * 2, 0.001))
@@ -233,11 +204,6 @@ def encode_sets(sets: list[AttentionSet], threshold: float = THRESHOLD, max_link
                       f"{budget / 1e6:.1f} MB; raising the threshold from {threshold} to {raised}",
                       stacklevel=2)
         threshold = raised
-
-
-def _packed_bytes(views: list[dict]) -> int:
-    """Bytes of packed attention arrays (base64 text) in encoded views."""
-    return sum(len(v[key]) for v in views for key in ("counts", "keys", "weights"))
 
 
 # ----------------------------------------------------------------------------------- the pages
@@ -273,23 +239,6 @@ def both_views(*, title: str, subtitle: str = "", layer: int = 0, threshold: flo
     return (AttentionView(render_page("head", views, title=f"Head view — {title}", layer=layer, **common),
                           "head"),
             AttentionView(render_page("model", views, title=f"Model view — {title}", **common), "model"))
-
-
-def read_page_data(page: str) -> dict:
-    """Parse a page written here: its settings, and per kind of attention the tokens and the weights as
-    stored, made dense again ``(L, H, Q, K)`` (dropped links are 0, kept ones exact to 1/510)."""
-    data = page_data(page)
-    views = {}
-    for v in data["views"]:
-        counts = unpack(v["counts"], np.uint8)
-        keys = unpack(v["keys"], "<u2" if v["keyWidth"] == 2 else np.uint8)
-        weights = unpack(v["weights"], np.uint8)
-        shape = (v["layers"], v["heads"], v["q"], v["k"])
-        views[v["id"]] = {"name": v["name"], "query_tokens": v["qTokens"], "key_tokens": v["kTokens"],
-                          "attention": densify(counts, keys, weights, shape), "links": int(counts.sum()),
-                          "kept_mass": np.asarray(v["keptMass"])}
-    return {"mode": data["mode"], "threshold": data["threshold"], "max_links": data["maxLinks"],
-            "title": data["title"], "layer": data["layer"], "heads": data["heads"], "views": views}
 
 
 BERTVIZ_JSON_COPIES = 2  # a BertViz page holds its attention JSON twice (≈ 870 MB at 512 tokens, not 435)
@@ -328,39 +277,6 @@ def bertviz_page_bytes(attention, sample_heads: int | None = None, seed: int = 0
 
 
 # ------------------------------------------------------------------------------------ the lesson
-PREDICTED_ROWS = ("decoder positions are labelled by the token they predict (position t reads the token "
-                  "before it), as in lesson 2.4")
-
-
-def label_decoder_by_prediction(inputs: dict, eos_token: str, *, teacher_forced: bool) -> dict:
-    """Relabel an encoder-decoder's decoder positions by the token each one *predicts*, not the one it reads.
-
-    ``attention_from_model`` labels decoder position ``t`` by its input ``[start] y_1 … y_{T-1}``; lesson 2.4
-    (cross-attention) labels row ``t`` by ``y_{t+1}``, the token it produces — the row that writes a digit is
-    the row to read for that digit. One convention across the course: this one. With ``teacher_forced``
-    (a ``--target`` was given) the last position predicts ``eos_token``; after greedy generation the last
-    input is where generation stopped (``eos_token``, or the length cap), so its prediction was never
-    made and that position is dropped (from the queries and keys of the decoder self-attention and the
-    queries of the cross-attention). Inputs without
-    ``decoder_tokens`` (an encoder or a decoder-only model) come back unchanged.
-    """
-    if "decoder_tokens" not in inputs:
-        return inputs
-    fed = list(inputs["decoder_tokens"])
-    out = dict(inputs)
-    if teacher_forced:
-        out["decoder_tokens"] = [*fed[1:], eos_token]
-        return out
-    if len(fed) < 2:
-        raise ValueError(f"decoder_tokens: got {fed}; need the start token and at least one generated token")
-    out["decoder_tokens"] = fed[1:]  # the last input's prediction was never made: dropped
-    if out.get("decoder_attention") is not None:
-        out["decoder_attention"] = np.asarray(out["decoder_attention"])[..., :-1, :-1]  # (L, H, T-1, T-1)
-    if out.get("cross_attention") is not None:
-        out["cross_attention"] = np.asarray(out["cross_attention"])[..., :-1, :]  # (L, H, T-1, S)
-    return out
-
-
 def _views_for(loaded, text, target, layer, threshold, max_links, label=""):
     """Both pages for one input to a loaded model, and the attention they were made from."""
     kwargs = attention_from_model(loaded, text, target)
@@ -375,57 +291,26 @@ def _views_for(loaded, text, target, layer, threshold, max_links, label=""):
     return head, model, kwargs
 
 
-def _save_pair(out, head: AttentionView, model: AttentionView, suffix: str, head_caption: str,
-               model_caption: str) -> None:
-    for page, name, caption in ((head, f"head_view{suffix}.html", head_caption),
-                                (model, f"model_view{suffix}.html", model_caption)):
-        page.save(out.path(name))
-        out.register(name, caption)
+def kept_mass_by_threshold(attention, thresholds, max_links: int = MAX_LINKS) -> np.ndarray:
+    """Per threshold ``τ``: the attention mass the kept links carry (weight ≥ ``τ``, at most ``max_links``
+    strongest per row), ``Σ_{j kept} A[i, j]`` averaged over every row of ``(L, H, Q, K)`` — what each ``τ``
+    costs (the size figure's right panel)."""
+    arr = check_attention(attention, "LHQK", name="attention")
+    rows = arr.reshape(-1, arr.shape[-1])  # (L, H, Q, K) -> (L·H·Q, K)
+    k = min(max_links, rows.shape[1])
+    top = -np.partition(-rows, k - 1, axis=1)[:, :k]  # (R, k): the k largest of each row
+    return np.array([float(np.where(top >= tau, top, 0).sum(1).mean()) for tau in thresholds])
 
 
-def _size_figure(attention, page: AttentionView):
-    """The 512-token page's data stored three ways, and the attention mass each threshold keeps."""
-    import matplotlib.pyplot as plt
-
-    n_layers, n_heads, n_q, n_k = attention.shape
-    stored = read_page_data(page.html)
-    values = [bertviz_page_bytes(attention, sample_heads=4) / 1e6,  # BertViz: JSON text, twice in its page
-              attention.size * 4 / 3 / 1e6,  # every weight as one byte, base64
-              _packed_bytes(page_data(page.html)["views"]) / 1e6]
-    rows = attention.reshape(-1, n_k)  # (L, H, Q, K) -> (L·H·Q, K)
-    top = -np.partition(-rows, MAX_LINKS - 1, axis=1)[:, :MAX_LINKS]  # (R, k): the k largest of each row
-    thresholds = np.array([0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1])
-    kept = [100 * float(np.where(top >= tau, top, 0).sum(1).mean()) for tau in thresholds]
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.3), constrained_layout=True)
-    labels = ["every weight as JSON text,\ntwice (a BertViz page)", "every weight,\n8-bit binary",
-              f"this page: links ≥ {stored['threshold']},\n≤ {MAX_LINKS}/row, 8-bit, deflate"]
-    bars = ax1.bar(labels, values, color=["#999999", "#6baed6", "#2ca02c"])
-    ax1.set_yscale("log")
-    ax1.axhline(SIZE_LIMIT / 1e6, color="#d62728", ls="--", lw=1)
-    ax1.text(2.45, SIZE_LIMIT / 1e6 * 1.12, "10 MB page limit", color="#d62728", ha="right", fontsize=9)
-    for bar, v in zip(bars, values):
-        ax1.text(bar.get_x() + bar.get_width() / 2, v * 1.1, f"{v:.1f} MB", ha="center", fontsize=9)
-    ax1.set_ylabel("attention data in the page (MB, log scale)")
-    ax1.set_title(f"{n_q} tokens × {n_layers} layers × {n_heads} heads = "
-                  f"{attention.size / 1e6:.1f} M weights", fontsize=11)
-    ax2.plot(thresholds, kept, "o-", color="#2ca02c")
-    ax2.set_xscale("log")
-    ax2.set_xlabel(f"threshold τ (a link is kept if its weight ≥ τ; at most {MAX_LINKS} per row)")
-    ax2.set_ylabel("attention mass kept (% of each row, mean over rows)")
-    ax2.set_ylim(0, 100)
-    ax2.axvline(stored["threshold"], color="#d62728", ls=":", lw=1)
-    ax2.text(stored["threshold"] * 1.1, 5, f"default τ = {stored['threshold']}", color="#d62728", fontsize=9)
-    ax2.set_title("What the threshold costs: mass that is not drawn", fontsize=11)
-    ax2.grid(alpha=0.3)
-    return fig
-
-
-def page_size_caption(attention, page: AttentionView) -> str:
-    """The size figure's caption, filled from the measured sizes (the numbers the figure draws)."""
+def page_size_caption(attention, page: AttentionView, bertviz_bytes: float | None = None) -> str:
+    """The size figure's caption, filled from the measured sizes (the numbers the figure draws);
+    ``bertviz_bytes`` is :func:`bertviz_page_bytes` of ``attention`` from 4 heads (measured here if not
+    given)."""
     n_layers, n_heads, n_q, _ = attention.shape
-    bertviz = bertviz_page_bytes(attention, sample_heads=4) / 1e6
-    ours = _packed_bytes(page_data(page.html)["views"]) / 1e6
+    if bertviz_bytes is None:
+        bertviz_bytes = bertviz_page_bytes(attention, sample_heads=4)
+    bertviz = bertviz_bytes / 1e6
+    ours = packed_bytes(page_data(page.html)["views"]) / 1e6
     return (f"Why the {n_q}-token page stays small. Left: its attention data as a BertViz page holds it — "
             f"every weight as JSON text, written twice: {bertviz:.0f} MB (estimated from 4 of the "
             f"{n_layers * n_heads} heads) — as one byte per weight ({attention.size * 4 / 3 / 1e6:.1f} MB), "
@@ -436,10 +321,10 @@ def page_size_caption(attention, page: AttentionView) -> str:
 def _input_demo(loaded, text, args, out) -> None:
     """Demo 1: the head view and the model view of the input text."""
     head, model, _ = _views_for(loaded, text, args.target, args.layer, args.threshold, args.max_links)
-    _save_pair(out, head, model, "",
-               f"Head view of {loaded.name}: token columns joined by lines weighted by attention; pick the "
-               "layer and heads, hover a token to isolate its attention.",
-               f"Model view of {loaded.name}: every layer × head as a thumbnail; click one to enlarge it.")
+    save_pair(out, head, model, "",
+              f"Head view of {loaded.name}: token columns joined by lines weighted by attention; pick the "
+              "layer and heads, hover a token to isolate its attention.",
+              f"Model view of {loaded.name}: every layer × head as a thumbnail; click one to enlarge it.")
     print(f"head view {head.nbytes / 1024:.0f} KiB, model view {model.nbytes / 1024:.0f} KiB")
 
 
@@ -471,24 +356,22 @@ def decoder_caption(attention, tokens) -> str:
 
 
 def _architectures_demo(args, out) -> None:
-    """Demo 2: a causal decoder and an encoder-decoder, when the course's own models are there."""
-    examples = (("causal-lm", DECODER_SAMPLE, "decoder", None),
-                ("seq2seq", "21 November 2026", "seq2seq",
+    """Demo 2: a causal decoder (``--causal-model``) and an encoder-decoder (``--seq2seq-model``); by default
+    the course's shipped models. A model given to either option that cannot load is a user error: one line
+    naming that option, exit 2."""
+    examples = (("causal-lm", args.causal_model, "--causal-model", DECODER_SAMPLE, "decoder", None),
+                ("seq2seq", args.seq2seq_model, "--seq2seq-model", "21 November 2026", "seq2seq",
                  "an encoder-decoder: choose encoder, decoder or cross-attention (shown first: where each "
                  "output character looks in the source)"))
-    for kind_name, sample, label, what in examples:
-        try:
-            other = load_model(None, kind=kind_name, device=args.device)
-        except ModelLoadError as err:
-            print(f"skipping the {label} example: {err}")
-            continue
+    for kind_name, name, option, sample, label, what in examples:
+        other = load_model(name, kind=kind_name, device=args.device, option=option)
         first_layer = -1 if label == "decoder" else 0
         head, model, inputs = _views_for(other, sample, None, first_layer, args.threshold, args.max_links,
                                          label=f"{other.name} on {sample!r}")
         if what is None:
             what = decoder_caption(inputs["attention"], inputs["tokens"])
-        _save_pair(out, head, model, f"_{label}", f"Head view of {other.name}, {what}.",
-                   f"Model view of {other.name}, {what}.")
+        save_pair(out, head, model, f"_{label}", f"Head view of {other.name}, {what}.",
+                  f"Model view of {other.name}, {what}.")
 
 
 def _long_input_demo(loaded, args, out) -> None:
@@ -505,20 +388,13 @@ def _long_input_demo(loaded, args, out) -> None:
         page.save(out.path(name))
         out.register(name, f"The same view on a {n}-token input (where BertViz stops loading): "
                      f"{page.nbytes / 1e6:.1f} MB, drawn on a canvas.")
-    fig = _size_figure(long_kwargs["attention"], head)
-    out.save_figure(fig, "page_size", page_size_caption(long_kwargs["attention"], head))
-
-
-def _read_text(args) -> str:
-    if args.text_file is None:
-        return args.text
-    path = Path(args.text_file)
-    if not path.is_file():
-        raise FileNotFoundError(f"--text-file: {path} does not exist")
-    text = path.read_text(encoding="utf-8").strip()
-    if not text:
-        raise ValueError(f"--text-file: {path} is empty; give at least one word")
-    return text
+    attention = long_kwargs["attention"]  # (L, H, Q, K)
+    bertviz = bertviz_page_bytes(attention, sample_heads=4)  # estimated from 4 heads: see dense_json_bytes
+    thresholds = np.array([0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1])
+    kept = kept_mass_by_threshold(attention, thresholds)  # (thresholds,)
+    fig = page_size_figure(attention, head, bertviz / 1e6, thresholds, kept, max_links=MAX_LINKS,
+                           size_limit=SIZE_LIMIT)
+    out.save_figure(fig, "page_size", page_size_caption(attention, head, bertviz))
 
 
 def main(argv=None):
@@ -533,17 +409,25 @@ def main(argv=None):
                         help=f"links below this weight are not stored (default: {THRESHOLD})")
     parser.add_argument("--max-links", type=int, default=MAX_LINKS,
                         help=f"at most this many links per query token (default: {MAX_LINKS})")
+    parser.add_argument("--causal-model", default=None,
+                        help="decoder-only model of the decoder example (default: the shipped tiny GPT-2)")
+    parser.add_argument("--seq2seq-model", default=None,
+                        help="encoder-decoder of the seq2seq example (default: the shipped tiny BART)")
     args = parser.parse_args(argv)
     _check_threshold(args.threshold, args.max_links)
-    text = _read_text(args)
+    text = read_text_option(args.text, args.text_file)
+    require_kind(args.causal_model, "causal-lm", option="--causal-model")  # refused before any work
+    require_kind(args.seq2seq_model, "seq2seq", option="--seq2seq-model")
     out = LessonOutputs(__file__, args.out)
     kind = "encoder" if args.model is None else args.kind
     kind = detect_kind(args.model) if kind == "auto" else kind
     loaded = load_model(args.model, kind=kind, device=args.device)
 
     _input_demo(loaded, text, args, out)
-    if args.model is None and args.text_file is None and args.text == DEFAULT_TEXT:
-        _architectures_demo(args, out)  # the other examples belong to the default run only
+    default_run = args.model is None and args.text_file is None and args.text == DEFAULT_TEXT
+    if default_run or args.causal_model is not None or args.seq2seq_model is not None:
+        _architectures_demo(args, out)  # the other examples: the default run, or when their model is given
+    if default_run:
         _long_input_demo(loaded, args, out)
 
 

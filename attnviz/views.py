@@ -10,7 +10,12 @@ and the dashboard share:
   offline. The script and styles are ``views.js`` and ``views.css`` in :data:`ASSETS`;
 - :class:`AttentionView` is a written page: ``.html``, ``.save(path)``, and it displays itself in Jupyter;
 - :func:`page_data` reads the data back out of a page (tests, benchmarks, the lesson's size figure),
-  :func:`pack` / :func:`unpack` are the byte transport the page's ``DecompressionStream`` decodes.
+  :func:`pack` / :func:`unpack` are the byte transport the page's ``DecompressionStream`` decodes;
+- :func:`densify` undoes the lesson's ``sparsify`` and :func:`read_page_data` reads a page's weights back,
+  dense; :func:`packed_bytes` is the size of the packed arrays;
+- around lesson 3.3's pages: :func:`label_decoder_by_prediction` (one row convention with lesson 2.4),
+  :func:`save_pair`, :func:`page_size_figure` (drawn from the sizes the lesson measures) and
+  :func:`read_text_option` (``--text-file``).
 """
 
 from __future__ import annotations
@@ -227,6 +232,170 @@ def page_data(page: str) -> dict:
     if data.get("format") != DATA_FORMAT:
         raise ValueError(f"page: data format {data.get('format')!r}, expected {DATA_FORMAT!r}")
     return data
+
+
+# ------------------------------------------------------------------ the stored links, read back
+def densify(counts, keys, weights, shape) -> np.ndarray:
+    """Inverse of :func:`sparsify` (up to the dropped links and 8 bits): ``(L, H, Q, K)`` float.
+
+    ``counts``, ``keys`` and ``weights`` are the integer arrays :func:`sparsify` returns; they are checked
+    against each other and against ``shape`` (one count per row, one key and one weight per link)."""
+    if not isinstance(shape, tuple | list) or len(shape) != 4 or not all(
+            isinstance(n, int | np.integer) and not isinstance(n, bool) and n > 0 for n in shape):
+        raise ValueError(f"shape: got {shape!r}; expected 4 positive sizes (layers, heads, queries, keys)")
+    n_layers, n_heads, n_q, n_k = (int(n) for n in shape)
+    counts, keys, weights = (_links_array(a, name) for a, name in
+                             ((counts, "counts"), (keys, "keys"), (weights, "weights")))
+    if counts.size != n_layers * n_heads * n_q:
+        raise ValueError(f"counts: got {counts.size} rows; shape {tuple(shape)} has "
+                         f"{n_layers * n_heads * n_q} (one count per layer, head and query)")
+    if not keys.size == weights.size == int(counts.sum()):
+        raise ValueError(f"keys, weights: got {keys.size} keys and {weights.size} weights for "
+                         f"{int(counts.sum())} links (the sum of counts)")
+    if keys.size and keys.max() >= n_k:
+        raise ValueError(f"keys: position {int(keys.max())} is beyond the {n_k} keys of shape {tuple(shape)}")
+    if weights.size and weights.max() > 255:
+        raise ValueError(f"weights: got {int(weights.max())}; 8-bit weights are 0 to 255")
+    dense = np.zeros((n_layers * n_heads * n_q, n_k))  # (R, K)
+    rows = np.repeat(np.arange(dense.shape[0]), counts)  # row of each link
+    dense[rows, keys] = weights / 255.0
+    return dense.reshape(n_layers, n_heads, n_q, n_k)  # (R, K) -> (L, H, Q, K)
+
+
+def _links_array(values, name: str) -> np.ndarray:
+    """One of densify's 1-D arrays of non-negative integers, as int64."""
+    if values is None or isinstance(values, str | bytes | dict):
+        raise TypeError(f"{name}: expected a 1-D array of non-negative integers, got {type(values).__name__}")
+    arr = np.asarray(values)
+    if arr.dtype.kind not in "iu" or arr.ndim != 1:
+        raise TypeError(f"{name}: expected a 1-D array of non-negative integers (as sparsify returns), got "
+                        f"dtype {arr.dtype}, shape {arr.shape}")
+    if arr.size and arr.min() < 0:
+        raise ValueError(f"{name}: contains a negative value ({int(arr.min())}); expected non-negative "
+                         "integers")
+    return arr.astype(np.int64)
+
+
+def packed_bytes(views: list[dict]) -> int:
+    """Bytes of packed attention arrays (base64 text) in encoded views."""
+    return sum(len(v[key]) for v in views for key in ("counts", "keys", "weights"))
+
+
+def read_page_data(page: str) -> dict:
+    """Parse a page written here: its settings, and per kind of attention the tokens and the weights as
+    stored, made dense again ``(L, H, Q, K)`` (dropped links are 0, kept ones exact to 1/510)."""
+    data = page_data(page)
+    views = {}
+    for v in data["views"]:
+        counts = unpack(v["counts"], np.uint8)
+        keys = unpack(v["keys"], "<u2" if v["keyWidth"] == 2 else np.uint8)
+        weights = unpack(v["weights"], np.uint8)
+        shape = (v["layers"], v["heads"], v["q"], v["k"])
+        views[v["id"]] = {"name": v["name"], "query_tokens": v["qTokens"], "key_tokens": v["kTokens"],
+                          "attention": densify(counts, keys, weights, shape), "links": int(counts.sum()),
+                          "kept_mass": np.asarray(v["keptMass"])}
+    return {"mode": data["mode"], "threshold": data["threshold"], "max_links": data["maxLinks"],
+            "title": data["title"], "layer": data["layer"], "heads": data["heads"], "views": views}
+
+
+# ------------------------------------------------------------ what lesson 3.3 writes around its pages
+PREDICTED_ROWS = ("decoder positions are labelled by the token they predict (position t reads the token "
+                  "before it), as in lesson 2.4")
+
+
+def label_decoder_by_prediction(inputs: dict, eos_token: str, *, teacher_forced: bool) -> dict:
+    """Relabel an encoder-decoder's decoder positions by the token each one *predicts*, not the one it reads.
+
+    ``attention_from_model`` labels decoder position ``t`` by its input ``[start] y_1 … y_{T-1}``; lesson 2.4
+    (cross-attention) labels row ``t`` by ``y_{t+1}``, the token it produces — the row that writes a digit is
+    the row to read for that digit. One convention across the course: this one. With ``teacher_forced``
+    (a ``--target`` was given) the last position predicts ``eos_token``; after greedy generation the last
+    input is where generation stopped (``eos_token``, or the length cap), so its prediction was never
+    made and that position is dropped (from the queries and keys of the decoder self-attention and the
+    queries of the cross-attention). Inputs without
+    ``decoder_tokens`` (an encoder or a decoder-only model) come back unchanged.
+    """
+    if "decoder_tokens" not in inputs:
+        return inputs
+    fed = list(inputs["decoder_tokens"])
+    out = dict(inputs)
+    if teacher_forced:
+        out["decoder_tokens"] = [*fed[1:], eos_token]
+        return out
+    if len(fed) < 2:
+        raise ValueError(f"decoder_tokens: got {fed}; need the start token and at least one generated token")
+    out["decoder_tokens"] = fed[1:]  # the last input's prediction was never made: dropped
+    if out.get("decoder_attention") is not None:
+        out["decoder_attention"] = np.asarray(out["decoder_attention"])[..., :-1, :-1]  # (L, H, T-1, T-1)
+    if out.get("cross_attention") is not None:
+        out["cross_attention"] = np.asarray(out["cross_attention"])[..., :-1, :]  # (L, H, T-1, S)
+    return out
+
+
+def save_pair(out, head: AttentionView, model: AttentionView, suffix: str, head_caption: str,
+              model_caption: str) -> None:
+    """Write a head view and a model view as ``head_view{suffix}.html`` / ``model_view{suffix}.html`` into a
+    lesson's outputs ``out`` (:class:`attnviz.outputs.LessonOutputs`), each registered with its caption."""
+    for page, name, caption in ((head, f"head_view{suffix}.html", head_caption),
+                                (model, f"model_view{suffix}.html", model_caption)):
+        page.save(out.path(name))
+        out.register(name, caption)
+
+
+def page_size_figure(attention, page: AttentionView, bertviz_mb: float, thresholds, kept, *, max_links: int,
+                     size_limit: int):
+    """The 512-token page's data stored three ways, and the attention mass each threshold keeps.
+
+    ``attention`` ``(L, H, Q, K)`` is what ``page`` was written from; ``bertviz_mb`` is the lesson's measured
+    size of the same weights in a BertViz page; ``kept`` the lesson's mean kept mass (0–1) per threshold in
+    ``thresholds``, at most ``max_links`` links per row; ``size_limit`` (bytes) the bar a page must stay under.
+    """
+    import matplotlib.pyplot as plt
+
+    n_layers, n_heads, n_q, n_k = attention.shape
+    stored = read_page_data(page.html)
+    values = [bertviz_mb,  # BertViz: JSON text, twice in its page
+              attention.size * 4 / 3 / 1e6,  # every weight as one byte, base64
+              packed_bytes(page_data(page.html)["views"]) / 1e6]
+    kept = [100 * float(k) for k in kept]
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.3), constrained_layout=True)
+    labels = ["every weight as JSON text,\ntwice (a BertViz page)", "every weight,\n8-bit binary",
+              f"this page: links ≥ {stored['threshold']},\n≤ {max_links}/row, 8-bit, deflate"]
+    bars = ax1.bar(labels, values, color=["#999999", "#6baed6", "#2ca02c"])
+    ax1.set_yscale("log")
+    ax1.axhline(size_limit / 1e6, color="#d62728", ls="--", lw=1)
+    ax1.text(2.45, size_limit / 1e6 * 1.12, f"{size_limit / 1024**2:.0f} MB page limit", color="#d62728",
+             ha="right", fontsize=9)
+    for bar, v in zip(bars, values):
+        ax1.text(bar.get_x() + bar.get_width() / 2, v * 1.1, f"{v:.1f} MB", ha="center", fontsize=9)
+    ax1.set_ylabel("attention data in the page (MB, log scale)")
+    ax1.set_title(f"{n_q} tokens × {n_layers} layers × {n_heads} heads = "
+                  f"{attention.size / 1e6:.1f} M weights", fontsize=11)
+    ax2.plot(thresholds, kept, "o-", color="#2ca02c")
+    ax2.set_xscale("log")
+    ax2.set_xlabel(f"threshold τ (a link is kept if its weight ≥ τ; at most {max_links} per row)")
+    ax2.set_ylabel("attention mass kept (% of each row, mean over rows)")
+    ax2.set_ylim(0, 100)
+    ax2.axvline(stored["threshold"], color="#d62728", ls=":", lw=1)
+    ax2.text(stored["threshold"] * 1.1, 5, f"default τ = {stored['threshold']}", color="#d62728", fontsize=9)
+    ax2.set_title("What the threshold costs: mass that is not drawn", fontsize=11)
+    ax2.grid(alpha=0.3)
+    return fig
+
+
+def read_text_option(text: str, text_file) -> str:
+    """The input text of a lesson's CLI: ``text`` (``--text``), unless ``text_file`` (``--text-file``) names a
+    file to read it from; a missing or empty file is a one-line error naming ``--text-file``."""
+    if text_file is None:
+        return text
+    path = Path(text_file)
+    if not path.is_file():
+        raise FileNotFoundError(f"--text-file: {path} does not exist")
+    text = path.read_text(encoding="utf-8").strip()
+    if not text:
+        raise ValueError(f"--text-file: {path} is empty; give at least one word")
+    return text
 
 
 # ------------------------------------------------------------------------- patch maps over an image

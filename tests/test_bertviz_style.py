@@ -20,19 +20,16 @@ from advanced.bertviz_style import (
     both_views,
     collect_sets,
     dense_json_bytes,
-    densify,
     display_tokens,
     encode_sets,
     head_view,
     induction_scores,
-    label_decoder_by_prediction,
     main,
     model_view,
-    read_page_data,
     sparsify,
 )
 from attnviz.cli import run_lesson
-from attnviz.views import pack, page_data
+from attnviz.views import densify, label_decoder_by_prediction, pack, page_data, read_page_data
 from tests.bad_attention import PROPERTY_SETTINGS, assert_rejects, bad_attention
 
 
