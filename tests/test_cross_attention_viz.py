@@ -14,6 +14,7 @@ from attnviz.cross_figures import (
     attention_gif,
     gif_frame,
     layer_means_caption,
+    layer_means_figure,
     plot_alignment,
     plot_cross_heads,
     plot_rnn_heatmap,
@@ -355,6 +356,25 @@ def test_head_figures_reject_bad_attention(bad):
     assert_rejects(lambda: plot_cross_heads(array, SRC, TGT, "m"), "weights")
     assert_rejects(lambda: field_attention(array.mean(1) if isinstance(array, np.ndarray) and array.ndim == 4
                                            else array, {"a": (0, 2)}, {"a": (0,)}), "layer_means")
+
+
+def test_layer_means_figure_draws_each_layer_on_one_scale():
+    """Lesson 2.4's head-mean figure (moved to attnviz.cross_figures): one panel per layer, the layer's matrix,
+    labelled by the tokens (space markers made visible), all on the 0-1 scale."""
+    layer_means = np.stack([random_attention(seed, (3, 5)) for seed in (7, 8)])  # (L, T, S)
+    info = describe_figure(layer_means_figure(layer_means, ["Ġa", "b", "c", "d", "e"], list("xyz"), "m"))
+    assert len(info["panels"]) == 2
+    for layer, panel in enumerate(info["panels"]):
+        np.testing.assert_allclose(panel["data"], layer_means[layer])
+        assert panel["title"] == f"layer {layer}, mean of heads" and panel["clim"] == (0.0, 1.0)
+    assert info["panels"][0]["xticklabels"] == ["␣a", "b", "c", "d", "e"]
+
+
+@PROPERTY_SETTINGS
+@given(bad=bad_attention((2, 4, 6)))
+def test_layer_means_figure_rejects_bad_attention(bad):
+    kind, array = bad
+    assert_rejects(lambda: layer_means_figure(array, SRC, TGT, "m"), "layer_means")
 
 
 def test_alignment_hits_rejects_mismatched_spans():
