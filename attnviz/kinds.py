@@ -165,7 +165,7 @@ def require_vision_transformer(name_or_path, option: str = "--model") -> None:
     option the name came from (``--vit-model`` for a lesson's second model): the line names it."""
     config = read_config(name_or_path, kind="vit", option=option)
     model_type, architecture = getattr(config, "model_type", ""), architecture_name(config)
-    use = f"this lesson needs a vision transformer (ViT, DeiT, DINOv2, BEiT) — leave {option} out for the course's"
+    use = f"this lesson needs a vision transformer (ViT, DeiT, DINOv2, BEiT) — run without {option} for the course's"
     if model_type in VISION_TRANSFORMERS:
         return
     if "swin" in model_type:

@@ -165,22 +165,23 @@ _KIND_WORDS = {"encoder": "a text model", "causal-lm": "a decoder-only text mode
                "seq2seq": "an encoder-decoder (BART, T5, Marian, Pegasus)", "vit": "an image model"}
 
 
-def check_model_kind(name: str, config, kind: str) -> None:
+def check_model_kind(name: str, config, kind: str, option: str = "--model") -> None:
     """Refuse, in one line that says why and what to use, a model of the wrong kind for ``kind``, before any
     weight is loaded: an image model in a text lesson, a text model in a vision lesson, an encoder-decoder
     given as a decoder (``AutoModelForCausalLM`` would load its decoder alone, half of it random) or to a
-    lesson that runs one stack of self-attention (T5's ``AutoModel`` wants decoder inputs)."""
+    lesson that runs one stack of self-attention (T5's ``AutoModel`` wants decoder inputs). The line starts with
+    ``option``, the command-line option the name came from."""
     # An image model says how big its input is; BEiT also has a vocab_size (its masked-image tokens), so a
     # vocabulary alone does not make a text model.
     is_image = is_image_config(config)
-    what = f"{name} is a {architecture_name(config)}"
+    what = f"{option}: {name} is a {architecture_name(config)}"
     if kind in ("encoder", "causal-lm") and is_image:
         raise ValueError(f"{what}, an image model; this lesson needs {_KIND_WORDS[kind]} — try "
                          "03_advanced/vit_attention.py")
     if kind in ("encoder", "causal-lm") and getattr(config, "is_encoder_decoder", False):
         needs = "an encoder or a decoder-only text model" if kind == "encoder" else _KIND_WORDS[kind]
-        raise ValueError(f"{what}, an encoder-decoder; this lesson needs {needs} — try "
-                         "02_intermediate/cross_attention_viz.py for encoder-decoders")
+        raise ValueError(f"{what}, an encoder-decoder; {option} needs {needs} — encoder-decoders go to "
+                         "02_intermediate/cross_attention_viz.py (or lesson 3.3's --seq2seq-model)")
     if kind == "vit" and not is_image:
         raise ValueError(f"{what}, a text model; this lesson needs an image model (ViT, DeiT, DINOv2, BEiT) — "
                          "try 01_beginner/attention_basics.py for text models")
@@ -193,16 +194,17 @@ def require_kind(name_or_path, kind: str, option: str = "--model") -> None:
     each one line."""
     from transformers import AutoConfig
 
-    if name_or_path is None or str(name_or_path) in SHIPPED_MODELS.values():
+    if name_or_path is None:
         return
     name = str(name_or_path)
+    source = shipped_model_path(name) if name in SHIPPED_MODELS.values() else name_or_path  # a shipped one too
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            config = AutoConfig.from_pretrained(name_or_path)
+            config = AutoConfig.from_pretrained(source)
     except Exception as err:  # noqa: BLE001 - one readable line
         raise _load_failure(name, kind, err, option) from None
-    check_model_kind(name, config, kind)
+    check_model_kind(name, config, kind, option)
 
 
 def _load_failure(name: str, kind: str, err: BaseException, option: str = "--model") -> ModelLoadError:
@@ -285,7 +287,7 @@ def load_model(name_or_path: str | os.PathLike | None = None, kind: str = "encod
                 config = AutoConfig.from_pretrained(source)
             except Exception as err:  # noqa: BLE001 - every failure becomes one readable line
                 raise _load_failure(name, kind, err, option) from None
-            check_model_kind(name, config, kind)
+            check_model_kind(name, config, kind, option)
             try:
                 model = model_classes[kind].from_pretrained(source, attn_implementation="eager")
                 preprocessor = (AutoImageProcessor if kind == "vit" else AutoTokenizer).from_pretrained(source)

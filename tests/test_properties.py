@@ -279,3 +279,15 @@ def test_a_second_model_that_cannot_load_exits_2_naming_its_option(module_name, 
     assert status == 2 and "skipping" not in captured.out
     assert captured.err.count("\n") == 1 and captured.err.startswith(f"error: {option}: no such folder")
     assert f"leave {option} out" in captured.err
+
+
+def test_a_shipped_model_of_the_wrong_kind_is_refused_before_any_work_naming_the_option():
+    """``--causal-model tiny-bart-dates`` used to pass the early check (shipped names were waved through) and
+    fail after two pages were written, without naming the option."""
+    from attnviz.models import require_kind
+
+    with pytest.raises(ValueError) as info:
+        require_kind("tiny-bart-dates", "causal-lm", option="--causal-model")
+    message = str(info.value)
+    assert message.startswith("--causal-model: tiny-bart-dates is a Bart") and "encoder-decoder" in message
+    require_kind("tiny-gpt2-induction", "causal-lm", option="--causal-model")  # the right kind passes
