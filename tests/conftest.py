@@ -54,6 +54,8 @@ SLOW_TESTS = {
     "test_lesson_runs_with_a_model_whose_labels_are_not_the_shapes_tasks": "the ViT lesson end to end (4 CPU-s)",
     "test_the_usage_line_on_a_default_size_random_vit": "a default-size ViT (4 CPU-s)",
     "test_a_real_lesson_given_a_bad_device_says_so_in_one_line": "a real lesson in a fresh interpreter (5 CPU-s)",
+    "test_a_second_model_that_cannot_load_exits_2_naming_its_option": "real lessons up to the load (17 CPU-s)",
+    "test_gru_three_ways": "lesson 2.4's GRU part end to end: heatmap, GIF, bars (7 CPU-s)",
 }
 SLOW_FIXTURES = {
     "graded": "grades a synthetic class through the command line, every student in the bwrap jail",
@@ -72,16 +74,16 @@ def slow_reason(file_name: str, fixture_names, test_name: str = "") -> str | Non
     return None
 
 
-# CPU seconds of each test file's fast tier, measured with --cpu-times (a loaded machine, 2026-11-30);
+# CPU seconds of each test file's fast tier, measured with --cpu-times (a loaded machine, 2026-11-30 01:29);
 # only used to split the files into shares of about equal cost. A file not listed counts DEFAULT_FILE_CPU.
 FILE_CPU_SECONDS: dict[str, float] = {
-    "test_beginner_lessons.py": 23.7, "test_attention_flow.py": 19.3, "test_exercise_mechanism.py": 13.5,
-    "test_cross_attention_viz.py": 11.3, "test_vit_attention.py": 8.6, "test_attention_entropy.py": 8.6,
-    "test_attention_faithfulness.py": 7.0, "test_integrated_attention.py": 6.9, "test_grading.py": 6.7,
-    "test_course_models.py": 6.7, "test_gradient_attention.py": 4.5, "test_attention_comparison.py": 2.6,
-    "test_multihead_visualization.py": 2.5, "test_plotting.py": 2.5, "test_attention_rollout.py": 2.4,
-    "test_bertviz_style.py": 1.8, "test_course.py": 1.5, "test_attnviz_core.py": 1.3, "test_properties.py": 1.0,
-    "test_exercises.py": 0.5, "test_layering.py": 0.3,
+    "test_beginner_lessons.py": 28.4, "test_attention_flow.py": 19.6, "test_attention_rollout.py": 12.1,
+    "test_attention_comparison.py": 9.4, "test_vit_attention.py": 8.0, "test_cross_attention_viz.py": 7.8,
+    "test_course_models.py": 7.6, "test_attention_faithfulness.py": 7.6, "test_attention_entropy.py": 7.5,
+    "test_exercise_mechanism.py": 7.4, "test_integrated_attention.py": 6.4, "test_gradient_attention.py": 5.3,
+    "test_grading.py": 2.4, "test_plotting.py": 2.2, "test_bertviz_style.py": 1.8,
+    "test_multihead_visualization.py": 1.6, "test_course.py": 1.3, "test_attnviz_core.py": 1.3,
+    "test_properties.py": 0.9, "test_layering.py": 0.4, "test_exercises.py": 0.3,
 }
 DEFAULT_FILE_CPU = 5.0
 
