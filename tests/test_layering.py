@@ -132,3 +132,16 @@ def test_exemptions_are_by_path():
     assert not is_core("grading/cases/a3_vit_attention.py")
     assert not is_core("training/evaluate.py") and not is_core("dashboard/compute.py")
     assert not is_core("course.py")
+
+
+def test_every_core_module_is_named_in_the_readme_and_the_package_docstring():
+    """A new module nobody can find is a module nobody keeps right: README's layout table and ``attnviz``'s
+    docstring name every module of the package."""
+    import attnviz
+
+    readme = (ATTNVIZ.parent / "README.md").read_text()
+    names = sorted(p.stem for p in ATTNVIZ.glob("*.py") if not p.stem.startswith("_"))
+    missing_readme = [n for n in names if f"attnviz.{n}" not in readme]
+    missing_doc = [n for n in names if f"attnviz.{n}" not in (attnviz.__doc__ or "")]
+    assert not missing_readme, f"README.md does not name: {missing_readme}"
+    assert not missing_doc, f"attnviz/__init__.py's docstring does not name: {missing_doc}"
