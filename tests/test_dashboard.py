@@ -531,7 +531,8 @@ def test_bad_and_long_input_give_messages_and_the_server_survives(page, server, 
     _type(page, "text", "   ")
     _wait_text(page, "message", "type a sentence")
     _type(page, "model-path", "/no/such/model/folder")
-    _wait_text(page, "message", "cannot load model")
+    message = _wait_text(page, "message", "/no/such/model/folder")  # one line: names the folder and the default
+    assert "offline default" in message and "all-MiniLM-L6-v2" in message, message
     assert "Traceback" not in page.find_element(By.TAG_NAME, "body").text
     folder = str(REPO_ROOT / "data" / "models" / "tiny-gpt2-induction")  # any local folder works
     _type(page, "model-path", folder)
