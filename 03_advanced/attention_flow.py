@@ -25,13 +25,10 @@ there: everything leaving the top token (its row of ``Â_L`` sums to 1) and ever
 ``j`` (column ``j`` of ``Â_1``, the first layer). So ``F[i, j] ≤ min(1, Σ_k Â_1[k, j])`` — and on the
 lesson's default sentence most pairs sit exactly on that bound (the ``flow_bottleneck`` figure counts
 them): attention flow is a blunt, saturated quantity, dominated by how much the first layer attends to
-``j``. Rows of ``F`` do not sum to 1. **The published code row-normalises**: Abnar & Zuidema's
-implementation divides each output position's flows by their sum before plotting or correlating them, so
-``compute_flow(..., normalize=True)`` reproduces its numbers, and the raw max-flow values (the default
-here) are what the max-flow/min-cut reading above is about. Ethayarajh & Jurafsky (2021, "Attention Flows
-are Shapley Value Explanations") show that the flow is a Shapley value of a flow game, which is one reason
-to care.
-For one layer the network is a single bipartite layer and ``F = Â`` exactly.
+``j``. Rows of ``F`` do not sum to 1. **The published code row-normalises** each output position's flows
+before plotting or correlating them (``compute_flow(..., normalize=True)`` reproduces its numbers); the raw
+max-flow values, the default here, are what the max-flow/min-cut reading is about. Ethayarajh & Jurafsky
+(2021, "Attention Flows are Shapley Value Explanations") show that the flow is a Shapley value of a flow game.
 
 Making it exact *and* fast
 --------------------------
@@ -41,21 +38,14 @@ reference. Two shortcuts need no search at all (:func:`closed_form_flow`): ``L =
 for ``L = 2`` every middle token ``k`` lies on exactly one path ``i → k → j``, the paths share no edge, so
 ``F[i, j] = Σ_k min(Â_2[i, k], Â_1[k, j])``.
 
-For deeper networks the lesson calls a solver that *certifies* its answers (``attnviz/maxflow.py``, where
-the proof is written out). The idea fits in one line: every feasible flow is a lower bound on ``F[i, j]``
-and every cut an upper bound, so a flow and a cut whose values meet within ``1e-7`` prove the answer —
-no matter how they were found. Cheap cuts for all pairs at once come from a dynamic programme over cuts
-built from the tokens ``i`` and ``j``; flows come from a compiled integer max-flow on capacities rounded
-*down* (so every flow it finds is feasible); where the two do not meet, the flow's own minimum cut, or
-one more solve on what is left, closes the gap, with a proven error bound
-(``compute_flow(..., return_info=True)``).
-
-What it costs: the certificates save the searches networkx does in Python, but one compiled max-flow per
-pair is still most of the time, and there are ``n²`` pairs — all pairs are practical up to about a hundred
-tokens. A long input is explained one output at a time: ``compute_flow(..., rows=[0])`` computes only the
-rows asked for (``n`` pairs each; the lesson does this above ``FULL_FLOW_MAX`` tokens, the dashboard for
-the row under the mouse). ``bench/bench_flow.py`` measures both against per-pair networkx Edmonds–Karp and
-per-pair scipy, in CPU seconds; ``bench/RESULTS.md`` holds the figures.
+Deeper networks go to a solver that *certifies* its answers (``attnviz/maxflow.py`` writes out the proof):
+every feasible flow is a lower bound on ``F[i, j]`` and every cut an upper bound, so a flow and a cut that
+meet within ``1e-7`` prove the answer, however they were found (cuts from a dynamic programme over the
+lanes of ``i`` and ``j``, flows from a compiled integer max-flow on capacities rounded *down*;
+``compute_flow(..., return_info=True)`` reports the proven error bound). With ``n²`` pairs, all pairs are
+practical up to about a hundred tokens; ``compute_flow(..., rows=[0])`` computes only the rows asked for
+(the lesson does this above ``FULL_FLOW_MAX`` tokens, the dashboard for the row under the mouse).
+``bench/bench_flow.py`` measures both against per-pair networkx and scipy; ``bench/RESULTS.md`` has the CPU s.
 
 Gradient-weighted flow
 ----------------------
@@ -67,17 +57,17 @@ much the output ``y`` changes with it, per layer::
 keeps the shape of attention, so it can be plotted like it — and rolled out or sent through the same
 max-flow network (rows renormalised, residual added) in place of ``Ā_l``. The derivative is taken with
 respect to the attention *probabilities* themselves: with eager attention, ``transformers`` returns the
-very softmax tensors the forward pass used, so ``retain_grad()`` on them (no ``torch.no_grad()``) gives
-``∂y/∂A`` of the same ``(B, H, Q, K)`` shape. :func:`attention_gradients` does that for any scalar target:
-a class logit, the logit of the next token, a sentence-similarity score (:func:`class_logit`,
-:func:`next_token_logit`, :func:`embedding_similarity`). The module outline this course grew from writes
-"``Flow = A ⊙ |∇V|``" — the gradient with respect to the *values*; that gradient has the shape of the value
-vectors, not of the attention matrix, so it cannot be multiplied with ``A`` elementwise. Chefer et al.'s
-signed variant, ``E_h[(∇A ⊙ A)⁺]``, and its rollout are the next lesson, ``gradient_attention.py``.
+very softmax tensors the forward pass used, so ``retain_grad()`` on them gives ``∂y/∂A`` of the same
+``(B, H, Q, K)`` shape (``attnviz.gradients.attention_gradients``, for any scalar target). The outline this
+course grew from writes "``A ⊙ |∇V|``": a gradient with respect to the *values* has their shape, not the
+attention matrix's, so it cannot multiply ``A``. Chefer et al.'s ``E_h[(∇A ⊙ A)⁺]`` is the next lesson.
 
 Pitfalls: flow values are *not* probabilities of a row (normalise explicitly and say so); ``mean`` over
 heads before the residual, never after; the edge direction is top → input (``Â_l[i, j]`` on the edge from
 ``i`` at layer ``l`` to ``j`` at layer ``l − 1``) — reversing it computes the flow of the transposed problem.
+
+Where things live: the solver in ``attnviz/maxflow.py``; figures, caption wording, model loading and
+option plumbing in ``attnviz/flow_figures.py``. The measurements every caption states are here.
 
 Run it
 ------
@@ -102,21 +92,13 @@ import time
 
 import numpy as np
 
+from attnviz import flow_figures
 from attnviz.cli import lesson_parser, run_lesson
-from attnviz.gradients import attention_gradients, check_attention_gradients, embedding_similarity, mean_pool
+from attnviz.gradients import attention_gradients, check_attention_gradients, embedding_similarity
 from attnviz.maxflow import FlowInfo, all_pairs_max_flow, check_rows
 from attnviz.normalize import fuse_heads, row_normalize
 from attnviz.outputs import LessonOutputs
-from attnviz.plotting import heatmap_html, show_heatmaps, token_bars
-from attnviz.validate import (
-    as_layers,
-    check_attention,
-    check_head_fusion,
-    check_index,
-    check_mask,
-    check_tokens,
-    to_numpy,
-)
+from attnviz.validate import as_layers, check_attention, check_head_fusion, check_index, check_mask, to_numpy
 
 DEFAULT_TEXT = "The cat sat on the mat because it was tired."
 DEFAULT_OTHER = "A sleepy kitten is lying on a rug."
@@ -137,12 +119,8 @@ class AttentionFlow:
     def __init__(self, head_fusion: str = "mean", add_residual: bool = True, tolerance: float = 1e-7,
                  workers: int = 1):
         check_head_fusion(head_fusion)
-        if not 0 < float(tolerance) <= 1e-6:
-            raise ValueError(f"tolerance: got {tolerance}; expected a number in (0, 1e-6]")
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise ValueError(f"workers: got {workers!r}; expected a positive integer")
+        self.tolerance, self.workers = flow_figures.check_solver_options(tolerance, workers)
         self.head_fusion, self.add_residual = head_fusion, bool(add_residual)
-        self.tolerance, self.workers = float(tolerance), workers
 
     def capacities(self, attention_layers, head_fusion: str | None = None, add_residual: bool | None = None,
                    attention_mask=None) -> np.ndarray:
@@ -178,12 +156,7 @@ class AttentionFlow:
         keep = None if attention_mask is None else to_numpy(attention_mask).astype(bool)  # checked above
         n_keys = caps.shape[-1] if keep is None else keep.size
         real = np.arange(n_keys) if keep is None else np.flatnonzero(keep)  # (q,): original positions
-        picked = None
-        if rows is not None:
-            wanted = [r % n_keys for r in check_rows(rows, n_keys, negative=True)]  # Python-style -1 = last
-            if any(keep is not None and not keep[r] for r in wanted):
-                raise ValueError(f"rows: {wanted} includes a padding position; pick real tokens")
-            picked = np.searchsorted(real, wanted)  # their indices among the real tokens
+        picked = None if rows is None else flow_figures.rows_among_real(rows, keep, real)  # (R,) in [0, q)
         flow, info = self.flow_from_capacities(caps, normalize=normalize, return_info=True, rows=picked)
         if keep is not None:
             full = np.zeros((flow.shape[0] if rows is not None else n_keys, n_keys))  # (Q or R, K)
@@ -221,16 +194,9 @@ class AttentionFlow:
         return (flow, info) if return_info else flow
 
     def visualize(self, flow, tokens, *, title: str | None = None, normalized: bool = False, save_path=None):
-        """Heatmap of a flow matrix on a fixed 0–1 scale (a flow from one top token never exceeds 1)."""
-        arr = check_attention(flow, "QK", name="flow", stochastic=False, square=True)
-        tokens = check_tokens(tokens, arr.shape[0], name="tokens", axis="query/key")
-        label = "share of the row's total flow" if normalized else "max-flow value (≤ 1, fixed 0–1 scale)"
-        fig = show_heatmaps(arr, xlabels=tokens, ylabels=tokens, titles=[title or "Attention flow"],
-                            xlabel="input token (sink)", ylabel="position at the top layer (source)",
-                            vmin=0.0, vmax=1.0, colorbar_label=label, annotate=len(tokens) <= 12)
-        if save_path is not None:
-            fig.savefig(save_path, dpi=130, bbox_inches="tight")
-        return fig
+        """Heatmap of a flow matrix on a fixed 0–1 scale (see :func:`attnviz.flow_figures.flow_heatmap`)."""
+        return flow_figures.flow_heatmap(flow, tokens, title=title, normalized=normalized,
+                                         save_path=save_path)
 
 
 def residual_capacities(fused, add_residual: bool = True, *, stochastic: bool = True) -> np.ndarray:
@@ -327,16 +293,7 @@ def mass_on(matrix, columns) -> float:
     """Mean over the rows (each divided by its sum) of the share that lands on ``columns`` (``(K,)`` booleans,
     e.g. the special tokens [CLS] and [SEP])."""
     arr = row_normalize(check_attention(matrix, "QK", name="matrix", stochastic=False))  # (Q, K)
-    return float(arr[:, _column_choice(columns, arr.shape[-1], "columns")].sum(-1).mean())
-
-
-def _column_choice(columns, n_keys: int, name: str) -> np.ndarray:
-    """``(K,)`` of 0/1 (or booleans) -> booleans; none chosen is allowed (a share of 0)."""
-    chosen = to_numpy(columns, name)
-    if chosen.shape != (n_keys,) or not np.isin(chosen, (0, 1)).all():
-        raise ValueError(f"{name}: got shape {chosen.shape} with values {np.unique(chosen)[:4]}; expected "
-                         f"({n_keys},) of 0/1 (1 = a chosen key)")
-    return chosen.astype(bool)
+    return float(arr[:, flow_figures.column_choice(columns, arr.shape[-1], "columns")].sum(-1).mean())
 
 
 def bound_counts(flow, capacities, row: int, atol: float = 1e-6) -> dict:
@@ -361,56 +318,12 @@ def bound_counts(flow, capacities, row: int, atol: float = 1e-6) -> dict:
 
 def flow_rollout_caption(flow, rollout) -> str:
     """The ``flow_vs_rollout`` caption, filled from the column spread of the two maps."""
-    flow_spread, rollout_spread = column_spread(flow), column_spread(rollout)
-    verdict = ("flow is not constant down its columns: its columns vary more than rollout's"
-               if flow_spread > rollout_spread else "flow's columns vary less than rollout's")
-    return (f"Attention flow (max-flow from each top position to each input token) and rollout, on one "
-            f"fixed 0–1 scale. Down a column, flow changes by {flow_spread:.2f} on average between its "
-            f"highest and lowest row, rollout by {rollout_spread:.2f}: {verdict} — some top positions "
-            f"reach input token j up to the bottleneck, others stay below it.")
+    return flow_figures.spread_caption(column_spread(flow), column_spread(rollout))
 
 
 def row_shape_caption(normalized_flow, rollout) -> str:
     """The ``flow_vs_rollout_rows`` caption, filled from the row entropies of the two maps."""
-    flow_h, rollout_h = row_entropy_fraction(normalized_flow), row_entropy_fraction(rollout)
-    verdict = "flow spreads, rollout concentrates" if flow_h > rollout_h else "rollout spreads more than flow"
-    return (f"The same two maps with each row divided by its maximum (a stated per-row scale). Mean row "
-            f"entropy: flow {flow_h:.3f} of log n (1 = every input token credited equally), rollout "
-            f"{rollout_h:.2f} of log n: {verdict}.")
-
-
-def bottleneck_title(counts: dict, row: int, token: str) -> str:
-    """The ``flow_bottleneck`` title: what the drawn row shows, and the all-pairs share separately."""
-    return (f"Row {row} ({token}): {counts['row_at']} of {counts['row_total']} flows at the bound "
-            f"(all pairs: {100 * counts['share_all']:.0f}%)")
-
-
-def bottleneck_caption(counts: dict) -> str:
-    """The ``flow_bottleneck`` caption, filled from :func:`bound_counts`."""
-    most = "Most flows" if counts["share_all"] > 0.5 else "A minority of the flows"
-    return (f"One top position's flow to each input token, its rollout, and the trivial cut min(1, column "
-            f"sum of the first layer's Â). {most} of the sentence ({100 * counts['share_all']:.0f}% of all "
-            f"pairs) equal that cut — the reason attention flow looks so flat. Of the {counts['below']} "
-            f"pairs below it, {counts['below_on_lane_cut']} sit on a cut around the lanes of the two tokens "
-            f"(the residual paths down the layers); cuts through the middle layers hold back the rest.")
-
-
-def gradient_caption(shares: dict, entropies: dict, special_names) -> str:
-    """The ``gradient_flow_vs_rollout`` caption, filled from the special-token shares and row entropies."""
-    names = "/".join(special_names)
-    moved = shares["gradient rollout"] < shares["rollout"]
-    verdict = (f"weighting by the gradient takes {names} from {100 * shares['rollout']:.0f}% of rollout's "
-               f"row mass to {100 * shares['gradient rollout']:.0f}% "
-               f"(uniform: {100 * shares['uniform']:.0f}%)"
-               if moved else f"weighting by the gradient does not take credit from {names}")
-    spread = entropies["gradient rollout"]
-    where = ("but not onto a few content words: the gradient rollout's rows are nearly flat"
-             if spread > 0.95 else "and the gradient rollout's rows are uneven")
-    return (f"Top: rollout and flow of plain attention. Bottom: the same two methods on the "
-            f"gradient-weighted maps A ⊙ |∂y/∂A| (each row renormalised, residual added). Per-row "
-            f"scale: each row divided by its maximum. Measured: {verdict}, {where} (entropy {spread:.3f} "
-            f"of log n). Flow is flat either way ({entropies['flow']:.3f} and "
-            f"{entropies['gradient flow']:.3f} of log n).")
+    return flow_figures.row_shape_text(row_entropy_fraction(normalized_flow), row_entropy_fraction(rollout))
 
 
 def gradient_shares(maps, rollout, flow, special) -> dict:
@@ -420,7 +333,7 @@ def gradient_shares(maps, rollout, flow, special) -> dict:
     from intermediate.attention_rollout import AttentionRollout
 
     maps = check_attention(maps, "LQK", name="maps", stochastic=False, square=True)
-    special = _column_choice(special, maps.shape[-1], "special")  # (K,) booleans
+    special = flow_figures.column_choice(special, maps.shape[-1], "special")  # (K,) booleans
     methods = {"rollout": rollout, "flow": row_normalize(flow),
                "gradient rollout": AttentionRollout().rollout_fused(row_normalize(maps)),  # rows renormalised
                "gradient flow": AttentionFlow().compute_flow_fused(maps, normalize=True)}
@@ -431,31 +344,6 @@ def gradient_shares(maps, rollout, flow, special) -> dict:
 
 
 # ============================================================================================== the lesson
-def _bound_figure(flow_row, rollout_row, first_layer_cap, tokens, title: str):
-    """Bars of one flow row and its rollout row, with the trivial bottleneck ``min(1, Σ_k Â_1[k, j])``."""
-    fig = token_bars({"attention flow F[row, j]": flow_row, "rollout R[row, j]": rollout_row}, tokens,
-                     title=title, ylabel="value (flow ≤ 1; rollout row sums to 1)")
-    fig.axes[0].plot(np.arange(len(tokens)), np.minimum(1.0, first_layer_cap), "k_", markersize=16,
-                     markeredgewidth=2, label="bottleneck min(1, Σ_k Â_1[k, j])")
-    fig.axes[0].legend(fontsize=8)
-    return fig
-
-
-def _load(args):
-    """The encoder, its inputs, tokens and attention ``(L, H, Q, K)`` for ``args.text``."""
-    from attnviz.extract import transformer_attentions
-    from attnviz.models import encode_texts, load_model
-
-    loaded = load_model(args.model, kind="encoder", device=args.device)
-    inputs = encode_texts(loaded.tokenizer, args.text, loaded.model).to(loaded.device)
-    tokens = loaded.tokenizer.convert_ids_to_tokens(inputs["input_ids"][0].tolist())
-    import torch
-
-    with torch.no_grad():
-        weights = transformer_attentions(loaded.model, inputs)[:, 0]  # (L, B, H, Q, K) -> (L, H, Q, K)
-    return loaded, inputs, tokens, weights.float().cpu().numpy()
-
-
 FULL_FLOW_MAX = 64  # above this many tokens the lesson computes only the chosen row (``rows=[row]``)
 
 
@@ -474,13 +362,10 @@ def _flow_demo(out, name, weights, tokens, row):
         flow_row, info = flow_model.compute_flow(list(weights), rows=[row], return_info=True)  # (1, K)
         print(f"{name}: {n} tokens: only row {row} ({tokens[row]}) is computed (rows=[{row}]) in "
               f"{info.seconds:.2f} s; proven error ≤ {info.error_bound:.1e}")
-        trivial = np.minimum(1.0, caps[0].sum(0))  # (K,)
-        at = int(np.isclose(flow_row[0], trivial, atol=1e-6).sum())
-        fig = _bound_figure(flow_row[0], rollout[row], caps[0].sum(0), tokens,
-                            f"Row {row} ({tokens[row]}): {at} of {n} flows at the bound")
-        out.save_figure(fig, "flow_bottleneck", f"One top position's flow to each of the {n} input tokens "
-                        f"(only this row was computed), its rollout, and the trivial cut min(1, column "
-                        f"sum of the first layer's Â): {at} of the {n} flows equal that cut.")
+        at = int(np.isclose(flow_row[0], np.minimum(1.0, caps[0].sum(0)), atol=1e-6).sum())  # on the bound
+        fig = flow_figures.bound_figure(flow_row[0], rollout[row], caps[0].sum(0), tokens,
+                                        f"Row {row} ({tokens[row]}): {at} of {n} flows at the bound")
+        out.save_figure(fig, "flow_bottleneck", flow_figures.long_input_bound_caption(n, at))
         return None, rollout
     flow, info = flow_model.compute_flow(list(weights), return_info=True)  # (Q, K)
     print(f"{name}: {n_layers} layers × {n_heads} heads, {n} tokens; flow of all {n * n} pairs in "
@@ -499,33 +384,20 @@ def _flow_demo(out, name, weights, tokens, row):
 
     # 2. Flow and rollout side by side: the raw values on one fixed scale, then the shapes of the rows.
     normalized = row_normalize(flow)
-    fig = show_heatmaps(np.stack([flow, rollout])[None], xlabels=tokens, ylabels=tokens, tick_labels=True,
-                        titles=["attention flow F (max-flow value)", "rollout Â_L⋯Â_1"],
-                        xlabel="input token", ylabel="position at the top layer", vmin=0, vmax=1,
-                        colorbar_label="value on a fixed 0–1 scale",
-                        suptitle=f"{name}: attention flow vs rollout ({n_layers} layers, head mean, "
-                                 "0.5·A + 0.5·I)")
+    fig = flow_figures.flow_vs_rollout_figure(flow, rollout, tokens, name, n_layers)
     out.save_figure(fig, "flow_vs_rollout", flow_rollout_caption(flow, rollout))
     spreads = row_entropy_fraction(normalized) > row_entropy_fraction(rollout)
-    fig = show_heatmaps(np.stack([normalized, rollout])[None], xlabels=tokens, ylabels=tokens,
-                        tick_labels=True, scale="row", titles=["flow, rows normalised to sum 1", "rollout"],
-                        xlabel="input token", ylabel="position at the top layer",
-                        suptitle="The shape of each row: " + ("flow spreads, rollout concentrates" if spreads
-                                                              else "rollout spreads more than flow"))
+    fig = flow_figures.row_shape_figure(normalized, rollout, tokens, spreads)
     out.save_figure(fig, "flow_vs_rollout_rows", row_shape_caption(normalized, rollout))
-    heatmap_html(flow, xlabels=tokens, ylabels=tokens, path=out.path("flow.html"),
-                 title=f"{name}: attention flow (hover: top position, input token, max-flow value)",
-                 x_title="input token", y_title="position at the top layer", colorbar_title="max-flow")
-    out.register("flow.html", "Interactive attention flow: hover a cell for the top position, the input "
-                 "token and the max-flow value.")
+    flow_figures.save_flow_html(out, flow, tokens, name)
 
     # 3. Why: the first layer's column sums are a cut, and many flows sit on it.
     counts = bound_counts(flow, caps, row)
     print(f"{100 * counts['share_all']:.0f}% of the pairs have flow = min(1, Σ_k Â_1[k, j]) "
           f"(the two trivial bottlenecks); row {row}: {counts['row_at']} of {n}")
-    fig = _bound_figure(flow[row], rollout[row], caps[0].sum(0), tokens,
-                        bottleneck_title(counts, row, tokens[row]))
-    out.save_figure(fig, "flow_bottleneck", bottleneck_caption(counts))
+    fig = flow_figures.bound_figure(flow[row], rollout[row], caps[0].sum(0), tokens,
+                                    flow_figures.bottleneck_title(counts, row, tokens[row]))
+    out.save_figure(fig, "flow_bottleneck", flow_figures.bottleneck_caption(counts))
     return flow, rollout
 
 
@@ -534,12 +406,7 @@ def gradient_maps(model, inputs, other_text: str, tokenizer):
     of ``inputs`` with that of ``other_text``; also returns ``y``."""
     import torch
 
-    from attnviz.models import encode_texts
-
-    device = next(model.parameters()).device
-    other_inputs = encode_texts(tokenizer, other_text, model).to(device)
-    with torch.no_grad():
-        other = mean_pool(model(**other_inputs).last_hidden_state, other_inputs["attention_mask"])[0]  # (d,)
+    other = flow_figures.sentence_embedding(model, tokenizer, other_text)  # (d,): mean-pooled, no gradient
     target = embedding_similarity(other, inputs["attention_mask"])
     attention, grads = attention_gradients(model, dict(inputs), target)  # (L, B, H, Q, K) each
     with torch.no_grad():
@@ -550,36 +417,19 @@ def gradient_maps(model, inputs, other_text: str, tokenizer):
 def _gradient_demo(out, loaded, inputs, tokens, other_text, flow, rollout):
     """Gradient-weighted attention per layer, and its rollout and flow next to plain attention's."""
     maps, similarity = gradient_maps(loaded.model, inputs, other_text, loaded.tokenizer)  # (L, Q, K)
-    n_layers, n = maps.shape[0], maps.shape[-1]
-    columns = (n_layers + 1) // 2
-    grid = np.zeros((2, columns, n, n))  # (2, L/2, Q, K): two rows of layers
-    grid.reshape(-1, n, n)[:n_layers] = maps  # the layers in reading order
-    titles = [[f"layer {r * columns + c}" if r * columns + c < n_layers else "" for c in range(columns)]
-              for r in range(2)]
-    fig = show_heatmaps(grid, titles=titles, vmin=0.0, vmax=float(maps.max()), tick_labels=n <= 16,
-                        colorbar_label="mean_h A ⊙ |∂y/∂A|", xlabels=tokens, ylabels=tokens,
-                        suptitle="Gradient-weighted attention per layer, "
-                                 f"y = cos(embedding, '{other_text}') = {similarity:.2f}")
-    out.save_figure(fig, "gradient_weighted_per_layer", "Per layer, the head mean of A ⊙ |∂y/∂A| for y "
-                    "= cosine similarity of the sentence embedding with a second sentence: the attention "
-                    "weights the output actually depends on (shared scale, not probabilities).")
+    fig = flow_figures.gradient_layers_figure(maps, tokens, other_text, similarity)
+    out.save_figure(fig, "gradient_weighted_per_layer", flow_figures.GRADIENT_LAYERS_CAPTION)
     if flow is None:  # a long input: the all-pairs comparison below needs every row of the flow
-        print(f"{n} tokens: the all-pairs comparison of gradient-weighted flow is skipped "
+        print(f"{len(tokens)} tokens: the all-pairs comparison of gradient-weighted flow is skipped "
               f"(> {FULL_FLOW_MAX})")
         return
     special = np.isin(tokens, loaded.tokenizer.all_special_tokens)  # (K,): [CLS], [SEP], ...
     measured = gradient_shares(maps, rollout, flow, special)
     methods = measured["maps"]
-    fig = show_heatmaps(np.stack([[methods["rollout"], methods["flow"]],
-                                  [methods["gradient rollout"], methods["gradient flow"]]]),
-                        xlabels=tokens, ylabels=tokens,
-                        titles=[["rollout of attention", "flow of attention"],
-                                ["rollout of A ⊙ |∂y/∂A|", "flow of A ⊙ |∂y/∂A|"]],
-                        xlabel="input token", ylabel="position at the top layer", scale="row",
-                        suptitle="Attention vs gradient-weighted capacities, rolled out and as max-flow")
+    fig = flow_figures.gradient_comparison_figure(methods, tokens)
     special_names = sorted(set(np.asarray(tokens)[special].tolist()))
     out.save_figure(fig, "gradient_flow_vs_rollout",
-                    gradient_caption(measured["shares"], measured["entropies"], special_names))
+                    flow_figures.gradient_caption(measured["shares"], measured["entropies"], special_names))
     cells = np.stack([methods[m].ravel() for m in ("rollout", "flow", "gradient rollout", "gradient flow")])
     corr = np.corrcoef(cells)  # (4, 4) over all Q·K cells
     print(f"correlation over all cells: rollout/flow {corr[0, 1]:.2f}, rollout/gradient-rollout "
@@ -587,14 +437,10 @@ def _gradient_demo(out, loaded, inputs, tokens, other_text, flow, rollout):
 
 
 def main(argv=None):
-    parser = lesson_parser(__doc__, text=DEFAULT_TEXT)
-    parser.add_argument("--other", default=DEFAULT_OTHER, help="second sentence for the similarity target "
-                        f"of the gradient-weighted flow (default: {DEFAULT_OTHER!r})")
-    parser.add_argument("--row", type=int, default=0,
-                        help="top position whose flow is plotted as bars (default: 0, [CLS])")
+    parser = flow_figures.add_flow_options(lesson_parser(__doc__, text=DEFAULT_TEXT), DEFAULT_OTHER)
     args = parser.parse_args(argv)
     out = LessonOutputs(__file__, args.out)
-    loaded, inputs, tokens, weights = _load(args)
+    loaded, inputs, tokens, weights = flow_figures.load_encoder(args)
     row = check_index(args.row, len(tokens), name="row")
     flow, rollout = _flow_demo(out, loaded.name, weights, tokens, row)
     _gradient_demo(out, loaded, inputs, tokens, args.other, flow, rollout)

@@ -360,7 +360,8 @@ def test_claim_flow_rows_spread_rollout_rows_concentrate(default_flow):
 
 def test_claim_bottleneck_title_states_the_drawn_row(default_flow):
     """[CLS]'s row is mostly *below* the bound while most pairs overall are on it: the title says both."""
-    from advanced.attention_flow import bottleneck_caption, bottleneck_title, bound_counts
+    from advanced.attention_flow import bound_counts
+    from attnviz.flow_figures import bottleneck_caption, bottleneck_title
 
     flow, caps, tokens = default_flow["flow"], default_flow["caps"], default_flow["tokens"]
     counts = bound_counts(flow, caps, row=0)
@@ -376,13 +377,8 @@ def test_claim_bottleneck_title_states_the_drawn_row(default_flow):
 def test_claim_gradient_weighting_spreads_credit_evenly(default_flow):
     """Folklore: the gradient 'moves credit to content words'. Measured: it takes credit from [CLS]/[SEP],
     but spreads it almost evenly (the mean row is nearly flat)."""
-    from advanced.attention_flow import (
-        DEFAULT_OTHER,
-        DEFAULT_TEXT,
-        gradient_caption,
-        gradient_maps,
-        gradient_shares,
-    )
+    from advanced.attention_flow import DEFAULT_OTHER, DEFAULT_TEXT, gradient_maps, gradient_shares
+    from attnviz.flow_figures import gradient_caption
     from attnviz.grading.fixtures import minilm
     from attnviz.models import encode_texts
 
