@@ -605,3 +605,17 @@ def _screenshot(driver, tmp_path: Path) -> None:
         small = image.convert("RGB").resize((image.width * 2 // 3, image.height * 2 // 3), Image.LANCZOS)
         small.convert("P", palette=Image.ADAPTIVE, colors=256).save(target, optimize=True)
     assert target.stat().st_size < 300 * 1024, f"{target} is {target.stat().st_size / 1024:.0f} KB"
+
+
+def test_seq2seq_head_view_rows_are_named_by_the_token_they_predict_as_in_lesson_2_4():
+    """One convention across the course (issue 13): the dashboard's head view of an encoder-decoder names decoder
+    row t by the token it writes — the same labels and cross-attention rows as the cross-attention panel, which
+    uses lesson 2.4's teacher-forced pass."""
+    from attnviz.dashboard import compute
+
+    a = compute.analyse("tiny-bart-dates", "Monday 3 March 2025")
+    views = a.views_kwargs
+    assert list(views["decoder_tokens"]) == list(a.target_tokens)  # "2", "0", "2", "5", "-", ... "</s>"
+    assert a.target_tokens[0] != "</s>" and a.target_tokens[-1] == "</s>"  # not the fed tokens (start first)
+    # generated (head view) and teacher-forced (cross panel) passes give the same rows
+    np.testing.assert_allclose(np.asarray(views["cross_attention"]), a.cross, atol=1e-5)  # (L, H, T, S)

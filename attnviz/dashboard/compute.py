@@ -233,11 +233,15 @@ def _analyse_text(key: str, loaded, text, max_tokens: int) -> Analysis:
 
 def _analyse_seq2seq(key: str, loaded, text: str, notice: str) -> Analysis:
     from advanced.bertviz_style import attention_from_model, display_tokens
+    from attnviz.views import label_decoder_by_prediction
     from intermediate.cross_attention_viz import cross_attentions
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        views = attention_from_model(loaded, text)  # encoder, decoder and cross-attention for the head view
+        # encoder, decoder and cross-attention for the head view; decoder rows named by the token they predict,
+        # as in lessons 2.4 and 3.3
+        views = label_decoder_by_prediction(attention_from_model(loaded, text), loaded.tokenizer.eos_token,
+                                            teacher_forced=False)
         cross = cross_attentions(loaded.model, loaded.tokenizer, [text])  # the lesson's teacher-forced rows
     n_rows = int(cross.target_mask[0].sum())
     return Analysis(key=key, model_name=loaded.name, kind="seq2seq", text=text,
@@ -267,7 +271,7 @@ def load_image(image=None):
         else:
             pil = image
         pil.load()
-    except (UnidentifiedImageError, OSError, ValueError, IndexError) as err:
+    except (UnidentifiedImageError, OSError, ValueError, IndexError, Image.DecompressionBombError) as err:
         raise DashboardInputError(f"the dropped file is not an image the dashboard can read ({err})") from None
     if min(pil.size) < 2:
         raise DashboardInputError(f"the image is {pil.size[0]} × {pil.size[1]} pixels; it needs at least 2 × 2")
