@@ -19,9 +19,17 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 MIDDLE, LAST = "middle", "last"  # layer defaults relative to the model's depth, resolved after loading
 
 
-class LessonParser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` whose ``parse_args`` also applies ``--verbose`` (to :data:`attnviz.models.VERBOSE`)
-    and whose errors are one line on stderr (argparse's own print the whole usage first) with exit status 2."""
+class OneLineParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line on stderr with exit status 2 (argparse's own print the
+    whole usage first). Every command of the course uses it: the lessons and the tools (``make grade``, ...)."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+class LessonParser(OneLineParser):
+    """A :class:`OneLineParser` whose ``parse_args`` also applies ``--verbose`` (to
+    :data:`attnviz.models.VERBOSE`)."""
 
     def parse_args(self, args=None, namespace=None):
         import attnviz.models
@@ -29,9 +37,6 @@ class LessonParser(argparse.ArgumentParser):
         parsed = super().parse_args(args, namespace)
         attnviz.models.VERBOSE = bool(getattr(parsed, "verbose", False))
         return parsed
-
-    def error(self, message):
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
 def output_folder(text: str) -> str:

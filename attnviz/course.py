@@ -20,7 +20,6 @@ interpreter instead.
 
 from __future__ import annotations
 
-import argparse
 import html
 import importlib
 import json
@@ -33,6 +32,7 @@ import time
 from pathlib import Path
 
 from attnviz import OUTPUTS_DIR, REPO_ROOT
+from attnviz.cli import OneLineParser
 from attnviz.outputs import MANIFEST
 
 TIERS = [("01_beginner", "beginner", "Beginner"), ("02_intermediate", "intermediate", "Intermediate"),
@@ -500,7 +500,7 @@ def _first_doc_line(path: Path) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Run every lesson in order and build outputs/index.html.")
+    parser = OneLineParser(description="Run every lesson in order and build outputs/index.html.")
     parser.add_argument("--only", nargs="*", help="run only these lessons (tier/script or script)")
     parser.add_argument("--gallery-only", action="store_true", help="rebuild the gallery from existing outputs")
     parser.add_argument("--jobs", type=int, default=2, help="lessons run at once (default 2)")

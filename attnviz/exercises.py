@@ -27,7 +27,6 @@ wrote in it), and ``generate`` refuses to replace it unless forced. Students wor
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import re
@@ -36,6 +35,7 @@ import sys
 from pathlib import Path
 
 from attnviz import REPO_ROOT
+from attnviz.cli import OneLineParser
 from attnviz.grading.core import EXERCISES_DIR, SOLUTIONS_DIR
 
 MANIFEST = "MANIFEST.json"
@@ -161,7 +161,7 @@ def copy_mywork(exercises_dir: Path = EXERCISES_DIR, mywork_dir: Path = MYWORK_D
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Generate exercises/ from solutions/ (or check they agree).")
+    parser = OneLineParser(description="Generate exercises/ from solutions/ (or check they agree).")
     parser.add_argument("command", choices=["generate", "check", "mywork"])
     parser.add_argument("--force", action="store_true", help="generate: overwrite attempted exercise files too")
     args = parser.parse_args(argv)

@@ -291,3 +291,18 @@ def test_a_shipped_model_of_the_wrong_kind_is_refused_before_any_work_naming_the
     message = str(info.value)
     assert message.startswith("--causal-model: tiny-bart-dates is a Bart") and "encoder-decoder" in message
     require_kind("tiny-gpt2-induction", "causal-lm", option="--causal-model")  # the right kind passes
+
+
+@pytest.mark.parametrize(("module", "argv"), [
+    ("attnviz.grading", ["grade"]),  # a missing argument
+    ("attnviz.grading", ["no-such-command"]),
+    ("attnviz.training", ["no-such-model"]),
+    ("attnviz.exercises", ["--no-such-option"]),
+    ("attnviz.course", ["--no-such-option"]),
+    ("attnviz.dashboard", ["--port", "not-a-number"]),
+])
+def test_every_tool_command_answers_a_usage_error_in_one_line(module, argv):
+    """Issue 14: every CLI, the tools as well as the lessons — one line on stderr, exit status 2."""
+    result = subprocess.run([sys.executable, "-m", module, *argv], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, (result.returncode, result.stderr[-500:])
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: "), result.stderr

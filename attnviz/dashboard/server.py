@@ -9,12 +9,13 @@ The server is werkzeug's threaded WSGI server (what Dash runs on), without Flask
 
 from __future__ import annotations
 
-import argparse
 import ipaddress
 import os
 import socket
 import sys
 import threading
+
+from attnviz.cli import OneLineParser
 
 DEFAULT_PORT = 8050
 
@@ -107,8 +108,8 @@ def warm_up() -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m attnviz.dashboard",
-                                     description="Serve the live attention dashboard (offline) on this machine.")
+    parser = OneLineParser(prog="python -m attnviz.dashboard",
+                           description="Serve the live attention dashboard (offline) on this machine.")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, loopback only)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT}; 0 = any free)")
     parser.add_argument("--allow-remote", action="store_true",

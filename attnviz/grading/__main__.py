@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 from attnviz import REPO_ROOT
+from attnviz.cli import OneLineParser
 from attnviz.grading import core
 from attnviz.grading import grade as grading
 from attnviz.grading.worker import load_exercises
@@ -58,8 +59,8 @@ def default_check_folder() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m attnviz.grading",
-                                     description="Check and grade the course's exercises.")
+    parser = OneLineParser(prog="python -m attnviz.grading",
+                           description="Check and grade the course's exercises.")
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("check", help="check one folder that mirrors exercises/ (self-study)")
     check.add_argument("folder", nargs="?", default=None, help="default: mywork/ if it exists, else exercises/")

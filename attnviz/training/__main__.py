@@ -7,12 +7,13 @@ model card) in the same folder. ``--out`` writes somewhere else (the shipped mod
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 import warnings
 from pathlib import Path
+
+from attnviz.cli import OneLineParser
 
 TRAINERS = {
     "tiny-bart-dates": "attnviz.training.bart_dates",
@@ -31,7 +32,7 @@ def train(name: str, out_dir: Path | None = None, progress: bool = True) -> dict
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m attnviz.training", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m attnviz.training", description=__doc__.splitlines()[0])
     parser.add_argument("name", choices=[*TRAINERS, "all"], help="which model to train")
     parser.add_argument("--out", type=Path, default=None, help="folder to write (default: data/models/NAME)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
