@@ -1,9 +1,10 @@
 """The interactive pages in a real browser: headless Chromium driven by Selenium.
 
 They open the head view, the model view (for a short sentence and for a 512-token input to the
-pre-trained encoder, 6 layers × 12 heads) and the gallery; check there are no console errors, that the
-512-token files stay under 10 MB and draw their first view within 2 s of navigation; click a head, hover
-a token, click a thumbnail and check the drawing changed in the way the data says it should; and take
+pre-trained encoder, 6 layers × 12 heads); check there are no console errors, that the 512-token files stay
+under 10 MB and draw their first view within 2 s of navigation; click a head, hover a token, click a
+thumbnail and check the drawing changed in the way the data says it should (the gallery has its own
+tests/test_gallery.py); and take
 screenshots (kept in ``$ATTNVIZ_SCREENSHOTS`` when that is set).
 
 Without Chromium, chromedriver or Selenium they skip with a one-line reason — unless
