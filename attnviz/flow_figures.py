@@ -8,7 +8,9 @@
   and rollout/flow of attention next to rollout/flow of the gradient-weighted maps;
 - the caption and title text (:func:`spread_caption`, :func:`row_shape_text`, :func:`bottleneck_title`,
   :func:`bottleneck_caption`, :func:`gradient_caption`), filled from numbers the lesson measures;
-- :func:`column_choice` (a ``(K,)`` 0/1 argument check) and :func:`load_encoder` (model, inputs, attention).
+- plumbing: :func:`column_choice` (a ``(K,)`` 0/1 argument check), :func:`check_solver_options`,
+  :func:`rows_among_real` (``compute_flow``'s ``rows=`` on a padded input), :func:`add_flow_options`,
+  :func:`load_encoder` (model, inputs, attention) and :func:`sentence_embedding` (the similarity target).
 
 The measurements are the lesson's; these only draw them and put them into words.
 """
