@@ -29,6 +29,7 @@ import torch
 from attnviz import MODELS_DIR
 from attnviz.training import evaluate
 from attnviz.training.dates import FIELDS, FORMATS, MONTHS, TARGET_POSITIONS, WEEKDAYS, make_examples
+from attnviz.training.repeats import LONGEST_EVAL_HALF
 
 TEST_SEED = 20261121
 torch.set_num_threads(2)
@@ -281,9 +282,12 @@ def test_gpt2_induction_score_by_a_plain_loop(gpt2, half):
         assert total / count >= 0.5, f"{name} head scores {total / count:.2f} on half = {half}"
 
 
-def test_gpt2_copies_the_second_half(gpt2):
-    accuracy = evaluate.induction_copy_accuracy(gpt2, half=16, n_sequences=100, seed=TEST_SEED)
-    assert accuracy >= 0.95, f"predicts only {accuracy:.1%} of the repeated tokens"
+@pytest.mark.parametrize("half", [16, LONGEST_EVAL_HALF])
+def test_gpt2_copies_the_second_half_over_its_whole_context(gpt2, half):
+    """Its card says context 64: copying must hold there too (1 + 2·31 = 63 tokens), not only at h = 16."""
+    assert 1 + 2 * half <= gpt2.config.n_positions
+    accuracy = evaluate.induction_copy_accuracy(gpt2, half=half, n_sequences=100, seed=TEST_SEED)
+    assert accuracy >= 0.95, f"predicts only {accuracy:.1%} of the repeated tokens at half length {half}"
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -36,7 +36,9 @@ VOCAB_SIZE = 64  # random tokens t0 … t63 have ids 0 … 63
 BOS_ID = 64  # "<bos>"
 UNK_ID = 65  # "<unk>" (only for text the tokenizer does not know)
 TOKEN_NAMES = [f"t{i}" for i in range(VOCAB_SIZE)]
-HALF_RANGE = (2, 24)  # training draws half from this range (inclusive; see the curriculum in gpt2_induction)
+HALF_RANGE = (2, 30)  # training draws half from this range (inclusive; see the curriculum in gpt2_induction)
+# 1 + 3 + 2·30 = 64: the longest training sequence fills the whole context, so copying holds up to position 63
+LONGEST_EVAL_HALF = 31  # 1 + 2·31 = 63 tokens: the card and a test measure copying over the whole context
 PREFIX_RANGE = (0, 3)  # … and the length of a random prefix before the first copy (see below)
 EVAL_HALF = 16  # the model card and the tests measure heads on sequences of 1 + 2·16 = 33 tokens
 TRAIN_SEED = 0
