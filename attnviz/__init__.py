@@ -19,8 +19,9 @@ The core — below the lessons: it never imports ``beginner``, ``intermediate`` 
 - :mod:`attnviz.cli`       — the shared command-line arguments of every lesson
 - :mod:`attnviz.maxflow`   — the certified all-pairs max-flow solver behind attention flow
 - :mod:`attnviz.gradients` — gradients of a scalar output with respect to the attention probabilities
-- :mod:`attnviz.probes`    — head gates and recorded weights through ``transformers``' AttentionInterface;
-  ``pruning_curve``
+- :mod:`attnviz.probes`    — head gates and recorded weights: through ``transformers``' AttentionInterface, or
+  hooks (attention dropout / output projection) for families that compute attention themselves (Bloom,
+  DeBERTa-v2); one probe per layer call (ALBERT's shared block); ``pruning_curve``
 - :mod:`attnviz.tasks`     — the shipped models' tasks as batches and losses
 - :mod:`attnviz.attribution` — integrated-gradients plumbing: the targets F, Captum's integral with its
   completeness search, ``spearman``

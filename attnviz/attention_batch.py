@@ -32,10 +32,14 @@ def real_tokens(attention_mask, n_batch: int, n: int) -> np.ndarray:
 
 
 def check_visible(arr: np.ndarray, real: np.ndarray, causal: bool) -> None:
-    """No weight may sit on a key the query cannot see (padding, or the future of a causal model)."""
+    """No real query may put weight on a key it cannot see (padding, or the future of a causal model).
+
+    Padding *query* rows are not checked: they hold whatever the model left there (zeros for most families,
+    uniform over every key for DeBERTa-v2) and every statistic of the course leaves them out."""
     n = arr.shape[-1]
     visible = real[:, None, :] & (np.tril(np.ones((n, n), dtype=bool)) if causal else True)  # (B, Q, K)
-    leaked = np.abs(arr * ~visible[None, :, None]).max()
+    checked = ~visible & real[:, :, None]  # (B, Q, K): hidden keys of real queries
+    leaked = np.abs(arr * checked[None, :, None]).max()
     if leaked > 1e-3:
         what = "future keys (is the model really causal?)" if causal else "padding keys (is the mask right?)"
         raise ValueError(f"attention: puts weight {leaked:.3g} on {what}; expected 0 there")

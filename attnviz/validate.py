@@ -113,7 +113,14 @@ def check_attention(
             if mask.ndim == 2:  # (B, K) -> broadcastable to (..., B, [H,] Q, K): one mask per example
                 mask = mask.reshape(mask.shape[:1] + (1,) * (len(matching[0]) - matching[0].index("B") - 2)
                                     + mask.shape[1:])
-            leaked = np.abs(arr * ~mask).max()
+            hidden = ~mask  # broadcastable to arr: the padding keys
+            if arr.shape[-1] == arr.shape[-2]:
+                # Self-attention: the mask also marks the padding *queries*, whose rows hold whatever the model
+                # left there (zeros for most families, uniform over every key for DeBERTa-v2). Only the real
+                # queries must give the padding keys nothing.
+                real_queries = mask[:, None] if mask.ndim == 1 else np.swapaxes(mask, -1, -2)  # (..., Q, 1)
+                hidden = hidden & real_queries
+            leaked = np.abs(arr * hidden).max()
             if leaked > atol:
                 raise ValueError(f"{name}: puts weight {leaked:.3g} on masked (padding) keys; expected 0")
         ok = (np.abs(sums - 1.0) <= atol + 1e-5) | (np.abs(sums) <= atol)  # as np.isclose: 1, or all zero

@@ -306,3 +306,22 @@ def test_every_tool_command_answers_a_usage_error_in_one_line(module, argv):
     result = subprocess.run([sys.executable, "-m", module, *argv], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2, (result.returncode, result.stderr[-500:])
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: "), result.stderr
+
+
+def test_padding_query_rows_may_hold_anything_but_real_queries_must_not_see_padding():
+    """DeBERTa-v2 fills its padding *query* rows uniformly over every key; real queries give padding keys 0.
+    Both checks of "no weight on padding" (check_attention's key_mask, attention_batch.check_visible) accept it,
+    and still refuse a real query that looks at a padding key."""
+    from attnviz.attention_batch import check_visible
+
+    mask = np.array([1, 1, 1, 0])
+    attention = np.zeros((2, 4, 4))  # (H, Q, K)
+    attention[:, :3, :3] = valid_attention((2, 3, 3))  # real queries over real keys
+    attention[:, 3, :] = 0.25  # the padding query: uniform over every key, as DeBERTa-v2 leaves it
+    check_attention(attention, "HQK", key_mask=mask)
+    check_visible(attention[None, None], mask[None].astype(bool), causal=False)  # (L, B, H, Q, K)
+    leaking = attention.copy()
+    leaking[:, 0] = [0.5, 0.2, 0.2, 0.1]  # a real query puts 0.1 on the padding key
+    assert_rejects(lambda: check_attention(leaking, "HQK", key_mask=mask), "padding")
+    with pytest.raises(ValueError, match="padding keys"):
+        check_visible(leaking[None, None], mask[None].astype(bool), causal=False)

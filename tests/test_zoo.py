@@ -240,11 +240,9 @@ def _table() -> dict[tuple[str, str, str], Known]:
     # Fixed by 460ff08 (text side of issue 12): decoders without a pad token and the --layer default in the
     # generic lessons; a ViT given to attention_basics is refused in one line. Fixed since: DeBERTa-v2's padding
     # rows in attention_entropy, head gates for Bloom and DeBERTa-v2 (attnviz/probes.py hooks), DistilBERT and
-    # ALBERT blocks in attention_faithfulness, foreign ViT labels in attention_entropy's pruning curve.
-    # Found by the ZOO_FULL pass of 01:15 UTC: DeBERTa-v2 fills its padding *query* rows uniformly over every key
-    # and the heatmap lesson's padding check reads those rows too (attention_entropy drops them first).
-    fails("beginner.self_attention_heatmap", "--model", ["deberta-v2"],
-          Known(ValueError, "on masked (padding) keys"))
+    # ALBERT blocks in attention_faithfulness, foreign ViT labels in attention_entropy's pruning curve, and
+    # DeBERTa-v2 in self_attention_heatmap (it fills its padding *query* rows uniformly over every key; the
+    # padding checks now read the real queries' rows only).
     # Models a lesson must refuse in one line (Swin, ConvNeXt, a model of the wrong kind): how they end today.
     # (vit_attention --model already refuses Swin, ConvNeXt and BERT, cross_attention_viz --model GPT-2.)
     return table
