@@ -70,7 +70,9 @@ not verdicts. "Attention is not explanation" (Jain & Wallace 2019) and "Attentio
 Methods come from the lessons that teach them: raw attention (``beginner.attention_basics``), rollout
 (``intermediate.attention_rollout``), flow (``advanced.attention_flow``), gradient-weighted attention
 (``advanced.gradient_attention``), integrated gradients (``advanced.integrated_attention``). The examples —
-an input, its ``F``, the tokens blanked and scored — are built in ``attnviz/faithfulness_data.py``.
+an input, its ``F``, the tokens blanked and scored — are built in ``attnviz/faithfulness_data.py``; the
+figures, the captions written from the numbers measured here, the CSV table and the command-line options
+live in ``attnviz/faithfulness_figures.py``.
 
 Run it
 ------
@@ -95,6 +97,7 @@ import torch
 from advanced.attention_flow import AttentionFlow
 from advanced.gradient_attention import chefer_relevance, relevance_row
 from advanced.integrated_attention import blank_baseline, embedding_attributions
+from attnviz import faithfulness_figures as figures
 from attnviz.attribution import spearman
 from attnviz.cli import lesson_parser, run_lesson
 from attnviz.extract import transformer_attentions
@@ -104,16 +107,17 @@ from attnviz.faithfulness_data import (  # noqa: F401 (SENTENCE_PAIRS: importers
     gpt2_examples,
     minilm_examples,
 )
+from attnviz.faithfulness_figures import (  # noqa: F401 (importers find them here)
+    LAYERED,
+    METHODS,
+    check_methods,
+    standard_error,
+)
 from attnviz.gradients import attention_gradients
 from attnviz.normalize import output_row
 from attnviz.outputs import LessonOutputs
 from attnviz.validate import to_numpy
 from intermediate.attention_rollout import AttentionRollout
-
-LAYERED = ("raw attention", "rollout", "flow", "gradient-weighted")
-METHODS = (*LAYERED, "integrated gradients")  # the names method_rows, faithfulness, randomisation_check know
-STYLES = {"raw attention": ("o", "-"), "rollout": ("s", "--"), "flow": ("^", "-."),
-          "gradient-weighted": ("D", ":")}
 
 
 # ============================================================================ 1. leave-one-out
@@ -178,21 +182,6 @@ def method_rows(model, example: Example, *, ig_steps: int = 16, methods: Sequenc
     return rows
 
 
-def check_methods(methods: Sequence[str] | None) -> set[str]:
-    """The set of method names asked for; ``None`` means all of :data:`METHODS`. A name that is not one of
-    them (``"Rollout"`` for ``"rollout"``) is refused rather than silently giving no result."""
-    if methods is None:
-        return set(METHODS)
-    if isinstance(methods, str) or not all(isinstance(m, str) for m in methods):
-        raise TypeError(f"methods: got {methods!r}; expected a list of names from {', '.join(METHODS)}")
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown or not methods:
-        got = f"unknown {', '.join(map(repr, unknown))}" if unknown else "an empty list"
-        raise ValueError(f"methods: got {got}; expected names from {', '.join(map(repr, METHODS))} "
-                         "(case and spaces matter) or None for all")
-    return set(methods)
-
-
 def _relevance_row(relevance: np.ndarray, row) -> np.ndarray:
     """Chefer relevance of the row(s) ``F`` reads, without the identity every token starts with."""
     if isinstance(row, int | np.integer):
@@ -235,16 +224,6 @@ def faithfulness(model, examples: Sequence[Example], *, ig_steps: int = 16, meth
             "top1": {name: np.mean(v, axis=0) for name, v in hits.items()},
             "per_example": per_example, "top1_per_example": {name: np.asarray(v) for name, v in hits.items()},
             "loo": loos}
-
-
-def standard_error(per_example: np.ndarray) -> np.ndarray:
-    """Standard error of the mean over examples (axis 0), ignoring NaN: ``std(ddof=1) / sqrt(n)``; 0 for one
-    example (no spread to estimate)."""
-    arr = np.asarray(per_example, dtype=float)  # (n, L)
-    n = np.sum(np.isfinite(arr), axis=0)  # (L,)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        spread = np.nanstd(arr, axis=0, ddof=1) if arr.shape[0] > 1 else np.zeros(arr.shape[1])
-        return np.where(n > 1, spread / np.sqrt(np.maximum(n, 1)), 0.0)
 
 
 def score_attribution(model, attribute: Callable, examples: Sequence[Example]) -> float:
@@ -335,36 +314,6 @@ def randomisation_check(model, examples: Sequence[Example], *, ig_steps: int = 1
 
 
 # ============================================================================ 4. the lesson
-def _faithfulness_figure(result: dict, title: str):
-    """Mean over examples per layer, with ± one standard error (bars) — a handful of examples is noisy."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.6), constrained_layout=True)
-    panels = ((axes[0], "scores", "per_example", "Spearman ρ with leave-one-out", -1.0),
-              (axes[1], "top1", "top1_per_example", "top-1 agreement with leave-one-out", 0.0))
-    for ax, key, spread_key, ylabel, low in panels:
-        scores = result[key]
-        n_layers = len(scores.get("raw attention", [0]))
-        layered = [name for name in LAYERED if name in scores]
-        for i, name in enumerate(layered):  # distinct markers, dashes, small offsets: no curve hides another
-            marker, dashes = STYLES[name]
-            x = np.arange(1, len(scores[name]) + 1) + 0.08 * (i - (len(layered) - 1) / 2)
-            ax.errorbar(x, scores[name], yerr=standard_error(result[spread_key][name]), marker=marker,
-                        ls=dashes, ms=7, mfc="none", capsize=3, label=name)
-        for name, values in scores.items():
-            if name not in LAYERED:
-                se = float(standard_error(result[spread_key][name])[0])
-                ax.axhline(values[0], ls="--", color="k", lw=1, label=f"{name} (no layers; ± {se:.2f})")
-        ax.axhline(0, color="0.6", lw=0.6)
-        ax.set_xticks(np.arange(1, n_layers + 1))
-        ax.set_ylim(low - 0.03, 1.03)
-        ax.set_xlabel("layer l (raw: layer l alone; the others: layers 1..l)")
-        ax.set_ylabel(ylabel)
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=5, fontsize=8)
-    fig.suptitle(title + " — mean ± one standard error over the examples")
-    return fig
-
-
 def rollout_mixing(model, examples: Sequence[Example]) -> dict:
     """What rollout leaves for a mean-pooled readout to rank, averaged over ``examples``.
 
@@ -388,81 +337,21 @@ def rollout_mixing(model, examples: Sequence[Example]) -> dict:
             "unscored_share": float(np.mean(shares))}
 
 
-PAPER_LEVEL = 0.7  # Abnar & Zuidema's rollout and flow in the top layers
-REACHED = 0.5  # what we call "close to the paper"
-
-
-def encoder_caption(result: dict, mixing: dict, n_examples: int) -> str:
-    """The encoder figure's caption, every number from ``result`` (:func:`faithfulness`) and ``mixing``
-    (:func:`rollout_mixing`)."""
-    scores, spread = result["scores"], result["per_example"]
-    ranges = {name: (float(np.min(scores[name])), float(np.max(scores[name])))
-              for name in ("rollout", "flow") if name in scores}
-    best_of_both = max((hi for _, hi in ranges.values()), default=float("nan"))
-    verdict = (f"here they come close (best {best_of_both:+.2f})" if best_of_both >= REACHED else
-               f"here they do not: they never pass {best_of_both:+.2f}")
-    parts = [f"{name} ρ between {lo:+.2f} and {hi:+.2f}" for name, (lo, hi) in ranges.items()]
-    final = {name: float(values[-1]) for name, values in scores.items()}
-    best = max(final, key=final.get)
-    best_se = float(standard_error(spread[best])[-1])
-    diagonal = mixing["diagonal"]
-    fades = "falls below" if diagonal[-1] < mixing["uniform"] else "stays above"
-    return (f"F = cosine similarity to a reference sentence, [MASK] blank, {n_examples} sentence pairs, "
-            "mean row (mean pooling); points are means over the pairs, bars ± one standard error. Left: "
-            "Spearman ρ with leave-one-out per layer; right: how often the map's top token is "
-            "leave-one-out's. Abnar & Zuidema (2020, Table 1) found rollout and flow rising with depth to "
-            f"about {PAPER_LEVEL}; {verdict} ({'; '.join(parts)}). At the last layer {best} agrees best "
-            f"(ρ = {final[best]:+.2f} ± {best_se:.2f}). Why rollout has little to offer here: its diagonal "
-            f"over the words fades from {diagonal[0]:.2f} to {diagonal[-1]:.3f} and {fades} uniform "
-            f"(1/n ≈ {mixing['uniform']:.3f}), and {mixing['unscored_share']:.0%} of its mean row sits on "
-            "the special tokens, which are not scored — the words share the rest in small, similar amounts.")
-
-
-def _randomisation_figure(curves: dict, n_blocks: int, title: str):
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.8, 4.0), constrained_layout=True)
-    for name, values in curves.items():
-        ax.plot(np.arange(n_blocks + 2), values, marker="o", label=name)
-    labels = ["trained"] + [f"top {k}" for k in range(1, n_blocks + 1)] + ["+ embeddings"]
-    ax.set_xticks(np.arange(n_blocks + 2), labels, rotation=30)
-    ax.axhline(0, color="0.6", lw=0.6)
-    ax.set_ylim(-1.05, 1.05)
-    ax.set_xlabel("blocks re-initialised (from the top)")
-    ax.set_ylabel("Spearman ρ with the trained model's map")
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    return fig
-
-
-def _table(result: dict, model_name: str):
-    import pandas as pd
-
-    rows = []
-    for name, values in result["scores"].items():
-        for layer, value in enumerate(values):
-            rows.append({"model": model_name, "method": name,
-                         "layer": layer + 1 if len(values) > 1 else "all",
-                         "spearman_with_loo": round(float(value), 4),
-                         "top1_agreement": round(float(result["top1"][name][layer]), 4)})
-    return pd.DataFrame(rows)
-
-
 def _minilm_demo(out, args, encoder):
     """MiniLM: similarity to a reference sentence, mean-pooled rows, ``[MASK]`` blank."""
     pairs = SENTENCE_PAIRS if args.text is None else [(text, args.reference) for text in args.text]
     examples = minilm_examples(encoder.model, encoder.tokenizer, pairs)
     result = faithfulness(encoder.model, examples, ig_steps=args.ig_steps)
     mixing = rollout_mixing(encoder.model, examples)
-    _report(encoder.name, result)
+    figures.print_report(encoder.name, result)
     diagonal = np.array2string(mixing["diagonal"], precision=3)
     print(f"rollout's diagonal over the words, layers 1..l: {diagonal} (uniform {mixing['uniform']:.3f}); "
           f"{mixing['unscored_share']:.0%} of the final mean row on special tokens")
-    fig = _faithfulness_figure(result, f"{encoder.name}: agreement with leave-one-out "
-                               f"({len(examples)} sentence pairs)")
-    out.save_figure(fig, "encoder_faithfulness", f"{encoder.name}, " + encoder_caption(result, mixing,
-                                                                                         len(examples)))
-    return examples, _table(result, encoder.name)
+    fig = figures.faithfulness_figure(result, f"{encoder.name}: agreement with leave-one-out "
+                                      f"({len(examples)} sentence pairs)")
+    caption = figures.encoder_caption(result, mixing, len(examples))
+    out.save_figure(fig, "encoder_faithfulness", f"{encoder.name}, {caption}")
+    return examples, figures.results_table(result, encoder.name)
 
 
 SPARSE = 0.1  # a token "matters" when blanking it changes F by at least this fraction of the largest change
@@ -477,31 +366,16 @@ def tokens_that_matter(loos: Sequence[np.ndarray]) -> np.ndarray:
     return np.asarray(counts)
 
 
-def gpt2_caption(result: dict, n_examples: int) -> str:
-    """The decoder figure's caption, every number from ``result`` (:func:`faithfulness`)."""
-    matter = tokens_that_matter(result["loo"])
-    scored = np.mean([np.isfinite(loo).sum() for loo in result["loo"]])
-    final = {name: float(values[-1]) for name, values in result["scores"].items()}
-    found = round(result["top1"]["raw attention"][-1] * n_examples)
-    low, high = min(final, key=final.get), max(final, key=final.get)
-    return (f"F = logit of the token the induction head should copy, <unk> blank, last row, {n_examples} "
-            "sequences; bars ± one standard error. Leave-one-out is sparse: blanking "
-            f"{matter.mean():.1f} of {scored:.0f} tokens on average changes F by at least {SPARSE:.0%} of "
-            "the largest change, so Spearman over all tokens mostly ranks noise — at the last layer it "
-            f"ranges from {final[low]:+.2f} ({low}) to {final[high]:+.2f} ({high}). Right: top-1 agreement "
-            f"— the last layer's raw attention finds the token that matters most in {found} of {n_examples} "
-            "sequences.")
-
-
 def _gpt2_demo(out, args, gpt):
     """Tiny GPT-2: the logit of the token the induction head should copy, last row, ``<unk>`` blank."""
     examples = gpt2_examples(gpt.tokenizer)
     result = faithfulness(gpt.model, examples, ig_steps=args.ig_steps)
-    _report(gpt.name, result)
-    fig = _faithfulness_figure(result, f"{gpt.name}: agreement with leave-one-out "
-                               f"({len(examples)} repeated sequences)")
-    out.save_figure(fig, "gpt2_faithfulness", f"{gpt.name}, " + gpt2_caption(result, len(examples)))
-    return _table(result, gpt.name)
+    figures.print_report(gpt.name, result)
+    fig = figures.faithfulness_figure(result, f"{gpt.name}: agreement with leave-one-out "
+                                      f"({len(examples)} repeated sequences)")
+    caption = figures.gpt2_caption(result, len(examples), tokens_that_matter(result["loo"]), SPARSE)
+    out.save_figure(fig, "gpt2_faithfulness", f"{gpt.name}, {caption}")
+    return figures.results_table(result, gpt.name)
 
 
 def _randomisation_demo(out, args, encoder, examples):
@@ -510,38 +384,19 @@ def _randomisation_demo(out, args, encoder, examples):
     n_blocks = len(layer_stack(encoder.model))
     for name, values in curves.items():
         print(f"randomisation, {name:>22}: ρ with the trained map {np.array2string(values, precision=2)}")
-    fig = _randomisation_figure(curves, n_blocks, f"{encoder.name}: does the map notice a random model?")
+    title = f"{encoder.name}: does the map notice a random model?"
+    fig = figures.randomisation_figure(curves, n_blocks, title)
     n_layers = encoder.model.config.num_hidden_layers
     shared = (f" {encoder.name} shares its weights across layers: its {n_layers} layers use {n_blocks} "
               "distinct block(s), so each step re-initialises every layer that uses it."
               if shares_blocks(encoder.model) else "")
-    all_blocks = {name: float(values[n_blocks]) for name, values in curves.items()}  # every block random
-    stayed = [name for name, value in all_blocks.items() if value >= 0.5]
-    verdict = (f"With every block re-initialised, {', '.join(stayed)} still correlate(s) at ρ ≥ 0.5 with the "
-               "trained map — a failed sanity check for what the blocks learned." if stayed else
-               "With every block re-initialised, no map keeps ρ ≥ 0.5 with the trained map.")
-    out.save_figure(fig, "randomisation_check", "Cascading model randomisation (Adebayo et al. 2018): blocks "
-                    "re-initialised from the top, then the embeddings; Spearman correlation of each method's "
-                    f"final map with the trained model's map, mean over {min(len(examples), 2)} examples. "
-                    + verdict + shared)
+    out.save_figure(fig, "randomisation_check",
+                    figures.randomisation_caption(curves, n_blocks, min(len(examples), 2), shared))
 
 
 def main(argv=None):
     parser = lesson_parser(__doc__, model_kind=None)
-    parser.add_argument("--model", "--encoder", dest="encoder", default=None,
-                        help="sentence encoder (default: the offline MiniLM)")
-    parser.add_argument("--causal-model", default=None,
-                        help="decoder-only model (default: tiny-gpt2-induction)")
-    parser.add_argument("--text", action="append", default=None,
-                        help="a sentence to explain with the encoder (repeat for several; default: six "
-                             "built-in sentences, each with its own reference)")
-    parser.add_argument("--reference", default=SENTENCE_PAIRS[0][1],
-                        help="with --text: the sentence F compares with by cosine similarity (default: "
-                             f"{SENTENCE_PAIRS[0][1]!r})")
-    parser.add_argument("--ig-steps", type=int, default=16,
-                        help="integration steps IG starts from (doubled until completeness is within 1 %%)")
-    parser.add_argument("--skip-randomisation", action="store_true",
-                        help="skip the model-randomisation check")
+    figures.add_arguments(parser, default_reference=SENTENCE_PAIRS[0][1])
     args = parser.parse_args(argv)
     if args.ig_steps < 1:
         raise ValueError(f"--ig-steps: got {args.ig_steps}; expected at least 1")
@@ -564,13 +419,6 @@ def main(argv=None):
                  "layer.")
     if not args.skip_randomisation:
         _randomisation_demo(out, args, encoder, examples)
-
-
-def _report(name: str, result: dict) -> None:
-    print(f"{name}: mean Spearman with leave-one-out | top-1 agreement, per layer")
-    for method, values in result["scores"].items():
-        print(f"  {method:>22}: " + " ".join(f"{v:+.2f}" for v in values) + "  | "
-              + " ".join(f"{v:.2f}" for v in result["top1"][method]))
 
 
 if __name__ == "__main__":

@@ -10,10 +10,7 @@ import torch
 
 from advanced.attention_faithfulness import (
     METHODS,
-    PAPER_LEVEL,
-    REACHED,
     Example,
-    encoder_caption,
     faithfulness,
     gpt2_examples,
     layer_stack,
@@ -27,6 +24,7 @@ from advanced.attention_faithfulness import (
     standard_error,
     tokens_that_matter,
 )
+from attnviz.faithfulness_figures import PAPER_LEVEL, REACHED, encoder_caption
 
 
 def _bert(seed=0, layers=3):
@@ -248,7 +246,7 @@ def test_faithfulness_figure_draws_error_bars_of_one_standard_error():
     import matplotlib
 
     matplotlib.use("Agg")
-    from advanced.attention_faithfulness import _faithfulness_figure
+    from attnviz.faithfulness_figures import faithfulness_figure as _faithfulness_figure
 
     per = np.array([[0.0, 0.2], [0.4, 0.6]])  # (n=2, L=2): means 0.2, 0.4; standard errors 0.2, 0.2
     result = {"scores": {"rollout": per.mean(0)}, "per_example": {"rollout": per},
