@@ -47,12 +47,11 @@ of its layer's scores so that layers are comparable. Multiplying head ``h``'s *p
 the same as multiplying its output, because the output ``A_h V_h`` is linear in ``A_h`` — so the gate sits
 on the attention probabilities, where we can reach it.
 
-Reaching it in ``transformers`` 5, where the old ``head_mask`` argument is gone, takes a re-implementation
-of eager attention registered through ``AttentionInterface`` (and ``AttentionMaskInterface``, or the model
-builds no mask for it): ``attnviz/probes.py`` holds it, with :class:`~attnviz.probes.AttentionProbes`, which
-puts a gate on every head of a model for the length of a ``with`` block. Families that compute attention
-themselves (Bloom's ALiBi, DeBERTa-v2's disentangled attention) get the same gates through hooks: on the
-dropout their probabilities pass through, or on each head's slice of the output projection's input.
+Reaching it in ``transformers`` 5, where ``head_mask`` is gone, takes eager attention re-implemented through
+``AttentionInterface`` (and ``AttentionMaskInterface``, or no mask is built):
+:class:`attnviz.probes.AttentionProbes` gates every head for the length of a ``with`` block. Families that
+compute attention themselves (Bloom's ALiBi, DeBERTa-v2) get the same gates through hooks: on the dropout
+their probabilities pass through, or on each head's slice of the output projection's input.
 
 Pruning: the curve importance predicts, and the one we measure
 ---------------------------------------------------------------
@@ -86,6 +85,9 @@ Run it
     python 03_advanced/attention_entropy.py
     python 03_advanced/attention_entropy.py --random-orders 10
 
+Where things live: the measurements are here; their captions, argument checks, command line and CSV are in
+``attnviz/entropy_figures.py``, the figures in ``attnviz/head_figures.py``.
+
 Usage from Python::
 
     from advanced.attention_entropy import head_entropy, head_importance
@@ -102,15 +104,19 @@ from collections.abc import Iterable
 
 import numpy as np
 import torch
+from scipy.stats import spearmanr
 
+from attnviz import entropy_figures
 from attnviz.attention_batch import as_attention_batch, check_visible, real_tokens
-from attnviz.cli import lesson_parser, run_lesson
+from attnviz.cli import run_lesson
+from attnviz.entropy_figures import check_order, head_scores
 from attnviz.head_figures import (
     entropy_by_position_figure,
     head_heatmap,
     pruning_figure,
     specialisation_figure,
 )
+from attnviz.models import load_model
 from attnviz.outputs import LessonOutputs
 from attnviz.probes import AttentionProbes, pruning_curve
 from attnviz.tasks import (
@@ -127,15 +133,12 @@ from attnviz.tasks import (
     vit_loss,
     with_own_predictions,
 )
-from attnviz.validate import to_numpy
 from intermediate.attention_comparison import attention_entropy, row_statistics
 
-DEFAULT_TEXTS = [
-    "The cat sat on the mat because it was tired.",
-    "Attention is not explanation, but it is a good place to start.",
-    "She gave him the book that he had asked for.",
-    "Heads that always look at the previous word are easy to spot.",
-]
+DEFAULT_TEXTS = ["The cat sat on the mat because it was tired.",
+                 "Attention is not explanation, but it is a good place to start.",
+                 "She gave him the book that he had asked for.",
+                 "Heads that always look at the previous word are easy to spot."]
 
 
 # ============================================================================ 1. entropy, masked
@@ -192,23 +195,6 @@ def head_confidence(attention, attention_mask=None) -> np.ndarray:
     weights = np.broadcast_to(real[None, :, None, :], top.shape).astype(float)
     pooled = (top * weights).sum((1, 3)) / weights.sum((1, 3))  # (L, H)
     return pooled[0] if layout == "HQK" else pooled
-
-
-def head_scores(values, name: str, ndim: int, *, allow_nan: bool = False) -> np.ndarray:
-    """One number per head (``(L, H)``, or ``(L, B, H)`` with ``ndim=3``) as a float array, checked: the
-    right number of axes, not empty, no Inf (and no NaN unless ``allow_nan``)."""
-    arr = to_numpy(values, name)
-    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
-        raise TypeError(f"{name}: got an array of {arr.dtype}; expected real numbers")
-    axes = "(layers, heads)" if ndim == 2 else "(layers, examples, heads)"
-    if arr.ndim != ndim or arr.size == 0:
-        raise ValueError(f"{name}: got shape {arr.shape}; expected a non-empty {axes} array")
-    arr = arr.astype(float)
-    bad = np.isinf(arr) if allow_nan else ~np.isfinite(arr)
-    if bad.any():
-        what = "Inf" if allow_nan else "NaN or Inf"
-        raise ValueError(f"{name}: contains {what} ({int(bad.sum())} values); expected finite numbers")
-    return arr
 
 
 def specialisation(relative_per_example: np.ndarray, sharp: float = 0.45, consistent: float = 0.1,
@@ -306,19 +292,6 @@ def predicted_curve(base_loss: float, gradient, order) -> np.ndarray:
     return base_loss - np.concatenate([[0.0], np.cumsum(removed)])  # (n + 1,)
 
 
-def check_order(order, shape: tuple[int, int]) -> np.ndarray:
-    """``order`` as an ``(n, 2)`` int array of (layer, head) pairs inside ``shape`` = (layers, heads)."""
-    arr = to_numpy(order, "order")
-    if arr.ndim != 2 or arr.shape[1] != 2 or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
-        raise ValueError(f"order: got shape {arr.shape}; expected (n, 2) integer pairs of (layer, head), as "
-                         "pruning_order returns")
-    arr = arr.astype(int)
-    if arr.size and (arr.min() < 0 or np.any(arr.max(0) >= np.asarray(shape))):
-        raise ValueError(f"order: a (layer, head) pair is out of range; expected layers 0..{shape[0] - 1} "
-                         f"and heads 0..{shape[1] - 1}")
-    return arr
-
-
 # ============================================================================ 3. the lesson
 def _encoder_demo(out, args):
     """MiniLM on a padded batch: entropy of every head, masked, as a fraction of ``log n_q``."""
@@ -331,16 +304,10 @@ def _encoder_demo(out, args):
     unmasked = attention_entropy(weights).mean((1, 3))  # (L, H): padding rows included — the mistake
     print(f"{encoder.name}: mean head entropy {nats.mean():.3f} nats = {relative.mean():.2f} of log n; "
           f"counting padding rows would shift it by {np.abs(unmasked - nats).max():.3f} nats at worst")
-    by_layer = relative.mean(1)  # (L,)
     fig = head_heatmap(relative, f"{encoder.name}: entropy / log n_q, mean over the real rows of "
                    f"{len(DEFAULT_TEXTS)} padded sentences",
                    "fraction of the maximum entropy (0 = one key, 1 = uniform)", 1.0)
-    out.save_figure(fig, "encoder_entropy", "Relative entropy of every MiniLM head (masked: padding rows and "
-                    f"keys left out). Layer {int(np.argmax(by_layer))} is the broadest on average "
-                    f"({by_layer.max():.2f}), layer {int(np.argmin(by_layer))} the sharpest "
-                    f"({by_layer.min():.2f}); the sharpest single head is "
-                    f"{'.'.join(map(str, np.unravel_index(np.argmin(relative), relative.shape)))} "
-                    "(layer.head).")
+    out.save_figure(fig, "encoder_entropy", entropy_figures.encoder_caption(relative))
 
 
 def _causal_entropy_demo(out, gpt):
@@ -357,9 +324,8 @@ def _causal_entropy_demo(out, gpt):
     title = f"{gpt.name}: a causal row can only be as uncertain as log(q + 1)"
     fig = entropy_by_position_figure(entropy, rel_gpt, ((broadest, "C1"), (sharpest, "C0")), title, repeat)
     growth = {head: entropy_growth(entropy, *head) for head in (broadest, sharpest)}
-    out.save_figure(fig, "causal_entropy_by_position", f"Entropy of two {gpt.name} heads by query "
-                    "position, mean over sequences, against log(q+1), the entropy of a uniform row over the "
-                    "visible keys. " + causal_caption(growth, broadest, sharpest))
+    out.save_figure(fig, "causal_entropy_by_position",
+                    entropy_figures.causal_figure_caption(gpt.name, growth, broadest, sharpest))
     return batches, causal_weights, rel_gpt
 
 
@@ -371,22 +337,6 @@ def entropy_growth(entropy: np.ndarray, layer: int, head: int) -> tuple[float, f
     return float(by_position[:quarter].mean()), float(by_position[-quarter:].mean())
 
 
-def causal_caption(growth: dict, broadest, sharpest) -> str:
-    """Whether raw entropy grows with position, for the broadest and the sharpest head, from the numbers."""
-    def said(head):
-        first, last = growth[head]
-        verb = "grows" if grows(first, last) else "does not grow"
-        return f"({head[0]}.{head[1]}) {verb}: {first:.2f} → {last:.2f} nats"
-    return (f"From the first to the last quarter of positions the broadest head {said(broadest)}, the "
-            f"sharpest {said(sharpest)}. Raw nats mix up how many keys a row can see with how sharp the head "
-            "is, which is why the relative entropy divides each row by its own log n.")
-
-
-def grows(first: float, last: float) -> bool:
-    """Our word for "grows": the last quarter's mean entropy is over 1.25 × the first's (+ 0.05 nats)."""
-    return last > 1.25 * first + 0.05
-
-
 def _importance_demo(out, gpt, batches, causal_weights, rel_gpt):
     """Michel et al. importance and Voita-style specialisation of every tiny-GPT-2 head."""
     scores = head_importance(gpt.model, batches, gpt2_loss)
@@ -394,39 +344,18 @@ def _importance_demo(out, gpt, batches, causal_weights, rel_gpt):
     per_example = head_entropy(causal_weights, causal=True, relative=True, per_example=True)  # (L, B, H)
     spec = specialisation(per_example)
     confidence = head_confidence(causal_weights)  # (L, H)
-    from scipy.stats import spearmanr
-
     rho_conf = spearmanr(confidence.ravel(), importance.ravel())[0]
     rho_ent = spearmanr(rel_gpt.ravel(), importance.ravel())[0]
     print(f"{gpt.name}: Spearman(importance, confidence) = {rho_conf:+.2f}, (importance, relative entropy) = "
           f"{rho_ent:+.2f}")
     fig = head_heatmap(importance, f"{gpt.name}: head importance E|∂L/∂ξ_h| (Michel et al.)",
                    "importance, ℓ2-normalised per layer", 1.0)
-    out.save_figure(fig, "gpt2_head_importance", "Michel et al. head importance of the tiny GPT-2 on "
-                    "held-out repeated sequences: |∂loss/∂ξ_h| per example, averaged, each layer divided by "
-                    "its ℓ2 norm.")
+    out.save_figure(fig, "gpt2_head_importance", entropy_figures.IMPORTANCE_CAPTION)
     title = f"Specialised heads and importance (Spearman with confidence {rho_conf:+.2f})"
     fig = specialisation_figure(spec, importance, title)
-    out.save_figure(fig, "gpt2_specialisation", f"Each {gpt.name} head (label layer.head): relative entropy "
-                    "against Michel importance, coloured by specialisation (sharp and consistent across "
-                    "inputs, averaging, input-dependent). "
-                    + specialisation_caption(rho_ent, spec, importance))
+    out.save_figure(fig, "gpt2_specialisation",
+                    entropy_figures.specialisation_figure_caption(gpt.name, rho_ent, spec, importance))
     return scores, spec, confidence
-
-
-def specialisation_caption(rho_entropy: float, spec: dict, importance: np.ndarray) -> str:
-    """Whether the heads the loss needs are the sharp ones, from Spearman(importance, relative entropy) and
-    the mean importance of the specialised heads against the rest."""
-    chosen = spec["label"] == "specialised"
-    if rho_entropy < -0.5:
-        verdict = "the sharper a head, the more the loss needs it"
-    elif rho_entropy > 0.5:
-        verdict = "the broader a head, the more the loss needs it — the opposite of Voita et al.'s finding"
-    else:
-        verdict = "sharpness says little about what the loss needs here"
-    ratio = (f" Specialised heads: mean importance {importance[chosen].mean():.2f}, the others "
-             f"{importance[~chosen].mean():.2f}." if chosen.any() and (~chosen).any() else "")
-    return f"Spearman(importance, relative entropy) = {rho_entropy:+.2f}: {verdict}.{ratio}"
 
 
 def pruning_summary(measured: np.ndarray, predicted: np.ndarray) -> dict:
@@ -439,17 +368,6 @@ def pruning_summary(measured: np.ndarray, predicted: np.ndarray) -> dict:
     cliff = int(grown[0])
     return {"cliff": cliff, "free": cliff - 1, "measured": float(measured[cliff]),
             "predicted": float(predicted[cliff]), "sees_it": bool(predicted[cliff] > 10 * measured[0])}
-
-
-def pruning_caption(summary: dict) -> str:
-    if summary["cliff"] is None:
-        return "The loss never grows tenfold, whatever goes first."
-    sees = ("sees it" if summary["sees_it"] else "does not see it: redundant heads cover for each other, so "
-            "each one's gradient is ≈ 0 until the last of them goes")
-    return (f"In importance order the first {summary['free']} heads go almost for free (the loss stays under "
-            f"ten times its intact value); at "
-            f"{summary['cliff']} removed the loss is {summary['measured']:.3g} nats, and the Taylor "
-            f"prediction ({summary['predicted']:.3g}) {sees}.")
 
 
 def _pruning_curves(model, importance, evaluate, random_orders: int) -> dict:
@@ -473,25 +391,18 @@ def _gpt2_pruning_demo(out, args, gpt, scores):
     print(f"{gpt.name} pruning, loss with {half}/{n_heads} heads removed: by importance {measured[half]:.3f} "
           f"(Taylor prediction {predicted[half]:.3f}), random {randoms[:, half].mean():.3f}, most important "
           f"first {reverse[half]:.3f}; intact {measured[0]:.3f}")
-    fig = pruning_figure(f"{gpt.name}: loss as heads are removed",
-                          "loss on held-out repeated sequences (nats, log scale)", curves, n_heads, predicted,
-                          randoms, log=True)
+    fig = pruning_figure(f"{gpt.name}: loss as heads are removed", "loss on held-out repeated sequences "
+                         "(nats, log scale)", curves, n_heads, predicted, randoms, log=True)
     summary = pruning_summary(measured, predicted)
-    out.save_figure(fig, "gpt2_pruning_curve", f"Loss of {gpt.name} (log scale) as heads are removed: "
-                    "least important first (measured, and the first-order Taylor prediction from the same "
-                    f"gradients), most important first, and in {args.random_orders} random orders. "
-                    + pruning_caption(summary))
+    out.save_figure(fig, "gpt2_pruning_curve",
+                    entropy_figures.gpt2_pruning_caption(gpt.name, args.random_orders, summary))
     return summary
 
 
 def _vit_pruning_demo(out, args):
-    """Remove the ViT's heads: accuracy in importance, reverse and random order.
-
-    The tiny ViT is scored on the shapes task it was trained for. Any other image classifier (``--vit-model``)
-    has labels of its own, so it is scored task-agnostically: the target is its own prediction with every
-    head on (the loss for importance, and agreement with it as heads go)."""
-    from attnviz.models import load_model
-
+    """Remove the ViT's heads: accuracy in importance, reverse and random order. The tiny ViT is scored on its
+    shapes task; any other image classifier (``--vit-model``) has labels of its own, so the target is its own
+    prediction with every head on (the loss for importance, and agreement with it as heads go)."""
     vit = load_model(args.vit_model, kind="vit", device=args.device, option="--vit-model")
     test_set = to_device(vit_batches(vit.processor), vit.device)  # the shipped test set: pruning is measured
     fresh = to_device(vit_batches(vit.processor, 200, seed=4321), vit.device)  # importance: other images
@@ -503,81 +414,36 @@ def _vit_pruning_demo(out, args):
     randoms = curves.pop("random")
     measured, reverse = curves.values()
     n_heads, half = importance.size, importance.size // 2
-    score = "accuracy" if own_task else "agreement with its own unpruned predictions"
+    score, ylabel, importance_on = entropy_figures.vit_texts(own_task)  # accuracy, or agreement with itself
     print(f"{vit.name} pruning, {score} with {half}/{n_heads} heads removed: by importance "
           f"{measured[half]:.2f}, random {randoms[:, half].mean():.2f}, most important first "
           f"{reverse[half]:.2f}; intact {measured[0]:.2f}")
-    ylabel = ("accuracy on held-out images" if own_task else
-              "agreement with the unpruned model's predictions")
-    fig = pruning_figure(f"{vit.name}: {score} as heads are removed", ylabel, curves, n_heads, None, randoms,
-                         chance=1 / vit.model.config.num_labels if own_task else None)
-    target = ("its 200 shipped test images" if own_task else
-              "the 200 shipped shape images, scored task-agnostically: its labels are not the shapes "
-              "task's, so the target is its own prediction with every head on (cross-entropy against it "
-              "for importance, agreement with it as heads go; 100% intact by construction)")
-    keeps = "keeps more than" if measured[half] > randoms[:, half].mean() else "keeps no more than"
-    out.save_figure(fig, "vit_pruning_curve", f"{score.capitalize()} of {vit.name} on {target} as heads "
-                    "are removed in order of Michel importance (measured on 200 other images), in reverse, "
-                    f"and in {args.random_orders} random orders. With half the heads gone: "
-                    f"{measured[half]:.0%} by importance, {randoms[:, half].mean():.0%} at random, "
-                    f"{reverse[half]:.0%} most important first — the importance order {keeps} the random "
-                    "orders' mean.")
+    fig = pruning_figure(f"{vit.name}: {score} as heads are removed", ylabel, curves, n_heads, None,
+                         randoms, chance=1 / vit.model.config.num_labels if own_task else None)
+    out.save_figure(fig, "vit_pruning_curve", entropy_figures.vit_pruning_caption(
+        vit.name, score, own_task, args.random_orders, measured, randoms, reverse))
     fig = head_heatmap(importance, f"{vit.name}: head importance", "importance, ℓ2-normalised per layer", 1.0)
     out.save_figure(fig, "vit_head_importance", f"Michel et al. head importance of {vit.name} "
-                    f"(cross-entropy {'on held-out images' if own_task else 'against its own predictions'}).")
+                    f"(cross-entropy {importance_on}).")
     return {"measured": measured, "reverse": reverse, "random": randoms, "own_task": own_task}
 
 
-def _gpt2_table(out, causal_weights, rel_gpt, confidence, spec, importance):
-    """Every tiny-GPT-2 head in one CSV: entropy, confidence, specialisation, importance."""
-    import pandas as pd
-
-    gpt_nats = head_entropy(causal_weights, causal=True)  # (L, H)
-    columns = {"entropy_nats": gpt_nats, "relative_entropy": rel_gpt, "confidence": confidence,
-               "spread_across_inputs": spec["spread"], "specialisation": spec["label"],
-               "importance": importance}
-    rows = [{"layer": layer, "head": head, **{name: values[layer, head] for name, values in columns.items()}}
-            for layer, head in np.ndindex(importance.shape)]  # one row per (layer, head)
-    pd.DataFrame(rows).round(4).to_csv(out.path("gpt2_heads.csv"), index=False)
-    out.register("gpt2_heads.csv", "Every tiny-GPT-2 head: entropy (nats and relative), confidence, spread "
-                 "across inputs, specialisation label and Michel importance.")
-
-
 def main(argv=None):
-    parser = lesson_parser(__doc__, model_kind=None)
-    parser.add_argument("--model", "--encoder", dest="encoder", default=None,
-                        help="encoder for the entropy part (default: the offline MiniLM)")
-    parser.add_argument("--causal-model", default=None, help="decoder-only model (default: "
-                                                             "tiny-gpt2-induction)")
-    parser.add_argument("--vit-model", default=None, help="image classifier (default: tiny-vit-shapes)")
-    parser.add_argument("--random-orders", type=int, default=5, help="random pruning orders to compare "
-                                                                     "(default: 5)")
-    args = parser.parse_args(argv)
-    if args.random_orders < 1:
-        raise ValueError(f"--random-orders: got {args.random_orders}; expected at least 1")
+    args = entropy_figures.entropy_args(__doc__, argv)
     out = LessonOutputs(__file__, args.out)
+    entropy_figures.check_models(args)  # a wrong model is refused in one line naming its option, before work
     torch.manual_seed(0)
     torch.set_num_threads(1)  # tiny models: one thread is as fast, and a busy second core cannot stall it
-    from attnviz.kinds import require_vision_transformer
-    from attnviz.models import load_model, require_kind
-
-    # A model that cannot load or is of the wrong kind is refused in one line naming its option, before any
-    # work (the defaults always fit).
-    require_kind(args.encoder, "encoder", option="--model")
-    require_kind(args.causal_model, "causal-lm", option="--causal-model")
-    if args.vit_model is not None:
-        require_kind(args.vit_model, "vit", option="--vit-model")
-        try:
-            require_vision_transformer(args.vit_model)
-        except ValueError as err:  # its advice names --model; here the option is --vit-model
-            raise ValueError(str(err).replace("without --model", "without --vit-model")) from None
     _encoder_demo(out, args)
     gpt = load_model(args.causal_model, kind="causal-lm", device=args.device, option="--causal-model")
     batches, causal_weights, rel_gpt = _causal_entropy_demo(out, gpt)
     scores, spec, confidence = _importance_demo(out, gpt, batches, causal_weights, rel_gpt)
     _gpt2_pruning_demo(out, args, gpt, scores)
     _vit_pruning_demo(out, args)
-    _gpt2_table(out, causal_weights, rel_gpt, confidence, spec, scores["importance"])
+    columns = {"entropy_nats": head_entropy(causal_weights, causal=True), "relative_entropy": rel_gpt,
+               "confidence": confidence, "spread_across_inputs": spec["spread"],
+               "specialisation": spec["label"], "importance": scores["importance"]}  # each (L, H)
+    entropy_figures.write_heads_table(out, columns, scores["importance"].shape)  # gpt2_heads.csv
 
 
 if __name__ == "__main__":

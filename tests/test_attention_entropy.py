@@ -526,7 +526,8 @@ def test_predicted_curve_rejects_an_order_outside_the_gradient():
 
 # ------------------------------------------------------------------ issue 13: captions from the numbers
 def test_pruning_caption_states_the_cliff_and_whether_the_prediction_sees_it():
-    from advanced.attention_entropy import pruning_caption, pruning_summary
+    from advanced.attention_entropy import pruning_summary
+    from attnviz.entropy_figures import pruning_caption
 
     measured = np.array([0.01, 0.012, 0.05, 0.5, 2.0])  # tenfold first at 3 removed
     flat = pruning_summary(measured, np.array([0.01, 0.01, 0.011, 0.012, -0.1]))
@@ -538,7 +539,8 @@ def test_pruning_caption_states_the_cliff_and_whether_the_prediction_sees_it():
 
 
 def test_causal_and_specialisation_captions_follow_the_numbers():
-    from advanced.attention_entropy import causal_caption, entropy_growth, specialisation_caption
+    from advanced.attention_entropy import entropy_growth
+    from attnviz.entropy_figures import causal_caption, specialisation_caption
 
     entropy = np.zeros((1, 2, 2, 9))  # (L, B, H, Q): head 0 grows with position, head 1 stays at 0.1
     entropy[0, :, 0] = np.log(np.arange(9) + 1)
@@ -590,7 +592,8 @@ def test_claim_pruning_cliff_is_invisible_to_the_taylor_prediction_on_the_tiny_g
 def test_claim_sharp_heads_are_the_important_ones_on_the_tiny_gpt2(tiny_gpt2_measured):
     from scipy.stats import spearmanr
 
-    from advanced.attention_entropy import entropy_growth, grows
+    from advanced.attention_entropy import entropy_growth
+    from attnviz.entropy_figures import grows
     from intermediate.attention_comparison import attention_entropy
 
     weights, scores, _ = tiny_gpt2_measured
