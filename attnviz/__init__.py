@@ -32,9 +32,9 @@ The core — below the lessons: it never imports ``beginner``, ``intermediate`` 
 - :mod:`attnviz.head_figures` — per-head figures of lesson 3.5: ``(L, H)`` heatmap, entropy by position,
   specialisation, pruning curves
 - :mod:`attnviz.rollout_figures`, :mod:`attnviz.multihead_figures`, :mod:`attnviz.cross_figures`,
-  :mod:`attnviz.flow_figures`, :mod:`attnviz.vit_figures`, :mod:`attnviz.attribution_figures` — the figures and
-  caption wording of lessons 2.2, 2.1, 2.4, 3.1, 3.4 and 3.6/3.2 (the measurements the captions state stay in
-  the lessons)
+  :mod:`attnviz.flow_figures`, :mod:`attnviz.vit_figures`, :mod:`attnviz.entropy_figures`,
+  :mod:`attnviz.attribution_figures`, :mod:`attnviz.faithfulness_figures` — the figures and caption wording of
+  lessons 2.2, 2.1, 2.4, 3.1, 3.4, 3.5, 3.6/3.2 and 3.7 (the measurements the captions state stay in the lessons)
 - :mod:`attnviz.kinds`     — what kind of model a checkpoint is, and its attention for the views
 - :mod:`attnviz.views`     — the interactive head and model views as one self-contained HTML page
 - :mod:`attnviz.gru_attention` — the course's GRU encoder-decoder with Bahdanau attention
