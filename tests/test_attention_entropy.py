@@ -556,6 +556,24 @@ def test_causal_and_specialisation_captions_follow_the_numbers():
     assert "mean importance 0.80, the others 0.20" in specialisation_caption(-0.9, spec, np.array([[0.8, 0.2]]))
 
 
+def test_encoder_and_vit_pruning_captions_follow_the_numbers():
+    from attnviz.entropy_figures import encoder_caption, vit_pruning_caption, vit_texts
+
+    relative = np.array([[0.9, 0.7], [0.2, 0.4], [0.5, 0.05]])  # (L=3, H=2): layer means 0.8, 0.3, 0.275
+    caption = encoder_caption(relative)
+    assert "Layer 0 is the broadest on average (0.80), layer 2 the sharpest (0.28)" in caption
+    assert "the sharpest single head is 2.1 (layer.head)" in caption
+    measured, reverse = np.array([1.0, 0.9, 0.6, 0.5, 0.2]), np.array([1.0, 0.5, 0.3, 0.2, 0.1])  # half: 2 of 4
+    randoms = np.array([[1.0, 0.8, 0.4, 0.3, 0.2], [1.0, 0.7, 0.6, 0.3, 0.2]])  # mean at 2 removed: 0.5
+    better = vit_pruning_caption("v", "accuracy", True, 2, measured, randoms, reverse)
+    assert "60% by importance, 50% at random, 30% most important first" in better
+    assert "keeps more than the random orders' mean" in better and "200 shipped test images" in better
+    worse = vit_pruning_caption("v", "accuracy", True, 2, np.array([1.0, 0.9, 0.4, 0.3, 0.2]), randoms, reverse)
+    assert "keeps no more than" in worse
+    assert vit_texts(False)[0] == "agreement with its own unpruned predictions"
+    assert "task-agnostically" in vit_pruning_caption("v", "agreement", False, 2, measured, randoms, reverse)
+
+
 @pytest.fixture(scope="module")
 def tiny_gpt2_measured():
     """The lesson's default decoder measured as the lesson does: importance on gpt2_batches(), pruning on fresh
