@@ -324,3 +324,51 @@ def test_claim_leave_one_out_is_sparse_on_the_tiny_gpt2():
     counts = tokens_that_matter([leave_one_out(gpt.model, e) for e in examples])
     scored = np.mean([e.content.sum() for e in examples])
     assert counts.mean() <= 0.25 * scored, "leave-one-out is no longer sparse: the caption's premise is gone"
+
+
+# ---------------------------------------------------------------- property tests (issue 14)
+def test_method_names_property():
+    """Any non-empty subset of METHODS is accepted as that set; any list with one name outside it, an empty list or
+    a bare string is refused with a message that names ``methods`` (raised from course code)."""
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from attnviz.faithfulness_figures import check_methods
+    from tests.bad_attention import PROPERTY_SETTINGS, assert_rejects
+
+    @PROPERTY_SETTINGS
+    @given(chosen=st.lists(st.sampled_from(METHODS), min_size=1), stranger=st.text(max_size=12))
+    def check(chosen, stranger):
+        assert check_methods(chosen) == set(chosen)
+        if stranger not in METHODS:
+            assert_rejects(lambda: check_methods([*chosen, stranger]), "methods")
+        assert_rejects(lambda: check_methods([]), "methods")
+        assert_rejects(lambda: check_methods(chosen[0]), "methods")
+
+    check()
+
+
+def test_standard_error_property_against_statistics_stdev():
+    """Random (n, L) arrays with NaN holes: per column, the finite values' ``statistics.stdev / sqrt(n)``,
+    0 where a column has fewer than two values."""
+    import math
+    import statistics
+
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from tests.bad_attention import PROPERTY_SETTINGS
+
+    value = st.one_of(st.floats(-5, 5), st.just(float("nan")))
+
+    @PROPERTY_SETTINGS
+    @given(table=st.integers(1, 5).flatmap(lambda n_layers: st.lists(
+        st.lists(value, min_size=n_layers, max_size=n_layers), min_size=1, max_size=6)))
+    def check(table):
+        got = standard_error(np.array(table, dtype=float))
+        for layer, column in enumerate(zip(*table)):
+            finite = [v for v in column if not math.isnan(v)]
+            want = statistics.stdev(finite) / math.sqrt(len(finite)) if len(finite) > 1 else 0.0
+            assert got[layer] == pytest.approx(want, abs=1e-9)
+
+    check()
