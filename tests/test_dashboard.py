@@ -108,11 +108,21 @@ def test_command_line_refuses_a_remote_address_without_the_flag():
     assert "Traceback" not in proc.stderr
 
 
+def _as_a_background_job():
+    """SIGINT ignored and blocked, as a shell leaves it for a job started with ``&`` (and a CI runner may): the
+    dashboard must still stop on Ctrl-C."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+
 def test_command_line_prints_its_address_serves_and_stops_on_ctrl_c():
     import signal
 
     proc = subprocess.Popen([sys.executable, "-m", "attnviz.dashboard", "--port", "0", "--no-warm-up"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT,
+                            preexec_fn=_as_a_background_job)
     try:
         line = proc.stdout.readline()  # blocks until the server prints its address
         assert line.startswith("attnviz dashboard: http://127.0.0.1:") and "Ctrl-C" in line, line

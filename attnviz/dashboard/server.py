@@ -130,8 +130,15 @@ def main(argv=None) -> int:
     if args.threads < 1:
         print(f"error: --threads: got {args.threads}; expected 1 or more", file=sys.stderr)
         return 2
+    import signal
+
     import torch
 
+    # Ctrl-C stops the server even when it was started from a script that ignores or blocks SIGINT (a shell runs
+    # background jobs with SIGINT ignored, and a child inherits both): Python only turns SIGINT into
+    # KeyboardInterrupt when the signal arrives and its handler is the default one.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     torch.set_num_threads(args.threads)
     try:
         server = DashboardServer(args.host, args.port, allow_remote=args.allow_remote, max_tokens=args.max_tokens,
