@@ -388,8 +388,8 @@ def _long_input_demo(loaded, args, out) -> None:
     # data: it would add 3 MB to outputs/ and nothing new).
     head.save(out.path("head_view_512.html"))
     out.register("head_view_512.html", f"The head view on a {n}-token input (where BertViz stops loading): "
-                 f"{head.nbytes / 1e6:.1f} MB, drawn on a canvas; the model view of it is {model.nbytes / 1e6:.1f} "
-                 "MB (not written).")
+                 f"{head.nbytes / 1e6:.1f} MB, drawn on a canvas; the model view of it is "
+                 f"{model.nbytes / 1e6:.1f} MB (not written).")
     attention = long_kwargs["attention"]  # (L, H, Q, K)
     bertviz = bertviz_page_bytes(attention, sample_heads=4)  # estimated from 4 heads: see dense_json_bytes
     thresholds = np.array([0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1])
