@@ -188,9 +188,7 @@ def test_claim_tiny_gpt2_has_a_previous_token_and_an_induction_head():
 
 
 # ------------------------------------------------------------------------------------------ issue 14: bad input
-from hypothesis import given  # noqa: E402
-
-from tests.bad_attention import (  # noqa: E402
+from bad_attention import (  # noqa: E402
     PROPERTY_SETTINGS,
     assert_rejects,
     bad_attention,
@@ -199,6 +197,7 @@ from tests.bad_attention import (  # noqa: E402
     every_mask_kind,
     valid_attention,
 )
+from hypothesis import given  # noqa: E402
 
 
 @PROPERTY_SETTINGS

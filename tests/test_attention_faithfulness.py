@@ -334,7 +334,7 @@ def test_method_names_property():
     from hypothesis import strategies as st
 
     from attnviz.faithfulness_figures import check_methods
-    from tests.bad_attention import PROPERTY_SETTINGS, assert_rejects
+    from bad_attention import PROPERTY_SETTINGS, assert_rejects
 
     @PROPERTY_SETTINGS
     @given(chosen=st.lists(st.sampled_from(METHODS), min_size=1), stranger=st.text(max_size=12))
@@ -357,7 +357,7 @@ def test_standard_error_property_against_statistics_stdev():
     from hypothesis import given
     from hypothesis import strategies as st
 
-    from tests.bad_attention import PROPERTY_SETTINGS
+    from bad_attention import PROPERTY_SETTINGS
 
     value = st.one_of(st.floats(-5, 5), st.just(float("nan")))
 

@@ -409,9 +409,7 @@ def test_claim_without_residual_every_row_is_the_same(default_input):
 
 
 # ------------------------------------------------------------------------------------------ issue 14: bad input
-from hypothesis import given  # noqa: E402
-
-from tests.bad_attention import (  # noqa: E402
+from bad_attention import (  # noqa: E402
     PROPERTY_SETTINGS,
     assert_rejects,
     bad_attention,
@@ -420,6 +418,7 @@ from tests.bad_attention import (  # noqa: E402
     every_mask_kind,
     valid_attention,
 )
+from hypothesis import given  # noqa: E402
 
 LHQK = (2, 2, 5, 5)  # (L, H, Q, K)
 

@@ -10,6 +10,15 @@ import pytest
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+from bad_attention import (  # noqa: E402
+    PROPERTY_SETTINGS,
+    assert_rejects,
+    bad_attention,
+    bad_mask,
+    every_kind,
+    every_mask_kind,
+    valid_attention,
+)
 from hypothesis import given  # noqa: E402
 
 from attnviz.plotting import describe_figure  # noqa: E402
@@ -23,15 +32,6 @@ from beginner.attention_patterns import (  # noqa: E402
     score_head,
 )
 from beginner.self_attention_heatmap import crop_to_real_tokens, scale_comparison  # noqa: E402
-from tests.bad_attention import (  # noqa: E402
-    PROPERTY_SETTINGS,
-    assert_rejects,
-    bad_attention,
-    bad_mask,
-    every_kind,
-    every_mask_kind,
-    valid_attention,
-)
 
 
 @pytest.fixture(scope="module")

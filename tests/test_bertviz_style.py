@@ -11,6 +11,7 @@ import re
 
 import numpy as np
 import pytest
+from bad_attention import PROPERTY_SETTINGS, assert_rejects, bad_attention
 from hypothesis import given
 
 from advanced.bertviz_style import (
@@ -30,7 +31,6 @@ from advanced.bertviz_style import (
 )
 from attnviz.cli import run_lesson
 from attnviz.views import densify, label_decoder_by_prediction, pack, page_data, read_page_data
-from tests.bad_attention import PROPERTY_SETTINGS, assert_rejects, bad_attention
 
 
 def softmax_rows(seed, shape, sharpness=3.0, causal=False):

@@ -13,7 +13,6 @@ Without Chromium, chromedriver or Selenium they skip with a one-line reason — 
 
 from __future__ import annotations
 
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -22,7 +21,13 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
-from chromium import chromium, console_errors, open_page, skip_or_fail_without_browser  # noqa: E402
+from chromium import (  # noqa: E402
+    chromium,
+    console_errors,
+    open_page,
+    screenshot,
+    skip_or_fail_without_browser,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -70,19 +75,6 @@ def pages(tmp_path_factory, encoder):
     return written
 
 
-def _screenshot(driver, name: str, tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("ATTNVIZ_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.png"
-    assert driver.save_screenshot(str(path)), "the screenshot could not be written"
-    from PIL import Image
-
-    with Image.open(path) as image:
-        pixels = np.asarray(image.convert("L"))
-    assert pixels.std() > 5, f"{name}: the screenshot is blank (pixel std {pixels.std():.1f})"
-    return path
-
-
 def _hooks(driver) -> dict:
     return driver.execute_script("return JSON.parse(JSON.stringify(window.__attnviz));")
 
@@ -104,7 +96,7 @@ def test_512_tokens_small_fast_and_error_free(driver, pages, mode, tmp_path):
     assert hooks["mode"] == mode and hooks["draws"] >= 1
     if mode == "head":  # the overview draws the strongest links, and no more than its budget
         assert 0 < hooks["lines"] <= 8000
-    _screenshot(driver, f"{mode}_view_512", tmp_path)
+    screenshot(driver, f"{mode}_view_512", tmp_path)
 
 
 # ----------------------------------------------------------------------------- the head view
@@ -159,7 +151,7 @@ def test_head_view_click_head_and_hover_token(driver, pages, tmp_path):
     strongest = tokens[int(np.argmax(attention[layer, 5, query]))]
     assert status.startswith("“animal” (query") and f"“{strongest}”" in status, status
     assert driver.execute_script(CANVAS_CHECKSUM, "head-canvas") != alone
-    _screenshot(driver, "head_view_hover", tmp_path)
+    screenshot(driver, "head_view_hover", tmp_path)
 
     # Hover a key token (right column): the column's links are drawn instead.
     key = tokens.index("street")
@@ -208,7 +200,7 @@ def test_head_view_switches_between_encoder_decoder_and_cross_attention(driver, 
     assert driver.execute_script(CANVAS_CHECKSUM, "head-canvas") != cross
     assert _hooks(driver)["geometry"]["height"] == 30 + 5 * g["rowH"] + 6
     assert console_errors(driver) == []
-    _screenshot(driver, "head_view_decoder", tmp_path)
+    screenshot(driver, "head_view_decoder", tmp_path)
 
 
 # ---------------------------------------------------------------------------- the model view
@@ -227,7 +219,7 @@ def test_model_view_click_enlarges_a_head(driver, pages, tmp_path):
     assert "layer 3, head 5" in driver.find_element(By.ID, "detail-title").text
     assert driver.find_element(By.ID, "detail-heatmap").is_displayed()
     first = driver.execute_script(CANVAS_CHECKSUM, "detail-heatmap")
-    _screenshot(driver, "model_view_enlarged_3_5", tmp_path)
+    screenshot(driver, "model_view_enlarged_3_5", tmp_path)
     driver.find_element(By.ID, "detail-close").click()
     assert _hooks(driver)["selected"] is None and not driver.find_element(By.ID, "detail").is_displayed()
     driver.find_element(By.CSS_SELECTOR, 'canvas.thumb[data-layer="0"][data-head="2"]').click()
@@ -245,7 +237,7 @@ def test_model_view_click_enlarges_a_head(driver, pages, tmp_path):
     want = np.array(matplotlib.colormaps["viridis"](attention[0, 2, q, k])[:3]) * 255
     assert np.abs(np.array(rgb[:3]) - want).max() <= 6, f"pixel {rgb[:3]} is not viridis({attention[0, 2, q, k]:.3f})"
     assert console_errors(driver) == []
-    _screenshot(driver, "model_view_enlarged", tmp_path)
+    screenshot(driver, "model_view_enlarged", tmp_path)
 
 
 def _detail_geometry(n: int) -> tuple[int, int]:
@@ -293,7 +285,7 @@ def test_exercise_a2_dashboard_in_the_browser(driver, submission_dir, tmp_path):
     texts = driver.execute_script("return Array.from(document.querySelectorAll('#view text')).map(t => t.textContent);")
     assert "</script>" in texts, "the tokens are drawn as given"
     assert console_errors(driver) == []
-    _screenshot(driver, "a2_dashboard", tmp_path)
+    screenshot(driver, "a2_dashboard", tmp_path)
 
 
 def test_jupyter_inline_display_draws_inside_its_frame(driver, tmp_path):
@@ -400,5 +392,5 @@ def test_model_view_enlarged_head_has_a_colour_bar(driver, tmp_path):
     assert "attention weight" in bar.text
     Select(driver.find_element(By.ID, "scale-select")).select_by_value("row")
     assert "fraction of the row's maximum" in driver.find_element(By.ID, "detail-colourbar").text
-    _screenshot(driver, "model_view_enlarged_colourbar", tmp_path)
+    screenshot(driver, "model_view_enlarged_colourbar", tmp_path)
     assert console_errors(driver) == []

@@ -7,6 +7,7 @@ the shipped ``tiny-bart-dates`` and ``gru-attention-dates``.
 import numpy as np
 import pytest
 import torch
+from bad_attention import PROPERTY_SETTINGS, assert_rejects, bad_attention
 from hypothesis import given
 
 from attnviz.cross_figures import (
@@ -32,7 +33,6 @@ from intermediate.cross_attention_viz import (
     field_attention,
     implied_alignment,
 )
-from tests.bad_attention import PROPERTY_SETTINGS, assert_rejects, bad_attention
 
 
 @pytest.fixture(scope="module")

@@ -15,16 +15,20 @@ Without Chromium, chromedriver or Selenium it skips with a one-line reason — u
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
-from chromium import chromium, console_errors, open_page, skip_or_fail_without_browser  # noqa: E402
+from chromium import (  # noqa: E402
+    chromium,
+    console_errors,
+    open_page,
+    screenshot,
+    skip_or_fail_without_browser,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -34,19 +38,6 @@ def driver():
     skip_or_fail_without_browser()
     with chromium() as drv:
         yield drv
-
-
-def _screenshot(driver, name: str, tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("ATTNVIZ_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.png"
-    assert driver.save_screenshot(str(path)), "the screenshot could not be written"
-    from PIL import Image
-
-    with Image.open(path) as image:
-        pixels = np.asarray(image.convert("L"))
-    assert pixels.std() > 5, f"{name}: the screenshot is blank (pixel std {pixels.std():.1f})"
-    return path
 
 
 # --------------------------------------------------------------------------------- the gallery
@@ -179,7 +170,7 @@ def test_gallery_opens_with_its_images(driver, gallery, tmp_path):
     assert any(link.endswith("bertviz_style/head_view.html") for link in links)
     assert any(link.endswith("bertviz_style/model_view.html") for link in links)
     assert console_errors(driver) == []
-    _screenshot(driver, "gallery", tmp_path)
+    screenshot(driver, "gallery", tmp_path)
     for link in links:  # every interactive page the gallery links to opens without console errors
         driver.get(link)
         assert console_errors(driver) == [], link

@@ -8,6 +8,7 @@ specificity, causal structure of a next-token gradient).
 import numpy as np
 import pytest
 import torch
+from bad_attention import PROPERTY_SETTINGS, assert_rejects, bad_attention, every_kind, valid_attention
 from hypothesis import given
 
 from advanced.gradient_attention import (
@@ -18,7 +19,6 @@ from advanced.gradient_attention import (
     relevance_row,
 )
 from attnviz.gradients import attention_gradients, class_logit, next_token_logit
-from tests.bad_attention import PROPERTY_SETTINGS, assert_rejects, bad_attention, every_kind, valid_attention
 
 
 def test_layer_map_clamps_each_head_before_the_mean():

@@ -8,6 +8,14 @@ attention is scaled by an attention function registered here — no Captum, no p
 import numpy as np
 import pytest
 import torch
+from bad_attention import (
+    PROPERTY_SETTINGS,
+    assert_rejects,
+    bad_attention,
+    bad_mask,
+    every_kind,
+    valid_attention,
+)
 from hypothesis import given
 
 from advanced.integrated_attention import (
@@ -21,14 +29,6 @@ from advanced.integrated_attention import (
     target_row,
 )
 from attnviz.probes import AttentionProbe, AttentionProbes
-from tests.bad_attention import (
-    PROPERTY_SETTINGS,
-    assert_rejects,
-    bad_attention,
-    bad_mask,
-    every_kind,
-    valid_attention,
-)
 
 
 def _gpt2(seed=0):

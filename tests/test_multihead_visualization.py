@@ -178,9 +178,7 @@ def test_claim_synthetic_collapse_is_flagged_and_the_real_layer_is_not(default_i
 
 
 # ------------------------------------------------------------------------------------------ issue 14: bad input
-from hypothesis import given  # noqa: E402
-
-from tests.bad_attention import (  # noqa: E402
+from bad_attention import (  # noqa: E402
     PROPERTY_SETTINGS,
     assert_rejects,
     bad_attention,
@@ -189,6 +187,7 @@ from tests.bad_attention import (  # noqa: E402
     every_mask_kind,
     valid_attention,
 )
+from hypothesis import given  # noqa: E402
 
 
 @PROPERTY_SETTINGS

@@ -14,6 +14,7 @@ import pytest
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+from bad_attention import BAD_KINDS, PROPERTY_SETTINGS, assert_rejects, bad_attention, every_kind  # noqa: E402
 from hypothesis import given  # noqa: E402
 
 from attnviz.plotting import (  # noqa: E402
@@ -25,7 +26,6 @@ from attnviz.plotting import (  # noqa: E402
     token_bars,
     write_plotly_html,
 )
-from tests.bad_attention import BAD_KINDS, PROPERTY_SETTINGS, assert_rejects, bad_attention, every_kind  # noqa: E402
 
 
 def _pixel(fig, ax, row: int, col: int) -> np.ndarray:

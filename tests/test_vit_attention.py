@@ -600,10 +600,9 @@ def test_pointing_examples_show_hits_and_misses_in_test_set_order():
 
 
 # ------------------------------------------------------------------------- issue 14: bad input, every entry
+from bad_attention import PROPERTY_SETTINGS, assert_rejects, bad_attention, every_kind  # noqa: E402
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-
-from tests.bad_attention import PROPERTY_SETTINGS, assert_rejects, bad_attention, every_kind  # noqa: E402
 
 MAP_KINDS = ("nan", "inf", "negative", "empty", "extra_dim", "missing_dim", "wrong_keys", "string", "none")
 

@@ -100,3 +100,19 @@ def skip_or_fail_without_browser() -> None:
         if require_browser():
             pytest.fail(f"{reason} (ATTNVIZ_REQUIRE_BROWSER is set, so the browser tests must run)")
         pytest.skip(reason)
+
+
+def screenshot(driver, name: str, tmp_path: Path) -> Path:
+    """Save the page as ``<name>.png`` (in ``$ATTNVIZ_SCREENSHOTS`` when set, else ``tmp_path``) and check it is
+    not blank (grey-level spread above 5)."""
+    import numpy as np
+    from PIL import Image
+
+    folder = Path(os.environ.get("ATTNVIZ_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    assert driver.save_screenshot(str(path)), "the screenshot could not be written"
+    with Image.open(path) as image:
+        pixels = np.asarray(image.convert("L"))
+    assert pixels.std() > 5, f"{name}: the screenshot is blank (pixel std {pixels.std():.1f})"
+    return path
