@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from hypothesis import HealthCheck, example, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 # Few examples, always the same ones: the property tests must stay cheap and reproducible in CI.
@@ -120,6 +120,19 @@ def every_kind(shape: tuple[int, ...], kinds: tuple[str, ...] = BAD_KINDS, argna
             array = spoil(valid_attention(shape, seed=seed), kind, np.random.default_rng(seed))
             test = example(**{argname: (kind, array)})(test)
         return test
+
+    return decorate
+
+
+def each_bad_attention(shape: tuple[int, ...], kinds: tuple[str, ...] = BAD_KINDS, argname: str = "bad"):
+    """The property test's three decorators in one: :data:`PROPERTY_SETTINGS`, ``@given`` over
+    :func:`bad_attention` and :func:`every_kind` (each kind once, explicitly), for the same ``shape`` and ``kinds``.
+
+    Usage: ``@each_bad_attention((2, 5, 5))`` above ``def test_x_rejects(bad): ...``.
+    """
+    def decorate(test):
+        with_examples = every_kind(shape, kinds, argname)(test)
+        return PROPERTY_SETTINGS(given(**{argname: bad_attention(shape, kinds)})(with_examples))
 
     return decorate
 

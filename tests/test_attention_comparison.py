@@ -191,18 +191,15 @@ def test_claim_tiny_gpt2_has_a_previous_token_and_an_induction_head():
 from bad_attention import (  # noqa: E402
     PROPERTY_SETTINGS,
     assert_rejects,
-    bad_attention,
     bad_mask,
-    every_kind,
+    each_bad_attention,
     every_mask_kind,
     valid_attention,
 )
 from hypothesis import given  # noqa: E402
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention((2, 3, 5, 5)))
-@every_kind((2, 3, 5, 5))
+@each_bad_attention((2, 3, 5, 5))
 def test_depth_functions_reject_bad_attention(bad):
     from intermediate.attention_comparison import early_vs_late
 
@@ -214,9 +211,7 @@ def test_depth_functions_reject_bad_attention(bad):
     assert_rejects(lambda: row_statistics(array if five is None else np.moveaxis(five, 0, 1)), "attention")
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention((3, 5, 5)))
-@every_kind((3, 5, 5))
+@each_bad_attention((3, 5, 5))
 def test_one_layer_scores_reject_bad_attention(bad):
     from intermediate.attention_comparison import induction_scores, most_read_key, previous_token_head
 

@@ -15,7 +15,7 @@ from bad_attention import (
     assert_rejects,
     bad_attention,
     bad_mask,
-    every_kind,
+    each_bad_attention,
     every_mask_kind,
     valid_attention,
 )
@@ -476,9 +476,7 @@ def test_padding_query_rows_do_not_matter_whatever_the_model_left_there():
 
 
 # ------------------------------------------------------------------ issue 14: property tests
-@PROPERTY_SETTINGS
-@given(bad=bad_attention((2, 5, 5)))
-@every_kind((2, 5, 5))
+@each_bad_attention((2, 5, 5))
 def test_head_entropy_and_confidence_reject_bad_attention(bad):
     _, array = bad
     assert_rejects(lambda: head_entropy(array), "attention")

@@ -330,11 +330,11 @@ def test_claim_leave_one_out_is_sparse_on_the_tiny_gpt2():
 def test_method_names_property():
     """Any non-empty subset of METHODS is accepted as that set; any list with one name outside it, an empty list or
     a bare string is refused with a message that names ``methods`` (raised from course code)."""
+    from bad_attention import PROPERTY_SETTINGS, assert_rejects
     from hypothesis import given
     from hypothesis import strategies as st
 
     from attnviz.faithfulness_figures import check_methods
-    from bad_attention import PROPERTY_SETTINGS, assert_rejects
 
     @PROPERTY_SETTINGS
     @given(chosen=st.lists(st.sampled_from(METHODS), min_size=1), stranger=st.text(max_size=12))
@@ -354,10 +354,9 @@ def test_standard_error_property_against_statistics_stdev():
     import math
     import statistics
 
+    from bad_attention import PROPERTY_SETTINGS
     from hypothesis import given
     from hypothesis import strategies as st
-
-    from bad_attention import PROPERTY_SETTINGS
 
     value = st.one_of(st.floats(-5, 5), st.just(float("nan")))
 

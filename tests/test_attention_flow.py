@@ -404,9 +404,8 @@ def test_claim_gradient_weighting_spreads_credit_evenly(default_flow):
 from bad_attention import (  # noqa: E402
     PROPERTY_SETTINGS,
     assert_rejects,
-    bad_attention,
     bad_mask,
-    every_kind,
+    each_bad_attention,
     every_mask_kind,
     valid_attention,
 )
@@ -423,9 +422,7 @@ def test_residual_capacities_rejects_all_nan_instead_of_identity():
     assert_rejects(lambda: residual_capacities(np.full((2, 4, 4), np.nan), stochastic=False), "fused")
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention((2, 4, 4)))
-@every_kind((2, 4, 4))
+@each_bad_attention((2, 4, 4))
 def test_capacity_functions_reject_bad_capacities(bad):
     from advanced.attention_flow import bound_counts, closed_form_flow, flow_networkx, layered_graph
     from attnviz.maxflow import all_pairs_max_flow
@@ -441,9 +438,7 @@ def test_capacity_functions_reject_bad_capacities(bad):
     assert_rejects(lambda: bound_counts(np.full((4, 4), 0.5), array, row=0), "capacities")
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention((2, 3, 4, 4)))
-@every_kind((2, 3, 4, 4))
+@each_bad_attention((2, 3, 4, 4))
 def test_attention_entry_points_reject_bad_attention(bad):
     kind, array = bad
     flow = AttentionFlow()
@@ -452,9 +447,7 @@ def test_attention_entry_points_reject_bad_attention(bad):
     assert_rejects(lambda: gradient_weighted_flow(array, np.ones((2, 3, 4, 4))), "attention")
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention((2, 4, 4), kinds=NOT_STOCHASTIC))
-@every_kind((2, 4, 4), kinds=NOT_STOCHASTIC)
+@each_bad_attention((2, 4, 4), kinds=NOT_STOCHASTIC)
 def test_map_functions_reject_bad_maps(bad):
     """Maps that need not sum to 1 per row: still finite, non-negative and of the right shape."""
     from advanced.attention_flow import column_spread, gradient_shares, mass_on, row_entropy_fraction

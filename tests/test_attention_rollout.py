@@ -414,7 +414,7 @@ from bad_attention import (  # noqa: E402
     assert_rejects,
     bad_attention,
     bad_mask,
-    every_kind,
+    each_bad_attention,
     every_mask_kind,
     valid_attention,
 )
@@ -423,18 +423,14 @@ from hypothesis import given  # noqa: E402
 LHQK = (2, 2, 5, 5)  # (L, H, Q, K)
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention(LHQK))
-@every_kind(LHQK)
+@each_bad_attention(LHQK)
 def test_compute_rollout_rejects_bad_attention(bad):
     _, array = bad
     assert_rejects(lambda: AttentionRollout().compute_rollout(array), "attention_layers")
     assert_rejects(lambda: AttentionRollout().rollout_by_layer(array), "attention_layers")
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention(LHQK))
-@every_kind(LHQK)
+@each_bad_attention(LHQK)
 def test_the_claim_helpers_reject_bad_attention(bad):
     from intermediate.attention_rollout import cls_row_shares, first_token_shares, wrong_order_gap
 
@@ -458,9 +454,7 @@ def test_rollout_fused_and_diagonal_reject_bad_maps(bad):
     assert_rejects(lambda: diagonal_by_depth(array), "partial")
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention((5, 5)))
-@every_kind((5, 5))
+@each_bad_attention((5, 5))
 def test_visualize_rejects_a_bad_rollout(bad):
     _, array = bad
     assert_rejects(lambda: AttentionRollout().visualize(array, list("abcde")), "rollout")
@@ -514,9 +508,7 @@ def test_a_list_of_fused_matrices_points_at_rollout_fused():
                                loop_rollout([m[None] for m in per_layer]), atol=1e-12)
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention(LHQK))
-@every_kind(LHQK)
+@each_bad_attention(LHQK)
 def test_the_rollout_variant_helpers_reject_bad_attention(bad):
     from intermediate.attention_rollout import fusion_entropies, residual_row_spread
 

@@ -15,6 +15,7 @@ from bad_attention import (  # noqa: E402
     assert_rejects,
     bad_attention,
     bad_mask,
+    each_bad_attention,
     every_kind,
     every_mask_kind,
     valid_attention,
@@ -392,9 +393,7 @@ def test_softmax_rejects_bad_scores(bad):
     assert_rejects(lambda: softmax(scores), "scores")
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention((2, 5, 5)))
-@every_kind((2, 5, 5))
+@each_bad_attention((2, 5, 5))
 def test_crop_to_real_tokens_rejects_bad_attention(bad):
     _, attention = bad
     assert_rejects(lambda: crop_to_real_tokens(attention, np.ones(5), list("abcde")), "attention")
@@ -409,9 +408,7 @@ def test_crop_to_real_tokens_rejects_bad_masks(bad):
                    "attention_mask")
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention((5, 5)))
-@every_kind((5, 5))
+@each_bad_attention((5, 5))
 def test_matrix_functions_reject_bad_attention(bad):
     from beginner.attention_basics import peakiness
 
@@ -420,9 +417,7 @@ def test_matrix_functions_reject_bad_attention(bad):
     assert_rejects(lambda: peakiness(matrix), "matrix")
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention((5, 5)))
-@every_kind((5, 5))
+@each_bad_attention((5, 5))
 def test_pattern_scorers_reject_bad_attention(bad):
     _, attention = bad
     support, valid = pattern_support("diagonal", list("abcde"))
@@ -430,17 +425,13 @@ def test_pattern_scorers_reject_bad_attention(bad):
     assert_rejects(lambda: score_head(attention, list("abcde")), "attention")
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention((2, 2, 5, 5)))
-@every_kind((2, 2, 5, 5))
+@each_bad_attention((2, 2, 5, 5))
 def test_label_heads_rejects_bad_attention(bad):
     _, attention = bad
     assert_rejects(lambda: label_heads(attention, list("abcde")), "attention")
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention((3, 5, 5)))
-@every_kind((3, 5, 5))
+@each_bad_attention((3, 5, 5))
 def test_visualizer_and_head_helpers_reject_bad_attention(bad):
     from beginner.attention_basics import head_vs_average, sharpest_head
 

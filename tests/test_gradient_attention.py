@@ -8,8 +8,11 @@ specificity, causal structure of a next-token gradient).
 import numpy as np
 import pytest
 import torch
-from bad_attention import PROPERTY_SETTINGS, assert_rejects, bad_attention, every_kind, valid_attention
-from hypothesis import given
+from bad_attention import (
+    assert_rejects,
+    each_bad_attention,
+    valid_attention,
+)
 
 from advanced.gradient_attention import (
     chefer_layer_maps,
@@ -226,9 +229,7 @@ NOT_STOCHASTIC = ("nan", "inf", "negative", "empty", "extra_dim", "missing_dim",
 GRADIENT_KINDS = ("nan", "inf", "empty", "extra_dim", "missing_dim", "wrong_keys", "string", "none")
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention(SHAPE))
-@every_kind(SHAPE)
+@each_bad_attention(SHAPE)
 def test_chefer_functions_reject_bad_attention(bad):
     kind, attention = bad
     grads = np.ones(SHAPE)
@@ -236,9 +237,7 @@ def test_chefer_functions_reject_bad_attention(bad):
     assert_rejects(lambda: chefer_relevance(attention, grads), "attention", "gradients")
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention(SHAPE, kinds=GRADIENT_KINDS))
-@every_kind(SHAPE, kinds=GRADIENT_KINDS)
+@each_bad_attention(SHAPE, kinds=GRADIENT_KINDS)
 def test_chefer_functions_reject_bad_gradients(bad):
     kind, grads = bad
     attention = valid_attention(SHAPE)
@@ -246,9 +245,7 @@ def test_chefer_functions_reject_bad_gradients(bad):
     assert_rejects(lambda: chefer_relevance(attention, grads, cumulative=True), "gradients")
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention((4, 4), kinds=NOT_STOCHASTIC))
-@every_kind((4, 4), kinds=NOT_STOCHASTIC)
+@each_bad_attention((4, 4), kinds=NOT_STOCHASTIC)
 def test_relevance_row_rejects_bad_relevance(bad):
     kind, relevance = bad
     assert_rejects(lambda: relevance_row(relevance, 0), "relevance")

@@ -11,9 +11,8 @@ import torch
 from bad_attention import (
     PROPERTY_SETTINGS,
     assert_rejects,
-    bad_attention,
     bad_mask,
-    every_kind,
+    each_bad_attention,
     valid_attention,
 )
 from hypothesis import given
@@ -283,18 +282,14 @@ ATTRIBUTION_KINDS = ("nan", "inf", "empty", "missing_dim", "wrong_keys", "string
 MATRIX_KINDS = ("nan", "inf", "empty", "missing_dim", "string", "none")  # target_row: any (…, Q, K) map
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention(SHAPE))
-@every_kind(SHAPE)
+@each_bad_attention(SHAPE)
 def test_compare_with_attention_rejects_bad_attention(bad):
     kind, attention = bad
     assert_rejects(lambda: compare_with_attention(attention, np.arange(5.0), valid_attention(SHAPE), 4, CONTENT),
                    "attention")
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention(SHAPE, kinds=ATTRIBUTION_KINDS + ("extra_dim",)))
-@every_kind(SHAPE, kinds=ATTRIBUTION_KINDS + ("extra_dim",))
+@each_bad_attention(SHAPE, kinds=ATTRIBUTION_KINDS + ("extra_dim",))
 def test_compare_with_attention_rejects_bad_attributions(bad):
     kind, attr = bad
     attention = valid_attention(SHAPE)
@@ -314,9 +309,7 @@ def test_compare_with_attention_rejects_bad_content_masks(bad):
     assert_rejects(lambda: compare_with_attention(attention, np.arange(5.0), attention, 4, content), "content")
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention((3, 5, 5), kinds=MATRIX_KINDS))
-@every_kind((3, 5, 5), kinds=MATRIX_KINDS)
+@each_bad_attention((3, 5, 5), kinds=MATRIX_KINDS)
 def test_target_row_rejects_bad_matrices(bad):
     kind, matrix = bad
     assert_rejects(lambda: target_row(matrix, 0), "matrix")
@@ -498,9 +491,7 @@ def test_cli_refuses_bad_step_counts_in_one_line(argv, capsys, tmp_path, monkeyp
     assert len(message.splitlines()) == 1 and message.startswith("error:") and "steps" in message, message
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention(SHAPE))
-@every_kind(SHAPE)
+@each_bad_attention(SHAPE)
 def test_attribution_layer_facts_rejects_bad_attention(bad):
     from advanced.integrated_attention import attribution_layer_facts
 

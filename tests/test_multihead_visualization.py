@@ -183,16 +183,14 @@ from bad_attention import (  # noqa: E402
     assert_rejects,
     bad_attention,
     bad_mask,
-    every_kind,
+    each_bad_attention,
     every_mask_kind,
     valid_attention,
 )
 from hypothesis import given  # noqa: E402
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention((4, 5, 5)))
-@every_kind((4, 5, 5))
+@each_bad_attention((4, 5, 5))
 def test_one_layer_functions_reject_bad_attention(bad):
     from intermediate.multihead_visualization import collapsed_layer_demo, head_roles
 
@@ -205,9 +203,7 @@ def test_one_layer_functions_reject_bad_attention(bad):
                    "attention_weights")
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention((2, 4, 5, 5)))
-@every_kind((2, 4, 5, 5))
+@each_bad_attention((2, 4, 5, 5))
 def test_model_functions_reject_bad_attention(bad, tmp_path):
     from attnviz.multihead_figures import overview_html
     from intermediate.multihead_visualization import stripe_heads_per_layer

@@ -14,8 +14,11 @@ import pytest
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
-from bad_attention import BAD_KINDS, PROPERTY_SETTINGS, assert_rejects, bad_attention, every_kind  # noqa: E402
-from hypothesis import given  # noqa: E402
+from bad_attention import (  # noqa: E402
+    BAD_KINDS,
+    assert_rejects,
+    each_bad_attention,
+)
 
 from attnviz.plotting import (  # noqa: E402
     MASKED_GREY,
@@ -199,9 +202,7 @@ DRAWN_ANYWAY = ("nan", "negative", "unnormalised", "transposed")
 REJECTED = tuple(k for k in BAD_KINDS if k not in DRAWN_ANYWAY)
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention((2, 5, 5), kinds=REJECTED))
-@every_kind((2, 5, 5), kinds=REJECTED)
+@each_bad_attention((2, 5, 5), kinds=REJECTED)
 def test_show_heatmaps_rejects_what_cannot_be_drawn(bad):
     kind, matrices = bad
     tokens = list("abcde")
@@ -210,9 +211,7 @@ def test_show_heatmaps_rejects_what_cannot_be_drawn(bad):
     plt.close("all")
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention((5, 5), kinds=REJECTED))
-@every_kind((5, 5), kinds=REJECTED)
+@each_bad_attention((5, 5), kinds=REJECTED)
 def test_heatmap_figure_rejects_what_cannot_be_drawn(bad):
     _, matrix = bad
     tokens = list("abcde")
@@ -223,9 +222,7 @@ def test_heatmap_figure_rejects_what_cannot_be_drawn(bad):
 BAR_KINDS = ("nan", "inf", "extra_dim", "wrong_keys", "string", "none")  # kinds that make sense for a (K,) row
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention((5,), kinds=BAR_KINDS))
-@every_kind((5,), kinds=BAR_KINDS)
+@each_bad_attention((5,), kinds=BAR_KINDS)
 def test_token_bars_rejects_bad_values(bad):
     _, values = bad
     assert_rejects(lambda: token_bars(values, list("abcde")), "series", "tokens")

@@ -16,9 +16,8 @@ from bad_attention import (
     BAD_KINDS,
     PROPERTY_SETTINGS,
     assert_rejects,
-    bad_attention,
     bad_mask,
-    every_kind,
+    each_bad_attention,
     every_mask_kind,
     valid_attention,
 )
@@ -42,9 +41,7 @@ NOT_ABOUT_SUMS = tuple(k for k in BAD_KINDS if k not in ("unnormalised", "transp
 ANY_LEADING_AXES = tuple(k for k in BAD_KINDS if k != "extra_dim")
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention((2, 5, 5)))
-@every_kind((2, 5, 5))
+@each_bad_attention((2, 5, 5))
 def test_check_attention_rejects_every_spoiling(bad):
     kind, array = bad
     assert_rejects(lambda: check_attention(array, "HQK", square=True), "attention")
@@ -58,18 +55,14 @@ def test_check_attention_rejects_bad_key_masks(bad):
     assert_rejects(lambda: check_attention(valid_attention((2, 5, 5)), "HQK", key_mask=mask), "key_mask")
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention((3, 2, 4, 4)))
-@every_kind((3, 2, 4, 4))
+@each_bad_attention((3, 2, 4, 4))
 def test_to_canonical_and_as_layers_reject_every_spoiling(bad):
     kind, array = bad
     assert_rejects(lambda: to_canonical(array, "LHQK", name="weights"), "weights")
     assert_rejects(lambda: as_layers(array, name="attention_layers"), "attention_layers")
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention((2, 4, 4)))
-@every_kind((2, 4, 4))
+@each_bad_attention((2, 4, 4))
 def test_as_layers_names_the_bad_layer_of_a_list(bad):
     """A list of layers (what ``outputs.attentions`` is) with one bad layer: the message names that layer."""
     kind, array = bad
@@ -77,17 +70,13 @@ def test_as_layers_names_the_bad_layer_of_a_list(bad):
     assert_rejects(lambda: as_layers(layers, name="attention_layers"), "attention_layers")
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention((2, 3, 5), kinds=tuple(k for k in BAD_KINDS if k != "transposed")))
-@every_kind((2, 3, 5), kinds=tuple(k for k in BAD_KINDS if k != "transposed"))
+@each_bad_attention((2, 3, 5), kinds=tuple(k for k in BAD_KINDS if k != "transposed"))
 def test_check_cross_attention_rejects_every_spoiling(bad):
     kind, array = bad
     assert_rejects(lambda: check_cross_attention(array, source_len=5, target_len=3), "cross_attention")
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention((2, 3, 4, 4), kinds=ANY_LEADING_AXES))
-@every_kind((2, 3, 4, 4), kinds=ANY_LEADING_AXES)
+@each_bad_attention((2, 3, 4, 4), kinds=ANY_LEADING_AXES)
 def test_fuse_heads_rejects_bad_attention(bad):
     kind, array = bad
     if kind in ("unnormalised", "transposed", "wrong_keys"):  # sums only matter when stochastic=True is asked
@@ -105,9 +94,7 @@ def test_fuse_heads_accepts_non_negative_weights_that_need_not_sum_to_one():
 ROW_NORMALIZE_BAD = tuple(k for k in NOT_ABOUT_SUMS if k not in ("extra_dim", "missing_dim"))  # any shape is fine
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention((4, 4), kinds=ROW_NORMALIZE_BAD))
-@every_kind((4, 4), kinds=ROW_NORMALIZE_BAD)
+@each_bad_attention((4, 4), kinds=ROW_NORMALIZE_BAD)
 def test_row_normalize_rejects_nan_negative_and_non_arrays(bad):
     kind, array = bad
     assert_rejects(lambda: row_normalize(array), "matrix")
@@ -117,9 +104,7 @@ def test_row_normalize_divides_each_row_by_its_sum():
     np.testing.assert_allclose(row_normalize(np.array([[1.0, 3.0], [0.0, 0.0]])), [[0.25, 0.75], [0.0, 0.0]])
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention((2, 5, 5), kinds=ANY_LEADING_AXES))
-@every_kind((2, 5, 5), kinds=ANY_LEADING_AXES)
+@each_bad_attention((2, 5, 5), kinds=ANY_LEADING_AXES)
 def test_mask_padding_rejects_bad_attention(bad):
     kind, array = bad
     assert_rejects(lambda: mask_padding(array, np.array([1, 1, 1, 0, 0])), "attention")

@@ -600,32 +600,26 @@ def test_pointing_examples_show_hits_and_misses_in_test_set_order():
 
 
 # ------------------------------------------------------------------------- issue 14: bad input, every entry
-from bad_attention import PROPERTY_SETTINGS, assert_rejects, bad_attention, every_kind  # noqa: E402
+from bad_attention import PROPERTY_SETTINGS, assert_rejects, each_bad_attention  # noqa: E402
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 MAP_KINDS = ("nan", "inf", "negative", "empty", "extra_dim", "missing_dim", "wrong_keys", "string", "none")
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention((2, 2, 5, 5)))
-@every_kind((2, 2, 5, 5))
+@each_bad_attention((2, 2, 5, 5))
 def test_cls_patch_maps_rejects_bad_attention(bad):
     _, array = bad
     assert_rejects(lambda: cls_patch_maps(array, (2, 2), n_prefix=1), "attention")
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention((2, 2, 5, 5)))
-@every_kind((2, 2, 5, 5))
+@each_bad_attention((2, 2, 5, 5))
 def test_rollout_map_rejects_bad_attention(bad):
     _, array = bad
     assert_rejects(lambda: rollout_map(array, (2, 2), n_prefix=1), "attention")
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention((2, 2, 5, 5)))
-@every_kind((2, 2, 5, 5))
+@each_bad_attention((2, 2, 5, 5))
 def test_patch_attention_rejects_bad_attention(bad):
     from attnviz.vit_figures import PatchAttention
 
@@ -641,9 +635,7 @@ def valid_masks(n=3, size=4):
     return masks
 
 
-@PROPERTY_SETTINGS
-@given(bad=bad_attention((3, 2, 2), kinds=MAP_KINDS))
-@every_kind((3, 2, 2), kinds=MAP_KINDS)
+@each_bad_attention((3, 2, 2), kinds=MAP_KINDS)
 def test_pointing_hits_and_target_shares_reject_bad_maps(bad):
     """Maps need not sum to 1 (only the strongest patch counts), so no "unnormalised"/"transposed" here."""
     from advanced.vit_attention import target_shares
