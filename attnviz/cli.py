@@ -40,19 +40,14 @@ class LessonParser(OneLineParser):
 
 
 def output_folder(text: str) -> str:
-    """``--out``: a folder that exists or can be created — not a file, and not under a file."""
-    from pathlib import Path
+    """``--out``: checked at parse time by :func:`attnviz.outputs.check_output_folder` (not a file, not under a
+    file, writable), so a bad folder is one line before any model is loaded."""
+    from attnviz.outputs import check_output_folder
 
-    path = Path(text).expanduser()
-    if path.exists() and not path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text!r} is a file; expected a folder for the outputs")
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise argparse.ArgumentTypeError(f"{text!r} is under {str(parent)!r}, which is a file, not a folder")
-            if not os.access(parent, os.W_OK | os.X_OK):
-                raise argparse.ArgumentTypeError(f"cannot create {text!r}: {str(parent)!r} is not writable")
-            break
+    try:
+        check_output_folder(text, "--out")
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("--out: ")) from None
     return text
 
 

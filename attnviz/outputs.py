@@ -9,6 +9,7 @@ from those manifests, so a new lesson joins the gallery just by saving its figur
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -26,11 +27,27 @@ def _command_line(script: Path) -> str:
     return " ".join(["python", shlex.quote(str(shown)), *map(shlex.quote, sys.argv[1:])])
 
 
+def check_output_folder(directory, name: str = "--out") -> Path:
+    """A folder that exists or can be created, without creating it: not a file, not under a file, its nearest
+    existing parent writable. Raises a one-line ``ValueError`` naming the option (``--out``); the command line
+    checks ``--out`` with it before any work, and :class:`LessonOutputs` again when it creates the folder."""
+    directory = Path(directory).expanduser()
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"{name}: {directory} is a file; expected a folder to write the figures into")
+    for parent in directory.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"{name}: {directory} is under {parent}, which is a file, not a folder")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise ValueError(f"{name}: cannot create {directory}: {parent} is not writable")
+            break
+    return directory
+
+
 def _make_folder(directory: Path, name: str) -> None:
     """Create ``directory`` (and its parents), or raise a one-line ``ValueError`` naming the option: a path
     that is a file, lies under a file, or cannot be written is a user error, not a traceback."""
-    if directory.exists() and not directory.is_dir():
-        raise ValueError(f"{name}: {directory} is a file; expected a folder to write the figures into")
+    check_output_folder(directory, name)
     try:
         directory.mkdir(parents=True, exist_ok=True)
         probe = directory / ".write-test"
