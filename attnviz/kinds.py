@@ -52,7 +52,9 @@ def read_config(name_or_path, kind: str = "encoder", option: str = "--model"):
     name = str(name_or_path)
     source = shipped_model_path(name) if name in SHIPPED_MODELS.values() else name_or_path
     try:
-        return AutoConfig.from_pretrained(source)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # transformers' notes about the config are not the student's business
+            return AutoConfig.from_pretrained(source)
     except Exception as err:  # noqa: BLE001 - one readable line, like load_model
         raise _load_failure(name, kind, err, option) from None
 

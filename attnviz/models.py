@@ -192,19 +192,12 @@ def require_kind(name_or_path, kind: str, option: str = "--model") -> None:
     offline default) always does. Lessons call it first, so that a wrong model is refused before any work.
     ``option`` names the command-line option in the messages. Raises ``ValueError`` or :class:`ModelLoadError`,
     each one line."""
-    from transformers import AutoConfig
+    from attnviz.kinds import read_config
 
     if name_or_path is None:
         return
-    name = str(name_or_path)
-    source = shipped_model_path(name) if name in SHIPPED_MODELS.values() else name_or_path  # a shipped one too
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            config = AutoConfig.from_pretrained(source)
-    except Exception as err:  # noqa: BLE001 - one readable line
-        raise _load_failure(name, kind, err, option) from None
-    check_model_kind(name, config, kind, option)
+    config = read_config(name_or_path, kind, option)  # a shipped name is checked too
+    check_model_kind(str(name_or_path), config, kind, option)
 
 
 def _load_failure(name: str, kind: str, err: BaseException, option: str = "--model") -> ModelLoadError:
