@@ -158,30 +158,22 @@ def every_mask_kind(n_keys: int, argname: str = "bad"):
 
 
 def _make_mask(n_keys: int, kind: str, seed: int):
-    def make(pair):
-        kind, seed = pair
-        rng = np.random.default_rng(seed)
-        good = np.ones(n_keys)
-        good[rng.integers(1, n_keys):] = 0  # a valid padding mask: real tokens first
-        if kind == "too_long":
-            return kind, np.ones(n_keys + 1)
-        if kind == "too_short":
-            return kind, np.ones(max(n_keys - 1, 1))[: n_keys - 1]
-        if kind == "not_binary":
-            bad = good.copy()
-            bad[0] = 0.5
-            return kind, bad
-        if kind == "nan":
-            bad = good.copy()
-            bad[0] = np.nan
-            return kind, bad
-        if kind == "extra_dim":
-            return kind, good[None, None, :]
-        if kind == "all_zero":
-            return kind, np.zeros(n_keys)
-        raise AssertionError(kind)
-
-    return make((kind, seed))
+    """``(kind, mask)``: a valid padding mask for ``n_keys`` keys (real tokens first) spoiled the way ``kind`` says."""
+    good = np.ones(n_keys)
+    good[np.random.default_rng(seed).integers(1, n_keys):] = 0
+    if kind == "too_long":
+        return kind, np.ones(n_keys + 1)
+    if kind == "too_short":
+        return kind, np.ones(n_keys - 1)
+    if kind in ("not_binary", "nan"):
+        bad = good.copy()
+        bad[0] = 0.5 if kind == "not_binary" else np.nan
+        return kind, bad
+    if kind == "extra_dim":
+        return kind, good[None, None, :]
+    if kind == "all_zero":
+        return kind, np.zeros(n_keys)
+    raise ValueError(f"unknown kind {kind!r}; expected one of {MASK_KINDS}")
 
 
 def _raised_inside_a_library(error: BaseException) -> str | None:
