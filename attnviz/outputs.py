@@ -101,7 +101,7 @@ class LessonOutputs:
         if not name.endswith(".png"):
             name += ".png"
         # A figure with a layout engine (constrained or tight layout) already fits its labels on the canvas;
-        # bbox_inches="tight" would draw it twice (once to measure, once to write): half of savefig's time.
+        # bbox_inches="tight" would draw it a second time (once to measure, once to write).
         tight = None if fig.get_layout_engine() is not None else "tight"
         fig.savefig(self.path(name), dpi=dpi, bbox_inches=tight)
         plt.close(fig)
