@@ -384,8 +384,8 @@ def _long_input_demo(loaded, args, out) -> None:
         head, model, long_kwargs = _views_for(loaded, LONG_TEXT, None, 0, args.threshold, args.max_links,
                                               label=f"{loaded.name} on a long text")
     n = len(long_kwargs["tokens"])
-    # One page is enough to show that 512 tokens load; the model view holds the same data, so it is not written
-    # (outputs/ stays small) and the caption gives its size instead.
+    # One page is enough to show that 512 tokens load; the model view holds the same data, so it is not
+    # written (outputs/ stays small) and the caption gives its size instead.
     head.save(out.path("head_view_512.html"))
     out.register("head_view_512.html", f"The head view on a {n}-token input (where BertViz stops loading): "
                  f"{head.nbytes / 1e6:.1f} MB, drawn on a canvas; the model view of it is "
