@@ -26,8 +26,9 @@ def pytest_addoption(parser):
     parser.addoption("--submission", default=None,
                      help="folder that mirrors exercises/ to check (default: solutions/)")
     parser.addoption("--shard", default=None, metavar="K/N",
-                     help="run only the K-th of N shares of the test files (balanced by FILE_CPU_SECONDS); "
-                          "`make test` runs two shares side by side, one per core, each at one thread")
+                     help="run only the K-th of N shares of the test files (balanced by FILE_CPU_SECONDS; "
+                          "the other files are not even imported); `make test` runs two shares side by side, "
+                          "one per core, each at one thread")
     parser.addoption("--cpu-times", default=None, metavar="JSON",
                      help="write {test id: [CPU seconds, wall seconds]} (setup, call and teardown) to this file")
 
@@ -74,8 +75,10 @@ def slow_reason(file_name: str, fixture_names, test_name: str = "") -> str | Non
     return None
 
 
-# CPU seconds of each test file's fast tier, measured with --cpu-times (a loaded machine, 2026-11-30 01:29);
-# only used to split the files into shares of about equal cost. A file not listed counts DEFAULT_FILE_CPU.
+# Seconds of each test file's fast tier, measured with --cpu-times in a sharded run (one thread per share);
+# only used to split the files into shares of about equal cost. CPU seconds, except test_grading.py: its
+# tests mostly wait (graders' workers start, time limits run out, jails are torn down), so it counts the
+# wall seconds it holds its share for. A file not listed counts DEFAULT_FILE_CPU, a slow-tier file 0.
 FILE_CPU_SECONDS: dict[str, float] = {
     "test_beginner_lessons.py": 28.4, "test_attention_flow.py": 19.6, "test_attention_rollout.py": 12.1,
     "test_attention_comparison.py": 9.4, "test_vit_attention.py": 8.0, "test_cross_attention_viz.py": 7.8,
@@ -86,6 +89,12 @@ FILE_CPU_SECONDS: dict[str, float] = {
     "test_properties.py": 0.9, "test_layering.py": 0.4, "test_exercises.py": 0.3,
 }
 DEFAULT_FILE_CPU = 5.0
+
+
+def file_cost(name: str, costs=None) -> float:
+    """The fast-tier cost of one test file: measured, else 0 for a slow-tier file, else DEFAULT_FILE_CPU."""
+    costs = FILE_CPU_SECONDS if costs is None else costs
+    return costs.get(name, 0.0 if name in SLOW_FILES else DEFAULT_FILE_CPU)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -114,7 +123,7 @@ def shard_of_files(files, n: int, costs=None, together=TOGETHER) -> dict[str, in
         units.setdefault(group, []).append(name)
 
     def cost(unit: str) -> float:
-        return sum(costs.get(name, DEFAULT_FILE_CPU) for name in units[unit])
+        return sum(file_cost(name, costs) for name in units[unit])
 
     loads, shares = [0.0] * n, {}
     for unit in sorted(units, key=lambda u: (-cost(u), u)):
@@ -124,12 +133,46 @@ def shard_of_files(files, n: int, costs=None, together=TOGETHER) -> dict[str, in
     return shares
 
 
+def candidate_files(config) -> list[str]:
+    """The names of the test files this run was asked for (its arguments, else ``testpaths``), found before
+    anything is collected: every process of ``--shard`` sees the same list, so they agree on the split."""
+    names = set()
+    for arg in config.args:
+        path = Path(str(arg).split("::")[0])
+        path = path if path.is_absolute() else Path(config.invocation_params.dir) / path
+        if path.is_dir():
+            names.update(found.name for found in path.rglob("test_*.py"))
+        elif path.name.startswith("test_") and path.suffix == ".py":
+            names.add(path.name)
+    return sorted(names)
+
+
+_SHARES = pytest.StashKey[dict]()
+
+
 def pytest_configure(config):
     if config.getoption("--shard", None):
-        parse_shard(config.getoption("--shard"))
+        k, n = parse_shard(config.getoption("--shard"))
+        config.stash[_SHARES] = shard_of_files(candidate_files(config), n)
         # one thread per share: two shares on two cores, no BLAS/torch thread pools fighting over them
         for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
             os.environ[name] = "1"
+
+
+def share_of(config, file_name: str) -> int:
+    """The share a test file belongs to; a file found by no argument (none should be) goes to share 1."""
+    return config.stash[_SHARES].get(file_name, 1)
+
+
+def pytest_ignore_collect(collection_path, config):
+    """With ``--shard K/N``, the files of the other shares are not imported at all: each process pays only
+    for its own files' imports and assertion rewriting (about a third of collection)."""
+    if config.getoption("--shard", None) and collection_path.name.startswith("test_") \
+            and collection_path.suffix == ".py":
+        k, _ = parse_shard(config.getoption("--shard"))
+        if share_of(config, collection_path.name) != k:
+            return True
+    return None
 
 
 def pytest_collection_modifyitems(config, items):
@@ -138,10 +181,9 @@ def pytest_collection_modifyitems(config, items):
         if reason is not None and item.get_closest_marker("slow") is None:
             item.add_marker(pytest.mark.slow(reason=reason))
     if config.getoption("--shard", None):
-        k, n = parse_shard(config.getoption("--shard"))
-        shares = shard_of_files([item.path.name for item in items], n)
-        kept = [item for item in items if shares[item.path.name] == k]
-        config.hook.pytest_deselected(items=[item for item in items if shares[item.path.name] != k])
+        k, _ = parse_shard(config.getoption("--shard"))
+        kept = [item for item in items if share_of(config, item.path.name) == k]
+        config.hook.pytest_deselected(items=[item for item in items if share_of(config, item.path.name) != k])
         items[:] = kept
 
 
