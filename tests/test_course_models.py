@@ -32,7 +32,6 @@ from attnviz.training.dates import FIELDS, FORMATS, MONTHS, TARGET_POSITIONS, WE
 from attnviz.training.repeats import LONGEST_EVAL_HALF
 
 TEST_SEED = 20261121
-torch.set_num_threads(2)
 
 
 # ----------------------------------------------------------------------------------------------------
