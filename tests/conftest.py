@@ -75,18 +75,20 @@ def slow_reason(file_name: str, fixture_names, test_name: str = "") -> str | Non
     return None
 
 
-# Seconds of each test file's fast tier, measured with --cpu-times in a sharded run (one thread per share);
-# only used to split the files into shares of about equal cost. CPU seconds, except test_grading.py: its
-# tests mostly wait (graders' workers start, time limits run out, jails are torn down), so it counts the
-# wall seconds it holds its share for. A file not listed counts DEFAULT_FILE_CPU, a slow-tier file 0.
+# Seconds of each test file's fast tier, measured with --cpu-times (one process, 2026-11-30 03:06 UTC, load 3.5
+# on the 2 cores); only used to split the files into shares of about equal cost. CPU seconds, less the 5 s of
+# the first transformers import that every share pays once (in the first file that loads a model), except
+# test_grading.py and test_course.py: their tests mostly wait (graders' workers starting, time limits running
+# out, jails torn down, forked lessons timing out), so they count the wall seconds they hold their share for.
+# A file not listed counts DEFAULT_FILE_CPU, a slow-tier file 0.
 FILE_CPU_SECONDS: dict[str, float] = {
-    "test_beginner_lessons.py": 28.4, "test_attention_flow.py": 19.6, "test_attention_rollout.py": 12.1,
-    "test_attention_comparison.py": 9.4, "test_vit_attention.py": 8.0, "test_cross_attention_viz.py": 7.8,
-    "test_course_models.py": 7.6, "test_attention_faithfulness.py": 7.6, "test_attention_entropy.py": 7.5,
-    "test_exercise_mechanism.py": 7.4, "test_integrated_attention.py": 6.4, "test_gradient_attention.py": 5.3,
-    "test_grading.py": 2.4, "test_plotting.py": 2.2, "test_bertviz_style.py": 1.8,
-    "test_multihead_visualization.py": 1.6, "test_course.py": 1.3, "test_attnviz_core.py": 1.3,
-    "test_properties.py": 0.9, "test_layering.py": 0.4, "test_exercises.py": 0.3,
+    "test_beginner_lessons.py": 15.6, "test_grading.py": 15.0, "test_attention_flow.py": 14.9,
+    "test_attention_entropy.py": 9.0, "test_vit_attention.py": 6.9, "test_exercise_mechanism.py": 6.6,
+    "test_integrated_attention.py": 6.5, "test_course.py": 6.0, "test_course_models.py": 5.5,
+    "test_attention_faithfulness.py": 5.1, "test_cross_attention_viz.py": 3.8, "test_gradient_attention.py": 2.7,
+    "test_attention_comparison.py": 2.5, "test_multihead_visualization.py": 2.2, "test_properties.py": 2.1,
+    "test_plotting.py": 2.0, "test_attention_rollout.py": 1.9, "test_attnviz_core.py": 1.6,
+    "test_bertviz_style.py": 1.5, "test_layering.py": 0.4, "test_exercises.py": 0.4,
 }
 DEFAULT_FILE_CPU = 5.0
 
@@ -155,7 +157,7 @@ def pytest_configure(config):
         k, n = parse_shard(config.getoption("--shard"))
         config.stash[_SHARES] = shard_of_files(candidate_files(config), n)
         # one thread per share: two shares on two cores, no BLAS/torch thread pools fighting over them
-        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
             os.environ[name] = "1"
 
 
@@ -215,8 +217,12 @@ def _cpu_now() -> float:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
+    import sys
     import time
 
+    torch = sys.modules.get("torch")
+    if torch is not None and item.config.getoption("--shard", None) and torch.get_num_threads() != 1:
+        torch.set_num_threads(1)  # a share keeps one thread even if a test or a module import changed it
     cpu, wall = _cpu_now(), time.perf_counter()
     yield
     _CPU_TIMES[item.nodeid] = [round(_cpu_now() - cpu, 3), round(time.perf_counter() - wall, 3)]
