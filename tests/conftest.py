@@ -75,20 +75,20 @@ def slow_reason(file_name: str, fixture_names, test_name: str = "") -> str | Non
     return None
 
 
-# Seconds of each test file's fast tier, measured with --cpu-times (one process, 2026-11-30 03:06 UTC, load 3.5
-# on the 2 cores); only used to split the files into shares of about equal cost. CPU seconds, less the 5 s of
-# the first transformers import that every share pays once (in the first file that loads a model), except
-# test_grading.py and test_course.py: their tests mostly wait (graders' workers starting, time limits running
-# out, jails torn down, forked lessons timing out), so they count the wall seconds they hold their share for.
-# A file not listed counts DEFAULT_FILE_CPU, a slow-tier file 0.
+# Seconds of each test file's fast tier, measured with --cpu-times in the two shares of `make test` (one thread
+# each; 2026-11-30 03:37 UTC, load 3.6 on the 2 cores); only used to split the files into shares of about equal
+# cost. CPU seconds, less the 5 s of the first transformers import that every share pays once (in its first file
+# that loads a model), except test_grading.py and test_course.py: their tests mostly wait (graders' workers
+# starting, time limits running out, jails torn down, forked lessons timing out), so they count the wall seconds
+# they hold their share for. A file not listed counts DEFAULT_FILE_CPU, a slow-tier file 0.
 FILE_CPU_SECONDS: dict[str, float] = {
-    "test_beginner_lessons.py": 15.6, "test_grading.py": 15.0, "test_attention_flow.py": 14.9,
-    "test_attention_entropy.py": 9.0, "test_vit_attention.py": 6.9, "test_exercise_mechanism.py": 6.6,
-    "test_integrated_attention.py": 6.5, "test_course.py": 6.0, "test_course_models.py": 5.5,
-    "test_attention_faithfulness.py": 5.1, "test_cross_attention_viz.py": 3.8, "test_gradient_attention.py": 2.7,
-    "test_attention_comparison.py": 2.5, "test_multihead_visualization.py": 2.2, "test_properties.py": 2.1,
-    "test_plotting.py": 2.0, "test_attention_rollout.py": 1.9, "test_attnviz_core.py": 1.6,
-    "test_bertviz_style.py": 1.5, "test_layering.py": 0.4, "test_exercises.py": 0.4,
+    "test_beginner_lessons.py": 20.0, "test_grading.py": 15.0, "test_exercise_mechanism.py": 10.1,
+    "test_vit_attention.py": 9.3, "test_attention_flow.py": 7.6, "test_course_models.py": 6.1,
+    "test_course.py": 6.0, "test_integrated_attention.py": 5.5, "test_attention_faithfulness.py": 4.2,
+    "test_attention_entropy.py": 3.8, "test_cross_attention_viz.py": 3.8, "test_gradient_attention.py": 3.7,
+    "test_attention_comparison.py": 3.4, "test_properties.py": 2.6, "test_attention_rollout.py": 2.6,
+    "test_multihead_visualization.py": 2.4, "test_plotting.py": 1.9, "test_bertviz_style.py": 1.8,
+    "test_attnviz_core.py": 1.5, "test_layering.py": 0.4, "test_exercises.py": 0.4,
 }
 DEFAULT_FILE_CPU = 5.0
 
