@@ -176,16 +176,16 @@ class AttentionRollout:
         layers, batched = rollout_figures.layer_arrays(attention_layers)  # L × (1, B, H, Q, K), views
         n_heads, n_keys = layers[0].shape[2], layers[0].shape[-1]
         mask = validate.check_mask(attention_mask, n_keys, n_batch=layers[0].shape[1])  # (B, K) or None
-        sums, extremes = [], []
+        mean = np.empty((len(layers),) + layers[0].shape[1:2] + layers[0].shape[3:])  # (L, B, Q, K) float64
+        extremes = []
         for i, layer in enumerate(layers):
             if mask is not None:  # each head's rows over the real keys only (a model gives padding ~0 anyway)
                 layer = validate.check_attention(layer, "LBHQK", name=f"attention_layers[{i}]", square=True)
                 layer = row_normalize(layer * mask[:, None, None, :])  # (1, B, H, Q, K)
-            sums.append(np.add.reduce(layer, axis=2))  # (1, B, Q, K), in the input's dtype
+            head_sum = np.add.reduce(layer[0], axis=1)  # (B, Q, K), summed in the input's dtype
+            np.divide(head_sum, n_heads, out=mean[i], dtype=np.float64)  # converted, then divided
             if fusion != "mean":
                 extremes.append(layer.max(axis=2) if fusion == "max" else layer.min(axis=2))  # exact
-        mean = np.concatenate(sums).astype(np.float64)  # (L, B, Q, K)
-        mean /= n_heads
         validate.check_attention(mean, "LBQK", name="attention_layers", square=True)
         if fusion == "mean":
             return mean, batched, mask
@@ -207,11 +207,11 @@ class AttentionRollout:
         keep = None if mask is None else mask[:, :, None] & mask[:, None, :]  # (B, Q, K): real × real
         if keep is not None:
             fused = fused * keep  # drop padding rows and columns in every layer (a copy: callers keep theirs)
-        if ratio > 0:
-            fused = discard_lowest(fused, ratio, mask, copy=False)
         diagonal = np.arange(n)
 
         def augmented(layer: int) -> np.ndarray:  # Â_l of every example, (B, Q, K), made in place
+            if ratio > 0:  # layer by layer, while the layer's matrices are in cache
+                discard_lowest(fused[layer:layer + 1], ratio, mask, copy=False)  # (1, B, Q, K) in place
             hat = fused[layer]
             if residual:
                 hat *= 0.5
