@@ -41,7 +41,8 @@ for ``L = 2`` every middle token ``k`` lies on exactly one path ``i → k → j`
 Deeper networks go to a solver that *certifies* its answers (``attnviz/maxflow.py`` writes out the proof):
 every feasible flow is a lower bound on ``F[i, j]`` and every cut an upper bound, so a flow and a cut that
 meet within ``1e-7`` prove the answer, however they were found (cuts from a dynamic programme over the
-lanes of ``i`` and ``j``, flows from a compiled integer max-flow on capacities rounded *down*;
+lanes of ``i`` and ``j``; flows from push–relabel (Goldberg & Tarjan 1988), compiled with numba, which
+stops as soon as a pair's flow reaches its cut and starts each sink from the previous sink's flow;
 ``compute_flow(..., return_info=True)`` reports the proven error bound). With ``n²`` pairs, all pairs are
 practical up to about a hundred tokens; ``compute_flow(..., rows=[0])`` computes only the rows asked for
 (the lesson does this above ``FULL_FLOW_MAX`` tokens, the dashboard for the row under the mouse).

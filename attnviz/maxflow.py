@@ -20,25 +20,29 @@ Why the answer is exact (to a proven bound)
    bound. A second bound, the *tree relaxation*, ``u_l(k) = Σ_m min(Â_l[k, m], u_{l−1}(m))`` from
    ``u_0 = [m = j]``, bounds what a node can deliver by pretending the paths below it share nothing (a flow
    through ``k → m`` is limited both by the edge and by what ``m`` can deliver); the smaller bound is kept.
-3. **Flows from Dinic's algorithm, stopped at the bound** (Dinic 1970; :func:`_pair_flow`). Breadth-first
-   search labels each node with its distance from the source in the *residual* network (what each edge
-   has left, plus the flow already sent, which can be undone); then a depth-first search sends flow along
-   paths that go one level deeper at each step until no such path is left, and the search starts again.
-   The network of one pair is never built: a node is (layer, token), its arcs are a row or a column of
-   ``Â``, and the flow on every edge lives in one ``(L − 2, n, n)`` array. All ``n²`` pairs run in one
-   compiled loop (numba), so no pair pays a Python call. A pair stops as soon as its flow reaches its cut
-   bound from step 2 minus ``tol`` — by step 1 its answer is then proven, and on attention most pairs get
-   there after the first few paths.
-4. **Otherwise Dinic runs to the end and proves its own cut.** When no path is left, the nodes the last
-   search reached are the source side of a cut; its capacity, summed from the true ``Â``, is an upper
-   bound, and the flow a lower one. Floating point: an arc counts as open only while it has more than
-   ``EPS = 2⁻⁴⁴`` left, so every path moves at least that much flow and the search ends; each addition to
-   an arc's flow rounds by at most half a unit in the last place (``≤ 2⁻⁵³`` for flows ≤ 1), so the flow
-   can overstate a feasible one by at most ``updates · 2⁻⁵³`` — counted and added to the proven error. A pair
-   whose cut and flow are still further apart than ``tol`` is solved again with a smaller ``EPS``.
+3. **Flows from push–relabel, stopped at the bound** (Goldberg & Tarjan 1988; :func:`_source_row_flows`).
+   Every arc out of the source is filled; a node holding more than it passes on (an *excess*) pushes it
+   along arcs with room left towards a neighbour one step nearer the sink, by the *height* of each node,
+   and is lifted when no such arc is left — back towards the source if need be. The heights start, and are
+   now and then reset, as exact distances to the sink (a backwards breadth-first search); a height no node
+   holds any more (a *gap*) cuts off everything above it. Whatever has reached the sink is, at any moment,
+   the value of a genuine flow (a preflow's paths to the sink carry it), so a pair stops as soon as that
+   reaches its cut bound from step 2 minus ``tol`` — by step 1 its answer is then proven. The network of one
+   pair is never built: a node is (layer, token), its arcs are a row or a column of ``Â``, and the flow on
+   every edge lives in one ``(L − 2, n, n)`` array. One source's sinks are taken one after the other, each
+   starting from the previous sink's flow (what fits into the new sink's arcs stays; the rest waits in the
+   last layer as excess), all of it in one compiled loop (numba), so no pair pays a Python call.
+4. **Otherwise the search runs to the end and proves its own cut.** When no excess can reach the sink, the
+   nodes that still reach it in the residual network form the sink side of a cut; its capacity, summed from
+   the true ``Â``, is an upper bound, and the flow a lower one. Floating point: an arc counts as open only
+   while it has more than ``EPS = 2⁻⁴⁴`` left, so every push moves at least that much and the search ends;
+   each update of a flow or an excess rounds by at most ``2⁻⁵³`` (values ≤ 1), so the flow can overstate a
+   feasible one by at most ``2 · updates · 2⁻⁵³`` — counted and subtracted from the lower bound. A pair whose
+   cut and flow are still further apart than ``tol`` is solved again with ``FINE_EPS = 2⁻⁵⁰``.
 
 ``FlowInfo`` says how each pair was settled and the largest proven error. The ``n²`` problems are
-independent: with ``workers > 1`` the source rows are shared between forked processes.
+independent: with ``workers > 1`` the source rows (or, for a single row, its sinks) are shared between
+forked processes.
 """
 
 from __future__ import annotations
@@ -394,7 +398,7 @@ def _solve_rows(top_rows, middle, bottoms, upper, tolerance, eps, wanted):
             if not wanted[r, j]:
                 continue
             # each update rounds a flow (and an excess) by at most 2**-53: what a feasible flow surely carries
-            lower[r, j] = flow[j] - 2.0 * updates[j] * 2.0**-53
+            lower[r, j] = flow[j] - 2.0 * updates[j] * ROUNDING
             if cut[j] < 0:
                 value[r, j], how[r, j] = upper[r, j], 1
             else:
