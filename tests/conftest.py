@@ -1,6 +1,7 @@
 """Test configuration: offline, headless, the two tiers, and the ``--submission`` option of the exercises.
 
-    make test        = pytest -m "not slow"   # the fast tier: everything a change is checked with
+    make test        = pytest -m "not slow"   # the fast tier: everything a change is checked with, in two
+                                              # shares side by side (--shard 1/2 and 2/2, see the Makefile)
     make test-slow   = pytest -m slow         # the slow tier: zoo, browser, dashboard, the grading jail
     make test-all    = both tiers (CI: .ci/run runs both, and requires Chromium and bwrap)
     pytest                              # everything; the exercise tests check solutions/ (all pass)
