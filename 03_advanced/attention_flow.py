@@ -370,7 +370,7 @@ def _flow_demo(out, name, weights, tokens, row):
         return None, rollout
     flow, info = flow_model.compute_flow(list(weights), return_info=True)  # (Q, K)
     print(f"{name}: {n_layers} layers × {n_heads} heads, {n} tokens; flow of all {n * n} pairs in "
-          f"{info.seconds:.2f} s ({info.certified} certified by a cut, {info.refined} refined; "
+          f"{info.seconds:.2f} s ({info.certified} stopped at a cut bound, {info.solved} run to the end; "
           f"proven error ≤ {info.error_bound:.1e})")
 
     # 1. The row against the published per-pair networkx reference.
