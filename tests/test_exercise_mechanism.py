@@ -71,6 +71,41 @@ def test_recorded_references_are_fresh(exercise):
     assert not stale, f"{exercise.id}: recorded reference differs for {stale[:5]} — run `make references`"
 
 
+def test_a_solution_runs_once_per_test_run_and_again_when_its_file_changes(tmp_path, monkeypatch):
+    """compute_reference's cache (the freshness check above and tests/test_exercises.py share it): the
+    solution file is imported and run once; a copy of the outputs is handed out; an edited file runs again."""
+    from attnviz.grading import core
+    from attnviz.grading.worker import load_exercises
+
+    fixtures = Path(__file__).parent / "grading_fixtures"
+    (exercise,) = load_exercises([fixtures / "cases_t1_softmax.py"])
+    solutions = tmp_path / "solutions"
+    shutil.copytree(fixtures / "toy_solutions", solutions)
+    monkeypatch.setattr(core, "_REFERENCE_CACHE", {})
+    imported = []
+    real_load_module = core.load_module
+
+    def counting_load_module(path, name=None):
+        imported.append(Path(path).name)
+        return real_load_module(path, name)
+
+    monkeypatch.setattr(core, "load_module", counting_load_module)
+    key = "softmax_values/expected/probs"
+    first = core.compute_reference(exercise, solutions)
+    first[key] = "changed by a caller"  # a copy: the cache is not touched
+    second = core.compute_reference(exercise, solutions)
+    assert imported == ["t1_softmax.py"]
+    assert sorted(second) == sorted(first)
+    scores = np.random.default_rng(0).normal(size=(4, 5))  # the case's input, softmax by hand
+    np.testing.assert_allclose(second[key], np.exp(scores) / np.exp(scores).sum(-1, keepdims=True), rtol=1e-12)
+    solution = solutions / exercise.path
+    solution.write_text(solution.read_text() + "\n# edited\n")
+    third = core.compute_reference(exercise, solutions)
+    assert imported == ["t1_softmax.py", "t1_softmax.py"]  # new content: run again
+    for key, value in third.items():
+        np.testing.assert_array_equal(np.asarray(value), np.asarray(second[key]), err_msg=key)
+
+
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.id)
 def test_pristine_stub_is_not_attempted_everywhere(exercise):
     if EXERCISES_DIR / exercise.path in attempted_files():
