@@ -245,3 +245,57 @@ def test_out_that_is_not_a_folder_is_one_line_and_exit_2(tmp_path, capsys, where
     assert run_lesson(main, ["--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --out: ") and str(out) in err and err.count("\n") == 1
+
+
+# ------------------------------------------------------------------------------ saving: one draw, same pixels
+def _grid_figure(panels: int = 6, tokens=("[CLS]", "the", "extraordinarily", "cat", ".", "[SEP]")):
+    """A show_heatmaps grid with token labels on every panel; > 16 panels gives the fixed-margin layout."""
+    rng = np.random.default_rng(1)
+    cols = 3 if panels <= 16 else 6
+    grid = rng.dirichlet(np.ones(len(tokens)), size=(panels // cols, cols, len(tokens)))  # (rows, cols, Q, K)
+    return show_heatmaps(grid, xlabels=list(tokens), ylabels=list(tokens), tick_labels=panels <= 16,
+                         titles=[f"head {h}" for h in range(panels)], suptitle="a grid of heads")
+
+
+def _read_png(path) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.open(path))
+
+
+@pytest.mark.parametrize("panels", [6, 18], ids=["constrained layout", "fixed margins"])
+def test_save_png_writes_savefigs_pixels_in_one_draw(tmp_path, panels):
+    from attnviz.outputs import save_png
+
+    def counting_draws(fig):
+        calls = []
+        draw = fig.draw
+        fig.draw = lambda renderer: calls.append(1) or draw(renderer)  # an instance attribute: this figure
+        return calls
+
+    reference = _grid_figure(panels)  # matplotlib's own path: a layout engine, or bbox_inches="tight"
+    assert (reference.get_layout_engine() is None) == (panels > 16)
+    reference_draws = counting_draws(reference)
+    reference.savefig(tmp_path / "savefig.png", dpi=100, bbox_inches=None if panels <= 16 else "tight")
+    fig = _grid_figure(panels)
+    draws = counting_draws(fig)
+    save_png(fig, tmp_path / "save_png.png", dpi=100)
+    assert len(reference_draws) == 2 and len(draws) == 1  # savefig draws twice, save_png once
+    expected, written = _read_png(tmp_path / "savefig.png"), _read_png(tmp_path / "save_png.png")
+    assert written.shape == expected.shape and (written == expected).all()
+    plt.close("all")
+
+
+def test_inner_panels_tick_labels_out_of_layout_move_nothing(tmp_path):
+    fig = _grid_figure(9)  # 3 × 3: the bottom row and the first column measure the labels for all
+    measured = [ax for ax in fig.axes if ax.images and ax.get_xticklabels()[0].get_in_layout()]
+    assert len(fig.axes) - 1 == 9 and len(measured) == 5  # 3 in the bottom row + 2 more in the first column
+    fig.savefig(tmp_path / "left_out.png", dpi=100)
+    reference = _grid_figure(9)
+    for ax in reference.axes:  # every tick label measured again: the layout as constrained layout makes it
+        for label in [*ax.get_xticklabels(), *ax.get_yticklabels()]:
+            label.set_in_layout(True)
+    reference.savefig(tmp_path / "all_measured.png", dpi=100)
+    written, expected = _read_png(tmp_path / "left_out.png"), _read_png(tmp_path / "all_measured.png")
+    assert written.shape == expected.shape and (written == expected).all()
+    plt.close("all")
