@@ -157,13 +157,69 @@ def test_flow_row_equals_networkx_and_is_computed_only_for_that_row(n_layers, ca
                          attention=attention)
     for row in (0, 4, 6):
         np.testing.assert_allclose(compute.flow_row(a, row), flow_by_networkx(attention, row), atol=1e-6)
-    assert sorted(a.cache["flow_rows"]) == [0, 4, 6], "flow is computed for the rows asked for, no others"
+    flow_rows = sorted(key[1] for key in a.cache if isinstance(key, tuple) and key[0] == "flow")
+    assert flow_rows == [0, 4, 6], "flow is computed for the rows asked for, no others"
     figure = app.draw_flow(a, 4)
     np.testing.assert_allclose(figure["data"][0]["y"], flow_by_networkx(attention, 4), atol=1e-6)
     np.testing.assert_allclose(figure["data"][1]["y"], rollout_by_loop(attention)[4], atol=1e-9)
     assert figure["layout"]["meta"]["row"] == 4
     with pytest.raises(ValueError, match="row"):
         compute.flow_row(a, 7)
+
+
+def test_once_computes_a_value_once_for_callers_that_ask_at_the_same_time():
+    import threading
+
+    from attnviz.dashboard import compute
+
+    a = compute.Analysis(key="once", model_name="synthetic", kind="encoder", text="t", tokens=["a"],
+                         attention=np.ones((1, 1, 1, 1)))
+    calls, started = [], threading.Event()
+
+    def slow():
+        calls.append(1)
+        started.set()
+        time.sleep(0.3)  # long enough for every other thread to arrive while this one computes
+        return object()
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(compute.once(a, "k", slow))) for _ in range(4)]
+    threads[0].start()
+    started.wait(10)
+    for thread in threads[1:]:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(calls) == 1 and len(results) == 4 and all(r is results[0] for r in results)
+    assert compute.once(a, "k", slow) is results[0] and len(calls) == 1 and a.pending == {}
+
+    def failing():
+        calls.append(1)
+        raise ValueError("bad input")
+
+    for _ in range(2):  # an error reaches the caller and is not kept: the next call tries again
+        with pytest.raises(ValueError, match="bad input"):
+            compute.once(a, "bad", failing)
+    assert len(calls) == 3 and "bad" not in a.cache and a.pending == {}
+
+
+def test_prefetch_leaves_the_slower_panels_numbers_in_the_cache():
+    from attnviz.dashboard import compute
+
+    attention = _synthetic(5, 3, 2, 6)
+    tokens = [f"t{i}" for i in range(6)]
+    a = compute.Analysis(key="prefetch", model_name="/no/such/model/folder", kind="encoder", text="t", tokens=tokens,
+                         attention=attention, views_kwargs={"attention": attention, "tokens": tokens})
+    for thread in compute.prefetch(a, row=3, target="similarity", other="x"):
+        thread.join(60)
+    np.testing.assert_allclose(a.cache[("flow", 3)], flow_by_networkx(attention, 3), atol=1e-6)
+    fresh = compute.Analysis(key="prefetch", model_name=a.model_name, kind="encoder", text="t", tokens=tokens,
+                             attention=attention, views_kwargs={"attention": attention, "tokens": tokens})
+    assert a.cache["views_data"] == compute.views_data(fresh)
+    # The gradient needs the model, which cannot load: the prefetch keeps no error, the request shows it.
+    assert not any(isinstance(key, tuple) and key[0] == "gradient" for key in a.cache)
+    with pytest.raises(Exception, match="no/such/model"):
+        compute.gradient_relevance(a, "similarity", "x")
 
 
 @pytest.mark.parametrize("n_tokens, step", [(16, 1), (32, 1), (33, 2), (64, 2), (128, 4)])

@@ -27,10 +27,13 @@ HERE = Path(__file__).resolve().parent
 PANEL_ORDER = ("heatmap", "rollout", "flow", "gradient", "headview", "overview", "cross", "vit")
 IFRAME_HEIGHT = {"headview": 640, "overview": 760}
 # Token labels per axis at most. plotly.js measures every tick label in the page (a forced layout each), and
-# that, not the numbers, is what a new figure costs the browser: in the dashboard page a 64 × 64 heatmap
-# took ~4.5 s to draw with 64 labels per axis and ~1.8 s with 32 (bench/bench_dashboard.py, loaded 2-core
-# machine). Above 32 tokens every 2nd (3rd, ...) token is labelled; the hover names every cell's tokens.
+# that, not the numbers, is most of what a new figure costs the browser (bench/bench_dashboard.py times it).
+# Above 32 tokens every 2nd (3rd, ...) token is labelled; the hover names every cell's tokens.
 MAX_TICK_LABELS = 32
+# Every axis is drawn with ticklabeloverflow="allow": plotly's default for a numeric axis ("hide past div")
+# measures each label a second time to hide those that stick out of the figure, and ours never do (the
+# margins leave them room).
+LABELS_DRAWN_AS_THEY_ARE = "allow"
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, IndexError, KeyError)
 
 
@@ -82,7 +85,7 @@ def heatmap_figure(matrix, xlabels, ylabels, *, title: str, meta: dict, zmax: fl
     row_name, column_name = y_title.split(" ")[0], x_title.split(" ")[0]
     data = [{"type": "heatmap", "z": arr.tolist(), "x": list(range(arr.shape[1])), "y": list(range(arr.shape[0])),
              "zmin": 0.0, "zmax": zmax, "colorscale": "Viridis", "customdata": hover,
-             "colorbar": {"title": {"text": colorbar}},
+             "colorbar": {"title": {"text": colorbar}, "ticklabeloverflow": LABELS_DRAWN_AS_THEY_ARE},
              "hovertemplate": f"{row_name} %{{customdata[0]}}<br>{column_name} %{{customdata[1]}}<br>"
                               "value %{z:.4f}<extra></extra>"}]
     layout = {}
@@ -96,9 +99,9 @@ def heatmap_figure(matrix, xlabels, ylabels, *, title: str, meta: dict, zmax: fl
     layout.update({
         "title": {"text": title, "x": 0.01, "xanchor": "left"}, "height": side + 60, "margin": {"l": 90, "r": 20, "t": 50, "b": 90}, "meta": meta,
         "xaxis": {"title": {"text": x_title}, "tickmode": "array", "tickvals": list(range(0, arr.shape[1], step)),
-                  "ticktext": xlabels[::step], "tickangle": -90},
+                  "ticktext": xlabels[::step], "tickangle": -90, "ticklabeloverflow": LABELS_DRAWN_AS_THEY_ARE},
         "yaxis": {"title": {"text": y_title}, "tickmode": "array", "tickvals": list(range(0, arr.shape[0], step)),
-                  "ticktext": ylabels[::step], "autorange": "reversed"},
+                  "ticktext": ylabels[::step], "autorange": "reversed", "ticklabeloverflow": LABELS_DRAWN_AS_THEY_ARE},
     })
     return {"data": data, "layout": layout}
 
@@ -115,8 +118,8 @@ def bars_figure(tokens, series: dict, *, title: str, meta: dict, y_title: str, m
         "margin": {"l": 60, "r": 20, "t": 50, "b": 120},
         "legend": {"orientation": "h", "y": -0.32, "x": 0, "yanchor": "top"}, "meta": meta,
         "xaxis": {"tickmode": "array", "tickvals": list(range(0, len(tokens), step)), "ticktext": tokens[::step],
-                  "tickangle": -90, "title": {"text": "input token"}},
-        "yaxis": {"title": {"text": y_title}},
+                  "tickangle": -90, "title": {"text": "input token"}, "ticklabeloverflow": LABELS_DRAWN_AS_THEY_ARE},
+        "yaxis": {"title": {"text": y_title}, "ticklabeloverflow": LABELS_DRAWN_AS_THEY_ARE},
     }
     if mark is not None:
         layout["shapes"] = [{"type": "line", "x0": mark, "x1": mark, "xref": "x", "y0": 0, "y1": 1, "yref": "paper",
@@ -330,8 +333,9 @@ def register_callbacks(app, max_tokens: int) -> None:
         Output("head", "options"), Output("head", "value"), Output("target", "options"), Output("target", "value"),
         Output("message", "children"), Output("notice", "children"),
         Input("model", "value"), Input("model-path", "value"), Input("text", "value"), Input("image", "contents"),
-        State("layer", "value"), State("head", "value"), State("target", "value"))
-    def analyse_input(model, model_path, text, image, layer, head, target):
+        State("layer", "value"), State("head", "value"), State("target", "value"), State("row", "value"),
+        State("other", "value"))
+    def analyse_input(model, model_path, text, image, layer, head, target, row, other):
         try:
             name = (model_path or "").strip() or model or compute.DEFAULT_MODEL
             kind = compute.model_kind(name)
@@ -349,6 +353,8 @@ def register_callbacks(app, max_tokens: int) -> None:
             seconds = time.perf_counter() - start
             targets = compute.gradient_targets(a)
             target = target if target in dict(targets) else compute.default_target(a)
+            # the slower panels' numbers start now, while this answer travels to the page and the page asks
+            compute.prefetch(a, row=_clip(row, len(a.tokens)), target=target, other=other)
             store = {"key": a.key, "kind": a.kind, "model": a.model_name, "tokens": a.tokens,
                      "n_layers": a.n_layers, "n_heads": a.n_heads, "seconds": seconds}
             return (store, text, _options(a.n_layers), _clip(layer, a.n_layers), _options(a.n_heads),

@@ -27,6 +27,7 @@ import shlex
 import threading
 import warnings
 from collections import OrderedDict
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,7 @@ class Analysis:
     class_names: list[str] | None = None
     logits: np.ndarray | None = None
     cache: dict = field(default_factory=dict)
+    pending: dict = field(default_factory=dict)  # cache key -> Future, while a thread computes it (see once)
 
     @property
     def n_layers(self) -> int:
@@ -296,6 +298,66 @@ def _analyse_image(key: str, loaded, image) -> Analysis:
                     grid=result.grid, n_prefix=result.n_prefix, class_names=names, logits=result.logits)
 
 
+# ------------------------------------------------------------------------------ computed once, shared
+_ONCE_LOCK = threading.Lock()
+
+
+def once(a: Analysis, key, make):
+    """``a.cache[key]``, made by ``make()`` the first time it is asked for.
+
+    Several threads ask for the same numbers at the same time (the panels' requests, and :func:`prefetch`,
+    which starts them before the page asks): the first one computes, the others wait for its result
+    rather than computing it again. An error reaches every waiting caller and is not kept (the next
+    call tries again).
+    """
+    with _ONCE_LOCK:
+        if key in a.cache:
+            return a.cache[key]
+        future = a.pending.get(key)
+        computing_here = future is None
+        if computing_here:
+            future = a.pending[key] = Future()
+    if not computing_here:
+        return future.result()
+    try:
+        value = make()
+    except BaseException as err:
+        with _ONCE_LOCK:
+            a.pending.pop(key, None)
+        future.set_exception(err)
+        raise
+    with _ONCE_LOCK:
+        a.cache[key] = value
+        a.pending.pop(key, None)
+    future.set_result(value)
+    return value
+
+
+def prefetch(a: Analysis, *, row: int = 0, target: str | None = None,
+             other: str | None = None) -> list[threading.Thread]:
+    """Start computing, in background threads, what the slower panels will ask for: the views' data, the
+    flow of ``row`` and the gradient-weighted relevance of ``target``.
+
+    The page sends those requests only after it has received the analysis (a round trip later); by then
+    the numbers are being computed, and :func:`once` hands each request the result. Errors are left to
+    the requests, which show them in the page. Returns the started threads.
+    """
+    def quietly(compute_one, *args):
+        try:
+            compute_one(a, *args)
+        except Exception:  # noqa: BLE001 - the panel's own request reports it
+            pass
+
+    jobs = [(views_data,), (flow_row, row)]
+    if gradient_targets(a):
+        jobs.append((gradient_relevance, target, other))
+    threads = [threading.Thread(target=quietly, args=job, name=f"prefetch-{job[0].__name__}", daemon=True)
+               for job in jobs]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
 # ------------------------------------------------------------------------------------------ panels
 def head_matrix(a: Analysis, layer: int, head: int) -> np.ndarray:
     """One head's ``(Q, K)`` weights."""
@@ -306,28 +368,23 @@ def head_matrix(a: Analysis, layer: int, head: int) -> np.ndarray:
 
 def rollout(a: Analysis) -> np.ndarray:
     """Attention rollout ``(Q, K)`` (head mean, 0.5·A + 0.5·I, rows renormalised) of the analysed input."""
-    if "rollout" not in a.cache:
-        from intermediate.attention_rollout import AttentionRollout
+    from intermediate.attention_rollout import AttentionRollout
 
-        a.cache["rollout"] = AttentionRollout().compute_rollout(list(a.attention))
-    return a.cache["rollout"]
+    return once(a, "rollout", lambda: AttentionRollout().compute_rollout(list(a.attention)))
 
 
 def flow_row(a: Analysis, row: int) -> np.ndarray:
     """Attention flow ``F[row, :]`` (max-flow from top position ``row`` to each input token), exact.
 
     Computed only for the row asked for, by the flow lesson's ``AttentionFlow.compute_flow(rows=[row])``,
-    and kept: hovering back to a row costs nothing.
+    and kept (under the cache key ``("flow", row)``): hovering back to a row costs nothing.
     """
+    from advanced.attention_flow import AttentionFlow
     from attnviz.validate import check_index
 
     row = check_index(row, a.attention.shape[-2], name="row")
-    rows = a.cache.setdefault("flow_rows", {})
-    if row not in rows:
-        from advanced.attention_flow import AttentionFlow
-
-        rows[row] = np.asarray(AttentionFlow().compute_flow(list(a.attention), rows=[row]))[0]  # (1, K) -> (K,)
-    return rows[row]
+    return once(a, ("flow", row),  # (1, K) -> (K,)
+                lambda: np.asarray(AttentionFlow().compute_flow(list(a.attention), rows=[row]))[0])
 
 
 def gradient_targets(a: Analysis) -> list[tuple[str, str]]:
@@ -374,12 +431,8 @@ def gradient_relevance(a: Analysis, target: str | None = None, other: str = DEFA
 
     ``row`` is the relevance (``R − I``) of the position the prediction is read from: the mean of the real
     rows for MiniLM's mean-pooled similarity, the last position for a next-token logit, ``[CLS]`` for a class.
+    Computed once per (input, target, second sentence).
     """
-    import torch
-
-    from advanced.gradient_attention import explain, relevance_row
-    from attnviz.gradients import class_logit, embedding_similarity, mean_pool, next_token_logit
-
     choices = dict(gradient_targets(a))
     if not choices:
         raise DashboardInputError("gradient-weighted attention is taught for encoders, decoders and ViTs; "
@@ -387,15 +440,23 @@ def gradient_relevance(a: Analysis, target: str | None = None, other: str = DEFA
     target = target if target in choices else default_target(a)
     other = other if isinstance(other, str) and other.strip() else DEFAULT_OTHER
     cache_key = ("gradient", target, other.strip() if target == "similarity" else "")
-    if cache_key in a.cache:
-        return a.cache[cache_key]
+    return once(a, cache_key, lambda: _relevance(a, target, other.strip(), choices[target]))
+
+
+def _relevance(a: Analysis, target: str, other: str, target_label: str) -> dict:
+    """:func:`gradient_relevance`, computed (``target`` checked, ``other`` stripped)."""
+    import torch
+
+    from advanced.gradient_attention import explain, relevance_row
+    from attnviz.gradients import class_logit, embedding_similarity, mean_pool, next_token_logit
+
     loaded = get_model(a.model_name)
     model = loaded.model
     with COMPUTE_LOCK:
         if target == "similarity":
             from attnviz.models import encode_texts
 
-            embedding_key = (a.model_name, other.strip())
+            embedding_key = (a.model_name, other)
             embedding = _EMBEDDINGS.get(embedding_key)
             if embedding is None:  # the second sentence's embedding: once per model and sentence
                 with warnings.catch_warnings():
@@ -407,7 +468,7 @@ def gradient_relevance(a: Analysis, target: str | None = None, other: str = DEFA
             result = explain(model, _gradient_inputs(a, model),
                              embedding_similarity(embedding, a.inputs["attention_mask"]))
             row, row_name = "mean", "mean of all rows (the sentence embedding is a mean)"
-            label = f"y = cos(embedding, {other.strip()!r})"
+            label = f"y = cos(embedding, {other!r})"
         elif target == "next":
             result = explain(model, _gradient_inputs(a, model), next_token_logit())
             with torch.no_grad():
@@ -418,13 +479,11 @@ def gradient_relevance(a: Analysis, target: str | None = None, other: str = DEFA
             index = int(target.split(":", 1)[1])
             result = explain(model, _gradient_inputs(a, model), class_logit(index))
             row, row_name = 0, "[CLS] (the classifier reads it)"
-            label = f"y = logit of class {choices[target].split(' (')[0].removeprefix('class ')!r}"
+            label = f"y = logit of class {target_label.split(' (')[0].removeprefix('class ')!r}"
     relevance = relevance_row(result["relevance"], row)
     plain = rollout(a)
     rollout_row = plain.mean(0) if row == "mean" else plain[row]
-    out = {"row": relevance, "rollout_row": rollout_row, "label": label, "row_name": row_name, "target": target}
-    a.cache[cache_key] = out
-    return out
+    return {"row": relevance, "rollout_row": rollout_row, "label": label, "row_name": row_name, "target": target}
 
 
 def cross_layer(a: Analysis, layer: int, head: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -449,36 +508,35 @@ def vit_maps(a: Analysis, layer: int, head: int) -> dict:
         raise DashboardInputError("the patch maps need a Vision Transformer (tiny-vit-shapes, say)")
     layer = check_index(layer, a.n_layers, name="layer")
     head = check_index(head, a.n_heads, name="head")
-    if "vit_rollout" not in a.cache:
-        a.cache["vit_rollout"] = rollout_map(a.attention, a.grid, a.n_prefix)
-    return {"head": cls_patch_maps(a.attention[layer], a.grid, a.n_prefix)[head], "rollout": a.cache["vit_rollout"]}
+    rolled = once(a, "vit_rollout", lambda: rollout_map(a.attention, a.grid, a.n_prefix))
+    return {"head": cls_patch_maps(a.attention[layer], a.grid, a.n_prefix)[head], "rollout": rolled}
 
 
 def views_pages(a: Analysis, layer: int = 0) -> tuple[str, str]:
     """The head view (first showing ``layer``) and the model view of the input, as HTML pages (``views.js``)."""
     from advanced.bertviz_style import both_views
 
-    cache_key = ("views", int(layer))
-    if cache_key not in a.cache:
-        title = f"{a.model_name}: {a.text[:60]}"
-        head, model = both_views(**a.views_kwargs, title=title, layer=layer)
-        a.cache[cache_key] = (head.html, model.html)
-    return a.cache[cache_key]
+    def pages():
+        head, model = both_views(**a.views_kwargs, title=f"{a.model_name}: {a.text[:60]}", layer=layer)
+        return head.html, model.html
+
+    return once(a, ("views", int(layer)), pages)
 
 
 def views_data(a: Analysis) -> dict:
     """What the page's views frames draw: the encoded attention once (``views``) and each page's settings
     (``head``, ``model``), exactly as ``advanced.bertviz_style`` writes them into its head and model view
     pages; plus the input's ``key`` and ``text``. The head view's ``layer`` is set in the page."""
-    if "views_data" not in a.cache:
-        from attnviz.views import page_data
+    from attnviz.views import page_data
 
+    def data():
         head_page, model_page = views_pages(a, 0)
         head, model = page_data(head_page), page_data(model_page)
         views = head.pop("views")
         model.pop("views")
-        a.cache["views_data"] = {"key": a.key, "text": a.text, "views": views, "head": head, "model": model}
-    return a.cache["views_data"]
+        return {"key": a.key, "text": a.text, "views": views, "head": head, "model": model}
+
+    return once(a, "views_data", data)
 
 
 # ----------------------------------------------------------------------------------------- commands
