@@ -159,6 +159,18 @@ def check_step(step, n_steps: int) -> int:
     return int(step)
 
 
+GIF_SIZE = (7.5, 6.0)  # inches: every frame of the animation is drawn at this size
+
+
+def _frame_parts(arr: np.ndarray, source_tokens, output_tokens, step: int):
+    """What frame ``step`` shows: the matrix (later rows NaN), the row labels and the title."""
+    frame = animation_frames(arr)[step - 1]  # (T, T, S) -> (T, S): rows after this step are NaN
+    written = "".join(o for o in output_tokens[:step] if not o.startswith("<"))
+    rows = [_show(o) if i < step else "·" for i, o in enumerate(output_tokens)]  # "·": not yet written
+    title = f"{step_label(step, arr.shape[0], output_tokens[step - 1])}; so far '{written}'"
+    return frame, rows, title
+
+
 def gif_frame(attention, source_tokens, output_tokens, step: int):
     """Frame ``step`` (1-based) of the animation: the rows decoded so far, the current one framed in red,
     later rows blank; the title names the step as :func:`step_label` does."""
@@ -166,36 +178,75 @@ def gif_frame(attention, source_tokens, output_tokens, step: int):
 
     arr = _cross_map(attention, source_tokens, output_tokens, name="attention", target_name="output_tokens")
     step = check_step(step, arr.shape[0])
-    frame = animation_frames(arr)[step - 1]  # (T, T, S) -> (T, S): rows after this step are NaN
-    written = "".join(o for o in output_tokens[:step] if not o.startswith("<"))
-    rows = [_show(o) if i < step else "·" for i, o in enumerate(output_tokens)]  # "·": not yet written
+    frame, rows, title = _frame_parts(arr, source_tokens, output_tokens, step)
     fig = show_heatmaps(frame, xlabels=shown(source_tokens), ylabels=rows, xlabel="source token",
-                        ylabel="output token (decoding step)", panel_size=5.0,
-                        titles=[f"{step_label(step, arr.shape[0], output_tokens[step - 1])}; "
-                                f"so far '{written}'"])
+                        ylabel="output token (decoding step)", panel_size=5.0, titles=[title])
     fig.axes[0].add_patch(Rectangle((-0.5, step - 1.5), arr.shape[1], 1, fill=False, ec="red", lw=2))
     return fig
 
 
+def gif_images(attention, source_tokens, output_tokens) -> list[np.ndarray]:
+    """The animation's frames as ``(height, width, 3)`` RGB arrays, one per decoding step, all laid out alike.
+
+    Each frame is :func:`gif_frame` at :data:`GIF_SIZE`, with one difference: the layout is computed once,
+    for the widest row labels and the tallest title of any step, and every frame uses it — the heatmap
+    stays put while the animation plays, instead of shifting as labels appear. One figure is drawn again
+    and again, its image, row labels, title and red frame updated (for the last step, with no hidden row
+    and so no "grey = masked" note, a fresh figure): laying out and building a figure per frame took two
+    thirds of the animation's time. ``test_plotting`` checks each frame against a fresh :func:`gif_frame`.
+    """
+    import matplotlib.pyplot as plt
+
+    from attnviz.plotting import _tick_text, _wrap
+
+    arr = _cross_map(attention, source_tokens, output_tokens, name="attention", target_name="output_tokens")
+    check_attention(arr, "QK", name="attention")
+    n_steps = arr.shape[0]
+    parts = [_frame_parts(arr, source_tokens, output_tokens, step) for step in range(1, n_steps + 1)]
+    wrapped = [_wrap(title, 5.0, 11) for _, _, title in parts]  # as show_heatmaps wraps a one-panel title
+    all_rows = [_tick_text(row) for row in parts[-1][1]]  # every row written: the widest labels
+    fig = gif_frame(arr, source_tokens, output_tokens, 1)
+    fig.set_size_inches(*GIF_SIZE)
+    panel = fig.axes[0]
+    panel.set_yticklabels(all_rows, fontsize=8)
+    panel.title.set_text(max(wrapped, key=lambda t: (t.count("\n"), len(t))))  # the tallest title
+    fig.get_layout_engine().execute(fig)
+    fig.set_layout_engine(None)  # laid out once: every frame keeps these positions
+    positions = [ax.get_position() for ax in fig.axes]  # the panel, then its colour bar
+    image, red_frame = panel.images[0], panel.patches[0]
+    images = []
+    for step, (frame, rows, _title) in enumerate(parts, start=1):
+        if step < n_steps:  # later rows hidden: the same figure with this step's image and labels
+            hidden = np.isnan(frame)  # (T, S)
+            image.set_data(np.ma.masked_array(frame, mask=hidden))  # NaN under the mask, as show_heatmaps
+            panel.set_yticklabels([_tick_text(row) for row in rows], fontsize=8)
+            panel.title.set_text(wrapped[step - 1])
+            red_frame.set_y(step - 1.5)
+            drawn = fig
+        else:  # nothing hidden any more: a fresh figure (its colour bar has no "grey = masked" note)
+            drawn = gif_frame(arr, source_tokens, output_tokens, step)
+            drawn.set_size_inches(*GIF_SIZE)
+            drawn.set_layout_engine(None)
+            for ax, position in zip(drawn.axes, positions):
+                ax.set_position(position)
+        drawn.canvas.draw()
+        images.append(np.asarray(drawn.canvas.buffer_rgba())[..., :3].copy())  # (h, w, 3)
+        if drawn is not fig:
+            plt.close(drawn)
+    plt.close(fig)
+    return images
+
+
 def attention_gif(attention, source_tokens, output_tokens, path, seconds_per_step: float = 0.6):
-    """Way 2: an animated GIF with one frame per decoding step (:func:`gif_frame`); returns the number of
+    """Way 2: an animated GIF with one frame per decoding step (:func:`gif_images`); returns the number of
     frames."""
     import imageio.v2 as imageio
-    import matplotlib.pyplot as plt
 
     if isinstance(seconds_per_step, bool) or not isinstance(seconds_per_step, int | float) \
             or not 0 < seconds_per_step <= 60:
         raise ValueError(f"seconds_per_step: got {seconds_per_step!r}; expected a duration in (0, 60] "
                          "seconds")
-    arr = _cross_map(attention, source_tokens, output_tokens, name="attention", target_name="output_tokens")
-    check_attention(arr, "QK", name="attention")
-    images = []
-    for step in range(1, arr.shape[0] + 1):
-        fig = gif_frame(arr, source_tokens, output_tokens, step)
-        fig.set_size_inches(7.5, 6.0)
-        fig.canvas.draw()
-        images.append(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy())  # (h, w, 3)
-        plt.close(fig)
+    images = gif_images(attention, source_tokens, output_tokens)
     imageio.mimsave(path, images, duration=seconds_per_step * 1000, loop=0)
     return len(images)
 

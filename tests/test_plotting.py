@@ -299,3 +299,37 @@ def test_inner_panels_tick_labels_out_of_layout_move_nothing(tmp_path):
     written, expected = _read_png(tmp_path / "left_out.png"), _read_png(tmp_path / "all_measured.png")
     assert written.shape == expected.shape and (written == expected).all()
     plt.close("all")
+
+
+def test_gif_frames_are_fresh_frames_at_one_layout():
+    """attention_gif draws one figure again and again (updating image, labels, title, red frame); each frame
+    must be what a fresh gif_frame draws at the same positions — and those positions never change."""
+    from attnviz.cross_figures import GIF_SIZE, gif_frame, gif_images
+
+    rng = np.random.default_rng(3)
+    source, output = ["le", "chat", "$5", "."], ["the", "cat", "costs", "$5", "</s>"]
+    cross = rng.dirichlet(np.ones(len(source)), size=len(output))  # (T, S): one row per decoding step
+    frames = gif_images(cross, source, output)
+    assert len(frames) == len(output)
+    last = gif_frame(cross, source, output, len(output))  # every row label written: the widest layout
+    last.set_size_inches(*GIF_SIZE)
+    last.get_layout_engine().execute(last)
+    positions = None
+    for step, image in enumerate(frames, start=1):
+        fresh = gif_frame(cross, source, output, step)
+        fresh.set_size_inches(*GIF_SIZE)
+        fresh.set_layout_engine(None)
+        if positions is None:  # the GIF's layout: read off the first frame's panel edge and colour bar
+            layout = gif_frame(cross, source, output, 1)
+            layout.set_size_inches(*GIF_SIZE)
+            layout.axes[0].set_yticklabels(last.axes[0].get_yticklabels(), fontsize=8)
+            layout.axes[0].set_title(last.axes[0].get_title(), fontsize=11, y=1.0)
+            layout.get_layout_engine().execute(layout)
+            positions = [ax.get_position() for ax in layout.axes]
+        for ax, position in zip(fresh.axes, positions):
+            ax.set_position(position)
+        fresh.canvas.draw()
+        expected = np.asarray(fresh.canvas.buffer_rgba())[..., :3]
+        assert image.shape == expected.shape and (image == expected).all(), f"frame {step}"
+        plt.close(fresh)
+    plt.close("all")
