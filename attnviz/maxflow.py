@@ -440,6 +440,13 @@ def _solve(caps: np.ndarray, wanted: np.ndarray, upper: np.ndarray, tolerance: f
     return _solve_rows(np.ascontiguousarray(caps[-1][wanted]), middle, bottoms, upper, tolerance, eps, pairs)
 
 
+def warm_up() -> None:
+    """Compile the solver now, on a tiny network. numba keeps the machine code beside this file
+    (``__pycache__``), so later processes load it in about a second instead of compiling for about eight:
+    ``make setup`` calls this once, and so do the course runner and the dashboard before their work."""
+    _solve(np.full((3, 2, 2), 0.5), np.arange(1), np.ones((1, 2)), 1e-7, EPS)
+
+
 _SHARED: tuple = ()  # what forked workers inherit: (caps, wanted, upper, tolerance)
 
 
@@ -457,8 +464,7 @@ def _solve_in_parallel(caps, wanted, upper, tolerance: float, workers: int):
     global _SHARED
     if workers <= 1 or upper.size < 2 * workers or "fork" not in multiprocessing.get_all_start_methods():
         return _solve(caps, wanted, upper, tolerance, EPS)
-    tiny = np.full((3, 2, 2), 0.5)  # compile (or load the compiled code) once, before forking
-    _solve(tiny, np.arange(1), np.ones((1, 2)), tolerance, EPS)
+    warm_up()  # compiled (or loaded from numba's cache) once, before forking
     _SHARED = (caps, wanted, upper, tolerance)
     rows, sinks = np.indices(upper.shape)  # (R, n) each
     split = rows if wanted.size >= workers else sinks
