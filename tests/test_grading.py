@@ -742,3 +742,26 @@ def test_real_exercises_perfect_student_in_the_jail(private_root):
     (perfect,) = result.students
     assert [(r.exercise, r.case, r.status, r.message) for r in perfect.results if r.status != "passed"] == []
     assert perfect.points == perfect.max_points
+
+
+def test_a_zombie_is_not_a_survivor():
+    """A process that has exited but is not yet reaped shows ``Z`` in /proc: the grader must not wait for it
+    (this machine's init reaps orphans seconds late). A running process is not ``Z``."""
+    import subprocess
+    import time
+
+    from attnviz.grading import jail
+
+    sleeper = subprocess.Popen(["sleep", "5"])
+    dead = subprocess.Popen(["true"])
+    try:
+        deadline = time.monotonic() + 5
+        while jail._state(dead.pid) != "Z" and time.monotonic() < deadline:
+            time.sleep(0.02)  # exited, never waited for: a zombie until we reap it
+        assert jail._state(dead.pid) == "Z"
+        assert jail._state(sleeper.pid) in ("S", "R", "D")
+        assert jail._state(2**22 + 12345) == "Z"  # no such process: nothing to wait for either
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        dead.wait()

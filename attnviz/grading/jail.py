@@ -261,6 +261,16 @@ def survivors(namespace: str | None) -> list[int]:
         return []
     alive = []
     for entry in os.listdir("/proc"):
-        if entry.isdigit() and pid_namespace(int(entry)) == namespace:
+        if entry.isdigit() and pid_namespace(int(entry)) == namespace and _state(int(entry)) != "Z":
             alive.append(int(entry))
     return alive
+
+
+def _state(pid: int) -> str:
+    """The process's state letter from ``/proc/PID/stat`` (``"Z"``: a zombie, already dead, waiting only to
+    be reaped by its parent — which may be an init process that reaps late; ``"Z"`` too once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0]  # the command name may itself contain ")"
+    except (OSError, IndexError):
+        return "Z"
