@@ -192,8 +192,8 @@ def gif_images(attention, source_tokens, output_tokens) -> list[np.ndarray]:
     for the widest row labels and the tallest title of any step, and every frame uses it — the heatmap
     stays put while the animation plays, instead of shifting as labels appear. One figure is drawn again
     and again, its image, row labels, title and red frame updated (for the last step, with no hidden row
-    and so no "grey = masked" note, a fresh figure): laying out and building a figure per frame took two
-    thirds of the animation's time. ``test_plotting`` checks each frame against a fresh :func:`gif_frame`.
+    and so no "grey = masked" note, a fresh figure) instead of building and laying out a figure per frame.
+    ``test_plotting`` checks each frame against a fresh :func:`gif_frame` drawn at the same layout.
     """
     import matplotlib.pyplot as plt
 

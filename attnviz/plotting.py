@@ -114,8 +114,8 @@ def _leave_out_of_layout(ax) -> None:
     Every panel of a :func:`show_heatmaps` grid has the same token labels, so the space a row or a column
     of panels needs is set by any one panel in it: the bottom row's and the first column's panels (which
     also carry the axis labels placed beside their tick labels) measure it for all. The layout then
-    measures those panels' labels only — measuring text is most of the time it takes to save a grid —
-    and puts every panel exactly where it would have been (``test_plotting`` compares the pixels).
+    measures those panels' labels only, and puts every panel exactly where it would have been
+    (``test_plotting`` compares the pixels).
     """
     for label in [*ax.get_xticklabels(), *ax.get_yticklabels()]:
         label.set_in_layout(False)
