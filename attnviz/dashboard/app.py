@@ -5,8 +5,10 @@ Dash serves its own JavaScript (React, plotly.js, the component bundles) from th
 (``views.js``) shown in frames: nothing is fetched from a CDN, so the page works offline.
 
 The two views' frames stay loaded: each new input's data reaches them once, as a message
-(``views_frame.js`` in the frame, ``assets/views_bridge.js`` in the page), posted when the page is idle so
-that the graphs are drawn first; a layer change redraws the head view without asking the server.
+(``views_frame.js`` in the frame, ``assets/views_bridge.js`` in the page), posted as soon as it arrives (the
+frames draw in their own process, beside the graphs); a layer change redraws the head view without asking
+the server. The slower panels' numbers (views, flow, gradient) start on the server as soon as the input is
+analysed (:func:`attnviz.dashboard.compute.prefetch`), before the page asks for them.
 
 Every callback catches what a request can raise and answers with a message in the page — a stack trace
 goes to the server's log, never to the page, and no request can stop the server.

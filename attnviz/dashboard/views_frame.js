@@ -8,8 +8,9 @@
  *
  * Messages: in {type: "attnviz-views-data", key, text, settings, views}; out to the parent
  * {type: "attnviz-views-ready", panel} once loaded, and {type: "attnviz-views-drawn", panel, key, text,
- * layer, ok, at} after each drawing (``at``: its time in ms since 1970, for the benchmark). One drawing at a time: a message that arrives during one waits, and only the
- * newest waiting message is drawn.
+ * layer, ok, received, at} after each drawing (``received`` and ``at``: when the data arrived and when it was
+ * drawn, in ms since 1970, for the benchmark). One drawing at a time: a message that arrives during one
+ * waits, and only the newest waiting message is drawn.
  */
 (function () {
   "use strict";
@@ -22,6 +23,10 @@
   function tell(message) {
     message.panel = PANEL;
     window.parent.postMessage(message, "*");
+  }
+
+  function now() {  // ms since 1970, comparable with the page's clock
+    return performance.timeOrigin + performance.now();
   }
 
   function draw(message) {
@@ -53,7 +58,7 @@
       reported = true;
       clearTimeout(failure);
       tell({ type: "attnviz-views-drawn", key: message.key, text: message.text, layer: data.layer, ok: ok,
-             at: performance.timeOrigin + performance.now() });  // when drawn, in ms since 1970
+             received: message.received, at: now() });
       busy = false;
       if (waiting) { var next = waiting; waiting = null; Promise.resolve().then(function () { draw(next); }); }
     }
@@ -62,6 +67,7 @@
   window.addEventListener("message", function (event) {
     var message = event.data || {};
     if (event.source !== window.parent || message.type !== "attnviz-views-data") return;
+    message.received = now();
     if (busy) waiting = message; else draw(message);
   });
   tell({ type: "attnviz-views-ready" });
