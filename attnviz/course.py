@@ -86,20 +86,44 @@ def prepare_runner() -> list[str]:
     """Import the heavy libraries and load the default models once, in the runner, before forking.
 
     One thread per library (two lessons run at once on two cores, and a fork must not inherit a running
-    thread pool). Returns the names of the preloaded models.
+    thread pool). The loading runs with the garbage collector paused and leaves its objects frozen
+    (:func:`frozen_for_fork`). Returns the names of the preloaded models.
     """
     os.environ.update(LESSON_ENV)
-    for module in HEAVY_MODULES:
-        try:
-            importlib.import_module(module)
-        except Exception:  # noqa: BLE001 - optional: the lesson that needs it will say what is missing
-            pass
-    import torch
 
-    torch.set_num_threads(1)
-    from attnviz.models import preload_defaults
+    def load() -> list[str]:
+        for module in HEAVY_MODULES:
+            try:
+                importlib.import_module(module)
+            except Exception:  # noqa: BLE001 - optional: the lesson that needs it will say what is missing
+                pass
+        import torch
 
-    return preload_defaults()
+        torch.set_num_threads(1)
+        from attnviz.models import preload_defaults
+
+        return preload_defaults()
+
+    return frozen_for_fork(load)
+
+
+def frozen_for_fork(load):
+    """Run ``load()`` with the garbage collector paused, then freeze every object it left (``gc.freeze``).
+
+    The libraries a runner imports are objects that live as long as it does. A full collection walks every
+    such object — while importing, again and again as they pile up; in a forked lesson, once more, writing
+    to each one and so copying every memory page it shares with the runner. Frozen objects are never
+    walked (Python's documentation recommends exactly this before ``fork``); the collector is on again for
+    what comes after. Returns what ``load`` returns.
+    """
+    import gc
+
+    gc.disable()
+    try:
+        return load()
+    finally:
+        gc.freeze()
+        gc.enable()
 
 
 def _fork_lesson(path: Path, log: Path, profile: Path | None = None) -> int:

@@ -175,3 +175,22 @@ def test_test_shares_split_whole_files_evenly_and_the_same_way_in_every_process(
     assert slow_reason("test_zoo.py", []) and slow_reason("test_grading.py", ["graded", "tmp_path"])
     assert slow_reason("test_grading.py", ["toy", "tmp_path"]) is None
     assert slow_reason("test_x.py", [], "test_bad_step_on_the_command_line_is_one_line[gru]")
+
+
+def test_what_the_runner_loads_is_frozen_and_the_collector_is_on_again():
+    import gc
+
+    from attnviz.course import frozen_for_fork
+
+    collections_while_loading = []
+    gc.callbacks.append(lambda phase, info: phase == "start" and collections_while_loading.append(info))
+    before = gc.get_freeze_count()
+    try:
+        # 200,000 new containers: far past the collector's threshold (700), so it would have run many times
+        loaded = frozen_for_fork(lambda: [[i] for i in range(200_000)])
+        assert collections_while_loading == []  # paused while loading
+        assert gc.get_freeze_count() - before >= len(loaded)  # every list is in the permanent generation
+        assert gc.isenabled()
+    finally:
+        gc.callbacks.pop()
+        gc.unfreeze()
