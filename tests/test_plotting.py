@@ -248,13 +248,12 @@ def test_out_that_is_not_a_folder_is_one_line_and_exit_2(tmp_path, capsys, where
 
 
 # ------------------------------------------------------------------------------ saving: one draw, same pixels
-def _grid_figure(panels: int = 6, tokens=("[CLS]", "the", "extraordinarily", "cat", ".", "[SEP]")):
-    """A show_heatmaps grid with token labels on every panel; > 16 panels gives the fixed-margin layout."""
+def _grid_figure(tokens=("[CLS]", "extraordinarily", "cat", "[SEP]")):
+    """A 2 × 2 show_heatmaps grid with token labels on every panel."""
     rng = np.random.default_rng(1)
-    cols = 3 if panels <= 16 else 6
-    grid = rng.dirichlet(np.ones(len(tokens)), size=(panels // cols, cols, len(tokens)))  # (rows, cols, Q, K)
-    return show_heatmaps(grid, xlabels=list(tokens), ylabels=list(tokens), tick_labels=panels <= 16,
-                         titles=[f"head {h}" for h in range(panels)], suptitle="a grid of heads")
+    grid = rng.dirichlet(np.ones(len(tokens)), size=(2, 2, len(tokens)))  # (rows, cols, Q, K)
+    return show_heatmaps(grid, xlabels=list(tokens), ylabels=list(tokens), tick_labels=True,
+                         titles=[f"head {h}" for h in range(4)], suptitle="a grid of heads")
 
 
 def _read_png(path) -> np.ndarray:
@@ -263,9 +262,13 @@ def _read_png(path) -> np.ndarray:
     return np.asarray(Image.open(path))
 
 
-@pytest.mark.parametrize("panels", [6, 18], ids=["constrained layout", "fixed margins"])
-def test_save_png_writes_savefigs_pixels_in_one_draw(tmp_path, panels):
+@pytest.mark.parametrize("fixed", [False, True], ids=["constrained layout", "fixed margins"])
+def test_save_png_writes_savefigs_pixels_in_one_draw(tmp_path, monkeypatch, fixed):
+    import attnviz.plotting
     from attnviz.outputs import save_png
+
+    if fixed:  # the fixed-margin layout of a grid with many panels, here already from 4 panels
+        monkeypatch.setattr(attnviz.plotting, "MANY_PANELS", 3)
 
     def counting_draws(fig):
         calls = []
@@ -273,11 +276,11 @@ def test_save_png_writes_savefigs_pixels_in_one_draw(tmp_path, panels):
         fig.draw = lambda renderer: calls.append(1) or draw(renderer)  # an instance attribute: this figure
         return calls
 
-    reference = _grid_figure(panels)  # matplotlib's own path: a layout engine, or bbox_inches="tight"
-    assert (reference.get_layout_engine() is None) == (panels > 16)
+    reference = _grid_figure()  # matplotlib's own path: a layout engine, or bbox_inches="tight"
+    assert (reference.get_layout_engine() is None) == fixed
     reference_draws = counting_draws(reference)
-    reference.savefig(tmp_path / "savefig.png", dpi=100, bbox_inches=None if panels <= 16 else "tight")
-    fig = _grid_figure(panels)
+    reference.savefig(tmp_path / "savefig.png", dpi=100, bbox_inches="tight" if fixed else None)
+    fig = _grid_figure()
     draws = counting_draws(fig)
     save_png(fig, tmp_path / "save_png.png", dpi=100)
     assert len(reference_draws) == 2 and len(draws) == 1  # savefig draws twice, save_png once
@@ -287,11 +290,11 @@ def test_save_png_writes_savefigs_pixels_in_one_draw(tmp_path, panels):
 
 
 def test_inner_panels_tick_labels_out_of_layout_move_nothing(tmp_path):
-    fig = _grid_figure(9)  # 3 × 3: the bottom row and the first column measure the labels for all
+    fig = _grid_figure()  # 2 × 2: the bottom row and the first column measure the labels for all
     measured = [ax for ax in fig.axes if ax.images and ax.get_xticklabels()[0].get_in_layout()]
-    assert len(fig.axes) - 1 == 9 and len(measured) == 5  # 3 in the bottom row + 2 more in the first column
+    assert len(fig.axes) - 1 == 4 and len(measured) == 3  # 2 in the bottom row + 1 more in the first column
     fig.savefig(tmp_path / "left_out.png", dpi=100)
-    reference = _grid_figure(9)
+    reference = _grid_figure()
     for ax in reference.axes:  # every tick label measured again: the layout as constrained layout makes it
         for label in [*ax.get_xticklabels(), *ax.get_yticklabels()]:
             label.set_in_layout(True)
@@ -307,7 +310,7 @@ def test_gif_frames_are_fresh_frames_at_one_layout():
     from attnviz.cross_figures import GIF_SIZE, gif_frame, gif_images
 
     rng = np.random.default_rng(3)
-    source, output = ["le", "chat", "$5", "."], ["the", "cat", "costs", "$5", "</s>"]
+    source, output = ["le", "$5", "."], ["costs", "$5", "</s>"]  # 3 steps: two redrawn, the last fresh
     cross = rng.dirichlet(np.ones(len(source)), size=len(output))  # (T, S): one row per decoding step
     frames = gif_images(cross, source, output)
     assert len(frames) == len(output)
