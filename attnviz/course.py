@@ -100,6 +100,12 @@ def prepare_runner() -> list[str]:
         import torch
 
         torch.set_num_threads(1)
+        try:  # the flow solver's machine code (numba's cache, or a compile): loaded once, shared by the forks
+            from attnviz.maxflow import warm_up
+
+            warm_up()
+        except Exception:  # noqa: BLE001 - optional like the imports: lesson 3.1 will say what is missing
+            pass
         from attnviz.models import preload_defaults
 
         return preload_defaults()

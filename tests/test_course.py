@@ -62,7 +62,7 @@ def test_forked_lessons_are_isolated_report_failures_and_time_out(tmp_path):
     import matplotlib.figure  # noqa: F401 - imported before the fork, as the course runner does
 
     usage, outcomes = {}, {}
-    for i, status, detail, _seconds, used in course._run_forked(lessons, timeout=6, jobs=2, profile=True):
+    for i, status, detail, _seconds, used in course._run_forked(lessons, timeout=3, jobs=2, profile=True):
         outcomes[lessons[i][1].name], usage[lessons[i][1].name] = (status, detail), used
     assert outcomes["fine.py"] == ("ok", "")
     assert outcomes["fails.py"][0] == "failed (exit 1)"
@@ -70,7 +70,7 @@ def test_forked_lessons_are_isolated_report_failures_and_time_out(tmp_path):
     assert outcomes["exits.py"][0] == "failed (exit 2)"
     assert outcomes["hangs.py"][0].startswith("timed out")
     assert outcomes["busy.py"] == ("ok", "")
-    # the child's own CPU time (wait4), not its wall time: 0.6 s of spinning, 6 s of sleeping
+    # the child's own CPU time (wait4), not its wall time: 0.6 s of spinning, 3 s of sleeping
     assert usage["busy.py"]["cpu"] >= 0.55 and usage["hangs.py"]["cpu"] < 0.5
     assert usage["busy.py"]["savefig"] > 0 and usage["fine.py"]["savefig"] == 0  # only busy.py saved a figure
     import attnviz
