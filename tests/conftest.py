@@ -77,19 +77,20 @@ def slow_reason(file_name: str, fixture_names, test_name: str = "") -> str | Non
 
 
 # Seconds of each test file's fast tier, measured with --cpu-times in the two shares of `make test` (one thread
-# each; 2026-11-30 03:37 UTC, load 3.6 on the 2 cores); only used to split the files into shares of about equal
-# cost. CPU seconds, less the 5 s of the first transformers import that every share pays once (in its first file
-# that loads a model), except test_grading.py and test_course.py: their tests mostly wait (graders' workers
-# starting, time limits running out, jails torn down, forked lessons timing out), so they count the wall seconds
-# they hold their share for. A file not listed counts DEFAULT_FILE_CPU, a slow-tier file 0.
+# each; 2026-11-30 04:14 UTC, load 1.8 on the 2 cores, after the numba flow solver and the draw-once figures);
+# only used to split the files into shares of about equal cost. CPU seconds, less the 5 s of the first
+# transformers import that every share pays once (in its first file that loads a model), except
+# test_grading.py and test_course.py: their tests mostly wait (graders' workers starting, time limits running
+# out, jails torn down, forked lessons timing out), so they count the wall seconds they hold their share for.
+# A file not listed counts DEFAULT_FILE_CPU, a slow-tier file 0.
 FILE_CPU_SECONDS: dict[str, float] = {
-    "test_beginner_lessons.py": 20.0, "test_grading.py": 15.0, "test_exercise_mechanism.py": 10.1,
-    "test_vit_attention.py": 9.3, "test_attention_flow.py": 7.6, "test_course_models.py": 6.1,
-    "test_course.py": 6.0, "test_integrated_attention.py": 5.5, "test_attention_faithfulness.py": 4.2,
-    "test_attention_entropy.py": 3.8, "test_cross_attention_viz.py": 3.8, "test_gradient_attention.py": 3.7,
-    "test_attention_comparison.py": 3.4, "test_properties.py": 2.6, "test_attention_rollout.py": 2.6,
-    "test_multihead_visualization.py": 2.4, "test_plotting.py": 1.9, "test_bertviz_style.py": 1.8,
-    "test_attnviz_core.py": 1.5, "test_layering.py": 0.4, "test_exercises.py": 0.4,
+    "test_beginner_lessons.py": 13.9, "test_attention_flow.py": 12.0, "test_exercise_mechanism.py": 7.3,
+    "test_course_models.py": 6.1, "test_plotting.py": 6.0, "test_vit_attention.py": 5.6, "test_grading.py": 5.0,
+    "test_integrated_attention.py": 4.5, "test_attention_faithfulness.py": 3.6, "test_course.py": 2.7,
+    "test_gradient_attention.py": 3.0, "test_cross_attention_viz.py": 2.8, "test_attention_rollout.py": 2.5,
+    "test_properties.py": 2.1, "test_attention_comparison.py": 1.7, "test_bertviz_style.py": 1.6,
+    "test_attention_entropy.py": 1.5, "test_attnviz_core.py": 1.3, "test_layering.py": 1.1,
+    "test_multihead_visualization.py": 1.1, "test_exercises.py": 0.2,
 }
 DEFAULT_FILE_CPU = 5.0
 
