@@ -26,8 +26,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"
 TIMEOUT_S = 1800  # per benchmark
-SECTION = re.compile(r"<!-- bench: (?P<name>bench_\w+\.py)[^>]*-->\n(?P<body>.*?)<!-- /bench: (?P=name) -->\n?",
-                     re.S)
+SECTION = re.compile(r"<!-- bench: (?P<name>bench_\w+\.py)[^\n]*?-->\n(?P<body>.*?)<!-- /bench: (?P=name) -->\n?",
+                     re.S)  # the fence line itself holds "->" (the load before -> after): read to its end
 
 
 def chosen_scripts(names: list[str]) -> list[Path]:
@@ -64,8 +64,9 @@ def run_one(script: Path) -> tuple[str, bool]:
 
 def merge(old_text: str, new_sections: dict[str, str], order: list[str]) -> str:
     """The sections of every benchmark in ``order``: the new ones, else the old ones kept from ``old_text``."""
-    kept = {m["name"]: m.group(0) if m.group(0).endswith("\n") else m.group(0) + "\n"
-            for m in SECTION.finditer(old_text)}
+    kept: dict[str, str] = {}
+    for m in SECTION.finditer(old_text):  # the first section of a name is the one in force
+        kept.setdefault(m["name"], m.group(0) if m.group(0).endswith("\n") else m.group(0) + "\n")
     text = "\n".join(new_sections.get(name) or kept[name] for name in order if name in new_sections or name in kept)
     legacy = old_text.split("\n## ", 1)[1] if not kept and "\n## " in old_text else ""
     if legacy and set(new_sections) != set(order):  # a file from before the fences: keep what was not re-run
