@@ -114,7 +114,8 @@ class AttentionFlow:
         add_residual: use ``0.5·A + 0.5·I`` (rows renormalised) as the capacities (default True).
         tolerance: a lower and an upper bound closer than this settle a pair (default 1e-7).
         workers: processes that share the independent per-pair problems (default 1: none is started).
-            ``workers=2`` halves the wall-clock time on an idle two-core machine, not on a busy one.
+            ``workers=2`` shortens the wall-clock time when a second core is free, not on a busy machine
+            (``bench/bench_flow.py`` measures by how much).
     """
 
     def __init__(self, head_fusion: str = "mean", add_residual: bool = True, tolerance: float = 1e-7,
