@@ -85,11 +85,11 @@ def per_pair_scipy(caps: np.ndarray, pairs) -> float:
     graph = sparse.csr_array((np.concatenate(data), (np.concatenate(tails), np.concatenate(heads))),
                              shape=(2 + depth * n,) * 2)
     graph.sort_indices()
+    sink_in = graph.indptr[2 + (depth - 1) * n:-1]  # each last-layer node has one edge: to the sink
     start = time.process_time()
     for i, j in pairs:
         graph.data[:n] = scaled[-1][i]  # the source's row: the first n entries (node 0)
-        sink_in = graph.indptr[2 + (depth - 1) * n:]  # each last-layer node has one edge: to the sink
-        graph.data[sink_in[:-1]] = scaled[0][:, j]
+        graph.data[sink_in] = scaled[0][:, j]
         maximum_flow(graph, 0, 1)
     return time.process_time() - start
 
