@@ -221,6 +221,17 @@ def _distances_to_sink(n, depth, middle, bottom, flow_middle, flow_bottom, eps, 
 
 
 @njit(cache=True, nogil=True)
+def _global_relabel(n, depth, middle, bottom, flow_middle, flow_bottom, eps, label, queue, count, pointer):
+    """Exact heights for every node (:func:`_distances_to_sink`), the number of nodes at each height (for the
+    gap rule) counted again, and every node's arc search started from its first arc."""
+    _distances_to_sink(n, depth, middle, bottom, flow_middle, flow_bottom, eps, label, queue)
+    count[:] = 0
+    for v in range(depth * n):  # the middle nodes (source and sink are never lifted)
+        count[label[v]] += 1
+    pointer[:] = 0
+
+
+@njit(cache=True, nogil=True)
 def _cut_capacity(n, depth, top, middle, bottom, label):
     """The capacity of the cut whose sink side is the nodes with a finite distance to the sink."""
     nodes = depth * n + 2
@@ -276,11 +287,7 @@ def _source_row_flows(top, middle, bottoms, stop_at, wanted, eps, out_flow, out_
                 excess[m] += top[m] - flow_top[m]
                 flow_top[m] = top[m]
                 updates += 1
-        _distances_to_sink(n, depth, middle, bottom, flow_middle, flow_bottom, eps, label, queue)
-        count[:] = 0
-        for v in range(source):
-            count[label[v]] += 1
-        pointer[:] = 0
+        _global_relabel(n, depth, middle, bottom, flow_middle, flow_bottom, eps, label, queue, count, pointer)
         waiting[:] = False
         head, tail = 0, 0
         for v in range(source):
@@ -365,11 +372,8 @@ def _source_row_flows(top, middle, bottoms, stop_at, wanted, eps, out_flow, out_
                 relabels += 1
                 if relabels > nodes:  # now and then, exact distances again
                     relabels = 0
-                    _distances_to_sink(n, depth, middle, bottom, flow_middle, flow_bottom, eps, label, queue)
-                    count[:] = 0
-                    for v in range(source):
-                        count[label[v]] += 1
-                    pointer[:] = 0
+                    _global_relabel(n, depth, middle, bottom, flow_middle, flow_bottom, eps, label, queue, count,
+                                    pointer)
         out_flow[j] = excess[sink]
         out_updates[j] = updates
         if stopped:
@@ -393,6 +397,8 @@ def _solve_rows(top_rows, middle, bottoms, upper, tolerance, eps, wanted):
     how = np.zeros((n_rows, n), np.int8)
     flow, cut, updates = np.zeros(n), np.zeros(n), np.zeros(n, np.int64)
     for r in range(n_rows):
+        if not wanted[r].any():
+            continue  # another worker's row (or no pair of it left to solve again)
         _source_row_flows(top_rows[r], middle, bottoms, upper[r] - tolerance, wanted[r], eps, flow, cut, updates)
         for j in range(n):
             if not wanted[r, j]:
