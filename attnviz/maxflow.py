@@ -448,8 +448,8 @@ def _solve(caps: np.ndarray, wanted: np.ndarray, upper: np.ndarray, tolerance: f
 
 def warm_up() -> None:
     """Compile the solver now, on a tiny network. numba keeps the machine code beside this file
-    (``__pycache__``), so later processes load it in about a second instead of compiling for about eight:
-    ``make setup`` calls this once, and so do the course runner and the dashboard before their work."""
+    (``__pycache__``), so later processes load it instead of compiling it again: ``make setup`` calls this
+    once, and so do the course runner and the dashboard before their work."""
     _solve(np.full((3, 2, 2), 0.5), np.arange(1), np.ones((1, 2)), 1e-7, EPS)
 
 

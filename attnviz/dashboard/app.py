@@ -28,8 +28,8 @@ from attnviz.dashboard import compute
 HERE = Path(__file__).resolve().parent
 PANEL_ORDER = ("heatmap", "rollout", "flow", "gradient", "headview", "overview", "cross", "vit")
 IFRAME_HEIGHT = {"headview": 640, "overview": 760}
-# Token labels per axis at most. plotly.js measures every tick label in the page (a forced layout each), and
-# that, not the numbers, is most of what a new figure costs the browser (bench/bench_dashboard.py times it).
+# Token labels per axis at most. plotly.js measures every tick label in the page (a forced layout each), so
+# a figure's drawing time grows with its labels (bench/bench_dashboard.py times the panels' redraws).
 # Above 32 tokens every 2nd (3rd, ...) token is labelled; the hover names every cell's tokens.
 MAX_TICK_LABELS = 32
 # Every axis is drawn with ticklabeloverflow="allow": plotly's default for a numeric axis ("hide past div")
