@@ -55,8 +55,9 @@ Vectorised and frugal: the heads are fused first, layer by layer, in the input's
 model output stays float32 until it is fused, as in Abnar & Zuidema's code, and a list of per-layer
 tensors (``outputs.attentions``) is never stacked into one copy — and only the fused ``(L, B, Q, K)``
 matrices, 12× smaller than the input, are converted to float64 and checked (§7). The discard threshold is
-one ``np.partition`` per layer; each ``Â_l`` is made just before it is multiplied; the product is ``L − 1``
-matrix products, and only when you ask for one row (``row=0`` for ``[CLS]``) it is ``L − 1``
+one ``np.partition`` per layer. The layers do not depend on each other until they are multiplied, so they
+are fused and turned into ``Â_l`` side by side, one thread per core (``on_every_core``). The product is
+``L − 1`` matrix products, and only when you ask for one row (``row=0`` for ``[CLS]``) it is ``L − 1``
 vector–matrix products instead, ``n²`` work per layer rather than ``n³``. The matrix products are the
 floor: ``bench/bench_rollout.py`` measures the lesson against them and against a plain per-layer loop.
 
@@ -80,6 +81,9 @@ Usage from Python::
 """
 
 from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -177,16 +181,20 @@ class AttentionRollout:
         n_heads, n_keys = layers[0].shape[2], layers[0].shape[-1]
         mask = validate.check_mask(attention_mask, n_keys, n_batch=layers[0].shape[1])  # (B, K) or None
         mean = np.empty((len(layers),) + layers[0].shape[1:2] + layers[0].shape[3:])  # (L, B, Q, K) float64
-        extremes = []
-        for i, layer in enumerate(layers):
+        extremes = [None] * len(layers)
+
+        def fuse(i: int) -> None:  # layer i: (1, B, H, Q, K) -> mean[i], (B, Q, K) float64, checked
+            layer = layers[i]
             if mask is not None:  # each head's rows over the real keys only (a model gives padding ~0 anyway)
                 layer = validate.check_attention(layer, "LBHQK", name=f"attention_layers[{i}]", square=True)
                 layer = row_normalize(layer * mask[:, None, None, :])  # (1, B, H, Q, K)
             head_sum = np.add.reduce(layer[0], axis=1)  # (B, Q, K), summed in the input's dtype
             np.divide(head_sum, n_heads, out=mean[i], dtype=np.float64)  # converted, then divided
+            validate.check_attention(mean[i], "BQK", name="attention_layers", square=True)
             if fusion != "mean":
-                extremes.append(layer.max(axis=2) if fusion == "max" else layer.min(axis=2))  # exact
-        validate.check_attention(mean, "LBQK", name="attention_layers", square=True)
+                extremes[i] = layer.max(axis=2) if fusion == "max" else layer.min(axis=2)  # exact
+
+        on_every_core(fuse, len(layers))
         if fusion == "mean":
             return mean, batched, mask
         extreme = np.concatenate(extremes).astype(np.float64)  # (L, B, Q, K)
@@ -210,7 +218,7 @@ class AttentionRollout:
         diagonal = np.arange(n)
 
         def augmented(layer: int) -> np.ndarray:  # Â_l of every example, (B, Q, K), made in place
-            if ratio > 0:  # layer by layer, while the layer's matrices are in cache
+            if ratio > 0:
                 discard_lowest(fused[layer:layer + 1], ratio, mask, copy=False)  # (1, B, Q, K) in place
             hat = fused[layer]
             if residual:
@@ -223,20 +231,20 @@ class AttentionRollout:
                 hat[(sums <= 1e-12)[..., 0]] = 0.0  # rows with no weight (padding) stay zero
             return hat
 
+        hats = on_every_core(augmented, n_layers)  # Â_1 … Â_L, (B, Q, K) each: independent until multiplied
         if row is not None:  # e_row · Â_L ⋯ Â_1: one vector–matrix product per layer, n² work each
             row = validate.check_index(row, n, name="row")
-            vector = augmented(n_layers - 1)[:, row, None, :]  # (B, 1, K): row `row` of Â_L
-            for layer in range(n_layers - 2, -1, -1):
-                vector = vector @ augmented(layer)  # (B, 1, K)
+            vector = hats[-1][:, row, None, :]  # (B, 1, K): row `row` of Â_L
+            for hat in reversed(hats[:-1]):
+                vector = vector @ hat  # (B, 1, K)
             vector = vector[:, 0]  # (B, K)
             return vector if mask is None else vector * (mask & mask[:, [row]])  # padding: zero
-        # Each Â_l is made just before it is used, while its 2 MB (at 512 tokens) are still in cache.
-        products = augmented(0)  # (B, Q, K)
+        products = hats[0]  # (B, Q, K)
         if partial:
             every = np.empty_like(fused)  # (L, B, Q, K)
             every[0] = products
         for layer in range(1, n_layers):
-            products = augmented(layer) @ products  # R_l = Â_l · R_{l-1}: (B, Q, K)
+            products = hats[layer] @ products  # R_l = Â_l · R_{l-1}: (B, Q, K)
             if partial:
                 every[layer] = products
         if partial:
@@ -260,6 +268,21 @@ class AttentionRollout:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def on_every_core(work, n_items: int) -> list:
+    """``[work(0), …, work(n_items − 1)]``, run on one thread per core.
+
+    Threads help here because NumPy lets go of Python's global lock inside its loops (sums, divisions,
+    ``np.partition``), so the layers are prepared side by side; the order of the results is kept.
+    """
+    if CORES == 1 or n_items == 1:
+        return [work(i) for i in range(n_items)]
+    with ThreadPoolExecutor(max_workers=min(CORES, n_items)) as pool:
+        return list(pool.map(work, range(n_items)))
+
+
 def discard_lowest(fused: np.ndarray, ratio: float, mask=None, *, copy: bool = True) -> np.ndarray:
     """Zero the lowest ``ratio`` fraction of the off-diagonal entries of every ``(Q, K)`` matrix.
 
@@ -310,7 +333,7 @@ def discard_lowest(fused: np.ndarray, ratio: float, mask=None, *, copy: bool = T
             flat_ties = ties.reshape(*ties.shape[:-2], n * n)  # (..., b, Q·K) view, row-major
             flat_ties &= np.cumsum(flat_ties, axis=-1) <= still_needed[..., 0]
             drop |= ties
-        np.putmask(chosen, drop, 0.0)
+        np.multiply(chosen, ~drop, out=chosen)  # zero the dropped entries (all are finite)
         if not every:
             fused[..., rows, :, :] = chosen
     return fused

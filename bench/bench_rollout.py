@@ -3,8 +3,8 @@
 The lesson (``intermediate.attention_rollout.AttentionRollout``) fuses the heads first, in the input's own
 dtype (float32 stays float32 until fused, as in Abnar & Zuidema's code), converts and validates only the
 fused matrices (12× smaller than the input), finds the discard threshold with one ``np.partition`` per
-layer, makes each ``Â_l`` just before it is multiplied, and forms only the product that is asked for —
-with ``row=`` a single row, by vector–matrix products.
+layer, prepares the layers' ``Â_l`` side by side on every core (threads: NumPy releases the GIL), and
+forms only the product that is asked for — with ``row=`` a single row, by vector–matrix products.
 
 References, all in the same run on the same random row-stochastic float32 input:
 
