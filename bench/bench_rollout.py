@@ -80,7 +80,7 @@ def measure(attention: np.ndarray) -> list[tuple]:
     """Rows of (what, lesson s, loop s, products s or None, difference to A&Z loop, to NumPy loop, target)."""
     rollout = AttentionRollout()
     hats = 0.5 * attention.astype(np.float64).mean(1) + 0.5 * np.eye(TOKENS)  # (L, Q, K) for the floor
-    floor, _ = median_seconds(lambda: products_only(hats), 3)
+    floor, _ = median_seconds(lambda: products_only(hats), 15)
     as_list = [layer for layer in attention]  # what transformers returns: one array per layer
     cases = [
         (f"discard {DISCARD}", attention, {"discard_ratio": DISCARD}, TARGETS["discard"]),
@@ -91,7 +91,7 @@ def measure(attention: np.ndarray) -> list[tuple]:
     ]
     rows = []
     for name, given, kwargs, target in cases:
-        lesson, got = median_seconds(lambda g=given, kw=kwargs: rollout.compute_rollout(g, **kw), 5)
+        lesson, got = median_seconds(lambda g=given, kw=kwargs: rollout.compute_rollout(g, **kw), 15)
         ratio, row = kwargs["discard_ratio"], kwargs.get("row")
         loop, plain = median_seconds(lambda r=ratio, w=row: numpy_loop_rollout(attention, r, w), 3)
         published = numpy_loop_rollout(attention, ratio, row, fuse_in_input_dtype=True)
