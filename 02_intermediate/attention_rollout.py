@@ -56,7 +56,7 @@ model output stays float32 until it is fused, as in Abnar & Zuidema's code, and 
 tensors (``outputs.attentions``) is never stacked into one copy — and only the fused ``(L, B, Q, K)``
 matrices, 12× smaller than the input, are converted to float64 and checked (§7). The discard threshold is
 one ``np.partition`` per layer. The layers do not depend on each other until they are multiplied, so they
-are fused and turned into ``Â_l`` side by side, one thread per core (``on_every_core``). The product is
+are fused and turned into ``Â_l`` side by side, one thread per core (``attnviz.parallel``). The product is
 ``L − 1`` matrix products, and only when you ask for one row (``row=0`` for ``[CLS]``) it is ``L − 1``
 vector–matrix products instead, ``n²`` work per layer rather than ``n³``. The matrix products are the
 floor: ``bench/bench_rollout.py`` measures the lesson against them and against a plain per-layer loop.
@@ -82,15 +82,13 @@ Usage from Python::
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
 from attnviz import rollout_figures, validate
 from attnviz.cli import lesson_parser, run_lesson
 from attnviz.normalize import HEAD_FUSIONS, row_normalize
 from attnviz.outputs import LessonOutputs
+from attnviz.parallel import map_on_threads
 from intermediate.attention_comparison import attention_entropy
 
 DEFAULT_TEXT = "The cat sat on the mat because it was tired."
@@ -194,7 +192,7 @@ class AttentionRollout:
             if fusion != "mean":
                 extremes[i] = layer.max(axis=2) if fusion == "max" else layer.min(axis=2)  # exact
 
-        on_every_core(fuse, len(layers))
+        map_on_threads(fuse, range(len(layers)))  # the layers side by side, one thread per core
         if fusion == "mean":
             return mean, batched, mask
         extreme = np.concatenate(extremes).astype(np.float64)  # (L, B, Q, K)
@@ -231,7 +229,7 @@ class AttentionRollout:
                 hat[(sums <= 1e-12)[..., 0]] = 0.0  # rows with no weight (padding) stay zero
             return hat
 
-        hats = on_every_core(augmented, n_layers)  # Â_1 … Â_L, (B, Q, K) each: independent until multiplied
+        hats = map_on_threads(augmented, range(n_layers))  # Â_1 … Â_L, (B, Q, K) each, side by side
         if row is not None:  # e_row · Â_L ⋯ Â_1: one vector–matrix product per layer, n² work each
             row = validate.check_index(row, n, name="row")
             vector = hats[-1][:, row, None, :]  # (B, 1, K): row `row` of Â_L
@@ -268,21 +266,6 @@ class AttentionRollout:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def on_every_core(work, n_items: int) -> list:
-    """``[work(0), …, work(n_items − 1)]``, run on one thread per core.
-
-    Threads help here because NumPy lets go of Python's global lock inside its loops (sums, divisions,
-    ``np.partition``), so the layers are prepared side by side; the order of the results is kept.
-    """
-    if CORES == 1 or n_items == 1:
-        return [work(i) for i in range(n_items)]
-    with ThreadPoolExecutor(max_workers=min(CORES, n_items)) as pool:
-        return list(pool.map(work, range(n_items)))
-
-
 def discard_lowest(fused: np.ndarray, ratio: float, mask=None, *, copy: bool = True) -> np.ndarray:
     """Zero the lowest ``ratio`` fraction of the off-diagonal entries of every ``(Q, K)`` matrix.
 

@@ -45,8 +45,10 @@ lanes of ``i`` and ``j``; flows from push–relabel (Goldberg & Tarjan 1988), co
 stops as soon as a pair's flow reaches its cut and starts each sink from the previous sink's flow;
 ``compute_flow(..., return_info=True)`` reports the proven error bound). With ``n²`` pairs, all pairs are
 practical up to about a hundred tokens; ``compute_flow(..., rows=[0])`` computes only the rows asked for
-(the lesson does this above ``FULL_FLOW_MAX`` tokens, the dashboard for the row under the mouse).
-``bench/bench_flow.py`` measures both against per-pair networkx and scipy; ``bench/RESULTS.md`` has the CPU s.
+(the lesson does this above ``FULL_FLOW_MAX`` tokens, the dashboard for the row under the mouse). The
+pairs are independent, so by default they are shared between one thread per core (``workers``).
+``bench/bench_flow.py`` measures both against per-pair networkx and scipy, in one thread and in the
+default; ``bench/RESULTS.md`` has the seconds.
 
 Gradient-weighted flow
 ----------------------
@@ -113,13 +115,13 @@ class AttentionFlow:
         head_fusion: how a layer's heads become one matrix: ``"mean"`` (the paper), ``"max"`` or ``"min"``.
         add_residual: use ``0.5·A + 0.5·I`` (rows renormalised) as the capacities (default True).
         tolerance: a lower and an upper bound closer than this settle a pair (default 1e-7).
-        workers: processes that share the independent per-pair problems (default 1: none is started).
-            ``workers=2`` shortens the wall-clock time when a second core is free, not on a busy machine
-            (``bench/bench_flow.py`` measures by how much).
+        workers: threads that share the independent per-pair problems (default: one per core this process
+            may use; ``workers=1`` solves them one after another). More threads shorten the wall-clock time
+            when the cores are free, not on a busy machine (``bench/bench_flow.py`` measures by how much).
     """
 
     def __init__(self, head_fusion: str = "mean", add_residual: bool = True, tolerance: float = 1e-7,
-                 workers: int = 1):
+                 workers: int | None = None):
         check_head_fusion(head_fusion)
         self.tolerance, self.workers = flow_figures.check_solver_options(tolerance, workers)
         self.head_fusion, self.add_residual = head_fusion, bool(add_residual)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from attnviz.parallel import usable_cores
 from attnviz.plotting import heatmap_html, show_heatmaps, token_bars
 from attnviz.validate import check_attention, check_tokens, to_numpy
 
@@ -195,9 +196,12 @@ def load_encoder(args):
 
 
 def check_solver_options(tolerance, workers) -> tuple[float, int]:
-    """``AttentionFlow``'s solver options, checked: ``tolerance`` in ``(0, 1e-6]``, ``workers`` a positive int."""
+    """``AttentionFlow``'s solver options, checked: ``tolerance`` in ``(0, 1e-6]``, ``workers`` a positive int
+    (``None``: one per usable core)."""
     if not 0 < float(tolerance) <= 1e-6:
         raise ValueError(f"tolerance: got {tolerance}; expected a number in (0, 1e-6]")
+    if workers is None:
+        return float(tolerance), usable_cores()
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers: got {workers!r}; expected a positive integer")
     return float(tolerance), workers

@@ -42,7 +42,7 @@ Why the answer is exact (to a proven bound)
 
 ``FlowInfo`` says how each pair was settled and the largest proven error. The ``n²`` problems are
 independent: with ``workers > 1`` the source rows (or, for a single row, its sinks) are shared between
-forked processes.
+threads, which run side by side because the compiled loop lets go of Python's global lock (``nogil``).
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from attnviz.parallel import map_on_threads
 from attnviz.validate import check_attention
 
 EPS = 2.0**-44  # an arc with at most this much left is treated as full (step 4)
@@ -427,7 +428,7 @@ def all_pairs_max_flow(capacities, tolerance: float = 1e-7, workers: int = 1, ro
         raise ValueError(f"capacities: got {n_layers} layer; the solver needs at least 2 (one layer: F = Â)")
     wanted = np.arange(n) if rows is None else check_rows(rows, n)  # (R,)
     upper = _upper_bounds(caps, wanted)  # (R, n): the cut bounds of the wanted rows
-    value, lower, how = _solve_in_parallel(caps, wanted, upper, float(tolerance), workers)
+    value, lower, how = _solve(caps, wanted, upper, float(tolerance), EPS, workers=workers)
     loose = value - lower > tolerance  # (R, n): cut and flow further apart than the tolerance
     if loose.any():  # step 4's second try, with a finer threshold for a full arc
         again = _solve(caps, wanted, upper, float(tolerance), FINE_EPS, loose)
@@ -438,12 +439,36 @@ def all_pairs_max_flow(capacities, tolerance: float = 1e-7, workers: int = 1, ro
 
 
 def _solve(caps: np.ndarray, wanted: np.ndarray, upper: np.ndarray, tolerance: float, eps: float,
-           pairs: np.ndarray | None = None):
-    """Steps 3–4 for the source rows ``wanted`` (all their pairs, or those marked in ``pairs``)."""
+           pairs: np.ndarray | None = None, workers: int = 1):
+    """Steps 3–4 for the source rows ``wanted`` (all their pairs, or those marked in ``pairs``), on
+    ``workers`` threads (:func:`_shares`)."""
     middle = np.ascontiguousarray(caps[-2:0:-1])  # (L − 2, n, n): Â_{L−1} … Â_2, top to bottom
     bottoms = np.ascontiguousarray(caps[0].T)  # (n, n): row j = the capacities into input token j
+    top_rows = np.ascontiguousarray(caps[-1][wanted])  # (R, n): the sources' rows of Â_L
     pairs = np.ones(upper.shape, bool) if pairs is None else pairs
-    return _solve_rows(np.ascontiguousarray(caps[-1][wanted]), middle, bottoms, upper, tolerance, eps, pairs)
+    shares = _shares(pairs, workers)
+    if len(shares) == 1:
+        return _solve_rows(top_rows, middle, bottoms, upper, tolerance, eps, pairs)
+    parts = map_on_threads(lambda share: _solve_rows(top_rows, middle, bottoms, upper, tolerance, eps, share),
+                           shares, threads=len(shares))  # the compiled loop runs without the GIL (nogil)
+    out = (np.zeros(upper.shape), np.zeros(upper.shape), np.zeros(upper.shape, np.int8))
+    for share, part in zip(shares, parts):
+        for whole, piece in zip(out, part):
+            whole[share] = piece[share]
+    return out
+
+
+def _shares(pairs: np.ndarray, workers: int) -> list[np.ndarray]:
+    """The pairs ``(R, n)`` split between ``workers`` threads: whole source rows, interleaved, when there are
+    rows enough; else (one row at 512 tokens) each row's sinks in contiguous blocks, so that every thread's
+    warm start still goes from one sink to the next."""
+    if workers <= 1 or pairs.sum() < 2 * workers:
+        return [pairs]
+    rows, sinks = np.indices(pairs.shape)  # (R, n) each
+    if pairs.shape[0] >= workers:
+        return [pairs & (rows % workers == k) for k in range(workers)]
+    block = -(-pairs.shape[1] // workers)  # sinks per thread, rounded up
+    return [pairs & (sinks // block == k) for k in range(workers)]
 
 
 def warm_up() -> None:
@@ -451,39 +476,3 @@ def warm_up() -> None:
     (``__pycache__``), so later processes load it instead of compiling it again: ``make setup`` calls this
     once, and so do the course runner and the dashboard before their work."""
     _solve(np.full((3, 2, 2), 0.5), np.arange(1), np.ones((1, 2)), 1e-7, EPS)
-
-
-_SHARED: tuple = ()  # what forked workers inherit: (caps, wanted, upper, tolerance)
-
-
-def _solve_share(pairs: np.ndarray):
-    caps, wanted, upper, tolerance = _SHARED
-    return _solve(caps, wanted, upper, tolerance, EPS, pairs)
-
-
-def _solve_in_parallel(caps, wanted, upper, tolerance: float, workers: int):
-    """The pairs are independent problems: with ``workers > 1`` they are split between forked processes —
-    by source row when there are rows enough, else by sink (one row at 512 tokens). Same answers, in less
-    wall-clock time when the cores are free."""
-    import multiprocessing
-
-    global _SHARED
-    if workers <= 1 or upper.size < 2 * workers or "fork" not in multiprocessing.get_all_start_methods():
-        return _solve(caps, wanted, upper, tolerance, EPS)
-    warm_up()  # compiled (or loaded from numba's cache) once, before forking
-    _SHARED = (caps, wanted, upper, tolerance)
-    rows, sinks = np.indices(upper.shape)  # (R, n) each
-    split = rows if wanted.size >= workers else sinks
-    shares = [split % workers == k for k in range(workers)]  # (R, n) masks, interleaved
-    try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            parts = pool.map(_solve_share, shares)
-    except (OSError, AssertionError):  # no processes allowed here (e.g. inside a daemonic worker): stay serial
-        return _solve(caps, wanted, upper, tolerance, EPS)
-    finally:
-        _SHARED = ()
-    out = [np.zeros(upper.shape), np.zeros(upper.shape), np.zeros(upper.shape, np.int8)]
-    for share, part in zip(shares, parts):
-        for whole, piece in zip(out, part):
-            whole[share] = piece[share]
-    return tuple(out)

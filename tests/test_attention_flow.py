@@ -113,8 +113,8 @@ def test_parallel_workers_give_the_same_flow():
 
 
 def test_one_row_shared_by_sink_between_workers():
-    """One source row and two workers: the sinks are split between the processes (each warm-starts its own
-    sequence of sinks), and the row equals networkx's."""
+    """One source row and two workers: the sinks are split between two threads (each warm-starts its own
+    block of sinks), and the row equals networkx's."""
     weights = softmax_heads(16, 4, 3, 11, 3.0)
     row = AttentionFlow(workers=2).compute_flow(list(weights), rows=[7])
     np.testing.assert_allclose(row, networkx_flow(reference_capacities(weights), rows=[7]), atol=1e-7, rtol=0)

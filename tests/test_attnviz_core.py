@@ -392,3 +392,54 @@ def test_preloaded_default_is_handed_over_once(monkeypatch):
     assert models._PRELOADED == {}
     for a, b in zip(first.model.parameters(), second.model.parameters()):
         assert torch.equal(a, b)  # the same weights either way
+
+
+# ------------------------------------------------------------------------------------------ threads
+def test_map_on_threads_runs_side_by_side_in_order():
+    """Two items on two threads must meet at a barrier: run one after the other, the first would wait for
+    the second forever (the barrier times out and the test fails)."""
+    import threading
+
+    from attnviz.parallel import map_on_threads
+
+    barrier = threading.Barrier(2, timeout=10)
+
+    def work(item):
+        barrier.wait()
+        return item * item, threading.get_ident()
+
+    results = map_on_threads(work, [3, 4], threads=2)
+    assert [value for value, _ in results] == [9, 16]
+    assert len({ident for _, ident in results}) == 2
+    assert map_on_threads(lambda item: threading.get_ident(), [1, 2], threads=1) == [threading.get_ident()] * 2
+    with pytest.raises(ZeroDivisionError):
+        map_on_threads(lambda item: 1 / item, [1, 0], threads=2)
+
+
+@pytest.mark.parametrize(("shape", "workers"), [((1, 11), 2), ((1, 512), 3), ((5, 8), 2), ((2, 9), 3)])
+def test_flow_shares_cover_every_pair_once(shape, workers):
+    """The flow solver's split between threads: every wanted pair in exactly one share; whole rows when there
+    are rows enough, else one contiguous block of sinks per thread (so each thread's warm start goes from one
+    sink to the next)."""
+    from attnviz.maxflow import _shares
+
+    pairs = np.random.default_rng(0).random(shape) < 0.8
+    shares = _shares(pairs, workers)
+    assert len(shares) == workers
+    np.testing.assert_array_equal(np.sum(shares, axis=0), pairs.astype(int))  # a cover, and disjoint
+    for share in shares:
+        if shape[0] >= workers:  # whole rows
+            assert all(not share[r].any() or (share[r] == pairs[r]).all() for r in range(shape[0]))
+        else:  # one block of sinks: between its first and last sink every wanted sink is in it
+            sinks = np.flatnonzero(share[0])
+            assert (share[0][sinks[0]:sinks[-1] + 1] == pairs[0][sinks[0]:sinks[-1] + 1]).all()
+    assert len(_shares(pairs, 1)) == 1
+
+
+def test_attention_flow_uses_every_usable_core_by_default():
+    import os
+
+    from advanced.attention_flow import AttentionFlow
+
+    assert AttentionFlow().workers == len(os.sched_getaffinity(0))
+    assert AttentionFlow(workers=1).workers == 1
