@@ -24,8 +24,9 @@ Why the answer is exact (to a proven bound)
    Every arc out of the source is filled; a node holding more than it passes on (an *excess*) pushes it
    along arcs with room left towards a neighbour one step nearer the sink, by the *height* of each node,
    and is lifted when no such arc is left — back towards the source if need be. The heights start, and are
-   now and then reset, as exact distances to the sink (a backwards breadth-first search); a height no node
-   holds any more (a *gap*) cuts off everything above it. Whatever has reached the sink is, at any moment,
+   now and then reset, as exact distances to the sink (a backwards breadth-first search); when the sink
+   changes they are reset to each layer's distance from the input instead, which is always valid and needs
+   no search; a height no node holds any more (a *gap*) cuts off everything above it. Whatever has reached the sink is, at any moment,
    the value of a genuine flow (a preflow's paths to the sink carry it), so a pair stops as soon as that
    reaches its cut bound from step 2 minus ``tol`` — by step 1 its answer is then proven. The network of one
    pair is never built: a node is (layer, token), its arcs are a row or a column of ``Â``, and the flow on
@@ -233,6 +234,18 @@ def _global_relabel(n, depth, middle, bottom, flow_middle, flow_bottom, eps, lab
 
 
 @njit(cache=True, nogil=True)
+def _layer_heights(n, depth, label, count, pointer):
+    """Every middle node's height set to the number of layers between it and the sink (``depth − d``): always
+    valid — each residual arc goes one layer down (height − 1) or up (height + 1) — and, unlike a search of
+    every arc, nearly free. Used when the sink changes: the previous sink's heights no longer hold."""
+    count[:] = 0
+    for v in range(depth * n):
+        label[v] = depth - v // n
+        count[label[v]] += 1
+    pointer[:] = 0
+
+
+@njit(cache=True, nogil=True)
 def _cut_capacity(n, depth, top, middle, bottom, label):
     """The capacity of the cut whose sink side is the nodes with a finite distance to the sink."""
     nodes = depth * n + 2
@@ -273,6 +286,7 @@ def _source_row_flows(top, middle, bottoms, stop_at, wanted, eps, out_flow, out_
     count = np.zeros(nodes + 1, np.int64)  # nodes per height, for the gap rule
     waiting = np.zeros(nodes, np.bool_)
     updates = 0
+    first_sink = True
     for j in range(n):
         if not wanted[j]:
             continue
@@ -288,7 +302,11 @@ def _source_row_flows(top, middle, bottoms, stop_at, wanted, eps, out_flow, out_
                 excess[m] += top[m] - flow_top[m]
                 flow_top[m] = top[m]
                 updates += 1
-        _global_relabel(n, depth, middle, bottom, flow_middle, flow_bottom, eps, label, queue, count, pointer)
+        if first_sink:
+            _global_relabel(n, depth, middle, bottom, flow_middle, flow_bottom, eps, label, queue, count, pointer)
+            first_sink = False
+        else:
+            _layer_heights(n, depth, label, count, pointer)
         waiting[:] = False
         head, tail = 0, 0
         for v in range(source):
