@@ -21,6 +21,7 @@ sys.path.insert(0, str(REPO / "tests" / "browser"))  # the Chromium helper the b
 
 LENGTHS = (128, 256, 512)
 LOADS = 5
+FIRST_DRAW_LIMIT_MS = 2000  # at 512 tokens (specification §8)
 
 
 def attention_for(loaded, length: int):
@@ -90,7 +91,15 @@ def main() -> int:
         print(f"| {r['n']} | {r['weights'] / 1e6:.2f} M | {r['json'] / 1e6:.1f} MB | {r['head'] / 1e6:.2f} MB "
               f"| {r['model'] / 1e6:.2f} MB | {r['json'] / r['head']:.0f}× | {100 * r['kept']:.1f}% | {draw[0]} "
               f"| {draw[1]} | {r['encode']:.2f} s |")
-    print("\nThe limits the browser tests enforce at 512 tokens: each file ≤ 10 MB, first draw ≤ 2000 ms.")
+    print("\nAt 512 tokens each file must stay ≤ 10 MB (the browser tests assert it) and draw its first view "
+          "within 2000 ms of navigation (measured here only: a timed test would fail on a loaded machine):")
+    last = rows[-1]
+    for view in ("head", "model"):
+        size, draw = last[view], last[f"draw_{view}"]
+        drawn = "not measured (no Chromium)" if draw is None else (
+            f"{draw:.0f} ms, {'met' if draw <= FIRST_DRAW_LIMIT_MS else 'NOT met'}")
+        print(f"- {view} view, {last['n']} tokens: {size / 1e6:.2f} MB, {'met' if size <= 10 * 1024**2 else 'NOT met'}; "
+              f"first draw {drawn}")
     return 0
 
 

@@ -2,7 +2,8 @@
 
 They open the head view, the model view (for a short sentence and for a 512-token input to the
 pre-trained encoder, 6 layers × 12 heads); check there are no console errors, that the 512-token files stay
-under 10 MB and draw their first view within 2 s of navigation; click a head, hover a token, click a
+under 10 MB and draw (how fast is measured by ``bench/bench_html.py``, not here: a timed test on a shared
+machine fails on its neighbours' load); click a head, hover a token, click a
 thumbnail and check the drawing changed in the way the data says it should (the gallery has its own
 tests/test_gallery.py); and take
 screenshots (kept in ``$ATTNVIZ_SCREENSHOTS`` when that is set).
@@ -31,7 +32,6 @@ from chromium import (  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
-FIRST_DRAW_LIMIT_MS = 2000
 SIZE_LIMIT = 10 * 1024**2
 CANVAS_CHECKSUM = """
 const c = document.getElementById(arguments[0]);
@@ -81,16 +81,13 @@ def _hooks(driver) -> dict:
 
 # ----------------------------------------------------------------------------------- 512 tokens
 @pytest.mark.parametrize("mode", ["head", "model"])
-def test_512_tokens_small_fast_and_error_free(driver, pages, mode, tmp_path):
+def test_512_tokens_small_drawn_and_error_free(driver, pages, mode, tmp_path):
     path = pages["long"][mode]
     assert len(pages["long"]["tokens"]) == 512
     size = path.stat().st_size
     assert size <= SIZE_LIMIT, f"{mode} view of 512 tokens is {size / 1e6:.1f} MB, over the 10 MB limit"
     timing = open_page(driver, path)
     assert timing["first_draw_ms"] is not None, f"{mode} view never drew (console: {console_errors(driver)})"
-    assert timing["first_draw_ms"] <= FIRST_DRAW_LIMIT_MS, (
-        f"{mode} view of 512 tokens drew its first view {timing['first_draw_ms']:.0f} ms after navigation; "
-        f"the limit is {FIRST_DRAW_LIMIT_MS} ms")
     assert console_errors(driver) == []
     hooks = _hooks(driver)
     assert hooks["mode"] == mode and hooks["draws"] >= 1
