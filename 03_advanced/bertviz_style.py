@@ -97,10 +97,12 @@ from attnviz.views import (
     collect_sets,
     densify,
     display_tokens,
+    html_page,
     label_decoder_by_prediction,
     pack,
     packed_bytes,
     page_data,
+    page_settings,
     page_size_figure,
     read_page_data,
     read_text_option,
@@ -109,9 +111,9 @@ from attnviz.views import (
 )
 
 __all__ = ["MODEL_KINDS", "AttentionView", "attention_from_model", "bertviz_page_bytes", "both_views",
-           "collect_sets", "decoder_caption", "dense_json_bytes", "densify", "detect_kind", "display_tokens",
-           "encode_sets", "head_view", "induction_scores", "label_decoder_by_prediction", "model_view",
-           "read_page_data", "sparsify"]
+           "both_views_data", "collect_sets", "decoder_caption", "dense_json_bytes", "densify", "detect_kind",
+           "display_tokens", "encode_sets", "head_view", "induction_scores", "label_decoder_by_prediction",
+           "model_view", "read_page_data", "sparsify"]
 
 THRESHOLD = 0.002  # links below this weight are not stored (≈ 1/512: an even spread over 512 tokens)
 MAX_LINKS = 128  # at most this many links per query row, strongest first
@@ -234,11 +236,19 @@ def model_view(attention=None, tokens=None, *, view: str | None = None, threshol
 def both_views(*, title: str, subtitle: str = "", layer: int = 0, threshold: float = THRESHOLD,
                max_links: int = MAX_LINKS, **inputs) -> tuple[AttentionView, AttentionView]:
     """The head view and the model view of the same input, encoding the data only once."""
+    head, model = both_views_data(title=title, subtitle=subtitle, layer=layer, threshold=threshold,
+                                  max_links=max_links, **inputs)
+    return AttentionView(html_page(head), "head"), AttentionView(html_page(model), "model")
+
+
+def both_views_data(*, title: str, subtitle: str = "", layer: int = 0, threshold: float = THRESHOLD,
+                    max_links: int = MAX_LINKS, **inputs) -> tuple[dict, dict]:
+    """The data objects of :func:`both_views`' two pages, without the pages (the dashboard sends these):
+    the same encoded ``views`` list in both."""
     views, used = encode_sets(collect_sets(**inputs), threshold, max_links)
     common = {"threshold": used, "max_links": max_links, "subtitle": subtitle}
-    return (AttentionView(render_page("head", views, title=f"Head view — {title}", layer=layer, **common),
-                          "head"),
-            AttentionView(render_page("model", views, title=f"Model view — {title}", **common), "model"))
+    return (page_settings("head", views, title=f"Head view — {title}", layer=layer, **common),
+            page_settings("model", views, title=f"Model view — {title}", **common))
 
 
 BERTVIZ_JSON_COPIES = 2  # a BertViz page holds its attention JSON twice (≈ 870 MB at 512 tokens, not 435)

@@ -7,7 +7,9 @@ and the dashboard share:
 - :func:`collect_sets` checks what a caller passes (one self-attention, or the encoder, decoder and
   cross-attention of an encoder-decoder) and names each kind of attention (:class:`AttentionSet`);
 - :func:`render_page` writes the page: styles, script and data inlined, no CDN, no server — it opens
-  offline. The script and styles are ``views.js`` and ``views.css`` in :data:`ASSETS`;
+  offline. The script and styles are ``views.js`` and ``views.css`` in :data:`ASSETS`. It is
+  :func:`page_settings` (the data object) wrapped by :func:`html_page`; the dashboard sends the data
+  object alone;
 - :class:`AttentionView` is a written page: ``.html``, ``.save(path)``, and it displays itself in Jupyter;
 - :func:`page_data` reads the data back out of a page (tests, benchmarks, the lesson's size figure),
   :func:`pack` / :func:`unpack` are the byte transport the page's ``DecompressionStream`` decodes;
@@ -190,7 +192,16 @@ def render_page(mode: str, views: list[dict], *, threshold: float, max_links: in
                 subtitle: str = "", layer: int = 0, heads=None, view: str | None = None) -> str:
     """The complete HTML of a head view (``mode="head"``) or model view (``mode="model"``) from encoded
     views (one dict per kind of attention, as ``advanced.bertviz_style.encode_sets`` makes them): one
-    file with its styles, script and data inlined."""
+    file with its styles, script and data inlined. The arguments are :func:`page_settings`'."""
+    return html_page(page_settings(mode, views, threshold=threshold, max_links=max_links, title=title,
+                                   subtitle=subtitle, layer=layer, heads=heads, view=view))
+
+
+def page_settings(mode: str, views: list[dict], *, threshold: float, max_links: int, title: str,
+                  subtitle: str = "", layer: int = 0, heads=None, view: str | None = None) -> dict:
+    """The data object a page carries (what :func:`page_data` reads back): the encoded ``views`` and the
+    settings ``views.js`` starts from — ``layer`` and ``heads`` shown first, ``view`` the kind of attention
+    (default: cross-attention when given), the threshold and link budget the encoding used."""
     if mode not in ("head", "model"):
         raise ValueError(f"mode: got {mode!r}; expected 'head' or 'model'")
     ids = [v["id"] for v in views]
@@ -208,13 +219,18 @@ def render_page(mode: str, views: list[dict], *, threshold: float, max_links: in
         "headColors": [HEAD_COLORS[i % len(HEAD_COLORS)] for i in range(max(v["heads"] for v in views))],
         "viridis": _viridis_lut(), "views": views,
     }
+    return data
+
+
+def html_page(data: dict) -> str:
+    """The page around a data object from :func:`page_settings`: styles, script and data inlined."""
     # "</" inside a <script> would end it early (a token could be "</script>"); JSON allows "<\/" for it.
     payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
     script = (ASSETS / "views.js").read_text(encoding="utf-8")
     style = (ASSETS / "views.css").read_text(encoding="utf-8")
     return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f'<title>{html.escape(title)}</title>\n<link rel="icon" href="data:,">\n<style>\n{style}</style>\n'
+            f'<title>{html.escape(data["title"])}</title>\n<link rel="icon" href="data:,">\n<style>\n{style}</style>\n'
             f'</head><body>\n<div id="attnviz-root"></div>\n'
             f'<script type="application/json" id="attnviz-data">{payload}</script>\n'
             f"<script>\n{script}</script>\n</body></html>\n")

@@ -295,6 +295,13 @@ def test_views_data_carries_the_attention_once_for_both_frames(minilm):
     assert (reference[~kept] < THRESHOLD + 1 / 510).all(), "only weights under the threshold are left out"
     # What crosses per input now, against the two whole pages sent before: under half.
     head_page, model_page = compute.views_pages(a, 0)
+    # ... and it is exactly what those pages carry (the lesson's pages, parsed back)
+    from attnviz.views import page_data
+
+    for name, page in (("head", head_page), ("model", model_page)):
+        carried = page_data(page)
+        assert carried.pop("views") == json.loads(json.dumps(data["views"]))
+        assert carried == json.loads(json.dumps(data[name])), name
     sent = len(json.dumps(data))
     assert sent < (len(head_page) + len(model_page)) / 2, (sent, len(head_page) + len(model_page))
     frame = app.views_frame_page("headview")

@@ -527,13 +527,12 @@ def views_data(a: Analysis) -> dict:
     """What the page's views frames draw: the encoded attention once (``views``) and each page's settings
     (``head``, ``model``), exactly as ``advanced.bertviz_style`` writes them into its head and model view
     pages; plus the input's ``key`` and ``text``. The head view's ``layer`` is set in the page."""
-    from attnviz.views import page_data
+    from advanced.bertviz_style import both_views_data
 
     def data():
-        head_page, model_page = views_pages(a, 0)
-        head, model = page_data(head_page), page_data(model_page)
+        head, model = both_views_data(**a.views_kwargs, title=f"{a.model_name}: {a.text[:60]}", layer=0)
         views = head.pop("views")
-        model.pop("views")
+        model.pop("views")  # the same list: it travels once
         return {"key": a.key, "text": a.text, "views": views, "head": head, "model": model}
 
     return once(a, "views_data", data)
