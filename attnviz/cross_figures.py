@@ -138,11 +138,12 @@ def animation_frames(attention) -> np.ndarray:
     ``(T, S) -> (T, T, S)`` — one frame per decoding step.
     """
     arr = check_attention(attention, "QK", name="attention")
-    n_steps = arr.shape[0]
-    frames = np.repeat(arr[None], n_steps, axis=0)  # (frames, T, S)
-    later = np.arange(n_steps)[None, :] > np.arange(n_steps)[:, None]  # (frame, row): not decoded yet
-    frames[later] = np.nan
-    return frames
+    return np.stack([_rows_so_far(arr, step) for step in range(1, arr.shape[0] + 1)])  # (T, T, S)
+
+
+def _rows_so_far(arr: np.ndarray, step: int) -> np.ndarray:
+    """``(T, S)``: the rows of steps ``1 … step`` as they are, the later ones NaN (not decoded yet)."""
+    return np.where(np.arange(arr.shape[0])[:, None] < step, arr, np.nan)
 
 
 def step_label(step: int, n_steps: int, token: str) -> str:
@@ -164,7 +165,7 @@ GIF_SIZE = (7.5, 6.0)  # inches: every frame of the animation is drawn at this s
 
 def _frame_parts(arr: np.ndarray, source_tokens, output_tokens, step: int):
     """What frame ``step`` shows: the matrix (later rows NaN), the row labels and the title."""
-    frame = animation_frames(arr)[step - 1]  # (T, T, S) -> (T, S): rows after this step are NaN
+    frame = _rows_so_far(check_attention(arr, "QK", name="attention"), step)  # (T, S): later rows NaN
     written = "".join(o for o in output_tokens[:step] if not o.startswith("<"))
     rows = [_show(o) if i < step else "·" for i, o in enumerate(output_tokens)]  # "·": not yet written
     title = f"{step_label(step, arr.shape[0], output_tokens[step - 1])}; so far '{written}'"
