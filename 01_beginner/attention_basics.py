@@ -67,7 +67,7 @@ import numpy as np
 from attnviz.cli import lesson_parser, resolve_layer, run_lesson
 from attnviz.extract import MultiheadAttentionRecorder, from_keras, transformer_attentions
 from attnviz.models import encode_texts, load_model
-from attnviz.outputs import LessonOutputs
+from attnviz.outputs import LessonOutputs, save_png
 from attnviz.plotting import show_heatmaps
 from attnviz.validate import check_attention, check_index, check_tokens, to_numpy
 
@@ -215,7 +215,7 @@ class AttentionVisualizer:
                             cmap=self.cmap,
                             annotate=max(matrix.shape) <= 12 if annotate is None else annotate)
         if save_path is not None:
-            fig.savefig(save_path, dpi=130, bbox_inches="tight")
+            save_png(fig, save_path, dpi=130)
         return fig
 
 

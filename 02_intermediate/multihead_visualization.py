@@ -65,7 +65,7 @@ import numpy as np
 
 from attnviz import multihead_figures
 from attnviz.cli import lesson_parser, resolve_layer, run_lesson
-from attnviz.outputs import LessonOutputs
+from attnviz.outputs import LessonOutputs, save_png
 from attnviz.plotting import show_heatmaps
 from attnviz.validate import check_attention, check_mask, check_tokens, to_numpy
 
@@ -244,7 +244,7 @@ class MultiHeadVisualizer:
                             panel_size=multihead_figures.panel_size(arr.shape[1]),
                             suptitle=f"{layer_name}: all {self.num_heads} heads")
         if save_path is not None:
-            fig.savefig(save_path, dpi=130, bbox_inches="tight")
+            save_png(fig, save_path, dpi=130)
         return fig
 
     def plot_model_overview(self, attention, tokens=None, model_name: str = "model", save_path=None):
@@ -260,7 +260,7 @@ class MultiHeadVisualizer:
                             suptitle=f"{model_name}: {n_layers} layers (rows) × {self.num_heads} heads "
                                      "(columns)")
         if save_path is not None:
-            fig.savefig(save_path, dpi=110, bbox_inches="tight")
+            save_png(fig, save_path, dpi=110)
         return fig
 
     def plot_head_similarity(self, distances, labels=None, title: str = "Head similarity", layer_size=None):

@@ -90,7 +90,7 @@ from attnviz import DATA_DIR, kinds, vit_figures
 from attnviz.cli import lesson_parser, run_lesson
 from attnviz.models import load_model
 from attnviz.normalize import output_row
-from attnviz.outputs import LessonOutputs
+from attnviz.outputs import LessonOutputs, save_png
 from attnviz.training.shapes import load_test_set
 from attnviz.validate import check_attention, check_index
 from attnviz.views import pointing_scores_figure
@@ -310,7 +310,7 @@ class ViTAttentionVisualizer:
         fig = self._overlay_figure(result, panels, class_names=class_names,
                                    object_mask=self._input_mask(object_mask, result, model, processor))
         if save_path is not None:
-            fig.savefig(save_path, dpi=130, bbox_inches="tight")
+            save_png(fig, save_path, dpi=130)
         return fig
 
     def plot_head_grid(self, model=None, image=None, layer_idx: int = -1, patch_size: int | None = None,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from attnviz.outputs import save_png
 from attnviz.parallel import usable_cores
 from attnviz.plotting import heatmap_html, show_heatmaps, token_bars
 from attnviz.validate import check_attention, check_tokens, to_numpy
@@ -34,7 +35,7 @@ def flow_heatmap(flow, tokens, *, title: str | None = None, normalized: bool = F
                         xlabel="input token (sink)", ylabel="position at the top layer (source)",
                         vmin=0.0, vmax=1.0, colorbar_label=label, annotate=len(tokens) <= 12)
     if save_path is not None:
-        fig.savefig(save_path, dpi=130, bbox_inches="tight")
+        save_png(fig, save_path, dpi=130)
     return fig
 
 

@@ -179,6 +179,29 @@ def _tree_bound(caps: np.ndarray, rows=None) -> np.ndarray:
 # middle layer only a = 0, to the sink) and a = n … 2n − 1 going up (undoing flow that came from token
 # a − n of layer d − 1; none from d = 0, whose flow came from the source).
 @njit(cache=True, nogil=True)
+def _arc_head(d, a, n, depth):
+    """The node that arc ``a`` of a node of middle layer ``d`` leads to (the sink, ``depth·n + 1``, from the
+    last middle layer's arc ``a = 0``)."""
+    if a >= n:
+        return (d - 1) * n + a - n
+    return depth * n + 1 if d == depth - 1 else (d + 1) * n + a
+
+
+@njit(cache=True, nogil=True)
+def _next_arc(d, a, n, depth):
+    """The arc after ``a``: from the last middle layer's only arc down (``a = 0``, to the sink) straight to
+    its first arc up (``a = n``)."""
+    return n if d == depth - 1 and a == 0 else a + 1
+
+
+@njit(cache=True, nogil=True)
+def _arc_end(d, n):
+    """One past a node's last arc: ``2n``, or ``n`` in the first middle layer (its flow came from the source,
+    which no arc leads back to)."""
+    return n if d == 0 else 2 * n
+
+
+@njit(cache=True, nogil=True)
 def _room(d, k, a, n, depth, middle, bottom, flow_middle, flow_bottom):
     """What arc ``a`` of node ``(d, k)`` has left: capacity minus flow going down, the flow going up."""
     if a < n:
@@ -323,17 +346,9 @@ def _source_row_flows(top, middle, bottoms, stop_at, wanted, eps, out_flow, out_
             d, k = u // n, u % n
             while excess[u] > eps and label[u] < nodes and not stopped:
                 # push along admissible arcs (room left, one step nearer the sink)
-                a = pointer[u]
-                while a < 2 * n and excess[u] > eps:
-                    if a < n:
-                        w = sink if d == depth - 1 else (d + 1) * n + a
-                        if d == depth - 1 and a > 0:
-                            a = n  # the last middle layer has one arc down: to the sink
-                            continue
-                    else:
-                        if d == 0:
-                            break  # no arcs up from the first middle layer
-                        w = (d - 1) * n + a - n
+                a, end = pointer[u], _arc_end(d, n)
+                while a < end and excess[u] > eps:
+                    w = _arc_head(d, a, n, depth)
                     if label[u] == label[w] + 1:
                         room = _room(d, k, a, n, depth, middle, bottom, flow_middle, flow_bottom)
                         if room > eps:
@@ -357,26 +372,18 @@ def _source_row_flows(top, middle, bottoms, stop_at, wanted, eps, out_flow, out_
                                 waiting[w] = True
                             if excess[u] <= eps:
                                 break
-                    a += 1
+                    a = _next_arc(d, a, n, depth)
                 pointer[u] = a
                 if excess[u] <= eps or stopped:
                     break
                 # relabel: one above the lowest neighbour that still has room; the search resumes at that arc
-                lowest, first = nodes, 0
-                for b in range(2 * n):
-                    if b < n:
-                        if d == depth - 1:
-                            if b == 0 and bottom[k] - flow_bottom[k] > eps:
-                                lowest = 1
-                            continue
-                        w = (d + 1) * n + b
-                    else:
-                        if d == 0:
-                            break
-                        w = (d - 1) * n + b - n
+                lowest, first, b = nodes, 0, 0
+                while b < end:  # the same arcs as the push loop, all of them
+                    w = _arc_head(d, b, n, depth)
                     if label[w] + 1 < lowest and _room(d, k, b, n, depth, middle, bottom, flow_middle,
                                                       flow_bottom) > eps:
                         lowest, first = label[w] + 1, b
+                    b = _next_arc(d, b, n, depth)
                 old = label[u]
                 count[old] -= 1
                 label[u] = lowest

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from attnviz import validate
+from attnviz.outputs import save_png
 from attnviz.plotting import show_heatmaps, token_bars
 
 
@@ -134,7 +135,7 @@ def rollout_heatmap(rollout, tokens, title: str | None, scale: str, annotate: bo
                         ylabel="position at the top layer",
                         annotate=len(tokens) <= 14 if annotate is None else annotate)
     if save_path is not None:
-        fig.savefig(save_path, dpi=130, bbox_inches="tight")
+        save_png(fig, save_path, dpi=130)
     return fig
 
 
