@@ -116,8 +116,9 @@ class AttentionFlow:
         add_residual: use ``0.5·A + 0.5·I`` (rows renormalised) as the capacities (default True).
         tolerance: a lower and an upper bound closer than this settle a pair (default 1e-7).
         workers: threads that share the independent per-pair problems (default: one per core this process
-            may use; ``workers=1`` solves them one after another). More threads shorten the wall-clock time
-            when the cores are free, not on a busy machine (``bench/bench_flow.py`` measures by how much).
+            may use, or ``OMP_NUM_THREADS`` if lower; ``workers=1`` solves them one after another). More
+            threads shorten the wall-clock time when the cores are free, not on a busy machine
+            (``bench/bench_flow.py`` measures by how much).
     """
 
     def __init__(self, head_fusion: str = "mean", add_residual: bool = True, tolerance: float = 1e-7,

@@ -19,7 +19,7 @@ The core — below the lessons: it never imports ``beginner``, ``intermediate`` 
 - :mod:`attnviz.cli`       — the shared command-line arguments of every lesson
 - :mod:`attnviz.maxflow`   — the certified all-pairs max-flow solver behind attention flow
 - :mod:`attnviz.parallel`  — threads for work NumPy or numba runs without the GIL (a rollout's layers, a
-  flow row's sinks): ``usable_cores``, ``map_on_threads``
+  flow row's sinks): ``usable_cores``, ``default_threads``, ``map_on_threads``
 - :mod:`attnviz.gradients` — gradients of a scalar output with respect to the attention probabilities
 - :mod:`attnviz.probes`    — head gates and recorded weights: through ``transformers``' AttentionInterface, or
   hooks (attention dropout / output projection) for families that compute attention themselves (Bloom,

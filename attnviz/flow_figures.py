@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from attnviz.outputs import save_png
-from attnviz.parallel import usable_cores
+from attnviz.parallel import default_threads
 from attnviz.plotting import heatmap_html, show_heatmaps, token_bars
 from attnviz.validate import check_attention, check_tokens, to_numpy
 
@@ -198,11 +198,11 @@ def load_encoder(args):
 
 def check_solver_options(tolerance, workers) -> tuple[float, int]:
     """``AttentionFlow``'s solver options, checked: ``tolerance`` in ``(0, 1e-6]``, ``workers`` a positive int
-    (``None``: one per usable core)."""
+    (``None``: :func:`attnviz.parallel.default_threads`, one per usable core unless ``OMP_NUM_THREADS`` is lower)."""
     if not 0 < float(tolerance) <= 1e-6:
         raise ValueError(f"tolerance: got {tolerance}; expected a number in (0, 1e-6]")
     if workers is None:
-        return float(tolerance), usable_cores()
+        return float(tolerance), default_threads()
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers: got {workers!r}; expected a positive integer")
     return float(tolerance), workers

@@ -16,13 +16,25 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def default_threads() -> int:
+    """How many threads one piece of work may start: one per usable core, or fewer where ``OMP_NUM_THREADS``
+    says so — the limit BLAS and torch obey too. The test shares and the course runner set it to 1: two
+    processes side by side on two cores, each starting two threads, would only fight over the cores."""
+    cores = usable_cores()
+    try:
+        return max(1, min(cores, int(os.environ["OMP_NUM_THREADS"])))
+    except (KeyError, ValueError):
+        return cores
+
+
 def map_on_threads(work, items, threads: int | None = None) -> list:
-    """``[work(item) for item in items]`` on up to ``threads`` threads (default: one per usable core), in order.
+    """``[work(item) for item in items]`` on up to ``threads`` threads (default: :func:`default_threads`), in
+    order.
 
     With one thread (or one item) no thread is started. An exception in ``work`` is raised here.
     """
     items = list(items)
-    threads = min(usable_cores() if threads is None else threads, len(items))
+    threads = min(default_threads() if threads is None else threads, len(items))
     if threads <= 1:
         return [work(item) for item in items]
     with ThreadPoolExecutor(max_workers=threads) as pool:

@@ -19,7 +19,7 @@ import networkx as nx
 import numpy as np
 
 from advanced.attention_flow import AttentionFlow, layered_graph
-from attnviz.parallel import usable_cores
+from attnviz.parallel import default_threads
 
 LAYERS, HEADS = 6, 12
 TEXT = ("Attention flow treats the layers of a transformer as a network of pipes whose capacities are the attention "
@@ -113,7 +113,7 @@ def row(label, n, pairs, wall, cpu, ek, ek_note, sp, sp_note, gap) -> str:
 
 
 TARGETS = {64: 2.0, 128: 30.0, "row 512": 10.0}  # seconds (issue "Speed"); and >= 2,000x networkx at 64
-THREADS = usable_cores()  # what AttentionFlow() uses by default
+THREADS = default_threads()  # what AttentionFlow() uses by default
 
 
 def verdict(seconds: float, target: float) -> str:

@@ -436,10 +436,15 @@ def test_flow_shares_cover_every_pair_once(shape, workers):
     assert len(_shares(pairs, 1)) == 1
 
 
-def test_attention_flow_uses_every_usable_core_by_default():
+def test_attention_flow_uses_every_usable_core_by_default_unless_omp_num_threads_is_lower(monkeypatch):
     import os
 
     from advanced.attention_flow import AttentionFlow
 
-    assert AttentionFlow().workers == len(os.sched_getaffinity(0))
-    assert AttentionFlow(workers=1).workers == 1
+    cores = len(os.sched_getaffinity(0))
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert AttentionFlow().workers == cores
+    for limit, expected in (("1", 1), (str(cores + 5), cores), ("0", 1), ("many", cores)):
+        monkeypatch.setenv("OMP_NUM_THREADS", limit)
+        assert AttentionFlow().workers == expected, limit
+    assert AttentionFlow(workers=3).workers == 3  # asked for explicitly: as asked
