@@ -229,9 +229,9 @@ class AttentionRollout:
                 hat[(sums <= 1e-12)[..., 0]] = 0.0  # rows with no weight (padding) stay zero
             return hat
 
+        row = None if row is None else validate.check_index(row, n, name="row")
         hats = map_on_threads(augmented, range(n_layers))  # Â_1 … Â_L, (B, Q, K) each, side by side
         if row is not None:  # e_row · Â_L ⋯ Â_1: one vector–matrix product per layer, n² work each
-            row = validate.check_index(row, n, name="row")
             vector = hats[-1][:, row, None, :]  # (B, 1, K): row `row` of Â_L
             for hat in reversed(hats[:-1]):
                 vector = vector @ hat  # (B, 1, K)
