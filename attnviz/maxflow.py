@@ -26,13 +26,14 @@ Why the answer is exact (to a proven bound)
    and is lifted when no such arc is left — back towards the source if need be. The heights start, and are
    now and then reset, as exact distances to the sink (a backwards breadth-first search); when the sink
    changes they are reset to each layer's distance from the input instead, which is always valid and needs
-   no search; a height no node holds any more (a *gap*) cuts off everything above it. Whatever has reached the sink is, at any moment,
-   the value of a genuine flow (a preflow's paths to the sink carry it), so a pair stops as soon as that
-   reaches its cut bound from step 2 minus ``tol`` — by step 1 its answer is then proven. The network of one
-   pair is never built: a node is (layer, token), its arcs are a row or a column of ``Â``, and the flow on
-   every edge lives in one ``(L − 2, n, n)`` array. One source's sinks are taken one after the other, each
-   starting from the previous sink's flow (what fits into the new sink's arcs stays; the rest waits in the
-   last layer as excess), all of it in one compiled loop (numba), so no pair pays a Python call.
+   no search; a height no node holds any more (a *gap*) cuts off everything above it. Whatever has reached
+   the sink is, at any moment, the value of a genuine flow (a preflow's paths to the sink carry it), so a
+   pair stops as soon as that reaches its cut bound from step 2 minus ``tol`` — by step 1 its answer is
+   then proven. The network of one pair is never built: a node is (layer, token), its arcs are a row or a
+   column of ``Â``, and the flow on every edge lives in one ``(L − 2, n, n)`` array. One source's sinks are
+   taken one after the other, each starting from the previous sink's flow (what fits into the new sink's
+   arcs stays; the rest waits in the last layer as excess), all of it in one compiled loop (numba), so no
+   pair pays a Python call.
 4. **Otherwise the search runs to the end and proves its own cut.** When no excess can reach the sink, the
    nodes that still reach it in the residual network form the sink side of a cut; its capacity, summed from
    the true ``Â``, is an upper bound, and the flow a lower one. Floating point: an arc counts as open only
