@@ -181,7 +181,8 @@ def gif_frame(attention, source_tokens, output_tokens, step: int):
     step = check_step(step, arr.shape[0])
     frame, rows, title = _frame_parts(arr, source_tokens, output_tokens, step)
     fig = show_heatmaps(frame, xlabels=shown(source_tokens), ylabels=rows, xlabel="source token",
-                        ylabel="output token (decoding step)", panel_size=5.0, titles=[title])
+                        ylabel="output token (decoding step)", panel_size=5.0, titles=[title],
+                        masked_means="not decoded yet")
     fig.axes[0].add_patch(Rectangle((-0.5, step - 1.5), arr.shape[1], 1, fill=False, ec="red", lw=2))
     return fig
 
@@ -193,7 +194,7 @@ def gif_images(attention, source_tokens, output_tokens) -> list[np.ndarray]:
     for the widest row labels and the tallest title of any step, and every frame uses it — the heatmap
     stays put while the animation plays, instead of shifting as labels appear. One figure is drawn again
     and again, its image, row labels, title and red frame updated (for the last step, with no hidden row
-    and so no "grey = masked" note, a fresh figure) instead of building and laying out a figure per frame.
+    and so no "grey = not decoded yet" note, a fresh figure) instead of building and laying out a figure per frame.
     ``test_plotting`` checks each frame against a fresh :func:`gif_frame` drawn at the same layout.
     """
     import matplotlib.pyplot as plt
@@ -224,7 +225,7 @@ def gif_images(attention, source_tokens, output_tokens) -> list[np.ndarray]:
             panel.title.set_text(wrapped[step - 1])
             red_frame.set_y(step - 1.5)
             drawn = fig
-        else:  # nothing hidden any more: a fresh figure (its colour bar has no "grey = masked" note)
+        else:  # nothing hidden any more: a fresh figure (its colour bar has no "grey = not decoded yet" note)
             drawn = gif_frame(arr, source_tokens, output_tokens, step)
             drawn.set_size_inches(*GIF_SIZE)
             drawn.set_layout_engine(None)

@@ -139,6 +139,7 @@ def show_heatmaps(
     tick_labels: bool | None = None,
     annotate: bool = False,
     masked=None,
+    masked_means: str = "masked",
 ):
     """Draw ``(Q, K)``, ``(n, Q, K)`` or ``(rows, cols, Q, K)`` matrices as one grid with one colour bar.
 
@@ -154,6 +155,7 @@ def show_heatmaps(
         masked: optional booleans broadcastable to the matrices (``True`` = masked, e.g. padding). Masked
             cells — and NaN cells — are drawn grey, not in the colour of a real zero, and the colour-bar
             label says "grey = masked".
+        masked_means: what the grey cells are, in that label (the animation's later rows: "not decoded yet").
 
     Values are not required to be probabilities (scores and distances are drawn too, with ``vmin``/``vmax``);
     they must be finite apart from NaN, which means "masked".
@@ -177,7 +179,7 @@ def show_heatmaps(
     hi = hi if vmax is None else vmax
     label = colorbar_label or label
     if hidden.any():
-        label += "; grey = masked"
+        label += f"; grey = {masked_means}"
     colour_map = plt.get_cmap(cmap).with_extremes(bad=MASKED_GREY)
     if tick_labels is None:
         tick_labels = n_rows * n_cols <= 4 and max(n_q, n_k) <= 2 * MAX_TICK_LABELS

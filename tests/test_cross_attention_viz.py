@@ -219,6 +219,11 @@ def test_step_numbering_is_the_same_in_the_gif_and_the_bars():
     info = describe_figure(frame)["panels"][0]
     np.testing.assert_allclose(info["data"][:6], cross[:6])  # rows of steps 1-6 drawn, the 6th is current
     assert np.isnan(info["data"][6:]).all()
+    # the grey rows are steps not decoded yet, and the colour bar says so (not "masked", as padding would be)
+    label = describe_figure(frame)["colorbar_label"]
+    assert "grey = not decoded yet" in label and "masked" not in label, label
+    last = describe_figure(gif_frame(cross, src, out, 11))["colorbar_label"]
+    assert "grey" not in last, last  # nothing hidden at the last step
     heights = [p.get_height() for p in sorted(bars.axes[0].patches, key=lambda p: p.get_x())]
     np.testing.assert_allclose(heights, cross[5])  # step 6 is the sixth row
 
