@@ -58,9 +58,7 @@ def server_side(n_tokens: int, repeats: int) -> dict[str, float]:
         "rollout": lambda a: to_json_plotly(app.draw_rollout(a)),
         "attention flow, one row": lambda a: to_json_plotly(app.draw_flow(a, 0)),
         "gradient-weighted (Chefer)": lambda a: to_json_plotly(app.draw_gradient(a, "similarity", compute.DEFAULT_OTHER)),
-        "head view + model view (views.js)": (  # their data, sent once to the page's frames (older: whole pages)
-            (lambda a: to_json_plotly(compute.views_data(a))) if hasattr(compute, "views_data")
-            else (lambda a: compute.views_pages(a, 3))),
+        "head view + model view (views.js)": lambda a: to_json_plotly(compute.views_data(a)),  # sent once
     }
     for r in range(repeats + 1):  # the first round warms up (model load, imports) and is not counted
         text = sentence(n_tokens, 1000 * n_tokens + r, tokenizer)

@@ -294,9 +294,12 @@ def test_views_data_carries_the_attention_once_for_both_frames(minilm):
     np.testing.assert_allclose(stored[kept], reference[kept], atol=1 / 510 + 1e-9, err_msg="weights as bytes")
     assert (reference[~kept] < THRESHOLD + 1 / 510).all(), "only weights under the threshold are left out"
     # What crosses per input now, against the two whole pages sent before: under half.
-    head_page, model_page = compute.views_pages(a, 0)
-    # ... and it is exactly what those pages carry (the lesson's pages, parsed back)
+    from advanced.bertviz_style import both_views
     from attnviz.views import page_data
+
+    head, model = both_views(**a.views_kwargs, title=compute.views_title(a))  # the lesson's two pages
+    head_page, model_page = head.html, model.html
+    # ... and the data sent is exactly what those pages carry (parsed back)
 
     for name, page in (("head", head_page), ("model", model_page)):
         carried = page_data(page)

@@ -438,9 +438,9 @@ def gradient_relevance(a: Analysis, target: str | None = None, other: str = DEFA
         raise DashboardInputError("gradient-weighted attention is taught for encoders, decoders and ViTs; "
                                   "the lessons do not cover an encoder-decoder's")
     target = target if target in choices else default_target(a)
-    other = other if isinstance(other, str) and other.strip() else DEFAULT_OTHER
-    cache_key = ("gradient", target, other.strip() if target == "similarity" else "")
-    return once(a, cache_key, lambda: _relevance(a, target, other.strip(), choices[target]))
+    other = other.strip() if isinstance(other, str) and other.strip() else DEFAULT_OTHER
+    cache_key = ("gradient", target, other if target == "similarity" else "")
+    return once(a, cache_key, lambda: _relevance(a, target, other, choices[target]))
 
 
 def _relevance(a: Analysis, target: str, other: str, target_label: str) -> dict:
@@ -512,15 +512,9 @@ def vit_maps(a: Analysis, layer: int, head: int) -> dict:
     return {"head": cls_patch_maps(a.attention[layer], a.grid, a.n_prefix)[head], "rollout": rolled}
 
 
-def views_pages(a: Analysis, layer: int = 0) -> tuple[str, str]:
-    """The head view (first showing ``layer``) and the model view of the input, as HTML pages (``views.js``)."""
-    from advanced.bertviz_style import both_views
-
-    def pages():
-        head, model = both_views(**a.views_kwargs, title=f"{a.model_name}: {a.text[:60]}", layer=layer)
-        return head.html, model.html
-
-    return once(a, ("views", int(layer)), pages)
+def views_title(a: Analysis) -> str:
+    """The title the head and model views of the input carry."""
+    return f"{a.model_name}: {a.text[:60]}"
 
 
 def views_data(a: Analysis) -> dict:
@@ -530,7 +524,7 @@ def views_data(a: Analysis) -> dict:
     from advanced.bertviz_style import both_views_data
 
     def data():
-        head, model = both_views_data(**a.views_kwargs, title=f"{a.model_name}: {a.text[:60]}", layer=0)
+        head, model = both_views_data(**a.views_kwargs, title=views_title(a), layer=0)
         views = head.pop("views")
         model.pop("views")  # the same list: it travels once
         return {"key": a.key, "text": a.text, "views": views, "head": head, "model": model}
