@@ -164,8 +164,8 @@ GIF_SIZE = (7.5, 6.0)  # inches: every frame of the animation is drawn at this s
 
 
 def _frame_parts(arr: np.ndarray, source_tokens, output_tokens, step: int):
-    """What frame ``step`` shows: the matrix (later rows NaN), the row labels and the title."""
-    frame = _rows_so_far(check_attention(arr, "QK", name="attention"), step)  # (T, S): later rows NaN
+    """What frame ``step`` shows: the matrix (later rows NaN), the row labels and the title; ``arr`` checked."""
+    frame = _rows_so_far(arr, step)  # (T, S): later rows NaN
     written = "".join(o for o in output_tokens[:step] if not o.startswith("<"))
     rows = [_show(o) if i < step else "·" for i, o in enumerate(output_tokens)]  # "·": not yet written
     title = f"{step_label(step, arr.shape[0], output_tokens[step - 1])}; so far '{written}'"
@@ -178,6 +178,7 @@ def gif_frame(attention, source_tokens, output_tokens, step: int):
     from matplotlib.patches import Rectangle
 
     arr = _cross_map(attention, source_tokens, output_tokens, name="attention", target_name="output_tokens")
+    arr = check_attention(arr, "QK", name="attention")
     step = check_step(step, arr.shape[0])
     frame, rows, title = _frame_parts(arr, source_tokens, output_tokens, step)
     fig = show_heatmaps(frame, xlabels=shown(source_tokens), ylabels=rows, xlabel="source token",
@@ -194,7 +195,8 @@ def gif_images(attention, source_tokens, output_tokens) -> list[np.ndarray]:
     for the widest row labels and the tallest title of any step, and every frame uses it — the heatmap
     stays put while the animation plays, instead of shifting as labels appear. One figure is drawn again
     and again, its image, row labels, title and red frame updated (for the last step, with no hidden row
-    and so no "grey = not decoded yet" note, a fresh figure) instead of building and laying out a figure per frame.
+    and so no "grey = not decoded yet" note, a fresh figure) instead of building and laying out a figure
+    per frame.
     ``test_plotting`` checks each frame against a fresh :func:`gif_frame` drawn at the same layout.
     """
     import matplotlib.pyplot as plt
@@ -202,7 +204,7 @@ def gif_images(attention, source_tokens, output_tokens) -> list[np.ndarray]:
     from attnviz.plotting import _tick_text, _wrap
 
     arr = _cross_map(attention, source_tokens, output_tokens, name="attention", target_name="output_tokens")
-    check_attention(arr, "QK", name="attention")
+    arr = check_attention(arr, "QK", name="attention")
     n_steps = arr.shape[0]
     parts = [_frame_parts(arr, source_tokens, output_tokens, step) for step in range(1, n_steps + 1)]
     wrapped = [_wrap(title, 5.0, 11) for _, _, title in parts]  # as show_heatmaps wraps a one-panel title
