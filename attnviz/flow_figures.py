@@ -199,13 +199,14 @@ def load_encoder(args):
 def check_solver_options(tolerance, workers) -> tuple[float, int]:
     """``AttentionFlow``'s solver options, checked: ``tolerance`` in ``(0, 1e-6]``, ``workers`` a positive int
     (``None``: :func:`attnviz.parallel.default_threads`, one per usable core unless ``OMP_NUM_THREADS`` is lower)."""
-    if not 0 < float(tolerance) <= 1e-6:
-        raise ValueError(f"tolerance: got {tolerance}; expected a number in (0, 1e-6]")
+    from attnviz.maxflow import check_tolerance
+
+    tolerance = check_tolerance(tolerance)
     if workers is None:
-        return float(tolerance), default_threads()
+        return tolerance, default_threads()
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers: got {workers!r}; expected a positive integer")
-    return float(tolerance), workers
+    return tolerance, workers
 
 
 def add_flow_options(parser, default_other: str):

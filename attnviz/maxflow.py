@@ -82,6 +82,13 @@ def check_rows(rows, n_tokens: int, *, negative: bool = False) -> np.ndarray:
     return picked
 
 
+def check_tolerance(tolerance) -> float:
+    """The tolerance within which a flow and a cut settle a pair, checked: a number in ``(0, 1e-6]``."""
+    if not 0 < float(tolerance) <= 1e-6:
+        raise ValueError(f"tolerance: got {tolerance}; expected a number in (0, 1e-6]")
+    return float(tolerance)
+
+
 @dataclass
 class FlowInfo:
     """How each pair was settled, and the accuracy that was proved."""
@@ -89,7 +96,7 @@ class FlowInfo:
     pairs: int = 0
     closed_form: int = 0  # L <= 2: no max-flow needed
     certified: int = 0  # the flow reached a structured cut bound within the tolerance (stopped early)
-    solved: int = 0  # Dinic ran to the end: the flow and the cut it proves met within the tolerance
+    solved: int = 0  # push–relabel ran to the end: the flow and the cut it proves met within the tolerance
     error_bound: float = 0.0  # proven: |returned value - exact max-flow| <= error_bound for every pair
     seconds: float = 0.0
 
@@ -260,8 +267,9 @@ def _global_relabel(n, depth, middle, bottom, flow_middle, flow_bottom, eps, lab
 @njit(cache=True, nogil=True)
 def _layer_heights(n, depth, label, count, pointer):
     """Every middle node's height set to the number of layers between it and the sink (``depth − d``): always
-    valid — each residual arc goes one layer down (height − 1) or up (height + 1) — and, unlike a search of
-    every arc, nearly free. Used when the sink changes: the previous sink's heights no longer hold."""
+    valid — each residual arc goes one layer down (height − 1) or up (height + 1) — and one pass over the
+    nodes instead of a search of every arc. Used when the sink changes: the previous sink's heights no
+    longer hold."""
     count[:] = 0
     for v in range(depth * n):
         label[v] = depth - v // n
@@ -447,17 +455,16 @@ def all_pairs_max_flow(capacities, tolerance: float = 1e-7, workers: int = 1, ro
     :class:`FlowInfo` with the accuracy proved (steps 1–4 of the module docstring).
     """
     caps = check_attention(capacities, "LQK", name="capacities", square=True)
-    if not 0 < float(tolerance) <= 1e-6:
-        raise ValueError(f"tolerance: got {tolerance}; expected a number in (0, 1e-6]")
+    tolerance = check_tolerance(tolerance)
     n_layers, n = caps.shape[:2]
     if n_layers < 2:
         raise ValueError(f"capacities: got {n_layers} layer; the solver needs at least 2 (one layer: F = Â)")
     wanted = np.arange(n) if rows is None else check_rows(rows, n)  # (R,)
     upper = _upper_bounds(caps, wanted)  # (R, n): the cut bounds of the wanted rows
-    value, lower, how = _solve(caps, wanted, upper, float(tolerance), EPS, workers=workers)
+    value, lower, how = _solve(caps, wanted, upper, tolerance, EPS, workers=workers)
     loose = value - lower > tolerance  # (R, n): cut and flow further apart than the tolerance
     if loose.any():  # step 4's second try, with a finer threshold for a full arc
-        again = _solve(caps, wanted, upper, float(tolerance), FINE_EPS, loose)
+        again = _solve(caps, wanted, upper, tolerance, FINE_EPS, loose)
         value[loose], lower[loose], how[loose] = again[0][loose], again[1][loose], again[2][loose]
     info = FlowInfo(pairs=value.size, certified=int((how == 1).sum()), solved=int((how == 2).sum()))
     info.error_bound = float(max((value - lower).max(), 0.0))
