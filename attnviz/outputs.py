@@ -67,7 +67,8 @@ def save_png(fig, path, dpi: int = 100) -> Path:
     layout) twice: once with drawing switched off, to run the layout, and once for real; with
     ``bbox_inches="tight"`` a figure without one is drawn twice as well (to measure, then to write). Here
     the layout runs once, then is frozen (the engine removed: the axes stay where it put them), and a
-    figure without an engine is cropped to its measured tight box, so ``savefig`` draws once. The pixels are the same as ``savefig``'s; ``test_plotting`` checks it.
+    figure without an engine is cropped to its measured tight box, so ``savefig`` draws once. The pixels are
+    the same as ``savefig``'s; ``test_plotting`` checks it.
     """
     import matplotlib
 

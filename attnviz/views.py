@@ -212,14 +212,13 @@ def page_settings(mode: str, views: list[dict], *, threshold: float, max_links: 
     layer = check_index(layer, first["layers"], name="layer")
     heads = (list(range(first["heads"])) if heads is None
              else [check_index(h, first["heads"], name="heads") for h in heads])
-    data = {
+    return {
         "format": DATA_FORMAT, "mode": mode, "title": title, "subtitle": subtitle,
         "threshold": threshold, "maxLinks": int(max_links), "compression": "deflate",
         "view": view_index, "layer": layer, "heads": heads,
         "headColors": [HEAD_COLORS[i % len(HEAD_COLORS)] for i in range(max(v["heads"] for v in views))],
         "viridis": _viridis_lut(), "views": views,
     }
-    return data
 
 
 def html_page(data: dict) -> str:
