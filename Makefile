@@ -49,7 +49,7 @@ run: $(SOLVER)
 # their measured cost; a share imports only its own files), each at one thread: the second core is used, and a
 # share's log follows the first's. Entry-point plugins are not auto-loaded, only the two the tests use
 # (hypothesis, timeout): pytest rewrites the asserts of every module of an auto-loaded plugin's package
-# (dash, hypothesis, anyio: hundreds of modules, again in every process where PYTHONDONTWRITEBYTECODE is set).
+# (dash, hypothesis, anyio), again in every process where PYTHONDONTWRITEBYTECODE is set.
 TEST_SHARDS ?= 2
 FAST_TIER = -m "not slow" -p _hypothesis_pytestplugin -p pytest_timeout
 test: $(SOLVER)

@@ -170,7 +170,7 @@ def share_of(config, file_name: str) -> int:
 
 def pytest_ignore_collect(collection_path, config):
     """With ``--shard K/N``, the files of the other shares are not imported at all: each process pays only
-    for its own files' imports and assertion rewriting (about a third of collection)."""
+    for its own files' imports and assertion rewriting."""
     if config.getoption("--shard", None) and collection_path.name.startswith("test_") \
             and collection_path.suffix == ".py":
         k, _ = parse_shard(config.getoption("--shard"))
